@@ -1,0 +1,49 @@
+# CentralOps — the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+EXTRAS ?= dev
+
+help:  ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml scripts/find-python
+	@py=$$(scripts/find-python) || exit 1; \
+	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+		echo "Creating $(VENV) with $$py"; rm -rf $(VENV); "$$py" -m venv $(VENV) || exit 1; \
+	fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	@touch $(STAMP)
+
+venv: $(STAMP)  ## Create .venv and install the project with its dev tools
+
+demo: $(STAMP)  ## Start the local stack and play a short Slack session against it
+	$(PY) -m infra.local demo
+
+chat: $(STAMP)  ## Start the local stack and talk to the bot interactively
+	$(PY) -m infra.local chat
+
+up: $(STAMP)  ## Start the local stack and keep it running (Ctrl-C stops it)
+	$(PY) -m infra.local up
+
+lint: $(STAMP)  ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: lint  ## ruff, mypy and the whole test suite
+	$(VENV)/bin/pytest
+
+bench: $(STAMP)  ## Run the benchmarks (results in .local/bench/*.json)
+	$(PY) -m bench.fanout
+	$(PY) -m bench.first_text
+	$(PY) -m bench.slack_ack
+
+clean:  ## Remove the virtual environment and local state
+	rm -rf $(VENV) .local .mypy_cache .pytest_cache .ruff_cache
+
+.PHONY: help venv demo chat up lint test bench clean

@@ -1,0 +1,121 @@
+"""Every environment variable CentralOps reads, named once, and typed readers.
+
+Explicit arguments beat the environment, which beats the defaults: components
+build their settings dataclasses with :func:`env_str` and friends, once, at
+start, and a missing required variable raises :class:`ConfigurationError`
+naming it.
+"""
+
+import os
+from collections.abc import Mapping
+
+from centralops.errors import ConfigurationError
+
+# AWS
+AWS_REGION = "AWS_REGION"
+AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+
+# Cognito (shared by bot, agent and gateway)
+COGNITO_USER_POOL_ID = "CENTRALOPS_COGNITO_USER_POOL_ID"
+COGNITO_CLIENT_ID = "CENTRALOPS_COGNITO_CLIENT_ID"
+COGNITO_CLIENT_SECRET = "CENTRALOPS_COGNITO_CLIENT_SECRET"  # noqa: S105 - a variable name
+COGNITO_JWKS_URL = "CENTRALOPS_COGNITO_JWKS_URL"
+COGNITO_ISSUER = "CENTRALOPS_COGNITO_ISSUER"
+COGNITO_DOMAIN_URL = "CENTRALOPS_COGNITO_DOMAIN_URL"
+
+# DynamoDB tables
+ACCOUNTS_TABLE = "CENTRALOPS_ACCOUNTS_TABLE"
+IDENTITY_LINKS_TABLE = "CENTRALOPS_IDENTITY_LINKS_TABLE"
+OAUTH_STATES_TABLE = "CENTRALOPS_OAUTH_STATES_TABLE"
+APPROVALS_TABLE = "CENTRALOPS_APPROVALS_TABLE"
+AUDIT_TABLE = "CENTRALOPS_AUDIT_TABLE"
+IDEMPOTENCY_TABLE = "CENTRALOPS_IDEMPOTENCY_TABLE"
+KMS_KEY_ID = "CENTRALOPS_KMS_KEY_ID"
+
+# Agent
+GATEWAY_URL = "CENTRALOPS_GATEWAY_URL"
+MODEL_PROVIDER = "CENTRALOPS_MODEL_PROVIDER"
+MODEL_ID = "CENTRALOPS_MODEL_ID"
+MEMORY_BUCKET = "CENTRALOPS_MEMORY_BUCKET"
+AGENT_PORT = "CENTRALOPS_AGENT_PORT"
+
+# Bridge
+AWS_MCP_URL = "CENTRALOPS_AWS_MCP_URL"
+AWS_MCP_REGION = "CENTRALOPS_AWS_MCP_REGION"
+TARGET_ROLE_NAME = "CENTRALOPS_TARGET_ROLE_NAME"
+EXTERNAL_ID = "CENTRALOPS_EXTERNAL_ID"
+LOCAL_ENDPOINT_URL = "CENTRALOPS_LOCAL_ENDPOINT_URL"
+
+# Bot
+RUNTIME_URL = "CENTRALOPS_RUNTIME_URL"
+PUBLIC_URL = "CENTRALOPS_PUBLIC_URL"
+BOT_PORT = "CENTRALOPS_BOT_PORT"
+SLACK_BOT_TOKEN = "SLACK_BOT_TOKEN"  # noqa: S105 - a variable name
+SLACK_SIGNING_SECRET = "SLACK_SIGNING_SECRET"  # noqa: S105 - a variable name
+SLACK_APP_TOKEN = "SLACK_APP_TOKEN"  # noqa: S105 - a variable name
+SLACK_API_URL = "CENTRALOPS_SLACK_API_URL"
+APPROVER_GROUP = "CENTRALOPS_APPROVER_GROUP"
+
+# Logging
+LOG_FORMAT = "CENTRALOPS_LOG_FORMAT"  # "json" (default) or "text"
+LOG_LEVEL = "CENTRALOPS_LOG_LEVEL"
+
+
+def env_str(name: str, default: str | None = None, *, environ: Mapping[str, str] | None = None) -> str:
+    """Read a string setting.
+
+    Args:
+        name: The environment variable.
+        default: Used when the variable is unset or empty; ``None`` makes it required.
+        environ: Where to read from (``os.environ`` when omitted).
+
+    Raises:
+        ConfigurationError: The variable is required and missing.
+    """
+    value = (os.environ if environ is None else environ).get(name, "")
+    if value:
+        return value
+    if default is None:
+        raise ConfigurationError(f"Set the environment variable {name}: CentralOps cannot start without it.")
+    return default
+
+
+def env_opt(name: str, *, environ: Mapping[str, str] | None = None) -> str | None:
+    """Read an optional string setting; ``None`` when unset or empty."""
+    return (os.environ if environ is None else environ).get(name) or None
+
+
+def env_int(name: str, default: int, *, environ: Mapping[str, str] | None = None) -> int:
+    """Read an integer setting.
+
+    Raises:
+        ConfigurationError: The value is not an integer.
+    """
+    raw = env_str(name, str(default), environ=environ)
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be an integer, not {raw!r}.") from None
+
+
+def env_float(name: str, default: float, *, environ: Mapping[str, str] | None = None) -> float:
+    """Read a float setting.
+
+    Raises:
+        ConfigurationError: The value is not a number.
+    """
+    raw = env_str(name, str(default), environ=environ)
+    try:
+        return float(raw)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a number, not {raw!r}.") from None
+
+
+def env_bool(name: str, default: bool, *, environ: Mapping[str, str] | None = None) -> bool:
+    """Read a boolean setting (1/true/yes/on versus 0/false/no/off)."""
+    raw = env_str(name, "true" if default else "false", environ=environ).strip().lower()
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigurationError(f"{name} must be true or false, not {raw!r}.")

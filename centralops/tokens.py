@@ -1,0 +1,128 @@
+"""Cognito JWT verification, shared by the agent and the Gateway stand-in.
+
+Checks the RS256 signature against the pool's JWKS (fetched once and cached,
+fetched again when an unknown key id appears), then ``iss``, ``aud``, ``exp``
+and ``token_use``. Locally moto serves the JWKS apart from the issuer, so the
+JWKS location is configured on its own.
+"""
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from jose import jwt
+from jose.exceptions import ExpiredSignatureError, JWTClaimsError, JWTError
+
+from centralops.errors import InvalidTokenError
+
+JwksFetcher = Callable[[str], dict[str, Any]]
+
+
+def _fetch_jwks(url: str) -> dict[str, Any]:
+    response = httpx.get(url, timeout=5.0)
+    response.raise_for_status()
+    data: dict[str, Any] = response.json()
+    return data
+
+
+def cognito_issuer(region: str, user_pool_id: str) -> str:
+    """The ``iss`` of tokens from a Cognito user pool."""
+    return f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
+
+
+@dataclass
+class CognitoVerifier:
+    """Verifies Cognito ID (or access) tokens.
+
+    Args:
+        issuer: The expected ``iss``.
+        audience: The app client id (``aud`` of ID tokens, ``client_id`` of access tokens).
+        jwks_url: Where the signing keys are served; ``{issuer}/.well-known/jwks.json`` by default.
+        token_use: Accepted ``token_use`` values.
+        leeway_s: Clock skew tolerated on ``exp``.
+        jwks_ttl_s: How long fetched keys are trusted before they are fetched again.
+        fetch: Replaces the HTTP fetch of the JWKS (tests).
+    """
+
+    issuer: str
+    audience: str
+    jwks_url: str | None = None
+    token_use: frozenset[str] = frozenset({"id"})
+    leeway_s: int = 30
+    jwks_ttl_s: float = 3600.0
+    fetch: JwksFetcher = _fetch_jwks
+    _keys: dict[str, dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
+    _fetched_at: float = field(default=0.0, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.jwks_url is None:
+            self.jwks_url = f"{self.issuer}/.well-known/jwks.json"
+
+    def verify(self, token: str) -> dict[str, Any]:
+        """Return the token's claims if it is valid.
+
+        Raises:
+            InvalidTokenError: With a message saying why (expired, wrong audience...).
+        """
+        if not token:
+            raise InvalidTokenError("No token was sent. Sign in again (in chat: /aws login).")
+        try:
+            header = jwt.get_unverified_header(token)
+        except JWTError as e:
+            raise InvalidTokenError("The token is not a well-formed JWT.") from e
+        if header.get("alg") != "RS256":
+            raise InvalidTokenError("The token is not signed with RS256.")
+        key = self._key(str(header.get("kid", "")))
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key,
+                algorithms=["RS256"],
+                issuer=self.issuer,
+                options={"verify_aud": False, "leeway": self.leeway_s},
+            )
+        except ExpiredSignatureError as e:
+            raise InvalidTokenError("The token has expired. Try again; sign in again if it persists.") from e
+        except JWTClaimsError as e:
+            raise InvalidTokenError(f"The token's claims are not accepted: {e}.") from e
+        except JWTError as e:
+            raise InvalidTokenError("The token's signature is not valid.") from e
+        token_use = claims.get("token_use")
+        if token_use not in self.token_use:
+            raise InvalidTokenError(f"A {token_use!r} token is not accepted here.")
+        audience = claims.get("aud") if token_use == "id" else claims.get("client_id")
+        if audience != self.audience:
+            raise InvalidTokenError("The token was issued for another application (audience mismatch).")
+        return claims
+
+    def _key(self, kid: str) -> dict[str, Any]:
+        with self._lock:
+            stale = time.monotonic() - self._fetched_at > self.jwks_ttl_s
+            # An unknown kid may mean the pool rotated its keys: fetch again, at most every 30 s.
+            unknown = kid not in self._keys and time.monotonic() - self._fetched_at > 30
+            if not self._keys or stale or unknown:
+                try:
+                    jwks = self.fetch(str(self.jwks_url))
+                except (httpx.HTTPError, ValueError) as e:
+                    if not self._keys:
+                        raise InvalidTokenError(
+                            "The signing keys of the user pool could not be fetched; try again shortly."
+                        ) from e
+                else:
+                    self._keys = {str(k.get("kid")): k for k in jwks.get("keys", [])}
+                    self._fetched_at = time.monotonic()
+            if kid not in self._keys:
+                raise InvalidTokenError("The token is signed by an unknown key.")
+            return self._keys[kid]
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """Extract the token of an ``Authorization: Bearer ...`` header."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() or None if scheme.lower() == "bearer" else None

@@ -1,0 +1,37 @@
+"""Key schemas of the DynamoDB tables, shared by the CDK stacks and the local stack.
+
+Item shapes are documented in ``docs/ARCHITECTURE.md``.
+"""
+
+from dataclasses import dataclass
+
+from centralops import settings
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """One table: its logical name, partition key, setting and optional index and TTL attribute."""
+
+    logical_name: str
+    partition_key: str
+    setting: str
+    ttl_attribute: str | None = None
+    index_name: str | None = None
+    index_key: str | None = None
+
+
+ACCOUNTS = TableSpec(
+    "accounts", "account_id", settings.ACCOUNTS_TABLE, index_name="by-environment", index_key="environment"
+)
+IDENTITY_LINKS = TableSpec("identity-links", "link_id", settings.IDENTITY_LINKS_TABLE)
+OAUTH_STATES = TableSpec("oauth-states", "state", settings.OAUTH_STATES_TABLE, ttl_attribute="ttl")
+APPROVALS = TableSpec("approvals", "approval_id", settings.APPROVALS_TABLE, ttl_attribute="ttl")
+AUDIT = TableSpec("audit", "audit_id", settings.AUDIT_TABLE)
+IDEMPOTENCY = TableSpec("idempotency", "key", settings.IDEMPOTENCY_TABLE, ttl_attribute="ttl")
+
+ALL_TABLES = (ACCOUNTS, IDENTITY_LINKS, OAUTH_STATES, APPROVALS, AUDIT, IDEMPOTENCY)
+
+
+def table_name(spec: TableSpec, prefix: str = "centralops") -> str:
+    """The physical table name for a deployment prefix (``centralops-accounts``)."""
+    return f"{prefix}-{spec.logical_name}"
