@@ -1,0 +1,158 @@
+"""The organisation the local stack seeds: accounts, their resources, people.
+
+One description, read by the seeder, the demo and the tests, so an assertion
+such as "the thread lists staging's buckets and none of production's" is made
+against the same data that was created.
+"""
+
+from dataclasses import dataclass, field
+
+REGION = "us-east-1"
+CENTRAL_ACCOUNT_ID = "123456789012"
+SLACK_TEAM_ID = "T0CENTRAL"
+TEAMS_TENANT_ID = "00000000-0000-4000-8000-00000000c0de"
+APPROVER_GROUP = "centralops-approvers"
+OPERATOR_GROUP = "centralops-operators"
+MEMORY_BUCKET = "centralops-agent-memory"
+
+
+@dataclass(frozen=True)
+class Account:
+    """A member account and what lives in it."""
+
+    account_id: str
+    name: str
+    environment: str
+    aliases: tuple[str, ...]
+    buckets: tuple[str, ...]
+    functions: tuple[str, ...]
+    instances: int
+    allowed_groups: tuple[str, ...] = ()
+    write_role_name: str | None = None
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class Person:
+    """A demo user: a Cognito identity and, when linked, a Slack user."""
+
+    username: str
+    email: str
+    password: str
+    groups: tuple[str, ...]
+    slack_user_id: str
+    slack_name: str
+    linked: bool = True
+    teams_aad_id: str | None = None
+
+
+ACCOUNTS: tuple[Account, ...] = (
+    Account(
+        "222222222222",
+        "staging",
+        "staging",
+        ("stage", "stg"),
+        buckets=("acme-staging-assets", "acme-staging-logs", "acme-staging-uploads"),
+        functions=("staging-api", "staging-worker"),
+        instances=2,
+        write_role_name="CentralOpsWriteRole",
+    ),
+    Account(
+        "333333333333",
+        "production",
+        "production",
+        ("prod", "prd"),
+        buckets=("acme-prod-assets", "acme-prod-logs", "acme-prod-backups", "acme-prod-data-lake"),
+        functions=("prod-api", "prod-worker", "prod-billing", "prod-reports", "prod-notifier"),
+        instances=3,
+        allowed_groups=(OPERATOR_GROUP,),
+        write_role_name="CentralOpsWriteRole",
+    ),
+    Account(
+        "444444444444",
+        "development",
+        "development",
+        ("dev",),
+        buckets=("acme-dev-sandbox",),
+        functions=("dev-playground",),
+        instances=1,
+    ),
+    Account(
+        "555555555555",
+        "legacy",
+        "production",
+        ("old-prod",),
+        buckets=("acme-legacy-archive",),
+        functions=(),
+        instances=0,
+        enabled=False,
+    ),
+)
+
+PEOPLE: tuple[Person, ...] = (
+    Person(
+        "alice@example.com",
+        "alice@example.com",
+        "Demo-Passw0rd!alice",
+        groups=(OPERATOR_GROUP,),
+        slack_user_id="U0ALICE",
+        slack_name="alice",
+        teams_aad_id="aad-alice-0001",
+    ),
+    Person(
+        "bob@example.com",
+        "bob@example.com",
+        "Demo-Passw0rd!bob",
+        groups=(OPERATOR_GROUP, APPROVER_GROUP),
+        slack_user_id="U0BOB",
+        slack_name="bob",
+        teams_aad_id="aad-bob-0002",
+    ),
+    Person(
+        "carol@example.com",
+        "carol@example.com",
+        "Demo-Passw0rd!carol",
+        groups=(),
+        slack_user_id="U0CAROL",
+        slack_name="carol",
+        linked=False,
+        teams_aad_id="aad-carol-0003",
+    ),
+    Person(
+        "dave@example.com",
+        "dave@example.com",
+        "Demo-Passw0rd!dave",
+        groups=(),
+        slack_user_id="U0DAVE",
+        slack_name="dave",
+    ),
+)
+
+
+def account(name: str) -> Account:
+    """The seeded account with this name."""
+    return next(a for a in ACCOUNTS if a.name == name)
+
+
+def person(name: str) -> Person:
+    """The demo person with this Slack name."""
+    return next(p for p in PEOPLE if p.slack_name == name)
+
+
+@dataclass
+class StackInfo:
+    """What a started local stack tells its clients (written to ``.local/stack.json``)."""
+
+    moto_url: str
+    aws_mcp_url: str
+    gateway_url: str
+    runtime_url: str
+    slack_api_url: str
+    bot_url: str
+    user_pool_id: str
+    client_id: str
+    kms_key_id: str
+    slack_signing_secret: str
+    slack_bot_token: str
+    tables: dict[str, str] = field(default_factory=dict)
+    root: str = ""
