@@ -1,0 +1,258 @@
+"""Seed a fresh moto server with the demo organisation of :mod:`infra.local.org`.
+
+The central account gets the registry tables, the KMS key, the memory bucket
+and the Cognito user pool with the demo people; each member account gets the
+CentralOps roles and its own buckets, instances and functions, created with
+credentials assumed into that account (so moto files them under it).
+"""
+
+import asyncio
+import io
+import logging
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from infra import tables
+from infra.local import org
+
+logger = logging.getLogger("centralops.local.seed")
+
+TRUST_POLICY = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+    '"Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":["sts:AssumeRole","sts:SetSourceIdentity","sts:TagSession"]}]}'
+)
+LAMBDA_TRUST = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+    '"Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+)
+
+
+@dataclass
+class Seeded:
+    """Ids created while seeding that the stack's processes need."""
+
+    user_pool_id: str
+    client_id: str
+    kms_key_id: str
+    tables: dict[str, str]
+    refresh_tokens: dict[str, str]
+
+
+def _session(endpoint: str, credentials: dict[str, str] | None = None) -> boto3.Session:
+    if credentials:
+        return boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=org.REGION,
+        )
+    return boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=org.REGION)  # noqa: S106
+
+
+def _function_zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("index.py", "def handler(event, context):\n    return {'ok': True}\n")
+    return buf.getvalue()
+
+
+def _create_tables(central: boto3.Session, endpoint: str) -> dict[str, str]:
+    ddb = central.client("dynamodb", endpoint_url=endpoint)
+    names: dict[str, str] = {}
+    for spec in tables.ALL_TABLES:
+        name = tables.table_name(spec)
+        attrs = [{"AttributeName": spec.partition_key, "AttributeType": "S"}]
+        extra: dict[str, Any] = {}
+        if spec.index_name and spec.index_key:
+            attrs.append({"AttributeName": spec.index_key, "AttributeType": "S"})
+            extra["GlobalSecondaryIndexes"] = [
+                {
+                    "IndexName": spec.index_name,
+                    "KeySchema": [{"AttributeName": spec.index_key, "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ]
+        ddb.create_table(
+            TableName=name,
+            AttributeDefinitions=attrs,
+            KeySchema=[{"AttributeName": spec.partition_key, "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+            **extra,
+        )
+        if spec.ttl_attribute:
+            ddb.update_time_to_live(
+                TableName=name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute}
+            )
+        names[spec.setting] = name
+    return names
+
+
+def _register_accounts(central: boto3.Session, endpoint: str, table: str) -> None:
+    ddb = central.resource("dynamodb", endpoint_url=endpoint).Table(table)
+    for acct in org.ACCOUNTS:
+        item: dict[str, Any] = {
+            "account_id": acct.account_id,
+            "name": acct.name,
+            "aliases": list(acct.aliases),
+            "environment": acct.environment,
+            "enabled": acct.enabled,
+            "role_name": "CentralOpsTargetRole",
+            "allowed_groups": list(acct.allowed_groups),
+            "default_region": org.REGION,
+        }
+        if acct.write_role_name:
+            item["write_role_name"] = acct.write_role_name
+        ddb.put_item(Item=item)
+
+
+def _seed_member(central: boto3.Session, endpoint: str, acct: org.Account) -> None:
+    sts = central.client("sts", endpoint_url=endpoint)
+    creds = sts.assume_role(
+        RoleArn=f"arn:aws:iam::{acct.account_id}:role/OrganizationAccountAccessRole",
+        RoleSessionName="centralops-seed",
+    )["Credentials"]
+    member = _session(endpoint, creds)
+    iam = member.client("iam", endpoint_url=endpoint)
+    iam.create_role(RoleName="CentralOpsTargetRole", AssumeRolePolicyDocument=TRUST_POLICY)
+    iam.attach_role_policy(
+        RoleName="CentralOpsTargetRole", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess"
+    )
+    if acct.write_role_name:
+        iam.create_role(RoleName=acct.write_role_name, AssumeRolePolicyDocument=TRUST_POLICY)
+    role_arn = iam.create_role(RoleName="app-lambda-role", AssumeRolePolicyDocument=LAMBDA_TRUST)["Role"][
+        "Arn"
+    ]
+
+    s3 = member.client("s3", endpoint_url=endpoint)
+    for bucket in acct.buckets:
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_tagging(
+            Bucket=bucket, Tagging={"TagSet": [{"Key": "environment", "Value": acct.environment}]}
+        )
+    lam = member.client("lambda", endpoint_url=endpoint)
+    code = _function_zip()
+    for fn in acct.functions:
+        lam.create_function(
+            FunctionName=fn,
+            Runtime="python3.12",
+            Role=role_arn,
+            Handler="index.handler",
+            Code={"ZipFile": code},
+            Tags={"environment": acct.environment},
+        )
+    if acct.instances:
+        ec2 = member.client("ec2", endpoint_url=endpoint)
+        ec2.run_instances(
+            ImageId="ami-03cf127a",
+            InstanceType="t3.micro",
+            MinCount=acct.instances,
+            MaxCount=acct.instances,
+            TagSpecifications=[
+                {
+                    "ResourceType": "instance",
+                    "Tags": [
+                        {"Key": "Name", "Value": f"{acct.name}-app"},
+                        {"Key": "environment", "Value": acct.environment},
+                    ],
+                }
+            ],
+        )
+
+
+def _create_cognito(
+    central: boto3.Session, endpoint: str, callback_url: str
+) -> tuple[str, str, dict[str, str]]:
+    idp = central.client("cognito-idp", endpoint_url=endpoint)
+    pool = idp.create_user_pool(
+        PoolName="centralops-users",
+        UsernameAttributes=["email"],
+        AutoVerifiedAttributes=["email"],
+    )["UserPool"]["Id"]
+    client = idp.create_user_pool_client(
+        UserPoolId=pool,
+        ClientName="centralops-bot",
+        GenerateSecret=False,
+        ExplicitAuthFlows=[
+            "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+            "ALLOW_USER_PASSWORD_AUTH",
+            "ALLOW_REFRESH_TOKEN_AUTH",
+        ],
+        AllowedOAuthFlows=["code"],
+        AllowedOAuthScopes=["openid", "email", "profile"],
+        AllowedOAuthFlowsUserPoolClient=True,
+        CallbackURLs=[callback_url],
+        SupportedIdentityProviders=["COGNITO"],
+    )["UserPoolClient"]["ClientId"]
+    for group in (org.OPERATOR_GROUP, org.APPROVER_GROUP):
+        idp.create_group(UserPoolId=pool, GroupName=group)
+    refresh: dict[str, str] = {}
+    for person in org.PEOPLE:
+        idp.admin_create_user(
+            UserPoolId=pool,
+            Username=person.username,
+            UserAttributes=[
+                {"Name": "email", "Value": person.email},
+                {"Name": "email_verified", "Value": "true"},
+            ],
+            MessageAction="SUPPRESS",
+        )
+        idp.admin_set_user_password(
+            UserPoolId=pool, Username=person.username, Password=person.password, Permanent=True
+        )
+        for group in person.groups:
+            idp.admin_add_user_to_group(UserPoolId=pool, Username=person.username, GroupName=group)
+        if person.linked:
+            auth = idp.admin_initiate_auth(
+                UserPoolId=pool,
+                ClientId=client,
+                AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+                AuthParameters={"USERNAME": person.username, "PASSWORD": person.password},
+            )["AuthenticationResult"]
+            refresh[person.username] = auth["RefreshToken"]
+    return pool, client, refresh
+
+
+def _link_people(endpoint: str, tables_: dict[str, str], kms_key_id: str, refresh: dict[str, str]) -> None:
+    from bot.identity import IdentityStore  # the bot's own store writes the links, encrypted as it reads them
+
+    session = _session(endpoint)
+    store = IdentityStore(
+        tables_[tables.IDENTITY_LINKS.setting],
+        kms_key_id,
+        dynamodb=session.resource("dynamodb", endpoint_url=endpoint),
+        kms=session.client("kms", endpoint_url=endpoint),
+    )
+
+    async def link_all() -> None:
+        for person in org.PEOPLE:
+            if person.username in refresh:
+                await store.save(
+                    "slack",
+                    org.SLACK_TEAM_ID,
+                    person.slack_user_id,
+                    username=person.username,
+                    email=person.email,
+                    refresh_token=refresh[person.username],
+                )
+
+    asyncio.run(link_all())
+
+
+def seed(endpoint: str, *, callback_url: str) -> Seeded:
+    """Create the demo organisation in the moto server at ``endpoint``."""
+    central = _session(endpoint)
+    names = _create_tables(central, endpoint)
+    _register_accounts(central, endpoint, names[tables.ACCOUNTS.setting])
+    key_id = central.client("kms", endpoint_url=endpoint).create_key(Description="centralops local")[
+        "KeyMetadata"
+    ]["KeyId"]
+    central.client("s3", endpoint_url=endpoint).create_bucket(Bucket=org.MEMORY_BUCKET)
+    for acct in org.ACCOUNTS:
+        _seed_member(central, endpoint, acct)
+    pool, client, refresh = _create_cognito(central, endpoint, callback_url)
+    _link_people(endpoint, names, key_id, refresh)
+    logger.info("organisation seeded", extra={"accounts": len(org.ACCOUNTS), "people": len(org.PEOPLE)})
+    return Seeded(pool, client, key_id, names, refresh)
