@@ -94,7 +94,7 @@ class CognitoVerifier:
         token_use = claims.get("token_use")
         if token_use not in self.token_use:
             raise InvalidTokenError(f"A {token_use!r} token is not accepted here.")
-        audience = claims.get("aud") if token_use == "id" else claims.get("client_id")
+        audience = claims.get("aud") if token_use == "id" else claims.get("client_id")  # noqa: S105
         if audience != self.audience:
             raise InvalidTokenError("The token was issued for another application (audience mismatch).")
         return claims

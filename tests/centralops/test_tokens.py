@@ -1,0 +1,83 @@
+"""JWT verification against moto's real Cognito tokens and keys."""
+
+import pytest
+
+from centralops.errors import InvalidTokenError
+from centralops.tokens import CognitoVerifier, bearer_token
+from tests.fixtures.aws import CognitoPool
+
+
+@pytest.fixture
+def verifier(cognito: CognitoPool) -> CognitoVerifier:
+    return CognitoVerifier(issuer=cognito.issuer, audience=cognito.client_id, jwks_url=cognito.jwks_url)
+
+
+def test_a_real_id_token_is_accepted_with_its_groups(cognito: CognitoPool, verifier: CognitoVerifier) -> None:
+    claims = verifier.verify(cognito.id_token("bob@example.com"))
+    assert claims["cognito:username"] == "bob@example.com"
+    assert "centralops-approvers" in claims["cognito:groups"]
+
+
+def test_an_expired_token_is_refused(cognito: CognitoPool, verifier: CognitoVerifier) -> None:
+    with pytest.raises(InvalidTokenError, match="expired"):
+        verifier.verify(cognito.mint(expires_in=-3600))
+
+
+def test_a_token_for_another_audience_is_refused(cognito: CognitoPool, verifier: CognitoVerifier) -> None:
+    with pytest.raises(InvalidTokenError, match="audience"):
+        verifier.verify(cognito.mint(aud="some-other-client"))
+
+
+def test_a_token_from_another_issuer_is_refused(cognito: CognitoPool, verifier: CognitoVerifier) -> None:
+    with pytest.raises(InvalidTokenError, match="claims"):
+        verifier.verify(cognito.mint(iss="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other"))
+
+
+def test_an_access_token_is_refused_where_id_tokens_are_expected(
+    cognito: CognitoPool, verifier: CognitoVerifier
+) -> None:
+    with pytest.raises(InvalidTokenError, match="access"):
+        verifier.verify(cognito.tokens("alice@example.com")["AccessToken"])
+
+
+def test_a_tampered_signature_is_refused(cognito: CognitoPool, verifier: CognitoVerifier) -> None:
+    header, payload, signature = cognito.id_token("alice@example.com").split(".")
+    forged = f"{header}.{payload}.{signature[:-4]}AAAA"
+    with pytest.raises(InvalidTokenError):
+        verifier.verify(forged)
+
+
+def test_an_unsigned_token_is_refused(verifier: CognitoVerifier) -> None:
+    with pytest.raises(InvalidTokenError, match="RS256"):
+        verifier.verify("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")
+
+
+def test_keys_are_fetched_once_and_cached(cognito: CognitoPool) -> None:
+    fetched: list[str] = []
+
+    def fetch(url: str) -> dict:
+        import httpx
+
+        fetched.append(url)
+        return httpx.get(url).json()
+
+    verifier = CognitoVerifier(cognito.issuer, cognito.client_id, cognito.jwks_url, fetch=fetch)
+    token = cognito.id_token("alice@example.com")
+    verifier.verify(token)
+    verifier.verify(token)
+    assert fetched == [cognito.jwks_url]
+
+
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [
+        ("Bearer abc", "abc"),
+        ("bearer abc", "abc"),
+        ("Basic abc", None),
+        ("", None),
+        (None, None),
+        ("Bearer ", None),
+    ],
+)
+def test_bearer_token_extraction(header: str | None, token: str | None) -> None:
+    assert bearer_token(header) == token
