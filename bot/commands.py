@@ -1,0 +1,74 @@
+"""The chat command grammar: ``help | login | logout | whoami | accounts | run <cli> in <account> | <question>``."""
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["help", "login", "logout", "whoami", "accounts", "run", "ask", "usage"]
+
+_RUN = re.compile(
+    r"^run\s+(?P<cli>.+?)\s+(?:in|--account)\s+(?P<account>[\w.,-]+)\s*$", re.IGNORECASE | re.DOTALL
+)
+_WORDS: dict[str, Kind] = {
+    "help": "help",
+    "?": "help",
+    "login": "login",
+    "link": "login",
+    "logout": "logout",
+    "unlink": "logout",
+    "whoami": "whoami",
+    "accounts": "accounts",
+}
+
+
+@dataclass(frozen=True)
+class Command:
+    """A parsed message."""
+
+    kind: Kind
+    text: str
+    cli: str = ""
+    account: str = ""
+
+
+def parse(text: str) -> Command:
+    """Parse what the person typed (mention markup already removed).
+
+    ``run`` without ``in <account>`` is a ``usage`` command: it is never sent to
+    the agent half-formed.
+    """
+    cleaned = " ".join(text.replace("\u00a0", " ").split())
+    if not cleaned:
+        return Command("help", "")
+    word = cleaned.lower()
+    if word in _WORDS:
+        return Command(_WORDS[word], cleaned)
+    if word == "run" or word.startswith("run "):
+        m = _RUN.match(cleaned)
+        if not m:
+            return Command("usage", cleaned)
+        cli = m.group("cli").strip()
+        if not cli.lower().startswith("aws "):
+            cli = f"aws {cli}"
+        return Command("run", cleaned, cli=cli, account=m.group("account"))
+    return Command("ask", cleaned)
+
+
+def help_text(prefix: str) -> str:
+    """The help message, with the platform's way of addressing the bot (``/aws``, ``@CentralOps``)."""
+    p = prefix
+    return (
+        "*CentralOps* answers questions about your AWS accounts, as you.\n"
+        f"• `{p} <question>` — ask, e.g. `{p} list buckets in staging`, "
+        f"`{p} how many lambda functions in production?`\n"
+        f"• `{p} run <aws cli command> in <account>` — run one read-only command, e.g. "
+        f"`{p} run s3 ls in staging`\n"
+        f"• `{p} accounts` — the accounts you may query\n"
+        f"• `{p} login` / `{p} logout` — link or unlink your CentralOps identity\n"
+        f"• `{p} whoami` — the identity you are linked to\n"
+        "Mention me in a channel or a thread, or write to me directly; a reply in the same thread "
+        "continues the conversation."
+    )
+
+
+RUN_USAGE = "Say which account to run it in: `{p} run <aws cli command> in <account>`, e.g. `{p} run s3 ls in staging`."

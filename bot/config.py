@@ -1,0 +1,76 @@
+"""The bot's typed settings, read once at start (explicit argument > environment > default)."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from centralops import settings as s
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    """Everything the bot's core and its Slack edge need to start.
+
+    Attributes:
+        runtime_url: The full ``.../invocations`` URL of the AgentCore Runtime.
+        approver_group: The Cognito group whose members may decide approvals.
+        approvals_table: DynamoDB table of approvals.
+        idempotency_table: DynamoDB table that claims chat events once.
+        accounts_table: DynamoDB registry of member accounts (read-only here).
+        region: AWS region of the tables.
+        endpoint_url: AWS endpoint override (the local moto server), or ``None``.
+        host: Interface the HTTP server binds.
+        port: Port of the HTTP server.
+        runtime_timeout_s: How long one answer may take before the user is told.
+        slack_bot_token: ``xoxb-`` token; ``None`` leaves Slack disabled.
+        slack_signing_secret: Verifies every request from Slack.
+        slack_app_token: ``xapp-`` token; when set, Slack talks over Socket Mode.
+        slack_api_url: Web API base URL (the local stand-in); ``None`` is Slack itself.
+        slack_streaming: Use ``chat.startStream``; ``False`` forces the ``chat.update`` fallback.
+    """
+
+    runtime_url: str
+    approver_group: str = "centralops-approvers"
+    approvals_table: str = "centralops-approvals"
+    idempotency_table: str = "centralops-idempotency"
+    accounts_table: str = "centralops-accounts"
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 3000
+    runtime_timeout_s: float = 300.0
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str | None = None
+    slack_streaming: bool = True
+
+    @property
+    def slack_enabled(self) -> bool:
+        """Whether both Slack credentials are configured."""
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "BotConfig":
+        """Build the settings from the environment.
+
+        Raises:
+            ConfigurationError: A required variable is missing or malformed.
+        """
+        e = environ
+        return cls(
+            runtime_url=s.env_str(s.RUNTIME_URL, environ=e),
+            approver_group=s.env_str(s.APPROVER_GROUP, "centralops-approvers", environ=e),
+            approvals_table=s.env_str(s.APPROVALS_TABLE, "centralops-approvals", environ=e),
+            idempotency_table=s.env_str(s.IDEMPOTENCY_TABLE, "centralops-idempotency", environ=e),
+            accounts_table=s.env_str(s.ACCOUNTS_TABLE, "centralops-accounts", environ=e),
+            region=s.env_str(s.AWS_REGION, "us-east-1", environ=e),
+            endpoint_url=s.env_opt(s.AWS_ENDPOINT_URL, environ=e),
+            host=s.env_str(s.BOT_HOST, "127.0.0.1", environ=e),
+            port=s.env_int(s.BOT_PORT, 3000, environ=e),
+            runtime_timeout_s=s.env_float(s.RUNTIME_TIMEOUT_S, 300.0, environ=e),
+            slack_bot_token=s.env_opt(s.SLACK_BOT_TOKEN, environ=e),
+            slack_signing_secret=s.env_opt(s.SLACK_SIGNING_SECRET, environ=e),
+            slack_app_token=s.env_opt(s.SLACK_APP_TOKEN, environ=e),
+            slack_api_url=s.env_opt(s.SLACK_API_URL, environ=e),
+            slack_streaming=s.env_bool(s.SLACK_STREAMING, True, environ=e),
+        )

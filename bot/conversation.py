@@ -1,0 +1,312 @@
+"""The platform-free conversation core: commands, identity, the Runtime stream, approvals.
+
+Edges (``bot/slack``, ``bot/teams``) turn their payloads into
+:class:`~bot.chat.ChatRequest` and implement :class:`~bot.chat.Renderer`; this
+module decides what happens and never sees a platform type.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.accounts import AccountDirectory, AccountInfo
+from bot.approvals import ApprovalRefused, ApprovalStore, Decision
+from bot.chat import (
+    ApprovalCard,
+    ChatPlace,
+    ChatRequest,
+    ChatUser,
+    Checklist,
+    IdentityLink,
+    IdentityProvider,
+    Renderer,
+)
+from bot.commands import RUN_USAGE, help_text, parse
+from bot.history import RecentQueries
+from bot.runtime_client import RuntimeClient
+from centralops.errors import CentralOpsError
+
+logger = logging.getLogger(__name__)
+
+RendererFactory = Callable[[ChatPlace, ChatUser], Renderer]
+
+
+@dataclass
+class HomeView:
+    """What a person's home surface shows."""
+
+    link: IdentityLink | None = None
+    accounts: list[AccountInfo] = field(default_factory=list)
+    recent: list[str] = field(default_factory=list)
+    problem: str | None = None
+
+
+def _groups(claims: dict[str, Any]) -> set[str]:
+    raw = claims.get("cognito:groups") or []
+    return {str(g) for g in (raw if isinstance(raw, list) else [raw])}
+
+
+def _principal(claims: dict[str, Any]) -> str:
+    return str(claims.get("email") or claims.get("cognito:username") or claims.get("sub") or "")
+
+
+class Conversation:
+    """Handles one chat turn end to end.
+
+    Args:
+        identity: Chat user to Cognito ID token.
+        runtime: The AgentCore Runtime client.
+        approvals: The approvals table.
+        accounts: The account registry (read-only).
+        history: Recent queries per person.
+        approver_group: Cognito group allowed to decide approvals.
+        prefix: How help texts address the bot when the renderer does not say (``/aws``).
+    """
+
+    def __init__(
+        self,
+        *,
+        identity: IdentityProvider,
+        runtime: RuntimeClient,
+        approvals: ApprovalStore,
+        accounts: AccountDirectory,
+        history: RecentQueries,
+        approver_group: str,
+    ) -> None:
+        self.identity = identity
+        self.runtime = runtime
+        self.approvals = approvals
+        self.accounts = accounts
+        self.history = history
+        self.approver_group = approver_group
+
+    async def handle(self, request: ChatRequest, renderer: Renderer, *, prefix: str = "/aws") -> None:
+        """Answer one message; every failure ends as a message the person can act on."""
+        who = request.who
+        cmd = parse(request.text)
+        log = {"platform": who.platform, "user": who.user, "command": cmd.kind, "source": request.source}
+        logger.info("chat request", extra=log)
+        try:
+            if cmd.kind == "help":
+                await renderer.notice(help_text(prefix))
+            elif cmd.kind == "usage":
+                await renderer.notice(RUN_USAGE.format(p=prefix))
+            elif cmd.kind == "login":
+                url = await self.identity.login_url(who.platform, who.team, who.user)
+                await renderer.login_prompt(url, "Link your chat account to your CentralOps identity:")
+            elif cmd.kind == "logout":
+                removed = await self.identity.unlink(who.platform, who.team, who.user)
+                await renderer.notice(
+                    f"Unlinked. Run `{prefix} login` to link again."
+                    if removed
+                    else f"You were not linked. Run `{prefix} login` to link your account."
+                )
+            elif cmd.kind == "whoami":
+                await renderer.notice(await self._whoami_text(who, prefix))
+            elif cmd.kind == "accounts":
+                await self._accounts(who, renderer, prefix)
+            else:
+                prompt = f"run {cmd.cli} in {cmd.account}" if cmd.kind == "run" else cmd.text
+                await self._ask(request, prompt, renderer, prefix)
+        except CentralOpsError as e:
+            logger.warning("chat request failed", extra={**log, "code": e.code})
+            await renderer.error(e.message)
+
+    async def _token(self, who: ChatUser, renderer: Renderer, prefix: str) -> str | None:
+        try:
+            return await self.identity.id_token(who.platform, who.team, who.user)
+        except CentralOpsError as e:
+            logger.info(
+                "identity not usable", extra={"platform": who.platform, "user": who.user, "code": e.code}
+            )
+            try:
+                url = await self.identity.login_url(who.platform, who.team, who.user)
+            except CentralOpsError:
+                await renderer.notice(e.message)
+                return None
+            await renderer.login_prompt(url, e.message)
+            return None
+
+    async def _whoami_text(self, who: ChatUser, prefix: str) -> str:
+        link = await self.identity.whoami(who.platform, who.team, who.user)
+        if link is None:
+            return f"You are not linked yet. Run `{prefix} login` to link your account."
+        return f"You are linked to *{link.username}* ({link.email}) since {link.linked_at}."
+
+    async def _accounts(self, who: ChatUser, renderer: Renderer, prefix: str) -> None:
+        token = await self._token(who, renderer, prefix)
+        if token is None:
+            return
+        visible = await self.accounts.visible_to(_groups(self.identity.claims(token)))
+        if not visible:
+            await renderer.notice("You may not query any account yet. Ask your CentralOps administrators.")
+            return
+        lines = [
+            f"• *{a.name}* `{a.account_id}` ({a.environment})"
+            + (f" — also {', '.join(a.aliases)}" if a.aliases else "")
+            for a in visible
+        ]
+        await renderer.notice("Accounts you may query:\n" + "\n".join(lines))
+
+    async def _ask(self, request: ChatRequest, prompt: str, renderer: Renderer, prefix: str) -> None:
+        token = await self._token(request.who, renderer, prefix)
+        if token is None:
+            return
+        await self.history.add(request.who, request.text)
+        thread = await renderer.open(request)
+        await self._stream(request.who, request.where.in_thread(thread), prompt, token, renderer)
+
+    async def _stream(
+        self,
+        who: ChatUser,
+        where: ChatPlace,
+        prompt: str,
+        token: str,
+        renderer: Renderer,
+        resume: dict[str, str] | None = None,
+    ) -> None:
+        checklist = Checklist()
+        try:
+            async for event in self.runtime.invoke(
+                id_token=token, prompt=prompt, who=who, where=where, resume=resume
+            ):
+                if event["type"] == "status":
+                    checklist.status = event["text"]
+                    await renderer.progress(checklist)
+                elif event["type"] == "tool":
+                    if event["phase"] == "start":
+                        checklist.start(event["account"], event["command"])
+                    else:
+                        checklist.end(
+                            event["account"], event["command"], ok=event.get("ok", True), ms=event.get("ms")
+                        )
+                    await renderer.progress(checklist)
+                elif event["type"] == "text":
+                    await renderer.text(event["delta"])
+                elif event["type"] == "approval":
+                    await renderer.approval(
+                        ApprovalCard(
+                            approval_id=event["approval_id"],
+                            command=event["command"],
+                            accounts=list(event["accounts"]),
+                            reason=event["reason"],
+                            risk=event["risk"],
+                            requester=event.get("requester") or who.name or who.user,
+                        )
+                    )
+                elif event["type"] == "followups":
+                    await renderer.followups(list(event["items"]))
+                elif event["type"] == "error":
+                    await renderer.error(event["message"])
+                elif event["type"] == "done":
+                    break
+        finally:
+            await renderer.finish()
+
+    async def decide(
+        self,
+        *,
+        approval_id: str,
+        decision: Decision,
+        decider: ChatUser,
+        where: ChatPlace,
+        renderer: Renderer,
+        renderer_for: RendererFactory,
+        prefix: str = "/aws",
+    ) -> None:
+        """Decide an approval clicked at ``where``, then resume the agent in the original thread.
+
+        The approval is read from the table by id; the payload contributes only
+        that id and the place of the click, which must be the approval's thread.
+        """
+        log = {"approval_id": approval_id[:64], "decision": decision, "user": decider.user}
+        try:
+            approval = await self.approvals.get(approval_id)
+            t = approval.thread if approval else {}
+            if approval is None or (
+                t.get("channel") and (t.get("channel") != where.channel or t.get("thread") != where.thread)
+            ):
+                logger.warning("approval click refused: unknown or out of place", extra=log)
+                await renderer.notice(
+                    "This button does not match any pending approval here, so nothing was decided. "
+                    "Use the buttons on the original request."
+                )
+                return
+            token = await self._token(decider, renderer, prefix)
+            if token is None:
+                return
+            claims = self.identity.claims(token)
+            if self.approver_group not in _groups(claims):
+                logger.info("approval refused: not an approver", extra=log)
+                await renderer.notice(
+                    f"Only members of *{self.approver_group}* can approve or deny changes. "
+                    "Ask one of them to decide this request."
+                )
+                return
+            me = _principal(claims).lower()
+            self_request = me == approval.requester.lower() or (
+                t.get("user") == decider.user and t.get("platform", decider.platform) == decider.platform
+            )
+            if (
+                decision == "approved"
+                and self_request
+                and await self.accounts.touches_production(approval.accounts)
+            ):
+                logger.info("approval refused: own production change", extra=log)
+                await renderer.notice(
+                    "You cannot approve your own production change. Ask another approver to decide it."
+                )
+                return
+            decided = await self.approvals.decide(approval_id, decision, _principal(claims) or decider.name)
+        except ApprovalRefused as e:
+            await renderer.notice(e.message)
+            return
+        except CentralOpsError as e:
+            await renderer.error(e.message)
+            return
+        logger.info("approval decided", extra=log)
+        await renderer.decided(decided.card())
+        await self._resume(decided.thread, decided.approval_id, decision, decider, renderer_for, prefix)
+
+    async def _resume(
+        self,
+        thread: dict[str, str],
+        approval_id: str,
+        decision: Decision,
+        decider: ChatUser,
+        renderer_for: RendererFactory,
+        prefix: str,
+    ) -> None:
+        place = ChatPlace(
+            thread.get("platform", decider.platform),
+            thread.get("team", decider.team),
+            thread.get("channel", ""),
+            thread.get("thread") or None,
+        )
+        requester = ChatUser(place.platform, place.team, thread.get("user", ""), thread.get("user_name", ""))
+        renderer = renderer_for(place, requester)
+        if not place.channel or not place.thread or not requester.user:
+            await renderer.error("The agent could not be resumed: the approval lost its thread. Ask again.")
+            return
+        try:
+            token = await self.identity.id_token(requester.platform, requester.team, requester.user)
+        except CentralOpsError as e:
+            await renderer.error(f"The request was {decision}, but it cannot continue: {e.message}")
+            return
+        await self._stream(
+            requester, place, "", token, renderer, resume={"approval_id": approval_id, "decision": decision}
+        )
+
+    async def home(self, who: ChatUser) -> HomeView:
+        """What the person's home surface shows: link, accounts, recent queries."""
+        view = HomeView()
+        try:
+            view.link = await self.identity.whoami(who.platform, who.team, who.user)
+            view.recent = await self.history.list(who)
+            if view.link is not None:
+                token = await self.identity.id_token(who.platform, who.team, who.user)
+                view.accounts = await self.accounts.visible_to(_groups(self.identity.claims(token)))
+        except CentralOpsError as e:
+            view.problem = e.message
+        return view

@@ -1,0 +1,62 @@
+"""A lazily created DynamoDB client shared by the bot's small table wrappers.
+
+boto3 is synchronous; calls run in a worker thread so the event loop keeps
+acknowledging Slack within its 3 seconds.
+"""
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from centralops.errors import CentralOpsError
+
+T = TypeVar("T")
+
+
+class StorageError(CentralOpsError):
+    """The bot's state store (DynamoDB) failed."""
+
+    code = "storage"
+
+
+class Table:
+    """One DynamoDB table, with a client injected or created on first use.
+
+    Args:
+        name: Physical table name.
+        client: A boto3 DynamoDB client; created lazily when omitted.
+        region: Region for the lazily created client.
+        endpoint_url: Endpoint override (the local moto server).
+    """
+
+    def __init__(
+        self, name: str, *, client: Any = None, region: str = "us-east-1", endpoint_url: str | None = None
+    ) -> None:
+        self.name = name
+        self._client = client
+        self._region = region
+        self._endpoint_url = endpoint_url
+
+    @property
+    def client(self) -> Any:
+        """The boto3 client."""
+        if self._client is None:
+            self._client = boto3.client("dynamodb", region_name=self._region, endpoint_url=self._endpoint_url)
+        return self._client
+
+    async def call(self, fn: Callable[..., T], **kwargs: Any) -> T:
+        """Run ``fn(TableName=name, **kwargs)`` in a thread; ``ClientError`` passes through."""
+        return await asyncio.to_thread(fn, TableName=self.name, **kwargs)
+
+
+def is_conditional_failure(error: ClientError) -> bool:
+    """Whether a ``ClientError`` is a failed condition expression."""
+    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+def storage_error(error: BotoCoreError | ClientError, what: str) -> StorageError:
+    """Translate a boto error into a message a person can act on."""
+    return StorageError(f"CentralOps could not {what} (its database did not answer). Try again in a minute.")
