@@ -1,0 +1,85 @@
+"""The bridge's settings, read once from the environment."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from centralops import settings
+from centralops.errors import ConfigurationError
+from centralops.settings import env_float, env_int, env_opt, env_str
+
+DEFAULT_AWS_MCP_URL = "https://aws-mcp.us-east-1.api.aws/mcp"
+DEFAULT_ROLE_NAME = "CentralOpsTargetRole"
+
+
+@dataclass(frozen=True)
+class BridgeConfig:
+    """Everything the bridge needs to know about where it runs.
+
+    Attributes:
+        region: The bridge's own region (STS, DynamoDB) and the default command region.
+        endpoint_url: Endpoint override for the bridge's own AWS clients (the local stack's moto).
+        aws_mcp_url: The AWS MCP Server's streamable-HTTP endpoint.
+        aws_mcp_region: The region the AWS MCP Server's SigV4 scope names.
+        local_endpoint_url: The one ``--endpoint-url`` a command may carry (local stack only).
+        accounts_table: The account registry table.
+        approvals_table: The approvals table.
+        audit_table: The audit table.
+        default_role_name: The read-only role assumed when the registry entry names none.
+        external_id: ExternalId used when the registry entry names none.
+        max_concurrency: How many accounts ``query_accounts`` works on at once.
+        account_timeout_s: Budget for one account (credentials plus the AWS MCP call).
+        call_timeout_s: Budget for one AWS MCP Server request.
+        max_output_chars: Results longer than this are cut with a truncation marker.
+        max_command_chars: Longer commands are refused.
+        mcp_retries: Retries of an AWS MCP Server request answered 429 or 5xx.
+        registry_ttl_s: How long a registry entry is cached.
+    """
+
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    aws_mcp_url: str = DEFAULT_AWS_MCP_URL
+    aws_mcp_region: str = "us-east-1"
+    local_endpoint_url: str | None = None
+    accounts_table: str = "centralops-accounts"
+    approvals_table: str = "centralops-approvals"
+    audit_table: str = "centralops-audit"
+    default_role_name: str = DEFAULT_ROLE_NAME
+    external_id: str | None = None
+    max_concurrency: int = 16
+    account_timeout_s: float = 30.0
+    call_timeout_s: float = 25.0
+    max_output_chars: int = 60_000
+    max_command_chars: int = 2_048
+    mcp_retries: int = 3
+    registry_ttl_s: float = 60.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "BridgeConfig":
+        """Build the settings from the environment (``os.environ`` when omitted).
+
+        Raises:
+            ConfigurationError: A value is malformed.
+        """
+        e = environ
+        config = cls(
+            region=env_str(settings.AWS_REGION, "us-east-1", environ=e),
+            endpoint_url=env_opt(settings.AWS_ENDPOINT_URL, environ=e),
+            aws_mcp_url=env_str(settings.AWS_MCP_URL, DEFAULT_AWS_MCP_URL, environ=e),
+            aws_mcp_region=env_str(settings.AWS_MCP_REGION, "us-east-1", environ=e),
+            local_endpoint_url=env_opt(settings.LOCAL_ENDPOINT_URL, environ=e),
+            accounts_table=env_str(settings.ACCOUNTS_TABLE, "centralops-accounts", environ=e),
+            approvals_table=env_str(settings.APPROVALS_TABLE, "centralops-approvals", environ=e),
+            audit_table=env_str(settings.AUDIT_TABLE, "centralops-audit", environ=e),
+            default_role_name=env_str(settings.TARGET_ROLE_NAME, DEFAULT_ROLE_NAME, environ=e),
+            external_id=env_opt(settings.EXTERNAL_ID, environ=e),
+            max_concurrency=env_int(settings.BRIDGE_MAX_CONCURRENCY, 16, environ=e),
+            account_timeout_s=env_float(settings.BRIDGE_ACCOUNT_TIMEOUT_S, 30.0, environ=e),
+            call_timeout_s=env_float(settings.BRIDGE_CALL_TIMEOUT_S, 25.0, environ=e),
+            max_output_chars=env_int(settings.BRIDGE_MAX_OUTPUT_CHARS, 60_000, environ=e),
+            max_command_chars=env_int(settings.BRIDGE_MAX_COMMAND_CHARS, 2_048, environ=e),
+            mcp_retries=env_int(settings.BRIDGE_MCP_RETRIES, 3, environ=e),
+            registry_ttl_s=env_float(settings.BRIDGE_REGISTRY_TTL_S, 60.0, environ=e),
+        )
+        if config.max_concurrency < 1:
+            raise ConfigurationError(f"{settings.BRIDGE_MAX_CONCURRENCY} must be at least 1.")
+        return config

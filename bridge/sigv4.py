@@ -1,0 +1,112 @@
+"""HTTP plumbing for the AWS MCP Server: SigV4 signing and retries, as ``httpx2`` pieces.
+
+The ``mcp`` client speaks HTTP through an ``httpx2.AsyncClient``; these plug
+into it, so the protocol itself stays the maintained library's.
+"""
+
+import asyncio
+import logging
+import random
+from collections.abc import Generator
+
+import httpx2
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from bridge.credentials import AwsCredentials
+
+logger = logging.getLogger(__name__)
+
+SERVICE = "aws-mcp"
+_SIGNED_HEADERS = ("content-type", "accept", "mcp-session-id", "mcp-protocol-version")
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+class SigV4HttpAuth(httpx2.Auth):
+    """Signs every request (body included) with botocore's SigV4 for the ``aws-mcp`` service.
+
+    Args:
+        credentials: The assumed role's credentials.
+        region: The region of the AWS MCP Server endpoint.
+        service: The signing name.
+    """
+
+    requires_request_body = True
+
+    def __init__(self, credentials: AwsCredentials, region: str, service: str = SERVICE) -> None:
+        self._credentials = Credentials(
+            credentials.access_key_id, credentials.secret_access_key, credentials.session_token
+        )
+        self._region = region
+        self._service = service
+
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        """Add ``Authorization``, ``X-Amz-Date`` and ``X-Amz-Security-Token`` to the request."""
+        headers = {name: request.headers[name] for name in _SIGNED_HEADERS if name in request.headers}
+        aws_request = AWSRequest(
+            method=request.method, url=str(request.url), data=request.content, headers=headers
+        )
+        SigV4Auth(self._credentials, self._service, self._region).add_auth(aws_request)
+        for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
+            if name in aws_request.headers:
+                request.headers[name] = aws_request.headers[name]
+        yield request
+
+
+class RetryingTransport(httpx2.AsyncBaseTransport):
+    """Retries requests the server did not process: throttling, 5xx answers and refused connections.
+
+    A request that reached the server and got no answer is not retried, so a
+    command never runs twice because of a retry.
+
+    Args:
+        retries: Retries after the first attempt.
+        base_delay_s: First backoff; doubles each retry, with jitter.
+        inner: The transport that sends (a pooled ``AsyncHTTPTransport`` by default).
+    """
+
+    def __init__(
+        self, retries: int = 3, base_delay_s: float = 0.2, inner: httpx2.AsyncBaseTransport | None = None
+    ) -> None:
+        self._retries = retries
+        self._base = base_delay_s
+        self._inner = inner or httpx2.AsyncHTTPTransport()
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        """Send, retrying with backoff while the answer says "try again"."""
+        attempt = 0
+        while True:
+            try:
+                response = await self._inner.handle_async_request(request)
+            except (httpx2.ConnectError, httpx2.ConnectTimeout):
+                if attempt >= self._retries:
+                    raise
+                delay = self._delay(attempt, None)
+            else:
+                if response.status_code not in RETRYABLE_STATUS or attempt >= self._retries:
+                    return response
+                delay = self._delay(attempt, response.headers.get("retry-after"))
+                await response.aclose()
+                logger.info(
+                    "aws mcp server asked to retry",
+                    extra={
+                        "status": response.status_code,
+                        "attempt": attempt + 1,
+                        "delay_s": round(delay, 3),
+                    },
+                )
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    def _delay(self, attempt: int, retry_after: str | None) -> float:
+        if retry_after:
+            try:
+                return min(float(retry_after), 10.0)
+            except ValueError:
+                pass
+        return self._base * (2**attempt) * (0.5 + random.random())  # noqa: S311 - jitter, not crypto
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._inner.aclose()
