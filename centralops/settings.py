@@ -71,6 +71,11 @@ BOT_HOST = "CENTRALOPS_BOT_HOST"
 SLACK_STREAMING = "CENTRALOPS_SLACK_STREAMING"  # "false" forces the chat.update fallback
 RUNTIME_TIMEOUT_S = "CENTRALOPS_RUNTIME_TIMEOUT_S"
 REQUIRE_EMAIL_MATCH = "CENTRALOPS_REQUIRE_EMAIL_MATCH"  # "false": link without comparing emails
+TEAMS_APP_ID = "CENTRALOPS_TEAMS_APP_ID"  # the Azure Bot's Microsoft App ID; unset leaves Teams disabled
+TEAMS_APP_PASSWORD = "CENTRALOPS_TEAMS_APP_PASSWORD"  # noqa: S105 - a variable name (the app's client secret)
+TEAMS_TENANT_ID = "CENTRALOPS_TEAMS_TENANT_ID"  # the app registration's Entra tenant (single-tenant bots)
+TEAMS_ANONYMOUS = "CENTRALOPS_TEAMS_ANONYMOUS"  # "true" accepts unsigned activities: local stack only
+TEAMS_UPDATE_INTERVAL_S = "CENTRALOPS_TEAMS_UPDATE_INTERVAL_S"  # shortest gap between channel message updates
 
 # Logging
 LOG_FORMAT = "CENTRALOPS_LOG_FORMAT"  # "json" (default) or "text"
