@@ -96,9 +96,20 @@ class ApprovalCard:
 class IdentityLink(Protocol):
     """A linked identity as the identity service returns it."""
 
-    username: str
-    email: str
-    linked_at: Any
+    @property
+    def username(self) -> str:
+        """The Cognito username."""
+        ...
+
+    @property
+    def email(self) -> str:
+        """The Cognito email."""
+        ...
+
+    @property
+    def linked_at(self) -> str:
+        """When the link was made (ISO 8601)."""
+        ...
 
 
 class IdentityProvider(Protocol):

@@ -1,0 +1,53 @@
+"""``python -m bot``: the bot's HTTP server (Slack, sign-in routes; Teams registers on the same app)."""
+
+import logging
+
+from aiohttp import web
+
+from bot.auth_routes import setup_auth_routes
+from bot.config import BotConfig
+from bot.identity import IdentityLink, IdentityService
+from bot.server import build_app
+from bot.slack.http import EDGE_KEY
+from centralops import logs
+from centralops.errors import ConfigurationError
+
+logger = logging.getLogger("bot")
+
+
+def create_app(config: BotConfig | None = None) -> web.Application:
+    """Assemble the production application from the environment."""
+    config = config or BotConfig.from_env()
+    identity = IdentityService.from_env()
+    app = build_app(config, identity=identity)
+    edge = app.get(EDGE_KEY)
+
+    async def email_lookup(platform: str, team: str, user: str) -> str | None:
+        if platform == "slack" and edge is not None:
+            return await edge.email_of(team, user)
+        return None
+
+    async def on_linked(link: IdentityLink) -> None:
+        if link.platform == "slack" and edge is not None:
+            await edge.tell_linked(link.user, link.username)
+
+    setup_auth_routes(app, identity, email_lookup=email_lookup, on_linked=on_linked)
+    return app
+
+
+def main() -> int:
+    """Start the server; a configuration problem is reported in one line."""
+    logs.configure()
+    try:
+        config = BotConfig.from_env()
+        app = create_app(config)
+    except ConfigurationError as e:
+        logger.error("cannot start the bot", extra={"reason": e.message})
+        return 2
+    logger.info("bot listening", extra={"host": config.host, "port": config.port})
+    web.run_app(app, host=config.host, port=config.port, print=None, access_log=None)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,109 @@
+"""The bot's one aiohttp server: Slack, Teams and the sign-in routes on one port.
+
+:func:`build_app` assembles the core and returns the application; each edge
+adds its routes with a small ``setup_*`` function (``setup_slack`` here,
+``setup_auth_routes`` in :mod:`bot.auth_routes`, the Teams edge its own).
+"""
+
+import logging
+from typing import Any
+
+from aiohttp import web
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.accounts import AccountDirectory
+from bot.approvals import ApprovalStore
+from bot.chat import IdentityProvider
+from bot.config import BotConfig
+from bot.conversation import Conversation
+from bot.dynamo import Table
+from bot.history import RecentQueries
+from bot.idempotency import IdempotencyGuard
+from bot.runtime_client import RuntimeClient
+from bot.slack.app import SlackEdge
+from bot.slack.http import setup_slack
+
+logger = logging.getLogger(__name__)
+
+CONVERSATION_KEY: web.AppKey[Conversation] = web.AppKey("centralops_conversation")
+IDEMPOTENCY_KEY: web.AppKey[IdempotencyGuard] = web.AppKey("centralops_idempotency")
+CONFIG_KEY: web.AppKey[BotConfig] = web.AppKey("centralops_bot_config")
+
+
+async def health(_: web.Request) -> web.Response:
+    """``GET /health``: the process is up and serving."""
+    return web.json_response({"status": "ok"})
+
+
+def build_conversation(
+    config: BotConfig,
+    *,
+    identity: IdentityProvider,
+    runtime: RuntimeClient | None = None,
+    dynamodb: Any = None,
+) -> tuple[Conversation, IdempotencyGuard]:
+    """The platform-free core and the idempotency guard, from settings.
+
+    Args:
+        config: Bot settings.
+        identity: The identity service.
+        runtime: The Runtime client; built from ``config`` when omitted.
+        dynamodb: A boto3 DynamoDB client shared by the tables; created lazily when omitted.
+    """
+
+    def table(name: str) -> Table:
+        return Table(name, client=dynamodb, region=config.region, endpoint_url=config.endpoint_url)
+
+    idempotency_table = table(config.idempotency_table)
+    conversation = Conversation(
+        identity=identity,
+        runtime=runtime or RuntimeClient(config.runtime_url, timeout_s=config.runtime_timeout_s),
+        approvals=ApprovalStore(table(config.approvals_table)),
+        accounts=AccountDirectory(table(config.accounts_table)),
+        history=RecentQueries(idempotency_table),
+        approver_group=config.approver_group,
+    )
+    return conversation, IdempotencyGuard(idempotency_table)
+
+
+def build_app(
+    config: BotConfig,
+    *,
+    identity: IdentityProvider,
+    runtime: RuntimeClient | None = None,
+    dynamodb: Any = None,
+    slack_client: AsyncWebClient | None = None,
+    pace_s: float = 1.0,
+) -> web.Application:
+    """The aiohttp application with ``/health`` and, when configured, ``/slack/events``.
+
+    Other edges register on the returned app: ``app[CONVERSATION_KEY]`` is the
+    shared core, ``app[IDEMPOTENCY_KEY]`` the duplicate-delivery guard.
+
+    Args:
+        config: Bot settings.
+        identity: The identity service.
+        runtime: The Runtime client; built from ``config`` when omitted.
+        dynamodb: A boto3 DynamoDB client; created lazily when omitted.
+        slack_client: The Slack Web API client; built from ``config`` when omitted.
+        pace_s: Minimum seconds between two paced Slack calls of one answer.
+    """
+    conversation, idempotency = build_conversation(
+        config, identity=identity, runtime=runtime, dynamodb=dynamodb
+    )
+    app = web.Application()
+    app[CONFIG_KEY] = config
+    app[CONVERSATION_KEY] = conversation
+    app[IDEMPOTENCY_KEY] = idempotency
+    app.router.add_get("/health", health)
+    if config.slack_enabled:
+        edge = SlackEdge(config, conversation, idempotency, client=slack_client, pace_s=pace_s)
+        setup_slack(app, edge, app_token=config.slack_app_token)
+    else:
+        logger.warning("slack disabled: SLACK_BOT_TOKEN or SLACK_SIGNING_SECRET is not set")
+
+    async def close_runtime(_: web.Application) -> None:
+        await conversation.runtime.close()
+
+    app.on_cleanup.append(close_runtime)
+    return app

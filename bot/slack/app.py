@@ -1,0 +1,256 @@
+"""The Bolt ``AsyncApp``: Slack payloads in, core calls out, work after the ack.
+
+Every listener acknowledges first (Slack allows 3 s) and then works; Bolt's
+request verification rejects a bad or stale signature before any listener runs.
+"""
+
+import logging
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.approvals import Decision
+from bot.chat import ChatPlace, ChatRequest, ChatUser, Source
+from bot.config import BotConfig
+from bot.conversation import Conversation
+from bot.idempotency import IdempotencyGuard
+from bot.slack import blocks as b
+from bot.slack.render import SlackRenderer, StreamingSupport
+from centralops.errors import CentralOpsError
+
+logger = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+PREFIX = "/aws"
+_MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
+
+
+def web_client(config: BotConfig) -> AsyncWebClient:
+    """The Web API client: the configured base URL (the local stand-in), 429s retried after Retry-After."""
+    base = (config.slack_api_url or "https://slack.com/api").rstrip("/") + "/"
+    return AsyncWebClient(
+        token=config.slack_bot_token,
+        base_url=base,
+        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+    )
+
+
+class SlackEdge:
+    """Wires Bolt listeners to the conversation core.
+
+    Args:
+        config: Bot settings (tokens, signing secret, streaming switch).
+        conversation: The platform-free core.
+        idempotency: Claims each delivery once across replicas.
+        client: Web API client; built from ``config`` when omitted.
+        pace_s: Minimum seconds between two paced Web API calls of one answer.
+    """
+
+    def __init__(
+        self,
+        config: BotConfig,
+        conversation: Conversation,
+        idempotency: IdempotencyGuard,
+        *,
+        client: AsyncWebClient | None = None,
+        pace_s: float = 1.0,
+    ) -> None:
+        self.config = config
+        self.conversation = conversation
+        self.idempotency = idempotency
+        self.streaming = StreamingSupport(config.slack_streaming)
+        self.pace_s = pace_s
+        self.app = AsyncApp(
+            signing_secret=config.slack_signing_secret,
+            client=client or web_client(config),
+            name="centralops",
+            ignoring_self_events_enabled=True,
+        )
+        self._register()
+
+    def renderer(
+        self, client: AsyncWebClient, place: ChatPlace, who: ChatUser, card_ts: str | None = None
+    ) -> SlackRenderer:
+        """A renderer for one answer in one place."""
+        return SlackRenderer(
+            client,
+            channel=place.channel,
+            team=place.team,
+            user=who.user,
+            thread_ts=place.thread,
+            streaming=self.streaming,
+            pace_s=self.pace_s,
+            card_ts=card_ts,
+        )
+
+    async def _first(self, key: str) -> bool:
+        try:
+            return await self.idempotency.claim(key)
+        except CentralOpsError:
+            # Answering twice beats never answering when the table is down.
+            logger.exception("idempotency claim failed; handling anyway", extra={"key": key})
+            return True
+
+    async def _name(self, client: AsyncWebClient, user: str) -> str:
+        try:
+            info = await client.users_info(user=user)
+        except SlackApiError:  # a display name is never worth failing an answer
+            return user
+        profile = info.get("user") or {}
+        return str(profile.get("name") or profile.get("real_name") or user)
+
+    async def email_of(self, team: str, user: str) -> str | None:
+        """The Slack profile email (scope ``users:read.email``), for the linking check."""
+        try:
+            info = await self.app.client.users_info(user=user)
+        except SlackApiError as e:
+            logger.warning("users.info failed", extra={"user": user, "error": e.response.get("error")})
+            return None
+        email = ((info.get("user") or {}).get("profile") or {}).get("email")
+        return str(email) if email else None
+
+    async def tell_linked(self, user: str, username: str) -> None:
+        """Confirm a new link in a direct message."""
+        try:
+            await self.app.client.chat_postMessage(
+                channel=user, text=f"You are linked to *{username}*. Try `{PREFIX} list buckets in staging`."
+            )
+        except SlackApiError as e:
+            logger.warning("link confirmation failed", extra={"user": user, "error": e.response.get("error")})
+
+    def _register(self) -> None:
+        app = self.app
+        app.command(PREFIX)(self.on_command)
+        app.event("app_mention")(self.on_mention)
+        app.event("message")(self.on_message)
+        app.event("app_home_opened")(self.on_home)
+        app.action(b.APPROVE)(self.on_approve)
+        app.action(b.DENY)(self.on_deny)
+        app.action(re.compile(f"^{b.FOLLOWUP_PREFIX}\\d+$"))(self.on_followup)
+        app.action(b.LOGIN)(self.on_login_click)
+
+    async def on_command(self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
+        """``/aws ...``: ack at once, then answer in a new thread (or privately)."""
+        await ack()
+        team, user = command["team_id"], command["user_id"]
+        if not await self._first(f"slack:{team}:command:{command.get('trigger_id', '')}"):
+            return
+        who = ChatUser(PLATFORM, team, user, command.get("user_name", ""))
+        place = ChatPlace(PLATFORM, team, command["channel_id"])
+        await self._handle(client, who, place, command.get("text", ""), "command")
+
+    async def on_mention(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
+        """``@CentralOps ...`` in a channel or thread: answer in the mention's thread."""
+        await self._event(body, event, client, "mention")
+
+    async def on_message(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
+        """A direct message (other message events are ignored)."""
+        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+            return
+        await self._event(body, event, client, "dm")
+
+    async def _event(
+        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, source: Source
+    ) -> None:
+        team = str(body.get("team_id") or event.get("team", ""))
+        if not await self._first(f"slack:{team}:event:{body.get('event_id', event.get('ts'))}"):
+            return
+        user = str(event.get("user", ""))
+        who = ChatUser(PLATFORM, team, user, await self._name(client, user))
+        place = ChatPlace(PLATFORM, team, str(event["channel"]), str(event.get("thread_ts") or event["ts"]))
+        await self._handle(client, who, place, _MENTION.sub(" ", str(event.get("text", ""))), source)
+
+    async def _handle(
+        self, client: AsyncWebClient, who: ChatUser, place: ChatPlace, text: str, source: Source
+    ) -> None:
+        renderer = self.renderer(client, place, who)
+        try:
+            await self.conversation.handle(
+                ChatRequest(who, place, text.strip(), source), renderer, prefix=PREFIX
+            )
+        except Exception:
+            logger.exception("answer failed", extra={"user": who.user, "channel": place.channel})
+            await renderer.error("Something went wrong on our side while answering. Try again in a minute.")
+            await renderer.finish()
+
+    async def on_home(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        """The App Home tab: linked identity, accounts, recent queries."""
+        if event.get("tab", "home") != "home":
+            return
+        team = str(body.get("team_id", ""))
+        who = ChatUser(PLATFORM, team, str(event["user"]))
+        view = await self.conversation.home(who)
+        login_url = None
+        if view.link is None:
+            try:
+                login_url = await self.conversation.identity.login_url(PLATFORM, team, who.user)
+            except CentralOpsError:
+                login_url = None
+        await client.views_publish(user_id=who.user, view=b.home_view(view, login_url))
+
+    async def on_approve(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """Approve: decided only after the table and the policy agree."""
+        await ack()
+        await self._decide(body, action, client, "approved")
+
+    async def on_deny(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """Deny: same checks as approve."""
+        await ack()
+        await self._decide(body, action, client, "denied")
+
+    async def _decide(
+        self, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, decision: Decision
+    ) -> None:
+        team = str((body.get("team") or {}).get("id", ""))
+        user = body.get("user") or {}
+        channel = str(
+            (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
+        )
+        message = body.get("message") or {}
+        card_ts = str(message.get("ts") or (body.get("container") or {}).get("message_ts", ""))
+        thread = str(message.get("thread_ts") or card_ts)
+        decider = ChatUser(
+            PLATFORM, team, str(user.get("id", "")), str(user.get("username") or user.get("name") or "")
+        )
+        place = ChatPlace(PLATFORM, team, channel, thread)
+        renderer = self.renderer(client, place, decider, card_ts=card_ts)
+        await self.conversation.decide(
+            approval_id=str(action.get("value", "")),
+            decision=decision,
+            decider=decider,
+            where=place,
+            renderer=renderer,
+            renderer_for=lambda p, w: self.renderer(client, p, w),
+            prefix=PREFIX,
+        )
+
+    async def on_followup(
+        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
+    ) -> None:
+        """A suggested query: run as whoever clicked, in the same thread (same session)."""
+        await ack()
+        team = str((body.get("team") or {}).get("id", ""))
+        user = body.get("user") or {}
+        channel = str((body.get("channel") or {}).get("id", ""))
+        message = body.get("message") or {}
+        thread = str(message.get("thread_ts") or message.get("ts") or "")
+        if not channel or not thread:
+            return
+        who = ChatUser(
+            PLATFORM, team, str(user.get("id", "")), str(user.get("username") or user.get("name") or "")
+        )
+        await self._handle(
+            client, who, ChatPlace(PLATFORM, team, channel, thread), str(action.get("value", "")), "followup"
+        )
+
+    async def on_login_click(self, ack: AsyncAck) -> None:
+        """The sign-in button opens a URL; Slack still sends the click, which needs an ack."""
+        await ack()

@@ -1,0 +1,185 @@
+"""Block Kit for CentralOps messages, kept inside Slack's limits.
+
+Limits followed: section text 3,000 characters, markdown block 12,000, button
+text 75, button value 2,000, 50 blocks per message, 25 actions per block.
+"""
+
+from typing import Any
+
+from bot.accounts import AccountInfo
+from bot.chat import ApprovalCard, Checklist
+from bot.conversation import HomeView
+from centralops.events import Followup
+
+APPROVE = "centralops_approve"
+DENY = "centralops_deny"
+FOLLOWUP_PREFIX = "centralops_followup_"
+LOGIN = "centralops_login"
+ANSWER_EVENT = "centralops_answer"
+
+SECTION_MAX = 3000
+MARKDOWN_MAX = 12000
+MAX_CHECK_LINES = 15
+
+_ICON = {"running": ":hourglass_flowing_sand:", "ok": ":white_check_mark:", "failed": ":x:"}
+
+
+def clip(text: str, limit: int) -> str:
+    """Cut ``text`` to ``limit`` characters, marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def section(text: str) -> dict[str, Any]:
+    """A mrkdwn section."""
+    return {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_MAX)}}
+
+
+def context(text: str) -> dict[str, Any]:
+    """A small grey line."""
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text, SECTION_MAX)}]}
+
+
+def markdown(text: str) -> dict[str, Any]:
+    """A standard-markdown block (what the agent writes)."""
+    return {"type": "markdown", "text": clip(text, MARKDOWN_MAX)}
+
+
+def checklist_text(checklist: Checklist) -> str:
+    """The compact per-account checklist as mrkdwn."""
+    lines = []
+    if checklist.status:
+        lines.append(f"_{checklist.status}_")
+    shown = checklist.items[:MAX_CHECK_LINES]
+    for item in shown:
+        took = f" · {item.ms} ms" if item.ms is not None else ""
+        lines.append(f"{_ICON[item.state]} *{item.account}* `{clip(item.command, 80)}`{took}")
+    if len(checklist.items) > len(shown):
+        rest = checklist.items[len(shown) :]
+        ok = sum(i.state == "ok" for i in rest)
+        lines.append(f"…and {len(rest)} more ({ok} done)")
+    return "\n".join(lines) or "_Working on it…_"
+
+
+def parent_blocks(user: str, question: str, progress: str = "_Working on it…_") -> list[dict[str, Any]]:
+    """The parent message of a slash command: who asked what, and the progress."""
+    return [section(f"<@{user}> asked: `{clip(question, 500)}`"), context(progress)]
+
+
+def login_blocks(url: str, text: str) -> list[dict[str, Any]]:
+    """A private sign-in button."""
+    return [
+        section(text),
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": LOGIN,
+                    "text": {"type": "plain_text", "text": "Sign in to CentralOps"},
+                    "url": url,
+                    "style": "primary",
+                }
+            ],
+        },
+    ]
+
+
+def _confirm(title: str, text: str, confirm: str, style: str) -> dict[str, Any]:
+    return {
+        "title": {"type": "plain_text", "text": title},
+        "text": {"type": "mrkdwn", "text": clip(text, 300)},
+        "confirm": {"type": "plain_text", "text": confirm},
+        "deny": {"type": "plain_text", "text": "Cancel"},
+        "style": style,
+    }
+
+
+def approval_blocks(card: ApprovalCard) -> list[dict[str, Any]]:
+    """An approval card: pending with buttons, or decided with who and when."""
+    where = ", ".join(card.accounts) or "no account"
+    head = (
+        f"*Approval needed* ({card.risk}): {card.requester} wants to run\n"
+        f"```{clip(card.command, 1500)}```\nin *{clip(where, 300)}*"
+    )
+    blocks = [section(head)]
+    if card.reason:
+        blocks.append(context(f"Why: {card.reason}"))
+    if card.status == "pending":
+        what = f"`{clip(card.command, 150)}` in {clip(where, 100)}"
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": "approval",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": APPROVE,
+                        "text": {"type": "plain_text", "text": "Approve"},
+                        "style": "primary",
+                        "value": card.approval_id,
+                        "confirm": _confirm("Approve this change?", f"Run {what}.", "Approve", "primary"),
+                    },
+                    {
+                        "type": "button",
+                        "action_id": DENY,
+                        "text": {"type": "plain_text", "text": "Deny"},
+                        "style": "danger",
+                        "value": card.approval_id,
+                        "confirm": _confirm("Deny this change?", f"Do not run {what}.", "Deny", "danger"),
+                    },
+                ],
+            }
+        )
+    else:
+        icon = ":white_check_mark:" if card.status == "approved" else ":no_entry:"
+        when = card.decided_at.strftime("%Y-%m-%d %H:%M UTC") if card.decided_at else "just now"
+        blocks.append(
+            context(f"{icon} *{card.status.capitalize()}* by {card.decided_by or 'someone'} at {when}")
+        )
+    return blocks
+
+
+def followup_blocks(items: list[Followup]) -> list[dict[str, Any]]:
+    """Suggested next queries as buttons (run as whoever clicks)."""
+    if not items:
+        return []
+    buttons = [
+        {
+            "type": "button",
+            "action_id": f"{FOLLOWUP_PREFIX}{i}",
+            "text": {"type": "plain_text", "text": clip(item["label"], 75)},
+            "value": clip(item["prompt"], 2000),
+        }
+        for i, item in enumerate(items[:5])
+    ]
+    return [{"type": "actions", "block_id": "followups", "elements": buttons}]
+
+
+def _account_line(a: AccountInfo) -> str:
+    return f"• *{a.name}* `{a.account_id}` ({a.environment})"
+
+
+def home_view(view: HomeView, login_url: str | None) -> dict[str, Any]:
+    """The App Home tab."""
+    blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": "CentralOps"}}]
+    if view.link is not None:
+        blocks.append(
+            section(f"Linked to *{view.link.username}* ({view.link.email}) since {view.link.linked_at}.")
+        )
+    else:
+        blocks.extend(
+            login_blocks(login_url, "You are not linked yet.") if login_url else [section("Not linked.")]
+        )
+    if view.problem:
+        blocks.append(context(f":warning: {view.problem}"))
+    blocks.append({"type": "divider"})
+    blocks.append(section("*Accounts you may query*"))
+    lines = [_account_line(a) for a in view.accounts[:40]]
+    blocks.append(section("\n".join(lines) if lines else "_None yet: link your account first._"))
+    blocks.append({"type": "divider"})
+    blocks.append(section("*Your recent queries*"))
+    recent = [f"• `{clip(q, 150)}`" for q in view.recent]
+    blocks.append(
+        section("\n".join(recent) if recent else "_Nothing yet. Try `/aws list buckets in staging`._")
+    )
+    return {"type": "home", "blocks": blocks[:50]}

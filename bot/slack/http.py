@@ -1,0 +1,42 @@
+"""Slack on the bot's aiohttp server: one URL for commands, events and interactivity; or Socket Mode."""
+
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+from bot.slack.app import SlackEdge
+
+logger = logging.getLogger(__name__)
+
+EDGE_KEY: web.AppKey[SlackEdge] = web.AppKey("centralops_slack_edge")
+PATH = "/slack/events"
+
+
+def setup_slack(app: web.Application, edge: SlackEdge, *, app_token: str | None = None) -> None:
+    """Serve ``POST /slack/events``; with ``app_token``, also connect over Socket Mode.
+
+    Args:
+        app: The bot's aiohttp application.
+        edge: The Slack edge (its Bolt app verifies every signature).
+        app_token: An ``xapp-`` token: Slack then talks over a WebSocket instead of HTTP.
+    """
+    app[EDGE_KEY] = edge
+
+    async def events(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await edge.app.async_dispatch(await to_bolt_request(request)))
+
+    app.router.add_post(PATH, events)
+    if app_token:
+        handler = AsyncSocketModeHandler(edge.app, app_token)
+
+        async def connect(_: web.Application) -> None:
+            await handler.connect_async()
+            logger.info("slack socket mode connected")
+
+        async def disconnect(_: web.Application) -> None:
+            await handler.close_async()
+
+        app.on_startup.append(connect)
+        app.on_cleanup.append(disconnect)
