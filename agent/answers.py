@@ -1,0 +1,209 @@
+"""Reading the bridge's JSON results and turning them into readable answers.
+
+Tool output is data: it is parsed, counted and quoted, never followed.
+"""
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agent.resources import Column, Resource
+
+MAX_ROWS = 50
+MAX_RAW = 3000
+
+
+@dataclass
+class AccountResult:
+    """The outcome of one command in one account."""
+
+    account_id: str
+    ok: bool
+    payload: Any = None
+    error_code: str = ""
+    error: str = ""
+    ms: int = 0
+    truncated: bool = False
+
+
+def loads(value: Any) -> Any:
+    """Parse JSON text, returning the value unchanged when it is not JSON text."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def unwrap(result: Any) -> Any:
+    """The command's own JSON output inside the bridge's ``result`` field.
+
+    The AWS MCP Server wraps CLI output (``{"response": {"json": "..."}}``, or MCP
+    ``content`` blocks); this peels those layers so callers see what ``aws``
+    printed.
+    """
+    value = loads(result)
+    for _ in range(4):
+        if isinstance(value, Mapping):
+            if isinstance(value.get("response"), Mapping):
+                inner = value["response"]
+                value = loads(inner.get("json", inner.get("output", inner)))
+                continue
+            if isinstance(value.get("content"), list) and value["content"]:
+                texts = [c.get("text", "") for c in value["content"] if isinstance(c, Mapping)]
+                value = loads("".join(texts))
+                continue
+            if "json" in value and len(value) <= 3:
+                value = loads(value["json"])
+                continue
+        break
+    return value
+
+
+def _one(obj: Mapping[str, Any], fallback_id: str = "") -> AccountResult:
+    if obj.get("ok", True) is False or ("error" in obj and obj.get("ok") is not True):
+        err = obj.get("error") or {}
+        if not isinstance(err, Mapping):
+            err = {"message": str(err)}
+        return AccountResult(
+            account_id=str(obj.get("account_id") or err.get("account_id") or fallback_id),
+            ok=False,
+            error_code=str(err.get("code", "error")),
+            error=str(err.get("message", "The call failed.")),
+            ms=int(obj.get("ms") or 0),
+        )
+    return AccountResult(
+        account_id=str(obj.get("account_id") or fallback_id),
+        ok=True,
+        payload=unwrap(obj.get("result")),
+        ms=int(obj.get("ms") or 0),
+        truncated=bool(obj.get("truncated")),
+    )
+
+
+def parse_results(text: str, account_ids: Sequence[str] = ()) -> list[AccountResult]:
+    """Per-account results from the text of a ``query`` or ``query_accounts`` tool result.
+
+    Args:
+        text: The tool result's text (bridge JSON).
+        account_ids: The accounts the call named, for results that do not say.
+    """
+    data = loads(text)
+    if not isinstance(data, Mapping):
+        first = account_ids[0] if account_ids else ""
+        return [AccountResult(first, ok=False, error_code="bad_result", error=str(text)[:300])]
+    if isinstance(data.get("results"), list):
+        out = []
+        for i, r in enumerate(data["results"]):
+            fallback = account_ids[i] if i < len(account_ids) else ""
+            out.append(_one(r if isinstance(r, Mapping) else {"ok": False, "error": str(r)}, fallback))
+        return out
+    return [_one(data, account_ids[0] if account_ids else "")]
+
+
+def _get(item: Any, path: str) -> Any:
+    if not path:
+        return item
+    for part in path.split("."):
+        if not isinstance(item, Mapping):
+            return None
+        item = item.get(part)
+    return item
+
+
+def items_of(resource: Resource, payload: Any) -> list[Any]:
+    """The resource items in a command's output (``Reservations[].Instances`` flattened)."""
+    value: list[Any] = [payload]
+    for part in resource.items.split("."):
+        flatten = part.endswith("[]")
+        key = part[:-2] if flatten else part
+        nxt: list[Any] = []
+        for v in value:
+            got = v.get(key) if isinstance(v, Mapping) else None
+            if got is None:
+                continue
+            if isinstance(got, list):
+                nxt.extend(got)
+            else:
+                nxt.append(got)
+        value = nxt
+    return value
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def table(columns: Sequence[Column], rows: Sequence[Any]) -> str:
+    """A markdown table of ``rows`` (at most :data:`MAX_ROWS`)."""
+    lines = ["| " + " | ".join(c.header for c in columns) + " |", "|" + "---|" * len(columns)]
+    for row in rows[:MAX_ROWS]:
+        lines.append("| " + " | ".join(_cell(_get(row, c.path)) for c in columns) + " |")
+    if len(rows) > MAX_ROWS:
+        lines.append(f"\n…and {len(rows) - MAX_ROWS} more.")
+    return "\n".join(lines)
+
+
+def _failure(r: AccountResult, name: str) -> str:
+    return f"**{name}** ({r.account_id}) — failed: {r.error} (`{r.error_code}`)"
+
+
+def _raw(payload: Any) -> str:
+    text = payload if isinstance(payload, str) else json.dumps(payload, indent=2, default=str)
+    if len(text) > MAX_RAW:
+        text = text[:MAX_RAW] + "\n… (cut)"
+    return f"```\n{text}\n```"
+
+
+def compose(
+    action: str,
+    resource: Resource | None,
+    results: Sequence[AccountResult],
+    names: Mapping[str, str],
+    command: str,
+) -> str:
+    """A markdown answer for ``action`` (list, count, describe, run) over per-account results."""
+    parts: list[str] = []
+    ok = [r for r in results if r.ok]
+    failed = [r for r in results if not r.ok]
+    label = resource.label if resource else "results"
+
+    def name(r: AccountResult) -> str:
+        return names.get(r.account_id, r.account_id)
+
+    if action == "count" and resource is not None:
+        counts = [(name(r), len(items_of(resource, r.payload))) for r in ok]
+        rows = [{"account": n, "count": c} for n, c in counts]
+        total = sum(c for _, c in counts)
+        if len(results) == 1 and ok:
+            parts.append(f"**{name(ok[0])}** has **{total}** {label}.")
+        elif ok:
+            parts.append(f"**{total}** {label} across {len(ok)} account(s):\n")
+            parts.append(table((Column("Account", "account"), Column(label, "count")), rows))
+    else:
+        for r in ok:
+            header = f"**{name(r)}** ({r.account_id})"
+            if resource is not None and action in {"list", "count"}:
+                rows = items_of(resource, r.payload)
+                if not rows:
+                    parts.append(f"{header} — no {label}.")
+                else:
+                    parts.append(f"{header} — {len(rows)} {label}:\n\n{table(resource.columns, rows)}")
+            else:
+                parts.append(f"{header} — `{command}`:\n{_raw(r.payload)}")
+            if r.truncated:
+                parts.append("_(output truncated by the bridge)_")
+        if resource is not None and action == "list" and len(ok) > 1:
+            total = sum(len(items_of(resource, r.payload)) for r in ok)
+            parts.append(f"Total: **{total}** {label} across {len(ok)} accounts.")
+    for r in failed:
+        parts.append(_failure(r, name(r)))
+    if failed and ok:
+        parts.append(f"{len(ok)} account(s) answered, {len(failed)} failed.")
+    return "\n\n".join(parts) if parts else "The call returned nothing."

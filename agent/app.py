@@ -1,0 +1,56 @@
+"""The AgentCore Runtime contract (DESIGN §2.1) through ``bedrock-agentcore``'s app.
+
+``POST /invocations`` streams the typed events of :mod:`centralops.events`
+as server-sent events; ``GET /ping`` answers ``HealthyBusy`` while an
+invocation runs. The same container entry point serves AgentCore Runtime in
+AWS and the local stack (``python -m agent``).
+"""
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from bedrock_agentcore.runtime import BedrockAgentCoreApp
+from bedrock_agentcore.runtime.context import RequestContext
+
+from agent.config import AgentSettings
+from agent.runner import AgentRuntime
+from centralops import events
+from centralops.errors import CentralOpsError
+
+logger = logging.getLogger("centralops.agent.app")
+
+
+def create_app(runtime: AgentRuntime | None = None) -> BedrockAgentCoreApp:
+    """Build the Runtime app around an :class:`AgentRuntime` (from the environment when omitted).
+
+    Raises:
+        ConfigurationError: A required setting is missing.
+    """
+    app = BedrockAgentCoreApp()
+    state: dict[str, AgentRuntime] = {}
+    if runtime is not None:
+        state["runtime"] = runtime
+    else:
+        state["runtime"] = AgentRuntime.from_settings(AgentSettings.from_env())
+
+    @app.entrypoint
+    async def invoke(payload: Any, context: RequestContext) -> AsyncIterator[dict[str, Any]]:
+        task_id = app.add_async_task("invocation")
+        try:
+            if not isinstance(payload, dict):
+                yield dict(events.error("bad_request", "The request body must be a JSON object."))
+                yield dict(events.done(context.session_id or ""))
+                return
+            stream = state["runtime"].invoke(
+                payload, session_id=context.session_id, headers=context.request_headers or {}
+            )
+            async for event in stream:
+                yield dict(event)
+        except CentralOpsError as e:
+            yield dict(events.error(e.code, e.message))
+            yield dict(events.done(context.session_id or ""))
+        finally:
+            app.complete_async_task(task_id)
+
+    return app

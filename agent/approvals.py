@@ -1,0 +1,267 @@
+"""The approval gate: which calls wait for a second person, and the pending records.
+
+The agent decides *before* a call runs whether it needs approval and, if so,
+records a pending approval and ends its turn. The bot lets an approver mark
+the record approved or denied; on ``resume`` the agent re-reads it and runs the
+exact recorded call with its ``approval_id``. The bridge checks and consumes
+the approval again: this gate keeps people informed, the bridge enforces.
+"""
+
+import logging
+import shlex
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from agent.accounts import AccountEntry
+from centralops.errors import CentralOpsError
+
+logger = logging.getLogger("centralops.agent.approvals")
+
+Risk = Literal["mutating", "fanout", "other"]
+
+# Operations that only read. Anything else is treated as a change.
+_READ_PREFIXES = (
+    "describe-",
+    "list-",
+    "get-",
+    "head-",
+    "lookup-",
+    "search-",
+    "batch-get-",
+    "filter-",
+    "validate-",
+    "estimate-",
+    "simulate-",
+    "test-",
+    "preview-",
+)
+_READ_OPERATIONS = {"ls", "scan", "query", "help", "wait", "presign", "tail", "select", "get"}
+
+
+class ApprovalError(CentralOpsError):
+    """An approval record could not be written or read."""
+
+    code = "approval"
+
+
+def operation_of(cli_command: str) -> tuple[str, str]:
+    """The ``(service, operation)`` of an ``aws`` CLI command (``("s3", "ls")``)."""
+    try:
+        words = shlex.split(cli_command)
+    except ValueError:
+        words = cli_command.split()
+    if words and words[0] == "aws":
+        words = words[1:]
+    positional = [w for w in words if not w.startswith("-")]
+    # Skip the value of options written before the service ("--region x s3 ls").
+    i = 0
+    while i < len(words) and words[i].startswith("-"):
+        i += 2 if "=" not in words[i] else 1
+    rest = [w for w in words[i:] if not w.startswith("-")]
+    positional = rest or positional
+    service = positional[0] if positional else ""
+    operation = positional[1] if len(positional) > 1 else ""
+    return service.lower(), operation.lower()
+
+
+def is_mutating(cli_command: str) -> bool:
+    """Whether the command changes something (classified by its operation, like the bridge does)."""
+    _, operation = operation_of(cli_command)
+    if not operation:
+        return False
+    return not (operation in _READ_OPERATIONS or operation.startswith(_READ_PREFIXES))
+
+
+@dataclass(frozen=True)
+class ApprovalPolicy:
+    """Decides whether a call needs approval.
+
+    Args:
+        prod_fanout_limit: A call over more production accounts than this waits for approval.
+        ttl_s: How long a pending approval stays valid.
+    """
+
+    prod_fanout_limit: int = 1
+    ttl_s: int = 3600
+
+    def review(self, cli_command: str, accounts: Sequence[AccountEntry]) -> tuple[Risk, str] | None:
+        """``(risk, reason)`` when the call needs approval, ``None`` when it may run now."""
+        if is_mutating(cli_command):
+            service, operation = operation_of(cli_command)
+            return "mutating", f"`{service} {operation}` changes resources; a second person must approve it."
+        prod = [a for a in accounts if a.environment == "production"]
+        if len(prod) > self.prod_fanout_limit:
+            return "fanout", (
+                f"It runs in {len(prod)} production accounts (more than {self.prod_fanout_limit} "
+                "without approval)."
+            )
+        return None
+
+
+@dataclass
+class PendingCall:
+    """The exact call an approval is bound to."""
+
+    tool: str
+    command: str
+    account_ids: list[str]
+    region: str | None = None
+
+    def arguments(self, approval_id: str | None = None) -> dict[str, Any]:
+        """The bridge tool's arguments (``requester`` and ``context`` are added by the guard)."""
+        args: dict[str, Any] = {"tool_name": "aws___call_aws", "arguments": {"cli_command": self.command}}
+        if self.tool == "query":
+            args["account_id"] = self.account_ids[0]
+        else:
+            args["account_ids"] = list(self.account_ids)
+        if self.region:
+            args["region"] = self.region
+        if approval_id:
+            args["approval_id"] = approval_id
+        return args
+
+
+@dataclass
+class ApprovalRecord:
+    """One approvals-table item."""
+
+    approval_id: str
+    status: str
+    requester: str
+    call: PendingCall
+    reason: str
+    risk: Risk
+    session_id: str
+    thread: dict[str, str] = field(default_factory=dict)
+    created_at: int = 0
+    expires_at: int = 0
+    decided_by: str | None = None
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> "ApprovalRecord":
+        """Read an item written by :meth:`ApprovalStore.create` (and updated by the bot)."""
+        accounts = [str(a) for a in item.get("accounts") or []]
+        return cls(
+            approval_id=str(item["approval_id"]),
+            status=str(item.get("status", "pending")),
+            requester=str(item.get("requester", "")),
+            call=PendingCall(
+                tool=str(item.get("tool") or ("query" if len(accounts) == 1 else "query_accounts")),
+                command=str(item.get("command", "")),
+                account_ids=accounts,
+                region=item.get("region") or None,
+            ),
+            reason=str(item.get("reason", "")),
+            risk=item.get("risk", "other"),
+            session_id=str(item.get("session_id", "")),
+            thread={k: str(v) for k, v in (item.get("thread") or {}).items()},
+            created_at=int(item.get("created_at", 0)),
+            expires_at=int(item.get("expires_at", 0)),
+            decided_by=item.get("decided_by"),
+        )
+
+
+class ApprovalStore:
+    """The approvals table.
+
+    Args:
+        table_name: The approvals table.
+        dynamodb: A boto3 DynamoDB resource; created lazily when omitted.
+        region: Region of the lazily created resource.
+        endpoint_url: Endpoint of the lazily created resource (moto locally).
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        dynamodb: Any = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+    ) -> None:
+        self._table_name = table_name
+        self._dynamodb = dynamodb
+        self._region = region
+        self._endpoint_url = endpoint_url
+
+    def _table(self) -> Any:
+        if self._dynamodb is None:
+            import boto3
+
+            self._dynamodb = boto3.resource(
+                "dynamodb", region_name=self._region, endpoint_url=self._endpoint_url
+            )
+        return self._dynamodb.Table(self._table_name)
+
+    def create(
+        self,
+        *,
+        requester: str,
+        call: PendingCall,
+        reason: str,
+        risk: Risk,
+        session_id: str,
+        thread: Mapping[str, str],
+        ttl_s: int,
+    ) -> ApprovalRecord:
+        """Write a pending approval and return it.
+
+        Raises:
+            ApprovalError: The record could not be written.
+        """
+        now = int(time.time())
+        record = ApprovalRecord(
+            approval_id=str(uuid.uuid4()),
+            status="pending",
+            requester=requester,
+            call=call,
+            reason=reason,
+            risk=risk,
+            session_id=session_id,
+            thread={k: str(v) for k, v in thread.items() if v},
+            created_at=now,
+            expires_at=now + ttl_s,
+        )
+        item: dict[str, Any] = {
+            "approval_id": record.approval_id,
+            "status": "pending",
+            "requester": requester,
+            "command": call.command,
+            "accounts": list(call.account_ids),
+            "tool": call.tool,
+            "reason": reason,
+            "risk": risk,
+            "session_id": session_id,
+            "thread": record.thread,
+            "created_at": now,
+            "expires_at": record.expires_at,
+            "ttl": record.expires_at + 86400,
+        }
+        if call.region:
+            item["region"] = call.region
+        try:
+            self._table().put_item(Item=item, ConditionExpression="attribute_not_exists(approval_id)")
+        except (BotoCoreError, ClientError) as e:
+            raise ApprovalError("The approval request could not be recorded; try again in a minute.") from e
+        logger.info(
+            "approval requested",
+            extra={"approval_id": record.approval_id, "risk": risk, "accounts": call.account_ids},
+        )
+        return record
+
+    def get(self, approval_id: str) -> ApprovalRecord | None:
+        """The record with this id, or ``None``.
+
+        Raises:
+            ApprovalError: The table could not be read.
+        """
+        try:
+            item = self._table().get_item(Key={"approval_id": approval_id}, ConsistentRead=True).get("Item")
+        except (BotoCoreError, ClientError) as e:
+            raise ApprovalError("The approval could not be read; try again in a minute.") from e
+        return ApprovalRecord.from_item(item) if item else None

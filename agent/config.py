@@ -1,0 +1,90 @@
+"""The agent's settings, read once at start (explicit argument > environment > default)."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from centralops import settings
+from centralops.tokens import CognitoVerifier, cognito_issuer
+
+DEFAULT_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """Everything the agent process needs to know about its surroundings.
+
+    Attributes:
+        region: The AWS region of the central account (registry, approvals, memory).
+        endpoint_url: A custom AWS endpoint (moto locally); ``None`` in AWS.
+        accounts_table: The registry of member accounts.
+        approvals_table: Pending and decided approvals.
+        gateway_url: The AgentCore Gateway's MCP endpoint.
+        model_provider: ``offline``, ``bedrock``, ``anthropic``, ``openai`` or ``ollama``.
+        model_id: The provider's model id; each provider has a default.
+        model_region: The Bedrock region of the model.
+        model_base_url: Base URL of an OpenAI-compatible server or the Ollama host.
+        memory_bucket: S3 bucket of the conversation memory; no persistence when ``None``.
+        memory_prefix: Key prefix inside the bucket.
+        cognito_issuer: Expected ``iss`` of ID tokens.
+        cognito_client_id: Expected ``aud`` of ID tokens.
+        cognito_jwks_url: Where the pool's keys are served.
+        prod_fanout_limit: A call over more production accounts than this needs approval.
+        approval_ttl_s: How long a pending approval stays valid.
+        port: Where ``python -m agent`` listens.
+    """
+
+    region: str
+    endpoint_url: str | None
+    accounts_table: str
+    approvals_table: str
+    gateway_url: str
+    model_provider: str
+    model_id: str | None
+    model_region: str
+    model_base_url: str | None
+    memory_bucket: str | None
+    memory_prefix: str
+    cognito_issuer: str
+    cognito_client_id: str
+    cognito_jwks_url: str | None
+    prod_fanout_limit: int
+    approval_ttl_s: int
+    port: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "AgentSettings":
+        """Read the settings from the environment.
+
+        Raises:
+            ConfigurationError: A required variable is missing or malformed.
+        """
+        e = environ
+        region = settings.env_str(settings.AWS_REGION, DEFAULT_REGION, environ=e)
+        issuer = settings.env_opt(settings.COGNITO_ISSUER, environ=e)
+        if issuer is None:
+            issuer = cognito_issuer(region, settings.env_str(settings.COGNITO_USER_POOL_ID, environ=e))
+        return cls(
+            region=region,
+            endpoint_url=settings.env_opt(settings.AWS_ENDPOINT_URL, environ=e),
+            accounts_table=settings.env_str(settings.ACCOUNTS_TABLE, "centralops-accounts", environ=e),
+            approvals_table=settings.env_str(settings.APPROVALS_TABLE, "centralops-approvals", environ=e),
+            gateway_url=settings.env_str(settings.GATEWAY_URL, environ=e),
+            model_provider=settings.env_str(settings.MODEL_PROVIDER, "bedrock", environ=e).lower(),
+            model_id=settings.env_opt(settings.MODEL_ID, environ=e),
+            model_region=settings.env_str(settings.MODEL_REGION, region, environ=e),
+            model_base_url=settings.env_opt(settings.MODEL_BASE_URL, environ=e),
+            memory_bucket=settings.env_opt(settings.MEMORY_BUCKET, environ=e),
+            memory_prefix=settings.env_str(settings.MEMORY_PREFIX, "sessions/", environ=e),
+            cognito_issuer=issuer,
+            cognito_client_id=settings.env_str(settings.COGNITO_CLIENT_ID, environ=e),
+            cognito_jwks_url=settings.env_opt(settings.COGNITO_JWKS_URL, environ=e),
+            prod_fanout_limit=settings.env_int(settings.APPROVAL_PROD_FANOUT, 1, environ=e),
+            approval_ttl_s=settings.env_int(settings.APPROVAL_TTL_SECONDS, 3600, environ=e),
+            port=settings.env_int(settings.AGENT_PORT, 8080, environ=e),
+        )
+
+    def verifier(self) -> CognitoVerifier:
+        """A verifier of the user pool's ID tokens."""
+        return CognitoVerifier(
+            issuer=self.cognito_issuer, audience=self.cognito_client_id, jwks_url=self.cognito_jwks_url
+        )

@@ -1,0 +1,52 @@
+"""Direct commands skip the model: ``run <aws cli command> in <account(s)>``.
+
+Also ``run <command> --account <account>`` (the flag may repeat or hold a
+comma-separated list). The command goes to the bridge exactly as typed, after
+account resolution, entitlement and the approval gate.
+"""
+
+import re
+import shlex
+from dataclasses import dataclass
+
+_RUN = re.compile(r"^\s*(?:/aws\s+)?run\s+(.+?)\s*$", re.IGNORECASE | re.DOTALL)
+_ACCOUNT_FLAG = re.compile(r"\s--accounts?(?:=|\s+)(\S+)")
+_IN = re.compile(r"\s+(?:in|on|across)\s+(?!-)([^-][^\n]*?)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class DirectCommand:
+    """A command to run as typed.
+
+    Attributes:
+        command: The ``aws ...`` command line.
+        targets: The phrase naming the account(s); empty when none was given.
+    """
+
+    command: str
+    targets: str
+
+
+def parse_direct(prompt: str) -> DirectCommand | None:
+    """The direct command in ``prompt``, or ``None`` when it is not one."""
+    m = _RUN.match(prompt)
+    if not m:
+        return None
+    body = m.group(1).rstrip("?!.")
+    targets: list[str] = []
+    for flag in _ACCOUNT_FLAG.finditer(" " + body):
+        targets.extend(t for t in flag.group(1).split(",") if t)
+    body = _ACCOUNT_FLAG.sub("", " " + body).strip()
+    tail = _IN.search(body)
+    if tail:
+        targets.append(tail.group(1))
+        body = body[: tail.start()].strip()
+    if not body:
+        return None
+    if not body.lower().startswith("aws "):
+        body = "aws " + body
+    try:
+        shlex.split(body)
+    except ValueError:
+        pass  # an unbalanced quote is the bridge's to refuse, with its own message
+    return DirectCommand(command=body, targets=" and ".join(targets))

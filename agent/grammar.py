@@ -1,0 +1,212 @@
+"""The offline planner's grammar: what it understands, parsed without a model.
+
+    <action> <resource> [<name>] [in|on|across|for|from <targets>] [in <region>]
+
+- action: ``list`` / ``show`` / ``what`` / ``which`` / ``get`` / ``find`` (list),
+  ``how many`` / ``count`` / ``number of`` (count), ``describe`` / ``details of`` (describe);
+  no verb means list.
+- resource: any phrase of :data:`agent.resources.RESOURCES` (``buckets``, ``ec2 instances``,
+  ``lambda functions``, ``dynamodb tables``, ``iam roles``, ``vpcs``, ``rds instances``,
+  ``sqs queues``, ``sns topics``, ``cloudformation stacks``, ``cloudwatch alarms``...).
+- targets: an account id, name or alias, an environment (``prod accounts``, ``all staging``),
+  ``all accounts``, or a list (``staging and dev``).
+- explicit commands: ``aws <service> <operation> ... in <targets>``.
+- follow-ups reuse the previous question: ``and in production?``, ``what about dev?``,
+  ``and lambda functions?``.
+"""
+
+import re
+from dataclasses import dataclass, replace
+
+from agent.resources import RESOURCES, Resource
+
+_REGION = re.compile(r"\b(?:in\s+(?:region\s+)?|region\s+)?([a-z]{2}(?:-gov)?-[a-z]+-\d)\b")
+_PREP = r"(?:in|on|across|for|from|within|inside|at)"
+_LEAD = re.compile(
+    r"^(?:/aws\s+|@centralops\s+|please\s+|can you\s+|could you\s+|would you\s+|kindly\s+|hey\s+|ok\s+|so\s+)+"
+)
+_COUNT = re.compile(r"\b(how many|count|number of|total number of|how much)\b")
+_DESCRIBE = re.compile(r"\b(describe|details of|details for|detail|tell me about|info on|information on)\b")
+_LIST = re.compile(r"\b(list|show|what|which|get|find|display|give me|enumerate|print|see)\b")
+_FOLLOW = re.compile(r"^(?:and|what about|how about|also|same for|now|then)\b\s*(?:in\s+|for\s+|on\s+)?(.*)$")
+_CLI = re.compile(r"\baws\s+[a-z0-9-]+\s+[a-z0-9-]+")
+_WORDS: list[tuple[str, Resource]] = sorted(
+    ((w, r) for r in RESOURCES for w in r.words), key=lambda wr: len(wr[0]), reverse=True
+)
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One understood request.
+
+    Attributes:
+        action: ``list``, ``count``, ``describe`` or ``run``.
+        resource: The resource asked about (``None`` for ``run``).
+        name: The named resource of a ``describe``.
+        command: The CLI command of ``run``.
+        targets: The phrase naming the account(s).
+        region: An explicit region.
+    """
+
+    action: str
+    resource: Resource | None = None
+    name: str | None = None
+    command: str | None = None
+    targets: str | None = None
+    region: str | None = None
+
+    def cli_command(self) -> str:
+        """The command this intent runs (``{account_id}`` left in for account-scoped ones)."""
+        if self.action == "run" and self.command:
+            return self.command
+        assert self.resource is not None  # noqa: S101 - every non-run intent has a resource
+        if self.action == "describe" and self.name and self.resource.describe_command:
+            return self.resource.describe_command.format(name=self.name)
+        return self.resource.list_command
+
+
+@dataclass(frozen=True)
+class Partial:
+    """What one sentence says, possibly incomplete (a follow-up)."""
+
+    action: str | None = None
+    resource: Resource | None = None
+    name: str | None = None
+    command: str | None = None
+    targets: str | None = None
+    region: str | None = None
+
+
+def _clean(text: str) -> str:
+    text = " ".join(text.strip().split())
+    text = text.rstrip("?!.").strip()
+    low = text.lower()
+    m = _LEAD.match(low)
+    return text[m.end() :] if m else text
+
+
+def _targets(tail: str) -> str | None:
+    m = re.search(rf"(?:^|\s){_PREP}\s+(.+)$", tail, re.IGNORECASE)
+    if not m:
+        return None
+    t = re.sub(r"^(?:the\s+)?", "", m.group(1).strip(), flags=re.IGNORECASE)
+    return t or None
+
+
+def parse_sentence(raw: str) -> Partial:
+    """Parse one sentence into what it says; missing parts stay ``None``."""
+    text = _clean(raw)
+    cli = _CLI.search(text.lower())
+    if cli:
+        body = text[cli.start() :]
+        m = re.search(rf"\s+{_PREP}\s+(?!-)(\S.*)$", body, re.IGNORECASE)
+        command, targets = (body[: m.start()], m.group(1)) if m else (body, None)
+        am = re.search(r"\s--account(?:s)?[=\s]+(\S+)", command)
+        if am:
+            targets = targets or am.group(1)
+            command = command[: am.start()] + command[am.end() :]
+        return Partial("run", command=" ".join(command.split()), targets=targets)
+
+    region = None
+    rm = _REGION.search(text.lower())
+    if rm:
+        region = rm.group(1)
+        text = (text[: rm.start()] + text[rm.end() :]).strip()
+    low = text.lower()
+
+    resource = None
+    rpos = (0, 0)
+    for word, r in _WORDS:
+        m = re.search(rf"\b{re.escape(word)}\b", low)
+        if m:
+            resource, rpos = r, (m.start(), m.end())
+            break
+    action = None
+    if _COUNT.search(low):
+        action = "count"
+    elif _DESCRIBE.search(low):
+        action = "describe"
+    elif _LIST.search(low):
+        action = "list"
+
+    name = None
+    if resource is not None:
+        after = text[rpos[1] :]
+        targets = _targets(after)
+        if action == "describe":
+            nm = re.match(rf"\s+(?!{_PREP}\s)([A-Za-z0-9_.:/@+=-]+)", after)
+            if nm and nm.group(1).lower() not in {"in", "on", "across", "for", "from"}:
+                name = nm.group(1)
+        if targets is None:
+            # "staging buckets", "prod lambda functions": the words before the resource.
+            before = low[: rpos[0]].strip()
+            before = re.sub(
+                r"^(?:" + _COUNT.pattern + "|" + _LIST.pattern + "|" + _DESCRIBE.pattern + r")\s*", "", before
+            )
+            before = re.sub(r"\b(?:the|all the|are there|do we have|of|my|our)\b", " ", before).strip()
+            if before:
+                targets = " ".join(before.split())
+        return Partial(action, resource, name, None, targets, region)
+
+    # Without a resource, only an explicit count is an action ("what about dev?" is not a list).
+    action = "count" if action == "count" else None
+    fm = _FOLLOW.match(low)
+    if fm and fm.group(1):
+        return Partial(action, None, None, None, _targets("in " + text[fm.start(1) :]) or None, region)
+    targets = _targets(text)
+    if targets and action is None:
+        return Partial(None, None, None, None, targets, region)
+    return Partial(action, None, None, None, targets, region)
+
+
+def parse(prompt: str, history: list[str] | None = None) -> Intent | None:
+    """Understand ``prompt``, completing a follow-up from earlier prompts (newest first).
+
+    Returns:
+        The intent, or ``None`` when the prompt is outside the grammar. An intent
+        may lack ``targets`` (the planner then asks which accounts).
+    """
+    now = parse_sentence(prompt)
+    if now.action == "run":
+        return Intent("run", command=now.command, targets=now.targets, region=now.region)
+    merged = now
+    if now.resource is None or now.targets is None:
+        for earlier in history or []:
+            before = parse_sentence(earlier)
+            if before.action == "run" and now.resource is None:
+                if before.command is None:
+                    continue
+                return Intent(
+                    "run", command=before.command, targets=now.targets or before.targets, region=now.region
+                )
+            if before.resource is None:
+                continue
+            merged = replace(
+                now,
+                action=now.action or before.action,
+                resource=now.resource or before.resource,
+                name=now.name if now.resource else before.name,
+                targets=now.targets or before.targets,
+                region=now.region or before.region,
+            )
+            break
+    if merged.resource is None:
+        return None
+    return Intent(merged.action or "list", merged.resource, merged.name, None, merged.targets, merged.region)
+
+
+HELP = """I am the offline planner: I understand a fixed set of requests, and this one is outside it.
+
+What I understand:
+- **list / show** a resource: `list buckets in staging`, `show ec2 instances in prod accounts`
+- **count**: `how many lambda functions in all accounts?`, `count sqs queues in staging and dev`
+- **describe** one resource: `describe function staging-api in staging`
+- resources: S3 buckets, EC2 instances, Lambda functions, DynamoDB tables, IAM roles, VPCs, \
+RDS instances, SQS queues, SNS topics, CloudFormation stacks, CloudWatch alarms
+- accounts: a name, alias or id, an environment (`prod accounts`, `all staging`), `all accounts`, or a list
+- explicit commands: `run aws ec2 describe-vpcs in staging` (or `--account staging`)
+- follow-ups: `and in production?`, `what about dev?`
+
+For free-form questions, configure a real model: set `CENTRALOPS_MODEL_PROVIDER` to `bedrock` \
+(Claude on Amazon Bedrock; `CENTRALOPS_MODEL_ID`, `CENTRALOPS_MODEL_REGION`), `anthropic`, `openai` \
+or `ollama` (`CENTRALOPS_MODEL_BASE_URL`), and restart the agent."""

@@ -1,0 +1,213 @@
+"""The offline planner: a deterministic Strands ``Model`` for the local stack and tests.
+
+It reads the conversation like any model, answers in the Converse stream
+format, and calls the same tools a real model would:
+
+1. parse the newest question with :mod:`agent.grammar` (completing a follow-up
+   from the earlier questions of the session);
+2. call ``resolve_accounts`` with the phrase naming the accounts;
+3. call the bridge (``___query`` for one account, ``___query_accounts`` for
+   several) — or, when resolution failed, answer with its message and call nothing;
+4. compose the answer from the tool results.
+
+Each step is decided from the messages alone, so the planner keeps no state
+between calls and survives restarts with the session's memory.
+"""
+
+import json
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from strands.models.model import Model
+from strands.types.content import Message, Messages
+from strands.types.streaming import StreamEvent
+from strands.types.tools import ToolSpec
+
+from agent import answers, grammar
+from agent.gateway import tool_suffix
+
+T = TypeVar("T", bound=BaseModel)
+
+RESOLVE_TOOL = "resolve_accounts"
+
+
+def _texts(message: Message) -> str:
+    return "".join(str(b.get("text", "")) for b in message.get("content", []) if "text" in b)
+
+
+def _is_question(message: Message) -> bool:
+    return message.get("role") == "user" and any("text" in b for b in message.get("content", []))
+
+
+def _tool_exchanges(turn: Messages) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """``(toolUse, toolResult)`` pairs of the current turn, in order."""
+    uses: dict[str, dict[str, Any]] = {}
+    pairs = []
+    for message in turn:
+        for block in message.get("content", []):
+            if "toolUse" in block:
+                uses[str(block["toolUse"]["toolUseId"])] = dict(block["toolUse"])
+            if "toolResult" in block:
+                result = dict(block["toolResult"])
+                use = uses.get(str(result.get("toolUseId")))
+                if use is not None:
+                    pairs.append((use, result))
+    return pairs
+
+
+def _result_text(result: dict[str, Any]) -> str:
+    parts = []
+    for c in result.get("content", []):
+        if "text" in c:
+            parts.append(str(c["text"]))
+        elif "json" in c:
+            parts.append(json.dumps(c["json"]))
+    return "".join(parts)
+
+
+def _text_events(text: str) -> list[StreamEvent]:
+    events: list[StreamEvent] = [
+        {"messageStart": {"role": "assistant"}},
+        {"contentBlockStart": {"start": {}}},
+    ]
+    paragraphs = text.split("\n\n")
+    for i, p in enumerate(paragraphs):
+        delta = p if i == len(paragraphs) - 1 else p + "\n\n"
+        events.append({"contentBlockDelta": {"delta": {"text": delta}}})
+    events.append({"contentBlockStop": {}})
+    events.append({"messageStop": {"stopReason": "end_turn"}})
+    return events
+
+
+def _tool_events(calls: list[tuple[str, dict[str, Any]]]) -> list[StreamEvent]:
+    events: list[StreamEvent] = [{"messageStart": {"role": "assistant"}}]
+    for name, tool_input in calls:
+        tool_use_id = f"planner-{uuid.uuid4().hex[:16]}"
+        events.append({"contentBlockStart": {"start": {"toolUse": {"name": name, "toolUseId": tool_use_id}}}})
+        events.append({"contentBlockDelta": {"delta": {"toolUse": {"input": json.dumps(tool_input)}}}})
+        events.append({"contentBlockStop": {}})
+    events.append({"messageStop": {"stopReason": "tool_use"}})
+    return events
+
+
+def _usage() -> StreamEvent:
+    return {
+        "metadata": {
+            "usage": {"inputTokens": 0, "outputTokens": 0, "totalTokens": 0},
+            "metrics": {"latencyMs": 0},
+        }
+    }
+
+
+class OfflinePlanner(Model):
+    """A Strands model that plans tool calls from a documented grammar (see :mod:`agent.grammar`)."""
+
+    def __init__(self, **config: Any) -> None:
+        self.config: dict[str, Any] = dict(config)
+
+    def update_config(self, **model_config: Any) -> None:
+        """Update the (unused) configuration."""
+        self.config.update(model_config)
+
+    def get_config(self) -> dict[str, Any]:
+        """The configuration."""
+        return self.config
+
+    async def structured_output(
+        self, output_model: type[T], prompt: Messages, system_prompt: str | None = None, **kwargs: Any
+    ) -> AsyncGenerator[dict[str, T | Any], None]:
+        """Not supported: the planner only answers in text and tool calls."""
+        raise NotImplementedError("The offline planner does not produce structured output.")
+        yield {}  # pragma: no cover - makes this an async generator
+
+    async def stream(
+        self,
+        messages: Messages,
+        tool_specs: list[ToolSpec] | None = None,
+        system_prompt: str | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterable[StreamEvent]:
+        """Decide the next step of the current turn and stream it in the Converse format."""
+        for event in self.plan(messages, [t["name"] for t in tool_specs or []]):
+            yield event
+        yield _usage()
+
+    def plan(self, messages: Messages, tool_names: list[str]) -> list[StreamEvent]:
+        """The stream events of the next step (no I/O: a pure function of the conversation)."""
+        questions = [i for i, m in enumerate(messages) if _is_question(m)]
+        if not questions:
+            return _text_events(grammar.HELP)
+        start = questions[-1]
+        prompt = _texts(messages[start])
+        history = [_texts(messages[i]) for i in reversed(questions[:-1])]
+        intent = grammar.parse(prompt, history)
+        if intent is None:
+            return _text_events(grammar.HELP)
+        names = {tool_suffix(n): n for n in tool_names}
+        if RESOLVE_TOOL not in names or "query" not in names:
+            return _text_events("I have no tools to query accounts with; the Gateway offered none.")
+        if not intent.targets:
+            what = intent.resource.label if intent.resource else "that command"
+            return _text_events(
+                f"Which account(s) should I look at for {what}? Name one (e.g. `staging`), "
+                "an environment (`prod accounts`) or `all accounts`."
+            )
+        exchanges = _tool_exchanges(messages[start:])
+        resolved = next((r for u, r in exchanges if u["name"] == names[RESOLVE_TOOL]), None)
+        if resolved is None:
+            return _tool_events([(names[RESOLVE_TOOL], {"targets": intent.targets})])
+        resolution = answers.loads(_result_text(resolved))
+        if not isinstance(resolution, dict) or not resolution.get("ok"):
+            message = resolution.get("message") if isinstance(resolution, dict) else None
+            return _text_events(str(message or _result_text(resolved)))
+        accounts = resolution.get("accounts", [])
+        account_names = {a["account_id"]: a["name"] for a in accounts}
+        ids = [a["account_id"] for a in accounts]
+        bridge = [(u, r) for u, r in exchanges if tool_suffix(u["name"]) in {"query", "query_accounts"}]
+        command = intent.cli_command()
+        if not bridge:
+            return _tool_events(self._calls(intent, command, ids, names))
+        results: list[answers.AccountResult] = []
+        refusals: list[str] = []
+        for use, result in bridge:
+            tool_input = use.get("input") or {}
+            call_ids = (
+                [tool_input["account_id"]]
+                if "account_id" in tool_input
+                else tool_input.get("account_ids", [])
+            )
+            text = _result_text(result)
+            if result.get("status") == "error" and not text.lstrip().startswith("{"):
+                refusals.append(text)
+                continue
+            results.extend(answers.parse_results(text, call_ids))
+        action = "run" if intent.action == "run" else intent.action
+        answer = answers.compose(action, intent.resource, results, account_names, command) if results else ""
+        notes = [*refusals, *resolution.get("notes", [])]
+        return _text_events("\n\n".join(p for p in [answer, *notes] if p))
+
+    @staticmethod
+    def _calls(
+        intent: grammar.Intent, command: str, ids: list[str], names: dict[str, str]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        base: dict[str, Any] = {"tool_name": "aws___call_aws"}
+        if intent.region:
+            base["region"] = intent.region
+        if intent.resource is not None and intent.resource.account_scoped:
+            return [
+                (
+                    names["query"],
+                    {**base, "account_id": i, "arguments": {"cli_command": command.format(account_id=i)}},
+                )
+                for i in ids
+            ]
+        if len(ids) == 1 or "query_accounts" not in names:
+            return [
+                (names["query"], {**base, "account_id": i, "arguments": {"cli_command": command}})
+                for i in ids
+            ]
+        return [
+            (names["query_accounts"], {**base, "account_ids": ids, "arguments": {"cli_command": command}})
+        ]

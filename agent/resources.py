@@ -1,0 +1,208 @@
+"""The AWS resources CentralOps knows by name: how to list, describe and show each.
+
+One catalogue serves the offline planner (which command answers "list
+buckets"), the answer formatter (which fields make a table) and the
+follow-up suggestions.
+"""
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an answer table: a header and a dotted path into an item."""
+
+    header: str
+    path: str
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A kind of resource.
+
+    Attributes:
+        key: Stable identifier (``buckets``).
+        label: Plural words for people (``S3 buckets``).
+        words: Phrases people use for it, longest first when matched.
+        list_command: The read-only CLI command that lists it in one account and region.
+        items: Path to the list in the command's JSON output; ``[]`` flattens a nested list.
+        columns: What a table shows; an empty path means the item itself (a list of strings).
+        describe_command: Template (``{name}``) that describes one named resource.
+        account_scoped: The command names the account (``{account_id}``), so it runs once per account.
+    """
+
+    key: str
+    label: str
+    words: tuple[str, ...]
+    list_command: str
+    items: str
+    columns: tuple[Column, ...]
+    describe_command: str | None = None
+    account_scoped: bool = False
+    followups: tuple[tuple[str, str], ...] = field(default=())
+
+
+RESOURCES: tuple[Resource, ...] = (
+    Resource(
+        "buckets",
+        "S3 buckets",
+        ("s3 buckets", "s3 bucket", "buckets", "bucket", "s3"),
+        "aws s3api list-buckets",
+        "Buckets",
+        (Column("Bucket", "Name"), Column("Created", "CreationDate")),
+        "aws s3api get-bucket-location --bucket {name}",
+        followups=(
+            ("Public access settings", "show public access settings in {targets}"),
+            ("Bucket regions", "show bucket regions in {targets}"),
+            ("Buckets in every account", "count buckets in all accounts"),
+        ),
+    ),
+    Resource(
+        "bucket_regions",
+        "bucket regions",
+        ("bucket regions", "bucket region", "regions of buckets", "regions of the buckets"),
+        "aws s3api list-buckets",
+        "Buckets",
+        (Column("Bucket", "Name"), Column("Region", "BucketRegion")),
+    ),
+    Resource(
+        "public_access",
+        "public access settings",
+        ("public access settings", "public access status", "public access block", "public access"),
+        "aws s3control get-public-access-block --account-id {account_id}",
+        "PublicAccessBlockConfiguration",
+        (
+            Column("Block public ACLs", "BlockPublicAcls"),
+            Column("Ignore public ACLs", "IgnorePublicAcls"),
+            Column("Block public policy", "BlockPublicPolicy"),
+            Column("Restrict public buckets", "RestrictPublicBuckets"),
+        ),
+        account_scoped=True,
+    ),
+    Resource(
+        "instances",
+        "EC2 instances",
+        ("ec2 instances", "ec2 instance", "instances", "instance", "servers", "server", "vms", "ec2"),
+        "aws ec2 describe-instances",
+        "Reservations[].Instances",
+        (
+            Column("Instance", "InstanceId"),
+            Column("Type", "InstanceType"),
+            Column("State", "State.Name"),
+            Column("Launched", "LaunchTime"),
+        ),
+        "aws ec2 describe-instances --instance-ids {name}",
+        followups=(
+            ("Instance states in every account", "list ec2 instances in all accounts"),
+            ("VPCs", "list vpcs in {targets}"),
+            ("CloudWatch alarms", "list alarms in {targets}"),
+        ),
+    ),
+    Resource(
+        "functions",
+        "Lambda functions",
+        ("lambda functions", "lambda function", "lambdas", "lambda", "functions", "function"),
+        "aws lambda list-functions",
+        "Functions",
+        (
+            Column("Function", "FunctionName"),
+            Column("Runtime", "Runtime"),
+            Column("Modified", "LastModified"),
+        ),
+        "aws lambda get-function --function-name {name}",
+        followups=(
+            ("Function counts in every account", "count lambda functions in all accounts"),
+            ("CloudWatch alarms", "list alarms in {targets}"),
+            ("SQS queues", "list sqs queues in {targets}"),
+        ),
+    ),
+    Resource(
+        "tables",
+        "DynamoDB tables",
+        ("dynamodb tables", "dynamodb table", "dynamo tables", "tables", "table", "dynamodb"),
+        "aws dynamodb list-tables",
+        "TableNames",
+        (Column("Table", ""),),
+        "aws dynamodb describe-table --table-name {name}",
+    ),
+    Resource(
+        "roles",
+        "IAM roles",
+        ("iam roles", "iam role", "roles", "role"),
+        "aws iam list-roles",
+        "Roles",
+        (Column("Role", "RoleName"), Column("Created", "CreateDate")),
+        "aws iam get-role --role-name {name}",
+    ),
+    Resource(
+        "vpcs",
+        "VPCs",
+        ("vpcs", "vpc", "networks"),
+        "aws ec2 describe-vpcs",
+        "Vpcs",
+        (Column("VPC", "VpcId"), Column("CIDR", "CidrBlock"), Column("Default", "IsDefault")),
+        "aws ec2 describe-vpcs --vpc-ids {name}",
+    ),
+    Resource(
+        "databases",
+        "RDS instances",
+        ("rds instances", "rds instance", "rds databases", "db instances", "databases", "database", "rds"),
+        "aws rds describe-db-instances",
+        "DBInstances",
+        (
+            Column("DB instance", "DBInstanceIdentifier"),
+            Column("Engine", "Engine"),
+            Column("Status", "DBInstanceStatus"),
+        ),
+        "aws rds describe-db-instances --db-instance-identifier {name}",
+    ),
+    Resource(
+        "queues",
+        "SQS queues",
+        ("sqs queues", "sqs queue", "queues", "queue", "sqs"),
+        "aws sqs list-queues",
+        "QueueUrls",
+        (Column("Queue URL", ""),),
+        "aws sqs get-queue-url --queue-name {name}",
+    ),
+    Resource(
+        "topics",
+        "SNS topics",
+        ("sns topics", "sns topic", "topics", "topic", "sns"),
+        "aws sns list-topics",
+        "Topics",
+        (Column("Topic", "TopicArn"),),
+        "aws sns get-topic-attributes --topic-arn {name}",
+    ),
+    Resource(
+        "stacks",
+        "CloudFormation stacks",
+        ("cloudformation stacks", "cloudformation stack", "cfn stacks", "stacks", "stack", "cloudformation"),
+        "aws cloudformation describe-stacks",
+        "Stacks",
+        (Column("Stack", "StackName"), Column("Status", "StackStatus")),
+        "aws cloudformation describe-stacks --stack-name {name}",
+    ),
+    Resource(
+        "alarms",
+        "CloudWatch alarms",
+        ("cloudwatch alarms", "cloudwatch alarm", "alarms", "alarm"),
+        "aws cloudwatch describe-alarms",
+        "MetricAlarms",
+        (Column("Alarm", "AlarmName"), Column("State", "StateValue")),
+        "aws cloudwatch describe-alarms --alarm-names {name}",
+    ),
+)
+
+BY_KEY = {r.key: r for r in RESOURCES}
+
+
+def for_command(cli_command: str) -> Resource | None:
+    """The resource whose list command this is, to render its output as a table."""
+    normalized = " ".join(cli_command.split()[:3])
+    for r in RESOURCES:
+        if r.account_scoped:
+            continue
+        if " ".join(r.list_command.split()[:3]) == normalized and r.key != "bucket_regions":
+            return r
+    return None

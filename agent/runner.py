@@ -1,0 +1,278 @@
+"""One invocation of the agent, from payload to typed events.
+
+Paths, in order: a missing or invalid token ends the invocation with an
+``error`` before anything else; ``resume`` runs (or reports) a decided
+approval; ``run …`` goes straight to the bridge; anything else goes to the
+Strands agent with the configured model, the Gateway's tools and the
+session's memory.
+"""
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from strands import Agent
+from strands.models.model import Model
+
+from agent import gateway, memory
+from agent.accounts import AccountRegistry
+from agent.answers import compose, parse_results
+from agent.approvals import ApprovalPolicy, ApprovalStore, PendingCall
+from agent.auth import authenticate
+from agent.config import AgentSettings
+from agent.direct import DirectCommand, parse_direct
+from agent.followups import suggest
+from agent.gate import EventSink, Gate, GateHook, approval_event, approval_text
+from agent.models import build_model
+from agent.prompts import system_prompt
+from agent.resources import for_command
+from agent.tools import resolve_accounts_tool
+from centralops import events
+from centralops.errors import CentralOpsError
+from centralops.events import Event
+from centralops.tokens import CognitoVerifier
+
+logger = logging.getLogger("centralops.agent")
+
+CONTEXT_KEYS = ("platform", "team", "channel", "thread", "user", "user_name")
+
+
+def session_id_of(header_value: str | None, context: Mapping[str, str]) -> str:
+    """The session id: the Runtime header, else derived from the thread, else a fresh one."""
+    if header_value:
+        return header_value
+    parts = [context.get(k, "") for k in ("platform", "team", "channel", "thread")]
+    if any(parts):
+        return "-".join(p or "none" for p in parts)
+    return f"anonymous-{uuid.uuid4()}"
+
+
+@dataclass
+class AgentRuntime:
+    """Everything an invocation needs, built once per process."""
+
+    settings: AgentSettings
+    verifier: CognitoVerifier
+    registry: AccountRegistry
+    store: ApprovalStore
+    policy: ApprovalPolicy
+    model_factory: Callable[[], Model]
+
+    @classmethod
+    def from_settings(
+        cls, settings: AgentSettings, *, model_factory: Callable[[], Model] | None = None
+    ) -> "AgentRuntime":
+        """Build the runtime; the model comes from configuration unless a factory is given."""
+        region, endpoint = settings.region, settings.endpoint_url
+        return cls(
+            settings=settings,
+            verifier=settings.verifier(),
+            registry=AccountRegistry(settings.accounts_table, region=region, endpoint_url=endpoint),
+            store=ApprovalStore(settings.approvals_table, region=region, endpoint_url=endpoint),
+            policy=ApprovalPolicy(
+                prod_fanout_limit=settings.prod_fanout_limit, ttl_s=settings.approval_ttl_s
+            ),
+            model_factory=model_factory or (lambda: build_model(settings)),
+        )
+
+    async def invoke(
+        self,
+        payload: Mapping[str, Any],
+        *,
+        session_id: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[Event]:
+        """Stream the events of one invocation; always ends with ``done``."""
+        raw_context = payload.get("context") if isinstance(payload.get("context"), Mapping) else {}
+        context = {k: str(raw_context[k]) for k in CONTEXT_KEYS if raw_context and raw_context.get(k)}
+        sid = session_id_of(session_id, context)
+        usage: dict[str, int] = {}
+        try:
+            caller = await asyncio.to_thread(authenticate, self.verifier, headers, payload)
+        except CentralOpsError as e:
+            logger.info("invocation refused", extra={"code": e.code, "session_id": sid})
+            yield events.error(e.code, e.message)
+            yield events.done(sid)
+            return
+        prompt = str(payload.get("prompt") or "").strip()
+        resume = payload.get("resume")
+        gate = Gate(caller, context, sid, self.registry, self.policy, self.store)
+        logger.info("invocation", extra={"session_id": sid, "requester": caller.requester})
+        try:
+            if isinstance(resume, Mapping):
+                stream = self._resume(gate, resume, usage)
+            elif direct := parse_direct(prompt):
+                stream = self._direct(gate, direct, usage)
+            elif not prompt:
+                stream = _one(events.error("empty_prompt", "Ask a question, e.g. `list buckets in staging`."))
+            else:
+                stream = self._model(gate, prompt, usage)
+            async for event in stream:
+                yield event
+        except CentralOpsError as e:
+            yield events.error(e.code, e.message)
+        except Exception:
+            logger.exception("invocation failed", extra={"session_id": sid})
+            yield events.error(
+                "internal",
+                f"Something went wrong on our side; try again. If it persists, tell the CentralOps "
+                f"administrators (session {sid}).",
+            )
+        yield events.done(sid, usage)
+
+    def _names(self) -> dict[str, str]:
+        return {a.account_id: a.name for a in self.registry.all()}
+
+    async def _bridge(
+        self, gate: Gate, call: PendingCall, usage: dict[str, int], *, approval_id: str | None = None
+    ) -> AsyncIterator[Event]:
+        """Run one bridge call (direct and resume paths), streaming tool events and the answer."""
+        decision = await asyncio.to_thread(gate.review, call.tool, call.arguments(), approval_id=approval_id)
+        names = await asyncio.to_thread(self._names)
+        if decision.refusal:
+            yield events.text(decision.refusal)
+            return
+        if decision.approval:
+            yield approval_event(decision.approval, names)
+            yield events.text(approval_text(decision.approval))
+            return
+        assert decision.arguments is not None  # noqa: S101 - Decision sets exactly one field
+        account_names = [names.get(i, i) for i in call.account_ids]
+        yield events.status(f"Running `{call.command}` in {', '.join(account_names)}…")
+        async with gateway.connect(self.settings.gateway_url, gate.caller.token) as gw:
+            for name in account_names:
+                yield events.tool_start(name, call.command)
+            usage["tool_calls"] = usage.get("tool_calls", 0) + 1
+            _, text = await gw.call(call.tool, decision.arguments)
+        results = parse_results(text, call.account_ids)
+        for r in results:
+            yield events.tool_end(names.get(r.account_id, r.account_id), call.command, ok=r.ok, ms=r.ms)
+        resource = for_command(call.command)
+        exact = resource is not None and call.command.split() == resource.list_command.split()
+        yield events.text(compose("list" if exact else "run", resource, results, names, call.command))
+        answered = [names.get(r.account_id, r.account_id) for r in results if r.ok]
+        if answered and (items := suggest(call.command, answered)):
+            yield events.followups(items)
+
+    async def _direct(self, gate: Gate, direct: DirectCommand, usage: dict[str, int]) -> AsyncIterator[Event]:
+        if not direct.targets:
+            yield events.text(
+                f"Say which account(s) to run `{direct.command}` in: `run {direct.command} in staging` "
+                "or `--account staging`."
+            )
+            return
+        yield events.status("Resolving accounts…")
+        resolution = await asyncio.to_thread(self.registry.resolve, direct.targets, gate.caller.groups)
+        if not resolution.ok:
+            yield events.text(resolution.message())
+            return
+        ids = [a.account_id for a in resolution.accounts]
+        call = PendingCall("query" if len(ids) == 1 else "query_accounts", direct.command, ids)
+        async for event in self._bridge(gate, call, usage):
+            yield event
+        for note in resolution.notes:
+            yield events.text("\n\n" + note)
+
+    async def _resume(
+        self, gate: Gate, resume: Mapping[str, Any], usage: dict[str, int]
+    ) -> AsyncIterator[Event]:
+        approval_id = str(resume.get("approval_id") or "")
+        record = await asyncio.to_thread(self.store.get, approval_id) if approval_id else None
+        if record is None:
+            yield events.error("unknown_approval", "That approval request does not exist (or has expired).")
+            return
+        if record.session_id != gate.session_id:
+            yield events.error(
+                "approval_mismatch",
+                "That approval belongs to another conversation; resume it in its own thread.",
+            )
+            return
+        if record.requester != gate.caller.requester:
+            yield events.error(
+                "approval_mismatch",
+                f"Only {record.requester}, who asked for it, can run this approved request.",
+            )
+            return
+        where = ", ".join(self._names().get(a, a) for a in record.call.account_ids)
+        if record.status == "denied":
+            by = f" by {record.decided_by}" if record.decided_by else ""
+            yield events.text(
+                f"The request to run `{record.call.command}` in {where} was denied{by}. Nothing was run."
+            )
+            return
+        if record.status == "pending":
+            yield events.text(
+                f"The request to run `{record.call.command}` in {where} is still waiting for approval."
+            )
+            return
+        if record.status != "approved":
+            yield events.text(
+                f"That request is already {record.status}; it cannot run again. Ask anew if needed."
+            )
+            return
+        if record.expires_at and record.expires_at < time.time():
+            yield events.text(
+                "That approval has expired; nothing was run. Ask again to get a fresh approval."
+            )
+            return
+        yield events.status("Approved — running it now.")
+        async for event in self._bridge(gate, record.call, usage, approval_id=record.approval_id):
+            yield event
+
+    async def _model(self, gate: Gate, prompt: str, usage: dict[str, int]) -> AsyncIterator[Event]:
+        yield events.status("Thinking…")
+        accounts = await asyncio.to_thread(self.registry.all)
+        visible = [a for a in accounts if a.enabled and a.entitles(gate.caller.groups)]
+        sink = EventSink()
+        model = self.model_factory()
+        session = await asyncio.to_thread(memory.session_manager, self.settings, gate.session_id)
+        async with gateway.connect(self.settings.gateway_url, gate.caller.token) as gw:
+            agent = Agent(
+                model=model,
+                tools=[*gw.tools, resolve_accounts_tool(self.registry, gate.caller)],
+                system_prompt=system_prompt(visible),
+                hooks=[GateHook(gate, sink)],
+                session_manager=session,
+                agent_id=memory.AGENT_ID,
+                callback_handler=None,
+            )
+            outcome: dict[str, Any] = {}
+
+            async def run() -> None:
+                try:
+                    async for ev in agent.stream_async(prompt):
+                        if isinstance(ev, Mapping) and isinstance(ev.get("data"), str) and ev["data"]:
+                            sink.emit(events.text(ev["data"]))
+                        elif isinstance(ev, Mapping) and "result" in ev:
+                            outcome["result"] = ev["result"]
+                except Exception as e:  # re-raised by the consumer below
+                    outcome["error"] = e
+                finally:
+                    sink.queue.put_nowait(None)
+
+            task = asyncio.create_task(run())
+            while (event := await sink.queue.get()) is not None:
+                yield event
+            await task
+        if "error" in outcome:
+            raise outcome["error"]
+        for record in sink.approvals:
+            yield events.text(approval_text(record))
+        usage["tool_calls"] = sink.tool_calls
+        result = outcome.get("result")
+        metrics = getattr(result, "metrics", None)
+        tokens = getattr(metrics, "accumulated_usage", None) or {}
+        usage["input_tokens"] = int(tokens.get("inputTokens", 0))
+        usage["output_tokens"] = int(tokens.get("outputTokens", 0))
+        if not sink.approvals and sink.executed:
+            command, names = sink.executed[-1]
+            if items := suggest(command, names):
+                yield events.followups(items)
+
+
+async def _one(event: Event) -> AsyncIterator[Event]:
+    yield event
