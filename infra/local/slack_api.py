@@ -1,0 +1,524 @@
+"""A local Slack Web API stand-in: the methods the bot calls, recorded and renderable.
+
+``python -m infra.local.slack_api --port 5103`` serves ``/api/<method>`` the way
+slack.com does (``{"ok": ...}`` bodies, bot-token check, ``429`` with
+``Retry-After`` when told to), keeps every message, ephemeral message, view and
+file, and exposes them under ``/_stand-in/...`` for the console, the demo and
+the tests. The streaming methods can be switched off to exercise the fallback.
+"""
+
+import argparse
+import itertools
+import json
+import logging
+import os
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from aiohttp import web
+
+from centralops import logs, settings
+from infra.local import org
+
+logger = logging.getLogger("infra.local.slack_api")
+
+BOT_USER_ID = "U0CENTRALOPS"
+BOT_ID = "B0CENTRALOPS"
+STREAM_METHODS = frozenset({"chat.startStream", "chat.appendStream", "chat.stopStream"})
+STATE_KEY: web.AppKey["SlackState"] = web.AppKey("slack_state")
+
+
+@dataclass
+class SlackState:
+    """Everything the stand-in has been told, plus its switches.
+
+    Attributes:
+        token: The bot token every call must carry.
+        streaming: Whether ``chat.*Stream`` methods exist.
+        rate_limits: ``method -> [calls left to refuse, retry_after seconds]``.
+    """
+
+    token: str
+    team: str = org.SLACK_TEAM_ID
+    streaming: bool = True
+    base_url: str = ""
+    messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    ephemeral: list[dict[str, Any]] = field(default_factory=list)
+    views: dict[str, dict[str, Any]] = field(default_factory=dict)
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    rate_limits: dict[str, list[int]] = field(default_factory=dict)
+    _seq: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
+    _epoch: int = field(default_factory=lambda: int(time.time()))
+
+    def next_ts(self) -> str:
+        """A new message timestamp, unique and increasing."""
+        return f"{self._epoch}.{next(self._seq):06d}"
+
+    def find(self, channel: str, ts: str) -> dict[str, Any] | None:
+        """The message ``ts`` in ``channel``."""
+        return next((m for m in self.messages.get(channel, []) if m["ts"] == ts), None)
+
+    def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """A parent and its replies, oldest first."""
+        return [m for m in self.messages.get(channel, []) if m["ts"] == ts or m.get("thread_ts") == ts]
+
+    def reset(self) -> None:
+        """Forget everything recorded."""
+        self.messages.clear()
+        self.ephemeral.clear()
+        self.views.clear()
+        self.files.clear()
+        self.calls.clear()
+        self.rate_limits.clear()
+
+
+def _people() -> dict[str, org.Person]:
+    return {p.slack_user_id: p for p in org.PEOPLE}
+
+
+def _maybe_json(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+async def _args(request: web.Request) -> dict[str, Any]:
+    args: dict[str, Any] = {k: v for k, v in request.query.items()}
+    body = await request.read()
+    if body:
+        if request.content_type == "application/json":
+            args.update(json.loads(body))
+        else:
+            args.update({k: v[-1] for k, v in parse_qs(body.decode()).items()})
+    return {k: _maybe_json(v) for k, v in args.items()}
+
+
+def _chunk_text(args: dict[str, Any]) -> str:
+    text = str(args.get("markdown_text") or "")
+    for chunk in args.get("chunks") or []:
+        if isinstance(chunk, dict) and chunk.get("type") == "markdown_text":
+            text += str(chunk.get("text", ""))
+    return text
+
+
+class _Fail(Exception):
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def _need(args: dict[str, Any], *names: str) -> None:
+    for name in names:
+        if not args.get(name):
+            raise _Fail(f"missing_{name}" if name != "channel" else "channel_not_found")
+
+
+def _post(state: SlackState, args: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    _need(args, "channel")
+    channel = str(args["channel"])
+    thread_ts = args.get("thread_ts") or None
+    if thread_ts and state.find(channel, str(thread_ts)) is None:
+        raise _Fail("thread_not_found")
+    message = {
+        "type": "message",
+        "ts": state.next_ts(),
+        "channel": channel,
+        "thread_ts": str(thread_ts) if thread_ts else None,
+        "user": BOT_USER_ID,
+        "bot_id": BOT_ID,
+        "text": str(args.get("text") or ""),
+        "blocks": args.get("blocks") or [],
+        "metadata": args.get("metadata"),
+        "files": [],
+        "edits": 0,
+        **extra,
+    }
+    state.messages.setdefault(channel, []).append(message)
+    return message
+
+
+def _method(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, Any]:
+    if method in STREAM_METHODS and not state.streaming:
+        raise _Fail("unknown_method")
+    if method == "auth.test":
+        return {
+            "url": "https://centralops-local.slack.com/",
+            "team": "CentralOps local",
+            "user": "centralops",
+            "team_id": state.team,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "is_enterprise_install": False,
+        }
+    if method == "chat.postMessage":
+        m = _post(state, args)
+        return {"channel": m["channel"], "ts": m["ts"], "message": m}
+    if method == "chat.update":
+        _need(args, "channel", "ts")
+        found = state.find(str(args["channel"]), str(args["ts"]))
+        if found is None:
+            raise _Fail("message_not_found")
+        m = found
+        for key in ("text", "blocks", "metadata"):
+            if key in args:
+                m[key] = args[key]
+        m["edits"] += 1
+        return {"channel": m["channel"], "ts": m["ts"], "text": m["text"]}
+    if method == "chat.delete":
+        _need(args, "channel", "ts")
+        gone = state.find(str(args["channel"]), str(args["ts"]))
+        if gone is None:
+            raise _Fail("message_not_found")
+        state.messages[gone["channel"]].remove(gone)
+        return {"channel": gone["channel"], "ts": gone["ts"]}
+    if method == "chat.postEphemeral":
+        _need(args, "channel", "user")
+        e = {
+            "ts": state.next_ts(),
+            "channel": str(args["channel"]),
+            "user": str(args["user"]),
+            "thread_ts": args.get("thread_ts") or None,
+            "text": str(args.get("text") or ""),
+            "blocks": args.get("blocks") or [],
+        }
+        state.ephemeral.append(e)
+        return {"message_ts": e["ts"]}
+    if method == "chat.startStream":
+        _need(args, "channel", "thread_ts")
+        if str(args["channel"])[:1] in "CG":
+            _need(args, "recipient_team_id", "recipient_user_id")
+        m = _post(state, args, stream="in_progress", text=_chunk_text(args))
+        return {"channel": m["channel"], "ts": m["ts"]}
+    if method in ("chat.appendStream", "chat.stopStream"):
+        _need(args, "channel", "ts")
+        found = state.find(str(args["channel"]), str(args["ts"]))
+        if found is None:
+            raise _Fail("message_not_found")
+        m = found
+        if m.get("stream") != "in_progress":
+            raise _Fail("message_not_in_streaming_state")
+        m["text"] += _chunk_text(args)
+        m["edits"] += 1
+        if method == "chat.stopStream":
+            m["stream"] = "completed"
+            m["blocks"] = args.get("blocks") or m["blocks"]
+            m["metadata"] = args.get("metadata") or m["metadata"]
+        return {"channel": m["channel"], "ts": m["ts"]}
+    if method in ("views.publish", "views.open"):
+        _need(args, "view")
+        key = str(args.get("user_id") or args.get("trigger_id") or "")
+        state.views[key] = {"view": args["view"], "method": method}
+        return {"view": {"id": "V" + uuid.uuid4().hex[:10].upper(), **args["view"]}}
+    if method == "users.info":
+        _need(args, "user")
+        person = _people().get(str(args["user"]))
+        if person is None:
+            raise _Fail("user_not_found")
+        return {
+            "user": {
+                "id": person.slack_user_id,
+                "team_id": state.team,
+                "name": person.slack_name,
+                "real_name": person.slack_name.capitalize(),
+                "profile": {"email": person.email, "display_name": person.slack_name},
+            }
+        }
+    if method == "files.getUploadURLExternal":
+        _need(args, "filename", "length")
+        file_id = "F" + uuid.uuid4().hex[:10].upper()
+        state.files[file_id] = {"id": file_id, "name": str(args["filename"]), "content": None}
+        return {"upload_url": f"{state.base_url}/_upload/{file_id}", "file_id": file_id}
+    if method == "files.completeUploadExternal":
+        _need(args, "files")
+        done = []
+        for f in args["files"]:
+            stored = state.files.get(str(f.get("id")))
+            if stored is None or stored["content"] is None:
+                raise _Fail("file_not_found")
+            stored["title"] = f.get("title") or stored["name"]
+            done.append({k: v for k, v in stored.items() if k != "content"})
+        if args.get("channel_id"):
+            _post(
+                state,
+                {
+                    "channel": args["channel_id"],
+                    "thread_ts": args.get("thread_ts"),
+                    "text": args.get("initial_comment"),
+                },
+                files=done,
+            )
+        return {"files": done}
+    if method == "conversations.replies":
+        _need(args, "channel", "ts")
+        return {"messages": state.thread(str(args["channel"]), str(args["ts"])), "has_more": False}
+    raise _Fail("unknown_method")
+
+
+def _authorized(state: SlackState, request: web.Request, args: dict[str, Any]) -> bool:
+    header = request.headers.get("Authorization", "")
+    token = (
+        header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else str(args.get("token", ""))
+    )
+    return bool(token) and token == state.token
+
+
+async def api(request: web.Request) -> web.Response:
+    """``/api/<method>``: check the token, maybe rate-limit, run the method, record the call."""
+    state = request.app[STATE_KEY]
+    method = request.match_info["method"]
+    args = await _args(request)
+    record: dict[str, Any] = {
+        "method": method,
+        "time": time.time(),
+        "channel": args.get("channel") or args.get("channel_id"),
+    }
+    state.calls.append(record)
+    limit = state.rate_limits.get(method)
+    if limit and limit[0] > 0:
+        limit[0] -= 1
+        record.update(status=429, ok=False)
+        return web.json_response(
+            {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(limit[1])}
+        )
+    if not _authorized(state, request, args):
+        record.update(status=200, ok=False, error="invalid_auth")
+        return web.json_response({"ok": False, "error": "invalid_auth"})
+    try:
+        result = _method(state, method, args)
+    except _Fail as f:
+        record.update(status=200, ok=False, error=f.error)
+        return web.json_response({"ok": False, "error": f.error})
+    record.update(status=200, ok=True, ts=result.get("ts"))
+    return web.json_response({"ok": True, **result})
+
+
+async def upload(request: web.Request) -> web.Response:
+    """The upload URL handed out by ``files.getUploadURLExternal``."""
+    state = request.app[STATE_KEY]
+    stored = state.files.get(request.match_info["file_id"])
+    if stored is None:
+        return web.Response(status=404, text="unknown upload")
+    stored["content"] = (await request.read()).decode("utf-8", "replace")
+    state.calls.append({"method": "files.upload", "time": time.time(), "status": 200, "ok": True})
+    return web.Response(text=f"OK - {len(stored['content'])}")
+
+
+async def inspect_messages(request: web.Request) -> web.Response:
+    """``GET /_stand-in/messages?channel=C``: every message of a channel (all channels when omitted)."""
+    state = request.app[STATE_KEY]
+    channel = request.query.get("channel")
+    msgs = state.messages.get(channel, []) if channel else [m for ms in state.messages.values() for m in ms]
+    return web.json_response({"messages": msgs})
+
+
+async def inspect_thread(request: web.Request) -> web.Response:
+    """``GET /_stand-in/thread?channel=C&ts=T``: a parent and its replies."""
+    state = request.app[STATE_KEY]
+    return web.json_response({"messages": state.thread(request.query["channel"], request.query["ts"])})
+
+
+async def inspect_ephemeral(request: web.Request) -> web.Response:
+    """``GET /_stand-in/ephemeral?user=U``: private messages shown to one person."""
+    state = request.app[STATE_KEY]
+    user = request.query.get("user")
+    return web.json_response({"messages": [e for e in state.ephemeral if not user or e["user"] == user]})
+
+
+async def inspect_views(request: web.Request) -> web.Response:
+    """``GET /_stand-in/views``: published App Home views by user."""
+    return web.json_response({"views": request.app[STATE_KEY].views})
+
+
+async def inspect_files(request: web.Request) -> web.Response:
+    """``GET /_stand-in/files``: uploaded files with their content."""
+    return web.json_response({"files": list(request.app[STATE_KEY].files.values())})
+
+
+async def inspect_calls(request: web.Request) -> web.Response:
+    """``GET /_stand-in/calls?method=M``: recorded API calls with timestamps, and counts per method."""
+    state = request.app[STATE_KEY]
+    method = request.query.get("method")
+    calls = [c for c in state.calls if not method or c["method"] == method]
+    counts: dict[str, int] = {}
+    for c in state.calls:
+        counts[c["method"]] = counts.get(c["method"], 0) + 1
+    return web.json_response({"calls": calls, "counts": counts})
+
+
+async def configure(request: web.Request) -> web.Response:
+    """``POST /_stand-in/config``: ``{"streaming": bool, "rate_limit": {"method", "count", "retry_after"}, "reset": bool}``."""
+    state = request.app[STATE_KEY]
+    body = await request.json()
+    if body.get("reset"):
+        state.reset()
+    if "streaming" in body:
+        state.streaming = bool(body["streaming"])
+    if rl := body.get("rate_limit"):
+        state.rate_limits[str(rl["method"])] = [int(rl.get("count", 1)), int(rl.get("retry_after", 1))]
+    return web.json_response({"ok": True, "streaming": state.streaming})
+
+
+async def user_message(request: web.Request) -> web.Response:
+    """``POST /_stand-in/user_message``: a person's message (``channel``, ``user``, ``text``, ``thread_ts``?).
+
+    The console records what a person "types" here, so the rendered thread shows it
+    and the event it sends carries the same ``ts``.
+    """
+    state = request.app[STATE_KEY]
+    body = await request.json()
+    channel = str(body["channel"])
+    message: dict[str, Any] = {
+        "type": "message",
+        "ts": state.next_ts(),
+        "channel": channel,
+        "thread_ts": body.get("thread_ts") or None,
+        "user": str(body["user"]),
+        "text": str(body.get("text", "")),
+        "blocks": [],
+        "metadata": None,
+        "files": [],
+        "edits": 0,
+    }
+    state.messages.setdefault(channel, []).append(message)
+    return web.json_response({"ok": True, "ts": message["ts"], "message": message})
+
+
+async def health(_: web.Request) -> web.Response:
+    """``GET /health``."""
+    return web.json_response({"status": "ok"})
+
+
+_EMOJI = {
+    ":white_check_mark:": "✓",
+    ":x:": "✗",
+    ":hourglass_flowing_sand:": "…",
+    ":warning:": "⚠",
+    ":no_entry:": "⛔",
+}
+_MENTION_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def _plain(text: str) -> str:
+    names = {p.slack_user_id: p.slack_name for p in org.PEOPLE}
+    text = _MENTION_RE.sub(
+        lambda m: "@" + names.get(m.group(1), "centralops" if m.group(1) == BOT_USER_ID else m.group(1)), text
+    )
+    for code, glyph in _EMOJI.items():
+        text = text.replace(code, glyph)
+    return text
+
+
+def _block_lines(block: dict[str, Any]) -> list[str]:
+    kind = block.get("type")
+    if kind in ("section", "header"):
+        return str((block.get("text") or {}).get("text", "")).splitlines()
+    if kind == "markdown":
+        return str(block.get("text", "")).splitlines()
+    if kind == "context":
+        return [" ".join(str(e.get("text", "")) for e in block.get("elements", []))]
+    if kind == "actions":
+        return ["  ".join(f"[{(e.get('text') or {}).get('text', '?')}]" for e in block.get("elements", []))]
+    if kind == "divider":
+        return ["─" * 20]
+    return []
+
+
+def render_message(message: dict[str, Any]) -> list[str]:
+    """The lines Slack would show for one message."""
+    names = {p.slack_user_id: p.slack_name for p in org.PEOPLE}
+    who = (
+        "CentralOps"
+        if message.get("bot_id")
+        else names.get(str(message.get("user")), str(message.get("user")))
+    )
+    lines: list[str] = []
+    if message.get("stream") or not message.get("blocks"):
+        lines.extend(str(message.get("text") or "").splitlines())
+        tail = [
+            ln for b in message.get("blocks") or [] if b.get("type") == "actions" for ln in _block_lines(b)
+        ]
+        lines.extend(tail)
+    else:
+        for block in message["blocks"]:
+            lines.extend(_block_lines(block))
+    for f in message.get("files") or []:
+        lines.append(f"📎 {f.get('title') or f.get('name')} ({f.get('name')})")
+    if message.get("stream") == "in_progress":
+        lines.append("▍ (still streaming)")
+    body = [_plain(ln) for ln in lines] or [""]
+    return [f"{who}: {body[0]}", *(f"    {ln}" for ln in body[1:])]
+
+
+def render_thread(messages: list[dict[str, Any]], *, ephemeral: list[dict[str, Any]] | None = None) -> str:
+    """What Slack would show for a thread (parent first, replies indented), then private messages.
+
+    Args:
+        messages: A parent and its replies, as ``/_stand-in/thread`` returns them.
+        ephemeral: Private messages to show after the thread ("only visible to you").
+    """
+    out: list[str] = []
+    for i, message in enumerate(messages):
+        lines = render_message(message)
+        prefix = "" if i == 0 and not message.get("thread_ts") else "  └ " if i else ""
+        out.append(prefix + lines[0])
+        out.extend(("    " if prefix else "") + ln for ln in lines[1:])
+    for e in ephemeral or []:
+        lines = render_message({**e, "bot_id": BOT_ID})
+        out.append("(only visible to you) " + lines[0])
+        out.extend(lines[1:])
+    return "\n".join(out)
+
+
+def build_app(token: str, *, streaming: bool = True, base_url: str = "") -> web.Application:
+    """The stand-in as an aiohttp application.
+
+    Args:
+        token: The bot token calls must carry.
+        streaming: Whether the ``chat.*Stream`` methods exist at start.
+        base_url: This server's own URL (for upload URLs); set later when unknown.
+    """
+    app = web.Application()
+    app[STATE_KEY] = SlackState(token=token, streaming=streaming, base_url=base_url)
+    app.router.add_route("*", "/api/{method}", api)
+    app.router.add_post("/_upload/{file_id}", upload)
+    app.router.add_get("/_stand-in/messages", inspect_messages)
+    app.router.add_get("/_stand-in/thread", inspect_thread)
+    app.router.add_get("/_stand-in/ephemeral", inspect_ephemeral)
+    app.router.add_get("/_stand-in/views", inspect_views)
+    app.router.add_get("/_stand-in/files", inspect_files)
+    app.router.add_get("/_stand-in/calls", inspect_calls)
+    app.router.add_post("/_stand-in/config", configure)
+    app.router.add_post("/_stand-in/user_message", user_message)
+    app.router.add_get("/health", health)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve the stand-in on loopback."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=5103)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--token", default=None, help=f"bot token (default: ${settings.SLACK_BOT_TOKEN})")
+    parser.add_argument("--no-streaming", action="store_true", help="answer chat.*Stream with unknown_method")
+    args = parser.parse_args(argv)
+    logs.configure()
+    token = args.token or os.environ.get(settings.SLACK_BOT_TOKEN, "")
+    if not token:
+        parser.error(f"give --token or set {settings.SLACK_BOT_TOKEN}")
+    app = build_app(token, streaming=not args.no_streaming, base_url=f"http://{args.host}:{args.port}")
+    logger.info(
+        "slack web api stand-in listening", extra={"port": args.port, "streaming": not args.no_streaming}
+    )
+    web.run_app(app, host=args.host, port=args.port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()
