@@ -13,7 +13,7 @@ from bridge import policy
 from bridge.errors import CommandRefused
 
 MAX_ARGS = 100
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Outside quotes these mean shell syntax; the bridge has no shell, so they are refused rather than guessed at.
 _UNQUOTED_META = {";": "';'", "&": "'&'", "|": "'|'", "<": "'<'", ">": "'>'", "(": "'('", ")": "')'"}
@@ -194,7 +194,7 @@ def parse(text: object, *, local_endpoint_url: str | None = None, max_chars: int
         _unsupported_service(service)
     _check_operation(service, operation, args)
     region = options.get("--region")
-    if region is not None and not _REGION.match(region):
+    if region is not None and not REGION.match(region):
         raise _refuse("invalid_region", f"{region!r} is not an AWS region name such as us-east-1.")
     return Command(
         argv=tuple(args),

@@ -18,8 +18,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bridge.errors import AccountError
 
 REFRESH_BEFORE_S = 300.0
-_SOURCE_IDENTITY = re.compile(r"[^\w+=,.@-]")
-_TAG_VALUE = re.compile(r"[^\w .:/=+@-]")
+_SOURCE_IDENTITY = re.compile(r"[^\w+=,.@-]", re.ASCII)
+_TAG_VALUE = re.compile(r"[^\w .:/=+@-]", re.ASCII)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,170 @@
+"""Approvals of mutating commands: check the record, then consume it with one conditional write."""
+
+import logging
+import shlex
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bridge.errors import ApprovalRefused
+
+logger = logging.getLogger(__name__)
+
+
+def _same_command(approved: str, requested: str, normalise: Callable[[str], str]) -> bool:
+    try:
+        return normalise(approved) == normalise(requested)
+    except Exception:  # an approved command the parser refuses can never match
+        return " ".join(shlex.split(approved)) == requested
+
+
+class Approvals:
+    """Reads and consumes approval records.
+
+    Args:
+        table_name: The approvals table.
+        client_factory: Creates the DynamoDB client on first use.
+        normalise: Turns a command line into the bridge's normalised form (``Command.text``).
+        clock: Epoch seconds (tests).
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        client_factory: Callable[[], Any],
+        normalise: Callable[[str], str],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._table = table_name
+        self._factory = client_factory
+        self._client: Any = None
+        self._normalise = normalise
+        self._clock = clock
+
+    def _dynamodb(self) -> Any:
+        if self._client is None:
+            self._client = self._factory()
+        return self._client
+
+    def consume(
+        self, approval_id: str | None, *, command: str, accounts: Sequence[str], requester: str
+    ) -> None:
+        """Check that ``approval_id`` allows exactly this run, and use it up.
+
+        Args:
+            approval_id: From the tool call; ``None`` when the call carries none.
+            command: The normalised command (``Command.text``).
+            accounts: The accounts the command is about to run in.
+            requester: The verified requester.
+
+        Raises:
+            ApprovalRefused: With a code saying which condition failed.
+        """
+        if not approval_id or not isinstance(approval_id, str):
+            raise ApprovalRefused(
+                f"`{command}` changes resources, so it needs an approval. Ask for one in chat; "
+                "an approver's Approve button lets it run once.",
+                code="approval_required",
+            )
+        now = int(self._clock())
+        item = self._get(approval_id)
+        self._check(item, approval_id, command=command, accounts=accounts, requester=requester, now=now)
+        try:
+            self._dynamodb().update_item(
+                TableName=self._table,
+                Key={"approval_id": {"S": approval_id}},
+                UpdateExpression="SET consumed_at = :now",
+                ConditionExpression=(
+                    "attribute_exists(approval_id) AND #status = :approved AND attribute_not_exists(consumed_at)"
+                    " AND expires_at > :now AND requester = :requester AND #command = :command"
+                ),
+                ExpressionAttributeNames={"#status": "status", "#command": "command"},
+                ExpressionAttributeValues={
+                    ":now": {"N": str(now)},
+                    ":approved": {"S": "approved"},
+                    ":requester": {"S": requester},
+                    ":command": item["command"],
+                },
+            )
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                raise ApprovalRefused(
+                    f"Approval {approval_id} was used or changed a moment ago. Request a new approval.",
+                    code="approval_used",
+                ) from e
+            raise self._unavailable(e) from e
+        except BotoCoreError as e:
+            raise self._unavailable(e) from e
+        logger.info("approval consumed", extra={"approval_id": approval_id, "requester": requester})
+
+    def _get(self, approval_id: str) -> dict[str, Any]:
+        try:
+            item = (
+                self._dynamodb()
+                .get_item(TableName=self._table, Key={"approval_id": {"S": approval_id}}, ConsistentRead=True)
+                .get("Item")
+            )
+        except (ClientError, BotoCoreError) as e:
+            raise self._unavailable(e) from e
+        if not item:
+            raise ApprovalRefused(
+                f"Approval {approval_id} does not exist. Request an approval in chat and retry with its id.",
+                code="approval_not_found",
+            )
+        return dict(item)
+
+    def _check(
+        self,
+        item: dict[str, Any],
+        approval_id: str,
+        *,
+        command: str,
+        accounts: Sequence[str],
+        requester: str,
+        now: int,
+    ) -> None:
+        status = item.get("status", {}).get("S")
+        if status != "approved":
+            raise ApprovalRefused(
+                f"Approval {approval_id} is {status or 'undecided'}, not approved. "
+                "Wait for an approver's decision or request a new approval.",
+                code="approval_not_approved",
+            )
+        if "consumed_at" in item:
+            raise ApprovalRefused(
+                f"Approval {approval_id} has already been used; each approval runs once. Request a new one.",
+                code="approval_used",
+            )
+        if int(item.get("expires_at", {}).get("N", "0")) <= now:
+            raise ApprovalRefused(
+                f"Approval {approval_id} has expired. Request a new approval.", code="approval_expired"
+            )
+        if item.get("requester", {}).get("S") != requester:
+            raise ApprovalRefused(
+                f"Approval {approval_id} was granted to someone else. Request your own approval.",
+                code="approval_wrong_requester",
+            )
+        if not _same_command(item.get("command", {}).get("S", ""), command, self._normalise):
+            raise ApprovalRefused(
+                f"Approval {approval_id} was granted for a different command. "
+                "Run exactly the approved command, or request a new approval.",
+                code="approval_wrong_command",
+            )
+        approved_accounts = item.get("accounts", {})
+        listed = approved_accounts.get("SS") or [v.get("S") for v in approved_accounts.get("L", [])]
+        if sorted(set(listed)) != sorted(set(accounts)):
+            raise ApprovalRefused(
+                f"Approval {approval_id} was granted for account(s) {', '.join(sorted(listed))}, "
+                f"not {', '.join(sorted(accounts))}. Run it in exactly those accounts or request a new approval.",
+                code="approval_wrong_accounts",
+            )
+
+    @staticmethod
+    def _unavailable(e: Exception) -> ApprovalRefused:
+        return ApprovalRefused(
+            f"The approvals table could not be read ({e}). Nothing was run; try again shortly.",
+            code="approvals_unavailable",
+        )

@@ -1,0 +1,336 @@
+"""The bridge's work for ``query`` and ``query_accounts``: check, enter the account, call, shape, audit."""
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bridge import commands
+from bridge.approvals import Approvals
+from bridge.audit import AuditLog, AuditRecord
+from bridge.aws_mcp import AwsMcpClient
+from bridge.config import BridgeConfig
+from bridge.credentials import Caller, CredentialProvider
+from bridge.errors import AccountError, BridgeError, CommandRefused
+from bridge.fanout import fan_out
+from bridge.redact import cap, redact, redact_text
+from bridge.registry import Registry
+
+logger = logging.getLogger(__name__)
+
+CALL_AWS = "aws___call_aws"
+MAX_ACCOUNTS = 500
+Result = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A checked request, ready to run in each account."""
+
+    command: commands.Command
+    tool_name: str
+    region: str | None
+    approval_id: str | None
+    caller: Caller
+    mutating: bool
+
+
+def _error(account_id: str, code: str, message: str, **extra: Any) -> Result:
+    return {
+        "ok": False,
+        **extra,
+        "account_id": account_id,
+        "error": {"code": code, "message": message, "account_id": account_id},
+    }
+
+
+class Bridge:
+    """The bridge's collaborators, created lazily from the configuration unless injected.
+
+    Args:
+        config: Settings.
+        registry: Account registry (from ``config.accounts_table`` when omitted).
+        credentials: AssumeRole provider.
+        aws_mcp: AWS MCP Server client.
+        approvals: Approvals store.
+        audit: Audit log.
+        client_factory: ``client_factory("sts")`` makes a boto3 client for the bridge's own account.
+    """
+
+    def __init__(
+        self,
+        config: BridgeConfig,
+        *,
+        registry: Registry | None = None,
+        credentials: CredentialProvider | None = None,
+        aws_mcp: AwsMcpClient | None = None,
+        approvals: Approvals | None = None,
+        audit: AuditLog | None = None,
+        client_factory: Callable[[str], Any] | None = None,
+    ) -> None:
+        self.config = config
+        factory = client_factory or self._boto_client
+        self.registry = registry or Registry(
+            config.accounts_table,
+            lambda: factory("dynamodb"),
+            default_role_name=config.default_role_name,
+            default_external_id=config.external_id,
+            ttl_s=config.registry_ttl_s,
+        )
+        self.credentials = credentials or CredentialProvider(lambda: factory("sts"))
+        self.aws_mcp = aws_mcp or AwsMcpClient(
+            config.aws_mcp_url,
+            config.aws_mcp_region,
+            call_timeout_s=config.call_timeout_s,
+            retries=config.mcp_retries,
+        )
+        self.approvals = approvals or Approvals(
+            config.approvals_table, lambda: factory("dynamodb"), self._normalise
+        )
+        self.audit = audit or AuditLog(config.audit_table, lambda: factory("dynamodb"))
+
+    def _boto_client(self, service: str) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.session.Session().client(
+            service,
+            region_name=self.config.region,
+            endpoint_url=self.config.endpoint_url,
+            config=Config(max_pool_connections=64, retries={"mode": "standard", "max_attempts": 3}),
+        )
+
+    def _normalise(self, text: str) -> str:
+        return self._parse(text).text
+
+    def _parse(self, text: object) -> commands.Command:
+        return commands.parse(
+            text, local_endpoint_url=self.config.local_endpoint_url, max_chars=self.config.max_command_chars
+        )
+
+    async def query(self, event: dict[str, Any]) -> Result:
+        """One command in one account."""
+        account_id = event.get("account_id")
+        if not isinstance(account_id, str):
+            return _error(
+                str(account_id), "invalid_arguments", "account_id must be a 12-digit account id string."
+            )
+        return (await self._run([account_id], event))[0]
+
+    async def query_accounts(self, event: dict[str, Any]) -> Result:
+        """One command in many accounts; one result per account, in the order given."""
+        ids = event.get("account_ids")
+        if not isinstance(ids, list) or not ids or not all(isinstance(a, str) for a in ids):
+            results = [
+                _error("", "invalid_arguments", "account_ids must be a non-empty list of account id strings.")
+            ]
+        elif len(ids) > MAX_ACCOUNTS:
+            message = f"{len(ids)} accounts in one call; the limit is {MAX_ACCOUNTS}. Split the request."
+            results = [_error("", "too_many_accounts", message)]
+        else:
+            results = await self._run(list(dict.fromkeys(ids)), event)
+        ok = sum(1 for r in results if r["ok"])
+        return {"results": results, "ok_count": ok, "error_count": len(results) - ok}
+
+    async def _run(self, account_ids: list[str], event: dict[str, Any]) -> list[Result]:
+        started = time.monotonic()
+        caller = _caller(event)
+        raw = (
+            (event.get("arguments") or {}).get("cli_command")
+            if isinstance(event.get("arguments"), dict)
+            else None
+        )
+        text = raw if isinstance(raw, str) else ""
+        plan: _Plan | None = None
+        try:
+            plan = self._plan(event, caller)
+            if plan.mutating:
+                await self._approve(plan, account_ids)
+        except BridgeError as e:
+            ms = int((time.monotonic() - started) * 1000)
+            command = plan.command.text if plan else text
+            if plan:
+                classification = plan.command.classification
+            else:
+                classification = "denied" if e.code == "denied_operation" else "invalid"
+            results = [
+                _error(a, e.code, e.message, command=command, classification=classification, ms=ms)
+                for a in account_ids
+            ]
+            await self._audit(results, caller, event, "refused")
+            return results
+        results = await fan_out(
+            account_ids,
+            lambda a: self._one(a, plan),
+            concurrency=self.config.max_concurrency,
+            timeout_s=self.config.account_timeout_s,
+            on_timeout=lambda a, ms: _error(
+                a,
+                "account_timeout",
+                f"Account {a} did not answer within {self.config.account_timeout_s:g} s. "
+                "Narrow the command or retry this account alone.",
+                command=plan.command.text,
+                classification=plan.command.classification,
+                ms=ms,
+            ),
+        )
+        await self._audit(results, caller, event, None)
+        return results
+
+    def _plan(self, event: dict[str, Any], caller: Caller) -> _Plan:
+        tool_name = event.get("tool_name")
+        if tool_name != CALL_AWS:
+            raise BridgeError(
+                f"tool_name must be {CALL_AWS!r}, not {tool_name!r}: it is the only AWS MCP Server tool "
+                "CentralOps runs.",
+                code="unknown_tool",
+            )
+        arguments = event.get("arguments")
+        if not isinstance(arguments, dict) or set(arguments) - {"cli_command"}:
+            raise CommandRefused(
+                'arguments must be {"cli_command": "aws ..."} and nothing else.', code="invalid_arguments"
+            )
+        if not caller.requester:
+            raise BridgeError(
+                "The call carries no requester. CentralOps sets it from the verified identity; "
+                "call the bridge through the agent.",
+                code="missing_requester",
+            )
+        command = self._parse(arguments.get("cli_command"))
+        region = event.get("region") or None
+        if region is not None and (not isinstance(region, str) or not commands.REGION.match(region)):
+            raise CommandRefused(
+                f"{region!r} is not an AWS region name such as us-east-1.", code="invalid_region"
+            )
+        if region and command.region and region != command.region:
+            raise CommandRefused(
+                f"The call asks for region {region} but the command names --region {command.region}. Use one.",
+                code="region_conflict",
+            )
+        approval_id = event.get("approval_id") if isinstance(event.get("approval_id"), str) else None
+        mutating = command.classification == "mutating"
+        return _Plan(command, CALL_AWS, region or command.region, approval_id, caller, mutating)
+
+    async def _approve(self, plan: _Plan, account_ids: list[str]) -> None:
+        entries = await asyncio.gather(*(asyncio.to_thread(self.registry.get, a) for a in account_ids))
+        missing = [e.name for e in entries if not e.write_role_name]
+        if missing:
+            raise BridgeError(
+                f"`{plan.command.text}` changes resources, and {', '.join(missing)} has no write role "
+                "registered for CentralOps, so it cannot run there even with approval. "
+                "Ask an administrator to set write_role_name, or make the change yourself.",
+                code="no_write_role",
+            )
+        await asyncio.to_thread(
+            self.approvals.consume,
+            plan.approval_id,
+            command=plan.command.text,
+            accounts=account_ids,
+            requester=plan.caller.requester,
+        )
+
+    async def _one(self, account_id: str, plan: _Plan) -> Result:
+        started = time.monotonic()
+        shape = {"command": plan.command.text, "classification": plan.command.classification}
+
+        def ms() -> int:
+            return int((time.monotonic() - started) * 1000)
+
+        try:
+            entry = await asyncio.to_thread(self.registry.get, account_id)
+            role = entry.write_role_name if plan.mutating else entry.role_name
+            if not role:  # checked before the approval was consumed; kept for safety
+                raise AccountError(f"{entry.name} has no write role.", code="no_write_role")
+            creds = await self.credentials.get(account_id, role, plan.caller, external_id=entry.external_id)
+            region = plan.region or entry.default_region or self.config.region
+            answer = await self.aws_mcp.call(creds, plan.tool_name, {"cli_command": self._wire(plan, region)})
+        except BridgeError as e:
+            return _error(account_id, e.code, redact_text(e.message), **shape, ms=ms())
+        except Exception:
+            logger.exception("account failed unexpectedly", extra={"account_id": account_id})
+            message = (
+                "The bridge failed unexpectedly in this account. Try again; the bridge's log has details."
+            )
+            return _error(account_id, "internal_error", message, **shape, ms=ms())
+        if answer.is_error:
+            message = redact_text(
+                answer.text.removeprefix(f"Error executing tool {plan.tool_name}: ").strip()
+            )
+            return _error(
+                account_id, "aws_error", message or "The AWS CLI failed without a message.", **shape, ms=ms()
+            )
+        result, truncated = cap(redact(_parse_json(answer.text)), self.config.max_output_chars)
+        return {
+            "ok": True,
+            "account_id": account_id,
+            "account_name": entry.name,
+            "region": region,
+            **shape,
+            "result": result,
+            "truncated": truncated,
+            "ms": ms(),
+        }
+
+    @staticmethod
+    def _wire(plan: _Plan, region: str) -> str:
+        text = plan.command.text
+        if not plan.command.region:
+            text += f" --region {region}"
+        if not plan.command.has_output:
+            text += " --output json"
+        return text
+
+    async def _audit(
+        self, results: list[Result], caller: Caller, event: dict[str, Any], forced: str | None
+    ) -> None:
+        records = [
+            AuditRecord(
+                requester=caller.requester,
+                account_id=r["account_id"],
+                command=r.get("command", ""),
+                classification=r.get("classification", "invalid"),
+                outcome=forced or _outcome(r),
+                duration_ms=int(r.get("ms", 0)),
+                tool="query_accounts" if "account_ids" in event else "query",
+                approval_id=event.get("approval_id") if isinstance(event.get("approval_id"), str) else None,
+                error_code=None if r["ok"] else r["error"]["code"],
+                platform=caller.platform,
+                channel=caller.channel,
+            )
+            for r in results
+        ]
+        await asyncio.to_thread(self.audit.write, records)
+
+    async def aclose(self) -> None:
+        """Close the AWS MCP sessions."""
+        await self.aws_mcp.aclose()
+
+
+def _outcome(result: Result) -> str:
+    if result["ok"]:
+        return "executed"
+    return "aws_error" if result["error"]["code"] == "aws_error" else "failed"
+
+
+def _parse_json(text: str) -> Any:
+    stripped = text.strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            pass
+    return stripped
+
+
+def _caller(event: dict[str, Any]) -> Caller:
+    requester = event.get("requester")
+    raw = event.get("context")
+    context: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    return Caller(
+        requester=requester.strip() if isinstance(requester, str) else "",
+        platform=str(context.get("platform") or "unknown"),
+        channel=str(context.get("channel") or "unknown"),
+    )

@@ -1,0 +1,78 @@
+"""The Lambda entry point behind AgentCore Gateway.
+
+The event is the tool's arguments; the tool's name arrives in
+``context.client_context.custom["bedrockAgentCoreToolName"]`` as
+``<target>___<tool>``. Errors are results, never exceptions. Nothing touches
+AWS at import time: the bridge and its clients are built on the first call.
+"""
+
+import logging
+import threading
+from typing import TYPE_CHECKING, Any
+
+from bridge.runtime import BackgroundLoop
+from centralops import logs
+from centralops.errors import CentralOpsError
+
+if TYPE_CHECKING:
+    from bridge.engine import Bridge
+
+logger = logging.getLogger("bridge")
+TOOLS = ("query", "query_accounts")
+
+_loop = BackgroundLoop()
+_bridge: "Bridge | None" = None
+_build_lock = threading.Lock()
+
+
+def tool_name(context: Any) -> str | None:
+    """The bridge tool named by the Gateway, without its target prefix (``None`` when absent)."""
+    custom = getattr(getattr(context, "client_context", None), "custom", None)
+    if not isinstance(custom, dict):
+        return None
+    name = custom.get("bedrockAgentCoreToolName")
+    if not isinstance(name, str):
+        return None
+    return name.split("___", 1)[1] if "___" in name else name
+
+
+def get_bridge() -> "Bridge":
+    """The process's bridge, built from the environment on first use."""
+    global _bridge
+    with _build_lock:
+        if _bridge is None:
+            from bridge.config import BridgeConfig
+            from bridge.engine import Bridge
+
+            logs.configure()
+            _bridge = Bridge(BridgeConfig.from_env())
+        return _bridge
+
+
+def _failure(code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message, "account_id": None}}
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Run the ``query`` or ``query_accounts`` tool and return its JSON result."""
+    name = tool_name(context)
+    if name not in TOOLS:
+        return _failure(
+            "unknown_tool",
+            f"The bridge serves the tools {', '.join(TOOLS)}, not {name!r}. Check the Gateway target's tool schema.",
+        )
+    if not isinstance(event, dict):
+        return _failure("invalid_arguments", "The tool arguments must be a JSON object.")
+    try:
+        bridge = get_bridge()
+        if name == "query":
+            return _loop.run(bridge.query(event))
+        return _loop.run(bridge.query_accounts(event))
+    except CentralOpsError as e:
+        logger.error("bridge refused to start", extra={"code": e.code})
+        return _failure(e.code, e.message)
+    except Exception:
+        logger.exception("bridge invocation failed", extra={"tool": name})
+        return _failure(
+            "internal_error", "The bridge failed unexpectedly. Try again; its log has the details."
+        )
