@@ -1,0 +1,1 @@
+"""The CDK stacks of a CentralOps deployment (see ``infra/app.py``)."""

@@ -1,0 +1,166 @@
+"""The bridge stack: the Lambda behind the Gateway and the one role allowed into member accounts."""
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from centralops import settings
+from infra import tables
+from infra.stacks.config import TARGET_ROLE_NAME, WRITE_ROLE_NAME, DeploymentConfig
+from infra.stacks.findings import accept
+from infra.stacks.packaging import bridge_code
+from infra.stacks.registry import RegistryStack
+
+HANDLER = "bridge.handler.handler"
+
+
+def member_role_arns(config: DeploymentConfig, partition: str, role_name: str) -> list[str]:
+    """ARNs of ``role_name`` in each member account: explicit accounts, never a wildcard."""
+    return [f"arn:{partition}:iam::{account_id}:role/{role_name}" for account_id in config.member_account_ids]
+
+
+class BridgeStack(Stack):
+    """The bridge Lambda and its role.
+
+    Attributes:
+        function: The Lambda (handler ``bridge.handler.handler``, Python 3.12, ARM64).
+        role: Its execution role, named ``<prefix>-bridge`` so member-account trust policies can name it.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        registry: RegistryStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        accounts = registry.table(tables.ACCOUNTS)
+        approvals = registry.table(tables.APPROVALS)
+        audit = registry.table(tables.AUDIT)
+
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=config.bridge_role_name,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="CentralOps bridge: assumes CentralOps roles in the listed member accounts",
+        )
+        log_group = logs.LogGroup(
+            self,
+            "Logs",
+            log_group_name=f"/aws/lambda/{config.prefix}-bridge",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            encryption_key=registry.key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            )
+        )
+        self._grant_assume(config)
+        self._grant_mcp(config)
+
+        # Its tables, with exactly the calls it makes: read accounts, consume approvals, append audit.
+        accounts.grant(self.role, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
+        approvals.grant(self.role, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        audit.grant(self.role, "dynamodb:PutItem")
+        registry.key.grant_encrypt_decrypt(self.role)
+
+        environment = {
+            settings.ACCOUNTS_TABLE: accounts.table_name,
+            settings.APPROVALS_TABLE: approvals.table_name,
+            settings.AUDIT_TABLE: audit.table_name,
+            settings.KMS_KEY_ID: registry.key.key_arn,
+            settings.AWS_MCP_URL: config.aws_mcp_url,
+            settings.AWS_MCP_REGION: config.aws_mcp_region,
+            settings.TARGET_ROLE_NAME: TARGET_ROLE_NAME,
+            settings.LOG_FORMAT: "json",
+        }
+        if config.external_id:
+            environment[settings.EXTERNAL_ID] = config.external_id
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=f"{config.prefix}-bridge",
+            description="CentralOps bridge: AgentCore Gateway target that runs aws CLI commands in member accounts",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=HANDLER,
+            code=bridge_code(),
+            role=self.role,
+            timeout=Duration.seconds(120),
+            memory_size=1024,
+            environment=environment,
+            environment_encryption=registry.key,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            reserved_concurrent_executions=config.bridge_concurrency or None,
+        )
+
+        accept(
+            self.function,
+            "CKV_AWS_116",
+            "The Gateway invokes the bridge synchronously and receives its errors; a DLQ only serves async calls.",
+        )
+        accept(
+            self.function,
+            "CKV_AWS_117",
+            "The bridge reaches only public AWS endpoints (STS, DynamoDB, the AWS MCP Server); "
+            "a VPC would add a NAT gateway and no isolation.",
+        )
+        if not config.bridge_concurrency:
+            accept(
+                self.function,
+                "CKV_AWS_115",
+                "Reserved concurrency is opt-in (context bridgeConcurrency): reserving it on a new account "
+                "with a low concurrency quota makes the deployment fail.",
+            )
+
+        CfnOutput(self, "BridgeFunctionName", value=self.function.function_name)
+        CfnOutput(self, "BridgeFunctionArn", value=self.function.function_arn)
+        CfnOutput(
+            self,
+            "BridgeRoleArn",
+            value=self.role.role_arn,
+            description="Pass this to the member-account stack or StackSet (parameter BridgeRoleArn)",
+        )
+        CfnOutput(self, "BridgeLogGroup", value=log_group.log_group_name)
+
+    def _grant_assume(self, config: DeploymentConfig) -> None:
+        role_names = [TARGET_ROLE_NAME, *([WRITE_ROLE_NAME] if config.enable_write_roles else [])]
+        resources = [arn for name in role_names for arn in member_role_arns(config, self.partition, name)]
+        if not resources:
+            # No member accounts configured: the bridge can reach none, which is safe and visible.
+            CfnOutput(
+                self,
+                "MemberAccountsWarning",
+                value="No memberAccountIds in context: the bridge may assume no role yet.",
+            )
+            return
+        conditions = {"StringEquals": {"aws:ResourceOrgID": config.org_id}} if config.org_id else None
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="AssumeCentralOpsRolesInMemberAccounts",
+                actions=["sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"],
+                resources=resources,
+                conditions=conditions,
+            )
+        )
+
+    def _grant_mcp(self, config: DeploymentConfig) -> None:
+        actions = ["aws-mcp:InvokeMcp", "aws-mcp:CallReadOnlyTool"]
+        if config.enable_write_roles:
+            actions.append("aws-mcp:CallReadWriteTool")
+        # The AWS MCP Server has no resource-level permissions, hence "*" as resource (never as action).
+        self.role.add_to_policy(iam.PolicyStatement(sid="UseAwsMcpServer", actions=actions, resources=["*"]))

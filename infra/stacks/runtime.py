@@ -1,0 +1,152 @@
+"""The runtime stack: the agent on AgentCore Runtime, behind the Cognito JWT authorizer."""
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import aws_bedrockagentcore as agentcore
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from centralops import settings
+from infra import tables
+from infra.stacks.cognito import CognitoStack
+from infra.stacks.config import DeploymentConfig
+from infra.stacks.gateway import GatewayStack
+from infra.stacks.images import ImagesStack
+from infra.stacks.registry import RegistryStack
+
+INFERENCE_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "jp.", "au.", "ca.", "global.")
+
+
+def foundation_model_id(model_id: str) -> str:
+    """The foundation model behind a cross-region inference profile id (``us.anthropic...`` -> ``anthropic...``)."""
+    for prefix in INFERENCE_PROFILE_PREFIXES:
+        if model_id.startswith(prefix):
+            return model_id[len(prefix) :]
+    return model_id
+
+
+def invocation_url(region: str, runtime_arn: str) -> str:
+    """The Runtime's ``/invocations`` URL, with the ARN URL-quoted by CloudFormation functions."""
+    quoted = Fn.join("%2F", Fn.split("/", Fn.join("%3A", Fn.split(":", runtime_arn))))
+    return f"https://bedrock-agentcore.{region}.amazonaws.com/runtimes/{quoted}/invocations?qualifier=DEFAULT"
+
+
+class RuntimeStack(Stack):
+    """The agent container on AgentCore Runtime.
+
+    Attributes:
+        runtime: The Runtime; inbound auth is the Cognito JWT authorizer.
+        invocation_url: What the bot POSTs to (``.../invocations?qualifier=DEFAULT``).
+        memory_bucket: Conversation memory of the agent, encrypted with the CMK.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        registry: RegistryStack,
+        cognito: CognitoStack,
+        gateway: GatewayStack,
+        images: ImagesStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        accounts = registry.table(tables.ACCOUNTS)
+        approvals = registry.table(tables.APPROVALS)
+
+        self.memory_bucket = s3.Bucket(
+            self,
+            "Memory",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=registry.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=registry.access_logs,
+            server_access_logs_prefix="memory/",
+            lifecycle_rules=[
+                s3.LifecycleRule(expiration=Duration.days(90), noncurrent_version_expiration=Duration.days(7))
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+        self.role = iam.Role(
+            self,
+            "Role",
+            role_name=f"{config.prefix}-agent",
+            assumed_by=iam.ServicePrincipal(
+                "bedrock-agentcore.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": self.account},
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:{self.partition}:bedrock-agentcore:{self.region}:{self.account}:*"
+                    },
+                },
+            ),
+            description="CentralOps agent on AgentCore Runtime",
+        )
+        model = foundation_model_id(config.model_id)
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="InvokeConfiguredModel",
+                actions=["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+                resources=[
+                    # A cross-region inference profile routes to the model in any of its regions.
+                    f"arn:{self.partition}:bedrock:*::foundation-model/{model}",
+                    f"arn:{self.partition}:bedrock:{self.region}:{self.account}:inference-profile/{config.model_id}",
+                ],
+            )
+        )
+        accounts.grant(self.role, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan")
+        approvals.grant(self.role, "dynamodb:GetItem", "dynamodb:PutItem")
+        self.memory_bucket.grant_read_write(self.role)
+        registry.key.grant_encrypt_decrypt(self.role)
+
+        self.runtime = agentcore.Runtime(
+            self,
+            "Runtime",
+            runtime_name=f"{config.prefix.replace('-', '_')}_agent",
+            description="CentralOps agent: answers questions about the organisation's AWS accounts",
+            agent_runtime_artifact=agentcore.AgentRuntimeArtifact.from_ecr_repository(
+                images.agent, config.agent_image_tag
+            ),
+            execution_role=self.role,
+            authorizer_configuration=agentcore.RuntimeAuthorizerConfiguration.using_jwt(
+                cognito.discovery_url,
+                allowed_audience=[cognito.client.user_pool_client_id],
+            ),
+            # AgentCore drops Authorization unless allow-listed; the agent verifies the token itself too.
+            request_header_configuration=agentcore.RequestHeaderConfiguration(
+                allowlisted_headers=["Authorization"]
+            ),
+            environment_variables={
+                settings.GATEWAY_URL: gateway.gateway_url,
+                settings.ACCOUNTS_TABLE: accounts.table_name,
+                settings.APPROVALS_TABLE: approvals.table_name,
+                settings.MEMORY_BUCKET: self.memory_bucket.bucket_name,
+                settings.MODEL_PROVIDER: "bedrock",
+                settings.MODEL_ID: config.model_id,
+                settings.COGNITO_USER_POOL_ID: cognito.user_pool.user_pool_id,
+                settings.COGNITO_CLIENT_ID: cognito.client.user_pool_client_id,
+                settings.COGNITO_ISSUER: cognito.issuer,
+                settings.COGNITO_JWKS_URL: cognito.jwks_url,
+                settings.APPROVER_GROUP: config.approver_group,
+                settings.KMS_KEY_ID: registry.key.key_arn,
+                settings.LOG_FORMAT: "json",
+            },
+            lifecycle_configuration=agentcore.LifecycleConfiguration(
+                idle_runtime_session_timeout=Duration.minutes(15), max_lifetime=Duration.hours(8)
+            ),
+        )
+        images.agent.grant_pull(self.role)
+        self.invocation_url = invocation_url(self.region, self.runtime.agent_runtime_arn)
+
+        CfnOutput(self, "RuntimeArn", value=self.runtime.agent_runtime_arn)
+        CfnOutput(self, "RuntimeId", value=self.runtime.agent_runtime_id)
+        CfnOutput(self, "InvocationUrl", value=self.invocation_url)
+        CfnOutput(self, "MemoryBucketName", value=self.memory_bucket.bucket_name)
