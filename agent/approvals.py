@@ -141,6 +141,7 @@ class ApprovalRecord:
     created_at: int = 0
     expires_at: int = 0
     decided_by: str | None = None
+    consumed_at: int | None = None
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> "ApprovalRecord":
@@ -163,6 +164,7 @@ class ApprovalRecord:
             created_at=int(item.get("created_at", 0)),
             expires_at=int(item.get("expires_at", 0)),
             decided_by=item.get("decided_by"),
+            consumed_at=int(item["consumed_at"]) if item.get("consumed_at") else None,
         )
 
 

@@ -209,6 +209,11 @@ class AgentRuntime:
                 f"The request to run `{record.call.command}` in {where} is still waiting for approval."
             )
             return
+        if record.consumed_at:
+            yield events.text(
+                f"The approved request to run `{record.call.command}` has already run once. Nothing was run again."
+            )
+            return
         if record.status != "approved":
             yield events.text(
                 f"That request is already {record.status}; it cannot run again. Ask anew if needed."
