@@ -194,8 +194,6 @@ class _Table:
         try:
             return await asyncio.to_thread(getattr(self.table, operation), **kwargs)
         except ClientError as e:
-            if e.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
-                raise
             raise IdentityError(
                 f"CentralOps could not {what} (DynamoDB table {self.name}: "
                 f"{e.response.get('Error', {}).get('Code', 'error')}). Try again in a minute."
@@ -474,8 +472,6 @@ class IdentityService:
     http: httpx.AsyncClient | None = None
     refresh_margin_s: float = REFRESH_MARGIN_S
     clock: Callable[[], float] = time.time
-    exchanges: int = field(default=0, init=False)
-    """How many times Cognito was asked for an ID token (observability and tests)."""
     _cache: dict[str, _Cached] = field(default_factory=dict, init=False, repr=False)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict, init=False, repr=False)
 
@@ -544,7 +540,6 @@ class IdentityService:
             params["SECRET_HASH"] = secret_hash(
                 self.cognito.client_secret, link.username, self.cognito.client_id
             )
-        self.exchanges += 1
         try:
             result = await asyncio.to_thread(
                 self.idp().initiate_auth,
