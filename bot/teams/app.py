@@ -1,0 +1,263 @@
+"""The Teams edge: ``/api/messages`` on the bot's aiohttp server, built on the Microsoft 365 Agents SDK.
+
+Incoming activities are authenticated by the SDK (``jwt_authorization_decorator``
+validates the Bot Framework / Entra token against the app id); the
+``AgentApplication`` routes messages and ``Action.Execute`` card clicks; the
+``CloudAdapter`` sends replies through the Bot Connector at the activity's
+``serviceUrl``. Every answer runs in the background through a proactive turn,
+so the HTTP turn returns within Teams' limit however long the agent takes.
+"""
+
+import asyncio
+import logging
+import warnings
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import web
+from microsoft_agents.activity import Activity, ActivityTypes, AdaptiveCardInvokeResponse
+from microsoft_agents.authentication.msal import MsalConnectionManager
+from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator
+from microsoft_agents.hosting.core import (
+    AgentApplication,
+    AgentAuthConfiguration,
+    ApplicationOptions,
+    ClaimsIdentity,
+    MemoryStorage,
+    TurnContext,
+    TurnState,
+)
+
+from bot.chat import ChatPlace, ChatRequest, ChatUser, Renderer
+from bot.conversation import Conversation
+from bot.idempotency import IdempotencyGuard
+from bot.teams import cards
+from bot.teams.activities import Inbound, Surface, continuation, inbound, request_of
+from bot.teams.config import TeamsConfig
+from bot.teams.render import ClickOutcome, ClickRenderer, StreamRenderer, ThreadRenderer
+from bot.teams.turns import Background, Turns
+from centralops import settings
+
+logger = logging.getLogger(__name__)
+
+PATH = "/api/messages"
+TEAMS_BOT: web.AppKey["TeamsBot"] = web.AppKey("centralops_teams_bot")
+
+STILL_WORKING = "Your decision is still being recorded. Look at the card again in a moment."
+
+
+def auth_configuration(config: TeamsConfig) -> AgentAuthConfiguration:
+    """The SDK's settings for validating incoming tokens and getting outgoing ones."""
+    return AgentAuthConfiguration(
+        client_id=config.app_id,
+        tenant_id=config.tenant_id,
+        client_secret=config.app_password,
+        anonymous_allowed=config.anonymous,
+    )
+
+
+class TeamsBot:
+    """Routes Teams activities to the conversation core.
+
+    Args:
+        conversation: The platform-free core.
+        config: The Teams settings.
+        guard: Claims each incoming activity once across replicas (Teams retries slow requests).
+    """
+
+    def __init__(
+        self, conversation: Conversation, config: TeamsConfig, *, guard: IdempotencyGuard | None = None
+    ) -> None:
+        config.validate()
+        self.conversation = conversation
+        self.config = config
+        self.guard = guard
+        self.auth = auth_configuration(config)
+        self.connections = MsalConnectionManager(connections_configurations={"SERVICE_CONNECTION": self.auth})
+        self.adapter = CloudAdapter(connection_manager=self.connections)
+        self.app: AgentApplication[TurnState] = AgentApplication[TurnState](
+            ApplicationOptions(
+                storage=MemoryStorage(), start_typing_timer=False, bot_app_id=config.app_id or ""
+            ),
+            connection_manager=self.connections,
+        )
+        self.background = Background(self.adapter)
+        self.app.message()(self._on_message)
+        self.app.adaptive_card.action_execute(cards.APPROVE)(self._on_approve)
+        self.app.adaptive_card.action_execute(cards.DENY)(self._on_deny)
+        self.app.adaptive_card.action_execute(cards.FOLLOWUP)(self._on_followup)
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        """The ``/api/messages`` handler (already authenticated by the SDK's decorator)."""
+        response = await self.adapter.process(request, self.app)
+        return response if response is not None else web.Response(status=HTTPStatus.ACCEPTED)
+
+    # --- renderers ---------------------------------------------------------------------------
+
+    def _renderer(self, turns: Turns, activity: Activity, surface: Surface, thread: str) -> Renderer:
+        turn = turns.turn(activity)
+        if surface == "personal":
+            return StreamRenderer(turn.context, surface, thread)
+        return ThreadRenderer(turn.context, surface, interval_s=self.config.update_interval_s, thread=thread)
+
+    async def _claim(self, activity: Activity) -> bool:
+        if self.guard is None or not activity.id or activity.conversation is None:
+            return True
+        return await self.guard.claim(f"teams#{activity.conversation.id}#{activity.id}")
+
+    # --- messages ----------------------------------------------------------------------------
+
+    async def _on_message(self, context: TurnContext, _state: TurnState) -> None:
+        activity = context.activity
+        parsed = request_of(activity, self.config.bot_name)
+        if parsed is None:
+            logger.warning("teams message without a person", extra={"activity_id": activity.id})
+            return
+        if not await self._claim(activity):
+            logger.info("teams activity already handled", extra={"activity_id": activity.id})
+            return
+        request, surface = parsed
+        self._answer(context, request, surface)
+
+    def _answer(self, context: TurnContext, request: ChatRequest, surface: Surface) -> None:
+        reference = context.activity.get_conversation_reference()
+
+        async def work(turns: Turns) -> None:
+            renderer = self._renderer(turns, continuation(reference), surface, request.where.thread or "")
+            await self.conversation.handle(request, renderer, prefix=self.config.prefix)
+
+        self.background.run(context.identity or ClaimsIdentity(), work, "answer")
+
+    # --- card clicks -------------------------------------------------------------------------
+
+    async def _on_approve(
+        self, context: TurnContext, _state: TurnState, data: Any
+    ) -> AdaptiveCardInvokeResponse:
+        return await self._decide(context, data, "approved")
+
+    async def _on_deny(
+        self, context: TurnContext, _state: TurnState, data: Any
+    ) -> AdaptiveCardInvokeResponse:
+        return await self._decide(context, data, "denied")
+
+    async def _decide(self, context: TurnContext, data: Any, decision: str) -> AdaptiveCardInvokeResponse:
+        found = inbound(context.activity)
+        approval_id = str((data or {}).get("approval_id") or "") if isinstance(data, dict) else ""
+        if found is None or not approval_id:
+            return _message_response(
+                "This button is not a valid CentralOps approval, so nothing was decided."
+            )
+        click = ClickRenderer()
+        reference = context.activity.get_conversation_reference()
+        surface = found.surface
+
+        async def work(turns: Turns) -> None:
+            def renderer_for(place: ChatPlace, _user: ChatUser) -> Renderer:
+                return self._renderer(turns, continuation(reference, place), surface, place.thread or "")
+
+            await self.conversation.decide(
+                approval_id=approval_id,
+                decision="approved" if decision == "approved" else "denied",
+                decider=found.who,
+                where=found.where,
+                renderer=click,
+                renderer_for=renderer_for,
+                prefix=self.config.prefix,
+            )
+            # decide() can return without a word only if the core changes; never leave the click hanging.
+            await click.notice(STILL_WORKING)
+
+        self.background.run(context.identity or ClaimsIdentity(), work, "decision")
+        try:
+            outcome = await asyncio.wait_for(asyncio.shield(click.outcome), self.config.click_wait_s)
+        except TimeoutError:
+            return _message_response(STILL_WORKING)
+        return await self._click_response(context, found, outcome)
+
+    async def _click_response(
+        self, context: TurnContext, found: Inbound, outcome: ClickOutcome
+    ) -> AdaptiveCardInvokeResponse:
+        if outcome.kind == "decided" and outcome.card is not None:
+            doc = cards.decided(outcome.card)
+            if context.activity.reply_to_id:
+                # The invoke response replaces the card for the person who clicked; this, for everyone.
+                replaced = Activity(
+                    type=ActivityTypes.message,
+                    id=context.activity.reply_to_id,
+                    attachments=[cards.attachment(doc)],
+                )
+                try:
+                    await context.update_activity(replaced)
+                except Exception as e:  # connector failures surface as plain exceptions
+                    logger.warning("approval card not replaced", extra={"error": type(e).__name__})
+            return AdaptiveCardInvokeResponse(status_code=HTTPStatus.OK, type=cards.CONTENT_TYPE, value=doc)
+        if outcome.kind == "login":
+            sign_in = Activity(
+                type=ActivityTypes.message,
+                attachments=[cards.attachment(cards.sign_in(outcome.url, outcome.text))],
+            )
+            if found.surface != "personal" and context.activity.from_property is not None:
+                sign_in.make_targeted_activity(context.activity.from_property)
+            await context.send_activity(sign_in)
+            return _message_response("Sign in first: I sent you a sign-in card. Then click again.")
+        return _message_response(cards.teams_markdown(outcome.text))
+
+    async def _on_followup(
+        self, context: TurnContext, _state: TurnState, data: Any
+    ) -> AdaptiveCardInvokeResponse:
+        found = inbound(context.activity)
+        prompt = str((data or {}).get("prompt") or "").strip() if isinstance(data, dict) else ""
+        if found is None or not prompt:
+            return _message_response("This suggestion is empty. Type your question instead.")
+        request = ChatRequest(found.who, found.where, prompt, "followup")
+        self._answer(context, request, found.surface)
+        return _message_response(f"Asking: {prompt}")
+
+
+def _message_response(text: str) -> AdaptiveCardInvokeResponse:
+    """An invoke answer Teams shows to the person who clicked, leaving the card as it is."""
+    return AdaptiveCardInvokeResponse(
+        status_code=HTTPStatus.OK, type="application/vnd.microsoft.activity.message", value=text
+    )
+
+
+def setup_teams(
+    app: web.Application,
+    conversation: Conversation,
+    config: TeamsConfig | None = None,
+    *,
+    guard: IdempotencyGuard | None = None,
+    path: str = PATH,
+) -> TeamsBot:
+    """Serve Teams at ``path`` on the bot's one aiohttp server.
+
+    Args:
+        app: The server's application (not started yet).
+        conversation: The conversation core shared with Slack.
+        config: Teams settings; from the environment when omitted.
+        guard: Idempotency of incoming activities (recommended with several replicas).
+        path: Where the Azure Bot's messaging endpoint points.
+
+    Raises:
+        ConfigurationError: Neither an app id nor anonymous mode is configured.
+    """
+    config = config or TeamsConfig.from_env()
+    bot = TeamsBot(conversation, config, guard=guard)
+    if config.anonymous:
+        logger.warning(
+            "TEAMS ANONYMOUS MODE: /api/messages accepts activities WITHOUT a Bot Framework token. "
+            "Use it only on the local stack; unset the setting anywhere else.",
+            extra={"setting": settings.TEAMS_ANONYMOUS, "path": path},
+        )
+    with warnings.catch_warnings():
+        # The SDK's decorator reads this exact string key from the application.
+        warnings.simplefilter("ignore", web.NotAppKeyWarning)
+        app["agent_configuration"] = bot.auth
+    app[TEAMS_BOT] = bot
+    app.router.add_post(path, jwt_authorization_decorator(bot.handle))
+
+    async def stop(_app: web.Application) -> None:
+        await bot.background.cancel()
+
+    app.on_shutdown.append(stop)
+    return bot

@@ -1,0 +1,136 @@
+"""Adaptive Cards the Teams edge sends: sign-in, approval, decision, follow-ups, progress.
+
+Buttons are ``Action.Execute`` (Universal Actions): a click arrives as an
+``adaptiveCard/action`` invoke whose ``data`` carries only a verb and an id or
+a prompt; the command, accounts and requester of an approval are always read
+back from the approvals table, never from the card.
+"""
+
+import re
+from typing import Any
+
+from microsoft_agents.activity import Attachment
+
+from bot.chat import ApprovalCard, Checklist
+from centralops.events import Followup
+
+CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+VERSION = "1.5"
+
+APPROVE = "approve"
+DENY = "deny"
+FOLLOWUP = "followup"
+
+_BOLD = re.compile(r"(?<![*\w])\*(?!\s)([^*\n]+?)\*(?![*\w])")
+_MARK = {"running": "⏳", "ok": "✅", "failed": "❌"}
+
+
+def teams_markdown(text: str) -> str:
+    """The core writes Slack's ``*bold*``; Teams reads single asterisks as italics."""
+    return _BOLD.sub(r"**\1**", text)
+
+
+def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """An Adaptive Card document."""
+    doc: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": VERSION, "body": body}
+    if actions:
+        doc["actions"] = actions
+    return doc
+
+
+def attachment(doc: dict[str, Any]) -> Attachment:
+    """The card as a message attachment."""
+    return Attachment(content_type=CONTENT_TYPE, content=doc)
+
+
+def _text(text: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **extra}
+
+
+def _execute(title: str, verb: str, data: dict[str, str], **extra: Any) -> dict[str, Any]:
+    return {"type": "Action.Execute", "title": title, "verb": verb, "data": data, **extra}
+
+
+def sign_in(url: str, text: str) -> dict[str, Any]:
+    """The sign-in card: the reason, and a button that opens the linking flow (``/auth/start``)."""
+    return card(
+        [
+            _text("Sign in to CentralOps", weight="Bolder", size="Medium"),
+            _text(teams_markdown(text)),
+            _text("The link works once, for you only, for 10 minutes.", isSubtle=True, size="Small"),
+        ],
+        [{"type": "Action.OpenUrl", "title": "Sign in", "url": url}],
+    )
+
+
+def _approval_facts(approval: ApprovalCard) -> dict[str, Any]:
+    return {
+        "type": "FactSet",
+        "facts": [
+            {"title": "Command", "value": approval.command},
+            {"title": "Accounts", "value": ", ".join(approval.accounts) or "—"},
+            {"title": "Requested by", "value": approval.requester or "—"},
+            {"title": "Risk", "value": approval.risk},
+        ],
+    }
+
+
+def approval(approval: ApprovalCard) -> dict[str, Any]:
+    """Approve / Deny for a pending approval."""
+    data = {"approval_id": approval.approval_id}
+    return card(
+        [
+            _text("Approval needed", weight="Bolder", size="Medium", color="Warning"),
+            _text(
+                teams_markdown(approval.reason or "This command changes something and needs a second person.")
+            ),
+            _approval_facts(approval),
+        ],
+        [
+            _execute("Approve", APPROVE, data, style="positive"),
+            _execute("Deny", DENY, data, style="destructive"),
+        ],
+    )
+
+
+def decided(approval: ApprovalCard) -> dict[str, Any]:
+    """The card that replaces an approval for everyone once it is decided: who, when, no buttons."""
+    verdict = {"approved": "Approved", "denied": "Denied"}.get(approval.status, approval.status.capitalize())
+    when = approval.decided_at.strftime("%Y-%m-%d %H:%M UTC") if approval.decided_at else "just now"
+    return card(
+        [
+            _text(
+                f"{verdict} by {approval.decided_by or 'an approver'}",
+                weight="Bolder",
+                size="Medium",
+                color="Good" if approval.status == "approved" else "Attention",
+            ),
+            _text(f"Decided {when}.", isSubtle=True, size="Small"),
+            _approval_facts(approval),
+        ]
+    )
+
+
+def followups(items: list[Followup]) -> dict[str, Any]:
+    """Suggested next queries; a click asks as the person who clicks."""
+    return card(
+        [_text("Ask next", weight="Bolder")],
+        [_execute(item["label"][:40], FOLLOWUP, {"prompt": item["prompt"][:500]}) for item in items[:3]],
+    )
+
+
+def checklist_lines(checklist: Checklist) -> list[str]:
+    """One line per account call (``✅ staging — aws s3 ls (120 ms)``)."""
+    lines = []
+    for item in checklist.items:
+        took = f" ({item.ms} ms)" if item.ms is not None else ""
+        lines.append(f"{_MARK[item.state]} {item.account} — `{item.command}`{took}")
+    return lines
+
+
+def progress_text(checklist: Checklist) -> str:
+    """The status line and the checklist, as one short informative text."""
+    parts = [checklist.status] if checklist.status else []
+    parts.extend(checklist_lines(checklist))
+    return "\n".join(parts) or "Working on it…"

@@ -1,0 +1,68 @@
+"""At most one update per interval: the newest state wins, nothing is lost at the end."""
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+
+
+class Throttle:
+    """Coalesces pokes into flushes spaced at least ``interval_s`` apart.
+
+    A poke inside the interval schedules one delayed flush; more pokes before it
+    runs only make it show newer state. :meth:`close` cancels the pending flush
+    and flushes the final state at once.
+
+    Args:
+        interval_s: Shortest gap between two flushes.
+        flush: Writes the current state (one platform call).
+        clock: Monotonic seconds.
+    """
+
+    def __init__(
+        self,
+        interval_s: float,
+        flush: Callable[[], Awaitable[None]],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.interval_s = interval_s
+        self._flush = flush
+        self._clock = clock
+        self._last: float | None = None
+        self._pending: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+        self.flushes = 0
+
+    async def poke(self) -> None:
+        """The state changed: flush now if allowed, otherwise once the interval is over."""
+        if self._pending is not None and not self._pending.done():
+            return
+        wait = self._wait()
+        if wait <= 0:
+            await self._run()
+        else:
+            self._pending = asyncio.create_task(self._later(wait))
+
+    async def close(self) -> None:
+        """Flush the final state, respecting the interval, and stop."""
+        if self._pending is not None and not self._pending.done():
+            self._pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pending
+        wait = self._wait()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        await self._run()
+
+    def _wait(self) -> float:
+        return 0.0 if self._last is None else self._last + self.interval_s - self._clock()
+
+    async def _later(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        await self._run()
+
+    async def _run(self) -> None:
+        async with self._lock:
+            self._last = self._clock()
+            self.flushes += 1
+            await self._flush()

@@ -1,0 +1,248 @@
+"""A local stand-in for the Bot Framework Connector that Teams runs at an activity's ``serviceUrl``.
+
+It implements the REST endpoints the Microsoft 365 Agents SDK calls when the
+bot answers — send, reply, update, create conversation — with Teams'
+streaming protocol (``typing`` activities carrying a ``streaminfo`` entity,
+one stream id, a final ``message``; refused outside 1:1 chats, as Teams does)
+and targeted messages (``?isTargetedActivity=true``). It records everything
+and shows it back:
+
+- ``GET /_stand-in/activities?conversation=…`` every call, in order;
+- ``GET /_stand-in/messages?conversation=…`` what people see now (updates
+  applied, streams collapsed into their final message).
+
+Run: ``python -m infra.local.teams_connector --port 5105`` (``GET /health``).
+"""
+
+import argparse
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+STREAMING_REFUSED = {
+    "error": {"code": "BadArgument", "message": "Streaming api is not enabled for this conversation."}
+}
+
+
+def _stream_info(activity: dict[str, Any]) -> dict[str, Any] | None:
+    for entity in activity.get("entities") or []:
+        if isinstance(entity, dict) and str(entity.get("type", "")).lower() == "streaminfo":
+            return entity
+    return None
+
+
+def is_personal(conversation_id: str) -> bool:
+    """Teams' 1:1 conversation ids start with ``a:``; channels and group chats with ``19:``."""
+    return conversation_id.startswith("a:")
+
+
+@dataclass
+class Message:
+    """One message as people see it."""
+
+    id: str
+    conversation: str
+    activity: dict[str, Any]
+    reply_to: str | None = None
+    targeted_to: str | None = None
+    versions: int = 1
+    streamed: bool = False
+    final: bool = True
+
+    def view(self) -> dict[str, Any]:
+        """The JSON shape of ``/_stand-in/messages``."""
+        return {
+            "id": self.id,
+            "conversation": self.conversation,
+            "reply_to": self.reply_to,
+            "targeted_to": self.targeted_to,
+            "versions": self.versions,
+            "streamed": self.streamed,
+            "final": self.final,
+            "text": self.activity.get("text") or "",
+            "attachments": self.activity.get("attachments") or [],
+        }
+
+
+@dataclass
+class Connector:
+    """What the stand-in holds: every call and the resulting messages."""
+
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    messages: dict[str, Message] = field(default_factory=dict)
+    conversations: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+    _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def new_id(self) -> str:
+        """A message id shaped like Teams' (epoch milliseconds)."""
+        return str(1_700_000_000_000 + next(self._ids))
+
+    def record(self, op: str, conversation: str, activity: dict[str, Any], **extra: Any) -> None:
+        """Keep one call, with the time it arrived."""
+        self.calls.append(
+            {
+                "op": op,
+                "conversation": conversation,
+                "at": round(time.monotonic() - self.started, 4),
+                "type": activity.get("type"),
+                "activity": activity,
+                **extra,
+            }
+        )
+
+    def post(self, conversation: str, activity: dict[str, Any], reply_to: str | None, targeted: bool) -> str:
+        """A new activity from the bot; returns the id Teams would give it."""
+        info = _stream_info(activity)
+        recipient = (activity.get("recipient") or {}).get("id")
+        if info is not None:
+            stream_id = info.get("streamId") or activity.get("id")
+            if stream_id and stream_id in self.messages:
+                message = self.messages[stream_id]
+                message.activity = activity
+                message.versions += 1
+                message.final = info.get("streamType") == "final" or activity.get("type") == "message"
+                return stream_id
+            new = self.new_id()
+            self.messages[new] = Message(
+                new, conversation, activity, reply_to, streamed=True, final=activity.get("type") == "message"
+            )
+            return new
+        if activity.get("type") != "message":
+            return self.new_id()  # plain typing indicators and the like are not messages
+        new = self.new_id()
+        self.messages[new] = Message(new, conversation, activity, reply_to, recipient if targeted else None)
+        return new
+
+
+CONNECTOR: web.AppKey[Connector] = web.AppKey("connector", Connector)
+
+
+async def _activity_body(request: web.Request) -> dict[str, Any]:
+    body = await request.json()
+    if not isinstance(body, dict) or "type" not in body:
+        raise web.HTTPBadRequest(text='{"error": {"code": "BadSyntax", "message": "activity expected"}}')
+    return body
+
+
+async def send(request: web.Request) -> web.Response:
+    """``POST /v3/conversations/{id}/activities`` and ``…/activities/{activityId}`` (reply)."""
+    connector = request.app[CONNECTOR]
+    conversation = request.match_info["conversation"]
+    reply_to = request.match_info.get("activity")
+    activity = await _activity_body(request)
+    targeted = request.query.get("isTargetedActivity") == "true"
+    if (
+        _stream_info(activity) is not None
+        and activity.get("type") == "typing"
+        and not is_personal(conversation)
+    ):
+        connector.record("refused", conversation, activity, reason="streaming outside a 1:1 chat")
+        return web.json_response(STREAMING_REFUSED, status=400)
+    new = connector.post(conversation, activity, reply_to, targeted)
+    connector.record(
+        "reply" if reply_to else "send",
+        conversation,
+        activity,
+        id=new,
+        reply_to=reply_to,
+        targeted=targeted,
+        authorized=bool(request.headers.get("Authorization")),
+    )
+    return web.json_response({"id": new}, status=201)
+
+
+async def update(request: web.Request) -> web.Response:
+    """``PUT /v3/conversations/{id}/activities/{activityId}``: replace a message."""
+    connector = request.app[CONNECTOR]
+    conversation = request.match_info["conversation"]
+    activity_id = request.match_info["activity"]
+    activity = await _activity_body(request)
+    message = connector.messages.get(activity_id)
+    if message is None or message.conversation.split(";")[0] != conversation.split(";")[0]:
+        connector.record("refused", conversation, activity, reason="unknown activity", id=activity_id)
+        return web.json_response(
+            {"error": {"code": "NotFound", "message": "The activity does not exist."}}, status=404
+        )
+    message.activity = activity
+    message.versions += 1
+    connector.record("update", conversation, activity, id=activity_id)
+    return web.json_response({"id": activity_id})
+
+
+async def create_conversation(request: web.Request) -> web.Response:
+    """``POST /v3/conversations``: a new 1:1 chat with a member."""
+    connector = request.app[CONNECTOR]
+    body = await request.json()
+    members = body.get("members") or [{}]
+    conversation = f"a:1on1-{members[0].get('id', 'unknown')}"
+    connector.conversations.append(body)
+    connector.record("create", conversation, body.get("activity") or {})
+    return web.json_response({"id": conversation, "activityId": connector.new_id()}, status=201)
+
+
+def _conversation_filter(request: web.Request) -> str | None:
+    return request.query.get("conversation")
+
+
+def _matches(conversation: str, wanted: str | None) -> bool:
+    return wanted is None or conversation == wanted or conversation.split(";")[0] == wanted
+
+
+async def activities(request: web.Request) -> web.Response:
+    """Every recorded call, optionally of one conversation (a channel matches all its threads)."""
+    wanted = _conversation_filter(request)
+    calls = [c for c in request.app[CONNECTOR].calls if _matches(c["conversation"], wanted)]
+    return web.json_response({"activities": calls})
+
+
+async def messages(request: web.Request) -> web.Response:
+    """The messages as they look now, in the order they were first posted."""
+    wanted = _conversation_filter(request)
+    views = [m.view() for m in request.app[CONNECTOR].messages.values() if _matches(m.conversation, wanted)]
+    return web.json_response({"messages": views})
+
+
+async def reset(request: web.Request) -> web.Response:
+    """Forget everything (between demo scenes and tests)."""
+    connector = request.app[CONNECTOR]
+    connector.calls.clear()
+    connector.messages.clear()
+    connector.conversations.clear()
+    return web.json_response({"ok": True})
+
+
+async def health(_request: web.Request) -> web.Response:
+    """Liveness for the supervisor."""
+    return web.json_response({"status": "ok"})
+
+
+def create_app() -> web.Application:
+    """The stand-in's aiohttp application."""
+    app = web.Application()
+    app[CONNECTOR] = Connector()
+    app.router.add_get("/health", health)
+    app.router.add_post("/v3/conversations", create_conversation)
+    app.router.add_post("/v3/conversations/{conversation}/activities", send)
+    app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", send)
+    app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", update)
+    app.router.add_get("/_stand-in/activities", activities)
+    app.router.add_get("/_stand-in/messages", messages)
+    app.router.add_delete("/_stand-in/activities", reset)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m infra.local.teams_connector --port 5105``."""
+    parser = argparse.ArgumentParser(description="Local Bot Framework Connector stand-in for Teams.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5105)
+    args = parser.parse_args(argv)
+    web.run_app(create_app(), host=args.host, port=args.port, print=None)
+
+
+if __name__ == "__main__":
+    main()
