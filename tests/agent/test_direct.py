@@ -1,0 +1,105 @@
+"""Direct commands skip the model and go straight to the bridge."""
+
+import pytest
+
+from agent.direct import parse_direct
+from agent.runner import AgentRuntime
+from tests.fixtures.agent_stack import AgentWorld, collect, of_type, texts
+
+
+def _no_model() -> object:
+    raise AssertionError("a direct command must not build a model")
+
+
+@pytest.fixture
+def direct_runtime(env: AgentWorld) -> AgentRuntime:
+    return AgentRuntime.from_settings(env.settings(), model_factory=_no_model)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "command", "targets"),
+    [
+        ("run aws s3 ls in staging", "aws s3 ls", "staging"),
+        ("/aws run ec2 describe-instances --account production", "aws ec2 describe-instances", "production"),
+        (
+            "run aws s3api list-buckets --account staging --account dev",
+            "aws s3api list-buckets",
+            "staging and dev",
+        ),
+        (
+            "run aws lambda list-functions --accounts=staging,dev",
+            "aws lambda list-functions",
+            "staging and dev",
+        ),
+        (
+            "run aws ec2 describe-instances --filters Name=instance-state-name,Values=running across prod accounts",
+            "aws ec2 describe-instances --filters Name=instance-state-name,Values=running",
+            "prod accounts",
+        ),
+        ("run s3 ls", "aws s3 ls", ""),
+    ],
+)
+def test_parse(prompt: str, command: str, targets: str) -> None:
+    parsed = parse_direct(prompt)
+    assert parsed is not None
+    assert (parsed.command, parsed.targets) == (command, targets)
+
+
+def test_not_a_direct_command() -> None:
+    assert parse_direct("list buckets in staging") is None
+    assert parse_direct("running instances in staging") is None
+
+
+async def test_direct_command_runs_as_typed(
+    direct_runtime: AgentRuntime, env: AgentWorld, alice: str
+) -> None:
+    evs = await collect(
+        direct_runtime.invoke(
+            {"prompt": "run aws s3 ls in staging", "access_token": alice, "context": {"platform": "slack"}},
+            session_id="direct-1",
+        )
+    )
+    [(tool, event)] = env.bridge.bridge_calls()
+    assert tool == "query"
+    assert event == {
+        "tool_name": "aws___call_aws",
+        "arguments": {"cli_command": "aws s3 ls"},
+        "account_id": "222222222222",
+        "requester": "alice@example.com",
+        "context": {"platform": "slack", "session_id": "direct-1"},
+    }
+    assert "acme-staging-assets" in texts(evs)
+    assert [e["type"] for e in evs][-1] == "done"
+
+
+async def test_direct_command_in_several_accounts_uses_query_accounts(
+    direct_runtime: AgentRuntime, env: AgentWorld, alice: str
+) -> None:
+    evs = await collect(
+        direct_runtime.invoke(
+            {"prompt": "run aws s3api list-buckets --account staging,prod", "access_token": alice}
+        )
+    )
+    [(tool, event)] = env.bridge.bridge_calls()
+    assert tool == "query_accounts"
+    assert event["account_ids"] == ["222222222222", "333333333333"]
+    answer = texts(evs)
+    assert "acme-prod-data-lake" in answer and "acme-staging-logs" in answer
+    assert "Total: **7** S3 buckets across 2 accounts." in answer
+    assert len(of_type(evs, "followups")) == 1
+
+
+async def test_direct_command_without_account_asks(
+    direct_runtime: AgentRuntime, env: AgentWorld, alice: str
+) -> None:
+    evs = await collect(direct_runtime.invoke({"prompt": "run aws s3 ls", "access_token": alice}))
+    assert "Say which account(s)" in texts(evs)
+    assert env.bridge.bridge_calls() == []
+
+
+async def test_direct_misspelling_suggests(direct_runtime: AgentRuntime, env: AgentWorld, alice: str) -> None:
+    evs = await collect(
+        direct_runtime.invoke({"prompt": "run aws s3 ls --account prodution", "access_token": alice})
+    )
+    assert 'No account named "prodution" — did you mean production?' in texts(evs)
+    assert env.bridge.bridge_calls() == []

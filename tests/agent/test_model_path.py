@@ -1,0 +1,160 @@
+"""The model path with a scripted Strands model: what any model's tool calls go through."""
+
+import json
+import uuid
+
+from agent.runner import AgentRuntime
+from tests.fixtures.agent_scripted import ScriptedModel, TextStep, ToolStep
+from tests.fixtures.agent_stack import AgentWorld, collect, of_type, texts
+
+STG, PRD, DEV = "222222222222", "333333333333", "444444444444"
+CONTEXT = {"platform": "slack", "team": "T1", "channel": "C1", "thread": "1700000000.000100", "user": "U1"}
+
+
+def _runtime(env: AgentWorld, model: ScriptedModel) -> AgentRuntime:
+    return AgentRuntime.from_settings(env.settings(), model_factory=lambda: model)
+
+
+def _query(account_id: str, command: str, **extra: object) -> dict[str, object]:
+    return {
+        "account_id": account_id,
+        "tool_name": "aws___call_aws",
+        "arguments": {"cli_command": command},
+        **extra,
+    }
+
+
+async def test_tool_call_result_answer_with_identity_set_by_code(env: AgentWorld, alice: str) -> None:
+    model = ScriptedModel(
+        [
+            ToolStep([("resolve_accounts", {"targets": "staging"})]),
+            ToolStep(
+                [
+                    (
+                        "query",
+                        _query(
+                            STG,
+                            "aws s3api list-buckets",
+                            requester="mallory@example.com",
+                            context={"platform": "forged"},
+                            approval_id="made-up",
+                        ),
+                    )
+                ]
+            ),
+            TextStep("Staging has three buckets."),
+        ]
+    )
+    sid = f"m-{uuid.uuid4()}"
+    evs = await collect(
+        _runtime(env, model).invoke(
+            {"prompt": "what buckets does staging have?", "access_token": alice, "context": CONTEXT},
+            session_id=sid,
+        )
+    )
+    [(tool, event)] = env.bridge.bridge_calls()
+    assert tool == "query"
+    assert event["requester"] == "alice@example.com"
+    assert event["context"] == {**CONTEXT, "session_id": sid}
+    assert "approval_id" not in event
+    resolved = json.loads(model.seen[1][-1]["content"][0]["toolResult"]["content"][0]["text"])
+    assert resolved["accounts"] == [{"account_id": STG, "name": "staging", "environment": "staging"}]
+    assert any("acme-staging-assets" in t for t in model.tool_results())
+    assert texts(evs) == "Staging has three buckets."
+    assert [(e["phase"], e["account"]) for e in of_type(evs, "tool")] == [
+        ("start", "staging"),
+        ("end", "staging"),
+    ]
+    assert evs[-1] == {"type": "done", "session_id": sid, "usage": evs[-1]["usage"]}
+    assert evs[-1]["usage"]["tool_calls"] == 1
+
+
+async def test_tool_error_reaches_the_model_and_the_stream(env: AgentWorld, alice: str) -> None:
+    env.bridge.fail.add(STG)
+    model = ScriptedModel(
+        [ToolStep([("query", _query(STG, "aws s3api list-buckets"))]), TextStep("Staging refused the call.")]
+    )
+    evs = await collect(_runtime(env, model).invoke({"prompt": "buckets?", "access_token": alice}))
+    [result] = model.tool_results()
+    assert json.loads(result)["error"]["code"] == "aws_error"
+    [end] = [e for e in of_type(evs, "tool") if e["phase"] == "end"]
+    assert end["ok"] is False
+    assert texts(evs) == "Staging refused the call."
+
+
+async def test_multi_account_call_reports_each_account(env: AgentWorld, alice: str) -> None:
+    model = ScriptedModel(
+        [
+            ToolStep(
+                [
+                    (
+                        "query_accounts",
+                        {
+                            "account_ids": [STG, DEV],
+                            "tool_name": "aws___call_aws",
+                            "arguments": {"cli_command": "aws lambda list-functions"},
+                        },
+                    )
+                ]
+            ),
+            TextStep("Three functions in two accounts."),
+        ]
+    )
+    evs = await collect(
+        _runtime(env, model).invoke({"prompt": "functions in staging and dev", "access_token": alice})
+    )
+    [(tool, event)] = env.bridge.bridge_calls()
+    assert tool == "query_accounts"
+    assert event["account_ids"] == [STG, DEV]
+    results = json.loads(model.tool_results()[0])["results"]
+    assert [r["account_id"] for r in results] == [STG, DEV]
+    ends = [(e["account"], e["ok"], e["ms"]) for e in of_type(evs, "tool") if e["phase"] == "end"]
+    assert ends == [("staging", True, 7), ("development", True, 7)]
+
+
+async def test_model_cannot_reach_an_unentitled_account(env: AgentWorld, dave: str) -> None:
+    model = ScriptedModel(
+        [ToolStep([("query", _query(PRD, "aws s3api list-buckets"))]), TextStep("I may not look there.")]
+    )
+    evs = await collect(_runtime(env, model).invoke({"prompt": "production buckets", "access_token": dave}))
+    assert env.bridge.bridge_calls() == []
+    [refusal] = model.tool_results()
+    assert "not entitled to query production" in refusal
+    assert texts(evs) == "I may not look there."
+
+
+async def test_model_cannot_reach_an_unregistered_account(env: AgentWorld, alice: str) -> None:
+    model = ScriptedModel([ToolStep([("query", _query("999999999999", "aws s3 ls"))]), TextStep("Unknown.")])
+    await collect(_runtime(env, model).invoke({"prompt": "buckets in 999999999999", "access_token": alice}))
+    assert env.bridge.bridge_calls() == []
+    assert "not an account in the registry" in model.tool_results()[0]
+
+
+async def test_model_mutation_waits_for_approval_and_ends_the_turn(env: AgentWorld, alice: str) -> None:
+    model = ScriptedModel(
+        [
+            ToolStep([("query", _query(STG, "aws s3api delete-bucket --bucket acme-staging-logs"))]),
+            TextStep("this step must never be played"),
+        ]
+    )
+    sid = f"m-{uuid.uuid4()}"
+    evs = await collect(
+        _runtime(env, model).invoke(
+            {"prompt": "delete the staging logs bucket", "access_token": alice, "context": CONTEXT},
+            session_id=sid,
+        )
+    )
+    assert env.bridge.bridge_calls() == []
+    [approval] = of_type(evs, "approval")
+    assert approval["risk"] == "mutating"
+    assert approval["command"] == "aws s3api delete-bucket --bucket acme-staging-logs"
+    assert approval["accounts"] == ["staging"]
+    assert len(model.steps) == 1, "the turn ended before the model was called again"
+    assert "needs approval" in texts(evs)
+    item = env.approvals().get_item(Key={"approval_id": approval["approval_id"]})["Item"]
+    assert item["status"] == "pending"
+    assert item["requester"] == "alice@example.com"
+    assert item["accounts"] == [STG]
+    assert item["session_id"] == sid
+    assert item["thread"]["channel"] == "C1"
+    assert int(item["expires_at"]) > int(item["created_at"])

@@ -1,0 +1,218 @@
+"""The offline planner: phrasings of its grammar become the right bridge calls and readable answers.
+
+Each case runs the whole model path in process — token check, the Strands
+agent with the planner, ``resolve_accounts``, the gate hook, the real local
+Gateway — and asserts on what the recording bridge received.
+"""
+
+import uuid
+
+import pytest
+
+from agent.runner import AgentRuntime
+from tests.fixtures.agent_stack import AgentWorld, collect, of_type, texts
+
+STG, PRD, DEV = "222222222222", "333333333333", "444444444444"
+
+# (prompt, tool, command, accounts, a phrase the answer must contain)
+CASES = [
+    ("list buckets in staging", "query", "aws s3api list-buckets", [STG], "acme-staging-assets"),
+    ("show me the S3 buckets in production", "query", "aws s3api list-buckets", [PRD], "acme-prod-data-lake"),
+    ("what buckets are in dev?", "query", "aws s3api list-buckets", [DEV], "acme-dev-sandbox"),
+    ("staging buckets", "query", "aws s3api list-buckets", [STG], "acme-staging-logs"),
+    ("list buckets in prod accounts", "query", "aws s3api list-buckets", [PRD], "acme-prod-backups"),
+    ("how many lambda functions run in prod accounts?", "query", "aws lambda list-functions", [PRD], "**5**"),
+    (
+        "count lambda functions in all accounts",
+        "query_accounts",
+        "aws lambda list-functions",
+        [DEV, PRD, STG],
+        "**8**",
+    ),
+    ("number of ec2 instances in staging", "query", "aws ec2 describe-instances", [STG], "**2**"),
+    (
+        "list ec2 instances in staging and dev",
+        "query_accounts",
+        "aws ec2 describe-instances",
+        [STG, DEV],
+        "i-44440000",
+    ),
+    ("show instances in 222222222222", "query", "aws ec2 describe-instances", [STG], "i-22220001"),
+    ("list lambda functions in stg", "query", "aws lambda list-functions", [STG], "staging-worker"),
+    ("list functions in PROD", "query", "aws lambda list-functions", [PRD], "prod-billing"),
+    (
+        "which dynamodb tables are in development",
+        "query",
+        "aws dynamodb list-tables",
+        [DEV],
+        "development-orders",
+    ),
+    ("list iam roles in staging", "query", "aws iam list-roles", [STG], "staging-app"),
+    ("show vpcs in staging", "query", "aws ec2 describe-vpcs", [STG], "vpc-222222"),
+    ("list rds instances in production", "query", "aws rds describe-db-instances", [PRD], "production-db"),
+    ("list sqs queues in dev", "query", "aws sqs list-queues", [DEV], "development-jobs"),
+    ("show sns topics in staging", "query", "aws sns list-topics", [STG], "staging-alerts"),
+    (
+        "list cloudformation stacks in staging",
+        "query",
+        "aws cloudformation describe-stacks",
+        [STG],
+        "staging-network",
+    ),
+    (
+        "list cloudwatch alarms in production",
+        "query",
+        "aws cloudwatch describe-alarms",
+        [PRD],
+        "production-5xx",
+    ),
+    (
+        "describe function staging-api in staging",
+        "query",
+        "aws lambda get-function --function-name staging-api",
+        [STG],
+        "staging-api",
+    ),
+    (
+        "describe instance i-22220000 in staging",
+        "query",
+        "aws ec2 describe-instances --instance-ids i-22220000",
+        [STG],
+        "i-22220000",
+    ),
+    ("aws ec2 describe-vpcs in dev", "query", "aws ec2 describe-vpcs", [DEV], "vpc-444444"),
+    ("list buckets in all staging", "query", "aws s3api list-buckets", [STG], "acme-staging-uploads"),
+    (
+        "list buckets across staging, dev",
+        "query_accounts",
+        "aws s3api list-buckets",
+        [STG, DEV],
+        "Total: **4**",
+    ),
+    (
+        "how many buckets in all accounts",
+        "query_accounts",
+        "aws s3api list-buckets",
+        [DEV, PRD, STG],
+        "**8**",
+    ),
+    (
+        "please list the lambda functions in staging",
+        "query",
+        "aws lambda list-functions",
+        [STG],
+        "staging-api",
+    ),
+    ("/aws list buckets in staging", "query", "aws s3api list-buckets", [STG], "acme-staging-assets"),
+    (
+        "can you show me the alarms in dev?",
+        "query",
+        "aws cloudwatch describe-alarms",
+        [DEV],
+        "development-5xx",
+    ),
+    (
+        "count sqs queues in staging and production",
+        "query_accounts",
+        "aws sqs list-queues",
+        [STG, PRD],
+        "**2**",
+    ),
+    ("show bucket regions in staging", "query", "aws s3api list-buckets", [STG], "| Region |"),
+    (
+        "show public access settings in staging",
+        "query",
+        f"aws s3control get-public-access-block --account-id {STG}",
+        [STG],
+        "staging",
+    ),
+    ("list dynamodb tables in all dev", "query", "aws dynamodb list-tables", [DEV], "development-sessions"),
+    (
+        "get the stacks in 444444444444",
+        "query",
+        "aws cloudformation describe-stacks",
+        [DEV],
+        "development-network",
+    ),
+]
+
+
+def _accounts(tool: str, event: dict[str, object]) -> list[str]:
+    return [str(event["account_id"])] if tool == "query" else [str(a) for a in event["account_ids"]]  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("prompt", "tool", "command", "accounts", "phrase"), CASES, ids=[c[0] for c in CASES]
+)
+async def test_phrasing_becomes_the_right_call(
+    runtime: AgentRuntime,
+    env: AgentWorld,
+    alice: str,
+    prompt: str,
+    tool: str,
+    command: str,
+    accounts: list[str],
+    phrase: str,
+) -> None:
+    evs = await collect(
+        runtime.invoke({"prompt": prompt, "access_token": alice}, session_id=f"p-{uuid.uuid4()}")
+    )
+    calls = env.bridge.bridge_calls()
+    assert len(calls) == 1, (prompt, calls, texts(evs))
+    called_tool, event = calls[0]
+    assert called_tool == tool
+    assert event["arguments"] == {"cli_command": command}
+    if tool == "query_accounts":
+        assert sorted(_accounts(called_tool, event)) == sorted(accounts)
+    else:
+        assert _accounts(called_tool, event) == accounts
+    assert phrase in texts(evs), texts(evs)
+    assert evs[-1]["type"] == "done"
+
+
+async def test_region_is_passed_to_the_bridge(runtime: AgentRuntime, env: AgentWorld, alice: str) -> None:
+    await collect(runtime.invoke({"prompt": "list vpcs in us-west-2 in staging", "access_token": alice}))
+    [(_, event)] = env.bridge.bridge_calls()
+    assert event["region"] == "us-west-2"
+    assert event["account_id"] == STG
+
+
+async def test_answer_groups_failures_per_account(runtime: AgentRuntime, env: AgentWorld, alice: str) -> None:
+    env.bridge.fail.add(DEV)
+    evs = await collect(runtime.invoke({"prompt": "list buckets in staging and dev", "access_token": alice}))
+    answer = texts(evs)
+    assert "acme-staging-assets" in answer
+    assert "**development** (444444444444) — failed: AccessDenied in this account." in answer
+    assert "1 account(s) answered, 1 failed." in answer
+    ends = {e["account"]: e["ok"] for e in of_type(evs, "tool") if e["phase"] == "end"}
+    assert ends == {"staging": True, "development": False}
+
+
+@pytest.mark.parametrize("prompt", ["what is the weather like today?", "tell me a joke", "deploy my app"])
+async def test_outside_the_grammar_says_so_and_calls_nothing(
+    runtime: AgentRuntime, env: AgentWorld, alice: str, prompt: str
+) -> None:
+    evs = await collect(runtime.invoke({"prompt": prompt, "access_token": alice}))
+    answer = texts(evs)
+    assert "outside it" in answer
+    assert "CENTRALOPS_MODEL_PROVIDER" in answer
+    assert env.bridge.bridge_calls() == []
+
+
+async def test_no_account_named_asks_which(runtime: AgentRuntime, env: AgentWorld, alice: str) -> None:
+    evs = await collect(runtime.invoke({"prompt": "list buckets", "access_token": alice}))
+    assert "Which account(s)" in texts(evs)
+    assert env.bridge.bridge_calls() == []
+
+
+async def test_bucket_listing_suggests_read_only_followups(
+    runtime: AgentRuntime, env: AgentWorld, alice: str
+) -> None:
+    evs = await collect(runtime.invoke({"prompt": "list buckets in staging", "access_token": alice}))
+    [followups] = of_type(evs, "followups")
+    prompts = [i["prompt"] for i in followups["items"]]
+    assert prompts == [
+        "show public access settings in staging",
+        "show bucket regions in staging",
+        "count buckets in all accounts",
+    ]
