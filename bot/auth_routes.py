@@ -17,7 +17,7 @@ only where chat profiles carry no email.
 import asyncio
 import html
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -145,7 +145,7 @@ class AuthRoutes:
             "You can close this tab and go back to chat.",
         )
 
-    async def complete(self, query: Any) -> IdentityLink:
+    async def complete(self, query: Mapping[str, str]) -> IdentityLink:
         """Consume the state, exchange the code, verify, check the email and store the link.
 
         Raises:
@@ -178,6 +178,13 @@ class AuthRoutes:
         tokens = await self._exchange(state, code)
         claims = await self._verify(state, tokens["id_token"])
         email = str(claims.get("email") or "") or await self._cognito_email(tokens.get("access_token", ""))
+        if self.require_email_match and str(claims.get("email_verified", "true")).lower() == "false":
+            raise LinkRefusedError(
+                "Your CentralOps account's email address is not verified yet. Verify it, then "
+                + _again(state.platform),
+                status=403,
+                reason="email_unverified",
+            )
         await self._check_email(state, email)
         refresh_token = tokens.get("refresh_token")
         if not refresh_token:

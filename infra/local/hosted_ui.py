@@ -195,7 +195,8 @@ class HostedUI:
         )
         logger.info("signed in", extra={"client_id": self.client_id})
         query = {"code": code} | ({"state": fields["state"]} if fields.get("state") else {})
-        raise web.HTTPFound(f"{fields['redirect_uri']}?{urlencode(query)}")
+        separator = "&" if "?" in fields["redirect_uri"] else "?"
+        raise web.HTTPFound(f"{fields['redirect_uri']}{separator}{urlencode(query)}")
 
     @staticmethod
     def _error(error: str, status: int = 400) -> web.Response:

@@ -134,6 +134,16 @@ async def test_a_forwarded_sign_in_link_is_refused_by_the_email_check(linking: L
         await linking.service.id_token("slack", TEAM, carol)
 
 
+async def test_an_unverified_cognito_email_cannot_link(linking: Linking) -> None:
+    erin = PEOPLE["erin"].chat_user
+
+    page = await linking.browser.sign_in(await linking.service.login_url("slack", TEAM, erin), "erin")
+
+    assert page.status_code == 403
+    assert "not verified" in page.text
+    assert linking.link_item(erin) is None
+
+
 async def test_a_chat_profile_without_email_cannot_link_while_the_check_is_on(linking: Linking) -> None:
     del linking.chat_emails[ALICE]
 
