@@ -73,6 +73,7 @@ class Stats:
     executed: int = 0
     failed_injected: int = 0
     by_account: Counter[str] = field(default_factory=Counter)
+    by_kind: Counter[str] = field(default_factory=Counter)
     commands: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -83,6 +84,7 @@ class Stats:
             "executed": self.executed,
             "failed_injected": self.failed_injected,
             "by_account": dict(self.by_account),
+            "by_kind": dict(self.by_kind),
             "commands": list(self.commands),
         }
 
@@ -219,6 +221,7 @@ class SigV4Gate:
             message = await receive()
             body += message.get("body", b"")
             more = message.get("more_body", False)
+        self.stats.by_kind[f"{scope['method']} {_rpc_method(body)}".strip()] += 1
         if self.faults.fail_next > 0 and b'"tools/call"' in body:
             self.faults.fail_next -= 1
             self.stats.failed_injected += 1
@@ -234,6 +237,12 @@ class SigV4Gate:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+def _rpc_method(body: bytes) -> str:
+    with contextlib.suppress(ValueError, AttributeError):
+        return str(json.loads(body).get("method", "response"))
+    return ""
 
 
 async def _reply(send: Send, status: int, body: dict[str, Any]) -> None:

@@ -27,12 +27,14 @@ DEVELOPMENT = "710000000003"
 DISABLED = "710000000004"
 DENIED = "710000000005"
 SLOW = "710000000006"
+WRITABLE = "710000000007"
 BUCKETS = {
     STAGING: ("stg-assets", "stg-logs"),
     PRODUCTION: ("prd-assets", "prd-logs", "prd-backups"),
     DEVELOPMENT: ("dev-sandbox",),
     DENIED: ("denied-bucket",),
     SLOW: ("slow-bucket",),
+    WRITABLE: ("wr-logs",),
 }
 
 
@@ -59,6 +61,7 @@ def org(moto_url: str) -> Org:
     register(moto_url, tables, DISABLED, "legacy", enabled=False)
     register(moto_url, tables, DENIED, "locked")
     register(moto_url, tables, SLOW, "faraway")
+    register(moto_url, tables, WRITABLE, "sandbox", write_role_name="CentralOpsWriteRole")
     for account_id, buckets in BUCKETS.items():
         s3 = member(moto_url, account_id, "s3")
         for bucket in buckets:

@@ -1,0 +1,71 @@
+"""The AWS MCP Server stand-in and the bridge's client: SigV4 required, sessions reused, CLI semantics."""
+
+import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from bridge.aws_mcp import AwsMcpClient
+from bridge.config import BridgeConfig
+from bridge.credentials import Caller
+from tests.bridge.conftest import STAGING, event
+from tests.fixtures.bridge_stack import StandIn
+
+INIT = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"},
+    },
+}
+HEADERS = {"content-type": "application/json", "accept": "application/json, text/event-stream"}
+
+
+def test_unsigned_and_wrongly_scoped_requests_are_rejected(stand_in: StandIn) -> None:
+    assert httpx.get(f"{stand_in.url}/health").status_code == 200
+    unsigned = httpx.post(stand_in.mcp_url, json=INIT, headers=HEADERS)
+    assert unsigned.status_code == 401
+    body = httpx.Request("POST", stand_in.mcp_url, json=INIT).content
+    request = AWSRequest(method="POST", url=stand_in.mcp_url, data=body, headers=HEADERS)
+    SigV4Auth(Credentials("AKIAEXAMPLEEXAMPLE12", "secret"), "s3", "us-east-1").add_auth(request)
+    wrong_service = httpx.post(stand_in.mcp_url, content=body, headers=dict(request.headers.items()))
+    assert wrong_service.status_code == 401
+    assert stand_in.stats()["unsigned"] >= 2
+
+
+async def test_the_bridge_signs_for_aws_mcp_and_reuses_one_session(
+    make_bridge, config: BridgeConfig, stand_in: StandIn, requester: str
+) -> None:
+    bridge = make_bridge(config)
+    for _ in range(3):
+        out = await bridge.query(event("aws sts get-caller-identity", STAGING, requester))
+        assert out["ok"] is True
+        assert out["result"]["Account"] == STAGING  # the stand-in acted with the assumed role
+    stats = stand_in.stats()
+    assert stats["unsigned"] == 0
+    assert stats["tool_calls"] == 3
+    assert bridge.aws_mcp.sessions_opened == 1
+    kinds = stats["by_kind"]
+    assert kinds["POST initialize"] == 1 and kinds["POST notifications/initialized"] == 1
+    assert kinds["POST tools/call"] == 3
+    # the client may list tools once (output-schema check) and open the standalone GET stream once
+    assert kinds.get("POST tools/list", 0) <= 1 and kinds.get("GET", 0) <= 1
+
+
+async def test_expired_credentials_open_a_new_session(
+    make_bridge, config: BridgeConfig, stand_in: StandIn, requester: str
+) -> None:
+    bridge = make_bridge(config)
+    creds = await bridge.credentials.get(STAGING, "CentralOpsTargetRole", Caller(requester))
+    clock = [creds.expires_at - 100]
+    client = AwsMcpClient(stand_in.mcp_url, "us-east-1", clock=lambda: clock[0])
+    try:
+        await client.call(creds, "aws___call_aws", {"cli_command": "aws s3 ls"})
+        clock[0] = creds.expires_at + 1
+        await client.call(creds, "aws___call_aws", {"cli_command": "aws s3 ls"})
+        assert client.sessions_opened == 2
+    finally:
+        await client.aclose()

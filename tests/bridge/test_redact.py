@@ -1,0 +1,83 @@
+"""Secrets are redacted before a result leaves the bridge; big results are cut with a marker."""
+
+import json
+
+from bridge.config import BridgeConfig
+from bridge.redact import REDACTED, cap, redact, redact_text
+from tests.bridge.conftest import STAGING, Org, event
+from tests.fixtures.bridge_stack import member
+
+ACCESS_KEY = "AKIAIOSFODNN7EXAMPLE"
+SESSION_KEY = "ASIAY34FZKBOKMUTVV7A"
+SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+SESSION_TOKEN = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQD6" + "A" * 120
+PEM = (
+    "-----BEGIN RSA PRIVATE KEY-----\n"
+    "MIIEowIBAAKCAQEAu1SU1LfVLPHCozMxH2Mo4lgOEePzNm0tRgeLezV6ffAt0gun\n"
+    "VTLw7onLRnrq0/IzW7yWR7QkrmBL7jTKEn5u+qKhbwKfBstIs+bMY2Zkp18gnTxK\n"
+    "-----END RSA PRIVATE KEY-----"
+)
+
+
+def test_known_fields_are_redacted_wherever_they_are() -> None:
+    create_access_key = {
+        "AccessKey": {
+            "UserName": "deploy",
+            "AccessKeyId": ACCESS_KEY,
+            "Status": "Active",
+            "SecretAccessKey": SECRET_KEY,
+        }
+    }
+    out = redact(create_access_key)
+    assert out["AccessKey"]["SecretAccessKey"] == REDACTED
+    assert out["AccessKey"]["AccessKeyId"] == "[REDACTED ACCESS KEY ID]"
+    assert out["AccessKey"]["UserName"] == "deploy"
+    creds = redact(
+        {"Credentials": {"AccessKeyId": SESSION_KEY, "SessionToken": SESSION_TOKEN, "Expiration": "x"}}
+    )
+    assert creds["Credentials"]["SessionToken"] == REDACTED
+    assert SESSION_KEY not in json.dumps(creds)
+    rds = redact({"DBInstances": [{"MasterUsername": "admin", "MasterUserPassword": "hunter2!"}]})
+    assert rds["DBInstances"][0] == {"MasterUsername": "admin", "MasterUserPassword": REDACTED}
+    env = redact({"Environment": {"Variables": {"DB_PASSWORD": "s3cr3t", "LOG_LEVEL": "info"}}})
+    assert env["Environment"]["Variables"] == {"DB_PASSWORD": REDACTED, "LOG_LEVEL": "info"}
+    assert redact({"NextToken": "abc", "KeyMaterial": PEM})["NextToken"] == "abc"
+
+
+def test_secret_shapes_in_free_text_are_redacted() -> None:
+    text = (
+        f"export AWS_ACCESS_KEY_ID={ACCESS_KEY}\n"
+        f"aws_secret_access_key = {SECRET_KEY}\n"
+        f"aws_session_token={SESSION_TOKEN}\n"
+        f"db password: hunter2 and url postgres://x\n{PEM}\nend"
+    )
+    out = redact_text(text)
+    for secret in (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN, "hunter2", "MIIEowIBAAKCAQEA"):
+        assert secret not in out
+    assert "[REDACTED PRIVATE KEY]" in out and out.endswith("end")
+    assert redact_text("i-0123456789abcdef0 running") == "i-0123456789abcdef0 running"
+
+
+def test_cap_marks_truncation_explicitly() -> None:
+    value, cut = cap({"Items": list(range(1000))}, 100)
+    assert cut is True and value.endswith("characters shown; narrow the command]")
+    assert cap({"a": 1}, 100) == ({"a": 1}, False)
+
+
+async def test_secrets_in_a_real_result_never_leave_the_bridge(
+    make_bridge, config: BridgeConfig, requester: str, org: Org
+) -> None:
+    ssm = member(org.moto_url, STAGING, "ssm")
+    ssm.put_parameter(Name="/app/deploy-key", Value=PEM, Type="String")
+    ssm.put_parameter(
+        Name="/app/bootstrap", Value=f"key={ACCESS_KEY} secret_access_key={SECRET_KEY}", Type="String"
+    )
+    bridge = make_bridge(config)
+    key = await bridge.query(event("aws ssm get-parameter --name /app/deploy-key", STAGING, requester))
+    boot = await bridge.query(event("aws ssm get-parameter --name /app/bootstrap", STAGING, requester))
+    assert key["ok"] and boot["ok"]
+    assert key["result"]["Parameter"]["Value"] == "[REDACTED PRIVATE KEY]"
+    dumped = json.dumps([key, boot])
+    for secret in (ACCESS_KEY, SECRET_KEY, "MIIEowIBAAKCAQEA"):
+        assert secret not in dumped
+    assert key["result"]["Parameter"]["Name"] == "/app/deploy-key"
