@@ -122,6 +122,6 @@ async def test_all_accounts_skips_unentitled_and_says_so(
     runtime: AgentRuntime, env: AgentWorld, dave: str
 ) -> None:
     evs = await collect(runtime.invoke({"prompt": "count buckets in all accounts", "access_token": dave}))
-    [(tool, event)] = env.bridge.bridge_calls()
+    [(_tool, event)] = env.bridge.bridge_calls()
     assert sorted(event["account_ids"]) == ["222222222222", "444444444444"]
     assert "Skipped production" in texts(evs)

@@ -6,6 +6,7 @@ Gateway — and asserts on what the recording bridge received.
 """
 
 import uuid
+from typing import Any
 
 import pytest
 
@@ -137,8 +138,8 @@ CASES = [
 ]
 
 
-def _accounts(tool: str, event: dict[str, object]) -> list[str]:
-    return [str(event["account_id"])] if tool == "query" else [str(a) for a in event["account_ids"]]  # type: ignore[union-attr]
+def _accounts(tool: str, event: dict[str, Any]) -> list[str]:
+    return [str(event["account_id"])] if tool == "query" else [str(a) for a in event["account_ids"]]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,102 @@
+"""The Runtime contract over HTTP: ``python -m agent`` as AgentCore Runtime would run it."""
+
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fixtures.agent_stack import AgentWorld, agent_process, invoke_http, of_type, texts
+from tests.fixtures.aws import CognitoPool
+
+
+@pytest.fixture(scope="module")
+def agent_url(world: AgentWorld, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One agent process for the module."""
+    log = tmp_path_factory.mktemp("agent") / "agent.log"
+    with agent_process(world, str(log)) as url:
+        yield url
+
+
+def _sid() -> str:
+    return f"slack-T1-C1-{uuid.uuid4().hex}"  # 33+ characters, as AgentCore requires
+
+
+def test_streams_typed_events_over_sse(agent_url: str, env: AgentWorld, alice: str) -> None:
+    sid = _sid()
+    evs = invoke_http(agent_url, {"prompt": "list buckets in staging"}, token=alice, session_id=sid)
+    kinds = [e["type"] for e in evs]
+    assert kinds[0] == "status"
+    assert kinds[-1] == "done" and evs[-1]["session_id"] == sid
+    assert "tool" in kinds and "followups" in kinds
+    assert "acme-staging-assets" in texts(evs)
+
+
+def test_token_in_the_body_is_accepted(agent_url: str, env: AgentWorld, alice: str) -> None:
+    evs = invoke_http(
+        agent_url, {"prompt": "how many buckets in dev", "access_token": alice}, token=None, session_id=_sid()
+    )
+    assert "**development** has **1** S3 buckets." in texts(evs)
+
+
+@pytest.mark.parametrize("case", ["missing", "garbage", "wrong_audience", "expired"])
+def test_bad_token_gets_an_error_before_any_tool_call(
+    agent_url: str, env: AgentWorld, cognito: CognitoPool, case: str
+) -> None:
+    token = {
+        "missing": None,
+        "garbage": "not-a-jwt",
+        "wrong_audience": cognito.mint(aud="some-other-client", email="alice@example.com"),
+        "expired": cognito.mint(expires_in=-3600, email="alice@example.com"),
+    }[case]
+    evs = invoke_http(agent_url, {"prompt": "run aws s3 ls in staging"}, token=token, session_id=_sid())
+    assert [e["type"] for e in evs] == ["error", "done"]
+    assert evs[0]["code"] == "invalid_token"
+    assert evs[0]["message"]
+    assert env.bridge.bridge_calls() == []
+
+
+def test_ping_reports_busy_while_work_runs(agent_url: str, env: AgentWorld, alice: str) -> None:
+    assert httpx.get(f"{agent_url}/ping").json()["status"] == "Healthy"
+    env.bridge.hold = threading.Event()
+    env.bridge.entered.clear()
+    result: dict[str, object] = {}
+
+    def ask() -> None:
+        result["events"] = invoke_http(
+            agent_url, {"prompt": "run aws s3 ls in staging"}, token=alice, session_id=_sid()
+        )
+
+    worker = threading.Thread(target=ask)
+    worker.start()
+    try:
+        assert env.bridge.entered.wait(timeout=30)
+        assert httpx.get(f"{agent_url}/ping").json()["status"] == "HealthyBusy"
+    finally:
+        env.bridge.hold.set()
+        worker.join(timeout=60)
+        env.bridge.hold = None
+    assert httpx.get(f"{agent_url}/ping").json()["status"] == "Healthy"
+    assert "acme-staging-assets" in texts(result["events"])  # type: ignore[arg-type]
+
+
+def test_followup_uses_memory_across_an_agent_restart(world: AgentWorld, alice: str, tmp_path: Path) -> None:
+    world.bridge.calls.clear()
+    sid = _sid()
+    with agent_process(world, str(tmp_path / "first.log")) as url:
+        first = invoke_http(
+            url, {"prompt": "how many lambda functions run in staging?"}, token=alice, session_id=sid
+        )
+    assert "**staging** has **2** Lambda functions." in texts(first)
+
+    with agent_process(world, str(tmp_path / "second.log")) as url:
+        again = invoke_http(url, {"prompt": "and in production?"}, token=alice, session_id=sid)
+        other = invoke_http(url, {"prompt": "and in production?"}, token=alice, session_id=_sid())
+    assert "**production** has **5** Lambda functions." in texts(again)
+    _, event = world.bridge.calls[-1]
+    assert event["arguments"] == {"cli_command": "aws lambda list-functions"}
+    # A thread without that history has nothing to follow up on.
+    assert "outside it" in texts(other)
+    assert not of_type(other, "tool")
