@@ -60,6 +60,11 @@ def checklist_text(checklist: Checklist) -> str:
     return "\n".join(lines) or "_Working on it…_"
 
 
+def parent_text(user: str, question: str) -> str:
+    """The notification text of a slash command's parent message."""
+    return f"<@{user}> asked: {clip(question, 500)}"
+
+
 def parent_blocks(user: str, question: str, progress: str = "_Working on it…_") -> list[dict[str, Any]]:
     """The parent message of a slash command: who asked what, and the progress."""
     return [section(f"<@{user}> asked: `{clip(question, 500)}`"), context(progress)]

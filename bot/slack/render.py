@@ -122,7 +122,7 @@ class SlackRenderer:
         if self.thread_ts is None:
             out = await self.client.chat_postMessage(
                 channel=self.channel,
-                text=f"<@{self.user}> asked: {b.clip(request.text, 500)}",
+                text=b.parent_text(self.user, request.text),
                 blocks=b.parent_blocks(self.user, request.text),
             )
             self.thread_ts = self._status_ts = str(out["ts"])
@@ -251,7 +251,7 @@ class SlackRenderer:
             await self.client.chat_update(
                 channel=self.channel,
                 ts=self._status_ts,
-                text=text,
+                text=b.parent_text(self.user, self._question),
                 blocks=b.parent_blocks(self.user, self._question, text),
             )
         elif self._status_ts is not None:

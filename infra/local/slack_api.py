@@ -391,6 +391,11 @@ async def user_message(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "ts": message["ts"], "message": message})
 
 
+async def now(request: web.Request) -> web.Response:
+    """``GET /_stand-in/now``: a fresh timestamp; everything recorded later sorts after it."""
+    return web.json_response({"ts": request.app[STATE_KEY].next_ts()})
+
+
 async def health(_: web.Request) -> web.Response:
     """``GET /health``."""
     return web.json_response({"status": "ok"})
@@ -497,6 +502,7 @@ def build_app(token: str, *, streaming: bool = True, base_url: str = "") -> web.
     app.router.add_get("/_stand-in/calls", inspect_calls)
     app.router.add_post("/_stand-in/config", configure)
     app.router.add_post("/_stand-in/user_message", user_message)
+    app.router.add_get("/_stand-in/now", now)
     app.router.add_get("/health", health)
     return app
 
