@@ -24,6 +24,10 @@ TRUST_POLICY = (
     '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
     '"Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":["sts:AssumeRole","sts:SetSourceIdentity","sts:TagSession"]}]}'
 )
+READ_ONLY_POLICY = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:List*","s3:Get*","ec2:Describe*",'
+    '"lambda:List*","lambda:Get*"],"Resource":"*"}]}'
+)
 LAMBDA_TRUST = (
     '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
     '"Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
@@ -117,8 +121,10 @@ def _seed_member(central: boto3.Session, endpoint: str, acct: org.Account) -> No
     member = _session(endpoint, creds)
     iam = member.client("iam", endpoint_url=endpoint)
     iam.create_role(RoleName="CentralOpsTargetRole", AssumeRolePolicyDocument=TRUST_POLICY)
-    iam.attach_role_policy(
-        RoleName="CentralOpsTargetRole", PolicyArn="arn:aws:iam::aws:policy/ReadOnlyAccess"
+    # moto does not load AWS managed policies (ReadOnlyAccess) unless asked to, slowly; an inline
+    # read-only policy stands in for it. moto does not evaluate policies either: the bridge is the boundary.
+    iam.put_role_policy(
+        RoleName="CentralOpsTargetRole", PolicyName="ReadOnly", PolicyDocument=READ_ONLY_POLICY
     )
     if acct.write_role_name:
         iam.create_role(RoleName=acct.write_role_name, AssumeRolePolicyDocument=TRUST_POLICY)
