@@ -141,7 +141,7 @@ class AuthRoutes:
                 logger.exception("could not announce the link", extra={"link_id": link.link_id})
         return page(
             "Linked",
-            f"Your chat account is now linked to {link.email or link.username}. "
+            f"Your chat account is now linked to {link.display_name}. "
             "You can close this tab and go back to chat.",
         )
 

@@ -107,6 +107,11 @@ class IdentityLink:
     email: str
     linked_at: str
 
+    @property
+    def display_name(self) -> str:
+        """What to show people: the email, else the Cognito username (a UUID in email-as-username pools)."""
+        return self.email or self.username
+
 
 @dataclass(frozen=True)
 class CognitoSettings:

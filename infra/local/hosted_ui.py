@@ -179,7 +179,7 @@ class HostedUI:
             code = e.response.get("Error", {}).get("Code", "")
             if code in {"NotAuthorizedException", "UserNotFoundException"}:
                 return self._form(fields, "Incorrect username or password.", status=401)
-            raise
+            return self._form(fields, f"Sign-in failed ({code}); see the moto server's log.", status=400)
         if "AuthenticationResult" not in result:
             message = (
                 f"This account needs {result.get('ChallengeName')}, which the local sign-in does not support."
@@ -291,7 +291,8 @@ def main(argv: list[str] | None = None) -> None:
     logs.configure()
     ui = HostedUI(args.moto, args.pool, args.client, region=args.region)
     logger.info("hosted UI listening", extra={"port": args.port})
-    web.run_app(ui.app(), host=args.host, port=args.port, print=None)
+    # No access log: authorize URLs carry states and challenges.
+    web.run_app(ui.app(), host=args.host, port=args.port, print=None, access_log=None)
 
 
 if __name__ == "__main__":

@@ -114,6 +114,7 @@ async def test_links_can_be_read_and_deleted(services: Services) -> None:
     assert link is not None
     assert (link.platform, link.team, link.user, link.email) == ("slack", TEAM, ALICE, "alice@example.com")
     assert link.link_id == f"slack#{TEAM}#{ALICE}"
+    assert link.display_name == "alice@example.com"
     assert await store.delete("slack", TEAM, ALICE) is True
     assert await store.delete("slack", TEAM, ALICE) is False
     assert await store.get("slack", TEAM, ALICE) is None
