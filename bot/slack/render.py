@@ -179,6 +179,7 @@ class SlackRenderer:
             return
         self._finished = True
         self._closing.set()
+        self._wake.set()
         if self._pump is not None:
             await self._pump
         async with self._lock:

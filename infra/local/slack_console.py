@@ -324,12 +324,26 @@ class SlackConsole:
         button: str,
         *,
         value: str | None = None,
+        on: dict[str, Any] | None = None,
         wait: bool = True,
         wait_s: float = 60,
     ) -> Thread:
-        """Click a button of ``thread`` (by label or action id) as ``user``; ``value`` forges the payload."""
-        await thread.refresh()
-        message, element = thread.button(button)
+        """Click a button of ``thread`` (by label or action id) as ``user``.
+
+        Args:
+            user: Who clicks.
+            thread: Where the button is (read again first, unless ``on`` is given).
+            button: Label or action id of the button.
+            value: A forged payload value instead of the button's own.
+            on: A snapshot of a message as someone's screen still shows it (a stale card).
+            wait: Wait for the outcome.
+            wait_s: How long to wait.
+        """
+        if on is None:
+            await thread.refresh()
+            message, element = thread.button(button)
+        else:
+            message, element = Thread(self, thread.channel, thread.ts, thread.user, "", [on]).button(button)
         since = await self.now()
         uid = user_id(user)
         action = {
