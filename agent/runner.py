@@ -236,7 +236,9 @@ class AgentRuntime:
         model = self.model_factory()
         session = await asyncio.to_thread(memory.session_manager, self.settings, gate.session_id)
         async with gateway.connect(self.settings.gateway_url, gate.caller.token) as gw:
-            agent = Agent(
+            # Building the agent reads the session's history from S3: off the event loop.
+            agent = await asyncio.to_thread(
+                Agent,
                 model=model,
                 tools=[*gw.tools, resolve_accounts_tool(self.registry, gate.caller)],
                 system_prompt=system_prompt(visible),
@@ -263,6 +265,8 @@ class AgentRuntime:
             while (event := await sink.queue.get()) is not None:
                 yield event
             await task
+        if session is not None:
+            await asyncio.to_thread(session.flush)
         if "error" in outcome:
             raise outcome["error"]
         for record in sink.approvals:
