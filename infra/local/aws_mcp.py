@@ -23,6 +23,7 @@ import logging
 import re
 import shlex
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +73,7 @@ class Stats:
     tool_calls: int = 0
     executed: int = 0
     failed_injected: int = 0
+    exec_ms: float = 0.0
     by_account: Counter[str] = field(default_factory=Counter)
     by_kind: Counter[str] = field(default_factory=Counter)
     commands: list[str] = field(default_factory=list)
@@ -83,6 +85,7 @@ class Stats:
             "tool_calls": self.tool_calls,
             "executed": self.executed,
             "failed_injected": self.failed_injected,
+            "exec_ms": round(self.exec_ms, 1),
             "by_account": dict(self.by_account),
             "by_kind": dict(self.by_kind),
             "commands": list(self.commands),
@@ -113,11 +116,14 @@ class CliRunner:
             self._accounts[access_key_id] = sts.get_caller_identity()["Account"]
         return self._accounts[access_key_id]
 
-    def run(self, argv: list[str], access_key_id: str, session_token: str | None) -> tuple[int, str, str]:
-        """Run ``aws <argv>``; returns (exit code, stdout, stderr)."""
+    def run(
+        self, argv: list[str], access_key_id: str, session_token: str | None
+    ) -> tuple[int, str, str, float]:
+        """Run ``aws <argv>``; returns (exit code, stdout, stderr, milliseconds spent holding the lock)."""
         from awscli.clidriver import create_clidriver
 
         with self._lock:
+            started = time.perf_counter()
             if self._driver is None:
                 self._driver = create_clidriver()
                 for name in ("awscli", "botocore", "s3transfer"):
@@ -135,7 +141,7 @@ class CliRunner:
                     code = self._driver.main(argv)
                 except SystemExit as e:
                     code = e.code if isinstance(e.code, int) else 2
-            return code, out.getvalue(), err.getvalue()
+            return code, out.getvalue(), err.getvalue(), (time.perf_counter() - started) * 1000
 
 
 def build_server(runner: CliRunner, faults: Faults, stats: Stats) -> MCPServer:
@@ -158,8 +164,9 @@ def build_server(runner: CliRunner, faults: Faults, stats: Stats) -> MCPServer:
         delay = faults.latency_ms + faults.account_latency_ms.get(account, 0)
         if delay:
             await asyncio.sleep(delay / 1000)  # outside the lock: concurrent calls overlap
-        code, out, err = await asyncio.to_thread(runner.run, argv[1:], access_key_id, token)
+        code, out, err, exec_ms = await asyncio.to_thread(runner.run, argv[1:], access_key_id, token)
         stats.executed += 1
+        stats.exec_ms += exec_ms
         stats.by_account[account] += 1
         stats.commands.append(cli_command)
         if code != 0:

@@ -1,0 +1,226 @@
+"""Benchmark: one account versus fifty at once, and AssumeRole calls per 100 queries.
+
+Starts moto and the AWS MCP Server stand-in (200 ms injected per tool call) on
+free loopback ports, registers 50 member accounts, and drives the bridge's
+engine directly. Prints a JSON object as its last line and writes it to
+``.local/bench/fanout.json``.
+
+Keys: ``single_s`` (median warm ``query``, one account), ``fanout_s`` (median
+warm ``query_accounts`` over 50 accounts at ``fanout_concurrency``), ``ratio``
+(``fanout_s / single_s``, goal <= 2), ``assume_role_calls_per_100`` (100
+sequential queries to one account, goal 1), plus the cold figures and the
+fan-out at the default concurrency of 16.
+
+Run: ``python -m bench.fanout [--accounts 50] [--latency-ms 200] [--concurrency 50]``.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+
+from bridge.config import BridgeConfig
+from bridge.engine import Bridge
+
+ROOT = Path(__file__).resolve().parents[1]
+REGION = "us-east-1"
+COMMAND = "aws sts get-caller-identity"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def _process(args: list[str], health: str, log: Path) -> Iterator[None]:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        proc = subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=out)
+        try:
+            for _ in range(600):
+                if proc.poll() is not None:
+                    raise SystemExit(f"{args[2]} exited at start; see {log}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(health, timeout=1).status_code == 200:
+                        break
+                time.sleep(0.05)
+            else:
+                raise SystemExit(f"{args[2]} did not start; see {log}")
+            yield
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+def _client(moto_url: str, service: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=moto_url,
+        region_name=REGION,
+        aws_access_key_id="central",
+        aws_secret_access_key="central",  # noqa: S106 - moto's dummy central credentials
+    )
+
+
+def _seed(moto_url: str, accounts: list[str]) -> dict[str, str]:
+    ddb = _client(moto_url, "dynamodb")
+    prefix = f"bench-{uuid.uuid4().hex[:6]}"
+    tables = {
+        "accounts": f"{prefix}-accounts",
+        "approvals": f"{prefix}-approvals",
+        "audit": f"{prefix}-audit",
+    }
+    for kind, key in (("accounts", "account_id"), ("approvals", "approval_id"), ("audit", "audit_id")):
+        ddb.create_table(
+            TableName=tables[kind],
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    for i, account_id in enumerate(accounts):
+        ddb.put_item(
+            TableName=tables["accounts"],
+            Item={
+                "account_id": {"S": account_id},
+                "name": {"S": f"member-{i:02d}"},
+                "enabled": {"BOOL": True},
+            },
+        )
+    return tables
+
+
+def _event(account: str | list[str]) -> dict[str, Any]:
+    key = "account_ids" if isinstance(account, list) else "account_id"
+    return {
+        key: account,
+        "tool_name": "aws___call_aws",
+        "arguments": {"cli_command": COMMAND},
+        "requester": "bench@example.com",
+        "context": {"platform": "bench", "channel": "bench"},
+    }
+
+
+async def _timed(coro: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = await coro
+    return time.perf_counter() - start, result
+
+
+async def _measure(
+    config: BridgeConfig, moto_url: str, stand_in_url: str, accounts: list[str], concurrency: int
+) -> dict[str, Any]:
+    def factory(service: str) -> Any:
+        return _client(moto_url, service)
+
+    out: dict[str, Any] = {}
+    # Cold: a fresh bridge, no credentials, no sessions.
+    bridge = Bridge(config, client_factory=factory)
+    out["single_cold_s"], first = await _timed(bridge.query(_event(accounts[0])))
+    if not first["ok"]:
+        raise SystemExit(f"the single query failed: {first['error']}")
+    await bridge.aclose()
+    bridge = Bridge(replace(config, max_concurrency=concurrency), client_factory=factory)
+    out["fanout_cold_s"], fan = await _timed(bridge.query_accounts(_event(accounts)))
+    if fan["error_count"]:
+        raise SystemExit(f"the fan-out had errors: {[r['error'] for r in fan['results'] if not r['ok']][:3]}")
+    # Warm: the same bridge, credentials cached, sessions open (a warm Lambda).
+    singles = [(await _timed(bridge.query(_event(accounts[0]))))[0] for _ in range(7)]
+    async with httpx.AsyncClient(base_url=stand_in_url, timeout=5) as admin:
+        await admin.post("/admin/reset")
+        fanouts = [(await _timed(bridge.query_accounts(_event(accounts))))[0] for _ in range(5)]
+        serial_ms = (await admin.get("/stats")).json()["exec_ms"] / len(fanouts)
+    out["single_s"] = statistics.median(singles)
+    out["fanout_s"] = statistics.median(fanouts)
+    # The stand-in runs the CLI one command at a time (it captures stdout); this is that serial time.
+    out["aws_mcp_serial_exec_s_per_fanout"] = serial_ms / 1000
+    await bridge.aclose()
+    default = Bridge(config, client_factory=factory)
+    await default.query_accounts(_event(accounts))
+    out["fanout_s_at_default_concurrency_16"] = statistics.median(
+        [(await _timed(default.query_accounts(_event(accounts))))[0] for _ in range(3)]
+    )
+    await default.aclose()
+    # AssumeRole calls for 100 sequential queries to one account.
+    counting = Bridge(config, client_factory=factory)
+    for _ in range(100):
+        result = await counting.query(_event(accounts[1]))
+        if not result["ok"]:
+            raise SystemExit(f"a sequential query failed: {result['error']}")
+    out["assume_role_calls_per_100"] = counting.credentials.assume_role_calls
+    out["mcp_sessions_per_100"] = counting.aws_mcp.sessions_opened
+    await counting.aclose()
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark and print its JSON figures."""
+    parser = argparse.ArgumentParser(prog="python -m bench.fanout", description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=50)
+    parser.add_argument("--latency-ms", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=50, help="fan-out concurrency for fanout_s")
+    args = parser.parse_args(argv)
+    logs = ROOT / ".local" / "logs"
+    moto_port, mcp_port = _free_port(), _free_port()
+    moto_url = f"http://127.0.0.1:{moto_port}"
+    moto = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)]
+    stand_in = [
+        sys.executable,
+        "-m",
+        "infra.local.aws_mcp",
+        "--port",
+        str(mcp_port),
+        "--aws-endpoint",
+        moto_url,
+    ]
+    stand_in += ["--latency-ms", str(args.latency_ms)]
+    accounts = [f"8000000000{i:02d}" for i in range(1, args.accounts + 1)]
+    with (
+        _process(moto, f"{moto_url}/moto-api/", logs / "bench-moto.log"),
+        _process(stand_in, f"http://127.0.0.1:{mcp_port}/health", logs / "bench-aws-mcp.log"),
+    ):
+        tables = _seed(moto_url, accounts)
+        config = BridgeConfig(
+            region=REGION,
+            endpoint_url=moto_url,
+            aws_mcp_url=f"http://127.0.0.1:{mcp_port}/mcp",
+            accounts_table=tables["accounts"],
+            approvals_table=tables["approvals"],
+            audit_table=tables["audit"],
+        )
+        stand_in_url = f"http://127.0.0.1:{mcp_port}"
+        figures = asyncio.run(_measure(config, moto_url, stand_in_url, accounts, args.concurrency))
+    result = {
+        "accounts": args.accounts,
+        "latency_ms": args.latency_ms,
+        "fanout_concurrency": args.concurrency,
+        "command": COMMAND,
+        **{k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()},
+        "ratio": round(figures["fanout_s"] / figures["single_s"], 2),
+        "ratio_cold": round(figures["fanout_cold_s"] / figures["single_cold_s"], 2),
+        "ratio_without_stand_in_serial_exec": round(
+            (figures["fanout_s"] - figures["aws_mcp_serial_exec_s_per_fanout"]) / figures["single_s"], 2
+        ),
+    }
+    out = ROOT / ".local" / "bench" / "fanout.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

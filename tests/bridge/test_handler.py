@@ -1,0 +1,98 @@
+"""The Lambda entry point as the Gateway calls it: a Lambda-shaped context, settings from the environment."""
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+import bridge.handler as entry
+from centralops import settings
+from tests.bridge.conftest import BUCKETS, PRODUCTION, STAGING, Org, event
+from tests.fixtures.bridge_stack import ROOT, StandIn
+
+
+@dataclass
+class ClientContext:
+    custom: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class LambdaContext:
+    client_context: ClientContext | None
+    function_name: str = "centralops-bridge"
+
+
+def ctx(tool: str) -> LambdaContext:
+    return LambdaContext(ClientContext({"bedrockAgentCoreToolName": tool}))
+
+
+@pytest.fixture
+def lambda_env(monkeypatch: pytest.MonkeyPatch, org: Org, stand_in: StandIn) -> Iterator[None]:
+    env = {
+        "AWS_ACCESS_KEY_ID": "central",
+        "AWS_SECRET_ACCESS_KEY": "central",
+        settings.AWS_REGION: "us-east-1",
+        settings.AWS_ENDPOINT_URL: org.moto_url,
+        settings.AWS_MCP_URL: stand_in.mcp_url,
+        settings.AWS_MCP_REGION: "us-east-1",
+        settings.ACCOUNTS_TABLE: org.tables.accounts,
+        settings.APPROVALS_TABLE: org.tables.approvals,
+        settings.AUDIT_TABLE: org.tables.audit,
+        settings.LOG_FORMAT: "text",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setattr(entry, "_bridge", None)
+    stand_in.reset()
+    yield
+    if entry._bridge is not None:
+        entry._loop.run(entry._bridge.aclose())
+
+
+def test_importing_the_handler_creates_no_aws_client() -> None:
+    code = "import sys, bridge.handler; print(sorted(m for m in ('boto3', 'botocore.client', 'mcp') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_query_through_the_gateway_shaped_entry(lambda_env: None, requester: str) -> None:
+    out = entry.handler(event("aws s3api list-buckets", STAGING, requester), ctx("bridge-lambda___query"))
+    assert out["ok"] is True, out
+    assert {b["Name"] for b in out["result"]["Buckets"]} == set(BUCKETS[STAGING])
+    again = entry.handler(event("aws s3 ls", STAGING, requester), ctx("bridge-lambda___query"))
+    assert again["ok"] is True
+    bridge = entry.get_bridge()
+    assert bridge.credentials.assume_role_calls == 1  # cached across invocations
+    assert bridge.aws_mcp.sessions_opened == 1  # the MCP session survived between invocations
+
+
+def test_query_accounts_through_the_entry(lambda_env: None, requester: str) -> None:
+    out = entry.handler(
+        event("aws s3api list-buckets", [PRODUCTION, STAGING], requester), ctx("bridge-lambda___query_accounts")
+    )
+    assert [r["account_id"] for r in out["results"]] == [PRODUCTION, STAGING]
+    assert out["ok_count"] == 2 and out["error_count"] == 0
+
+
+def test_unknown_or_missing_tool_names_are_error_results(lambda_env: None, requester: str) -> None:
+    for context in (ctx("bridge-lambda___delete_everything"), LambdaContext(None), object()):
+        out = entry.handler(event("aws s3 ls", STAGING, requester), context)
+        assert out["ok"] is False and out["error"]["code"] == "unknown_tool"
+    assert entry.handler([], ctx("query"))["error"]["code"] == "invalid_arguments"  # type: ignore[arg-type]
+
+
+def test_tool_name_prefix_is_stripped() -> None:
+    assert entry.tool_name(ctx("bridge-lambda___query_accounts")) == "query_accounts"
+    assert entry.tool_name(ctx("query")) == "query"
+
+
+def test_a_malformed_setting_is_an_error_result(
+    lambda_env: None, monkeypatch: pytest.MonkeyPatch, requester: str
+) -> None:
+    monkeypatch.setenv(settings.BRIDGE_MAX_CONCURRENCY, "lots")
+    out = entry.handler(event("aws s3 ls", STAGING, requester), ctx("bridge-lambda___query"))
+    assert out["error"]["code"] == "configuration"
+    assert settings.BRIDGE_MAX_CONCURRENCY in out["error"]["message"]
