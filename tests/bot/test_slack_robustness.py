@@ -1,0 +1,111 @@
+"""Duplicate deliveries, rate limits, a Runtime that is down or cut off, and bad signatures."""
+
+import asyncio
+import logging
+import time
+
+import pytest
+
+from centralops import events
+from infra.local.slack_console import SlackConsole
+from tests.fixtures.slack_stack import CHANNEL, SlackStack
+from tests.fixtures.slack_stack import slack as slack
+from tests.fixtures.slack_stack import slack_cognito as slack_cognito
+
+
+async def wait_for_log(caplog: pytest.LogCaptureFixture, message: str, count: int = 1) -> None:
+    for _ in range(400):
+        if sum(r.getMessage() == message for r in caplog.records) >= count:
+            return
+        await asyncio.sleep(0.025)
+    raise AssertionError(f"never logged {message!r}")
+
+
+async def test_a_duplicate_event_to_two_replicas_is_answered_once(
+    slack: SlackStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.idempotency")
+    second_bot = await slack.add_bot()
+    console = slack.console
+    ts = await console.say("alice", CHANNEL, "<@U0CENTRALOPS> list buckets in staging")
+    event = {"type": "app_mention", "user": "U0ALICE", "text": "<@U0CENTRALOPS> list buckets in staging"}
+    event.update(ts=ts, event_ts=ts, channel=CHANNEL, team="T0CENTRAL")
+    body = console.event_body(event, event_id="Ev0DUPLICATE")
+    first, retried = await asyncio.gather(
+        console.post(body, "application/json"),
+        console.post(body, "application/json", retry_num=1, bot_url=second_bot),
+    )
+    assert first.status_code == retried.status_code == 200
+    await wait_for_log(caplog, "duplicate delivery ignored")
+    thread = await console.thread_messages(CHANNEL, ts)
+    for _ in range(200):
+        if any((m.get("metadata") or {}).get("event_type") == "centralops_answer" for m in thread):
+            break
+        await asyncio.sleep(0.05)
+        thread = await console.thread_messages(CHANNEL, ts)
+    answers = [m for m in thread if (m.get("metadata") or {}).get("event_type") == "centralops_answer"]
+    assert len(answers) == 1
+    assert len(slack.runtime.invocations) == 1
+
+
+async def test_web_api_429_is_retried_after_retry_after(slack: SlackStack) -> None:
+    await slack.console.configure(rate_limit={"method": "chat.postMessage", "count": 1, "retry_after": 1})
+    thread = await slack.console.slash("alice", "list buckets in staging", CHANNEL)
+    assert thread.answers()
+    posts = [c for c in slack.stand_in.calls if c["method"] == "chat.postMessage"]
+    assert posts[0]["status"] == 429 and posts[1]["ok"]
+    assert float(posts[1]["time"]) - float(posts[0]["time"]) >= 1.0  # waited as told, by the records
+
+
+async def test_runtime_down_posts_a_clear_error_in_the_thread(slack: SlackStack) -> None:
+    runtime_runner = slack.runners[1]
+    await runtime_runner.cleanup()
+    thread = await slack.console.slash("alice", "list buckets in staging", CHANNEL)
+    [answer] = thread.answers()
+    assert answer["thread_ts"] == thread.ts
+    assert "could not be reached" in answer["text"] and "Try again" in answer["text"]
+    assert answer["metadata"]["event_payload"]["status"] == "error"
+
+
+async def test_runtime_refusing_the_token_asks_to_link_again(slack: SlackStack) -> None:
+    slack.runtime.status = 401
+    thread = await slack.console.slash("alice", "list buckets in staging", CHANNEL)
+    assert "/aws login" in thread.answers()[0]["text"]
+
+
+async def test_a_stream_cut_off_without_done_says_so(slack: SlackStack) -> None:
+    slack.runtime.script("q", [events.text("Partial")])
+    thread = await slack.console.slash("alice", "q", CHANNEL)
+    text = thread.answers()[0]["text"]
+    assert text.startswith("Partial") and "cut off" in text
+
+
+async def test_agent_error_event_is_shown(slack: SlackStack) -> None:
+    slack.runtime.script(
+        "list buckets in stagin",
+        [
+            events.error("unknown_account", "No account named 'stagin'. Did you mean staging?"),
+            events.done("s"),
+        ],
+    )
+    thread = await slack.console.slash("alice", "list buckets in stagin", CHANNEL)
+    assert "Did you mean staging?" in thread.answers()[0]["text"]
+
+
+@pytest.mark.parametrize("problem", ["bad signature", "stale timestamp"])
+async def test_bad_or_stale_signature_is_rejected_before_any_handler(slack: SlackStack, problem: str) -> None:
+    console = slack.console
+    body = console.slash_body("alice", "list buckets in staging", CHANNEL)
+    if problem == "bad signature":
+        forger = SlackConsole(console.bot_url, console.stand_in_url, "not-the-signing-secret")
+        response = await forger.post(body, "application/x-www-form-urlencoded")
+        await forger.close()
+    else:
+        response = await console.post(
+            body, "application/x-www-form-urlencoded", timestamp=int(time.time()) - 600
+        )
+    assert response.status_code == 401
+    await asyncio.sleep(0.2)  # give a wrongly started handler the chance to show itself
+    assert slack.identity.asked == []
+    assert slack.runtime.invocations == []
+    assert [c for c in slack.stand_in.calls if c["method"].startswith("chat.")] == []
