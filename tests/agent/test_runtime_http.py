@@ -100,3 +100,22 @@ def test_followup_uses_memory_across_an_agent_restart(world: AgentWorld, alice: 
     # A thread without that history has nothing to follow up on.
     assert "outside it" in texts(other)
     assert not of_type(other, "tool")
+
+
+def test_json_response_when_only_json_is_accepted(agent_url: str, env: AgentWorld, alice: str) -> None:
+    sid = _sid()
+    response = httpx.post(
+        f"{agent_url}/invocations",
+        json={"prompt": "how many lambda functions in production"},
+        headers={
+            "Authorization": f"Bearer {alice}",
+            "Accept": "application/json",
+            "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": sid,
+        },
+        timeout=60,
+    )
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["session_id"] == sid
+    assert body["text"] == "**production** has **5** Lambda functions."
+    assert [e["type"] for e in body["events"]][-1] == "done"
