@@ -30,11 +30,7 @@ PLACEHOLDER = "replace-me"
 
 # Keys of the two secrets; each becomes the environment variable of the same name in the container.
 SLACK_SECRET_KEYS = (settings.SLACK_BOT_TOKEN, settings.SLACK_SIGNING_SECRET)
-TEAMS_SECRET_KEYS = (
-    "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTID",
-    "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__CLIENTSECRET",
-    "CONNECTIONS__SERVICE_CONNECTION__SETTINGS__TENANTID",
-)
+TEAMS_SECRET_KEYS = (settings.TEAMS_APP_PASSWORD, settings.TEAMS_APP_ID, settings.TEAMS_TENANT_ID)
 
 
 class BotStack(Stack):
@@ -219,10 +215,13 @@ class BotStack(Stack):
         registry.table(tables.IDENTITY_LINKS).grant(
             role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
         )
-        registry.table(tables.OAUTH_STATES).grant(role, "dynamodb:PutItem", "dynamodb:DeleteItem")
-        registry.table(tables.IDEMPOTENCY).grant(role, "dynamodb:PutItem")
+        registry.table(tables.OAUTH_STATES).grant(
+            role, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"
+        )
+        # Claims chat events once, and keeps each person's recent queries.
+        registry.table(tables.IDEMPOTENCY).grant(role, "dynamodb:PutItem", "dynamodb:GetItem")
         registry.table(tables.APPROVALS).grant(role, "dynamodb:GetItem", "dynamodb:UpdateItem")
-        registry.table(tables.ACCOUNTS).grant(role, "dynamodb:GetItem", "dynamodb:Query")
+        registry.table(tables.ACCOUNTS).grant(role, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan")
         # Refresh tokens are KMS ciphertext in the identity-links table.
         registry.key.grant_encrypt_decrypt(role)
 
@@ -234,6 +233,7 @@ class BotStack(Stack):
             settings.RUNTIME_URL: runtime.invocation_url,
             settings.PUBLIC_URL: config.bot_url,
             settings.BOT_PORT: str(BOT_PORT),
+            settings.BOT_HOST: "0.0.0.0",  # noqa: S104 - the load balancer reaches the task on its private IP
             settings.COGNITO_USER_POOL_ID: cognito.user_pool.user_pool_id,
             settings.COGNITO_CLIENT_ID: cognito.client.user_pool_client_id,
             settings.COGNITO_ISSUER: cognito.issuer,

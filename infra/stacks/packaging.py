@@ -67,6 +67,8 @@ class LocalPythonBundler:
                 dirs_exist_ok=True,
                 ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
             )
+        if not self._requirements:
+            return True
         command = [
             sys.executable,
             "-m",

@@ -131,6 +131,7 @@ class RuntimeStack(Stack):
                 settings.MEMORY_BUCKET: self.memory_bucket.bucket_name,
                 settings.MODEL_PROVIDER: "bedrock",
                 settings.MODEL_ID: config.model_id,
+                settings.MODEL_REGION: self.region,
                 settings.COGNITO_USER_POOL_ID: cognito.user_pool.user_pool_id,
                 settings.COGNITO_CLIENT_ID: cognito.client.user_pool_client_id,
                 settings.COGNITO_ISSUER: cognito.issuer,

@@ -1,0 +1,324 @@
+"""Security properties of the synthesised CloudFormation: who may assume what, who may call what."""
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from centralops import settings
+from infra import tables
+from tests.fixtures.infra_cdk import (
+    CENTRAL,
+    CERTIFICATE_ARN,
+    DOMAIN,
+    MEMBERS,
+    ORG_ID,
+    Synthesized,
+    arn_text,
+    as_list,
+    policy_statements,
+    role_statements,
+    synthesized,
+)
+
+SETTING_NAMES = {value for name, value in vars(settings).items() if name.isupper() and isinstance(value, str)}
+IAM_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::Role", "AWS::IAM::ManagedPolicy")
+TLS_POLICIES = {
+    "ELBSecurityPolicy-TLS13-1-2-2021-06",
+    "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
+    "ELBSecurityPolicy-TLS13-1-3-2021-06",
+    "ELBSecurityPolicy-TLS-1-2-Ext-2018-06",
+}
+
+
+@pytest.fixture(scope="module")
+def synth() -> Synthesized:
+    return synthesized()
+
+
+def _role_id(synth: Synthesized, stack: str, role_name: str) -> str:
+    for logical_id, role in synth.resources(stack, "AWS::IAM::Role").items():
+        if role["Properties"].get("RoleName") == role_name:
+            return logical_id
+    raise AssertionError(f"no role named {role_name} in {stack}")
+
+
+def _actions(statements: list[dict[str, Any]]) -> set[str]:
+    return {action for statement in statements for action in as_list(statement["Action"])}
+
+
+def _imports(value: Any) -> str:
+    """The JSON text of a template value, to find which exports it references."""
+    return json.dumps(value)
+
+
+def test_every_assume_role_names_an_explicit_account_and_role(synth: Synthesized) -> None:
+    found = []
+    for policy_type in IAM_POLICY_TYPES:
+        for stack, logical_id, resource in synth.all_resources(policy_type):
+            for statement in policy_statements(resource):
+                if "sts:AssumeRole" not in as_list(statement["Action"]):
+                    continue
+                for resource_arn in as_list(statement["Resource"]):
+                    arn = arn_text(resource_arn)
+                    found.append(arn)
+                    assert isinstance(arn, str), f"{stack}/{logical_id}: computed AssumeRole resource {arn}"
+                    assert "*" not in arn, f"{stack}/{logical_id} may assume {arn}"
+                    assert re.fullmatch(r"arn:aws:iam::\d{12}:role/CentralOps(Target|Write)Role", arn), arn
+    assert found, "no sts:AssumeRole statement at all: the bridge could reach no account"
+
+
+def test_bridge_may_assume_only_the_target_role_of_each_member_account(synth: Synthesized) -> None:
+    statements = role_statements(synth, "Bridge", _role_id(synth, "Bridge", "centralops-bridge"))
+    assume = [s for s in statements if any(a.startswith("sts:") for a in as_list(s["Action"]))]
+    assert len(assume) == 1
+    assert set(as_list(assume[0]["Action"])) == {"sts:AssumeRole", "sts:SetSourceIdentity", "sts:TagSession"}
+    assert {arn_text(arn) for arn in assume[0]["Resource"]} == {
+        f"arn:aws:iam::{m}:role/CentralOpsTargetRole" for m in MEMBERS
+    }
+    assert assume[0]["Condition"] == {"StringEquals": {"aws:ResourceOrgID": ORG_ID}}
+
+
+def test_write_roles_and_read_write_tool_only_when_enabled(synth: Synthesized) -> None:
+    actions = _actions(role_statements(synth, "Bridge", _role_id(synth, "Bridge", "centralops-bridge")))
+    assert "aws-mcp:CallReadWriteTool" not in actions
+    assert {"aws-mcp:InvokeMcp", "aws-mcp:CallReadOnlyTool"} <= actions
+    target = synth.resources("MemberRoles", "AWS::IAM::Role")["TargetRole"]
+    target_actions = _actions(list(policy_statements(target)))
+    assert target_actions == {"aws-mcp:InvokeMcp", "aws-mcp:CallReadOnlyTool"}
+    write = synth.resources("MemberRoles", "AWS::IAM::Role")["WriteRole"]
+    assert write["Condition"] == "WriteEnabled"
+    assert synth.template("MemberRoles")["Parameters"]["EnableWriteRole"]["Default"] == "false"
+
+
+def test_member_role_trusts_only_the_bridge_role_with_external_id_and_org(synth: Synthesized) -> None:
+    template = synth.template("MemberRoles")
+    parameters = template["Parameters"]
+    assert parameters["BridgeRoleArn"]["Default"] == f"arn:aws:iam::{CENTRAL}:role/centralops-bridge"
+    assert parameters["OrgId"]["Default"] == ORG_ID
+    assert parameters["ExternalId"]["NoEcho"] is True
+    target = template["Resources"]["TargetRole"]["Properties"]
+    assert target["RoleName"] == "CentralOpsTargetRole"
+    assert target["ManagedPolicyArns"] == [
+        {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::aws:policy/ReadOnlyAccess"]]}
+    ]
+    statements = target["AssumeRolePolicyDocument"]["Statement"]
+    assert {json.dumps(s["Principal"]) for s in statements} == {json.dumps({"AWS": {"Ref": "BridgeRoleArn"}})}
+    assume = next(s for s in statements if s["Action"] == "sts:AssumeRole")
+    with_external_id = assume["Condition"]["Fn::If"][1]["StringEquals"]
+    assert with_external_id["sts:ExternalId"] == {"Ref": "ExternalId"}
+    assert assume["Condition"]["Fn::If"][0] == "HasExternalId"
+    session = next(s for s in statements if s is not assume)
+    assert set(session["Action"]) == {"sts:SetSourceIdentity", "sts:TagSession"}
+    # Ready for a StackSet: no bootstrap version parameter, no rule, no asset.
+    assert "BootstrapVersion" not in parameters
+    assert "Rules" not in template
+
+
+def test_runtime_requires_a_cognito_jwt_for_the_app_client_and_forwards_authorization(
+    synth: Synthesized,
+) -> None:
+    (runtime,) = synth.resources("Runtime", "AWS::BedrockAgentCore::Runtime").values()
+    properties = runtime["Properties"]
+    jwt = properties["AuthorizerConfiguration"]["CustomJWTAuthorizer"]
+    assert "ExportsOutputRefUserPoolBotClient" in _imports(jwt["AllowedAudience"])
+    assert "/.well-known/openid-configuration" in _imports(jwt["DiscoveryUrl"])
+    assert "https://cognito-idp.eu-west-1.amazonaws.com/" in _imports(jwt["DiscoveryUrl"])
+    assert properties["RequestHeaderConfiguration"]["RequestHeaderAllowlist"] == ["Authorization"]
+    environment = properties["EnvironmentVariables"]
+    assert "GatewayUrl" in _imports(environment[settings.GATEWAY_URL])
+    assert set(environment) <= SETTING_NAMES
+
+
+def test_gateway_requires_the_same_jwt_and_serves_the_bridge_tool_schema(synth: Synthesized) -> None:
+    (gateway,) = synth.resources("Gateway", "AWS::BedrockAgentCore::Gateway").values()
+    properties = gateway["Properties"]
+    assert properties["AuthorizerType"] == "CUSTOM_JWT"
+    jwt = properties["AuthorizerConfiguration"]["CustomJWTAuthorizer"]
+    assert "ExportsOutputRefUserPoolBotClient" in _imports(jwt["AllowedAudience"])
+    (target,) = synth.resources("Gateway", "AWS::BedrockAgentCore::GatewayTarget").values()
+    assert target["Properties"]["Name"] == "bridge-lambda"
+    payload = target["Properties"]["TargetConfiguration"]["Mcp"]["Lambda"]["ToolSchema"]["InlinePayload"]
+    schema = json.loads((Path(__file__).parents[2] / "bridge" / "tool_schema.json").read_text())
+    assert [tool["Name"] for tool in payload] == [tool["name"] for tool in schema]
+    for tool, source in zip(payload, schema, strict=True):
+        assert tool["InputSchema"]["Required"] == source["inputSchema"]["required"]
+        assert set(tool["InputSchema"]["Properties"]) == set(source["inputSchema"]["properties"])
+
+
+def test_tables_are_encrypted_with_the_cmk_recoverable_and_keyed_as_the_local_stack(
+    synth: Synthesized,
+) -> None:
+    resources = synth.resources("Registry", "AWS::DynamoDB::Table")
+    (key_id,) = synth.resources("Registry", "AWS::KMS::Key")
+    assert synth.template("Registry")["Resources"][key_id]["Properties"]["EnableKeyRotation"] is True
+    by_name = {r["Properties"]["TableName"]: r["Properties"] for r in resources.values()}
+    assert set(by_name) == {tables.table_name(spec) for spec in tables.ALL_TABLES}
+    for spec in tables.ALL_TABLES:
+        table = by_name[tables.table_name(spec)]
+        assert table["KeySchema"] == [{"AttributeName": spec.partition_key, "KeyType": "HASH"}]
+        assert table["SSESpecification"] == {
+            "KMSMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]},
+            "SSEEnabled": True,
+            "SSEType": "KMS",
+        }
+        assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+        if spec.ttl_attribute:
+            assert table["TimeToLiveSpecification"] == {"AttributeName": spec.ttl_attribute, "Enabled": True}
+        if spec.index_name:
+            (index,) = table["GlobalSecondaryIndexes"]
+            assert index["IndexName"] == spec.index_name
+            assert index["KeySchema"] == [{"AttributeName": spec.index_key, "KeyType": "HASH"}]
+
+
+def test_secrets_logs_images_and_memory_are_encrypted_with_the_cmk(synth: Synthesized) -> None:
+    secrets = list(synth.all_resources("AWS::SecretsManager::Secret"))
+    assert {r["Properties"]["Name"] for _, _, r in secrets} == {"centralops/slack", "centralops/teams"}
+    for _, _, secret in secrets:
+        assert "ExportsOutputFnGetAttKey" in _imports(secret["Properties"]["KmsKeyId"])
+    for stack, logical_id, group in synth.all_resources("AWS::Logs::LogGroup"):
+        assert "KmsKeyId" in group["Properties"], f"{stack}/{logical_id} is not encrypted with the CMK"
+    for _, _, repository in synth.all_resources("AWS::ECR::Repository"):
+        assert repository["Properties"]["EncryptionConfiguration"]["EncryptionType"] == "KMS"
+        assert repository["Properties"]["ImageTagMutability"] == "IMMUTABLE"
+    (memory,) = synth.resources("Runtime", "AWS::S3::Bucket").values()
+    (rule,) = memory["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+
+
+def test_load_balancer_serves_only_modern_tls_and_redirects_http(synth: Synthesized) -> None:
+    listeners = synth.resources("Bot", "AWS::ElasticLoadBalancingV2::Listener").values()
+    protocols = sorted(listener["Properties"]["Protocol"] for listener in listeners)
+    assert protocols == ["HTTP", "HTTPS"]
+    for listener in listeners:
+        properties = listener["Properties"]
+        if properties["Protocol"] == "HTTPS":
+            assert properties["Port"] == 443
+            assert properties["SslPolicy"] in TLS_POLICIES
+            assert properties["Certificates"] == [{"CertificateArn": CERTIFICATE_ARN}]
+        else:
+            assert properties["DefaultActions"] == [
+                {
+                    "RedirectConfig": {"Port": "443", "Protocol": "HTTPS", "StatusCode": "HTTP_301"},
+                    "Type": "redirect",
+                }
+            ]
+    (balancer,) = synth.resources("Bot", "AWS::ElasticLoadBalancingV2::LoadBalancer").values()
+    attributes = {a["Key"]: a["Value"] for a in balancer["Properties"]["LoadBalancerAttributes"]}
+    assert attributes["routing.http.drop_invalid_header_fields.enabled"] == "true"
+    assert attributes["access_logs.s3.enabled"] == "true"
+
+
+def test_bot_service_health_checks_and_scales(synth: Synthesized) -> None:
+    (group,) = synth.resources("Bot", "AWS::ElasticLoadBalancingV2::TargetGroup").values()
+    assert group["Properties"]["HealthCheckPath"] == "/health"
+    assert group["Properties"]["HealthCheckPort"] == "3000"
+    (target,) = synth.resources("Bot", "AWS::ApplicationAutoScaling::ScalableTarget").values()
+    assert target["Properties"]["MinCapacity"] == 2
+    assert target["Properties"]["MaxCapacity"] > 2
+    assert len(synth.resources("Bot", "AWS::ApplicationAutoScaling::ScalingPolicy")) == 2
+    (task,) = synth.resources("Bot", "AWS::ECS::TaskDefinition").values()
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    assert container["PortMappings"][0]["ContainerPort"] == 3000
+    environment = {item["Name"]: item["Value"] for item in container["Environment"]}
+    secrets = {item["Name"] for item in container["Secrets"]}
+    assert set(environment) | secrets <= SETTING_NAMES
+    assert environment[settings.PUBLIC_URL] == f"https://{DOMAIN}"
+    assert environment[settings.APPROVER_GROUP] == "ops-approvers"
+    assert {settings.SLACK_BOT_TOKEN, settings.SLACK_SIGNING_SECRET, settings.TEAMS_APP_PASSWORD} <= secrets
+    assert not set(environment) & secrets, "a secret must never also travel as plain environment"
+    assert "%3A" in _imports(environment[settings.RUNTIME_URL]), "the Runtime ARN must be URL-quoted"
+
+
+def test_no_role_in_the_deployment_has_a_wildcard_action(synth: Synthesized) -> None:
+    for policy_type in IAM_POLICY_TYPES:
+        for stack, logical_id, resource in synth.all_resources(policy_type):
+            for statement in policy_statements(resource):
+                if statement.get("Effect") != "Allow":
+                    continue
+                for action in as_list(statement["Action"]):
+                    assert action != "*" and not action.endswith(":*"), f"{stack}/{logical_id}: {action}"
+
+
+def test_bridge_role_reaches_only_its_three_tables_with_the_calls_it_makes(synth: Synthesized) -> None:
+    statements = role_statements(synth, "Bridge", _role_id(synth, "Bridge", "centralops-bridge"))
+    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+    actions = _actions(dynamodb)
+    assert actions == {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
+    }
+    resources = _imports([s["Resource"] for s in dynamodb])
+    for name in ("Accounts", "Approvals", "Audit"):
+        assert f"ExportsOutputFnGetAtt{name}" in resources
+    for name in ("IdentityLinks", "OauthStates", "Idempotency"):
+        assert f"ExportsOutputFnGetAtt{name}" not in resources
+    services = {action.split(":")[0] for action in _actions(statements)}
+    assert services == {"logs", "sts", "aws-mcp", "dynamodb", "kms", "xray"}
+
+
+def test_bot_task_role_reaches_only_its_tables_and_the_key(synth: Synthesized) -> None:
+    statements = role_statements(synth, "Bot", _role_id(synth, "Bot", "centralops-bot-task"))
+    services = {action.split(":")[0] for action in _actions(statements)}
+    assert services == {"dynamodb", "kms"}
+    dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
+    assert "dynamodb:DeleteTable" not in _actions(dynamodb)
+    assert "ExportsOutputFnGetAttAudit" not in _imports([s["Resource"] for s in dynamodb])
+
+
+def test_agent_role_may_invoke_only_the_configured_model(synth: Synthesized) -> None:
+    statements = role_statements(synth, "Runtime", _role_id(synth, "Runtime", "centralops-agent"))
+    bedrock = [s for s in statements if any(a.startswith("bedrock:") for a in as_list(s["Action"]))]
+    resources = [arn for s in bedrock for arn in as_list(s["Resource"])]
+    assert resources and all("claude-sonnet-4-5" in _imports(arn) for arn in resources)
+    assert "sts:AssumeRole" not in _actions(statements), "the agent must never reach member accounts itself"
+
+
+def test_bridge_lambda_runs_the_handler_on_arm64_with_known_settings(synth: Synthesized) -> None:
+    (function,) = synth.resources("Bridge", "AWS::Lambda::Function").values()
+    properties = function["Properties"]
+    assert properties["Handler"] == "bridge.handler.handler"
+    assert properties["Runtime"] == "python3.12"
+    assert properties["Architectures"] == ["arm64"]
+    assert "KmsKeyArn" in properties
+    variables = properties["Environment"]["Variables"]
+    assert set(variables) <= SETTING_NAMES
+    assert variables[settings.TARGET_ROLE_NAME] == "CentralOpsTargetRole"
+    assert variables[settings.EXTERNAL_ID] == "centralops-test-external-id"
+
+
+def test_outputs_name_everything_the_next_step_needs(synth: Synthesized) -> None:
+    expected = {
+        "Cognito": {"UserPoolId", "UserPoolClientId", "UserPoolDomainUrl", "CallbackUrl"},
+        "Images": {"AgentRepositoryUri", "BotRepositoryUri"},
+        "Bridge": {"BridgeRoleArn", "BridgeFunctionName", "BridgeLogGroup"},
+        "Gateway": {"GatewayUrl", "GatewayId"},
+        "Runtime": {"RuntimeArn", "InvocationUrl"},
+        "Bot": {
+            "LoadBalancerDns",
+            "SlackRequestUrl",
+            "TeamsMessagingEndpoint",
+            "SlackSecretArn",
+            "TeamsSecretArn",
+        },
+        "MemberRoles": {"TargetRoleArn"},
+        "Registry": {"AccountsTableName", "KmsKeyArn"},
+    }
+    for stack, outputs in expected.items():
+        assert outputs <= set(synth.template(stack)["Outputs"]), stack
+    callback = synth.template("Cognito")["Outputs"]["CallbackUrl"]["Value"]
+    assert callback == f"https://{DOMAIN}/auth/callback"
+    (client,) = synth.resources("Cognito", "AWS::Cognito::UserPoolClient").values()
+    assert client["Properties"]["CallbackURLs"] == [callback]
+    assert client["Properties"]["AllowedOAuthFlows"] == ["code"]
+    assert client["Properties"]["GenerateSecret"] is False
+    groups = {
+        g["Properties"]["GroupName"]
+        for g in synth.resources("Cognito", "AWS::Cognito::UserPoolGroup").values()
+    }
+    assert groups == {"ops-approvers", "centralops-users"}

@@ -1,0 +1,123 @@
+"""The agent and bot Dockerfiles: non-root, health-checked, on the ports the platforms expect."""
+
+import fnmatch
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+HADOLINT = REPO / ".local" / "checkov-venv" / "bin" / "hadolint"
+IMAGES = {
+    # Dockerfile: (port, health path, module, extra)
+    "agent": (8080, "/ping", "agent", "agent"),
+    "bot": (3000, "/health", "bot", "bot"),
+}
+
+
+def _instructions(path: Path) -> list[tuple[str, str]]:
+    """``(INSTRUCTION, arguments)`` with continuation lines joined and comments dropped."""
+    text = path.read_text().replace("\\\n", " ")
+    out = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            keyword, _, rest = stripped.partition(" ")
+            out.append((keyword.upper(), rest.strip()))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_image_runs_as_non_root_with_healthcheck_port_and_module(name: str) -> None:
+    port, health, module, extra = IMAGES[name]
+    instructions = _instructions(REPO / name / "Dockerfile")
+    final_stage = instructions[max(i for i, (k, _) in enumerate(instructions) if k == "FROM") :]
+    users = [args for keyword, args in final_stage if keyword == "USER"]
+    assert users, "the final stage must switch to a non-root user"
+    assert users[-1].split(":")[0] not in {"root", "0"}
+    assert [args for keyword, args in final_stage if keyword == "EXPOSE"] == [str(port)]
+    (healthcheck,) = [args for keyword, args in final_stage if keyword == "HEALTHCHECK"]
+    assert f"127.0.0.1:{port}{health}" in healthcheck
+    assert [args for keyword, args in final_stage if keyword == "CMD"] == [f'["python", "-m", "{module}"]']
+    assert any(k == "RUN" and f'".[{extra}]"' in args for k, args in instructions), (
+        "install the package extra"
+    )
+    assert all("linux/arm64" in args for keyword, args in instructions if keyword == "FROM")
+
+
+def _docker_context(name: str, into: Path) -> None:
+    """Copy what the Dockerfile COPYs, filtered by .dockerignore, as ``docker build`` would send it."""
+    patterns = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+    def included(relative: str) -> bool:
+        keep = True
+        for pattern in patterns:
+            negate = pattern.startswith("!")
+            glob = pattern.lstrip("!")
+            if fnmatch.fnmatch(relative, glob) or fnmatch.fnmatch(relative, glob.rstrip("/*")):
+                keep = negate
+        return keep
+
+    for keyword, args in _instructions(REPO / name / "Dockerfile"):
+        if keyword != "COPY" or args.startswith("--from"):
+            continue
+        *sources, _ = args.split()
+        for source in sources:
+            path = REPO / source
+            files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+            for file in files:
+                relative = file.relative_to(REPO).as_posix()
+                if included(relative):
+                    (into / relative).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(file, into / relative)
+
+
+@pytest.mark.parametrize("name", sorted(IMAGES))
+def test_build_context_builds_a_wheel_with_the_entry_module(name: str, tmp_path: Path) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    _docker_context(name, context)
+    assert not list(context.rglob("__pycache__")), ".dockerignore must keep caches out of the image"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--quiet",
+            "-w",
+            str(tmp_path),
+            str(context),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=110,
+    )
+    assert result.returncode == 0, result.stderr
+    (wheel,) = tmp_path.glob("centralops-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert f"{name}/__main__.py" in names
+    assert "centralops/settings.py" in names
+    other = "bot" if name == "agent" else "agent"
+    assert not any(n.startswith(f"{other}/") for n in names), f"the {name} image must not ship the {other}"
+
+
+@pytest.mark.skipif(not HADOLINT.exists(), reason="hadolint is installed by scripts/checkov on first use")
+def test_hadolint_passes() -> None:
+    result = subprocess.run(
+        [str(HADOLINT), str(REPO / "agent" / "Dockerfile"), str(REPO / "bot" / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
