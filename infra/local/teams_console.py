@@ -33,6 +33,7 @@ CHANNEL = "19:ops-general@thread.tacv2"
 TEAM = "19:acme-operations@thread.tacv2"
 GROUP_CHAT = "19:ops-oncall@thread.v2"
 WORKING = "⏳"
+CARD = "application/vnd.microsoft.card.adaptive"
 
 
 class TeamsTurnTooSlow(RuntimeError):
@@ -305,7 +306,10 @@ class TeamsConsole:
         turn = await self.post(activity)
         follow = TeamsConversation(on.surface, base, user, f"[clicked {verb}]", activity["id"], turn)
         if wait:
-            follow.messages = await self.settle(base, seen)
+            # Only a recorded decision (a card in the invoke response) or a follow-up starts new work.
+            body = turn.body if isinstance(turn.body, dict) else {}
+            resumes = body.get("type") == CARD or verb == "followup"
+            follow.messages = await self.settle(base, seen, require_new=resumes)
         return turn, follow
 
     async def _exchange(
@@ -346,7 +350,7 @@ class TeamsConsole:
         return {m["id"] for m in await self.messages(conversation_id)}
 
     async def settle(
-        self, conversation_id: str, seen: set[str], timeout_s: float = 120.0
+        self, conversation_id: str, seen: set[str], *, require_new: bool = True, timeout_s: float = 120.0
     ) -> list[dict[str, Any]]:
         """Wait until the bot has answered: new messages, no open stream, no ⏳, unchanged for ``quiet_s``."""
         deadline = time.monotonic() + timeout_s
@@ -356,7 +360,7 @@ class TeamsConsole:
             current = [m for m in await self.messages(conversation_id) if m["id"] not in seen]
             if current != last:
                 last, stable_since = current, time.monotonic()
-            done = bool(current) and all(
+            done = (bool(current) or not require_new) and all(
                 m["final"] and not (m["text"] or "").startswith(WORKING) for m in current
             )
             if done and time.monotonic() - stable_since >= self.quiet_s:

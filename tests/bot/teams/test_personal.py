@@ -40,3 +40,55 @@ async def test_a_question_in_a_1on1_chat_streams_and_ends_with_the_whole_answer(
     body = teams.runtime.calls[0]["body"]
     assert body["context"]["platform"] == "teams" and body["context"]["user"] == "aad-alice-0001"
     assert body["access_token"], "the linked user's Cognito ID token went to the Runtime"
+
+
+async def test_an_unlinked_user_gets_a_sign_in_card_bound_to_their_tenant_and_entra_id(
+    teams: TeamsStack,
+) -> None:
+    chat = await teams.console.personal(user="carol", text="list buckets in staging")
+
+    [(_, card)] = chat.cards()
+    [button] = card["actions"]
+    assert button["type"] == "Action.OpenUrl" and "/auth/start?state=" in button["url"]
+    assert "not linked" in chat.text_of_all()
+    state = button["url"].split("state=")[1]
+    pending = await teams.identity.oauth_states.peek(state)
+    assert pending is not None
+    assert pending.link_id == "teams#00000000-0000-4000-8000-00000000c0de#aad-carol-0003"
+    assert teams.runtime.calls == [], "nothing was asked anonymously"
+
+
+async def test_login_answers_with_the_sign_in_card_and_whoami_names_the_link(teams: TeamsStack) -> None:
+    login = await teams.console.personal(user="alice", text="login")
+    whoami = await teams.console.personal(user="alice", text="whoami")
+
+    [(_, card)] = login.cards()
+    assert card["actions"][0]["url"].startswith("http://127.0.0.1:3000/auth/start?state=")
+    assert "alice@example.com" in whoami.text_of_all()
+
+
+async def test_a_typed_bot_name_in_a_1on1_chat_is_ignored(teams: TeamsStack) -> None:
+    chat = await teams.console.personal(user="alice", text="@CentralOps help")
+
+    assert "run <aws cli command> in <account>" in chat.text_of_all()
+    assert teams.runtime.calls == []
+
+
+async def test_a_redelivered_activity_is_answered_once(teams: TeamsStack) -> None:
+    teams.runtime.script(
+        "how many lambda functions in production?", (0, events.text("5")), (0, events.done("s"))
+    )
+    console = teams.console
+    activity = console._message(  # the exact same delivery, twice, as Teams retries it
+        "alice",
+        "how many lambda functions in production?",
+        console._personal_conversation("alice"),
+        {},
+        mention=False,
+    )
+    first = await console.post(activity)
+    second = await console.post(activity)
+    await teams.bot.background.drain()
+
+    assert first.status in (200, 202) and second.status in (200, 202)
+    assert len(teams.runtime.calls) == 1
