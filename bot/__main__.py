@@ -1,4 +1,4 @@
-"""``python -m bot``: the bot's HTTP server (Slack, sign-in routes; Teams registers on the same app)."""
+"""``python -m bot``: the bot's one HTTP server (Slack, Teams when configured, the sign-in routes)."""
 
 import logging
 
@@ -7,8 +7,10 @@ from aiohttp import web
 from bot.auth_routes import setup_auth_routes
 from bot.config import BotConfig
 from bot.identity import IdentityLink, IdentityService
-from bot.server import build_app
+from bot.server import CONVERSATION_KEY, IDEMPOTENCY_KEY, build_app
 from bot.slack.http import EDGE_KEY
+from bot.teams.app import setup_teams
+from bot.teams.config import TeamsConfig
 from centralops import logs
 from centralops.errors import ConfigurationError
 
@@ -32,6 +34,9 @@ def create_app(config: BotConfig | None = None) -> web.Application:
             await edge.tell_linked(link.user, link.username)
 
     setup_auth_routes(app, identity, email_lookup=email_lookup, on_linked=on_linked)
+    teams = TeamsConfig.from_env()
+    if teams.enabled:
+        setup_teams(app, app[CONVERSATION_KEY], teams, guard=app[IDEMPOTENCY_KEY])
     return app
 
 
