@@ -18,7 +18,6 @@ READ_PREFIXES: tuple[str, ...] = (
     "estimate-",
     "simulate-",
     "validate-",
-    "test-",
 )
 
 # Exceptions to the prefix rule, by (service, operation).
@@ -47,7 +46,6 @@ MUTATING_OPERATIONS: frozenset[tuple[str, str]] = frozenset(
         ("sqs", "receive-message"),
         ("iam", "generate-credential-report"),
         ("iam", "generate-service-last-accessed-details"),
-        ("athena", "get-query-results-from-start"),
     }
 )
 

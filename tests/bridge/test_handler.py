@@ -71,7 +71,8 @@ def test_query_through_the_gateway_shaped_entry(lambda_env: None, requester: str
 
 def test_query_accounts_through_the_entry(lambda_env: None, requester: str) -> None:
     out = entry.handler(
-        event("aws s3api list-buckets", [PRODUCTION, STAGING], requester), ctx("bridge-lambda___query_accounts")
+        event("aws s3api list-buckets", [PRODUCTION, STAGING], requester),
+        ctx("bridge-lambda___query_accounts"),
     )
     assert [r["account_id"] for r in out["results"]] == [PRODUCTION, STAGING]
     assert out["ok_count"] == 2 and out["error_count"] == 0
