@@ -57,8 +57,8 @@ class LocalPythonBundler:
         self._source = source
         self._requirements = requirements if requirements is not None else bridge_requirements()
 
-    def try_bundle(self, output_dir: str, **_options: Any) -> bool:
-        """Bundle into ``output_dir``; CDK calls this instead of running Docker."""
+    def try_bundle(self, output_dir: str, options: Any = None) -> bool:
+        """Bundle into ``output_dir``; CDK calls this (with its ``BundlingOptions``) instead of running Docker."""
         out = Path(output_dir)
         for name in LAMBDA_PACKAGES:
             shutil.copytree(
@@ -95,14 +95,18 @@ class LocalPythonBundler:
         return True
 
 
-def bridge_code() -> lambda_.Code:
-    """The bridge Lambda's code asset, bundled locally (no Docker engine needed)."""
+def bridge_code(bundler: LocalPythonBundler | None = None) -> lambda_.Code:
+    """The bridge Lambda's code asset, bundled locally (no Docker engine needed).
+
+    Args:
+        bundler: The local bundler; one reading ``pyproject.toml`` when omitted.
+    """
     return lambda_.Code.from_asset(
         str(REPO_ROOT),
         exclude=ASSET_EXCLUDE,
         bundling=BundlingOptions(
             # Only used if local bundling declined, which it never does; kept because CDK requires an image.
             image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
-            local=LocalPythonBundler(),
+            local=bundler or LocalPythonBundler(),
         ),
     )

@@ -8,7 +8,7 @@ from aws_cdk.assertions import Template
 
 from centralops.errors import ConfigurationError
 from infra.stacks.config import DeploymentConfig
-from infra.stacks.packaging import LocalPythonBundler, bridge_requirements
+from infra.stacks.packaging import LocalPythonBundler, bridge_code, bridge_requirements
 from tests.fixtures.infra_cdk import CENTRAL, CONTEXT, arn_text, as_list
 
 REPO = Path(__file__).resolve().parents[2]
@@ -105,6 +105,26 @@ def test_local_bundler_copies_the_lambda_packages_without_caches(tmp_path: Path)
     assert (out / "centralops" / "settings.py").is_file()
     assert not (out / "agent").exists() and not (out / "bot").exists()
     assert not list(out.rglob("__pycache__"))
+
+
+def test_cdk_runs_the_local_bundler_when_synthesising_the_function(tmp_path: Path) -> None:
+    from aws_cdk import App, Stack
+    from aws_cdk import aws_lambda as lambda_
+
+    app = App(outdir=str(tmp_path / "out"))
+    stack = Stack(app, "Packaging")
+    lambda_.Function(
+        stack,
+        "Function",
+        runtime=lambda_.Runtime.PYTHON_3_12,
+        handler="bridge.handler.handler",
+        code=bridge_code(LocalPythonBundler(REPO, requirements=[])),
+    )
+    app.synth()
+    (asset,) = (tmp_path / "out").glob("asset.*")
+    assert (asset / "bridge" / "handler.py").is_file()
+    assert (asset / "centralops" / "tokens.py").is_file()
+    assert not (asset / "infra").exists() and not (asset / "tests").exists()
 
 
 def test_local_bundler_explains_a_failed_install(tmp_path: Path) -> None:
