@@ -13,6 +13,7 @@ from infra.local import org
 from infra.local.slack_console import SlackConsole, Thread
 
 DEMO_CHANNEL = "C0OPS"
+CHANNEL_NAMES = {DEMO_CHANNEL: "ops"}
 
 CHAT_HELP = """\
 Type what you would type in Slack:
@@ -27,7 +28,8 @@ Console commands:
 
 
 def _print_step(who: str, said: str, thread: Thread, seconds: float) -> None:
-    print(f"» {who} in #{thread.channel.lower()}: {said}    ({seconds:.1f} s)")
+    where = CHANNEL_NAMES.get(thread.channel, thread.channel)
+    print(f"» {who} in #{where}: {said}    ({seconds:.1f} s)")
     print("\n".join(f"  {line}" for line in thread.render().splitlines()))
     print(flush=True)
 
