@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jsii
 from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
@@ -107,6 +107,7 @@ def bridge_code(bundler: LocalPythonBundler | None = None) -> lambda_.Code:
         bundling=BundlingOptions(
             # Only used if local bundling declined, which it never does; kept because CDK requires an image.
             image=DockerImage.from_registry("public.ecr.aws/sam/build-python3.12"),
-            local=bundler or LocalPythonBundler(),
+            # jsii calls try_bundle(output_dir, options) positionally, unlike the typed stub's keywords.
+            local=cast(ILocalBundling, bundler or LocalPythonBundler()),
         ),
     )
