@@ -29,7 +29,7 @@ class _NoIdentity:
 def _conversation() -> Conversation:
     table = Table("unused", client=object())
     return Conversation(
-        identity=_NoIdentity(),  # type: ignore[arg-type]
+        identity=_NoIdentity(),
         runtime=RuntimeClient("http://127.0.0.1:9/invocations"),
         approvals=ApprovalStore(table),
         accounts=AccountDirectory(table),
