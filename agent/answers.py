@@ -4,6 +4,7 @@ Tool output is data: it is parsed, counted and quoted, never followed.
 """
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -107,10 +108,26 @@ def _get(item: Any, path: str) -> Any:
     if not path:
         return item
     for part in path.split("."):
-        if not isinstance(item, Mapping):
+        if isinstance(item, list) and part.lstrip("-").isdigit():
+            index = int(part)
+            item = item[index] if -len(item) <= index < len(item) else None
+        elif isinstance(item, Mapping):
+            item = item.get(part)
+        else:
             return None
-        item = item.get(part)
     return item
+
+
+def human_bytes(value: Any) -> str:
+    """``1.5 GiB`` for a number of bytes; ``no data`` when there is none."""
+    if not isinstance(value, int | float):
+        return "no data"
+    size = float(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if size < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} TiB"
 
 
 def items_of(resource: Resource, payload: Any) -> list[Any]:
@@ -140,14 +157,24 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _value(row: Any, column: Column) -> str:
+    value = _get(row, column.path)
+    return human_bytes(value) if column.fmt == "bytes" else _cell(value)
+
+
 def table(columns: Sequence[Column], rows: Sequence[Any]) -> str:
     """A markdown table of ``rows`` (at most :data:`MAX_ROWS`)."""
     lines = ["| " + " | ".join(c.header for c in columns) + " |", "|" + "---|" * len(columns)]
     for row in rows[:MAX_ROWS]:
-        lines.append("| " + " | ".join(_cell(_get(row, c.path)) for c in columns) + " |")
+        lines.append("| " + " | ".join(_value(row, c) for c in columns) + " |")
     if len(rows) > MAX_ROWS:
         lines.append(f"\n…and {len(rows) - MAX_ROWS} more.")
     return "\n".join(lines)
+
+
+def counted(n: int, label: str) -> str:
+    """``1 S3 bucket``, ``3 S3 buckets``."""
+    return f"{n} {label[:-1] if n == 1 and label.endswith('s') else label}"
 
 
 def _failure(r: AccountResult, name: str) -> str:
@@ -182,9 +209,9 @@ def compose(
         rows = [{"account": n, "count": c} for n, c in counts]
         total = sum(c for _, c in counts)
         if len(results) == 1 and ok:
-            parts.append(f"**{name(ok[0])}** has **{total}** {label}.")
+            parts.append(f"**{name(ok[0])}** has **{total}** {counted(total, label).split(' ', 1)[1]}.")
         elif ok:
-            parts.append(f"**{total}** {label} across {len(ok)} account(s):\n")
+            parts.append(f"**{total}** {label} across {len(ok)} account(s):")
             parts.append(table((Column("Account", "account"), Column(label, "count")), rows))
     else:
         for r in ok:
@@ -194,7 +221,9 @@ def compose(
                 if not rows:
                     parts.append(f"{header} — no {label}.")
                 else:
-                    parts.append(f"{header} — {len(rows)} {label}:\n\n{table(resource.columns, rows)}")
+                    parts.append(
+                        f"{header} — {counted(len(rows), label)}:\n\n{table(resource.columns, rows)}"
+                    )
             else:
                 parts.append(f"{header} — `{command}`:\n{_raw(r.payload)}")
             if r.truncated:
@@ -207,3 +236,52 @@ def compose(
     if failed and ok:
         parts.append(f"{len(ok)} account(s) answered, {len(failed)} failed.")
     return "\n\n".join(parts) if parts else "The call returned nothing."
+
+
+def _bucket_of(template: str, command: str) -> str:
+    pattern = re.escape(template).replace(r"\{bucket\}", r"(?P<bucket>\S+)")
+    pattern = pattern.replace(r"\{start\}", r"\S+").replace(r"\{end\}", r"\S+")
+    m = re.fullmatch(pattern, command)
+    return m.group("bucket") if m else command
+
+
+def compose_per_bucket(
+    resource: Resource,
+    listed: Sequence[AccountResult],
+    per_bucket: Sequence[tuple[str, AccountResult]],
+    names: Mapping[str, str],
+    template: str,
+) -> str:
+    """One table row per bucket from the second stage of a per-bucket question."""
+    rows: list[dict[str, Any]] = []
+    for command, r in per_bucket:
+        row: dict[str, Any] = {
+            "account": names.get(r.account_id, r.account_id),
+            "bucket": _bucket_of(template, command),
+        }
+        for c in resource.columns:
+            if r.ok:
+                row[c.header] = _value(r.payload, c)
+            elif "NoSuch" in r.error:
+                row[c.header] = "not set"
+            else:
+                row[c.header] = f"error: {r.error[:80]}"
+        rows.append(row)
+    columns = (
+        Column("Account", "account"),
+        Column("Bucket", "bucket"),
+        *(Column(c.header, c.header) for c in resource.columns),
+    )
+    parts = []
+    if rows:
+        parts.append(
+            f"{resource.label[:1].upper()}{resource.label[1:]} of {len(rows)} bucket(s):\n\n{table(columns, rows)}"
+        )
+    else:
+        parts.append("There are no buckets to look at.")
+    if len(per_bucket) >= 25:
+        parts.append("_(only the first 25 buckets were checked)_")
+    for r in listed:
+        if not r.ok:
+            parts.append(_failure(r, names.get(r.account_id, r.account_id)))
+    return "\n\n".join(parts)

@@ -17,6 +17,8 @@ between calls and survives restarts with the session's memory.
 import json
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -92,6 +94,59 @@ def _tool_events(calls: list[tuple[str, dict[str, Any]]]) -> list[StreamEvent]:
     return events
 
 
+BRIDGE_SUFFIXES = {"query", "query_accounts"}
+MAX_PER_BUCKET_CALLS = 25
+
+
+@dataclass
+class _BridgeResults:
+    calls: int = 0
+    results: list[tuple[str, answers.AccountResult]] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)
+
+
+def _bridge_results(exchanges: list[tuple[dict[str, Any], dict[str, Any]]]) -> _BridgeResults:
+    """``(command, per-account result)`` of every bridge call of the turn, and refusals by the gate."""
+    out = _BridgeResults(calls=len(exchanges))
+    for use, result in exchanges:
+        tool_input = use.get("input") or {}
+        command = str((tool_input.get("arguments") or {}).get("cli_command", ""))
+        ids = [tool_input["account_id"]] if "account_id" in tool_input else tool_input.get("account_ids", [])
+        text = _result_text(result)
+        if result.get("status") == "error" and not text.lstrip().startswith("{"):
+            out.refusals.append(text)
+            continue
+        out.results.extend((command, r) for r in answers.parse_results(text, ids))
+    return out
+
+
+def _per_bucket_calls(
+    template: str, resource: Any, listed: list[answers.AccountResult], query: str, region: str | None
+) -> list[tuple[str, dict[str, Any]]]:
+    """One ``query`` per bucket listed by the first stage (at most :data:`MAX_PER_BUCKET_CALLS`)."""
+    end = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    start = end - timedelta(days=2)
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    calls: list[tuple[str, dict[str, Any]]] = []
+    for r in listed:
+        if not r.ok:
+            continue
+        for bucket in answers.items_of(resource, r.payload):
+            name = bucket.get("Name") if isinstance(bucket, dict) else None
+            if not name or len(calls) >= MAX_PER_BUCKET_CALLS:
+                continue
+            cli = template.format(bucket=name, start=start.strftime(stamp), end=end.strftime(stamp))
+            tool_input: dict[str, Any] = {
+                "account_id": r.account_id,
+                "tool_name": "aws___call_aws",
+                "arguments": {"cli_command": cli},
+            }
+            if region:
+                tool_input["region"] = region
+            calls.append((query, tool_input))
+    return calls
+
+
 def _usage() -> StreamEvent:
     return {
         "metadata": {
@@ -165,27 +220,24 @@ class OfflinePlanner(Model):
         accounts = resolution.get("accounts", [])
         account_names = {a["account_id"]: a["name"] for a in accounts}
         ids = [a["account_id"] for a in accounts]
-        bridge = [(u, r) for u, r in exchanges if tool_suffix(u["name"]) in {"query", "query_accounts"}]
         command = intent.cli_command()
-        if not bridge:
+        bridge = _bridge_results([(u, r) for u, r in exchanges if tool_suffix(u["name"]) in BRIDGE_SUFFIXES])
+        if not bridge.calls:
             return _tool_events(self._calls(intent, command, ids, names))
-        results: list[answers.AccountResult] = []
-        refusals: list[str] = []
-        for use, result in bridge:
-            tool_input = use.get("input") or {}
-            call_ids = (
-                [tool_input["account_id"]]
-                if "account_id" in tool_input
-                else tool_input.get("account_ids", [])
-            )
-            text = _result_text(result)
-            if result.get("status") == "error" and not text.lstrip().startswith("{"):
-                refusals.append(text)
-                continue
-            results.extend(answers.parse_results(text, call_ids))
+        listed = [r for c, r in bridge.results if c == command]
+        notes = [*bridge.refusals, *resolution.get("notes", [])]
+        resource = intent.resource
+        if resource is not None and resource.per_bucket and listed:
+            template = resource.per_bucket
+            per_bucket = [(c, r) for c, r in bridge.results if c != command]
+            if not per_bucket and not bridge.refusals:
+                calls = _per_bucket_calls(template, resource, listed, names["query"], intent.region)
+                if calls:
+                    return _tool_events(calls)
+            answer = answers.compose_per_bucket(resource, listed, per_bucket, account_names, template)
+            return _text_events("\n\n".join(p for p in [answer, *notes] if p))
         action = "run" if intent.action == "run" else intent.action
-        answer = answers.compose(action, intent.resource, results, account_names, command) if results else ""
-        notes = [*refusals, *resolution.get("notes", [])]
+        answer = answers.compose(action, resource, listed, account_names, command) if listed else ""
         return _text_events("\n\n".join(p for p in [answer, *notes] if p))
 
     @staticmethod
@@ -195,14 +247,6 @@ class OfflinePlanner(Model):
         base: dict[str, Any] = {"tool_name": "aws___call_aws"}
         if intent.region:
             base["region"] = intent.region
-        if intent.resource is not None and intent.resource.account_scoped:
-            return [
-                (
-                    names["query"],
-                    {**base, "account_id": i, "arguments": {"cli_command": command.format(account_id=i)}},
-                )
-                for i in ids
-            ]
         if len(ids) == 1 or "query_accounts" not in names:
             return [
                 (names["query"], {**base, "account_id": i, "arguments": {"cli_command": command}})

@@ -10,10 +10,15 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Column:
-    """One column of an answer table: a header and a dotted path into an item."""
+    """One column of an answer table: a header, a dotted path into an item, a format.
+
+    Path segments that are integers index lists (``Datapoints.0.Average``);
+    ``fmt="bytes"`` renders a number of bytes for people.
+    """
 
     header: str
     path: str
+    fmt: str | None = None
 
 
 @dataclass(frozen=True)
@@ -28,7 +33,9 @@ class Resource:
         items: Path to the list in the command's JSON output; ``[]`` flattens a nested list.
         columns: What a table shows; an empty path means the item itself (a list of strings).
         describe_command: Template (``{name}``) that describes one named resource.
-        account_scoped: The command names the account (``{account_id}``), so it runs once per account.
+        per_bucket: A second stage run once per bucket listed by the first (``{bucket}``,
+            ``{start}``, ``{end}``); ``columns`` then read its output.
+        followups: ``(label, prompt)`` pairs offered after an answer (``{targets}``).
     """
 
     key: str
@@ -38,7 +45,7 @@ class Resource:
     items: str
     columns: tuple[Column, ...]
     describe_command: str | None = None
-    account_scoped: bool = False
+    per_bucket: str | None = None
     followups: tuple[tuple[str, str], ...] = field(default=())
 
 
@@ -52,9 +59,9 @@ RESOURCES: tuple[Resource, ...] = (
         (Column("Bucket", "Name"), Column("Created", "CreationDate")),
         "aws s3api get-bucket-location --bucket {name}",
         followups=(
-            ("Public access settings", "show public access settings in {targets}"),
+            ("Public access status", "show bucket public access in {targets}"),
             ("Bucket regions", "show bucket regions in {targets}"),
-            ("Buckets in every account", "count buckets in all accounts"),
+            ("Bucket sizes", "show bucket sizes in {targets}"),
         ),
     ),
     Resource(
@@ -67,17 +74,36 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource(
         "public_access",
-        "public access settings",
-        ("public access settings", "public access status", "public access block", "public access"),
-        "aws s3control get-public-access-block --account-id {account_id}",
-        "PublicAccessBlockConfiguration",
+        "bucket public access settings",
         (
-            Column("Block public ACLs", "BlockPublicAcls"),
-            Column("Ignore public ACLs", "IgnorePublicAcls"),
-            Column("Block public policy", "BlockPublicPolicy"),
-            Column("Restrict public buckets", "RestrictPublicBuckets"),
+            "bucket public access",
+            "public access settings",
+            "public access status",
+            "public access block",
+            "public access",
         ),
-        account_scoped=True,
+        "aws s3api list-buckets",
+        "Buckets",
+        (
+            Column("Block public ACLs", "PublicAccessBlockConfiguration.BlockPublicAcls"),
+            Column("Ignore public ACLs", "PublicAccessBlockConfiguration.IgnorePublicAcls"),
+            Column("Block public policy", "PublicAccessBlockConfiguration.BlockPublicPolicy"),
+            Column("Restrict public buckets", "PublicAccessBlockConfiguration.RestrictPublicBuckets"),
+        ),
+        per_bucket="aws s3api get-public-access-block --bucket {bucket}",
+    ),
+    Resource(
+        "bucket_sizes",
+        "bucket sizes",
+        ("bucket sizes", "bucket size", "sizes of buckets", "sizes of the buckets", "size of buckets"),
+        "aws s3api list-buckets",
+        "Buckets",
+        (Column("Size (daily CloudWatch metric)", "Datapoints.0.Average", fmt="bytes"),),
+        per_bucket=(
+            "aws cloudwatch get-metric-statistics --namespace AWS/S3 --metric-name BucketSizeBytes "
+            "--dimensions Name=BucketName,Value={bucket} Name=StorageType,Value=StandardStorage "
+            "--start-time {start} --end-time {end} --period 86400 --statistics Average"
+        ),
     ),
     Resource(
         "instances",
@@ -201,8 +227,10 @@ def for_command(cli_command: str) -> Resource | None:
     """The resource whose list command this is, to render its output as a table."""
     normalized = " ".join(cli_command.split()[:3])
     for r in RESOURCES:
-        if r.account_scoped:
-            continue
-        if " ".join(r.list_command.split()[:3]) == normalized and r.key != "bucket_regions":
+        if (
+            r.per_bucket is None
+            and r.key != "bucket_regions"
+            and " ".join(r.list_command.split()[:3]) == normalized
+        ):
             return r
     return None

@@ -279,7 +279,8 @@ class AgentRuntime:
         usage["output_tokens"] = int(tokens.get("outputTokens", 0))
         if not sink.approvals and sink.executed:
             command, names = sink.executed[-1]
-            if items := suggest(command, names):
+            asked = " ".join(prompt.lower().rstrip("?!. ").split())
+            if items := [i for i in suggest(command, names) if i["prompt"].lower() != asked]:
                 yield events.followups(items)
 
 

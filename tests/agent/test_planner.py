@@ -120,13 +120,6 @@ CASES = [
         "**2**",
     ),
     ("show bucket regions in staging", "query", "aws s3api list-buckets", [STG], "| Region |"),
-    (
-        "show public access settings in staging",
-        "query",
-        f"aws s3control get-public-access-block --account-id {STG}",
-        [STG],
-        "staging",
-    ),
     ("list dynamodb tables in all dev", "query", "aws dynamodb list-tables", [DEV], "development-sessions"),
     (
         "get the stacks in 444444444444",
@@ -213,7 +206,48 @@ async def test_bucket_listing_suggests_read_only_followups(
     [followups] = of_type(evs, "followups")
     prompts = [i["prompt"] for i in followups["items"]]
     assert prompts == [
-        "show public access settings in staging",
+        "show bucket public access in staging",
         "show bucket regions in staging",
-        "count buckets in all accounts",
+        "show bucket sizes in staging",
     ]
+
+
+async def test_public_access_is_checked_per_bucket(
+    runtime: AgentRuntime, env: AgentWorld, alice: str
+) -> None:
+    evs = await collect(
+        runtime.invoke({"prompt": "show bucket public access in staging", "access_token": alice})
+    )
+    calls = env.bridge.bridge_calls()
+    assert calls[0][1]["arguments"] == {"cli_command": "aws s3api list-buckets"}
+    per_bucket = sorted(e["arguments"]["cli_command"] for _, e in calls[1:])
+    assert per_bucket == [
+        "aws s3api get-public-access-block --bucket acme-staging-assets",
+        "aws s3api get-public-access-block --bucket acme-staging-logs",
+        "aws s3api get-public-access-block --bucket acme-staging-uploads",
+    ]
+    assert all(e["account_id"] == STG for _, e in calls)
+    answer = texts(evs)
+    assert "| staging | acme-staging-logs | yes | yes | yes | yes |" in answer
+    assert "| staging | acme-staging-assets | not set | not set | not set | not set |" in answer
+
+
+async def test_bucket_sizes_across_accounts(runtime: AgentRuntime, env: AgentWorld, alice: str) -> None:
+    evs = await collect(
+        runtime.invoke({"prompt": "show bucket sizes in staging and dev", "access_token": alice})
+    )
+    calls = env.bridge.bridge_calls()
+    assert len(calls) == 1 + 4
+    assert all("--metric-name BucketSizeBytes" in e["arguments"]["cli_command"] for _, e in calls[1:])
+    answer = texts(evs)
+    assert "| development | acme-dev-sandbox | 1.5 KiB |" in answer
+    assert "Bucket sizes of 4 bucket(s)" in answer
+
+
+async def test_followups_leave_out_the_question_just_asked(
+    runtime: AgentRuntime, env: AgentWorld, alice: str
+) -> None:
+    evs = await collect(runtime.invoke({"prompt": "show bucket regions in staging?", "access_token": alice}))
+    [followups] = of_type(evs, "followups")
+    assert "show bucket regions in staging" not in [i["prompt"] for i in followups["items"]]
+    assert len(followups["items"]) == 2

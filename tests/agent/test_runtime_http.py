@@ -38,7 +38,7 @@ def test_token_in_the_body_is_accepted(agent_url: str, env: AgentWorld, alice: s
     evs = invoke_http(
         agent_url, {"prompt": "how many buckets in dev", "access_token": alice}, token=None, session_id=_sid()
     )
-    assert "**development** has **1** S3 buckets." in texts(evs)
+    assert "**development** has **1** S3 bucket." in texts(evs)
 
 
 @pytest.mark.parametrize("case", ["missing", "garbage", "wrong_audience", "expired"])
