@@ -142,7 +142,9 @@ async def _measure(
     singles = [(await _timed(bridge.query(_event(accounts[0]))))[0] for _ in range(7)]
     async with httpx.AsyncClient(base_url=stand_in_url, timeout=5) as admin:
         await admin.post("/admin/reset")
+        cpu = time.process_time()
         fanouts = [(await _timed(bridge.query_accounts(_event(accounts))))[0] for _ in range(5)]
+        out["bridge_cpu_s_per_fanout"] = (time.process_time() - cpu) / len(fanouts)
         serial_ms = (await admin.get("/stats")).json()["exec_ms"] / len(fanouts)
     out["single_s"] = statistics.median(singles)
     out["fanout_s"] = statistics.median(fanouts)

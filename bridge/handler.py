@@ -44,7 +44,8 @@ def get_bridge() -> "Bridge":
             from bridge.config import BridgeConfig
             from bridge.engine import Bridge
 
-            logs.configure()
+            if not logging.getLogger().handlers:  # Lambda's runtime and host processes bring their own
+                logs.configure()
             _bridge = Bridge(BridgeConfig.from_env())
         return _bridge
 
