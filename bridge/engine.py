@@ -115,9 +115,7 @@ class Bridge:
         """One command in one account."""
         account_id = event.get("account_id")
         if not isinstance(account_id, str):
-            return _error(
-                str(account_id), "invalid_arguments", "account_id must be a 12-digit account id string."
-            )
+            return _error("", "invalid_arguments", "account_id must be a 12-digit account id string.")
         return (await self._run([account_id], event))[0]
 
     async def query_accounts(self, event: dict[str, Any]) -> Result:
