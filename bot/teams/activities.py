@@ -114,14 +114,20 @@ def request_of(
     return ChatRequest(found.who, found.where, clean_text(activity.text, bot_name), src), found.surface
 
 
-def continuation(reference: ConversationReference, place: ChatPlace | None = None) -> Activity:
+def continuation(
+    reference: ConversationReference, place: ChatPlace | None = None, channel_data: Any = None
+) -> Activity:
     """The activity that opens a proactive turn in the same conversation (and thread).
 
-    Its id is the triggering activity's, so replies go to that message's thread.
+    Its id is the triggering activity's, so replies go to that message's thread;
+    it keeps the triggering activity's ``channelData`` (tenant, team), which
+    Teams-specific calls such as the member lookup read.
     """
     activity = reference.get_continuation_activity()
     if reference.activity_id:
         activity.id = reference.activity_id
+    if channel_data is not None:
+        activity.channel_data = channel_data
     if place is not None and activity.conversation is not None:
         activity.conversation = activity.conversation.model_copy(update={"id": conversation_id(place)})
     return activity

@@ -34,6 +34,7 @@ from bot.idempotency import IdempotencyGuard
 from bot.teams import cards
 from bot.teams.activities import Inbound, Surface, continuation, inbound, request_of
 from bot.teams.config import TeamsConfig
+from bot.teams.profiles import TeamsEmails
 from bot.teams.render import ClickOutcome, ClickRenderer, StreamRenderer, ThreadRenderer
 from bot.teams.turns import Background, Turns
 from centralops import settings
@@ -63,15 +64,22 @@ class TeamsBot:
         conversation: The platform-free core.
         config: The Teams settings.
         guard: Claims each incoming activity once across replicas (Teams retries slow requests).
+        emails: Keeps the email of whoever gets a sign-in card, for ``/auth/callback``.
     """
 
     def __init__(
-        self, conversation: Conversation, config: TeamsConfig, *, guard: IdempotencyGuard | None = None
+        self,
+        conversation: Conversation,
+        config: TeamsConfig,
+        *,
+        guard: IdempotencyGuard | None = None,
+        emails: TeamsEmails | None = None,
     ) -> None:
         config.validate()
         self.conversation = conversation
         self.config = config
         self.guard = guard
+        self.emails = emails
         self.auth = auth_configuration(config)
         self.connections = MsalConnectionManager(connections_configurations={"SERVICE_CONNECTION": self.auth})
         self.adapter = CloudAdapter(connection_manager=self.connections)
@@ -87,6 +95,12 @@ class TeamsBot:
         self.app.adaptive_card.action_execute(cards.DENY)(self._on_deny)
         self.app.adaptive_card.action_execute(cards.FOLLOWUP)(self._on_followup)
 
+    async def email_lookup(self, platform: str, team: str, user: str) -> str | None:
+        """The ``EmailLookup`` of ``bot.auth_routes`` for Teams users (``None`` for other platforms)."""
+        if platform != "teams" or self.emails is None:
+            return None
+        return await self.emails.lookup(team, user)
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """The ``/api/messages`` handler (already authenticated by the SDK's decorator)."""
         response = await self.adapter.process(request, self.app)
@@ -94,11 +108,20 @@ class TeamsBot:
 
     # --- renderers ---------------------------------------------------------------------------
 
-    def _renderer(self, turns: Turns, activity: Activity, surface: Surface, thread: str) -> Renderer:
+    def _renderer(
+        self, turns: Turns, activity: Activity, surface: Surface, thread: str, who: ChatUser | None = None
+    ) -> Renderer:
         turn = turns.turn(activity)
         if surface == "personal":
-            return StreamRenderer(turn.context, surface, thread)
-        return ThreadRenderer(turn.context, surface, interval_s=self.config.update_interval_s, thread=thread)
+            return StreamRenderer(turn.context, surface, thread, who=who, emails=self.emails)
+        return ThreadRenderer(
+            turn.context,
+            surface,
+            interval_s=self.config.update_interval_s,
+            thread=thread,
+            who=who,
+            emails=self.emails,
+        )
 
     async def _claim(self, activity: Activity) -> bool:
         if self.guard is None or not activity.id or activity.conversation is None:
@@ -121,9 +144,16 @@ class TeamsBot:
 
     def _answer(self, context: TurnContext, request: ChatRequest, surface: Surface) -> None:
         reference = context.activity.get_conversation_reference()
+        channel_data = context.activity.channel_data
 
         async def work(turns: Turns) -> None:
-            renderer = self._renderer(turns, continuation(reference), surface, request.where.thread or "")
+            renderer = self._renderer(
+                turns,
+                continuation(reference, None, channel_data),
+                surface,
+                request.where.thread or "",
+                request.who,
+            )
             await self.conversation.handle(request, renderer, prefix=self.config.prefix)
 
         self.background.run(context.identity or ClaimsIdentity(), work, "answer")
@@ -149,11 +179,14 @@ class TeamsBot:
             )
         click = ClickRenderer()
         reference = context.activity.get_conversation_reference()
+        channel_data = context.activity.channel_data
         surface = found.surface
 
         async def work(turns: Turns) -> None:
             def renderer_for(place: ChatPlace, _user: ChatUser) -> Renderer:
-                return self._renderer(turns, continuation(reference, place), surface, place.thread or "")
+                return self._renderer(
+                    turns, continuation(reference, place, channel_data), surface, place.thread or ""
+                )
 
             await self.conversation.decide(
                 approval_id=approval_id,
@@ -192,6 +225,8 @@ class TeamsBot:
                     logger.warning("approval card not replaced", extra={"error": type(e).__name__})
             return AdaptiveCardInvokeResponse(status_code=HTTPStatus.OK, type=cards.CONTENT_TYPE, value=doc)
         if outcome.kind == "login":
+            if self.emails is not None:
+                await self.emails.remember_sender(context, found.who.team, found.who.user)
             sign_in = Activity(
                 type=ActivityTypes.message,
                 attachments=[cards.attachment(cards.sign_in(outcome.url, outcome.text))],
@@ -227,6 +262,7 @@ def setup_teams(
     config: TeamsConfig | None = None,
     *,
     guard: IdempotencyGuard | None = None,
+    emails: TeamsEmails | None = None,
     path: str = PATH,
 ) -> TeamsBot:
     """Serve Teams at ``path`` on the bot's one aiohttp server.
@@ -236,13 +272,14 @@ def setup_teams(
         conversation: The conversation core shared with Slack.
         config: Teams settings; from the environment when omitted.
         guard: Idempotency of incoming activities (recommended with several replicas).
+        emails: Where sign-in cards keep the person's email for the callback's email check.
         path: Where the Azure Bot's messaging endpoint points.
 
     Raises:
         ConfigurationError: Neither an app id nor anonymous mode is configured.
     """
     config = config or TeamsConfig.from_env()
-    bot = TeamsBot(conversation, config, guard=guard)
+    bot = TeamsBot(conversation, config, guard=guard, emails=emails)
     if config.anonymous:
         logger.warning(
             "TEAMS ANONYMOUS MODE: /api/messages accepts activities WITHOUT a Bot Framework token. "

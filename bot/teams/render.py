@@ -20,9 +20,10 @@ from typing import Any
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment
 from microsoft_agents.hosting.core import TurnContext
 
-from bot.chat import ApprovalCard, ChatRequest, Checklist
+from bot.chat import ApprovalCard, ChatRequest, ChatUser, Checklist
 from bot.teams import cards
 from bot.teams.activities import Surface
+from bot.teams.profiles import TeamsEmails
 from bot.teams.throttle import Throttle
 from centralops.events import Followup
 
@@ -54,9 +55,17 @@ def _clip(text: str) -> str:
 class _Base:
     """What every surface shares: private notices and the sign-in card."""
 
-    def __init__(self, context: ContextSource, surface: Surface) -> None:
+    def __init__(
+        self,
+        context: ContextSource,
+        surface: Surface,
+        who: ChatUser | None = None,
+        emails: TeamsEmails | None = None,
+    ) -> None:
         self._context = context
         self.surface = surface
+        self.who = who
+        self.emails = emails
 
     async def _send(self, activity: Activity, *, private: bool = False) -> str | None:
         ctx = await self._context()
@@ -70,7 +79,9 @@ class _Base:
         await self._send(_message(cards.teams_markdown(text)), private=True)
 
     async def login_prompt(self, url: str, text: str) -> None:
-        """The sign-in card, only for the requester."""
+        """The sign-in card, only for the requester (whose email the callback will compare)."""
+        if self.emails is not None and self.who is not None:
+            await self.emails.remember_sender(await self._context(), self.who.team, self.who.user)
         await self._send(_message(attachments=[cards.attachment(cards.sign_in(url, text))]), private=True)
 
     async def approval(self, card: ApprovalCard) -> None:  # overridden; keeps the protocol complete
@@ -85,8 +96,15 @@ class _Base:
 class StreamRenderer(_Base):
     """A 1:1 chat: the SDK's streaming response."""
 
-    def __init__(self, context: ContextSource, surface: Surface = "personal", thread: str = "") -> None:
-        super().__init__(context, surface)
+    def __init__(
+        self,
+        context: ContextSource,
+        surface: Surface = "personal",
+        thread: str = "",
+        who: ChatUser | None = None,
+        emails: TeamsEmails | None = None,
+    ) -> None:
+        super().__init__(context, surface, who, emails)
         self.thread = thread
         self._stream: Any = None
         self._texted = False
@@ -160,9 +178,16 @@ class ThreadRenderer(_Base):
     """A channel thread or group chat: one message, updated at most every ``interval_s``."""
 
     def __init__(
-        self, context: ContextSource, surface: Surface, *, interval_s: float, thread: str = ""
+        self,
+        context: ContextSource,
+        surface: Surface,
+        *,
+        interval_s: float,
+        thread: str = "",
+        who: ChatUser | None = None,
+        emails: TeamsEmails | None = None,
     ) -> None:
-        super().__init__(context, surface)
+        super().__init__(context, surface, who, emails)
         self.thread = thread
         self._message_id: str | None = None
         self._answer: list[str] = []
@@ -170,7 +195,6 @@ class ThreadRenderer(_Base):
         self._checklist = Checklist()
         self._followups: list[Followup] = []
         self._done = False
-        self._opening = asyncio.Lock()
         self._throttle = Throttle(interval_s, self._flush)
 
     @property

@@ -11,6 +11,8 @@ and shows it back:
 - ``GET /_stand-in/messages?conversation=…`` what people see now (updates
   applied, streams collapsed into their final message).
 
+Members (``GET …/members/{id}``) are the people of ``infra/local/org.py``.
+
 Run: ``python -m infra.local.teams_connector --port 5105`` (``GET /health``).
 """
 
@@ -21,6 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from infra.local import org
 
 STREAMING_REFUSED = {
     "error": {"code": "BadArgument", "message": "Streaming api is not enabled for this conversation."}
@@ -184,6 +188,35 @@ async def create_conversation(request: web.Request) -> web.Response:
     return web.json_response({"id": conversation, "activityId": connector.new_id()}, status=201)
 
 
+async def member(request: web.Request) -> web.Response:
+    """``GET /v3/conversations/{id}/members/{memberId}``: a person of the demo organisation."""
+    connector = request.app[CONNECTOR]
+    member_id = request.match_info["member"]
+    connector.record("member", request.match_info["conversation"], {}, member=member_id)
+    for person in org.PEOPLE:
+        if person.teams_aad_id and member_id in (f"29:{person.teams_aad_id}", person.teams_aad_id):
+            return web.json_response(
+                {
+                    "id": f"29:{person.teams_aad_id}",
+                    "name": person.slack_name.capitalize(),
+                    "aadObjectId": person.teams_aad_id,
+                    "email": person.email,
+                    "userPrincipalName": person.email,
+                    "tenantId": org.TEAMS_TENANT_ID,
+                    "userRole": "user",
+                }
+            )
+    return web.json_response(
+        {
+            "error": {
+                "code": "MemberNotFoundInConversation",
+                "message": "The member is not in the conversation.",
+            }
+        },
+        status=404,
+    )
+
+
 def _conversation_filter(request: web.Request) -> str | None:
     return request.query.get("conversation")
 
@@ -229,6 +262,7 @@ def create_app() -> web.Application:
     app.router.add_post("/v3/conversations/{conversation}/activities", send)
     app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", send)
     app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", update)
+    app.router.add_get("/v3/conversations/{conversation}/members/{member}", member)
     app.router.add_get("/_stand-in/activities", activities)
     app.router.add_get("/_stand-in/messages", messages)
     app.router.add_delete("/_stand-in/activities", reset)

@@ -91,3 +91,11 @@ async def test_an_unlinked_user_in_a_channel_gets_a_sign_in_card_only_they_see(t
     [message] = post.messages
     assert message["targeted_to"] == "29:aad-carol-0003"
     assert post.cards()[0][1]["actions"][0]["type"] == "Action.OpenUrl"
+    lookups = [c for c in await teams.console.activities() if c["op"] == "member"]
+    assert [c["member"] for c in lookups] == ["29:aad-carol-0003"]
+    assert lookups[0]["conversation"] == "19:acme-operations@thread.tacv2", (
+        "asked the team, as TeamsInfo does"
+    )
+    assert await teams.bot.email_lookup(
+        "teams", "00000000-0000-4000-8000-00000000c0de", "aad-carol-0003"
+    ) == ("carol@example.com")

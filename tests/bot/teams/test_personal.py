@@ -56,6 +56,9 @@ async def test_an_unlinked_user_gets_a_sign_in_card_bound_to_their_tenant_and_en
     assert pending is not None
     assert pending.link_id == "teams#00000000-0000-4000-8000-00000000c0de#aad-carol-0003"
     assert teams.runtime.calls == [], "nothing was asked anonymously"
+    assert await teams.bot.email_lookup("teams", pending.team, pending.user) == "carol@example.com", (
+        "the callback can compare the Cognito email with the Teams profile's"
+    )
 
 
 async def test_login_answers_with_the_sign_in_card_and_whoami_names_the_link(teams: TeamsStack) -> None:
