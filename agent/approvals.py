@@ -50,20 +50,27 @@ class ApprovalError(CentralOpsError):
 
 
 def operation_of(cli_command: str) -> tuple[str, str]:
-    """The ``(service, operation)`` of an ``aws`` CLI command (``("s3", "ls")``)."""
+    """The ``(service, operation)`` of an ``aws`` CLI command (``("s3", "ls")``).
+
+    Global options before the service (``aws --region x s3 ls``) are skipped with their values.
+    """
     try:
         words = shlex.split(cli_command)
     except ValueError:
         words = cli_command.split()
     if words and words[0] == "aws":
         words = words[1:]
-    positional = [w for w in words if not w.startswith("-")]
-    # Skip the value of options written before the service ("--region x s3 ls").
-    i = 0
-    while i < len(words) and words[i].startswith("-"):
-        i += 2 if "=" not in words[i] else 1
-    rest = [w for w in words[i:] if not w.startswith("-")]
-    positional = rest or positional
+    positional: list[str] = []
+    skip_value = False
+    for word in words:
+        if skip_value:
+            skip_value = False
+        elif word.startswith("-"):
+            skip_value = not positional and "=" not in word
+        else:
+            positional.append(word)
+        if len(positional) == 2:
+            break
     service = positional[0] if positional else ""
     operation = positional[1] if len(positional) > 1 else ""
     return service.lower(), operation.lower()

@@ -78,6 +78,7 @@ class Partial:
 
 
 def _clean(text: str) -> str:
+    text = re.sub(r"<@[A-Z0-9]+(?:\|[^>]*)?>", " ", text)  # a Slack mention of the bot
     text = " ".join(text.strip().split())
     text = text.rstrip("?!.").strip()
     low = text.lower()
