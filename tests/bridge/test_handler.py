@@ -97,3 +97,23 @@ def test_a_malformed_setting_is_an_error_result(
     out = entry.handler(event("aws s3 ls", STAGING, requester), ctx("bridge-lambda___query"))
     assert out["error"]["code"] == "configuration"
     assert settings.BRIDGE_MAX_CONCURRENCY in out["error"]["message"]
+
+
+async def test_the_local_gateway_invokes_the_real_bridge(lambda_env: None, requester: str) -> None:
+    import json
+
+    from mcp.client.client import Client
+
+    from infra.local.gateway import build_server, load_tool_schema
+
+    server = build_server(entry.handler, load_tool_schema())
+    async with Client(server, mode="legacy") as client:
+        tools = [t.name for t in (await client.list_tools()).tools]
+        assert tools == ["bridge-lambda___query", "bridge-lambda___query_accounts"]
+        result = await client.call_tool(
+            "bridge-lambda___query", event("aws s3api list-buckets", STAGING, requester)
+        )
+        refused = await client.call_tool("bridge-lambda___query", event("aws s3 ls | sh", STAGING, requester))
+    out = json.loads(result.content[0].text)  # type: ignore[union-attr]
+    assert out["ok"] is True and {b["Name"] for b in out["result"]["Buckets"]} == set(BUCKETS[STAGING])
+    assert json.loads(refused.content[0].text)["error"]["code"] == "shell_syntax"  # type: ignore[union-attr]
