@@ -26,7 +26,6 @@ from infra.stacks.runtime import RuntimeStack
 
 BOT_PORT = 3000
 HEALTH_PATH = "/health"
-PLACEHOLDER = "replace-me"
 
 # Keys of the two secrets; each becomes the environment variable of the same name in the container.
 SLACK_SECRET_KEYS = (settings.SLACK_BOT_TOKEN, settings.SLACK_SIGNING_SECRET)
@@ -183,6 +182,8 @@ class BotStack(Stack):
         CfnOutput(self, "SlackSecretArn", value=self.slack_secret.secret_arn)
         CfnOutput(self, "TeamsSecretArn", value=self.teams_secret.secret_arn)
         CfnOutput(self, "BotLogGroup", value=log_group.log_group_name)
+        CfnOutput(self, "ClusterName", value=cluster.cluster_name)
+        CfnOutput(self, "ServiceName", value=self.service.service.service_name)
 
     def _accept_default_sg_provider(self) -> None:
         # CDK's own custom-resource Lambda that strips the VPC's default security group of its rules.
@@ -196,7 +197,9 @@ class BotStack(Stack):
         accept(handler, "CKV_AWS_115", f"{reason}; it runs once per deployment.")
 
     def _secret(self, construct_id: str, name: str, keys: tuple[str, ...]) -> secretsmanager.Secret:
-        # Created with placeholder values; docs/deploy.md shows how to put the real ones.
+        # Created with empty values, which leave that platform switched off in the bot; docs/deploy.md
+        # shows how to put the real ones. A generated template (not a literal SecretString) so that
+        # CloudFormation never writes the empty values back over them on a later deploy.
         return secretsmanager.Secret(
             self,
             construct_id,
@@ -204,8 +207,8 @@ class BotStack(Stack):
             description=f"CentralOps bot: {', '.join(keys)}",
             encryption_key=self.key,
             generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template=json.dumps({key: PLACEHOLDER for key in keys[1:]}),
-                generate_string_key=keys[0],
+                secret_string_template=json.dumps(dict.fromkeys(keys, "")),
+                generate_string_key="created_by_cloudformation",
                 exclude_punctuation=True,
             ),
             removal_policy=RemovalPolicy.RETAIN,

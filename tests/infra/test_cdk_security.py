@@ -178,6 +178,10 @@ def test_secrets_logs_images_and_memory_are_encrypted_with_the_cmk(synth: Synthe
     assert {r["Properties"]["Name"] for _, _, r in secrets} == {"centralops/slack", "centralops/teams"}
     for _, _, secret in secrets:
         assert "ExportsOutputFnGetAttKey" in _imports(secret["Properties"]["KmsKeyId"])
+        # Created empty (the platform stays off), never with a literal value CloudFormation would rewrite.
+        assert "SecretString" not in secret["Properties"]
+        template = json.loads(secret["Properties"]["GenerateSecretString"]["SecretStringTemplate"])
+        assert set(template.values()) == {""}
     for stack, logical_id, group in synth.all_resources("AWS::Logs::LogGroup"):
         assert "KmsKeyId" in group["Properties"], f"{stack}/{logical_id} is not encrypted with the CMK"
     for _, _, repository in synth.all_resources("AWS::ECR::Repository"):
