@@ -90,6 +90,7 @@ class TeamsBot:
             connection_manager=self.connections,
         )
         self.background = Background(self.adapter)
+        self._streams: dict[str, asyncio.Lock] = {}
         self.app.message()(self._on_message)
         self.app.adaptive_card.action_execute(cards.APPROVE)(self._on_approve)
         self.app.adaptive_card.action_execute(cards.DENY)(self._on_deny)
@@ -113,7 +114,17 @@ class TeamsBot:
     ) -> Renderer:
         turn = turns.turn(activity)
         if surface == "personal":
-            return StreamRenderer(turn.context, surface, thread, who=who, emails=self.emails)
+            chat = activity.conversation.id if activity.conversation else ""
+            renderer = StreamRenderer(
+                turn.context,
+                surface,
+                thread,
+                who=who,
+                emails=self.emails,
+                lock=self._streams.setdefault(chat, asyncio.Lock()),
+            )
+            turns.on_close(renderer.release)
+            return renderer
         return ThreadRenderer(
             turn.context,
             surface,

@@ -34,6 +34,8 @@ ContextSource = Callable[[], Awaitable[TurnContext]]
 MAX_TEXT = 20_000
 """Teams refuses messages over about 28 KB; answers are cut well before."""
 WORKING = "⏳"
+INFORMATIVE_MAX = 1000
+"""Teams refuses informative updates longer than 1000 characters."""
 TRUNCATED = (
     "\n\n_(The answer was cut here: Teams messages are limited in size. Ask about fewer accounts at once.)_"
 )
@@ -103,9 +105,12 @@ class StreamRenderer(_Base):
         thread: str = "",
         who: ChatUser | None = None,
         emails: TeamsEmails | None = None,
+        lock: asyncio.Lock | None = None,
     ) -> None:
         super().__init__(context, surface, who, emails)
         self.thread = thread
+        self._lock = lock
+        self._holding = False
         self._stream: Any = None
         self._texted = False
         self._last_info = ""
@@ -115,9 +120,19 @@ class StreamRenderer(_Base):
 
     async def _begin(self) -> Any:
         if self._stream is None:
+            # Teams runs one stream per chat at a time: a second question waits for the first answer.
+            if self._lock is not None and not self._holding:
+                await self._lock.acquire()
+                self._holding = True
             ctx = await self._context()
             self._stream = ctx.streaming_response
         return self._stream
+
+    def release(self) -> None:
+        """Let the next answer in this chat stream (idempotent)."""
+        if self._lock is not None and self._holding:
+            self._holding = False
+            self._lock.release()
 
     async def open(self, request: ChatRequest) -> str:
         """Start the stream with an informative update."""
@@ -134,7 +149,7 @@ class StreamRenderer(_Base):
     async def progress(self, checklist: Checklist) -> None:
         """An informative update with the status and the checklist."""
         self._checklist = checklist
-        self._inform(await self._begin(), cards.progress_text(checklist))
+        self._inform(await self._begin(), cards.progress_text(checklist)[:INFORMATIVE_MAX])
 
     async def text(self, delta: str) -> None:
         """A chunk of the answer."""
@@ -167,7 +182,10 @@ class StreamRenderer(_Base):
                 attachments.append(cards.attachment(cards.followups(self._followups)))
             if attachments:
                 self._stream.set_attachments(attachments)
-            await self._stream.end_stream()
+            try:
+                await self._stream.end_stream()
+            finally:
+                self.release()
         elif self._followups:
             await self._send(_message(attachments=[cards.attachment(cards.followups(self._followups))]))
         for card in self._approvals:

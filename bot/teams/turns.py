@@ -116,6 +116,11 @@ class Turns:
         self.adapter = adapter
         self.claims = claims
         self._open: list[ProactiveTurn] = []
+        self._cleanups: list[Callable[[], None]] = []
+
+    def on_close(self, cleanup: Callable[[], None]) -> None:
+        """Run ``cleanup`` when the work ends, however it ends."""
+        self._cleanups.append(cleanup)
 
     def turn(self, activity: Activity) -> ProactiveTurn:
         """A new proactive turn into the conversation of ``activity``."""
@@ -125,5 +130,7 @@ class Turns:
 
     async def close(self) -> None:
         """Close every turn opened."""
+        for cleanup in self._cleanups:
+            cleanup()
         for turn in self._open:
             await turn.close()

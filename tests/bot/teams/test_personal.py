@@ -95,3 +95,26 @@ async def test_a_redelivered_activity_is_answered_once(teams: TeamsStack) -> Non
 
     assert first.status in (200, 202) and second.status in (200, 202)
     assert len(teams.runtime.calls) == 1
+
+
+async def test_two_questions_in_one_chat_stream_one_after_the_other(teams: TeamsStack) -> None:
+    teams.runtime.script("first question", (0.3, events.text("first answer")), (0, events.done("s")))
+    teams.runtime.script("second question", (0, events.text("second answer")), (0, events.done("s")))
+    console = teams.console
+
+    await console.personal(user="alice", text="first question", wait=False)
+    await console.personal(user="alice", text="second question", wait=False)
+    await teams.bot.background.drain()
+
+    messages = await console.messages("a:1on1-aad-alice-0001")
+    assert sorted(m["text"] for m in messages) == ["first answer", "second answer"]
+    assert all(m["streamed"] and m["final"] for m in messages)
+    calls = [c for c in await console.activities("a:1on1-aad-alice-0001") if c["op"] == "reply"]
+    first_stream_end = next(i for i, c in enumerate(calls) if c["type"] == "message")
+    stream_ids = {
+        e.get("streamId")
+        for c in calls[: first_stream_end + 1]
+        for e in c["activity"].get("entities", [])
+        if e.get("streamId")
+    }
+    assert len(stream_ids) == 1, "no second stream started before the first one ended"
