@@ -74,12 +74,15 @@ async def connect(url: str, token: str, *, startup_timeout: int = 20) -> AsyncIt
         GatewayError: The Gateway is unreachable or rejected the token.
     """
     client = MCPClient(url=url, headers={"Authorization": f"Bearer {token}"}, startup_timeout=startup_timeout)
+    started = False
     try:
-        await asyncio.to_thread(client.start)
+        await asyncio.to_thread(client.start)  # cleans up after itself when it fails
+        started = True
         gateway = await asyncio.to_thread(Gateway, client)
     except Exception as e:
         logger.warning("gateway connection failed", extra={"url": url, "error": type(e).__name__})
-        await asyncio.to_thread(_stop, client)
+        if started:
+            await asyncio.to_thread(_stop, client)
         raise GatewayError(
             "The tool gateway could not be reached or refused your sign-in; try again, "
             "and sign in again (`/aws login`) if it persists."

@@ -103,3 +103,15 @@ async def test_direct_misspelling_suggests(direct_runtime: AgentRuntime, env: Ag
     )
     assert 'No account named "prodution" — did you mean production?' in texts(evs)
     assert env.bridge.bridge_calls() == []
+
+
+async def test_unreachable_gateway_is_an_error_saying_what_to_do(env: AgentWorld, alice: str) -> None:
+    from tests.fixtures.aws import free_port
+
+    runtime = AgentRuntime.from_settings(env.settings(gateway_url=f"http://127.0.0.1:{free_port()}/mcp"))
+    for prompt in ("run aws s3 ls in staging", "list buckets in staging"):
+        evs = await collect(runtime.invoke({"prompt": prompt, "access_token": alice}))
+        [error] = of_type(evs, "error")
+        assert error["code"] == "gateway_unavailable"
+        assert "try again" in error["message"]
+        assert evs[-1]["type"] == "done"
