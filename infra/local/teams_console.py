@@ -15,6 +15,7 @@ Teams gives a bot ``turn_limit_s`` (15 s) to answer each request; the console
 enforces it on every post, so a bot that keeps Teams waiting fails loudly.
 """
 
+import argparse
 import asyncio
 import itertools
 import time
@@ -367,3 +368,42 @@ class TeamsConsole:
                 return current
             await asyncio.sleep(0.1)
         raise TimeoutError(f"The bot did not finish answering in {conversation_id} within {timeout_s:g} s.")
+
+
+async def demo(bot_url: str, connector_url: str) -> list[TeamsConversation]:
+    """The Teams part of ``make demo``: a 1:1 question and a channel mention, as alice and bob."""
+    console = TeamsConsole(bot_url, connector_url)
+    try:
+        return [
+            await console.personal(user="alice", text="list buckets in staging"),
+            await console.channel(user="bob", text="how many lambda functions in production?"),
+        ]
+    finally:
+        await console.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m infra.local.teams_console [--channel] USER TEXT``: one exchange, printed as Teams shows it."""
+    parser = argparse.ArgumentParser(description="Talk to the bot as Microsoft Teams does.")
+    parser.add_argument("--bot", default="http://127.0.0.1:3000")
+    parser.add_argument("--connector", default="http://127.0.0.1:5105")
+    parser.add_argument(
+        "--channel", action="store_true", help="mention the bot in a channel instead of a 1:1 chat"
+    )
+    parser.add_argument("user", help="a demo person: alice, bob, carol")
+    parser.add_argument("text")
+    args = parser.parse_args(argv)
+
+    async def run() -> None:
+        console = TeamsConsole(args.bot, args.connector)
+        try:
+            send = console.channel if args.channel else console.personal
+            print((await send(user=args.user, text=args.text)).render())
+        finally:
+            await console.close()
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
