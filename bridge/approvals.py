@@ -1,14 +1,13 @@
 """Approvals of mutating commands: check the record, then consume it with one conditional write."""
 
 import logging
-import shlex
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bridge.errors import ApprovalRefused
+from bridge.errors import ApprovalRefused, BridgeError
 
 logger = logging.getLogger(__name__)
 
@@ -16,8 +15,8 @@ logger = logging.getLogger(__name__)
 def _same_command(approved: str, requested: str, normalise: Callable[[str], str]) -> bool:
     try:
         return normalise(approved) == normalise(requested)
-    except Exception:  # an approved command the parser refuses can never match
-        return " ".join(shlex.split(approved)) == requested
+    except BridgeError:  # an approved command the parser refuses can never run
+        return False
 
 
 class Approvals:

@@ -21,7 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from bridge.credentials import AwsCredentials
 from bridge.errors import AwsMcpError
-from bridge.sigv4 import RetryingTransport, SigV4HttpAuth
+from bridge.sigv4 import NOT_PROCESSED_STATUS, RETRYABLE_STATUS, RetryingTransport, SigV4HttpAuth
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,16 @@ class ToolResult:
 class _Session:
     """One MCP session, kept open by its owner task until closed."""
 
-    def __init__(self, url: str, credentials: AwsCredentials, region: str, retries: int, timeout_s: float):
+    def __init__(
+        self,
+        url: str,
+        credentials: AwsCredentials,
+        region: str,
+        retries: int,
+        timeout_s: float,
+        idempotent: bool,
+    ):
+        self.statuses = RETRYABLE_STATUS if idempotent else NOT_PROCESSED_STATUS
         self.credentials = credentials
         self.client: Client | None = None
         self.error: BaseException | None = None
@@ -53,7 +62,7 @@ class _Session:
         try:
             async with httpx2.AsyncClient(
                 auth=SigV4HttpAuth(self.credentials, self._region),
-                transport=RetryingTransport(self._retries),
+                transport=RetryingTransport(self._retries, statuses=self.statuses),
                 timeout=httpx2.Timeout(self._timeout, read=300.0),
             ) as http:
                 transport = streamable_http_client(self._url, http_client=http)
@@ -99,24 +108,24 @@ class AwsMcpClient:
         self._sessions: dict[str, _Session] = {}
         self.sessions_opened = 0
 
-    async def _session(self, credentials: AwsCredentials) -> Client:
+    async def _session(self, key: str, credentials: AwsCredentials, idempotent: bool) -> Client:
         self._sweep()
-        session = self._sessions.get(credentials.access_key_id)
+        session = self._sessions.get(key)
         if session is None:
-            session = _Session(self._url, credentials, self._region, self._retries, self._timeout)
-            self._sessions[credentials.access_key_id] = session
+            session = _Session(self._url, credentials, self._region, self._retries, self._timeout, idempotent)
+            self._sessions[key] = session
             self.sessions_opened += 1
         try:
             await asyncio.wait_for(session.ready.wait(), self._timeout)
         except TimeoutError:
-            self._drop(credentials.access_key_id, session)
+            self._drop(key, session)
             raise AwsMcpError(
                 f"The AWS MCP Server at {self._url} did not complete the MCP handshake within "
                 f"{self._timeout:g} s. Try again; if it persists, check the server's health.",
                 code="aws_mcp_timeout",
             ) from None
         if session.client is None:
-            self._drop(credentials.access_key_id, session)
+            self._drop(key, session)
             raise AwsMcpError(
                 f"The AWS MCP Server at {self._url} could not be reached ({_describe(session.error)}). "
                 "Try again; if it persists, check the bridge's network path and the server's health.",
@@ -136,24 +145,37 @@ class AwsMcpClient:
                 self._drop(key, session)
 
     async def call(
-        self, credentials: AwsCredentials, tool_name: str, arguments: dict[str, Any]
+        self,
+        credentials: AwsCredentials,
+        tool_name: str,
+        arguments: dict[str, Any],
+        *,
+        idempotent: bool = True,
     ) -> ToolResult:
         """Call ``tool_name`` with ``arguments`` as the holder of ``credentials``.
+
+        Args:
+            credentials: The assumed role's credentials; one MCP session per set.
+            tool_name: The AWS MCP Server tool.
+            arguments: Its arguments.
+            idempotent: ``False`` for mutating commands: then only answers that promise the request
+                was not processed (429, 503) are retried.
 
         Raises:
             AwsMcpError: The server could not be reached, failed, or did not answer in time.
         """
+        key = f"{credentials.access_key_id}#{'r' if idempotent else 'w'}"
         for attempt in (1, 2):
-            client = await self._session(credentials)
+            client = await self._session(key, credentials, idempotent)
             try:
                 result = await asyncio.wait_for(
                     client.call_tool(tool_name, arguments, read_timeout_seconds=self._timeout),
                     self._timeout + 1,
                 )
             except (MCPError, TimeoutError) as e:
-                stale = self._sessions.get(credentials.access_key_id)
+                stale = self._sessions.get(key)
                 if stale is not None:
-                    self._drop(credentials.access_key_id, stale)
+                    self._drop(key, stale)
                 message = str(e) or type(e).__name__
                 # A session the server forgot (restart, expiry) never ran the request: open a new one once.
                 if attempt == 1 and "Session terminated" in message:

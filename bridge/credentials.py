@@ -7,6 +7,7 @@ session, so one person's credentials are never handed to another.
 
 import asyncio
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ class CredentialProvider:
     def __init__(self, sts_factory: Callable[[], Any], *, clock: Callable[[], float] = time.time) -> None:
         self._factory = sts_factory
         self._sts: Any = None
+        self._sts_lock = threading.Lock()
         self._clock = clock
         self._cache: dict[tuple[str, ...], AwsCredentials] = {}
         self._inflight: dict[tuple[str, ...], asyncio.Future[AwsCredentials]] = {}
@@ -106,9 +108,10 @@ class CredentialProvider:
         return credentials
 
     def _client(self) -> Any:
-        if self._sts is None:
-            self._sts = self._factory()
-        return self._sts
+        with self._sts_lock:
+            if self._sts is None:
+                self._sts = self._factory()
+            return self._sts
 
     def _assume(
         self, account_id: str, role_name: str, identity: str, key: tuple[str, ...], external_id: str | None

@@ -244,7 +244,9 @@ class Bridge:
                 raise AccountError(f"{entry.name} has no write role.", code="no_write_role")
             creds = await self.credentials.get(account_id, role, plan.caller, external_id=entry.external_id)
             region = plan.region or entry.default_region or self.config.region
-            answer = await self.aws_mcp.call(creds, plan.tool_name, {"cli_command": self._wire(plan, region)})
+            answer = await self.aws_mcp.call(
+                creds, plan.tool_name, {"cli_command": self._wire(plan, region)}, idempotent=not plan.mutating
+            )
         except BridgeError as e:
             return _error(account_id, e.code, redact_text(e.message), **shape, ms=ms())
         except Exception:

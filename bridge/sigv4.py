@@ -21,6 +21,8 @@ logger = logging.getLogger(__name__)
 SERVICE = "aws-mcp"
 _SIGNED_HEADERS = ("content-type", "accept", "mcp-session-id", "mcp-protocol-version")
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+# Answers that promise the request was not processed: the only ones retried for a mutating command.
+NOT_PROCESSED_STATUS = frozenset({429, 503})
 
 
 class SigV4HttpAuth(httpx2.Auth):
@@ -64,11 +66,18 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
         retries: Retries after the first attempt.
         base_delay_s: First backoff; doubles each retry, with jitter.
         inner: The transport that sends (a pooled ``AsyncHTTPTransport`` by default).
+        statuses: The answers that are retried (``NOT_PROCESSED_STATUS`` for mutating commands:
+            a 500 or a gateway timeout may come after the command ran).
     """
 
     def __init__(
-        self, retries: int = 3, base_delay_s: float = 0.2, inner: httpx2.AsyncBaseTransport | None = None
+        self,
+        retries: int = 3,
+        base_delay_s: float = 0.2,
+        inner: httpx2.AsyncBaseTransport | None = None,
+        statuses: frozenset[int] = RETRYABLE_STATUS,
     ) -> None:
+        self._statuses = statuses
         self._retries = retries
         self._base = base_delay_s
         self._inner = inner or httpx2.AsyncHTTPTransport()
@@ -84,7 +93,7 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
                     raise
                 delay = self._delay(attempt, None)
             else:
-                if response.status_code not in RETRYABLE_STATUS or attempt >= self._retries:
+                if response.status_code not in self._statuses or attempt >= self._retries:
                     return response
                 delay = self._delay(attempt, response.headers.get("retry-after"))
                 await response.aclose()

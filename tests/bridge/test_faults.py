@@ -61,3 +61,24 @@ async def test_an_unreachable_aws_mcp_server_is_an_error_result(
     assert out["ok"] is False
     assert out["error"]["code"] == "aws_mcp_unavailable"
     assert "could not be reached" in out["error"]["message"]
+
+
+async def test_a_mutation_is_not_retried_after_an_answer_that_may_follow_execution(
+    make_bridge, config: BridgeConfig, stand_in: StandIn, requester: str, org: Org
+) -> None:
+    from tests.bridge.conftest import WRITABLE
+    from tests.fixtures.bridge_stack import put_approval
+
+    bridge = make_bridge(config)
+    command = "aws s3 mb s3://maybe-made"
+    first = put_approval(org.moto_url, org.tables, command=command, accounts=[WRITABLE], requester=requester)
+    stand_in.faults(fail_next=1, fail_status=500)
+    out = await bridge.query(event(command, WRITABLE, requester, approval_id=first))
+    assert out["ok"] is False and out["error"]["code"] == "aws_mcp_error"
+    assert stand_in.stats()["failed_injected"] == 1  # one attempt, no retry
+    # 503 promises the request was not processed: retried, and run once.
+    second = put_approval(org.moto_url, org.tables, command=command, accounts=[WRITABLE], requester=requester)
+    stand_in.faults(fail_next=1, fail_status=503)
+    out = await bridge.query(event(command, WRITABLE, requester, approval_id=second))
+    assert out["ok"] is True, out
+    assert stand_in.stats()["executed"] == 1
