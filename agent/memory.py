@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 from strands.session import S3SessionManager
+from strands.types.content import Message
 from strands.types.session import SessionAgent, SessionMessage
 
 from agent.config import AgentSettings
@@ -116,3 +117,29 @@ def session_manager(settings: AgentSettings, session_id: str) -> BufferedS3Sessi
             boto_session=boto_session,
             endpoint_url=settings.endpoint_url,
         )
+
+
+def remember(settings: AgentSettings, session_id: str, prompt: str, answer: str) -> None:
+    """Add a question and its answer to the session (the direct path has no agent of its own).
+
+    Raises:
+        MemoryUnavailableError: The exchange could not be saved.
+    """
+    manager = session_manager(settings, session_id)
+    if manager is None:
+        return
+    from strands import Agent
+
+    from agent.planner import OfflinePlanner
+
+    # An agent bound to the session reads its history, so the exchange is appended after it.
+    agent = Agent(model=OfflinePlanner(), session_manager=manager, agent_id=AGENT_ID, callback_handler=None)
+    exchange: list[Message] = [
+        {"role": "user", "content": [{"text": prompt}]},
+        {"role": "assistant", "content": [{"text": answer}]},
+    ]
+    for message in exchange:
+        agent.messages.append(message)
+        manager.append_message(message, agent)
+    manager.sync_agent(agent)
+    manager.flush()

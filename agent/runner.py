@@ -106,7 +106,7 @@ class AgentRuntime:
             if isinstance(resume, Mapping):
                 stream = self._resume(gate, resume, usage)
             elif direct := parse_direct(prompt):
-                stream = self._direct(gate, direct, usage)
+                stream = self._remembered(gate, prompt, self._direct(gate, direct, usage))
             elif not prompt:
                 stream = _one(events.error("empty_prompt", "Ask a question, e.g. `list buckets in staging`."))
             else:
@@ -157,6 +157,18 @@ class AgentRuntime:
         answered = [names.get(r.account_id, r.account_id) for r in results if r.ok]
         if answered and (items := suggest(call.command, answered)):
             yield events.followups(items)
+
+    async def _remembered(
+        self, gate: Gate, prompt: str, stream: AsyncIterator[Event]
+    ) -> AsyncIterator[Event]:
+        """Pass a model-less path's events through and add the exchange to the session's memory."""
+        answer: list[str] = []
+        async for event in stream:
+            if event["type"] == "text":
+                answer.append(event["delta"])
+            yield event
+        if answer:
+            await asyncio.to_thread(memory.remember, self.settings, gate.session_id, prompt, "".join(answer))
 
     async def _direct(self, gate: Gate, direct: DirectCommand, usage: dict[str, int]) -> AsyncIterator[Event]:
         if not direct.targets:

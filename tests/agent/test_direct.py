@@ -1,5 +1,7 @@
 """Direct commands skip the model and go straight to the bridge."""
 
+import uuid
+
 import pytest
 
 from agent.direct import parse_direct
@@ -115,3 +117,21 @@ async def test_unreachable_gateway_is_an_error_saying_what_to_do(env: AgentWorld
         assert error["code"] == "gateway_unavailable"
         assert "try again" in error["message"]
         assert evs[-1]["type"] == "done"
+
+
+async def test_a_question_can_follow_up_a_direct_command(
+    direct_runtime: AgentRuntime, runtime: AgentRuntime, env: AgentWorld, alice: str
+) -> None:
+    sid = f"direct-follow-{uuid.uuid4()}"
+    await collect(
+        direct_runtime.invoke(
+            {"prompt": "run aws lambda list-functions in staging", "access_token": alice}, session_id=sid
+        )
+    )
+    evs = await collect(
+        runtime.invoke({"prompt": "and in production?", "access_token": alice}, session_id=sid)
+    )
+    tool, event = env.bridge.bridge_calls()[-1]
+    assert (tool, event["account_id"]) == ("query", "333333333333")
+    assert event["arguments"] == {"cli_command": "aws lambda list-functions"}
+    assert "prod-billing" in texts(evs)
