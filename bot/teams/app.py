@@ -44,6 +44,10 @@ logger = logging.getLogger(__name__)
 PATH = "/api/messages"
 TEAMS_BOT: web.AppKey["TeamsBot"] = web.AppKey("centralops_teams_bot")
 
+TURN_FAILED = (
+    "CentralOps could not handle this message because of a problem on its side. "
+    "Try again in a minute; if it keeps failing, tell your CentralOps administrators."
+)
 STILL_WORKING = "Your decision is still being recorded. Look at the card again in a moment."
 
 
@@ -89,12 +93,27 @@ class TeamsBot:
             ),
             connection_manager=self.connections,
         )
+        self.adapter.on_turn_error = self._on_turn_error
         self.background = Background(self.adapter)
         self._streams: dict[str, asyncio.Lock] = {}
         self.app.message()(self._on_message)
         self.app.adaptive_card.action_execute(cards.APPROVE)(self._on_approve)
         self.app.adaptive_card.action_execute(cards.DENY)(self._on_deny)
         self.app.adaptive_card.action_execute(cards.FOLLOWUP)(self._on_followup)
+
+    async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
+        """Log the failure and tell the person something useful (never the exception's text)."""
+        activity = context.activity
+        logger.error(
+            "teams turn failed",
+            extra={"activity_type": activity.type, "activity_id": activity.id, "error": type(error).__name__},
+            exc_info=error,
+        )
+        if activity.type == ActivityTypes.message:
+            try:
+                await context.send_activity(TURN_FAILED)
+            except Exception as e:  # the connector itself may be what failed
+                logger.warning("turn failure not reported", extra={"error": type(e).__name__})
 
     async def email_lookup(self, platform: str, team: str, user: str) -> str | None:
         """The ``EmailLookup`` of ``bot.auth_routes`` for Teams users (``None`` for other platforms)."""
@@ -283,13 +302,16 @@ def setup_teams(
         conversation: The conversation core shared with Slack.
         config: Teams settings; from the environment when omitted.
         guard: Idempotency of incoming activities (recommended with several replicas).
-        emails: Where sign-in cards keep the person's email for the callback's email check.
+        emails: Where sign-in cards keep the person's email for the callback's email check;
+            the idempotency table of ``guard`` when omitted.
         path: Where the Azure Bot's messaging endpoint points.
 
     Raises:
         ConfigurationError: Neither an app id nor anonymous mode is configured.
     """
     config = config or TeamsConfig.from_env()
+    if emails is None and guard is not None:
+        emails = TeamsEmails(guard.table)  # the same small-items table, keyed apart
     bot = TeamsBot(conversation, config, guard=guard, emails=emails)
     if config.anonymous:
         logger.warning(

@@ -1,5 +1,7 @@
 """A 1:1 chat: commands and a streamed answer, through the real SDK and the Connector stand-in."""
 
+import pytest
+
 from centralops import events
 from tests.fixtures.teams_fakes import TeamsStack
 
@@ -118,3 +120,20 @@ async def test_two_questions_in_one_chat_stream_one_after_the_other(teams: Teams
         if e.get("streamId")
     }
     assert len(stream_ids) == 1, "no second stream started before the first one ended"
+
+
+async def test_a_failure_inside_the_turn_tells_the_person_without_leaking_the_error(
+    teams: TeamsStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken_claim(key: str) -> bool:
+        raise RuntimeError("secret internal detail")
+
+    assert teams.bot.guard is not None
+    monkeypatch.setattr(teams.bot.guard, "claim", broken_claim)
+
+    chat = await teams.console.personal(user="alice", text="list buckets in staging")
+
+    [message] = chat.messages
+    assert "problem on its side" in message["text"]
+    assert "secret internal detail" not in message["text"]
+    assert teams.runtime.calls == []
