@@ -34,9 +34,11 @@ def env(world: AgentWorld) -> Iterator[AgentWorld]:
     """The world with the bridge's record cleared before and after the test."""
     world.bridge.calls.clear()
     world.bridge.fail.clear()
+    world.bridge.extra_buckets.clear()
     yield world
     world.bridge.calls.clear()
     world.bridge.fail.clear()
+    world.bridge.extra_buckets.clear()
 
 
 @pytest.fixture
