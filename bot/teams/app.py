@@ -96,6 +96,7 @@ class TeamsBot:
         self.adapter.on_turn_error = self._on_turn_error
         self.background = Background(self.adapter)
         self._streams: dict[str, asyncio.Lock] = {}
+        self.app.conversation_update("membersAdded")(self._on_installed)
         self.app.message()(self._on_message)
         self.app.adaptive_card.action_execute(cards.APPROVE)(self._on_approve)
         self.app.adaptive_card.action_execute(cards.DENY)(self._on_deny)
@@ -159,6 +160,25 @@ class TeamsBot:
         return await self.guard.claim(f"teams#{activity.conversation.id}#{activity.id}")
 
     # --- messages ----------------------------------------------------------------------------
+
+    async def _on_installed(self, context: TurnContext, _state: TurnState) -> None:
+        """Greet once, when the app is added to a chat, team or group chat (not when people join)."""
+        activity = context.activity
+        me = activity.recipient.id if activity.recipient else None
+        if not any(m.id == me for m in activity.members_added or []):
+            return
+        await context.send_activity(
+            Activity(
+                type=ActivityTypes.message, text_format="markdown", text=cards.teams_markdown(self._welcome())
+            )
+        )
+
+    def _welcome(self) -> str:
+        return (
+            "Hi, I am *CentralOps*. I answer questions about your AWS accounts, as you. "
+            f"Start with `{self.config.prefix} login` to link your account, then ask, e.g. "
+            f"`{self.config.prefix} list buckets in staging`. `{self.config.prefix} help` lists everything."
+        )
 
     async def _on_message(self, context: TurnContext, _state: TurnState) -> None:
         activity = context.activity

@@ -313,6 +313,13 @@ class TeamsConsole:
             follow.messages = await self.settle(base, seen, require_new=resumes)
         return turn, follow
 
+    async def install(self, user: str) -> TeamsConversation:
+        """``user`` adds the app in a 1:1 chat: Teams sends ``conversationUpdate`` with the bot as a new member."""
+        conversation = self._personal_conversation(user)
+        activity = self._base(user, conversation, {})
+        activity.update({"type": "conversationUpdate", "membersAdded": [{"id": BOT_ID}]})
+        return await self._exchange("personal", activity, user, "[installed the app]", True)
+
     async def _exchange(
         self, surface: str, activity: dict[str, Any], user: str, text: str, wait: bool
     ) -> TeamsConversation:

@@ -137,3 +137,10 @@ async def test_a_failure_inside_the_turn_tells_the_person_without_leaking_the_er
     assert "problem on its side" in message["text"]
     assert "secret internal detail" not in message["text"]
     assert teams.runtime.calls == []
+
+
+async def test_installing_the_app_in_a_1on1_chat_greets_with_how_to_start(teams: TeamsStack) -> None:
+    chat = await teams.console.install("carol")
+
+    [welcome] = chat.messages
+    assert "**CentralOps**" in welcome["text"] and "@CentralOps login" in welcome["text"]
