@@ -126,6 +126,9 @@ class CliRunner:
             started = time.perf_counter()
             if self._driver is None:
                 self._driver = create_clidriver()
+                # AWS CLI v1 fetches http(s):// parameter values; v2 (and so the real server) does not.
+                profiles = self._driver.session.full_config["profiles"]
+                profiles.setdefault("default", {})["cli_follow_urlparam"] = "false"
                 for name in ("awscli", "botocore", "s3transfer"):
                     logging.getLogger(name).setLevel(logging.WARNING)
             session = self._driver.session

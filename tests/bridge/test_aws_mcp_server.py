@@ -69,3 +69,32 @@ async def test_expired_credentials_open_a_new_session(
         assert client.sessions_opened == 2
     finally:
         await client.aclose()
+
+
+async def test_url_parameters_are_not_fetched_by_the_stand_in(
+    make_bridge, config: BridgeConfig, stand_in: StandIn, requester: str
+) -> None:
+    import asyncio
+
+    from tests.fixtures.aws import free_port
+
+    hits: list[bytes] = []
+    port = free_port()
+
+    async def record(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hits.append(await reader.read(100))
+        writer.close()
+
+    server = await asyncio.start_server(record, "127.0.0.1", port)
+    try:
+        out = await make_bridge(config).query(
+            event(
+                f"aws s3api list-objects-v2 --bucket stg-logs --prefix http://127.0.0.1:{port}/x",
+                STAGING,
+                requester,
+            )
+        )
+    finally:
+        server.close()
+    assert out["ok"] is True, out
+    assert hits == []
