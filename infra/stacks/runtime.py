@@ -125,6 +125,8 @@ class RuntimeStack(Stack):
                 allowlisted_headers=["Authorization"]
             ),
             environment_variables={
+                # The registry, approvals and memory live in this region, whatever the container assumes.
+                settings.AWS_REGION: self.region,
                 settings.GATEWAY_URL: gateway.gateway_url,
                 settings.ACCOUNTS_TABLE: accounts.table_name,
                 settings.APPROVALS_TABLE: approvals.table_name,
