@@ -35,7 +35,12 @@ lint: $(STAMP)  ## ruff and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: lint  ## ruff, mypy and the whole test suite
+CHECKOV := .local/checkov-venv/bin/checkov
+
+$(CHECKOV): scripts/checkov
+	scripts/checkov --version >/dev/null
+
+test: lint $(CHECKOV)  ## ruff, mypy and the whole test suite (checkov gets its own venv on first run)
 	$(VENV)/bin/pytest
 
 bench: $(STAMP)  ## Run the benchmarks (results in .local/bench/*.json)
@@ -43,7 +48,18 @@ bench: $(STAMP)  ## Run the benchmarks (results in .local/bench/*.json)
 	$(PY) -m bench.first_text
 	$(PY) -m bench.slack_ack
 
+synth: $(STAMP)  ## Synthesise the CDK app into infra/cdk.out (to deploy: cd infra && npx cdk deploy --all)
+	CDK_OUTDIR=infra/cdk.out $(PY) -m infra.app
+
+scan: synth $(CHECKOV)  ## checkov and hadolint over the templates and Dockerfiles
+	scripts/checkov -d infra/cdk.out --framework cloudformation --skip-download --compact
+	scripts/checkov -f agent/Dockerfile -f bot/Dockerfile --framework dockerfile --skip-download --compact
+	scripts/checkov --hadolint agent/Dockerfile bot/Dockerfile
+
+teams-package:  ## Zip the Teams app package into .local/centralops-teams.zip
+	scripts/teams-package
+
 clean:  ## Remove the virtual environment and local state
 	rm -rf $(VENV) .local .mypy_cache .pytest_cache .ruff_cache
 
-.PHONY: help venv demo chat up lint test bench clean
+.PHONY: help venv demo chat up lint test bench synth scan teams-package clean
