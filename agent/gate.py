@@ -180,13 +180,16 @@ class GateHook(HookProvider):
     def _names(self) -> dict[str, str]:
         return {a.account_id: a.name for a in self.gate.registry.all()}
 
-    def before(self, event: BeforeToolCallEvent) -> None:
+    async def before(self, event: BeforeToolCallEvent) -> None:
         """Check, complete or stop a bridge call before it runs."""
         suffix = tool_suffix(event.tool_use["name"])
         if suffix not in BRIDGE_TOOLS:
             return
         tool_input = event.tool_use.get("input")
-        decision = self.gate.review(suffix, tool_input if isinstance(tool_input, Mapping) else {})
+        # The review may read the registry and write an approval: off the event loop.
+        decision = await asyncio.to_thread(
+            self.gate.review, suffix, tool_input if isinstance(tool_input, Mapping) else {}
+        )
         names = self._names()
         if decision.refusal:
             logger.info("bridge call refused", extra={"reason": decision.refusal})
