@@ -5,6 +5,7 @@ acknowledging Slack within its 3 seconds.
 """
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -14,6 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from centralops.errors import CentralOpsError
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 class StorageError(CentralOpsError):
@@ -58,5 +60,11 @@ def is_conditional_failure(error: ClientError) -> bool:
 
 
 def storage_error(error: BotoCoreError | ClientError, what: str) -> StorageError:
-    """Translate a boto error into a message a person can act on."""
+    """Translate a boto error into a message a person can act on (and log what it was)."""
+    code = (
+        error.response.get("Error", {}).get("Code")
+        if isinstance(error, ClientError)
+        else type(error).__name__
+    )
+    logger.warning("dynamodb call failed", extra={"what": what, "error_code": code})
     return StorageError(f"CentralOps could not {what} (its database did not answer). Try again in a minute.")

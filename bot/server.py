@@ -22,6 +22,7 @@ from bot.idempotency import IdempotencyGuard
 from bot.runtime_client import RuntimeClient
 from bot.slack.app import SlackEdge
 from bot.slack.http import setup_slack
+from bot.slack.render import PACE_S
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +74,7 @@ def build_app(
     runtime: RuntimeClient | None = None,
     dynamodb: Any = None,
     slack_client: AsyncWebClient | None = None,
-    pace_s: float = 1.0,
+    pace_s: float = PACE_S,
 ) -> web.Application:
     """The aiohttp application with ``/health`` and, when configured, ``/slack/events``.
 

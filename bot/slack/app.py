@@ -4,6 +4,7 @@ Every listener acknowledges first (Slack allows 3 s) and then works; Bolt's
 request verification rejects a bad or stale signature before any listener runs.
 """
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -19,7 +20,7 @@ from bot.config import BotConfig
 from bot.conversation import Conversation
 from bot.idempotency import IdempotencyGuard
 from bot.slack import blocks as b
-from bot.slack.render import SlackRenderer, StreamingSupport
+from bot.slack.render import PACE_S, SlackRenderer, StreamingSupport
 from centralops.errors import CentralOpsError
 
 logger = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class SlackEdge:
         idempotency: Claims each delivery once across replicas.
         client: Web API client; built from ``config`` when omitted.
         pace_s: Minimum seconds between two paced Web API calls of one answer.
+        max_active: Answers worked on at once by this replica; more wait their turn (after the ack).
     """
 
     def __init__(
@@ -57,9 +59,11 @@ class SlackEdge:
         idempotency: IdempotencyGuard,
         *,
         client: AsyncWebClient | None = None,
-        pace_s: float = 1.0,
+        pace_s: float = PACE_S,
+        max_active: int = 4,
     ) -> None:
         self.config = config
+        self.active = asyncio.Semaphore(max_active)
         self.conversation = conversation
         self.idempotency = idempotency
         self.streaming = StreamingSupport(config.slack_streaming)
@@ -137,11 +141,12 @@ class SlackEdge:
         """``/aws ...``: ack at once, then answer in a new thread (or privately)."""
         await ack()
         team, user = command["team_id"], command["user_id"]
-        if not await self._first(f"slack:{team}:command:{command.get('trigger_id', '')}"):
-            return
-        who = ChatUser(PLATFORM, team, user, command.get("user_name", ""))
-        place = ChatPlace(PLATFORM, team, command["channel_id"])
-        await self._handle(client, who, place, command.get("text", ""), "command")
+        async with self.active:
+            if not await self._first(f"slack:{team}:command:{command.get('trigger_id', '')}"):
+                return
+            who = ChatUser(PLATFORM, team, user, command.get("user_name", ""))
+            place = ChatPlace(PLATFORM, team, command["channel_id"])
+            await self._handle(client, who, place, command.get("text", ""), "command")
 
     async def on_mention(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         """``@CentralOps ...`` in a channel or thread: answer in the mention's thread."""
@@ -157,12 +162,15 @@ class SlackEdge:
         self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, source: Source
     ) -> None:
         team = str(body.get("team_id") or event.get("team", ""))
-        if not await self._first(f"slack:{team}:event:{body.get('event_id', event.get('ts'))}"):
-            return
-        user = str(event.get("user", ""))
-        who = ChatUser(PLATFORM, team, user, await self._name(client, user))
-        place = ChatPlace(PLATFORM, team, str(event["channel"]), str(event.get("thread_ts") or event["ts"]))
-        await self._handle(client, who, place, _MENTION.sub(" ", str(event.get("text", ""))), source)
+        async with self.active:
+            if not await self._first(f"slack:{team}:event:{body.get('event_id', event.get('ts'))}"):
+                return
+            user = str(event.get("user", ""))
+            who = ChatUser(PLATFORM, team, user, await self._name(client, user))
+            place = ChatPlace(
+                PLATFORM, team, str(event["channel"]), str(event.get("thread_ts") or event["ts"])
+            )
+            await self._handle(client, who, place, _MENTION.sub(" ", str(event.get("text", ""))), source)
 
     async def _handle(
         self, client: AsyncWebClient, who: ChatUser, place: ChatPlace, text: str, source: Source
@@ -183,7 +191,8 @@ class SlackEdge:
             return
         team = str(body.get("team_id", ""))
         who = ChatUser(PLATFORM, team, str(event["user"]))
-        view = await self.conversation.home(who)
+        async with self.active:
+            view = await self.conversation.home(who)
         login_url = None
         if view.link is None:
             try:
@@ -197,14 +206,16 @@ class SlackEdge:
     ) -> None:
         """Approve: decided only after the table and the policy agree."""
         await ack()
-        await self._decide(body, action, client, "approved")
+        async with self.active:
+            await self._decide(body, action, client, "approved")
 
     async def on_deny(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
     ) -> None:
         """Deny: same checks as approve."""
         await ack()
-        await self._decide(body, action, client, "denied")
+        async with self.active:
+            await self._decide(body, action, client, "denied")
 
     async def _decide(
         self, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, decision: Decision
@@ -247,9 +258,14 @@ class SlackEdge:
         who = ChatUser(
             PLATFORM, team, str(user.get("id", "")), str(user.get("username") or user.get("name") or "")
         )
-        await self._handle(
-            client, who, ChatPlace(PLATFORM, team, channel, thread), str(action.get("value", "")), "followup"
-        )
+        async with self.active:
+            await self._handle(
+                client,
+                who,
+                ChatPlace(PLATFORM, team, channel, thread),
+                str(action.get("value", "")),
+                "followup",
+            )
 
     async def on_login_click(self, ack: AsyncAck) -> None:
         """The sign-in button opens a URL; Slack still sends the click, which needs an ack."""

@@ -47,7 +47,8 @@ def markdown(text: str) -> dict[str, Any]:
 def checklist_text(checklist: Checklist) -> str:
     """The compact per-account checklist as mrkdwn."""
     lines = []
-    if checklist.status:
+    # The status line describes work in progress: once every call has ended it only adds noise.
+    if checklist.status and (not checklist.items or any(i.state == "running" for i in checklist.items)):
         lines.append(f"_{checklist.status}_")
     shown = checklist.items[:MAX_CHECK_LINES]
     for item in shown:

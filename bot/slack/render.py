@@ -21,6 +21,7 @@ from centralops.events import Followup
 
 logger = logging.getLogger(__name__)
 
+PACE_S = 1.3  # between two paced Web API calls of one answer: under one call a second overall
 STREAM_CAP = 3500  # characters streamed inline; the rest goes into the attached file
 WIDE_LINE = 120  # a table row wider than this is unreadable inline
 SUMMARY_LINES = 12
@@ -69,7 +70,7 @@ class SlackRenderer:
         user: str,
         thread_ts: str | None,
         streaming: StreamingSupport,
-        pace_s: float = 1.0,
+        pace_s: float = PACE_S,
         card_ts: str | None = None,
     ) -> None:
         self.client = client
@@ -90,6 +91,7 @@ class SlackRenderer:
         self._errors: list[str] = []
         self._approval_posted = False
         self._finished = False
+        self._shown_checklist = ""
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
@@ -126,6 +128,7 @@ class SlackRenderer:
                 blocks=b.parent_blocks(self.user, request.text),
             )
             self.thread_ts = self._status_ts = str(out["ts"])
+            self._next_at = asyncio.get_running_loop().time() + self.pace_s
         return self.thread_ts
 
     async def progress(self, checklist: Checklist) -> None:
@@ -248,6 +251,9 @@ class SlackRenderer:
             text = b.checklist_text(checklist)
         else:
             text = "_Finished with an error._" if self._errors else "_Done._"
+        if text == self._shown_checklist:
+            return False
+        self._shown_checklist = text
         if self._status_ts is not None and self._status_ts == self.thread_ts and self._question:
             await self.client.chat_update(
                 channel=self.channel,
