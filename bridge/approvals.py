@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bridge.errors import ApprovalRefused, BridgeError
+from bridge.redact import redact_command
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class Approvals:
         """
         if not approval_id or not isinstance(approval_id, str):
             raise ApprovalRefused(
-                f"`{command}` changes resources, so it needs an approval. Ask for one in chat; "
+                f"`{redact_command(command)}` changes resources, so it needs an approval. Ask for one in chat; "
                 "an approver's Approve button lets it run once.",
                 code="approval_required",
             )

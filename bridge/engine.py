@@ -16,7 +16,7 @@ from bridge.config import BridgeConfig
 from bridge.credentials import Caller, CredentialProvider
 from bridge.errors import AccountError, BridgeError, CommandRefused
 from bridge.fanout import fan_out
-from bridge.redact import cap, redact, redact_text
+from bridge.redact import cap, redact, redact_command, redact_text
 from bridge.registry import Registry
 
 logger = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class Bridge:
                 await self._approve(plan, account_ids)
         except BridgeError as e:
             ms = int((time.monotonic() - started) * 1000)
-            command = plan.command.text if plan else text
+            command = redact_command(plan.command.text if plan else text)
             if plan:
                 classification = plan.command.classification
             else:
@@ -170,7 +170,7 @@ class Bridge:
                 "account_timeout",
                 f"Account {a} did not answer within {self.config.account_timeout_s:g} s. "
                 "Narrow the command or retry this account alone.",
-                command=plan.command.text,
+                command=redact_command(plan.command.text),
                 classification=plan.command.classification,
                 ms=ms,
             ),
@@ -217,7 +217,7 @@ class Bridge:
         missing = [e.name for e in entries if not e.write_role_name]
         if missing:
             raise BridgeError(
-                f"`{plan.command.text}` changes resources, and {', '.join(missing)} has no write role "
+                f"`{redact_command(plan.command.text)}` changes resources, and {', '.join(missing)} has no write role "
                 "registered for CentralOps, so it cannot run there even with approval. "
                 "Ask an administrator to set write_role_name, or make the change yourself.",
                 code="no_write_role",
@@ -232,7 +232,7 @@ class Bridge:
 
     async def _one(self, account_id: str, plan: _Plan) -> Result:
         started = time.monotonic()
-        shape = {"command": plan.command.text, "classification": plan.command.classification}
+        shape = {"command": redact_command(plan.command.text), "classification": plan.command.classification}
 
         def ms() -> int:
             return int((time.monotonic() - started) * 1000)

@@ -41,18 +41,32 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b(AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b"), "[REDACTED ACCESS KEY ID]"),
     (
         re.compile(
-            r"(?i)(aws_secret_access_key|secret_?access_?key|SecretAccessKey)([\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9/+=]{40}"
+            r"(?i)(aws_secret_access_key|secret_?access_?key|SecretAccessKey)([\"']?\s*[:=]\s*[\"']?|\s+)[A-Za-z0-9/+=]{40}"
         ),
         r"\1\2" + REDACTED,
     ),
     (
         re.compile(
-            r"(?i)(aws_session_token|session_?token|SessionToken)([\"']?\s*[:=]\s*[\"']?)[A-Za-z0-9/+=]{16,}"
+            r"(?i)(aws_session_token|session_?token|SessionToken)([\"']?\s*[:=]\s*[\"']?|\s+)[A-Za-z0-9/+=]{16,}"
         ),
         r"\1\2" + REDACTED,
     ),
     (re.compile(r"(?i)\b(password|passwd|pwd)(\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|\S+)"), r"\1\2" + REDACTED),
 )
+
+
+# Command options whose values are secrets (``--password x``, ``--secret-string=x``); ids, ARNs and names are not.
+_SECRET_OPTION = re.compile(
+    r"(--(?![a-z-]*-(?:ids?|arns?|names?)\b)(?!next-token\b|starting-token\b)"
+    r"[a-z-]*(?:password|secret|token|private-key|key-material|plaintext)[a-z-]*)(\s+|=)('[^']*'|\"[^\"]*\"|\S+)"
+)
+MAX_COMMAND_ECHO = 500
+
+
+def redact_command(text: str) -> str:
+    """A command line fit to echo and audit: secret option values and secret shapes removed, length capped."""
+    text = redact_text(_SECRET_OPTION.sub(r"\1\2" + REDACTED, text))
+    return text if len(text) <= MAX_COMMAND_ECHO else text[:MAX_COMMAND_ECHO] + "..."
 
 
 def _norm(key: str) -> str:

@@ -81,3 +81,31 @@ async def test_secrets_in_a_real_result_never_leave_the_bridge(
     for secret in (ACCESS_KEY, SECRET_KEY, "MIIEowIBAAKCAQEA"):
         assert secret not in dumped
     assert key["result"]["Parameter"]["Name"] == "/app/deploy-key"
+
+
+def test_secret_option_values_are_removed_from_echoed_commands() -> None:
+    from bridge.redact import redact_command
+
+    assert redact_command("aws iam create-login-profile --user-name bob --password Hunter2!") == (
+        "aws iam create-login-profile --user-name bob --password [REDACTED]"
+    )
+    assert redact_command(
+        "aws rds modify-db-instance --master-user-password 'p w' --db-instance-identifier d"
+    ) == ("aws rds modify-db-instance --master-user-password [REDACTED] --db-instance-identifier d")
+    assert redact_command(f"aws configure set aws_secret_access_key {SECRET_KEY}").endswith(REDACTED)
+    unchanged = "aws secretsmanager describe-secret --secret-id prod/db --starting-token abc"
+    assert redact_command(unchanged) == unchanged
+    assert len(redact_command("aws s3 ls " + "x" * 5000)) < 600
+
+
+async def test_a_refused_command_with_a_password_is_audited_without_it(
+    make_bridge, config: BridgeConfig, requester: str, org: Org
+) -> None:
+    from tests.fixtures.bridge_stack import audit_records
+
+    command = "aws iam create-login-profile --user-name bob --password Hunter2!"
+    out = await make_bridge(config).query(event(command, STAGING, requester))
+    assert out["error"]["code"] == "denied_operation"
+    [record] = audit_records(org.moto_url, org.tables, requester)
+    assert "Hunter2!" not in json.dumps(out) and "Hunter2!" not in json.dumps(record)
+    assert record["command"].endswith("--password [REDACTED]")
