@@ -152,7 +152,7 @@ def build_server(runner: CliRunner, faults: Faults, stats: Stats) -> MCPServer:
     server = MCPServer("aws-mcp", instructions="AWS MCP Server (local stand-in backed by moto).")
 
     @server.tool(name="aws___call_aws", description=CALL_AWS_DESCRIPTION)
-    async def call_aws(cli_command: str, ctx: Context, max_results: int | None = None) -> str:
+    async def call_aws(cli_command: str, ctx: Context) -> str:
         request = ctx.request_context.request
         headers = request.headers if isinstance(request, Request) else {}
         match = _SIGV4.match(headers.get("authorization", ""))
