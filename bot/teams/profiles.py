@@ -1,7 +1,8 @@
 """The email of a Teams user, for the sign-in callback's email check.
 
 Teams activities carry no email. When the bot sends someone a sign-in card it
-asks the Bot Connector's member API (``TeamsInfo.get_member``) for the
+asks the Bot Connector's member API (the SDK's ``TeamsConnectorClient``,
+``GET /v3/conversations/{team or chat}/members/{user}``) for the
 person's email (or user principal name) and keeps it for the life of a
 sign-in link, in DynamoDB so whichever replica serves ``/auth/callback`` can
 compare it with the Cognito email.
@@ -12,10 +13,12 @@ import time
 
 from botocore.exceptions import BotoCoreError, ClientError
 from microsoft_agents.hosting.core import TurnContext
-from microsoft_agents.hosting.teams import TeamsInfo
+from microsoft_agents.hosting.core.connector import ConnectorClientBase
+from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
 from bot.dynamo import Table, storage_error
 from bot.identity import STATE_TTL_S
+from bot.teams.activities import split_conversation
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +41,16 @@ class TeamsEmails:
 
     async def remember_sender(self, context: TurnContext, tenant: str, user: str) -> str | None:
         """Ask the Connector for the sender's email and keep it; ``None`` when Teams did not say."""
-        sender = context.activity.from_property
-        if sender is None or not sender.id:
+        activity = context.activity
+        sender = activity.from_property
+        client = context.services.get(ConnectorClientBase)  # type: ignore[type-abstract]  # the SDK keys it so
+        if sender is None or not sender.id or not isinstance(client, TeamsConnectorClient):
             return None
-        if context.activity.channel_data is None:
-            context.activity.channel_data = {}
+        data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+        # A team's members are listed on the team; a chat's on the chat (without ;messageid=).
+        where = (data.get("team") or {}).get("id") or split_conversation(activity.conversation.id)[0]
         try:
-            member = await TeamsInfo.get_member(context, sender.id)
+            member = await client.get_conversation_member(where, sender.id)
         except Exception as e:  # the SDK raises plain exceptions for connector failures
             logger.warning("teams member lookup failed", extra={"user": user, "error": type(e).__name__})
             return None
