@@ -77,10 +77,20 @@ def _check_characters(text: str, max_chars: int) -> None:
 
 
 def _check_unquoted(text: str) -> None:
-    """Refuse shell syntax outside quotes, and substitutions anywhere."""
+    """Refuse shell syntax outside quotes, and substitutions anywhere.
+
+    Quotes are tracked exactly as :func:`shlex.split` (POSIX mode) reads them,
+    including ``\\"`` and ``\\\\`` inside double quotes, so what this scan calls
+    quoted is what the parser keeps as data.
+    """
     quote: str | None = None
-    for i, ch in enumerate(text):
+    i = 0
+    while i < len(text):
+        ch = text[i]
         if quote:
+            if quote == '"' and ch == "\\" and text[i + 1 : i + 2] in ('"', "\\"):
+                i += 2
+                continue
             if ch == quote:
                 quote = None
             elif (ch == "`" and quote == '"') or text.startswith(("$(", "${"), i):
@@ -89,8 +99,7 @@ def _check_unquoted(text: str) -> None:
                     "The command contains a shell substitution ($(...), ${...} or backticks). "
                     "Nothing runs in a shell here; send the plain command.",
                 )
-            continue
-        if ch in "'\"":
+        elif ch in "'\"":
             quote = ch
         elif ch in _UNQUOTED_META:
             raise _refuse(
@@ -99,6 +108,7 @@ def _check_unquoted(text: str) -> None:
                 "globs and substitutions are not supported: send exactly one aws command, and quote "
                 "values such as --query expressions.",
             )
+        i += 1
 
 
 def _option_name(token: str) -> str:

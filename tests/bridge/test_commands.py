@@ -35,6 +35,8 @@ HOSTILE: list[tuple[str, str]] = [
     ("aws s3 ls \\; id", "shell_syntax"),
     ("aws s3 ls s3://bucket/*", "shell_syntax"),
     ("aws s3 ls # comment", "shell_syntax"),
+    ('aws s3 ls "x\\"" ; id "y"', "shell_syntax"),  # an escaped quote does not end the quoted part
+    ('aws s3 ls "a\\\\" ; id', "shell_syntax"),  # an escaped backslash does not escape the quote
     # not aws, or not one aws
     ("rm -rf /", "not_aws"),
     ("curl http://169.254.169.254/latest/meta-data/", "not_aws"),
