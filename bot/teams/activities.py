@@ -95,7 +95,7 @@ def clean_text(text: str | None, bot_name: str) -> str:
     Teams does not turn it into a mention) is dropped too.
     """
     raw = _AT_TAG.sub(lambda m: m.group(1), text or "")
-    raw = html.unescape(_TAGS.sub(" ", raw)).replace("\u00a0", " ").strip()
+    raw = " ".join(html.unescape(_TAGS.sub(" ", raw)).replace("\u00a0", " ").split())
     for name in (f"@{bot_name}", bot_name):
         if raw.lower().startswith(name.lower() + " ") or raw.lower() == name.lower():
             raw = raw[len(name) :].strip()
@@ -130,4 +130,6 @@ def continuation(
         activity.channel_data = channel_data
     if place is not None and activity.conversation is not None:
         activity.conversation = activity.conversation.model_copy(update={"id": conversation_id(place)})
+        if place.thread and place.thread != place.channel:
+            activity.id = place.thread  # a channel thread: reply to its root post
     return activity

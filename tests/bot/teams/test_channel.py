@@ -99,3 +99,14 @@ async def test_an_unlinked_user_in_a_channel_gets_a_sign_in_card_only_they_see(t
     assert await teams.bot.email_lookup(
         "teams", "00000000-0000-4000-8000-00000000c0de", "aad-carol-0003"
     ) == ("carol@example.com")
+
+
+async def test_an_answer_too_long_for_a_teams_message_is_cut_with_a_note(teams: TeamsStack) -> None:
+    teams.runtime.script("list every object", (0, events.text("x" * 30_000)), (0, events.done("s")))
+
+    post = await teams.console.channel(user="alice", text="list every object")
+
+    [answer] = post.messages
+    assert answer["text"].startswith("x" * 1000)
+    assert len(answer["text"]) < 21_000
+    assert "Ask about fewer accounts at once" in answer["text"]

@@ -1,0 +1,39 @@
+"""The channel-message throttle: the newest state wins, spaced writes, nothing lost at the end."""
+
+import asyncio
+
+from bot.teams.throttle import Throttle
+
+
+async def test_many_pokes_inside_one_interval_make_one_write_now_and_one_final_write() -> None:
+    states: list[int] = []
+    current = 0
+
+    async def flush() -> None:
+        states.append(current)
+
+    throttle = Throttle(0.05, flush)
+    for current in range(1, 11):  # noqa: B007 - flush reads the loop variable
+        await throttle.poke()
+    await throttle.close()
+
+    assert states == [1, 10], "the first state at once, then only the newest"
+
+
+async def test_a_delayed_write_shows_the_state_of_its_time() -> None:
+    states: list[str] = []
+    state = "first"
+
+    async def flush() -> None:
+        states.append(state)
+
+    throttle = Throttle(0.05, flush)
+    await throttle.poke()
+    state = "second"
+    await throttle.poke()  # inside the interval: scheduled
+    await asyncio.sleep(0.12)  # let the scheduled write happen
+    state = "final"
+    await throttle.close()
+
+    assert states == ["first", "second", "final"]
+    assert throttle.flushes == 3
