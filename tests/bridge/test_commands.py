@@ -216,3 +216,29 @@ def test_the_normalised_text_is_stable_under_quoting_and_spacing() -> None:
     a = commands.parse("aws  s3api   list-objects-v2 --bucket 'my bucket'")
     b = commands.parse('aws s3api list-objects-v2 --bucket "my bucket"')
     assert a.text == b.text == "aws s3api list-objects-v2 --bucket 'my bucket'"
+
+
+def test_accepted_commands_have_no_unquoted_operators_by_the_standard_lexer() -> None:
+    """Differential check against shlex itself, on many generated commands.
+
+    Turning every operator character into a space changes how shlex splits a
+    command exactly when one of them stood outside quotes; for every accepted
+    command it must not.
+    """
+    import random
+    import shlex
+
+    rng = random.Random(20261128)
+    blank = str.maketrans({c: " " for c in ";|&<>()"})
+    accepted = 0
+    # A small alphabet finds quote/escape tricks (it found one); a wide one covers every operator.
+    for alphabet in ("a ;|\"'\\", "ab -;|&<>()'\"\\"):
+        for _ in range(20000):
+            text = "aws s3 ls " + "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+            try:
+                commands.parse(text)
+            except CommandRefused:
+                continue
+            accepted += 1
+            assert len(shlex.split(text.translate(blank))) == len(shlex.split(text)), text
+    assert accepted > 1000  # the generator does produce quoted operators, which are fine
