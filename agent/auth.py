@@ -16,11 +16,13 @@ class Caller:
         token: The raw ID token, forwarded to the Gateway (never logged).
         requester: ``email`` claim, else ``cognito:username``.
         groups: The token's ``cognito:groups``.
+        expires_at: The token's ``exp`` (epoch seconds).
     """
 
     token: str = field(repr=False)
     requester: str
     groups: frozenset[str]
+    expires_at: float = 0.0
 
 
 def token_from(headers: Mapping[str, str] | None, payload: Mapping[str, Any]) -> str | None:
@@ -52,4 +54,9 @@ def authenticate(
     if not requester:
         raise InvalidTokenError("The token names no user (no email or cognito:username). Sign in again.")
     groups = claims.get("cognito:groups") or []
-    return Caller(token=token, requester=requester, groups=frozenset(str(g) for g in groups))
+    return Caller(
+        token=token,
+        requester=requester,
+        groups=frozenset(str(g) for g in groups),
+        expires_at=float(claims.get("exp") or 0),
+    )

@@ -61,6 +61,7 @@ class AgentRuntime:
     store: ApprovalStore
     policy: ApprovalPolicy
     model_factory: Callable[[], Model]
+    gateways: gateway.GatewayPool
 
     @classmethod
     def from_settings(
@@ -77,6 +78,7 @@ class AgentRuntime:
                 prod_fanout_limit=settings.prod_fanout_limit, ttl_s=settings.approval_ttl_s
             ),
             model_factory=model_factory or (lambda: build_model(settings)),
+            gateways=gateway.GatewayPool(settings.gateway_url),
         )
 
     async def invoke(
@@ -143,7 +145,7 @@ class AgentRuntime:
         assert decision.arguments is not None  # noqa: S101 - Decision sets exactly one field
         account_names = [names.get(i, i) for i in call.account_ids]
         yield events.status(f"Running `{call.command}` in {', '.join(account_names)}…")
-        async with gateway.connect(self.settings.gateway_url, gate.caller.token) as gw:
+        async with self.gateways.session(gate.caller.token, gate.caller.expires_at) as gw:
             for name in account_names:
                 yield events.tool_start(name, call.command)
             usage["tool_calls"] = usage.get("tool_calls", 0) + 1
@@ -247,7 +249,7 @@ class AgentRuntime:
         sink = EventSink()
         model = self.model_factory()
         session = await asyncio.to_thread(memory.session_manager, self.settings, gate.session_id)
-        async with gateway.connect(self.settings.gateway_url, gate.caller.token) as gw:
+        async with self.gateways.session(gate.caller.token, gate.caller.expires_at) as gw:
             # Building the agent reads the session's history from S3: off the event loop.
             agent = await asyncio.to_thread(
                 Agent,

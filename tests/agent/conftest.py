@@ -1,11 +1,13 @@
 """Fixtures of the agent's tests: one world (tables, Gateway, recording bridge) per session."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from strands.models.model import Model
 
 from agent.runner import AgentRuntime
-from tests.fixtures.agent_stack import AgentWorld, agent_world
+from tests.fixtures.agent_stack import AgentWorld, RuntimeFactory, agent_world
 from tests.fixtures.aws import CognitoPool
 
 UNENTITLED = "agent-dave@example.com"
@@ -42,9 +44,24 @@ def env(world: AgentWorld) -> Iterator[AgentWorld]:
 
 
 @pytest.fixture
-def runtime(env: AgentWorld) -> AgentRuntime:
+def make_runtime(env: AgentWorld) -> Iterator[RuntimeFactory]:
+    """Build in-process runtimes (settings overrides as keywords); their Gateway sessions close after the test."""
+    built: list[AgentRuntime] = []
+
+    def make(model_factory: Callable[[], Model] | None = None, **overrides: Any) -> AgentRuntime:
+        runtime = AgentRuntime.from_settings(env.settings(**overrides), model_factory=model_factory)
+        built.append(runtime)
+        return runtime
+
+    yield make
+    for runtime in built:
+        runtime.gateways.close()
+
+
+@pytest.fixture
+def runtime(make_runtime: RuntimeFactory) -> AgentRuntime:
     """The agent runtime with the offline planner, in process."""
-    return AgentRuntime.from_settings(env.settings())
+    return make_runtime()
 
 
 @pytest.fixture(scope="session")

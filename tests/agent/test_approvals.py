@@ -8,7 +8,7 @@ import pytest
 
 from agent.approvals import ApprovalPolicy, is_mutating
 from agent.runner import AgentRuntime
-from tests.fixtures.agent_stack import AgentWorld, collect, of_type, texts
+from tests.fixtures.agent_stack import AgentWorld, RuntimeFactory, collect, of_type, texts
 
 STG = "222222222222"
 DELETE = "aws s3api delete-bucket --bucket acme-staging-logs"
@@ -133,8 +133,10 @@ async def test_planner_mutation_asks_for_approval(runtime: AgentRuntime, env: Ag
     assert env.bridge.bridge_calls() == []
 
 
-async def test_production_fanout_over_the_limit_needs_approval(env: AgentWorld, alice: str) -> None:
-    runtime = AgentRuntime.from_settings(env.settings(prod_fanout_limit=0))
+async def test_production_fanout_over_the_limit_needs_approval(
+    make_runtime: RuntimeFactory, env: AgentWorld, alice: str
+) -> None:
+    runtime = make_runtime(prod_fanout_limit=0)
     approval = await _ask(runtime, alice, f"ap-{uuid.uuid4()}", prompt="count buckets in all accounts")
     assert approval["risk"] == "fanout"
     assert sorted(approval["accounts"]) == ["development", "production", "staging"]

@@ -3,19 +3,20 @@
 import uuid
 
 import pytest
+from strands.models.model import Model
 
 from agent.direct import parse_direct
 from agent.runner import AgentRuntime
-from tests.fixtures.agent_stack import AgentWorld, collect, of_type, texts
+from tests.fixtures.agent_stack import AgentWorld, RuntimeFactory, collect, of_type, texts
 
 
-def _no_model() -> object:
+def _no_model() -> Model:
     raise AssertionError("a direct command must not build a model")
 
 
 @pytest.fixture
-def direct_runtime(env: AgentWorld) -> AgentRuntime:
-    return AgentRuntime.from_settings(env.settings(), model_factory=_no_model)  # type: ignore[arg-type]
+def direct_runtime(make_runtime: RuntimeFactory) -> AgentRuntime:
+    return make_runtime(model_factory=_no_model)
 
 
 @pytest.mark.parametrize(
@@ -107,10 +108,12 @@ async def test_direct_misspelling_suggests(direct_runtime: AgentRuntime, env: Ag
     assert env.bridge.bridge_calls() == []
 
 
-async def test_unreachable_gateway_is_an_error_saying_what_to_do(env: AgentWorld, alice: str) -> None:
+async def test_unreachable_gateway_is_an_error_saying_what_to_do(
+    make_runtime: RuntimeFactory, env: AgentWorld, alice: str
+) -> None:
     from tests.fixtures.aws import free_port
 
-    runtime = AgentRuntime.from_settings(env.settings(gateway_url=f"http://127.0.0.1:{free_port()}/mcp"))
+    runtime = make_runtime(gateway_url=f"http://127.0.0.1:{free_port()}/mcp")
     for prompt in ("run aws s3 ls in staging", "list buckets in staging"):
         evs = await collect(runtime.invoke({"prompt": prompt, "access_token": alice}))
         [error] = of_type(evs, "error")
@@ -135,3 +138,21 @@ async def test_a_question_can_follow_up_a_direct_command(
     assert (tool, event["account_id"]) == ("query", "333333333333")
     assert event["arguments"] == {"cli_command": "aws lambda list-functions"}
     assert "prod-billing" in texts(evs)
+
+
+async def test_gateway_sessions_are_reused_per_token_only(
+    direct_runtime: AgentRuntime, env: AgentWorld, alice: str, dave: str
+) -> None:
+    for token in (alice, alice, dave, alice):
+        evs = await collect(
+            direct_runtime.invoke({"prompt": "run aws s3 ls in staging", "access_token": token})
+        )
+        assert "acme-staging-assets" in texts(evs)
+    assert direct_runtime.gateways.opened == 2
+    assert [e["requester"] for _, e in env.bridge.bridge_calls()] == [
+        "alice@example.com",
+        "alice@example.com",
+        "agent-dave@example.com",
+        "alice@example.com",
+    ]
+    direct_runtime.gateways.close()

@@ -2,17 +2,22 @@
 
 import json
 import uuid
+from collections.abc import Callable
+
+import pytest
 
 from agent.runner import AgentRuntime
 from tests.fixtures.agent_scripted import ScriptedModel, TextStep, ToolStep
-from tests.fixtures.agent_stack import AgentWorld, collect, of_type, texts
+from tests.fixtures.agent_stack import AgentWorld, RuntimeFactory, collect, of_type, texts
 
 STG, PRD, DEV = "222222222222", "333333333333", "444444444444"
 CONTEXT = {"platform": "slack", "team": "T1", "channel": "C1", "thread": "1700000000.000100", "user": "U1"}
 
 
-def _runtime(env: AgentWorld, model: ScriptedModel) -> AgentRuntime:
-    return AgentRuntime.from_settings(env.settings(), model_factory=lambda: model)
+@pytest.fixture
+def scripted(make_runtime: RuntimeFactory) -> Callable[[ScriptedModel], AgentRuntime]:
+    """A runtime whose model is the given scripted model."""
+    return lambda model: make_runtime(model_factory=lambda: model)
 
 
 def _query(account_id: str, command: str, **extra: object) -> dict[str, object]:
@@ -24,7 +29,9 @@ def _query(account_id: str, command: str, **extra: object) -> dict[str, object]:
     }
 
 
-async def test_tool_call_result_answer_with_identity_set_by_code(env: AgentWorld, alice: str) -> None:
+async def test_tool_call_result_answer_with_identity_set_by_code(
+    scripted: Callable[[ScriptedModel], AgentRuntime], env: AgentWorld, alice: str
+) -> None:
     model = ScriptedModel(
         [
             ToolStep([("resolve_accounts", {"targets": "staging"})]),
@@ -47,7 +54,7 @@ async def test_tool_call_result_answer_with_identity_set_by_code(env: AgentWorld
     )
     sid = f"m-{uuid.uuid4()}"
     evs = await collect(
-        _runtime(env, model).invoke(
+        scripted(model).invoke(
             {"prompt": "what buckets does staging have?", "access_token": alice, "context": CONTEXT},
             session_id=sid,
         )
@@ -69,12 +76,14 @@ async def test_tool_call_result_answer_with_identity_set_by_code(env: AgentWorld
     assert evs[-1]["usage"]["tool_calls"] == 1
 
 
-async def test_tool_error_reaches_the_model_and_the_stream(env: AgentWorld, alice: str) -> None:
+async def test_tool_error_reaches_the_model_and_the_stream(
+    scripted: Callable[[ScriptedModel], AgentRuntime], env: AgentWorld, alice: str
+) -> None:
     env.bridge.fail.add(STG)
     model = ScriptedModel(
         [ToolStep([("query", _query(STG, "aws s3api list-buckets"))]), TextStep("Staging refused the call.")]
     )
-    evs = await collect(_runtime(env, model).invoke({"prompt": "buckets?", "access_token": alice}))
+    evs = await collect(scripted(model).invoke({"prompt": "buckets?", "access_token": alice}))
     [result] = model.tool_results()
     assert json.loads(result)["error"]["code"] == "aws_error"
     [end] = [e for e in of_type(evs, "tool") if e["phase"] == "end"]
@@ -82,7 +91,9 @@ async def test_tool_error_reaches_the_model_and_the_stream(env: AgentWorld, alic
     assert texts(evs) == "Staging refused the call."
 
 
-async def test_multi_account_call_reports_each_account(env: AgentWorld, alice: str) -> None:
+async def test_multi_account_call_reports_each_account(
+    scripted: Callable[[ScriptedModel], AgentRuntime], env: AgentWorld, alice: str
+) -> None:
     model = ScriptedModel(
         [
             ToolStep(
@@ -101,7 +112,7 @@ async def test_multi_account_call_reports_each_account(env: AgentWorld, alice: s
         ]
     )
     evs = await collect(
-        _runtime(env, model).invoke({"prompt": "functions in staging and dev", "access_token": alice})
+        scripted(model).invoke({"prompt": "functions in staging and dev", "access_token": alice})
     )
     [(tool, event)] = env.bridge.bridge_calls()
     assert tool == "query_accounts"
@@ -112,25 +123,31 @@ async def test_multi_account_call_reports_each_account(env: AgentWorld, alice: s
     assert ends == [("staging", True, 7), ("development", True, 7)]
 
 
-async def test_model_cannot_reach_an_unentitled_account(env: AgentWorld, dave: str) -> None:
+async def test_model_cannot_reach_an_unentitled_account(
+    scripted: Callable[[ScriptedModel], AgentRuntime], env: AgentWorld, dave: str
+) -> None:
     model = ScriptedModel(
         [ToolStep([("query", _query(PRD, "aws s3api list-buckets"))]), TextStep("I may not look there.")]
     )
-    evs = await collect(_runtime(env, model).invoke({"prompt": "production buckets", "access_token": dave}))
+    evs = await collect(scripted(model).invoke({"prompt": "production buckets", "access_token": dave}))
     assert env.bridge.bridge_calls() == []
     [refusal] = model.tool_results()
     assert "not entitled to query production" in refusal
     assert texts(evs) == "I may not look there."
 
 
-async def test_model_cannot_reach_an_unregistered_account(env: AgentWorld, alice: str) -> None:
+async def test_model_cannot_reach_an_unregistered_account(
+    scripted: Callable[[ScriptedModel], AgentRuntime], env: AgentWorld, alice: str
+) -> None:
     model = ScriptedModel([ToolStep([("query", _query("999999999999", "aws s3 ls"))]), TextStep("Unknown.")])
-    await collect(_runtime(env, model).invoke({"prompt": "buckets in 999999999999", "access_token": alice}))
+    await collect(scripted(model).invoke({"prompt": "buckets in 999999999999", "access_token": alice}))
     assert env.bridge.bridge_calls() == []
     assert "not an account in the registry" in model.tool_results()[0]
 
 
-async def test_model_mutation_waits_for_approval_and_ends_the_turn(env: AgentWorld, alice: str) -> None:
+async def test_model_mutation_waits_for_approval_and_ends_the_turn(
+    scripted: Callable[[ScriptedModel], AgentRuntime], env: AgentWorld, alice: str
+) -> None:
     model = ScriptedModel(
         [
             ToolStep([("query", _query(STG, "aws s3api delete-bucket --bucket acme-staging-logs"))]),
@@ -139,7 +156,7 @@ async def test_model_mutation_waits_for_approval_and_ends_the_turn(env: AgentWor
     )
     sid = f"m-{uuid.uuid4()}"
     evs = await collect(
-        _runtime(env, model).invoke(
+        scripted(model).invoke(
             {"prompt": "delete the staging logs bucket", "access_token": alice, "context": CONTEXT},
             session_id=sid,
         )
