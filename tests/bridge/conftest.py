@@ -28,6 +28,7 @@ DISABLED = "710000000004"
 DENIED = "710000000005"
 SLOW = "710000000006"
 WRITABLE = "710000000007"
+PARTNER = "710000000008"
 BUCKETS = {
     STAGING: ("stg-assets", "stg-logs"),
     PRODUCTION: ("prd-assets", "prd-logs", "prd-backups"),
@@ -35,6 +36,7 @@ BUCKETS = {
     DENIED: ("denied-bucket",),
     SLOW: ("slow-bucket",),
     WRITABLE: ("wr-logs",),
+    PARTNER: ("partner-share",),
 }
 
 
@@ -62,6 +64,7 @@ def org(moto_url: str) -> Org:
     register(moto_url, tables, DENIED, "locked")
     register(moto_url, tables, SLOW, "faraway")
     register(moto_url, tables, WRITABLE, "sandbox", write_role_name="CentralOpsWriteRole")
+    register(moto_url, tables, PARTNER, "partner", role_name="PartnerReadOnly", external_id="ext-7f3a")
     for account_id, buckets in BUCKETS.items():
         s3 = member(moto_url, account_id, "s3")
         for bucket in buckets:

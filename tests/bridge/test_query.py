@@ -147,3 +147,19 @@ async def test_every_executed_command_is_audited(
         assert r["tool"] == "query_accounts"
         assert r["platform"] == "slack" and r["channel"] == "C0TEST"
         assert int(r["duration_ms"]) >= 0 and r["time"].startswith("20")
+
+
+async def test_the_registry_entry_chooses_role_and_external_id(
+    make_bridge, config: BridgeConfig, requester: str
+) -> None:
+    from tests.bridge.conftest import PARTNER
+
+    bridge = make_bridge(config, external_id="ext-default")
+    out = await bridge.query(event("aws s3api list-buckets", PARTNER, requester))
+    assert out["ok"] is True and _names(out) == set(BUCKETS[PARTNER])
+    await bridge.query(event("aws s3 ls", STAGING, requester))
+    partner, staging = bridge.credentials._client().calls
+    assert partner["RoleArn"] == f"arn:aws:iam::{PARTNER}:role/PartnerReadOnly"
+    assert partner["ExternalId"] == "ext-7f3a"
+    assert staging["RoleArn"].endswith(":role/CentralOpsTargetRole")
+    assert staging["ExternalId"] == "ext-default"  # the deployment's default when the entry names none
