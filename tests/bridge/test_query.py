@@ -163,3 +163,23 @@ async def test_the_registry_entry_chooses_role_and_external_id(
     assert partner["ExternalId"] == "ext-7f3a"
     assert staging["RoleArn"].endswith(":role/CentralOpsTargetRole")
     assert staging["ExternalId"] == "ext-default"  # the deployment's default when the entry names none
+
+
+async def test_credentials_are_refreshed_five_minutes_before_they_expire(org: Org) -> None:
+    import time
+
+    from bridge.credentials import Caller, CredentialProvider
+    from tests.fixtures.bridge_fakes import DenyingSts
+    from tests.fixtures.bridge_stack import central
+
+    sts = DenyingSts(central(org.moto_url, "sts"), set())
+    now = [time.time()]
+    provider = CredentialProvider(lambda: sts, clock=lambda: now[0])
+    caller = Caller("alice@example.com", "slack", "C1")
+    first = await provider.get(STAGING, "CentralOpsTargetRole", caller)
+    now[0] = first.expires_at - 301
+    assert await provider.get(STAGING, "CentralOpsTargetRole", caller) is first
+    now[0] = first.expires_at - 299
+    second = await provider.get(STAGING, "CentralOpsTargetRole", caller)
+    assert second is not first and provider.assume_role_calls == 2
+    assert sts.calls[0]["DurationSeconds"] == 3600
