@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=None, help="port (CENTRALOPS_AGENT_PORT, default 8080)")
     args = parser.parse_args(argv)
     logs.configure()
+    # The Runtime app logs every task start and end at INFO with its own handler; ours are enough.
+    logging.getLogger("bedrock_agentcore").setLevel(logging.WARNING)
     try:
         settings = AgentSettings.from_env()
         app = create_app(AgentRuntime.from_settings(settings))

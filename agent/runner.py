@@ -93,6 +93,7 @@ class AgentRuntime:
         context = {k: str(raw_context[k]) for k in CONTEXT_KEYS if raw_context and raw_context.get(k)}
         sid = session_id_of(session_id, context)
         usage: dict[str, int] = {}
+        started = time.monotonic()
         try:
             caller = await asyncio.to_thread(authenticate, self.verifier, headers, payload)
         except CentralOpsError as e:
@@ -124,6 +125,10 @@ class AgentRuntime:
                 f"Something went wrong on our side; try again. If it persists, tell the CentralOps "
                 f"administrators (session {sid}).",
             )
+        logger.info(
+            "invocation done",
+            extra={"session_id": sid, "ms": int((time.monotonic() - started) * 1000), **usage},
+        )
         yield events.done(sid, usage)
 
     def _names(self) -> dict[str, str]:
