@@ -88,6 +88,7 @@ class AwsMcpClient:
         region: The region in the SigV4 credential scope.
         call_timeout_s: Budget for one tool call (and for opening a session).
         retries: Retries of requests answered 429/5xx.
+        max_sessions: Open sessions kept; the least recently used is closed beyond this.
         clock: Epoch seconds (tests).
     """
 
@@ -98,8 +99,10 @@ class AwsMcpClient:
         *,
         call_timeout_s: float = 25.0,
         retries: int = 3,
+        max_sessions: int = 256,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._max_sessions = max_sessions
         self._url = url
         self._region = region
         self._timeout = call_timeout_s
@@ -110,11 +113,14 @@ class AwsMcpClient:
 
     async def _session(self, key: str, credentials: AwsCredentials, idempotent: bool) -> Client:
         self._sweep()
-        session = self._sessions.get(key)
+        session = self._sessions.pop(key, None)
         if session is None:
             session = _Session(self._url, credentials, self._region, self._retries, self._timeout, idempotent)
-            self._sessions[key] = session
             self.sessions_opened += 1
+        self._sessions[key] = session  # most recently used last
+        while len(self._sessions) > self._max_sessions:
+            oldest = next(iter(self._sessions))
+            self._drop(oldest, self._sessions[oldest])
         try:
             await asyncio.wait_for(session.ready.wait(), self._timeout)
         except TimeoutError:

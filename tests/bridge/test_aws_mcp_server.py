@@ -98,3 +98,28 @@ async def test_url_parameters_are_not_fetched_by_the_stand_in(
         server.close()
     assert out["ok"] is True, out
     assert hits == []
+
+
+async def test_sessions_beyond_the_cap_close_the_least_recently_used(
+    make_bridge, config: BridgeConfig, stand_in: StandIn, requester: str
+) -> None:
+    from tests.bridge.conftest import DEVELOPMENT, PRODUCTION
+
+    bridge = make_bridge(config)
+    creds = {
+        a: await bridge.credentials.get(a, "CentralOpsTargetRole", Caller(requester))
+        for a in (STAGING, PRODUCTION, DEVELOPMENT)
+    }
+    client = AwsMcpClient(stand_in.mcp_url, "us-east-1", max_sessions=2)
+    call = {"cli_command": "aws sts get-caller-identity"}
+    try:
+        await client.call(creds[STAGING], "aws___call_aws", call)
+        await client.call(creds[PRODUCTION], "aws___call_aws", call)
+        await client.call(creds[STAGING], "aws___call_aws", call)  # staging is now the most recent
+        await client.call(creds[DEVELOPMENT], "aws___call_aws", call)  # closes production's session
+        await client.call(creds[STAGING], "aws___call_aws", call)
+        assert client.sessions_opened == 3
+        await client.call(creds[PRODUCTION], "aws___call_aws", call)
+        assert client.sessions_opened == 4
+    finally:
+        await client.aclose()
