@@ -11,6 +11,7 @@ import time
 
 from infra.local import org
 from infra.local.slack_console import SlackConsole, Thread
+from infra.local.teams_console import demo as teams_demo
 
 DEMO_CHANNEL = "C0OPS"
 CHANNEL_NAMES = {DEMO_CHANNEL: "ops"}
@@ -73,6 +74,14 @@ async def demo(info: org.StackInfo) -> int:
                 print(f"» bob clicks Approve\n  no answer: {e}\n", flush=True)
     finally:
         await console.close()
+    print("And the same bot in Microsoft Teams:\n", flush=True)
+    try:
+        for conversation in await teams_demo(info.bot_url, info.teams_connector_url):
+            print("\n".join(f"  {line}" for line in conversation.render().splitlines()))
+            print(flush=True)
+    except TimeoutError as e:
+        failures += 1
+        print(f"  no answer in Teams: {e}\n", flush=True)
     print("That was the local stack: moto, the AWS MCP Server and Gateway stand-ins, the agent and the bot.")
     print("Try it yourself with `make chat`.")
     return 1 if failures else 0

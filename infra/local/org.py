@@ -149,6 +149,7 @@ class StackInfo:
     runtime_url: str
     slack_api_url: str
     bot_url: str
+    teams_connector_url: str
     user_pool_id: str
     client_id: str
     kms_key_id: str

@@ -243,6 +243,15 @@ def _link_people(endpoint: str, tables_: dict[str, str], kms_key_id: str, refres
                     email=person.email,
                     refresh_token=refresh[person.username],
                 )
+                if person.teams_aad_id:
+                    await store.save(
+                        "teams",
+                        org.TEAMS_TENANT_ID,
+                        person.teams_aad_id,
+                        username=person.username,
+                        email=person.email,
+                        refresh_token=refresh[person.username],
+                    )
 
     asyncio.run(link_all())
 

@@ -48,6 +48,7 @@ class Ports:
     gateway: int = 5102
     slack_api: int = 5103
     hosted_ui: int = 5104
+    teams_connector: int = 5105
     agent: int = 8080
     bot: int = 3000
 
@@ -195,6 +196,12 @@ class LocalStack:
                 f"{self.url(p.hosted_ui)}/health",
                 env,
             )
+            self._spawn(
+                "teams-connector",
+                ["-m", "infra.local.teams_connector", "--port", str(p.teams_connector)],
+                f"{self.url(p.teams_connector)}/health",
+                env,
+            )
             self._spawn("agent", ["-m", "agent"], f"{self.url(p.agent)}/ping", env)
             self._spawn("bot", ["-m", "bot"], f"{bot_url}/health", env)
             self._wait_healthy(self.processes[1:])
@@ -236,6 +243,7 @@ class LocalStack:
             runtime_url=f"{self.url(p.agent)}/invocations",
             slack_api_url=f"{self.url(p.slack_api)}/api/",
             bot_url=self.url(p.bot),
+            teams_connector_url=self.url(p.teams_connector),
             user_pool_id=seeded.user_pool_id,
             client_id=seeded.client_id,
             kms_key_id=seeded.kms_key_id,
@@ -283,6 +291,7 @@ class LocalStack:
                 settings.SLACK_SIGNING_SECRET: info.slack_signing_secret,
                 settings.SLACK_API_URL: info.slack_api_url,
                 settings.APPROVER_GROUP: org.APPROVER_GROUP,
+                settings.TEAMS_ANONYMOUS: "true",  # the local Connector stand-in signs nothing
                 settings.LOG_FORMAT: "text",
             }
         )
