@@ -167,18 +167,16 @@ def emit_tool_ends(
 class GateHook(HookProvider):
     """The gate as a Strands hook on the model path."""
 
-    def __init__(self, gate: Gate, sink: EventSink) -> None:
+    def __init__(self, gate: Gate, sink: EventSink, names: Mapping[str, str]) -> None:
         self.gate = gate
         self.sink = sink
+        self.names = dict(names)  # account id -> name, read once per invocation
         self._started: dict[str, tuple[float, list[str], str]] = {}
 
     def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
         """Register the before/after tool callbacks."""
         registry.add_callback(BeforeToolCallEvent, self.before)
         registry.add_callback(AfterToolCallEvent, self.after)
-
-    def _names(self) -> dict[str, str]:
-        return {a.account_id: a.name for a in self.gate.registry.all()}
 
     async def before(self, event: BeforeToolCallEvent) -> None:
         """Check, complete or stop a bridge call before it runs."""
@@ -190,7 +188,7 @@ class GateHook(HookProvider):
         decision = await asyncio.to_thread(
             self.gate.review, suffix, tool_input if isinstance(tool_input, Mapping) else {}
         )
-        names = self._names()
+        names = self.names
         if decision.refusal:
             logger.info("bridge call refused", extra={"reason": decision.refusal})
             event.cancel_tool = decision.refusal
@@ -220,4 +218,4 @@ class GateHook(HookProvider):
         text = ""
         if isinstance(result, Mapping):
             text = "".join(c.get("text", "") for c in result.get("content", []) if isinstance(c, Mapping))
-        emit_tool_ends(self.sink, self._names(), ids, command, text)
+        emit_tool_ends(self.sink, self.names, ids, command, text)

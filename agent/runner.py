@@ -261,7 +261,7 @@ class AgentRuntime:
                 model=model,
                 tools=[*gw.tools, resolve_accounts_tool(self.registry, gate.caller)],
                 system_prompt=system_prompt(visible),
-                hooks=[GateHook(gate, sink)],
+                hooks=[GateHook(gate, sink, {a.account_id: a.name for a in accounts})],
                 session_manager=session,
                 agent_id=memory.AGENT_ID,
                 callback_handler=None,
