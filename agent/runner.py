@@ -216,7 +216,8 @@ class AgentRuntime:
                 f"Only {record.requester}, who asked for it, can run this approved request.",
             )
             return
-        where = ", ".join(self._names().get(a, a) for a in record.call.account_ids)
+        names = await asyncio.to_thread(self._names)
+        where = ", ".join(names.get(a, a) for a in record.call.account_ids)
         if record.status == "denied":
             by = f" by {record.decided_by}" if record.decided_by else ""
             yield events.text(
