@@ -181,6 +181,8 @@ class GateHook(HookProvider):
     async def before(self, event: BeforeToolCallEvent) -> None:
         """Check, complete or stop a bridge call before it runs."""
         suffix = tool_suffix(event.tool_use["name"])
+        if suffix == "resolve_accounts":
+            self.sink.emit(events.status("Resolving accounts…"))
         if suffix not in BRIDGE_TOOLS:
             return
         tool_input = event.tool_use.get("input")
@@ -205,6 +207,8 @@ class GateHook(HookProvider):
         command = str(decision.arguments["arguments"].get("cli_command", ""))
         self._started[str(event.tool_use["toolUseId"])] = (time.monotonic(), ids, command)
         self.sink.tool_calls += 1
+        where = ", ".join(names.get(i, i) for i in ids)
+        self.sink.emit(events.status(f"Running `{command}` in {where}…"))
         for account_id in ids:
             self.sink.emit(events.tool_start(names.get(account_id, account_id), command))
 

@@ -265,3 +265,16 @@ async def test_instructions_inside_tool_output_are_quoted_not_followed(
     assert f"| {injected} |" in texts(evs)
     assert len(env.bridge.bridge_calls()) == 1
     assert not of_type(evs, "approval")
+
+
+async def test_status_events_say_what_is_happening(
+    runtime: AgentRuntime, env: AgentWorld, alice: str
+) -> None:
+    evs = await collect(runtime.invoke({"prompt": "list buckets in staging and dev", "access_token": alice}))
+    assert [e["text"] for e in of_type(evs, "status")] == [
+        "Thinking…",
+        "Resolving accounts…",
+        "Running `aws s3api list-buckets` in staging, development…",
+    ]
+    kinds = [e["type"] for e in evs]
+    assert kinds.index("status") < kinds.index("tool") < kinds.index("text")
