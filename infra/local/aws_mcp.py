@@ -62,6 +62,7 @@ class Faults:
     fail_next: int = 0
     fail_status: int = 503
     account_latency_ms: dict[str, int] = field(default_factory=dict)
+    generation: int = 0  # bumped by /admin/reset: calls still waiting from before never execute
 
 
 @dataclass
@@ -166,7 +167,10 @@ def build_server(runner: CliRunner, faults: Faults, stats: Stats) -> MCPServer:
         account = await asyncio.to_thread(runner.account_of, access_key_id, token)
         delay = faults.latency_ms + faults.account_latency_ms.get(account, 0)
         if delay:
+            generation = faults.generation
             await asyncio.sleep(delay / 1000)  # outside the lock: concurrent calls overlap
+            if faults.generation != generation:
+                raise ToolError("Abandoned: the stand-in was reset while this call waited.")
         code, out, err, exec_ms = await asyncio.to_thread(runner.run, argv[1:], access_key_id, token)
         stats.executed += 1
         stats.exec_ms += exec_ms
@@ -199,6 +203,7 @@ def build_server(runner: CliRunner, faults: Faults, stats: Stats) -> MCPServer:
         for name in vars(fresh):
             setattr(stats, name, getattr(fresh, name))
         faults.fail_next, faults.account_latency_ms = 0, {}
+        faults.generation += 1
         return JSONResponse({"ok": True})
 
     return server
