@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from strands import Agent
@@ -52,6 +52,14 @@ def session_id_of(header_value: str | None, context: Mapping[str, str]) -> str:
 
 
 @dataclass
+class _Turns:
+    """The invocations of one session in this process: one runs, the others wait."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    waiting: int = 0
+
+
+@dataclass
 class AgentRuntime:
     """Everything an invocation needs, built once per process."""
 
@@ -62,6 +70,8 @@ class AgentRuntime:
     policy: ApprovalPolicy
     model_factory: Callable[[], Model]
     gateways: gateway.GatewayPool
+    # One invocation at a time per session: turns of a thread append to one conversation.
+    _turns: dict[str, "_Turns"] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def from_settings(
@@ -105,17 +115,14 @@ class AgentRuntime:
         resume = payload.get("resume")
         gate = Gate(caller, context, sid, self.registry, self.policy, self.store)
         logger.info("invocation", extra={"session_id": sid, "requester": caller.requester})
+        turn = self._turns.setdefault(sid, _Turns())
+        turn.waiting += 1
+        if turn.lock.locked():
+            yield events.status("Waiting for the previous question in this thread to finish…")
         try:
-            if isinstance(resume, Mapping):
-                stream = self._resume(gate, resume, usage)
-            elif direct := parse_direct(prompt):
-                stream = self._remembered(gate, prompt, self._direct(gate, direct, usage))
-            elif not prompt:
-                stream = _one(events.error("empty_prompt", "Ask a question, e.g. `list buckets in staging`."))
-            else:
-                stream = self._model(gate, prompt, usage)
-            async for event in stream:
-                yield event
+            async with turn.lock:
+                async for event in self._route(gate, prompt, resume, usage):
+                    yield event
         except CentralOpsError as e:
             yield events.error(e.code, e.message)
         except Exception:
@@ -125,11 +132,25 @@ class AgentRuntime:
                 f"Something went wrong on our side; try again. If it persists, tell the CentralOps "
                 f"administrators (session {sid}).",
             )
+        finally:
+            turn.waiting -= 1
+            if turn.waiting == 0:
+                self._turns.pop(sid, None)
         logger.info(
             "invocation done",
             extra={"session_id": sid, "ms": int((time.monotonic() - started) * 1000), **usage},
         )
         yield events.done(sid, usage)
+
+    def _route(self, gate: Gate, prompt: str, resume: Any, usage: dict[str, int]) -> AsyncIterator[Event]:
+        """The path of an invocation: resume, direct command, or the model."""
+        if isinstance(resume, Mapping):
+            return self._resume(gate, resume, usage)
+        if direct := parse_direct(prompt):
+            return self._remembered(gate, prompt, self._direct(gate, direct, usage))
+        if not prompt:
+            return _one(events.error("empty_prompt", "Ask a question, e.g. `list buckets in staging`."))
+        return self._model(gate, prompt, usage)
 
     def _names(self) -> dict[str, str]:
         return {a.account_id: a.name for a in self.registry.all()}

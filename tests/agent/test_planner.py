@@ -278,3 +278,25 @@ async def test_status_events_say_what_is_happening(
     ]
     kinds = [e["type"] for e in evs]
     assert kinds.index("status") < kinds.index("tool") < kinds.index("text")
+
+
+async def test_turns_of_one_thread_run_one_after_the_other(
+    runtime: AgentRuntime, env: AgentWorld, alice: str
+) -> None:
+    import asyncio
+
+    sid = f"turns-{uuid.uuid4()}"
+    first, second = await asyncio.gather(
+        collect(
+            runtime.invoke(
+                {"prompt": "how many lambda functions in staging", "access_token": alice}, session_id=sid
+            )
+        ),
+        collect(runtime.invoke({"prompt": "and in production?", "access_token": alice}, session_id=sid)),
+    )
+    assert "**staging** has **2** Lambda functions." in texts(first)
+    assert "Waiting for the previous question in this thread to finish…" in [
+        e["text"] for e in of_type(second, "status")
+    ]
+    assert "**production** has **5** Lambda functions." in texts(second)
+    assert runtime._turns == {}
