@@ -54,7 +54,8 @@ def main() -> int:
         logger.error("cannot start the bot", extra={"reason": e.message})
         return 2
     logger.info("bot listening", extra={"host": config.host, "port": config.port})
-    web.run_app(app, host=config.host, port=config.port, print=None, access_log=None)
+    # A burst of Slack deliveries must not overflow the listen queue (the default is 128).
+    web.run_app(app, host=config.host, port=config.port, print=None, access_log=None, backlog=1024)
     return 0
 
 

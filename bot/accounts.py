@@ -52,7 +52,7 @@ class AccountDirectory:
         kwargs: dict[str, Any] = {}
         try:
             while True:
-                page = await self.table.call(self.table.client.scan, **kwargs)
+                page = await self.table.call("scan", **kwargs)
                 items.extend(page.get("Items", []))
                 if "LastEvaluatedKey" not in page:
                     break

@@ -111,7 +111,7 @@ class ApprovalStore:
             return None
         try:
             out = await self.table.call(
-                self.table.client.get_item, Key={"approval_id": {"S": approval_id}}, ConsistentRead=True
+                "get_item", Key={"approval_id": {"S": approval_id}}, ConsistentRead=True
             )
         except (BotoCoreError, ClientError) as e:
             raise storage_error(e, "read the approval") from e
@@ -127,7 +127,7 @@ class ApprovalStore:
         now = int(time.time())
         try:
             out = await self.table.call(
-                self.table.client.update_item,
+                "update_item",
                 Key={"approval_id": {"S": approval_id}},
                 UpdateExpression="SET #s = :d, decided_by = :by, decided_at = :now",
                 ConditionExpression=(

@@ -6,15 +6,14 @@ acknowledging Slack within its 3 seconds.
 
 import asyncio
 import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+import threading
+from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from centralops.errors import CentralOpsError
 
-T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
@@ -41,17 +40,29 @@ class Table:
         self._client = client
         self._region = region
         self._endpoint_url = endpoint_url
+        self._lock = threading.Lock()
 
     @property
     def client(self) -> Any:
         """The boto3 client."""
-        if self._client is None:
-            self._client = boto3.client("dynamodb", region_name=self._region, endpoint_url=self._endpoint_url)
+        with self._lock:  # boto3's default session is not safe for concurrent client creation
+            if self._client is None:
+                self._client = boto3.session.Session().client(
+                    "dynamodb", region_name=self._region, endpoint_url=self._endpoint_url
+                )
         return self._client
 
-    async def call(self, fn: Callable[..., T], **kwargs: Any) -> T:
-        """Run ``fn(TableName=name, **kwargs)`` in a thread; ``ClientError`` passes through."""
-        return await asyncio.to_thread(fn, TableName=self.name, **kwargs)
+    async def call(self, operation: str, **kwargs: Any) -> Any:
+        """Run ``operation(TableName=name, **kwargs)`` in a worker thread; ``ClientError`` passes through.
+
+        The client is created (on first use) in the worker thread too: building a boto3
+        client costs tens of milliseconds the event loop should spend acknowledging Slack.
+        """
+
+        def run() -> Any:
+            return getattr(self.client, operation)(TableName=self.name, **kwargs)
+
+        return await asyncio.to_thread(run)
 
 
 def is_conditional_failure(error: ClientError) -> bool:

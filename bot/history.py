@@ -40,7 +40,7 @@ class RecentQueries:
         recent = [text[:200], *[q for q in recent if q != text[:200]]][:KEEP]
         try:
             await self.table.call(
-                self.table.client.put_item,
+                "put_item",
                 Item={
                     **_key(who),
                     "queries": {"L": [{"S": q} for q in recent]},
@@ -53,7 +53,7 @@ class RecentQueries:
     async def list(self, who: ChatUser) -> list[str]:
         """The person's recent queries, newest first."""
         try:
-            out = await self.table.call(self.table.client.get_item, Key=_key(who))
+            out = await self.table.call("get_item", Key=_key(who))
         except (BotoCoreError, ClientError) as e:
             raise storage_error(e, "read your recent queries") from e
         item = out.get("Item") or {}

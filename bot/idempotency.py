@@ -31,7 +31,7 @@ class IdempotencyGuard:
         now = int(time.time())
         try:
             await self.table.call(
-                self.table.client.put_item,
+                "put_item",
                 Item={"key": {"S": key}, "ttl": {"N": str(now + self.ttl_s)}, "claimed_at": {"N": str(now)}},
                 ConditionExpression="attribute_not_exists(#k)",
                 ExpressionAttributeNames={"#k": "key"},

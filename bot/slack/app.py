@@ -7,6 +7,7 @@ request verification rejects a bad or stale signature before any listener runs.
 import asyncio
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -40,6 +41,28 @@ def web_client(config: BotConfig) -> AsyncWebClient:
     )
 
 
+class Slot:
+    """One place in a semaphore, given back early with :meth:`release` or at the end of the block."""
+
+    def __init__(self, semaphore: asyncio.Semaphore) -> None:
+        self.semaphore = semaphore
+        self.held = False
+
+    async def __aenter__(self) -> "Slot":
+        await self.semaphore.acquire()
+        self.held = True
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        """Give the place back (once)."""
+        if self.held:
+            self.held = False
+            self.semaphore.release()
+
+
 class SlackEdge:
     """Wires Bolt listeners to the conversation core.
 
@@ -49,7 +72,8 @@ class SlackEdge:
         idempotency: Claims each delivery once across replicas.
         client: Web API client; built from ``config`` when omitted.
         pace_s: Minimum seconds between two paced Web API calls of one answer.
-        max_active: Answers worked on at once by this replica; more wait their turn (after the ack).
+        max_starting: Answers this replica starts at once (claim, identity, first post: the CPU-heavy
+            part); more wait their turn after their ack. Streaming answers do not hold a slot.
     """
 
     def __init__(
@@ -60,10 +84,10 @@ class SlackEdge:
         *,
         client: AsyncWebClient | None = None,
         pace_s: float = PACE_S,
-        max_active: int = 4,
+        max_starting: int = 4,
     ) -> None:
         self.config = config
-        self.active = asyncio.Semaphore(max_active)
+        self.starting = asyncio.Semaphore(max_starting)
         self.conversation = conversation
         self.idempotency = idempotency
         self.streaming = StreamingSupport(config.slack_streaming)
@@ -77,9 +101,14 @@ class SlackEdge:
         self._register()
 
     def renderer(
-        self, client: AsyncWebClient, place: ChatPlace, who: ChatUser, card_ts: str | None = None
+        self,
+        client: AsyncWebClient,
+        place: ChatPlace,
+        who: ChatUser,
+        card_ts: str | None = None,
+        on_open: Callable[[], None] | None = None,
     ) -> SlackRenderer:
-        """A renderer for one answer in one place."""
+        """A renderer for one answer in one place; ``on_open`` runs once the answer has started."""
         return SlackRenderer(
             client,
             channel=place.channel,
@@ -89,6 +118,7 @@ class SlackEdge:
             streaming=self.streaming,
             pace_s=self.pace_s,
             card_ts=card_ts,
+            on_open=on_open,
         )
 
     async def _first(self, key: str) -> bool:
@@ -141,12 +171,12 @@ class SlackEdge:
         """``/aws ...``: ack at once, then answer in a new thread (or privately)."""
         await ack()
         team, user = command["team_id"], command["user_id"]
-        async with self.active:
+        async with Slot(self.starting) as slot:
             if not await self._first(f"slack:{team}:command:{command.get('trigger_id', '')}"):
                 return
             who = ChatUser(PLATFORM, team, user, command.get("user_name", ""))
             place = ChatPlace(PLATFORM, team, command["channel_id"])
-            await self._handle(client, who, place, command.get("text", ""), "command")
+            await self._handle(client, who, place, command.get("text", ""), "command", slot)
 
     async def on_mention(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         """``@CentralOps ...`` in a channel or thread: answer in the mention's thread."""
@@ -162,7 +192,7 @@ class SlackEdge:
         self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, source: Source
     ) -> None:
         team = str(body.get("team_id") or event.get("team", ""))
-        async with self.active:
+        async with Slot(self.starting) as slot:
             if not await self._first(f"slack:{team}:event:{body.get('event_id', event.get('ts'))}"):
                 return
             user = str(event.get("user", ""))
@@ -170,12 +200,14 @@ class SlackEdge:
             place = ChatPlace(
                 PLATFORM, team, str(event["channel"]), str(event.get("thread_ts") or event["ts"])
             )
-            await self._handle(client, who, place, _MENTION.sub(" ", str(event.get("text", ""))), source)
+            await self._handle(
+                client, who, place, _MENTION.sub(" ", str(event.get("text", ""))), source, slot
+            )
 
     async def _handle(
-        self, client: AsyncWebClient, who: ChatUser, place: ChatPlace, text: str, source: Source
+        self, client: AsyncWebClient, who: ChatUser, place: ChatPlace, text: str, source: Source, slot: "Slot"
     ) -> None:
-        renderer = self.renderer(client, place, who)
+        renderer = self.renderer(client, place, who, on_open=slot.release)
         try:
             await self.conversation.handle(
                 ChatRequest(who, place, text.strip(), source), renderer, prefix=PREFIX
@@ -191,7 +223,7 @@ class SlackEdge:
             return
         team = str(body.get("team_id", ""))
         who = ChatUser(PLATFORM, team, str(event["user"]))
-        async with self.active:
+        async with Slot(self.starting):
             view = await self.conversation.home(who)
         login_url = None
         if view.link is None:
@@ -206,19 +238,24 @@ class SlackEdge:
     ) -> None:
         """Approve: decided only after the table and the policy agree."""
         await ack()
-        async with self.active:
-            await self._decide(body, action, client, "approved")
+        async with Slot(self.starting) as slot:
+            await self._decide(body, action, client, "approved", slot)
 
     async def on_deny(
         self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
     ) -> None:
         """Deny: same checks as approve."""
         await ack()
-        async with self.active:
-            await self._decide(body, action, client, "denied")
+        async with Slot(self.starting) as slot:
+            await self._decide(body, action, client, "denied", slot)
 
     async def _decide(
-        self, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient, decision: Decision
+        self,
+        body: dict[str, Any],
+        action: dict[str, Any],
+        client: AsyncWebClient,
+        decision: Decision,
+        slot: "Slot",
     ) -> None:
         team = str((body.get("team") or {}).get("id", ""))
         user = body.get("user") or {}
@@ -232,7 +269,7 @@ class SlackEdge:
             PLATFORM, team, str(user.get("id", "")), str(user.get("username") or user.get("name") or "")
         )
         place = ChatPlace(PLATFORM, team, channel, thread)
-        renderer = self.renderer(client, place, decider, card_ts=card_ts)
+        renderer = self.renderer(client, place, decider, card_ts=card_ts, on_open=slot.release)
         await self.conversation.decide(
             approval_id=str(action.get("value", "")),
             decision=decision,
@@ -258,13 +295,14 @@ class SlackEdge:
         who = ChatUser(
             PLATFORM, team, str(user.get("id", "")), str(user.get("username") or user.get("name") or "")
         )
-        async with self.active:
+        async with Slot(self.starting) as slot:
             await self._handle(
                 client,
                 who,
                 ChatPlace(PLATFORM, team, channel, thread),
                 str(action.get("value", "")),
                 "followup",
+                slot,
             )
 
     async def on_login_click(self, ack: AsyncAck) -> None:

@@ -9,6 +9,7 @@ Long answers and wide tables are attached as a file with a short summary.
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -59,6 +60,7 @@ class SlackRenderer:
         streaming: Shared switch of the streaming methods.
         pace_s: Minimum time between two paced calls.
         card_ts: The message holding an approval card (for ``decided``).
+        on_open: Called once the answer has started (its thread exists) or a card was decided.
     """
 
     def __init__(
@@ -72,8 +74,10 @@ class SlackRenderer:
         streaming: StreamingSupport,
         pace_s: float = PACE_S,
         card_ts: str | None = None,
+        on_open: Callable[[], None] | None = None,
     ) -> None:
         self.client = client
+        self.on_open = on_open
         self.channel, self.team, self.user = channel, team, user
         self.thread_ts = thread_ts
         self.streaming = streaming
@@ -129,6 +133,8 @@ class SlackRenderer:
             )
             self.thread_ts = self._status_ts = str(out["ts"])
             self._next_at = asyncio.get_running_loop().time() + self.pace_s
+        if self.on_open is not None:
+            self.on_open()
         return self.thread_ts
 
     async def progress(self, checklist: Checklist) -> None:
@@ -163,6 +169,8 @@ class SlackRenderer:
 
     async def decided(self, card: ApprovalCard) -> None:
         """Replace the clicked approval card for everyone."""
+        if self.on_open is not None:
+            self.on_open()
         if self.card_ts:
             await self.client.chat_update(
                 channel=self.channel,
