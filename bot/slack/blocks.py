@@ -56,8 +56,8 @@ def checklist_text(checklist: Checklist) -> str:
         lines.append(f"{_ICON[item.state]} *{item.account}* `{clip(item.command, 80)}`{took}")
     if len(checklist.items) > len(shown):
         rest = checklist.items[len(shown) :]
-        ok = sum(i.state == "ok" for i in rest)
-        lines.append(f"…and {len(rest)} more ({ok} done)")
+        ended = sum(i.state != "running" for i in rest)
+        lines.append(f"…and {len(rest)} more ({ended} done)")
     return "\n".join(lines) or "_Working on it…_"
 
 
