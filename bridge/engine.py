@@ -1,7 +1,6 @@
 """The bridge's work for ``query`` and ``query_accounts``: check, enter the account, call, shape, audit."""
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -10,7 +9,7 @@ from typing import Any
 
 from bridge import commands
 from bridge.approvals import Approvals
-from bridge.audit import AuditLog, AuditRecord
+from bridge.audit import AuditLog
 from bridge.aws_mcp import AwsMcpClient
 from bridge.config import BridgeConfig
 from bridge.credentials import Caller, CredentialProvider
@@ -18,12 +17,12 @@ from bridge.errors import AccountError, BridgeError, CommandRefused
 from bridge.fanout import fan_out
 from bridge.redact import cap, redact, redact_command, redact_text
 from bridge.registry import Registry
+from bridge.results import Result, audit_records, caller_of, error, parse_json
 
 logger = logging.getLogger(__name__)
 
 CALL_AWS = "aws___call_aws"
 MAX_ACCOUNTS = 500
-Result = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -36,15 +35,6 @@ class _Plan:
     approval_id: str | None
     caller: Caller
     mutating: bool
-
-
-def _error(account_id: str, code: str, message: str, **extra: Any) -> Result:
-    return {
-        "ok": False,
-        **extra,
-        "account_id": account_id,
-        "error": {"code": code, "message": message, "account_id": account_id},
-    }
 
 
 class Bridge:
@@ -115,7 +105,7 @@ class Bridge:
         """One command in one account."""
         account_id = event.get("account_id")
         if not isinstance(account_id, str):
-            return _error("", "invalid_arguments", "account_id must be a 12-digit account id string.")
+            return error("", "invalid_arguments", "account_id must be a 12-digit account id string.")
         return (await self._run([account_id], event))[0]
 
     async def query_accounts(self, event: dict[str, Any]) -> Result:
@@ -123,11 +113,11 @@ class Bridge:
         ids = event.get("account_ids")
         if not isinstance(ids, list) or not ids or not all(isinstance(a, str) for a in ids):
             results = [
-                _error("", "invalid_arguments", "account_ids must be a non-empty list of account id strings.")
+                error("", "invalid_arguments", "account_ids must be a non-empty list of account id strings.")
             ]
         elif len(ids) > MAX_ACCOUNTS:
             message = f"{len(ids)} accounts in one call; the limit is {MAX_ACCOUNTS}. Split the request."
-            results = [_error("", "too_many_accounts", message)]
+            results = [error("", "too_many_accounts", message)]
         else:
             results = await self._run(list(dict.fromkeys(ids)), event)
         ok = sum(1 for r in results if r["ok"])
@@ -135,7 +125,7 @@ class Bridge:
 
     async def _run(self, account_ids: list[str], event: dict[str, Any]) -> list[Result]:
         started = time.monotonic()
-        caller = _caller(event)
+        caller = caller_of(event)
         raw = (
             (event.get("arguments") or {}).get("cli_command")
             if isinstance(event.get("arguments"), dict)
@@ -155,7 +145,7 @@ class Bridge:
             else:
                 classification = "denied" if e.code == "denied_operation" else "invalid"
             results = [
-                _error(a, e.code, e.message, command=command, classification=classification, ms=ms)
+                error(a, e.code, e.message, command=command, classification=classification, ms=ms)
                 for a in account_ids
             ]
             await self._audit(results, caller, event, "refused")
@@ -165,7 +155,7 @@ class Bridge:
             lambda a: self._one(a, plan),
             concurrency=self.config.max_concurrency,
             timeout_s=self.config.account_timeout_s,
-            on_timeout=lambda a, ms: _error(
+            on_timeout=lambda a, ms: error(
                 a,
                 "account_timeout",
                 f"Account {a} did not answer within {self.config.account_timeout_s:g} s. "
@@ -248,21 +238,21 @@ class Bridge:
                 creds, plan.tool_name, {"cli_command": self._wire(plan, region)}, idempotent=not plan.mutating
             )
         except BridgeError as e:
-            return _error(account_id, e.code, redact_text(e.message), **shape, ms=ms())
+            return error(account_id, e.code, redact_text(e.message), **shape, ms=ms())
         except Exception:
             logger.exception("account failed unexpectedly", extra={"account_id": account_id})
             message = (
                 "The bridge failed unexpectedly in this account. Try again; the bridge's log has details."
             )
-            return _error(account_id, "internal_error", message, **shape, ms=ms())
+            return error(account_id, "internal_error", message, **shape, ms=ms())
         if answer.is_error:
             message = redact_text(
                 answer.text.removeprefix(f"Error executing tool {plan.tool_name}: ").strip()
             )
-            return _error(
+            return error(
                 account_id, "aws_error", message or "The AWS CLI failed without a message.", **shape, ms=ms()
             )
-        result, truncated = cap(redact(_parse_json(answer.text)), self.config.max_output_chars)
+        result, truncated = cap(redact(parse_json(answer.text)), self.config.max_output_chars)
         return {
             "ok": True,
             "account_id": account_id,
@@ -286,51 +276,8 @@ class Bridge:
     async def _audit(
         self, results: list[Result], caller: Caller, event: dict[str, Any], forced: str | None
     ) -> None:
-        records = [
-            AuditRecord(
-                requester=caller.requester,
-                account_id=r["account_id"],
-                command=r.get("command", ""),
-                classification=r.get("classification", "invalid"),
-                outcome=forced or _outcome(r),
-                duration_ms=int(r.get("ms", 0)),
-                tool="query_accounts" if "account_ids" in event else "query",
-                approval_id=event.get("approval_id") if isinstance(event.get("approval_id"), str) else None,
-                error_code=None if r["ok"] else r["error"]["code"],
-                platform=caller.platform,
-                channel=caller.channel,
-            )
-            for r in results
-        ]
-        await asyncio.to_thread(self.audit.write, records)
+        await asyncio.to_thread(self.audit.write, audit_records(results, caller, event, forced))
 
     async def aclose(self) -> None:
         """Close the AWS MCP sessions."""
         await self.aws_mcp.aclose()
-
-
-def _outcome(result: Result) -> str:
-    if result["ok"]:
-        return "executed"
-    return "aws_error" if result["error"]["code"] == "aws_error" else "failed"
-
-
-def _parse_json(text: str) -> Any:
-    stripped = text.strip()
-    if stripped[:1] in ("{", "["):
-        try:
-            return json.loads(stripped)
-        except ValueError:
-            pass
-    return stripped
-
-
-def _caller(event: dict[str, Any]) -> Caller:
-    requester = event.get("requester")
-    raw = event.get("context")
-    context: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    return Caller(
-        requester=requester.strip() if isinstance(requester, str) else "",
-        platform=str(context.get("platform") or "unknown"),
-        channel=str(context.get("channel") or "unknown"),
-    )

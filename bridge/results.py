@@ -1,0 +1,72 @@
+"""The shapes the bridge returns and audits, built from plain values."""
+
+import json
+from typing import Any
+
+from bridge.audit import AuditRecord
+from bridge.credentials import Caller
+
+Result = dict[str, Any]
+
+
+def error(account_id: str, code: str, message: str, **extra: Any) -> Result:
+    """An error result: ``{"ok": false, ..., "error": {code, message, account_id}}``."""
+    return {
+        "ok": False,
+        **extra,
+        "account_id": account_id,
+        "error": {"code": code, "message": message, "account_id": account_id},
+    }
+
+
+def parse_json(text: str) -> Any:
+    """The CLI output as JSON when it is JSON, else the stripped text."""
+    stripped = text.strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            pass
+    return stripped
+
+
+def caller_of(event: dict[str, Any]) -> Caller:
+    """Who asks, from the ``requester`` and ``context`` CentralOps wrote into the tool call."""
+    requester = event.get("requester")
+    raw = event.get("context")
+    context: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    return Caller(
+        requester=requester.strip() if isinstance(requester, str) else "",
+        platform=str(context.get("platform") or "unknown"),
+        channel=str(context.get("channel") or "unknown"),
+    )
+
+
+def outcome(result: Result) -> str:
+    """The audit outcome of a result that was not refused by the checks."""
+    if result["ok"]:
+        return "executed"
+    return "aws_error" if result["error"]["code"] == "aws_error" else "failed"
+
+
+def audit_records(
+    results: list[Result], caller: Caller, event: dict[str, Any], forced: str | None
+) -> list[AuditRecord]:
+    """One audit record per result; ``forced`` sets the outcome (``refused``) for all."""
+    approval_id = event.get("approval_id")
+    return [
+        AuditRecord(
+            requester=caller.requester,
+            account_id=r["account_id"],
+            command=r.get("command", ""),
+            classification=r.get("classification", "invalid"),
+            outcome=forced or outcome(r),
+            duration_ms=int(r.get("ms", 0)),
+            tool="query_accounts" if "account_ids" in event else "query",
+            approval_id=approval_id if isinstance(approval_id, str) else None,
+            error_code=None if r["ok"] else r["error"]["code"],
+            platform=caller.platform,
+            channel=caller.channel,
+        )
+        for r in results
+    ]
