@@ -1,13 +1,22 @@
 """Duplicate deliveries, rate limits, a Runtime that is down or cut off, and bad signatures."""
 
 import asyncio
+import contextlib
+import dataclasses
+import json
 import logging
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
+import httpx
 import pytest
 
 from centralops import events
 from infra.local.slack_console import SlackConsole
+from tests.fixtures.aws import free_port
 from tests.fixtures.slack_stack import CHANNEL, SlackStack
 from tests.fixtures.slack_stack import slack as slack
 from tests.fixtures.slack_stack import slack_cognito as slack_cognito
@@ -109,3 +118,74 @@ async def test_bad_or_stale_signature_is_rejected_before_any_handler(slack: Slac
     assert slack.identity.asked == []
     assert slack.runtime.invocations == []
     assert [c for c in slack.stand_in.calls if c["method"].startswith("chat.")] == []
+
+
+def spawn_replica(spec: dict[str, object], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """One bot replica process (``tests.fixtures.slack_bot_process``), logging to ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.fixtures.slack_bot_process", json.dumps(spec)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
+async def test_a_duplicate_event_to_two_bot_processes_is_answered_once(
+    slack: SlackStack, tmp_path: Path
+) -> None:
+    pool = slack.identity.pool
+    spec_pool = {"moto_url": pool.moto_url, "pool_id": pool.pool_id, "client_id": pool.client_id}
+    spec_pool["passwords"] = dict(pool.passwords)  # type: ignore[assignment]
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+    }
+    procs, urls, logs = [], [], []
+    try:
+        for i in range(2):
+            port = free_port()
+            spec = {"config": dataclasses.asdict(slack.config), "pool": spec_pool, "port": port}
+            log = tmp_path / f"bot-{i}.log"
+            procs.append(spawn_replica(spec, log, env))
+            urls.append(f"http://127.0.0.1:{port}")
+            logs.append(log)
+        async with httpx.AsyncClient() as http:
+            for url in urls:
+                for _ in range(400):
+                    with contextlib.suppress(httpx.HTTPError):
+                        if (await http.get(f"{url}/health")).status_code == 200:
+                            break
+                    await asyncio.sleep(0.05)
+        console = slack.console
+        ts = await console.say("alice", CHANNEL, "<@U0CENTRALOPS> list buckets in staging")
+        event = {"type": "app_mention", "user": "U0ALICE", "text": "<@U0CENTRALOPS> list buckets in staging"}
+        event.update(ts=ts, event_ts=ts, channel=CHANNEL, team="T0CENTRAL")
+        body = console.event_body(event, event_id="Ev0TWOPROCS")
+        responses = await asyncio.gather(
+            console.post(body, "application/json", bot_url=urls[0]),
+            console.post(body, "application/json", retry_num=1, bot_url=urls[1]),
+        )
+        assert [r.status_code for r in responses] == [200, 200]
+        for _ in range(400):
+            if any("duplicate delivery ignored" in log.read_text() for log in logs):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("neither replica saw the duplicate")
+        for _ in range(400):
+            thread = await console.thread_messages(CHANNEL, ts)
+            answers = [
+                m for m in thread if (m.get("metadata") or {}).get("event_type") == "centralops_answer"
+            ]
+            if answers:
+                break
+            await asyncio.sleep(0.05)
+        assert len(answers) == 1
+        assert len(slack.runtime.invocations) == 1
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=10)
