@@ -5,6 +5,8 @@ agent with the planner, ``resolve_accounts``, the gate hook, the real local
 Gateway — and asserts on what the recording bridge received.
 """
 
+import asyncio
+import threading
 import uuid
 from typing import Any
 
@@ -283,20 +285,27 @@ async def test_status_events_say_what_is_happening(
 async def test_turns_of_one_thread_run_one_after_the_other(
     runtime: AgentRuntime, env: AgentWorld, alice: str
 ) -> None:
-    import asyncio
-
     sid = f"turns-{uuid.uuid4()}"
-    first, second = await asyncio.gather(
-        collect(
-            runtime.invoke(
-                {"prompt": "how many lambda functions in staging", "access_token": alice}, session_id=sid
+    env.bridge.hold = threading.Event()
+    env.bridge.entered.clear()
+    try:
+        first = asyncio.create_task(
+            collect(
+                runtime.invoke(
+                    {"prompt": "how many lambda functions in staging", "access_token": alice}, session_id=sid
+                )
             )
-        ),
-        collect(runtime.invoke({"prompt": "and in production?", "access_token": alice}, session_id=sid)),
-    )
-    assert "**staging** has **2** Lambda functions." in texts(first)
-    assert "Waiting for the previous question in this thread to finish…" in [
-        e["text"] for e in of_type(second, "status")
-    ]
-    assert "**production** has **5** Lambda functions." in texts(second)
+        )
+        assert await asyncio.to_thread(env.bridge.entered.wait, 30)  # the first turn is at the bridge
+        second = runtime.invoke({"prompt": "and in production?", "access_token": alice}, session_id=sid)
+        waiting = await anext(second)
+        assert waiting == {
+            "type": "status",
+            "text": "Waiting for the previous question in this thread to finish…",
+        }
+    finally:
+        env.bridge.hold.set()
+        env.bridge.hold = None
+    assert "**staging** has **2** Lambda functions." in texts(await first)
+    assert "**production** has **5** Lambda functions." in texts(await collect(second))
     assert runtime._turns == {}
