@@ -2,6 +2,8 @@
 
 import argparse
 import logging
+import os
+import socket
 import sys
 
 from agent.app import create_app
@@ -29,16 +31,35 @@ def main(argv: list[str] | None = None) -> int:
         print(f"agent: {e.message}", file=sys.stderr)
         return 2
     port = args.port or settings.port
-    logger.info("agent listening", extra={"port": port, "model_provider": settings.model_provider})
-    try:
-        app.run(port=port, host=args.host)
-    except OSError as e:
+    host = args.host or ("0.0.0.0" if _in_container() else "127.0.0.1")  # noqa: S104 - the container's port
+    problem = _cannot_bind(host, port)
+    if problem:
         print(
-            f"agent: cannot listen on port {port}: {e}. Free the port or set CENTRALOPS_AGENT_PORT.",
+            f"agent: cannot listen on {host}:{port} ({problem}). Stop what uses it, or set CENTRALOPS_AGENT_PORT.",
             file=sys.stderr,
         )
         return 1
+    logger.info(
+        "agent listening", extra={"host": host, "port": port, "model_provider": settings.model_provider}
+    )
+    app.run(port=port, host=host)
     return 0
+
+
+def _in_container() -> bool:
+    # Only our image says so (agent/Dockerfile sets DOCKER_CONTAINER): a developer's machine that
+    # happens to be a container (/.dockerenv) keeps the local stack on loopback.
+    return bool(os.environ.get("DOCKER_CONTAINER"))
+
+
+def _cannot_bind(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be bound, or ``None`` when it can."""
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            return e.strerror or str(e)
+    return None
 
 
 if __name__ == "__main__":

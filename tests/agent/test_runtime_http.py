@@ -1,5 +1,8 @@
 """The Runtime contract over HTTP: ``python -m agent`` as AgentCore Runtime would run it."""
 
+import socket
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -9,7 +12,7 @@ import httpx
 import pytest
 
 from tests.fixtures.agent_stack import AgentWorld, agent_process, invoke_http, of_type, texts
-from tests.fixtures.aws import CognitoPool
+from tests.fixtures.aws import CognitoPool, free_port
 
 
 @pytest.fixture(scope="module")
@@ -119,3 +122,27 @@ def test_json_response_when_only_json_is_accepted(agent_url: str, env: AgentWorl
     assert body["session_id"] == sid
     assert body["text"] == "**production** has **5** Lambda functions."
     assert [e["type"] for e in body["events"]][-1] == "done"
+
+
+def _run_agent(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agent"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_a_missing_setting_is_named_at_start(world: AgentWorld) -> None:
+    env = world.environ(free_port())
+    del env["CENTRALOPS_GATEWAY_URL"]
+    done = _run_agent(env)
+    assert done.returncode == 2
+    assert "CENTRALOPS_GATEWAY_URL" in done.stderr
+
+
+def test_a_busy_port_is_reported_with_what_to_do(world: AgentWorld) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        done = _run_agent(world.environ(busy.getsockname()[1]))
+    assert done.returncode == 1
+    assert "cannot listen on" in done.stderr
+    assert "CENTRALOPS_AGENT_PORT" in done.stderr
