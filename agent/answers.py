@@ -224,6 +224,8 @@ def compose(
                     parts.append(
                         f"{header} — {counted(len(rows), label)}:\n\n{table(resource.columns, rows)}"
                     )
+            elif r.payload in (None, "", {}, []):
+                parts.append(f"{header} — `{command}` ran and printed nothing.")
             else:
                 parts.append(f"{header} — `{command}`:\n{_raw(r.payload)}")
             if r.truncated:

@@ -175,3 +175,17 @@ async def test_model_mutation_waits_for_approval_and_ends_the_turn(
     assert item["session_id"] == sid
     assert item["thread"]["channel"] == "C1"
     assert int(item["expires_at"]) > int(item["created_at"])
+
+
+async def test_any_model_sees_the_earlier_turns_of_its_thread(
+    scripted: Callable[[ScriptedModel], AgentRuntime], env: AgentWorld, alice: str
+) -> None:
+    sid = f"m-{uuid.uuid4()}"
+    first = ScriptedModel([TextStep("Which account?")])
+    await collect(
+        scripted(first).invoke({"prompt": "list my buckets", "access_token": alice}, session_id=sid)
+    )
+    second = ScriptedModel([TextStep("Staging, then.")])
+    await collect(scripted(second).invoke({"prompt": "staging", "access_token": alice}, session_id=sid))
+    texts_seen = [b["text"] for m in second.seen[0] for b in m["content"] if "text" in b]
+    assert texts_seen == ["list my buckets", "Which account?", "staging"]
