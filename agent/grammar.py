@@ -21,7 +21,13 @@ from dataclasses import dataclass, replace
 from agent.resources import RESOURCES, Resource
 
 _REGION = re.compile(r"\b(?:in\s+(?:region\s+)?|region\s+)?([a-z]{2}(?:-gov)?-[a-z]+-\d)\b")
-_PREP = r"(?:in|on|across|for|from|within|inside|at)"
+_PREP = r"(?:in|on|across|for|from|within|inside|at|of)"
+# Words around a resource that never name an account ("what are the buckets", "do we have any queues").
+_STOP = frozenset(
+    "what which are is there do does we have has any me the all my our of show list get give find see display "
+    "how many much count number total describe details tell about please can you could i some a an".split()
+)
+_OWNER = re.compile(r"^\s*(?:does|do|did)\s+(.+?)\s+(?:have|has|run|contain|hold)\b", re.IGNORECASE)
 _LEAD = re.compile(
     r"^(?:/aws\s+|@centralops\s+|please\s+|can you\s+|could you\s+|would you\s+|kindly\s+|hey\s+|ok\s+|so\s+)+"
 )
@@ -138,15 +144,12 @@ def parse_sentence(raw: str) -> Partial:
             nm = re.match(rf"\s+(?!{_PREP}\s)([A-Za-z0-9_.:/@+=-]+)", after)
             if nm and nm.group(1).lower() not in {"in", "on", "across", "for", "from"}:
                 name = nm.group(1)
+        if targets is None and (owner := _OWNER.match(after)):
+            targets = owner.group(1)  # "how many tables does dev have"
         if targets is None:
             # "staging buckets", "prod lambda functions": the words before the resource.
-            before = low[: rpos[0]].strip()
-            before = re.sub(
-                r"^(?:" + _COUNT.pattern + "|" + _LIST.pattern + "|" + _DESCRIBE.pattern + r")\s*", "", before
-            )
-            before = re.sub(r"\b(?:the|all the|are there|do we have|of|my|our)\b", " ", before).strip()
-            if before:
-                targets = " ".join(before.split())
+            before = [w for w in low[: rpos[0]].split() if w not in _STOP]
+            targets = " ".join(before) or None
         return Partial(action, resource, name, None, targets, region)
 
     # Without a resource, only an explicit count is an action ("what about dev?" is not a list).

@@ -130,6 +130,22 @@ CASES = [
         [DEV],
         "development-network",
     ),
+    ("What are the S3 buckets of production?", "query", "aws s3api list-buckets", [PRD], "acme-prod-logs"),
+    ("how many tables does dev have?", "query", "aws dynamodb list-tables", [DEV], "**2**"),
+    (
+        "show me lambda functions for the dev account",
+        "query",
+        "aws lambda list-functions",
+        [DEV],
+        "dev-playground",
+    ),
+    (
+        "how many instances are running across all prod accounts",
+        "query",
+        "aws ec2 describe-instances",
+        [PRD],
+        "**3**",
+    ),
 ]
 
 
