@@ -1,6 +1,7 @@
 """The offline planner's grammar: what it understands, parsed without a model.
 
-    <action> <resource> [<name>] [in|on|across|for|from <targets>] [in <region>]
+    <action> <resource> [<name>] [in|on|across|for|from|of <targets>] [in <region>]
+    <targets> <resource>  |  how many <resource> does <targets> have
 
 - action: ``list`` / ``show`` / ``what`` / ``which`` / ``get`` / ``find`` (list),
   ``how many`` / ``count`` / ``number of`` (count), ``describe`` / ``details of`` (describe);
