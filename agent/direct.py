@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 _RUN = re.compile(r"^\s*(?:/aws\s+)?run\s+(.+?)\s*$", re.IGNORECASE | re.DOTALL)
 _ACCOUNT_FLAG = re.compile(r"\s--accounts?(?:=|\s+)(\S+)")
-_IN = re.compile(r"\s+(?:in|on|across)\s+(?!-)([^-][^\n]*?)\s*$", re.IGNORECASE)
+_IN = re.compile(r"\s+(?:in|on|across)\s+(?=[^-\s])", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,13 @@ def parse_direct(prompt: str) -> DirectCommand | None:
     for flag in _ACCOUNT_FLAG.finditer(" " + body):
         targets.extend(t for t in flag.group(1).split(",") if t)
     body = _ACCOUNT_FLAG.sub("", " " + body).strip()
-    tail = _IN.search(body)
-    if tail:
-        targets.append(tail.group(1))
-        body = body[: tail.start()].strip()
+    if not targets:
+        # The last " in <targets>" names the accounts; one inside a quoted argument does not.
+        ins = list(_IN.finditer(body))
+        tail = body[ins[-1].end() :].strip() if ins else ""
+        if tail and not set(tail) & {'"', "'"}:
+            targets.append(tail)
+            body = body[: ins[-1].start()].strip()
     if not body:
         return None
     if not body.lower().startswith("aws "):

@@ -40,6 +40,16 @@ def direct_runtime(make_runtime: RuntimeFactory) -> AgentRuntime:
             "prod accounts",
         ),
         ("run s3 ls", "aws s3 ls", ""),
+        (
+            'run aws logs filter-log-events --log-group-name app --filter-pattern "error in handler" in staging',
+            'aws logs filter-log-events --log-group-name app --filter-pattern "error in handler"',
+            "staging",
+        ),
+        (
+            'run aws logs filter-log-events --filter-pattern "error in handler" --account staging',
+            'aws logs filter-log-events --filter-pattern "error in handler"',
+            "staging",
+        ),
     ],
 )
 def test_parse(prompt: str, command: str, targets: str) -> None:
