@@ -19,6 +19,7 @@
 import re
 from dataclasses import dataclass, replace
 
+from agent.direct import parse_direct
 from agent.resources import RESOURCES, Resource
 
 _REGION = re.compile(r"\b(?:in\s+(?:region\s+)?|region\s+)?([a-z]{2}(?:-gov)?-[a-z]+-\d)\b")
@@ -106,14 +107,10 @@ def parse_sentence(raw: str) -> Partial:
     text = _clean(raw)
     cli = _CLI.search(text.lower())
     if cli:
-        body = text[cli.start() :]
-        m = re.search(rf"\s+{_PREP}\s+(?!-)(\S.*)$", body, re.IGNORECASE)
-        command, targets = (body[: m.start()], m.group(1)) if m else (body, None)
-        am = re.search(r"\s--account(?:s)?[=\s]+(\S+)", command)
-        if am:
-            targets = targets or am.group(1)
-            command = command[: am.start()] + command[am.end() :]
-        return Partial("run", command=" ".join(command.split()), targets=targets)
+        # An explicit command reads like a direct one: "aws ec2 describe-vpcs in staging".
+        direct = parse_direct("run " + text[cli.start() :])
+        if direct is not None:
+            return Partial("run", command=direct.command, targets=direct.targets or None)
 
     region = None
     rm = _REGION.search(text.lower())
