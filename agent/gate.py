@@ -9,7 +9,6 @@ that needs approval to the approval gate instead of the bridge.
 
 import asyncio
 import logging
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -171,7 +170,7 @@ class GateHook(HookProvider):
         self.gate = gate
         self.sink = sink
         self.names = dict(names)  # account id -> name, read once per invocation
-        self._started: dict[str, tuple[float, list[str], str]] = {}
+        self._started: dict[str, tuple[list[str], str]] = {}
 
     def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
         """Register the before/after tool callbacks."""
@@ -190,14 +189,13 @@ class GateHook(HookProvider):
         decision = await asyncio.to_thread(
             self.gate.review, suffix, tool_input if isinstance(tool_input, Mapping) else {}
         )
-        names = self.names
         if decision.refusal:
             logger.info("bridge call refused", extra={"reason": decision.refusal})
             event.cancel_tool = decision.refusal
             return
         if decision.approval:
             self.sink.approvals.append(decision.approval)
-            self.sink.emit(approval_event(decision.approval, names))
+            self.sink.emit(approval_event(decision.approval, self.names))
             event.cancel_tool = f"Not run: waiting for approval {decision.approval.approval_id}. Tell the user it awaits approval."
             event.agent.cancel(message=approval_text(decision.approval), after_current_tools=True)
             return
@@ -205,19 +203,19 @@ class GateHook(HookProvider):
         event.tool_use = {**event.tool_use, "input": decision.arguments}
         ids = [a.account_id for a in decision.accounts]
         command = str(decision.arguments["arguments"].get("cli_command", ""))
-        self._started[str(event.tool_use["toolUseId"])] = (time.monotonic(), ids, command)
+        self._started[str(event.tool_use["toolUseId"])] = (ids, command)
         self.sink.tool_calls += 1
-        where = ", ".join(names.get(i, i) for i in ids)
+        where = ", ".join(self.names.get(i, i) for i in ids)
         self.sink.emit(events.status(f"Running `{command}` in {where}…"))
         for account_id in ids:
-            self.sink.emit(events.tool_start(names.get(account_id, account_id), command))
+            self.sink.emit(events.tool_start(self.names.get(account_id, account_id), command))
 
     def after(self, event: AfterToolCallEvent) -> None:
         """Report per-account outcomes of a bridge call."""
         started = self._started.pop(str(event.tool_use.get("toolUseId")), None)
         if started is None:
             return
-        _, ids, command = started
+        ids, command = started
         result = event.result
         text = ""
         if isinstance(result, Mapping):
