@@ -27,7 +27,8 @@ _PREP = r"(?:in|on|across|for|from|within|inside|at|of)"
 # Words around a resource that never name an account ("what are the buckets", "do we have any queues").
 _STOP = frozenset(
     "what which are is there do does we have has any me the all my our of show list get give find see display "
-    "how many much count number total describe details tell about please can you could i some a an".split()
+    "how many much count number total describe details tell about please can you could i some a an "
+    "and also now then same".split()
 )
 _OWNER = re.compile(r"^\s*(?:does|do|did)\s+(.+?)\s+(?:have|has|run|contain|hold)\b", re.IGNORECASE)
 _LEAD = re.compile(
@@ -156,8 +157,8 @@ def parse_sentence(raw: str) -> Partial:
     if fm and fm.group(1):
         return Partial(action, None, None, None, _targets("in " + text[fm.start(1) :]) or None, region)
     targets = _targets(text)
-    if targets and action is None:
-        return Partial(None, None, None, None, targets, region)
+    if targets is None and action is None and 0 < len(low.split()) <= 3 and not _LIST.search(low):
+        targets = text  # a bare reply to "which account?": "production", "staging and dev"
     return Partial(action, None, None, None, targets, region)
 
 
@@ -171,6 +172,8 @@ def parse(prompt: str, history: list[str] | None = None) -> Intent | None:
     now = parse_sentence(prompt)
     if now.action == "run":
         return Intent("run", command=now.command, targets=now.targets, region=now.region)
+    if now == Partial():
+        return None  # nothing here to complete: "tell me a joke" must not repeat the last question
     merged = now
     if now.resource is None or now.targets is None:
         for earlier in history or []:

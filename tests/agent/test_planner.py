@@ -325,3 +325,46 @@ async def test_turns_of_one_thread_run_one_after_the_other(
     assert "**staging** has **2** Lambda functions." in texts(await first)
     assert "**production** has **5** Lambda functions." in texts(await collect(second))
     assert runtime._turns == {}
+
+
+async def test_a_bare_account_answers_the_question_which_account(
+    runtime: AgentRuntime, env: AgentWorld, alice: str
+) -> None:
+    sid = f"ask-{uuid.uuid4()}"
+    asked = await collect(
+        runtime.invoke({"prompt": "list lambda functions", "access_token": alice}, session_id=sid)
+    )
+    assert "Which account(s)" in texts(asked)
+    evs = await collect(runtime.invoke({"prompt": "production", "access_token": alice}, session_id=sid))
+    [(_, event)] = env.bridge.bridge_calls()
+    assert event["account_id"] == PRD
+    assert "prod-notifier" in texts(evs)
+
+
+async def test_an_unrelated_sentence_does_not_repeat_the_last_question(
+    runtime: AgentRuntime, env: AgentWorld, alice: str
+) -> None:
+    sid = f"rep-{uuid.uuid4()}"
+    await collect(
+        runtime.invoke({"prompt": "list buckets in staging", "access_token": alice}, session_id=sid)
+    )
+    evs = await collect(
+        runtime.invoke({"prompt": "tell me a joke please", "access_token": alice}, session_id=sid)
+    )
+    assert "outside it" in texts(evs)
+    assert len(env.bridge.bridge_calls()) == 1
+
+
+async def test_a_new_resource_follows_up_in_the_same_accounts(
+    runtime: AgentRuntime, env: AgentWorld, alice: str
+) -> None:
+    sid = f"res-{uuid.uuid4()}"
+    await collect(
+        runtime.invoke({"prompt": "list buckets in staging", "access_token": alice}, session_id=sid)
+    )
+    evs = await collect(
+        runtime.invoke({"prompt": "and lambda functions?", "access_token": alice}, session_id=sid)
+    )
+    _, event = env.bridge.bridge_calls()[-1]
+    assert (event["account_id"], event["arguments"]) == (STG, {"cli_command": "aws lambda list-functions"})
+    assert "staging-worker" in texts(evs)
