@@ -33,14 +33,10 @@ def world(moto_url: str, cognito: CognitoPool, aws_env: None) -> Iterator[AgentW
 
 @pytest.fixture
 def env(world: AgentWorld) -> Iterator[AgentWorld]:
-    """The world with the bridge's record cleared before and after the test."""
-    world.bridge.calls.clear()
-    world.bridge.fail.clear()
-    world.bridge.extra_buckets.clear()
+    """The world with the bridge's record and faults cleared before and after the test."""
+    world.bridge.reset()
     yield world
-    world.bridge.calls.clear()
-    world.bridge.fail.clear()
-    world.bridge.extra_buckets.clear()
+    world.bridge.reset()
 
 
 @pytest.fixture

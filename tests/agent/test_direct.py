@@ -166,3 +166,14 @@ async def test_gateway_sessions_are_reused_per_token_only(
         "alice@example.com",
     ]
     direct_runtime.gateways.close()
+
+
+async def test_a_crashing_bridge_is_reported_per_account(
+    direct_runtime: AgentRuntime, env: AgentWorld, alice: str
+) -> None:
+    env.bridge.crash = True
+    evs = await collect(direct_runtime.invoke({"prompt": "run aws s3 ls in staging", "access_token": alice}))
+    [end] = [e for e in of_type(evs, "tool") if e["phase"] == "end"]
+    assert (end["account"], end["ok"]) == ("staging", False)
+    assert "**staging** (222222222222) — failed: The bridge failed; see its log." in texts(evs)
+    assert evs[-1]["type"] == "done"
