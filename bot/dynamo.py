@@ -7,6 +7,7 @@ acknowledging Slack within its 3 seconds.
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import boto3
@@ -52,15 +53,21 @@ class Table:
                 )
         return self._client
 
-    async def call(self, operation: str, **kwargs: Any) -> Any:
+    async def call(self, operation: str | Callable[..., Any], **kwargs: Any) -> Any:
         """Run ``operation(TableName=name, **kwargs)`` in a worker thread; ``ClientError`` passes through.
 
-        The client is created (on first use) in the worker thread too: building a boto3
-        client costs tens of milliseconds the event loop should spend acknowledging Slack.
+        Args:
+            operation: A client method name (``"put_item"``), or a bound client method.
+            **kwargs: The operation's parameters other than ``TableName``.
+
+        Given by name, the client is created (on first use) in the worker thread too:
+        building a boto3 client costs tens of milliseconds the event loop should spend
+        acknowledging chat platforms.
         """
 
         def run() -> Any:
-            return getattr(self.client, operation)(TableName=self.name, **kwargs)
+            method = getattr(self.client, operation) if isinstance(operation, str) else operation
+            return method(TableName=self.name, **kwargs)
 
         return await asyncio.to_thread(run)
 
