@@ -46,8 +46,8 @@ class BotConfig:
 
     @property
     def slack_enabled(self) -> bool:
-        """Whether both Slack credentials are configured."""
-        return bool(self.slack_bot_token and self.slack_signing_secret)
+        """Whether Slack is configured: a bot token, and a signing secret (HTTP) or an app token (Socket Mode)."""
+        return bool(self.slack_bot_token and (self.slack_signing_secret or self.slack_app_token))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "BotConfig":

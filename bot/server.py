@@ -76,7 +76,7 @@ def build_app(
     slack_client: AsyncWebClient | None = None,
     pace_s: float = PACE_S,
 ) -> web.Application:
-    """The aiohttp application with ``/health`` and, when configured, ``/slack/events``.
+    """The aiohttp application with ``/health`` and, when configured, Slack (``/slack/events``, Socket Mode).
 
     Other edges register on the returned app: ``app[CONVERSATION_KEY]`` is the
     shared core, ``app[IDEMPOTENCY_KEY]`` the duplicate-delivery guard.
@@ -101,7 +101,7 @@ def build_app(
         edge = SlackEdge(config, conversation, idempotency, client=slack_client, pace_s=pace_s)
         setup_slack(app, edge, app_token=config.slack_app_token)
     else:
-        logger.warning("slack disabled: SLACK_BOT_TOKEN or SLACK_SIGNING_SECRET is not set")
+        logger.warning("slack disabled: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN)")
 
     async def close_runtime(_: web.Application) -> None:
         await conversation.runtime.close()

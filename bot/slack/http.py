@@ -27,7 +27,9 @@ def setup_slack(app: web.Application, edge: SlackEdge, *, app_token: str | None 
     async def events(request: web.Request) -> web.Response:
         return await to_aiohttp_response(await edge.app.async_dispatch(await to_bolt_request(request)))
 
-    app.router.add_post(PATH, events)
+    # Without a signing secret nothing over HTTP could be verified: serve Slack over Socket Mode only.
+    if edge.config.slack_signing_secret:
+        app.router.add_post(PATH, events)
     if app_token:
         handler = AsyncSocketModeHandler(edge.app, app_token)
 

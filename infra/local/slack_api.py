@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from centralops import logs, settings
 from infra.local import org
@@ -43,6 +43,7 @@ class SlackState:
     """
 
     token: str
+    app_token: str = ""
     team: str = org.SLACK_TEAM_ID
     streaming: bool = True
     base_url: str = ""
@@ -52,6 +53,8 @@ class SlackState:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     rate_limits: dict[str, list[int]] = field(default_factory=dict)
+    sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    socket_acks: dict[str, Any] = field(default_factory=dict)
     _seq: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
     _epoch: int = field(default_factory=lambda: int(time.time()))
 
@@ -262,12 +265,12 @@ def _method(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, A
     raise _Fail("unknown_method")
 
 
-def _authorized(state: SlackState, request: web.Request, args: dict[str, Any]) -> bool:
+def _authorized(state: SlackState, request: web.Request, args: dict[str, Any], expected: str) -> bool:
     header = request.headers.get("Authorization", "")
     token = (
         header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else str(args.get("token", ""))
     )
-    return bool(token) and token == state.token
+    return bool(token) and token == expected
 
 
 async def api(request: web.Request) -> web.Response:
@@ -288,7 +291,13 @@ async def api(request: web.Request) -> web.Response:
         return web.json_response(
             {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(limit[1])}
         )
-    if not _authorized(state, request, args):
+    if method == "apps.connections.open":
+        if not state.app_token or not _authorized(state, request, args, state.app_token):
+            record.update(status=200, ok=False, error="invalid_auth")
+            return web.json_response({"ok": False, "error": "invalid_auth"})
+        record.update(status=200, ok=True)
+        return web.json_response({"ok": True, "url": state.base_url.replace("http", "ws", 1) + "/_socket"})
+    if not _authorized(state, request, args, state.token):
         record.update(status=200, ok=False, error="invalid_auth")
         return web.json_response({"ok": False, "error": "invalid_auth"})
     try:
@@ -391,6 +400,55 @@ async def user_message(request: web.Request) -> web.Response:
     return web.json_response({"ok": True, "ts": message["ts"], "message": message})
 
 
+async def socket(request: web.Request) -> web.WebSocketResponse:
+    """The Socket Mode WebSocket handed out by ``apps.connections.open``: hello, envelopes out, acks in."""
+    state = request.app[STATE_KEY]
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    state.sockets.append(ws)
+    await ws.send_json(
+        {"type": "hello", "num_connections": len(state.sockets), "connection_info": {"app_id": "A0"}}
+    )
+    try:
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                data = json.loads(message.data)
+                if "envelope_id" in data:
+                    state.socket_acks[str(data["envelope_id"])] = {
+                        "payload": data.get("payload"),
+                        "time": time.time(),
+                    }
+    finally:
+        state.sockets.remove(ws)
+    return ws
+
+
+async def socket_send(request: web.Request) -> web.Response:
+    """``POST /_stand-in/socket/send``: ``{"type": "slash_commands"|"events_api"|"interactive", "payload"}``."""
+    state = request.app[STATE_KEY]
+    body = await request.json()
+    if not state.sockets:
+        return web.json_response({"ok": False, "error": "no socket mode connection"}, status=409)
+    envelope_id = uuid.uuid4().hex
+    await state.sockets[-1].send_json(
+        {
+            "envelope_id": envelope_id,
+            "type": body["type"],
+            "payload": body["payload"],
+            "accepts_response_payload": body["type"] != "events_api",
+            "retry_attempt": int(body.get("retry_attempt", 0)),
+            "retry_reason": "",
+        }
+    )
+    return web.json_response({"ok": True, "envelope_id": envelope_id})
+
+
+async def socket_acks(request: web.Request) -> web.Response:
+    """``GET /_stand-in/socket/acks``: acknowledged envelopes and what came back with them."""
+    state = request.app[STATE_KEY]
+    return web.json_response({"acks": state.socket_acks, "connections": len(state.sockets)})
+
+
 async def now(request: web.Request) -> web.Response:
     """``GET /_stand-in/now``: a fresh timestamp; everything recorded later sorts after it."""
     return web.json_response({"ts": request.app[STATE_KEY].next_ts()})
@@ -482,16 +540,19 @@ def render_thread(messages: list[dict[str, Any]], *, ephemeral: list[dict[str, A
     return "\n".join(out)
 
 
-def build_app(token: str, *, streaming: bool = True, base_url: str = "") -> web.Application:
+def build_app(
+    token: str, *, streaming: bool = True, base_url: str = "", app_token: str = ""
+) -> web.Application:
     """The stand-in as an aiohttp application.
 
     Args:
         token: The bot token calls must carry.
+        app_token: The app-level token ``apps.connections.open`` accepts (Socket Mode); none when empty.
         streaming: Whether the ``chat.*Stream`` methods exist at start.
         base_url: This server's own URL (for upload URLs); set later when unknown.
     """
     app = web.Application()
-    app[STATE_KEY] = SlackState(token=token, streaming=streaming, base_url=base_url)
+    app[STATE_KEY] = SlackState(token=token, app_token=app_token, streaming=streaming, base_url=base_url)
     app.router.add_route("*", "/api/{method}", api)
     app.router.add_post("/_upload/{file_id}", upload)
     app.router.add_get("/_stand-in/messages", inspect_messages)
@@ -503,6 +564,9 @@ def build_app(token: str, *, streaming: bool = True, base_url: str = "") -> web.
     app.router.add_post("/_stand-in/config", configure)
     app.router.add_post("/_stand-in/user_message", user_message)
     app.router.add_get("/_stand-in/now", now)
+    app.router.add_get("/_socket", socket)
+    app.router.add_post("/_stand-in/socket/send", socket_send)
+    app.router.add_get("/_stand-in/socket/acks", socket_acks)
     app.router.add_get("/health", health)
     return app
 
@@ -513,13 +577,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=5103)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--token", default=None, help=f"bot token (default: ${settings.SLACK_BOT_TOKEN})")
+    parser.add_argument(
+        "--app-token", default=None, help=f"app-level token (default: ${settings.SLACK_APP_TOKEN})"
+    )
     parser.add_argument("--no-streaming", action="store_true", help="answer chat.*Stream with unknown_method")
     args = parser.parse_args(argv)
     logs.configure()
     token = args.token or os.environ.get(settings.SLACK_BOT_TOKEN, "")
     if not token:
         parser.error(f"give --token or set {settings.SLACK_BOT_TOKEN}")
-    app = build_app(token, streaming=not args.no_streaming, base_url=f"http://{args.host}:{args.port}")
+    app_token = args.app_token or os.environ.get(settings.SLACK_APP_TOKEN, "")
+    base_url = f"http://{args.host}:{args.port}"
+    app = build_app(token, streaming=not args.no_streaming, base_url=base_url, app_token=app_token)
     logger.info(
         "slack web api stand-in listening", extra={"port": args.port, "streaming": not args.no_streaming}
     )

@@ -17,7 +17,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
@@ -116,11 +116,19 @@ class SlackConsole:
         stand_in_url: The Web API stand-in's base URL (with or without ``/api/``).
         signing_secret: The Slack signing secret the bot verifies with.
         team: The workspace id.
+        socket_mode: Deliver through the stand-in's Socket Mode connection instead of HTTP.
     """
 
     def __init__(
-        self, bot_url: str, stand_in_url: str, signing_secret: str, *, team: str = org.SLACK_TEAM_ID
+        self,
+        bot_url: str,
+        stand_in_url: str,
+        signing_secret: str,
+        *,
+        team: str = org.SLACK_TEAM_ID,
+        socket_mode: bool = False,
     ) -> None:
+        self.socket_mode = socket_mode
         self.bot_url = bot_url.rstrip("/")
         self.stand_in_url = stand_in_url.rstrip("/").removesuffix("/api")
         self.verifier = SignatureVerifier(signing_secret)
@@ -162,6 +170,21 @@ class SlackConsole:
         return await self.http.post(
             f"{bot_url or self.bot_url}/slack/events", content=body.encode(), headers=headers
         )
+
+    async def _deliver(self, kind: str, body: str, content_type: str) -> None:
+        """Send a body over HTTP (signed) or as a Socket Mode envelope of ``kind``."""
+        if not self.socket_mode:
+            (await self.post(body, content_type)).raise_for_status()
+            return
+        if content_type == "application/json":
+            payload: Any = json.loads(body)
+        else:
+            fields = dict(parse_qsl(body))
+            payload = json.loads(fields["payload"]) if set(fields) == {"payload"} else fields
+        r = await self.http.post(
+            f"{self.stand_in_url}/_stand-in/socket/send", json={"type": kind, "payload": payload}
+        )
+        r.raise_for_status()
 
     def slash_body(self, user: str, text: str, channel: str) -> str:
         """The form body of ``/aws <text>``."""
@@ -246,8 +269,8 @@ class SlackConsole:
     ) -> Thread:
         """``/aws <text>`` in ``channel``; the thread the bot opened (or its private reply)."""
         since = await self.now()
-        r = await self.post(self.slash_body(user, text, channel), "application/x-www-form-urlencoded")
-        r.raise_for_status()
+        body = self.slash_body(user, text, channel)
+        await self._deliver("slash_commands", body, "application/x-www-form-urlencoded")
         thread = Thread(self, channel, None, user_id(user), since)
         if wait:
             await self._wait(thread, wait_s, find_parent=True)
@@ -310,8 +333,7 @@ class SlackConsole:
         wait: bool,
         wait_s: float,
     ) -> Thread:
-        r = await self.post(self.event_body(event, event_id=event_id), "application/json")
-        r.raise_for_status()
+        await self._deliver("events_api", self.event_body(event, event_id=event_id), "application/json")
         thread = Thread(self, channel, thread_ts, user_id(user), since)
         if wait:
             await self._wait(thread, wait_s)
@@ -379,8 +401,8 @@ class SlackConsole:
             "response_url": f"{self.stand_in_url}/_response/{uuid.uuid4().hex}",
             "actions": [action],
         }
-        r = await self.post(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded")
-        r.raise_for_status()
+        body = urlencode({"payload": json.dumps(payload)})
+        await self._deliver("interactive", body, "application/x-www-form-urlencoded")
         after = Thread(self, thread.channel, thread.ts, uid, since)
         if wait:
             await self._wait(after, wait_s)
