@@ -5,6 +5,7 @@ Edges (``bot/slack``, ``bot/teams``) turn their payloads into
 module decides what happens and never sees a platform type.
 """
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -266,8 +267,17 @@ class Conversation:
             await renderer.error(e.message)
             return
         logger.info("approval decided", extra=log)
-        await renderer.decided(decided.card())
+        card = decided.card()
+        await renderer.decided(dataclasses.replace(card, accounts=await self._names(card.accounts)))
         await self._resume(decided.thread, decided.approval_id, decision, decider, renderer_for, prefix)
+
+    async def _names(self, refs: list[str]) -> list[str]:
+        """Account names for ids (as the approval item stores them), for people to read."""
+        try:
+            known = await self.accounts.all()
+        except CentralOpsError:
+            return refs
+        return [next((a.name for a in known if a.matches(ref)), ref) for ref in refs]
 
     async def _resume(
         self,

@@ -81,9 +81,11 @@ async def test_requester_cannot_approve_their_own_production_change(slack: Slack
 
 
 async def test_requester_may_approve_their_own_staging_change(slack: SlackStack) -> None:
-    thread, approval_id = await ask(slack, "bob", "bob@example.com", ["staging"])
-    await slack.console.click("bob", thread, "Approve")
+    # The agent stores account ids; the decided card names them.
+    thread, approval_id = await ask(slack, "bob", "bob@example.com", ["222222222222"])
+    after = await slack.console.click("bob", thread, "Approve")
     assert slack.approval(approval_id)["status"]["S"] == "approved"
+    assert "in *staging*" in after.render()
 
 
 async def test_someone_outside_the_approver_group_is_refused(slack: SlackStack) -> None:
