@@ -80,6 +80,7 @@ class Approvals:
                 ConditionExpression=(
                     "attribute_exists(approval_id) AND #status = :approved AND attribute_not_exists(consumed_at)"
                     " AND expires_at > :now AND requester = :requester AND #command = :command"
+                    " AND decided_by <> :requester"
                 ),
                 ExpressionAttributeNames={"#status": "status", "#command": "command"},
                 ExpressionAttributeValues={
@@ -146,6 +147,14 @@ class Approvals:
             raise ApprovalRefused(
                 f"Approval {approval_id} was granted to someone else. Request your own approval.",
                 code="approval_wrong_requester",
+            )
+        decided_by = item.get("decided_by", {}).get("S", "")
+        if not decided_by or decided_by.lower() == requester.lower():
+            # The promise is a second person: whatever the chat front end allowed, the bridge checks it.
+            raise ApprovalRefused(
+                f"Approval {approval_id} was not granted by a second person; a change needs someone other "
+                "than the requester to approve it. Ask another approver.",
+                code="approval_self_approved",
             )
         if not _same_command(item.get("command", {}).get("S", ""), command, self._normalise):
             raise ApprovalRefused(

@@ -54,8 +54,12 @@ async def test_refused_approvals_name_what_is_wrong(
     wrong_account = put_approval(
         org.moto_url, org.tables, command=command, accounts=[PRODUCTION], requester=requester
     )
+    self_approved = put_approval(
+        org.moto_url, org.tables, command=command, accounts=[WRITABLE], requester=requester, decided_by=requester
+    )
     cases = {
         other: "approval_wrong_requester",
+        self_approved: "approval_self_approved",
         expired: "approval_expired",
         pending: "approval_not_approved",
         denied: "approval_not_approved",
