@@ -2,6 +2,7 @@
 
 import logging
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
@@ -26,6 +27,18 @@ def setup_slack(app: web.Application, edge: SlackEdge, *, app_token: str | None 
 
     async def events(request: web.Request) -> web.Response:
         return await to_aiohttp_response(await edge.app.async_dispatch(await to_bolt_request(request)))
+
+    async def open_session(_: web.Application) -> None:
+        # One connection pool for every Web API call (Bolt copies it into each request's client);
+        # without it slack-sdk opens a new session and connection per call.
+        edge.app.client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+
+    async def close_session(_: web.Application) -> None:
+        if edge.app.client.session is not None:
+            await edge.app.client.session.close()
+
+    app.on_startup.append(open_session)
+    app.on_cleanup.append(close_session)
 
     # Without a signing secret nothing over HTTP could be verified: serve Slack over Socket Mode only.
     if edge.config.slack_signing_secret:
