@@ -4,7 +4,7 @@ a decision updates the card and resumes the agent in the original thread."""
 from typing import Any
 
 from centralops import events
-from infra.local.slack_console import Thread
+from infra.local.slack_console import SlackConsole, Thread
 from tests.fixtures.slack_runtime import Step
 from tests.fixtures.slack_stack import CHANNEL, SlackStack
 from tests.fixtures.slack_stack import slack as slack
@@ -125,3 +125,17 @@ async def test_a_second_decision_is_refused(slack: SlackStack) -> None:
     # The old card is still on someone's screen: its buttons no longer decide anything.
     again = await slack.console.click("bob", thread, "Deny", on=stale_card)
     assert "already approved by bob@example.com" in again.ephemeral[0]["text"]
+
+
+async def test_a_bot_restart_between_the_card_and_the_click_loses_nothing(slack: SlackStack) -> None:
+    thread, approval_id = await ask(slack, "alice", "alice@example.com")
+    old_bot = slack.runners[2]
+    await old_bot.cleanup()  # the replica that posted the card is gone
+    new_url = await slack.add_bot()
+    console = SlackConsole(new_url, slack.console.stand_in_url, slack.config.slack_signing_secret or "")
+    try:
+        after = await console.click("bob", thread, "Approve")
+    finally:
+        await console.close()
+    assert slack.approval(approval_id)["status"]["S"] == "approved"
+    assert after.answers()[-1]["text"] == "Done: timeout is 30 s."
