@@ -20,6 +20,7 @@ The last line printed is a JSON object, also written to ``.local/bench/slack_ack
 
 import argparse
 import asyncio
+import gc
 import json
 import secrets
 import statistics
@@ -58,6 +59,20 @@ async def ack_latencies(console: SlackConsole, count: int) -> list[float]:
     """Send ``count`` signed slash commands at once; milliseconds to each acknowledgement."""
     users = [p.slack_name for p in org.PEOPLE if p.linked]
     bodies = [console.slash_body(users[i % len(users)], QUESTION, CHANNEL) for i in range(count)]
+    # The load generator's own garbage collector must not pause it mid-burst: a full pass over
+    # this process's heap (the stack supervisor, boto3...) stalled it for ~0.5 s and showed up as
+    # a slow tail that was not the bot's.
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        return await _burst(console, bodies, count)
+    finally:
+        gc.enable()
+        gc.unfreeze()
+
+
+async def _burst(console: SlackConsole, bodies: list[str], count: int) -> list[float]:
     signed = [
         (b.encode(), {"Content-Type": "application/x-www-form-urlencoded", **console.sign(b)}) for b in bodies
     ]
