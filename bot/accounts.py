@@ -77,12 +77,3 @@ class AccountDirectory:
     async def visible_to(self, groups: set[str]) -> list[AccountInfo]:
         """The enabled accounts a member of ``groups`` may query."""
         return [a for a in await self.all() if a.allows(groups)]
-
-    async def touches_production(self, refs: list[str]) -> bool:
-        """Whether any of ``refs`` (ids or names) is a production account; unknown refs count as production."""
-        known = await self.all()
-        for ref in refs:
-            match = next((a for a in known if a.matches(ref)), None)
-            if match is None or match.environment == "production":
-                return True
-        return False

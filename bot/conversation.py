@@ -121,6 +121,10 @@ class Conversation:
             logger.info(
                 "identity not usable", extra={"platform": who.platform, "user": who.user, "code": e.code}
             )
+            if e.code not in {"not_linked", "relink_required"}:
+                # A passing outage (Cognito, KMS, DynamoDB): signing in again would not help.
+                await renderer.error(e.message)
+                return None
             try:
                 url = await self.identity.login_url(who.platform, who.team, who.user)
             except CentralOpsError:
@@ -133,7 +137,7 @@ class Conversation:
         link = await self.identity.whoami(who.platform, who.team, who.user)
         if link is None:
             return f"You are not linked yet. Run `{prefix} login` to link your account."
-        return f"You are linked to *{link.username}* ({link.email}) since {link.linked_at}."
+        return f"You are linked to *{link.display_name}* since {link.linked_at[:10]}."
 
     async def _accounts(self, who: ChatUser, renderer: Renderer, prefix: str) -> None:
         token = await self._token(who, renderer, prefix)
@@ -249,14 +253,12 @@ class Conversation:
             self_request = me == approval.requester.lower() or (
                 t.get("user") == decider.user and t.get("platform", decider.platform) == decider.platform
             )
-            if (
-                decision == "approved"
-                and self_request
-                and await self.accounts.touches_production(approval.accounts)
-            ):
-                logger.info("approval refused: own production change", extra=log)
+            if decision == "approved" and self_request:
+                # Every change is approved by a second person; the bridge refuses a self-approval too.
+                logger.info("approval refused: own change", extra=log)
                 await renderer.notice(
-                    "You cannot approve your own production change. Ask another approver to decide it."
+                    "You cannot approve your own change: every change needs a second person. "
+                    "Ask another approver to decide it."
                 )
                 return
             decided = await self.approvals.decide(approval_id, decision, _principal(claims) or decider.name)

@@ -1,4 +1,4 @@
-"""Approve / Deny: only approvers decide, never their own production change, never from a forged payload;
+"""Approve / Deny: only approvers decide, never their own change, never from a forged payload;
 a decision updates the card and resumes the agent in the original thread."""
 
 from typing import Any
@@ -75,14 +75,21 @@ async def test_deny_updates_the_card_and_tells_the_agent(slack: SlackStack) -> N
 async def test_requester_cannot_approve_their_own_production_change(slack: SlackStack) -> None:
     thread, approval_id = await ask(slack, "bob", "bob@example.com")
     after = await slack.console.click("bob", thread, "Approve")
-    assert "cannot approve your own production change" in after.ephemeral[0]["text"]
+    assert "cannot approve your own change" in after.ephemeral[0]["text"]
     assert slack.approval(approval_id)["status"]["S"] == "pending"
     assert len(slack.runtime.invocations) == 1
 
 
-async def test_requester_may_approve_their_own_staging_change(slack: SlackStack) -> None:
-    # The agent stores account ids; the decided card names them.
+async def test_requester_cannot_approve_their_own_staging_change_either(slack: SlackStack) -> None:
     thread, approval_id = await ask(slack, "bob", "bob@example.com", ["222222222222"])
+    after = await slack.console.click("bob", thread, "Approve")
+    assert "every change needs a second person" in after.ephemeral[0]["text"]
+    assert slack.approval(approval_id)["status"]["S"] == "pending"
+
+
+async def test_the_decided_card_names_the_accounts(slack: SlackStack) -> None:
+    # The agent stores account ids; the decided card names them.
+    thread, approval_id = await ask(slack, "alice", "alice@example.com", ["222222222222"])
     after = await slack.console.click("bob", thread, "Approve")
     assert slack.approval(approval_id)["status"]["S"] == "approved"
     assert "in *staging*" in after.render()

@@ -55,7 +55,12 @@ async def test_refused_approvals_name_what_is_wrong(
         org.moto_url, org.tables, command=command, accounts=[PRODUCTION], requester=requester
     )
     self_approved = put_approval(
-        org.moto_url, org.tables, command=command, accounts=[WRITABLE], requester=requester, decided_by=requester
+        org.moto_url,
+        org.tables,
+        command=command,
+        accounts=[WRITABLE],
+        requester=requester,
+        decided_by=requester,
     )
     cases = {
         other: "approval_wrong_requester",

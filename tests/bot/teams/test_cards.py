@@ -108,7 +108,7 @@ async def test_an_approver_cannot_approve_their_own_production_change(teams: Tea
 
     turn, _ = await teams.console.click("bob", post, card_id, "approve", {"approval_id": "appr-selfie-0001"})
 
-    assert "cannot approve your own production change" in turn.body["value"]
+    assert "cannot approve your own change" in turn.body["value"]
     stored = teams.dynamodb.get_item(
         TableName=teams.approvals_table, Key={"approval_id": {"S": "appr-selfie-0001"}}
     )
