@@ -10,7 +10,7 @@ from bot.config import BotConfig
 from bot.identity import IdentityLink, IdentityService
 from bot.server import CONVERSATION_KEY, IDEMPOTENCY_KEY, build_app
 from bot.slack.http import EDGE_KEY
-from bot.teams.app import setup_teams
+from bot.teams.app import TEAMS_BOT, setup_teams
 from bot.teams.config import TeamsConfig
 from centralops import logs
 from centralops.errors import ConfigurationError
@@ -28,11 +28,13 @@ def create_app(config: BotConfig | None = None) -> web.Application:
     async def email_lookup(platform: str, team: str, user: str) -> str | None:
         if platform == "slack" and edge is not None:
             return await edge.email_of(team, user)
+        if platform == "teams" and (teams_bot := app.get(TEAMS_BOT)) is not None:
+            return await teams_bot.email_lookup(platform, team, user)
         return None
 
     async def on_linked(link: IdentityLink) -> None:
         if link.platform == "slack" and edge is not None:
-            await edge.tell_linked(link.user, link.username)
+            await edge.tell_linked(link.user, link.display_name)
 
     setup_auth_routes(app, identity, email_lookup=email_lookup, on_linked=on_linked)
     teams = TeamsConfig.from_env()

@@ -111,6 +111,11 @@ class IdentityLink(Protocol):
         """When the link was made (ISO 8601)."""
         ...
 
+    @property
+    def display_name(self) -> str:
+        """What to show people: the email, else the username (a UUID in email-as-username pools)."""
+        ...
+
 
 class IdentityProvider(Protocol):
     """The identity service (``bot.identity``): chat user to Cognito ID token."""

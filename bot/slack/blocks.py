@@ -169,9 +169,7 @@ def home_view(view: HomeView, login_url: str | None) -> dict[str, Any]:
     """The App Home tab."""
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": "CentralOps"}}]
     if view.link is not None:
-        blocks.append(
-            section(f"Linked to *{view.link.username}* ({view.link.email}) since {view.link.linked_at}.")
-        )
+        blocks.append(section(f"Linked to *{view.link.display_name}* since {view.link.linked_at[:10]}."))
     else:
         blocks.extend(
             login_blocks(login_url, "You are not linked yet.") if login_url else [section("Not linked.")]
