@@ -123,7 +123,7 @@ class Conversation:
             )
             if e.code not in {"not_linked", "relink_required"}:
                 # A passing outage (Cognito, KMS, DynamoDB): signing in again would not help.
-                await renderer.error(e.message)
+                await renderer.notice(e.message)
                 return None
             try:
                 url = await self.identity.login_url(who.platform, who.team, who.user)

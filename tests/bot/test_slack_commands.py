@@ -92,6 +92,15 @@ async def test_run_sends_the_direct_command_and_usage_without_account(slack: Sla
     assert len(slack.runtime.invocations) == 1
 
 
+async def test_an_identity_outage_says_so_instead_of_asking_to_sign_in_again(slack: SlackStack) -> None:
+    slack.identity.outage = True
+    thread = await slack.console.slash("alice", "list buckets in staging", CHANNEL)
+    shown = thread.render()
+    assert "Try again in a minute" in shown
+    assert "Sign in to CentralOps" not in shown
+    assert slack.runtime.invocations == []
+
+
 async def test_unlinked_user_is_asked_to_link_and_the_agent_is_never_called(slack: SlackStack) -> None:
     thread = await slack.console.slash("carol", "list buckets in staging", CHANNEL)
     [prompt] = thread.ephemeral
