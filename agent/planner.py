@@ -29,6 +29,8 @@ from strands.types.tools import ToolSpec
 
 from agent import answers, grammar
 from agent.gateway import tool_suffix
+from centralops import settings
+from centralops.errors import CentralOpsError
 
 T = TypeVar("T", bound=BaseModel)
 
@@ -173,8 +175,12 @@ class OfflinePlanner(Model):
     async def structured_output(
         self, output_model: type[T], prompt: Messages, system_prompt: str | None = None, **kwargs: Any
     ) -> AsyncGenerator[dict[str, T | Any], None]:
-        """Not supported: the planner only answers in text and tool calls."""
-        raise NotImplementedError("The offline planner does not produce structured output.")
+        """Refused: the planner only answers in text and tool calls (CentralOps never asks it for more)."""
+        raise CentralOpsError(
+            "The offline planner answers in text and tool calls only. For structured output, configure a "
+            f"real model with {settings.MODEL_PROVIDER} (bedrock, anthropic, openai or ollama).",
+            code="unsupported",
+        )
         yield {}  # pragma: no cover - makes this an async generator
 
     async def stream(
