@@ -17,7 +17,6 @@ Run: ``python -m bench.fanout [--accounts 50] [--latency-ms 200] [--concurrency 
 import argparse
 import asyncio
 import contextlib
-import json
 import socket
 import statistics
 import subprocess
@@ -32,6 +31,7 @@ from typing import Any
 import boto3
 import httpx
 
+from bench import report
 from bridge.config import BridgeConfig
 from bridge.engine import Bridge
 
@@ -218,10 +218,7 @@ def main(argv: list[str] | None = None) -> None:
             (figures["fanout_s"] - figures["aws_mcp_serial_exec_s_per_fanout"]) / figures["single_s"], 2
         ),
     }
-    out = ROOT / ".local" / "bench" / "fanout.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
+    report("fanout", result)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ printed is a JSON object, also written to ``.local/bench/first_text.json``.
 """
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from typing import Any
 import boto3
 import httpx
 
+from bench import report
 from centralops.events import iter_sse
 from infra.local import org
 from infra.local.stack import LocalStack, Ports
@@ -112,13 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         with stack as info:
             token = id_token(info.moto_url, info.user_pool_id, info.client_id, org.person("alice"))
             result = measure(info.runtime_url, token, args.runs)
-    result.update(
-        {"benchmark": "first_text", "model": "offline", "direct_prompt": DIRECT, "planner_prompt": PLANNER}
-    )
-    out_dir = Path(".local/bench")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "first_text.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result))
+    result.update({"model": "offline", "direct_prompt": DIRECT, "planner_prompt": PLANNER})
+    report("first_text", result)
     return 0
 
 

@@ -21,7 +21,6 @@ The last line printed is a JSON object, also written to ``.local/bench/slack_ack
 import argparse
 import asyncio
 import gc
-import json
 import secrets
 import statistics
 import sys
@@ -32,6 +31,7 @@ from typing import Any
 
 import aiohttp
 
+from bench import report
 from bot.config import BotConfig
 from bot.server import build_app
 from centralops import events, settings
@@ -221,11 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         stack = LocalStack(root, Ports.free(), model="offline")
         with stack as info:
             result = asyncio.run(run(info, args.count, args.stream_s, args.answer_limit_s))
-    result["benchmark"] = "slack_ack"
-    out_dir = Path(".local/bench")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "slack_ack.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result))
+    report("slack_ack", result)
     return 0
 
 

@@ -13,7 +13,6 @@ The last line printed is a JSON object, also written to
 
 import argparse
 import asyncio
-import json
 import statistics
 import sys
 import tempfile
@@ -21,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import report
 from infra.local import org
 from infra.local.slack_console import SlackConsole
 from infra.local.stack import LocalStack, Ports
@@ -71,13 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         with LocalStack(Path(root), Ports.free()) as info:
             stack_s = time.perf_counter() - started
             result = asyncio.run(measure(info, args.runs))
-    result.update(
-        {"benchmark": "slash_command", "command": f"/aws {COMMAND}", "stack_start_s": round(stack_s, 1)}
-    )
-    out_dir = Path(".local/bench")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "slash_command.json").write_text(json.dumps(result, indent=2))
-    print(json.dumps(result))
+    result.update({"command": f"/aws {COMMAND}", "stack_start_s": round(stack_s, 1)})
+    report("slash_command", result)
     return 0
 
 
