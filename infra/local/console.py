@@ -10,6 +10,7 @@ import sys
 import time
 
 from infra.local import org
+from infra.local.slack_api import render_thread
 from infra.local.slack_console import SlackConsole, Thread
 from infra.local.teams_console import demo as teams_demo
 
@@ -28,10 +29,14 @@ Console commands:
 """
 
 
-def _print_step(who: str, said: str, thread: Thread, seconds: float) -> None:
+def _print_step(who: str, said: str, thread: Thread, seconds: float, *, skip: int = 0) -> None:
+    """Print what the thread shows now, leaving out its first ``skip`` messages (already printed)."""
     where = CHANNEL_NAMES.get(thread.channel, thread.channel)
     print(f"» {who} in #{where}: {said}    ({seconds:.1f} s)")
-    print("\n".join(f"  {line}" for line in thread.render().splitlines()))
+    if skip:
+        print(f"  … {skip} earlier message(s) of this thread")
+    shown = render_thread(thread.messages[skip:], ephemeral=thread.ephemeral)
+    print("\n".join(f"  {line}" for line in shown.splitlines()))
     print(flush=True)
 
 
@@ -92,6 +97,7 @@ async def chat(info: org.StackInfo) -> int:
     console = SlackConsole.from_stack(info)
     who = "alice"
     thread: Thread | None = None
+    shown: dict[str, int] = {}  # messages of each thread already printed
     print(CHAT_HELP)
     loop = asyncio.get_running_loop()
     try:
@@ -128,7 +134,8 @@ async def chat(info: org.StackInfo) -> int:
             except (TimeoutError, LookupError) as e:
                 print(f"No answer: {e}", file=sys.stderr)
                 continue
-            _print_step(who, line, thread, time.monotonic() - started)
+            _print_step(who, line, thread, time.monotonic() - started, skip=shown.get(thread.ts or "", 0))
+            shown[thread.ts or ""] = len(thread.messages)
     except EOFError:
         return 0
     finally:

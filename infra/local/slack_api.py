@@ -516,7 +516,7 @@ def render_message(message: dict[str, Any]) -> list[str]:
         lines.append(f"📎 {f.get('title') or f.get('name')} ({f.get('name')})")
     if message.get("stream") == "in_progress":
         lines.append("▍ (still streaming)")
-    body = [_plain(ln) for ln in lines] or [""]
+    body = [part for ln in lines for part in _plain(ln).split("\n")] or [""]
     return [f"{who}: {body[0]}", *(f"    {ln}" for ln in body[1:])]
 
 
