@@ -15,8 +15,11 @@ $(STAMP): pyproject.toml scripts/find-python
 	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 		echo "Creating $(VENV) with $$py"; rm -rf $(VENV); "$$py" -m venv $(VENV) || exit 1; \
 	fi
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+	@mkdir -p .local
+	@echo "Installing CentralOps and its dependencies into $(VENV) (a few minutes the first time; log in .local/install.log)"
+	@$(PY) -m pip install --upgrade pip > .local/install.log 2>&1 && \
+		$(PY) -m pip install -e '.[$(EXTRAS)]' >> .local/install.log 2>&1 || \
+		{ tail -n 30 .local/install.log; echo "Installing failed; the whole log is .local/install.log." >&2; exit 1; }
 	@touch $(STAMP)
 
 venv: $(STAMP)  ## Create .venv and install the project with its dev tools
