@@ -5,9 +5,10 @@ request verification rejects a bad or stale signature before any listener runs.
 """
 
 import asyncio
+import inspect
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -97,7 +98,11 @@ class SlackEdge:
             client=client or web_client(config),
             name="centralops",
             ignoring_self_events_enabled=True,
+            # Every listener acks and hands its work to a background task (see _acked), so the HTTP
+            # answer leaves as soon as ack() returns rather than after Bolt's 10 ms ack polling.
+            process_before_response=True,
         )
+        self._tasks: set[asyncio.Task[None]] = set()
         self._register()
 
     def renderer(
@@ -158,18 +163,34 @@ class SlackEdge:
 
     def _register(self) -> None:
         app = self.app
-        app.command(PREFIX)(self.on_command)
-        app.event("app_mention")(self.on_mention)
-        app.event("message")(self.on_message)
-        app.event("app_home_opened")(self.on_home)
-        app.action(b.APPROVE)(self.on_approve)
-        app.action(b.DENY)(self.on_deny)
-        app.action(re.compile(f"^{b.FOLLOWUP_PREFIX}\\d+$"))(self.on_followup)
+        app.command(PREFIX)(self._acked(self.on_command))
+        app.event("app_mention")(self._acked(self.on_mention))
+        app.event("message")(self._acked(self.on_message))
+        app.event("app_home_opened")(self._acked(self.on_home))
+        app.action(b.APPROVE)(self._acked(self.on_approve))
+        app.action(b.DENY)(self._acked(self.on_deny))
+        app.action(re.compile(f"^{b.FOLLOWUP_PREFIX}\\d+$"))(self._acked(self.on_followup))
         app.action(b.LOGIN)(self.on_login_click)
 
-    async def on_command(self, ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
-        """``/aws ...``: ack at once, then answer in a new thread (or privately)."""
-        await ack()
+    def _acked(self, work: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Awaitable[None]]:
+        """A Bolt listener that acks, then runs ``work`` (which takes only what it names) in the background."""
+        wanted = [name for name in inspect.signature(work).parameters if name != "ack"]
+
+        async def listener(ack: AsyncAck, **kwargs: Any) -> None:
+            await ack()
+            task = asyncio.create_task(work(**{k: kwargs[k] for k in wanted}))
+            self._tasks.add(task)  # keep a reference until it finishes
+            task.add_done_callback(self._tasks.discard)
+
+        # Bolt passes listener arguments by name: declare the ones `work` needs.
+        listener.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter("ack", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+            + [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in wanted]
+        )
+        return listener
+
+    async def on_command(self, command: dict[str, Any], client: AsyncWebClient) -> None:
+        """``/aws ...`` (acknowledged already): answer in a new thread (or privately)."""
         team, user = command["team_id"], command["user_id"]
         async with Slot(self.starting) as slot:
             if not await self._first(f"slack:{team}:command:{command.get('trigger_id', '')}"):
@@ -233,19 +254,13 @@ class SlackEdge:
                 login_url = None
         await client.views_publish(user_id=who.user, view=b.home_view(view, login_url))
 
-    async def on_approve(
-        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+    async def on_approve(self, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         """Approve: decided only after the table and the policy agree."""
-        await ack()
         async with Slot(self.starting) as slot:
             await self._decide(body, action, client, "approved", slot)
 
-    async def on_deny(
-        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+    async def on_deny(self, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         """Deny: same checks as approve."""
-        await ack()
         async with Slot(self.starting) as slot:
             await self._decide(body, action, client, "denied", slot)
 
@@ -280,11 +295,8 @@ class SlackEdge:
             prefix=PREFIX,
         )
 
-    async def on_followup(
-        self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient
-    ) -> None:
+    async def on_followup(self, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         """A suggested query: run as whoever clicked, in the same thread (same session)."""
-        await ack()
         team = str((body.get("team") or {}).get("id", ""))
         user = body.get("user") or {}
         channel = str((body.get("channel") or {}).get("id", ""))
