@@ -56,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
             return _up(stack)
         from infra.local import console
 
-        print("Starting the local stack (moto, AWS MCP Server, Gateway, agent, bot, Slack and Teams stand-ins)…", flush=True)
+        print(
+            "Starting the local stack (moto, AWS MCP Server, Gateway, agent, bot, Slack and Teams stand-ins)…",
+            flush=True,
+        )
         started = time.monotonic()
         info = stack.start()
         print(f"Ready in {time.monotonic() - started:.1f} s.\n", flush=True)
