@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from boto3.dynamodb.types import TypeSerializer
 
 from infra import tables
 from infra.local import org
@@ -94,22 +95,29 @@ def _create_tables(central: boto3.Session, endpoint: str) -> dict[str, str]:
     return names
 
 
-def _register_accounts(central: boto3.Session, endpoint: str, table: str) -> None:
-    ddb = central.resource("dynamodb", endpoint_url=endpoint).Table(table)
+def registry_item(acct: org.Account) -> dict[str, Any]:
+    """The accounts-table item of one account (plain values; the one place its shape is written)."""
+    item: dict[str, Any] = {
+        "account_id": acct.account_id,
+        "name": acct.name,
+        "aliases": list(acct.aliases),
+        "environment": acct.environment,
+        "enabled": acct.enabled,
+        "role_name": "CentralOpsTargetRole",
+        "allowed_groups": list(acct.allowed_groups),
+        "default_region": org.REGION,
+    }
+    if acct.write_role_name:
+        item["write_role_name"] = acct.write_role_name
+    return item
+
+
+def register_accounts(dynamodb: Any, table: str) -> None:
+    """Write the organisation's accounts with a boto3 DynamoDB *client* (typed attribute values)."""
+    serialize = TypeSerializer().serialize
     for acct in org.ACCOUNTS:
-        item: dict[str, Any] = {
-            "account_id": acct.account_id,
-            "name": acct.name,
-            "aliases": list(acct.aliases),
-            "environment": acct.environment,
-            "enabled": acct.enabled,
-            "role_name": "CentralOpsTargetRole",
-            "allowed_groups": list(acct.allowed_groups),
-            "default_region": org.REGION,
-        }
-        if acct.write_role_name:
-            item["write_role_name"] = acct.write_role_name
-        ddb.put_item(Item=item)
+        item = {k: serialize(v) for k, v in registry_item(acct).items()}
+        dynamodb.put_item(TableName=table, Item=item)
 
 
 def _seed_member(central: boto3.Session, endpoint: str, acct: org.Account) -> None:
@@ -260,7 +268,7 @@ def seed(endpoint: str, *, callback_url: str) -> Seeded:
     """Create the demo organisation in the moto server at ``endpoint``."""
     central = _session(endpoint)
     names = _create_tables(central, endpoint)
-    _register_accounts(central, endpoint, names[tables.ACCOUNTS.setting])
+    register_accounts(central.client("dynamodb", endpoint_url=endpoint), names[tables.ACCOUNTS.setting])
     key_id = central.client("kms", endpoint_url=endpoint).create_key(Description="centralops local")[
         "KeyMetadata"
     ]["KeyId"]
