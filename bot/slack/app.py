@@ -216,11 +216,13 @@ class SlackEdge:
         async with Slot(self.starting) as slot:
             if not await self._first(f"slack:{team}:event:{body.get('event_id', event.get('ts'))}"):
                 return
+            channel, ts = event.get("channel"), event.get("thread_ts") or event.get("ts")
+            if not channel or not ts:  # nothing to answer into; Slack always sends both
+                logger.warning("event without channel or ts ignored", extra={"event_type": event.get("type")})
+                return
             user = str(event.get("user", ""))
             who = ChatUser(PLATFORM, team, user, await self._name(client, user))
-            place = ChatPlace(
-                PLATFORM, team, str(event["channel"]), str(event.get("thread_ts") or event["ts"])
-            )
+            place = ChatPlace(PLATFORM, team, str(channel), str(ts))
             await self._handle(
                 client, who, place, _MENTION.sub(" ", str(event.get("text", ""))), source, slot
             )

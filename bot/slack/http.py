@@ -4,8 +4,10 @@ import logging
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
 
 from bot.slack.app import SlackEdge
 
@@ -13,6 +15,8 @@ logger = logging.getLogger(__name__)
 
 EDGE_KEY: web.AppKey[SlackEdge] = web.AppKey("centralops_slack_edge")
 PATH = "/slack/events"
+# Slack's own payloads are a few kilobytes; a modal submission with every block stays far below this.
+MAX_BODY_BYTES = 256 * 1024
 
 
 def setup_slack(app: web.Application, edge: SlackEdge, *, app_token: str | None = None) -> None:
@@ -25,8 +29,29 @@ def setup_slack(app: web.Application, edge: SlackEdge, *, app_token: str | None 
     """
     app[EDGE_KEY] = edge
 
+    verifier = SignatureVerifier(edge.config.slack_signing_secret or "")
+
     async def events(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await edge.app.async_dispatch(await to_bolt_request(request)))
+        # Signature and size first: nothing unsigned reaches Bolt's body parser.
+        if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+            return _refused(request, 413, "body too large")
+        try:
+            raw = await _read_capped(request, MAX_BODY_BYTES)
+        except (aiohttp.ClientPayloadError, ConnectionError):
+            return _refused(request, 400, "body not readable")
+        if raw is None:
+            return _refused(request, 413, "body too large")
+        if not verifier.is_valid_request(raw, request.headers):
+            return _refused(request, 401, "invalid signature")
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=raw.decode("utf-8"),
+                query=request.query_string,
+                headers=request.headers,  # type: ignore[arg-type]
+            )
+        except Exception:  # the constructor only parses: signed, yet not a body Slack sends
+            return _refused(request, 400, "malformed body")
+        return await to_aiohttp_response(await edge.app.async_dispatch(bolt_request))
 
     async def open_session(_: web.Application) -> None:
         # One connection pool for every Web API call (Bolt copies it into each request's client);
@@ -55,3 +80,24 @@ def setup_slack(app: web.Application, edge: SlackEdge, *, app_token: str | None 
 
         app.on_startup.append(connect)
         app.on_cleanup.append(disconnect)
+
+
+def _refused(request: web.Request, status: int, reason: str) -> web.Response:
+    """One log line, no traceback, and a 4xx that says nothing an attacker can use."""
+    logger.warning(
+        "slack request refused",
+        extra={"reason": reason, "status": status, "remote": request.remote, "bytes": request.content_length},
+    )
+    return web.Response(status=status, text=reason)
+
+
+async def _read_capped(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or ``None`` as soon as it passes ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -189,3 +189,52 @@ async def test_a_duplicate_event_to_two_bot_processes_is_answered_once(
         for proc in procs:
             proc.terminate()
             proc.wait(timeout=10)
+
+
+MALFORMED_BODIES = [
+    ("not json at all {", "application/json"),
+    ("[1, 2, 3]", "application/json"),
+    ('{"type": "event_callback"', "application/json"),
+    ("payload=%7Bnot-json", "application/x-www-form-urlencoded"),
+    ("\udcff".encode("utf-8", "surrogateescape").decode("latin-1"), "text/plain"),
+    ("", "application/json"),
+]
+
+
+@pytest.mark.parametrize("signed", [False, True], ids=["unsigned", "signed"])
+async def test_malformed_bodies_get_a_4xx_and_one_log_line_without_traceback(
+    slack: SlackStack, caplog: pytest.LogCaptureFixture, signed: bool
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    console = slack.console
+    async with httpx.AsyncClient(timeout=10) as http:
+        for i in range(100):
+            body, content_type = MALFORMED_BODIES[i % len(MALFORMED_BODIES)]
+            headers = {"Content-Type": content_type, **(console.sign(body) if signed else {})}
+            response = await http.post(f"{console.bot_url}/slack/events", content=body.encode(), headers=headers)
+            assert 400 <= response.status_code < 500, (body, response.status_code, response.text)
+        big = "x" * (300 * 1024)
+        response = await http.post(
+            f"{console.bot_url}/slack/events", content=big, headers={"Content-Type": "application/json"}
+        )
+        assert response.status_code == 413
+    await asyncio.sleep(0.2)
+    assert not [r for r in caplog.records if r.exc_info], "a malformed body produced a traceback"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    refused = [r for r in caplog.records if r.getMessage() == "slack request refused"]
+    if not signed:  # every one stopped at the signature check, the oversized one at the size check
+        assert len(refused) == 101
+    assert slack.runtime.invocations == []
+
+
+async def test_an_event_without_a_channel_is_ignored_without_a_background_error(
+    slack: SlackStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    console = slack.console
+    event = {"type": "app_mention", "user": "U0ALICE", "text": "<@U0CENTRALOPS> list buckets", "ts": "1.2"}
+    response = await console.post(console.event_body(event, event_id="Ev0NOCHANNEL"), "application/json")
+    assert response.status_code == 200
+    await wait_for_log(caplog, "event without channel or ts ignored")
+    assert not [r for r in caplog.records if r.exc_info]
+    assert slack.runtime.invocations == []
