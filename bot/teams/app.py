@@ -27,6 +27,7 @@ from microsoft_agents.hosting.core import (
     TurnContext,
     TurnState,
 )
+from pydantic import ValidationError
 
 from bot.chat import ChatPlace, ChatRequest, ChatUser, Renderer
 from bot.conversation import Conversation
@@ -124,7 +125,17 @@ class TeamsBot:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """The ``/api/messages`` handler (already authenticated by the SDK's decorator)."""
-        response = await self.adapter.process(request, self.app)
+        try:
+            body = await request.json()
+        except ValueError:
+            body = None
+        # The SDK answers 500 with a traceback for a body that is not an activity: refuse it here.
+        if not _looks_like_activity(body):
+            return _not_an_activity(request)
+        try:
+            response = await self.adapter.process(request, self.app)
+        except ValidationError:
+            return _not_an_activity(request)
         return response if response is not None else web.Response(status=HTTPStatus.ACCEPTED)
 
     # --- renderers ---------------------------------------------------------------------------
@@ -299,6 +310,28 @@ class TeamsBot:
         return _message_response(f"Asking: {prompt}")
 
 
+def _looks_like_activity(body: object) -> bool:
+    """The SDK's own minimum: a JSON object with a string ``type`` and a ``conversation.id``."""
+    if not isinstance(body, dict) or not isinstance(body.get("type"), str):
+        return False
+    conversation = body.get("conversation")
+    return isinstance(conversation, dict) and isinstance(conversation.get("id"), str)
+
+
+def _not_an_activity(request: web.Request) -> web.Response:
+    logger.warning("teams request refused", extra={"reason": "not an activity", "remote": request.remote})
+    return web.Response(status=HTTPStatus.BAD_REQUEST, text="The body is not a Bot Framework activity.")
+
+
+class _NoTraceback(logging.Filter):
+    """Keeps the SDK's one line about an invalid activity and drops its traceback (callers send junk)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
 def _message_response(text: str) -> AdaptiveCardInvokeResponse:
     """An invoke answer Teams shows to the person who clicked, leaving the card as it is."""
     return AdaptiveCardInvokeResponse(
@@ -345,6 +378,9 @@ def setup_teams(
         app["agent_configuration"] = bot.auth
     app[TEAMS_BOT] = bot
     app.router.add_post(path, jwt_authorization_decorator(bot.handle))
+    sdk_activity_log = logging.getLogger("microsoft_agents.activity.activity")
+    if not any(isinstance(f, _NoTraceback) for f in sdk_activity_log.filters):
+        sdk_activity_log.addFilter(_NoTraceback())
 
     async def stop(_app: web.Application) -> None:
         await bot.background.cancel()

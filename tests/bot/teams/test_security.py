@@ -87,3 +87,41 @@ def test_anonymous_mode_is_logged_loudly(caplog: pytest.LogCaptureFixture) -> No
         setup_teams(web.Application(), _conversation(), TeamsConfig(anonymous=True))
 
     assert any("ANONYMOUS" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+
+
+@pytest.fixture
+async def anonymous() -> AsyncIterator[TestClient[web.Request, web.Application]]:
+    app = web.Application()
+    setup_teams(app, _conversation(), TeamsConfig(anonymous=True))
+    async with TestClient(TestServer(app)) as client:
+        yield client
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["[1, 2]", '["message"]', "not json", '{"type": ', "42", '"text"', '{"type": 5}', "null"],
+)
+async def test_a_body_that_is_not_an_activity_gets_400_and_one_log_line(
+    anonymous: TestClient[web.Request, web.Application], caplog: pytest.LogCaptureFixture, body: str
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    response = await anonymous.post(
+        "/api/messages", data=body.encode(), headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status == 400
+    assert [r.getMessage() for r in caplog.records if r.name == "bot.teams.app"] == ["teams request refused"]
+    assert not [r for r in caplog.records if r.exc_info]
+
+
+async def test_an_object_that_fails_the_activity_model_gets_400_without_a_traceback(
+    anonymous: TestClient[web.Request, web.Application], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    body = {"type": "message", "conversation": {"id": "c1"}, "from": 5, "text": "hi"}
+
+    response = await anonymous.post("/api/messages", json=body)
+
+    assert response.status == 400
+    assert "teams request refused" in [r.getMessage() for r in caplog.records]
+    assert not [r for r in caplog.records if r.exc_info]
