@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     problem = _cannot_bind(host, port)
     if problem:
         print(
-            f"agent: cannot listen on {host}:{port} ({problem}). Stop what uses it, or set CENTRALOPS_AGENT_PORT.",
+            f"agent: cannot listen on {host}:{port} ({problem}): another process is listening there. "
+            f"Find it with `ss -ltnp 'sport = :{port}'` and stop it, or set CENTRALOPS_AGENT_PORT.",
             file=sys.stderr,
         )
         return 1
@@ -55,6 +56,8 @@ def _in_container() -> bool:
 def _cannot_bind(host: str, port: int) -> str | None:
     """Why ``host:port`` cannot be bound, or ``None`` when it can."""
     with socket.socket() as s:
+        # As the server itself binds: a port left in TIME_WAIT by a crashed agent is free at once.
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
         except OSError as e:
