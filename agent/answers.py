@@ -4,6 +4,7 @@ Tool output is data: it is parsed, counted and quoted, never followed.
 """
 
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,8 +12,14 @@ from typing import Any
 
 from agent.resources import Column, Resource
 
+logger = logging.getLogger(__name__)
+
 MAX_ROWS = 50
 MAX_RAW = 3000
+UNREADABLE_RESULT = (
+    "The tool gateway sent back something CentralOps cannot read; the agent's log has it. "
+    "Tell your CentralOps administrators."
+)
 
 
 @dataclass
@@ -93,8 +100,9 @@ def parse_results(text: str, account_ids: Sequence[str] = ()) -> list[AccountRes
     """
     data = loads(text)
     if not isinstance(data, Mapping):
-        first = account_ids[0] if account_ids else ""
-        return [AccountResult(first, ok=False, error_code="bad_result", error=str(text)[:300])]
+        logger.warning("unreadable tool result", extra={"detail": str(text)[:300]})
+        ids = account_ids or [""]
+        return [AccountResult(a, ok=False, error_code="bad_result", error=UNREADABLE_RESULT) for a in ids]
     if isinstance(data.get("results"), list):
         out = []
         for i, r in enumerate(data["results"]):

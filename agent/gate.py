@@ -8,6 +8,7 @@ that needs approval to the approval gate instead of the bridge.
 """
 
 import asyncio
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -19,11 +20,16 @@ from agent.accounts import AccountEntry, AccountRegistry
 from agent.answers import parse_results
 from agent.approvals import ApprovalPolicy, ApprovalRecord, ApprovalStore, PendingCall
 from agent.auth import Caller
-from agent.gateway import BRIDGE_TOOLS, tool_suffix
+from agent.gateway import BRIDGE_TOOLS, Gateway, tool_suffix
 from centralops import events
 from centralops.events import Event
 
 logger = logging.getLogger("centralops.agent.gate")
+
+GATEWAY_FAILED = (
+    "The tool gateway did not answer this call, so it returned nothing. Tell the person plainly, "
+    "and that asking again in a minute usually works."
+)
 
 
 class EventSink:
@@ -166,10 +172,13 @@ def emit_tool_ends(
 class GateHook(HookProvider):
     """The gate as a Strands hook on the model path."""
 
-    def __init__(self, gate: Gate, sink: EventSink, names: Mapping[str, str]) -> None:
+    def __init__(
+        self, gate: Gate, sink: EventSink, names: Mapping[str, str], gateway: Gateway | None = None
+    ) -> None:
         self.gate = gate
         self.sink = sink
         self.names = dict(names)  # account id -> name, read once per invocation
+        self.gateway = gateway
         self._started: dict[str, tuple[list[str], str]] = {}
 
     def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
@@ -220,4 +229,16 @@ class GateHook(HookProvider):
         text = ""
         if isinstance(result, Mapping):
             text = "".join(c.get("text", "") for c in result.get("content", []) if isinstance(c, Mapping))
+        if isinstance(result, Mapping) and result.get("status") != "success":
+            # A transport or Gateway failure: the session is not reused, and the model (which may
+            # quote it) sees a plain account of it instead of the library's text.
+            logger.warning("gateway call failed", extra={"detail": text[:300]})
+            if self.gateway is not None:
+                self.gateway.broken = True
+            failure = [
+                {"ok": False, "account_id": a, "error": {"code": "gateway_failed", "message": GATEWAY_FAILED}}
+                for a in ids
+            ]
+            text = json.dumps({"results": failure})
+            event.result = {**result, "content": [{"text": text}]}
         emit_tool_ends(self.sink, self.names, ids, command, text)

@@ -47,6 +47,8 @@ class Gateway:
         self.client = client
         self.tools = client.list_tools_sync()
         self._names = {tool_suffix(t.tool_name): t.tool_name for t in self.tools}
+        # Set by any failed call: the pool then closes the session instead of reusing it.
+        self.broken = False
 
     def name_of(self, suffix: str) -> str:
         """The full tool name for a suffix.
@@ -62,12 +64,24 @@ class Gateway:
             ) from None
 
     async def call(self, suffix: str, arguments: dict[str, Any]) -> tuple[bool, str]:
-        """Call a bridge tool; ``(ok, text)`` where ``text`` is the tool's JSON result."""
-        result = await self.client.call_tool_async(
-            f"direct-{uuid.uuid4().hex[:12]}", self.name_of(suffix), arguments
-        )
+        """Call a bridge tool; ``(ok, text)`` where ``text`` is the tool's JSON result.
+
+        A failed call (transport, session or Gateway error) marks the session broken and
+        returns ``(False, "")``: the library's text is logged, never passed on to a person.
+        """
+        name = self.name_of(suffix)
+        try:
+            result = await self.client.call_tool_async(f"direct-{uuid.uuid4().hex[:12]}", name, arguments)
+        except Exception as e:  # the session is no longer running: the library raises instead of answering
+            self.broken = True
+            logger.warning("gateway call failed", extra={"tool": name, "error": type(e).__name__})
+            return False, ""
         text = "".join(c.get("text", "") for c in result.get("content", []) if isinstance(c, dict))
-        return result.get("status") == "success", text
+        if result.get("status") != "success":
+            self.broken = True
+            logger.warning("gateway call failed", extra={"tool": name, "detail": text[:300]})
+            return False, ""
+        return True, text
 
 
 async def _open(url: str, token: str, *, startup_timeout: int = 20) -> Gateway:
@@ -182,7 +196,11 @@ class GatewayPool:
         except BaseException:
             await asyncio.to_thread(_stop, gateway.client)
             raise
-        if token_expires_at - 30 > time.time() and not gateway.client.connection_failed:
+        if (
+            token_expires_at - 30 > time.time()
+            and not gateway.broken
+            and not gateway.client.connection_failed
+        ):
             self._checkin(key, gateway, token_expires_at)
         else:
             await asyncio.to_thread(_stop, gateway.client)

@@ -20,7 +20,7 @@ from strands.models.model import Model
 
 from agent import gateway, memory
 from agent.accounts import AccountRegistry
-from agent.answers import compose, parse_results
+from agent.answers import AccountResult, compose, parse_results
 from agent.approvals import ApprovalPolicy, ApprovalStore, PendingCall
 from agent.auth import authenticate
 from agent.config import AgentSettings
@@ -39,6 +39,15 @@ from centralops.tokens import CognitoVerifier
 logger = logging.getLogger("centralops.agent")
 
 CONTEXT_KEYS = ("platform", "team", "channel", "thread", "user", "user_name")
+GATEWAY_FAILED_READ = (
+    "The call did not get through the tool gateway, on a fresh connection either, so this account "
+    "returned nothing. Nothing was changed. Ask again in a minute; if it keeps failing, tell your "
+    "CentralOps administrators (the Gateway's and the bridge's logs have the details)."
+)
+GATEWAY_FAILED_CHANGE = (
+    "The connection to the tool gateway broke while the approved command was being sent, so CentralOps "
+    "cannot tell whether it ran. Check the account (or its CloudTrail) before asking for a new approval."
+)
 
 
 def session_id_of(header_value: str | None, context: Mapping[str, str]) -> str:
@@ -171,12 +180,18 @@ class AgentRuntime:
         assert decision.arguments is not None  # noqa: S101 - Decision sets exactly one field
         account_names = [names.get(i, i) for i in call.account_ids]
         yield events.status(f"Running `{call.command}` in {', '.join(account_names)}…")
-        async with self.gateways.session(gate.caller.token, gate.caller.expires_at) as gw:
-            for name in account_names:
-                yield events.tool_start(name, call.command)
-            usage["tool_calls"] = usage.get("tool_calls", 0) + 1
-            _, text = await gw.call(call.tool, decision.arguments)
-        results = parse_results(text, call.account_ids)
+        for name in account_names:
+            yield events.tool_start(name, call.command)
+        usage["tool_calls"] = usage.get("tool_calls", 0) + 1
+        ok, text = await self._call_bridge(gate, call.tool, decision.arguments, retry=approval_id is None)
+        if ok:
+            results = parse_results(text, call.account_ids)
+        else:
+            message = GATEWAY_FAILED_READ if approval_id is None else GATEWAY_FAILED_CHANGE
+            results = [
+                AccountResult(a, ok=False, error_code="gateway_failed", error=message)
+                for a in call.account_ids
+            ]
         for r in results:
             yield events.tool_end(names.get(r.account_id, r.account_id), call.command, ok=r.ok, ms=r.ms)
         resource = for_command(call.command)
@@ -185,6 +200,22 @@ class AgentRuntime:
         answered = [names.get(r.account_id, r.account_id) for r in results if r.ok]
         if answered and (items := suggest(call.command, answered)):
             yield events.followups(items)
+
+    async def _call_bridge(
+        self, gate: Gate, tool: str, arguments: dict[str, Any], *, retry: bool
+    ) -> tuple[bool, str]:
+        """One bridge call through a pooled session; a broken session is replaced and, for reads, retried once.
+
+        A change (a call carrying an approval) is never sent twice: whether a broken connection
+        delivered it cannot be known here, and the bridge would refuse the used approval anyway.
+        """
+        for attempt in range(2 if retry else 1):
+            async with self.gateways.session(gate.caller.token, gate.caller.expires_at) as gw:
+                ok, text = await gw.call(tool, arguments)
+            if ok:
+                return ok, text
+            logger.info("gateway session replaced after a failed call", extra={"attempt": attempt + 1})
+        return False, ""
 
     async def _remembered(
         self, gate: Gate, prompt: str, stream: AsyncIterator[Event]
@@ -283,7 +314,7 @@ class AgentRuntime:
                 model=model,
                 tools=[*gw.tools, resolve_accounts_tool(self.registry, gate.caller)],
                 system_prompt=system_prompt(visible),
-                hooks=[GateHook(gate, sink, {a.account_id: a.name for a in accounts})],
+                hooks=[GateHook(gate, sink, {a.account_id: a.name for a in accounts}, gw)],
                 session_manager=session,
                 agent_id=memory.AGENT_ID,
                 callback_handler=None,

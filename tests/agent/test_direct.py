@@ -175,5 +175,7 @@ async def test_a_crashing_bridge_is_reported_per_account(
     evs = await collect(direct_runtime.invoke({"prompt": "run aws s3 ls in staging", "access_token": alice}))
     [end] = [e for e in of_type(evs, "tool") if e["phase"] == "end"]
     assert (end["account"], end["ok"]) == ("staging", False)
-    assert "**staging** (222222222222) — failed: The bridge failed; see its log." in texts(evs)
+    assert "**staging** (222222222222) — failed: The call did not get through the tool gateway" in texts(evs)
+    assert "see its log" not in texts(evs)  # the Gateway's own text stays in the logs
+    assert len(env.bridge.bridge_calls()) == 2  # a read is tried once more, on a fresh session
     assert evs[-1]["type"] == "done"

@@ -211,7 +211,9 @@ async def test_malformed_bodies_get_a_4xx_and_one_log_line_without_traceback(
         for i in range(100):
             body, content_type = MALFORMED_BODIES[i % len(MALFORMED_BODIES)]
             headers = {"Content-Type": content_type, **(console.sign(body) if signed else {})}
-            response = await http.post(f"{console.bot_url}/slack/events", content=body.encode(), headers=headers)
+            response = await http.post(
+                f"{console.bot_url}/slack/events", content=body.encode(), headers=headers
+            )
             assert 400 <= response.status_code < 500, (body, response.status_code, response.text)
         big = "x" * (300 * 1024)
         response = await http.post(
