@@ -1,6 +1,7 @@
 """Slack on the bot's aiohttp server: one URL for commands, events and interactivity; or Socket Mode."""
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import aiohttp
 from aiohttp import web
@@ -29,7 +30,39 @@ def setup_slack(app: web.Application, edge: SlackEdge, *, app_token: str | None 
     """
     app[EDGE_KEY] = edge
 
-    verifier = SignatureVerifier(edge.config.slack_signing_secret or "")
+    async def open_session(_: web.Application) -> None:
+        # One connection pool for every Web API call (Bolt copies it into each request's client);
+        # without it slack-sdk opens a new session and connection per call.
+        edge.app.client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+
+    async def close_session(_: web.Application) -> None:
+        if edge.app.client.session is not None:
+            await edge.app.client.session.close()
+
+    app.on_startup.append(open_session)
+    app.on_cleanup.append(close_session)
+
+    # Without a signing secret nothing over HTTP could be verified: serve Slack over Socket Mode only.
+    if edge.config.slack_signing_secret:
+        app.router.add_post(PATH, _events_handler(edge, SignatureVerifier(edge.config.slack_signing_secret)))
+    if app_token:
+        handler = AsyncSocketModeHandler(edge.app, app_token)
+
+        async def connect(_: web.Application) -> None:
+            await handler.connect_async()
+            logger.info("slack socket mode connected")
+
+        async def disconnect(_: web.Application) -> None:
+            await handler.close_async()
+
+        app.on_startup.append(connect)
+        app.on_cleanup.append(disconnect)
+
+
+def _events_handler(
+    edge: SlackEdge, verifier: SignatureVerifier
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``POST /slack/events``: size and signature checked on the raw bytes, then Bolt."""
 
     async def events(request: web.Request) -> web.Response:
         # Signature and size first: nothing unsigned reaches Bolt's body parser.
@@ -53,33 +86,7 @@ def setup_slack(app: web.Application, edge: SlackEdge, *, app_token: str | None 
             return _refused(request, 400, "malformed body")
         return await to_aiohttp_response(await edge.app.async_dispatch(bolt_request))
 
-    async def open_session(_: web.Application) -> None:
-        # One connection pool for every Web API call (Bolt copies it into each request's client);
-        # without it slack-sdk opens a new session and connection per call.
-        edge.app.client.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-
-    async def close_session(_: web.Application) -> None:
-        if edge.app.client.session is not None:
-            await edge.app.client.session.close()
-
-    app.on_startup.append(open_session)
-    app.on_cleanup.append(close_session)
-
-    # Without a signing secret nothing over HTTP could be verified: serve Slack over Socket Mode only.
-    if edge.config.slack_signing_secret:
-        app.router.add_post(PATH, events)
-    if app_token:
-        handler = AsyncSocketModeHandler(edge.app, app_token)
-
-        async def connect(_: web.Application) -> None:
-            await handler.connect_async()
-            logger.info("slack socket mode connected")
-
-        async def disconnect(_: web.Application) -> None:
-            await handler.close_async()
-
-        app.on_startup.append(connect)
-        app.on_cleanup.append(disconnect)
+    return events
 
 
 def _refused(request: web.Request, status: int, reason: str) -> web.Response:
