@@ -11,21 +11,17 @@ from constructs import Construct
 from centralops import settings
 from infra import tables
 from infra.stacks.cognito import CognitoStack
-from infra.stacks.config import DeploymentConfig
+from infra.stacks.config import DeploymentConfig, profile_geography
 from infra.stacks.findings import acknowledge
 from infra.stacks.gateway import GatewayStack
 from infra.stacks.images import ImagesStack
 from infra.stacks.registry import CMK_READ_WRITE, RegistryStack
 
-INFERENCE_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "jp.", "au.", "ca.", "global.")
-
 
 def foundation_model_id(model_id: str) -> str:
     """The foundation model behind a cross-region inference profile id (``us.anthropic...`` -> ``anthropic...``)."""
-    for prefix in INFERENCE_PROFILE_PREFIXES:
-        if model_id.startswith(prefix):
-            return model_id[len(prefix) :]
-    return model_id
+    geography = profile_geography(model_id)
+    return model_id[len(geography) + 1 :] if geography else model_id
 
 
 def invocation_url(region: str, runtime_arn: str) -> str:

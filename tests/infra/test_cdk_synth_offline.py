@@ -97,3 +97,28 @@ def test_a_profile_of_another_geography_is_refused_at_synthesis() -> None:
         )
     # A plain model id (no profile) is the platform team's choice in any region.
     assert DeploymentConfig.from_context({"region": "eu-west-1", "modelId": "amazon.nova-pro-v1:0"}.get)
+
+
+def test_the_app_names_a_malformed_context_argument(capsys: pytest.CaptureFixture[str]) -> None:
+    from infra.app import main
+
+    with pytest.raises(SystemExit):
+        main(["-c", "memberAccountIds"])
+    assert "expected key=value" in capsys.readouterr().err
+
+
+def test_the_app_reports_a_configuration_error_as_one_line_not_a_traceback() -> None:
+    from infra.app import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["-c", "region=sa-east-1", "-c", "account=" + CENTRAL])
+    assert str(stop.value).startswith("CentralOps: No regional inference profile")
+
+
+def test_foundation_model_behind_each_profile() -> None:
+    from infra.stacks.runtime import foundation_model_id
+
+    model = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+    for geography in ("us", "eu", "jp", "au", "apac", "us-gov", "global"):
+        assert foundation_model_id(f"{geography}.{model}") == model
+    assert foundation_model_id(model) == model
