@@ -59,7 +59,7 @@ deploy-check: $(STAMP) $(CHECKOV)  ## Before `cdk deploy`: synth with cdk-nag, c
 	rm -rf infra/cdk.out && CDK_OUTDIR=infra/cdk.out $(PY) -m infra.app --nag $(CTX)
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 W3037 -- infra/cdk.out/*.template.json; rc=$$?; [ $$((rc & 2)) -eq 0 ]
 	scripts/checkov -d infra/cdk.out --framework cloudformation --skip-download --compact --quiet
-	$(VENV)/bin/pytest -q -p no:cacheprovider tests/infra/test_permissions.py tests/infra/test_cdk_nag.py tests/infra/test_cdk_synth_offline.py
+	CENTRALOPS_DEPLOY_CTX="$(CTX)" $(VENV)/bin/pytest -q -p no:cacheprovider tests/infra/test_permissions.py tests/infra/test_cdk_nag.py
 
 scan: synth $(CHECKOV)  ## checkov and hadolint over the templates and Dockerfiles
 	scripts/checkov -d infra/cdk.out --framework cloudformation --skip-download --compact

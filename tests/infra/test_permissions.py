@@ -19,7 +19,9 @@ import strands
 from centralops import settings
 from tests.fixtures.aws_calls import REPO, AwsCall, aws_calls
 from tests.fixtures.iam_walk import Walk, allows
-from tests.fixtures.infra_cdk import CENTRAL, CONTEXT, MEMBERS, Synthesized, synthesized
+from tests.fixtures.infra_cdk import Synthesized, deployment_config, synthesized
+
+CONFIG = deployment_config()
 
 STRANDS = Path(strands.__file__).parent
 
@@ -90,7 +92,8 @@ def synth() -> Synthesized:
 
 @pytest.fixture(scope="module")
 def walk(synth: Synthesized) -> Walk:
-    return Walk(synth, CONTEXT["region"], CENTRAL)
+    # An environment-agnostic synthesis leaves AWS::Region/AccountId to deploy time: any value will do.
+    return Walk(synth, CONFIG.region or "us-east-1", CONFIG.account or "123456789012")
 
 
 def calls_of(deployable: str) -> list[AwsCall]:
@@ -187,7 +190,7 @@ def code_needs(walk: Walk, workload: Workload) -> Iterator[Need]:
                         yield Need(workload.role, kms, (key,), f"{why}: {bucket} uses a CMK")
             elif service == "sts":
                 role_name = workload.environment[settings.TARGET_ROLE_NAME]
-                for member in MEMBERS:
+                for member in CONFIG.member_account_ids:
                     arn = f"arn:aws:iam::{member}:role/{role_name}"
                     yield Need(workload.role, action, (arn,), why)
             elif service == "bedrock":
@@ -269,7 +272,8 @@ def test_the_code_of_each_deployable_is_found_calling_aws() -> None:
 
 def test_every_workload_of_the_deployment_is_walked(walk: Walk) -> None:
     found = {(w.deployable, w.stack) for w in workloads(walk)}
-    assert found == {("bridge", "Bridge"), ("agent", "Runtime"), ("bot", "Bot")}
+    bot = {("bot", "Bot")} if CONFIG.certificate_arn else set()
+    assert found == {("bridge", "Bridge"), ("agent", "Runtime"), *bot}
 
 
 def test_every_role_is_walked_or_excluded_with_a_reason(walk: Walk) -> None:
@@ -335,3 +339,27 @@ def _service_principals(statement: dict[str, Any]) -> list[Any]:
     principal = statement.get("Principal", {})
     service = principal.get("Service", []) if isinstance(principal, dict) else []
     return service if isinstance(service, list) else [service]
+
+
+def test_the_scan_finds_calls_however_they_are_spelled_and_ignores_words(tmp_path: Path) -> None:
+    source = tmp_path / "store.py"
+    source.write_text(
+        "import asyncio, boto3\n"
+        "VERBS = ('scan', 'query')\n"  # CLI words in a tuple are not calls
+        "class Store:\n"
+        "    def __init__(self, factory):\n"
+        "        self._kms = boto3.client(service_name='kms')\n"
+        "        self._db = factory('dynamodb')\n"
+        "    async def seal(self, op):\n"
+        "        await asyncio.to_thread(getattr(self._kms, 'encrypt'), KeyId='k', Plaintext=b'x')\n"
+        "        await asyncio.to_thread(self._kms.decrypt, CiphertextBlob=b'x')\n"
+        "        self._db.batch_write_item(RequestItems={})\n"
+        "        boto3.client('cognito-idp').initiate_auth(AuthFlow='REFRESH_TOKEN_AUTH')\n"
+        "        return request.query\n"
+    )
+    calls = aws_calls([source])
+    assert {a for c in calls for a in c.actions} == {"kms:Encrypt", "kms:Decrypt", "dynamodb:BatchWriteItem"}
+    # InitiateAuth is unsigned, so it needs no IAM permission.
+    assert all(c.service != "cognito-idp" for c in calls)
+    where = {c.operation: c.where for c in calls}
+    assert where["BatchWriteItem"].endswith("store.py:10")
