@@ -195,6 +195,7 @@ def test_secrets_logs_images_and_memory_are_encrypted_with_the_cmk(synth: Synthe
     for _, _, repository in synth.all_resources("AWS::ECR::Repository"):
         assert repository["Properties"]["EncryptionConfiguration"]["EncryptionType"] == "KMS"
         assert repository["Properties"]["ImageTagMutability"] == "IMMUTABLE"
+        assert repository["DeletionPolicy"] == "RetainExceptOnCreate", "a retried first deploy would collide"
     (memory,) = synth.resources("Runtime", "AWS::S3::Bucket").values()
     (rule,) = memory["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
