@@ -258,7 +258,6 @@ class BotStack(Stack):
             tables.IDENTITY_LINKS,
             "dynamodb:GetItem",
             "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
         )
         registry.grant_table(

@@ -99,7 +99,7 @@ class RuntimeStack(Stack):
                 ],
             )
         )
-        registry.grant_table(self.role, tables.ACCOUNTS, "dynamodb:GetItem", "dynamodb:Scan")
+        registry.grant_table(self.role, tables.ACCOUNTS, "dynamodb:Scan")
         registry.grant_table(self.role, tables.APPROVALS, "dynamodb:GetItem", "dynamodb:PutItem")
         # What Strands' S3SessionManager calls: list a session, read, write and delete its objects.
         self.role.add_to_policy(

@@ -17,13 +17,14 @@ import pytest
 import strands
 
 from centralops import settings
-from tests.fixtures.aws_calls import REPO, AwsCall, aws_calls
+from tests.fixtures.aws_calls import REPO, AwsCall, aws_calls, table_uses
 from tests.fixtures.iam_walk import Walk, allows
 from tests.fixtures.infra_cdk import Synthesized, deployment_config, synthesized
 
 CONFIG = deployment_config()
 
 STRANDS = Path(strands.__file__).parent
+TABLE = "AWS::DynamoDB::Table"
 
 # Where the source names an operation without calling AWS (a receiver that is not a boto3 client).
 NOT_AWS_CALLS = frozenset(
@@ -163,9 +164,14 @@ def _encryption_key(walk: Walk, symbol: str) -> str | None:
 def code_needs(walk: Walk, workload: Workload) -> Iterator[Need]:
     """What the workload's code calls, on the resources its environment names."""
     refs = walk.references(workload.stack, workload.environment)
-    tables = sorted(walk.of_type(refs, "AWS::DynamoDB::Table"))
+    tables = sorted(walk.of_type(refs, TABLE))
     keys = sorted(walk.of_type(refs, "AWS::KMS::Key"))
     buckets = sorted(walk.of_type(refs, "AWS::S3::Bucket"))
+    for use in table_uses(SOURCES[workload.deployable]):
+        assert use.setting in workload.environment, f"{use.owner} needs {use.setting}, which is not set"
+        (table,) = walk.of_type(walk.references(workload.stack, workload.environment[use.setting]), TABLE)
+        for action in use.actions:
+            yield Need(workload.role, action, (table,), f"{use.owner} calls it on the table of {use.setting}")
     for call in calls_of(workload.deployable):
         for action in (*call.actions, *DEPENDENT_ACTIONS.get(call.actions[0], ())):
             why = f"{workload.deployable} calls {call.service}.{call.operation} ({call.where})"
@@ -268,6 +274,17 @@ def test_the_code_of_each_deployable_is_found_calling_aws() -> None:
     assert {"sts:AssumeRole", "dynamodb:GetItem", "dynamodb:UpdateItem"} <= actions["bridge"]
     assert {"kms:Encrypt", "kms:Decrypt", "dynamodb:PutItem", "dynamodb:DeleteItem"} <= actions["bot"]
     assert {"bedrock:InvokeModelWithResponseStream", "s3:PutObject", "s3:ListBucket"} <= actions["agent"]
+
+
+def test_every_dynamodb_call_is_traced_to_the_table_it_is_made_on() -> None:
+    # Otherwise the walk could only say "some table", and a grant on the wrong table would pass.
+    for deployable, paths in SOURCES.items():
+        traced = {action for use in table_uses(paths) for action in use.actions}
+        calls = {a for c in calls_of(deployable) for a in c.actions if a.startswith("dynamodb:")}
+        assert calls <= traced, f"{deployable}: {calls - traced} made on no table the scan can name"
+    bridge = {use.setting: set(use.actions) for use in table_uses(SOURCES["bridge"])}
+    assert bridge[settings.AUDIT_TABLE] == {"dynamodb:BatchWriteItem"}
+    assert bridge[settings.APPROVALS_TABLE] == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
 
 
 def test_every_workload_of_the_deployment_is_walked(walk: Walk) -> None:
