@@ -8,6 +8,7 @@ AgentCore pulling the agent image, the Gateway invoking the bridge, and the KMS
 decrypts behind every encrypted table, bucket, secret and log group.
 """
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 import strands
 
 from centralops import settings
-from tests.fixtures.aws_calls import REPO, AwsCall, aws_calls, table_uses
+from tests.fixtures.aws_calls import PACKAGES, REPO, AwsCall, aws_calls, module_closure, table_uses
 from tests.fixtures.iam_walk import Walk, allows
 from tests.fixtures.infra_cdk import Synthesized, deployment_config, synthesized
 
@@ -35,14 +36,9 @@ NOT_AWS_CALLS = frozenset(
     }
 )
 
-# The code of each deployable, and the library modules that call AWS on its behalf with the
-# methods it uses: the agent's model is Strands' BedrockModel (streaming Converse, no native
-# token counting) and its memory Strands' S3SessionManager.
-SOURCES: dict[str, list[Path]] = {
-    "bridge": [REPO / "bridge", REPO / "centralops"],
-    "bot": [REPO / "bot", REPO / "centralops"],
-    "agent": [REPO / "agent", REPO / "centralops"],
-}
+# The library modules that call AWS on a deployable's behalf, with the methods it uses: the
+# agent's model is Strands' BedrockModel (streaming Converse, no native token counting) and its
+# memory Strands' S3SessionManager.
 LIBRARY_CALLS: dict[str, list[tuple[Path, dict[str, set[str]]]]] = {
     "agent": [
         (STRANDS / "models" / "bedrock.py", {"bedrock-runtime": {"converse_stream"}}),
@@ -77,13 +73,24 @@ class Need:
 
 @dataclass(frozen=True)
 class Workload:
-    """Something that runs with a role: the bridge Lambda, the agent Runtime, the bot task."""
+    """Something that runs our code with a role: a Lambda function, the agent Runtime, the bot task.
 
-    deployable: str
+    Attributes:
+        entry: The module it runs (a Lambda's handler module, an image's ``python -m`` module).
+        resource: Its logical id in ``stack``.
+    """
+
+    entry: str
     stack: str
+    resource: str
     role: str
     environment: dict[str, Any]
     execution_role: str | None = None
+
+    @property
+    def deployable(self) -> str:
+        """The package its code lives in: ``bridge``, ``agent`` or ``bot``."""
+        return self.entry.split(".")[0]
 
 
 @pytest.fixture(scope="module")
@@ -97,10 +104,10 @@ def walk(synth: Synthesized) -> Walk:
     return Walk(synth, CONFIG.region or "us-east-1", CONFIG.account or "123456789012")
 
 
-def calls_of(deployable: str) -> list[AwsCall]:
-    """The AWS calls of a deployable's code and of the library code it drives."""
-    calls = aws_calls(SOURCES[deployable], not_calls=NOT_AWS_CALLS)
-    for path, methods in LIBRARY_CALLS.get(deployable, []):
+def calls_of(entry: str) -> list[AwsCall]:
+    """The AWS calls of the code ``entry`` reaches, and of the library code it drives."""
+    calls = aws_calls(module_closure(entry), not_calls=NOT_AWS_CALLS)
+    for path, methods in LIBRARY_CALLS.get(entry.split(".")[0], []):
         library = aws_calls([path], only=methods)
         missing = (
             {m for ms in methods.values() for m in ms}
@@ -118,26 +125,42 @@ def _snake(operation: str) -> str:
     return str(xform_name(operation))
 
 
+def image_entry(walk: Walk, stack: str, image: Any) -> str:
+    """The module an image runs: its repository is ``<prefix>-<folder>``, built from ``<folder>/Dockerfile``."""
+    (repository,) = walk.of_type(walk.references(stack, image), "AWS::ECR::Repository")
+    folder = str((walk.resource(repository) or {})["Properties"]["RepositoryName"]).rsplit("-", 1)[1]
+    command = re.search(
+        r'^CMD \["python", "-m", "([\w.]+)"\]', (REPO / folder / "Dockerfile").read_text(), re.M
+    )
+    assert command, f'{folder}/Dockerfile does not end with CMD ["python", "-m", ...]'
+    return f"{command.group(1)}.__main__"
+
+
 def workloads(walk: Walk) -> list[Workload]:
-    """Every Lambda function, AgentCore Runtime and ECS task definition of the deployment."""
+    """Every Lambda function of our code, AgentCore Runtime and ECS task definition of the deployment."""
     found: list[Workload] = []
-    for stack, _, function in walk.synth.all_resources("AWS::Lambda::Function"):
+    for stack, logical_id, function in walk.synth.all_resources("AWS::Lambda::Function"):
         properties = function["Properties"]
-        if not str(properties.get("Handler", "")).startswith("bridge."):
-            continue
+        entry = str(properties.get("Handler", "")).rpartition(".")[0]
+        if entry.split(".")[0] not in PACKAGES:
+            continue  # CDK's own provider functions
         (role,) = walk.references(stack, properties["Role"])
-        found.append(Workload("bridge", stack, role, properties["Environment"]["Variables"]))
-    for stack, _, runtime in walk.synth.all_resources("AWS::BedrockAgentCore::Runtime"):
+        environment = properties.get("Environment", {}).get("Variables", {})
+        found.append(Workload(entry, stack, logical_id, role, environment))
+    for stack, logical_id, runtime in walk.synth.all_resources("AWS::BedrockAgentCore::Runtime"):
         properties = runtime["Properties"]
         (role,) = walk.references(stack, properties["RoleArn"])
-        found.append(Workload("agent", stack, role, properties["EnvironmentVariables"]))
-    for stack, _, task in walk.synth.all_resources("AWS::ECS::TaskDefinition"):
+        uri = properties["AgentRuntimeArtifact"]["ContainerConfiguration"]["ContainerUri"]
+        entry = image_entry(walk, stack, uri)
+        found.append(Workload(entry, stack, logical_id, role, properties["EnvironmentVariables"]))
+    for stack, logical_id, task in walk.synth.all_resources("AWS::ECS::TaskDefinition"):
         properties = task["Properties"]
         (container,) = properties["ContainerDefinitions"]
         environment = {item["Name"]: item["Value"] for item in container["Environment"]}
         (role,) = walk.references(stack, properties["TaskRoleArn"])
         (execution,) = walk.references(stack, properties["ExecutionRoleArn"])
-        found.append(Workload(container["Name"], stack, role, environment, execution))
+        entry = image_entry(walk, stack, container["Image"])
+        found.append(Workload(entry, stack, logical_id, role, environment, execution))
     return found
 
 
@@ -167,12 +190,12 @@ def code_needs(walk: Walk, workload: Workload) -> Iterator[Need]:
     tables = sorted(walk.of_type(refs, TABLE))
     keys = sorted(walk.of_type(refs, "AWS::KMS::Key"))
     buckets = sorted(walk.of_type(refs, "AWS::S3::Bucket"))
-    for use in table_uses(SOURCES[workload.deployable]):
+    for use in table_uses(module_closure(workload.entry)):
         assert use.setting in workload.environment, f"{use.owner} needs {use.setting}, which is not set"
         (table,) = walk.of_type(walk.references(workload.stack, workload.environment[use.setting]), TABLE)
         for action in use.actions:
             yield Need(workload.role, action, (table,), f"{use.owner} calls it on the table of {use.setting}")
-    for call in calls_of(workload.deployable):
+    for call in calls_of(workload.entry):
         for action in (*call.actions, *DEPENDENT_ACTIONS.get(call.actions[0], ())):
             why = f"{workload.deployable} calls {call.service}.{call.operation} ({call.where})"
             service = action.split(":")[0]
@@ -218,10 +241,10 @@ _GEOGRAPHIES = {"us", "eu", "apac", "jp", "au", "ca", "global", "us-gov"}
 
 def platform_needs(walk: Walk, workload: Workload) -> Iterator[Need]:
     """What AWS does with the workload's roles: secrets, image pulls, logs."""
-    resources = walk.synth.template(workload.stack)["Resources"]
+    resource = walk.synth.template(workload.stack)["Resources"][workload.resource]
+    properties = resource["Properties"]
     if workload.execution_role:
-        (task,) = (r for r in resources.values() if r["Type"] == "AWS::ECS::TaskDefinition")
-        (container,) = task["Properties"]["ContainerDefinitions"]
+        (container,) = properties["ContainerDefinitions"]
         for item in container.get("Secrets", []):
             (secret,) = walk.references(workload.stack, item["ValueFrom"])
             why = f"ECS reads {item['Name']} from {secret} for the {workload.deployable} task"
@@ -236,20 +259,22 @@ def platform_needs(walk: Walk, workload: Workload) -> Iterator[Need]:
         (group,) = walk.references(workload.stack, options["awslogs-group"])
         for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
             yield Need(workload.execution_role, action, (group,), f"ECS writes the task's logs to {group}")
-    for resource in resources.values():
-        properties = resource.get("Properties", {})
-        if resource["Type"] == "AWS::Lambda::Function" and "LoggingConfig" in properties:
-            (group,) = walk.references(workload.stack, properties["LoggingConfig"]["LogGroup"])
-            for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
-                yield Need(workload.role, action, (group,), f"Lambda writes the bridge's logs to {group}")
-        if resource["Type"] == "AWS::BedrockAgentCore::Runtime":
-            uri = properties["AgentRuntimeArtifact"]["ContainerConfiguration"]["ContainerUri"]
-            yield from _pull(walk, workload.role, workload.stack, uri, "AgentCore Runtime")
-            group = f"arn:aws:logs:{walk.region}:{walk.account}:log-group:/aws/bedrock-agentcore/runtimes/x"
-            for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
-                yield Need(
-                    workload.role, action, (f"{group}:log-stream:y",), "AgentCore writes the agent's logs"
-                )
+    if resource["Type"] == "AWS::Lambda::Function":
+        logging = properties.get("LoggingConfig", {}).get("LogGroup")
+        name = properties.get("FunctionName", workload.resource)
+        group = (
+            next(iter(walk.references(workload.stack, logging)))
+            if logging
+            else f"arn:aws:logs:{walk.region}:{walk.account}:log-group:/aws/lambda/{walk.text(workload.stack, name)}"
+        )
+        for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+            yield Need(workload.role, action, (group,), f"Lambda writes {workload.entry}'s logs to {group}")
+    if resource["Type"] == "AWS::BedrockAgentCore::Runtime":
+        uri = properties["AgentRuntimeArtifact"]["ContainerConfiguration"]["ContainerUri"]
+        yield from _pull(walk, workload.role, workload.stack, uri, "AgentCore Runtime")
+        group = f"arn:aws:logs:{walk.region}:{walk.account}:log-group:/aws/bedrock-agentcore/runtimes/x"
+        for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+            yield Need(workload.role, action, (f"{group}:log-stream:y",), "AgentCore writes the agent's logs")
 
 
 def _pull(walk: Walk, role: str, stack: str, image: Any, who: str) -> Iterator[Need]:
@@ -269,7 +294,8 @@ def _missing(walk: Walk, needs: Iterator[Need]) -> list[str]:
 
 
 def test_the_code_of_each_deployable_is_found_calling_aws() -> None:
-    actions = {name: {a for c in calls_of(name) for a in c.actions} for name in SOURCES}
+    entries = {"bridge": "bridge.handler", "bot": "bot.__main__", "agent": "agent.__main__"}
+    actions = {name: {a for c in calls_of(entry) for a in c.actions} for name, entry in entries.items()}
     # A scan that finds nothing proves nothing: each deployable's known calls must show up.
     assert {"sts:AssumeRole", "dynamodb:GetItem", "dynamodb:UpdateItem"} <= actions["bridge"]
     assert {"kms:Encrypt", "kms:Decrypt", "dynamodb:PutItem", "dynamodb:DeleteItem"} <= actions["bot"]
@@ -278,19 +304,19 @@ def test_the_code_of_each_deployable_is_found_calling_aws() -> None:
 
 def test_every_dynamodb_call_is_traced_to_the_table_it_is_made_on() -> None:
     # Otherwise the walk could only say "some table", and a grant on the wrong table would pass.
-    for deployable, paths in SOURCES.items():
-        traced = {action for use in table_uses(paths) for action in use.actions}
-        calls = {a for c in calls_of(deployable) for a in c.actions if a.startswith("dynamodb:")}
-        assert calls <= traced, f"{deployable}: {calls - traced} made on no table the scan can name"
-    bridge = {use.setting: set(use.actions) for use in table_uses(SOURCES["bridge"])}
+    for entry in ("bridge.handler", "bot.__main__", "agent.__main__"):
+        traced = {action for use in table_uses(module_closure(entry)) for action in use.actions}
+        calls = {a for c in calls_of(entry) for a in c.actions if a.startswith("dynamodb:")}
+        assert calls <= traced, f"{entry}: {calls - traced} made on no table the scan can name"
+    bridge = {use.setting: set(use.actions) for use in table_uses(module_closure("bridge.handler"))}
     assert bridge[settings.AUDIT_TABLE] == {"dynamodb:BatchWriteItem"}
     assert bridge[settings.APPROVALS_TABLE] == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
 
 
 def test_every_workload_of_the_deployment_is_walked(walk: Walk) -> None:
-    found = {(w.deployable, w.stack) for w in workloads(walk)}
-    bot = {("bot", "Bot")} if CONFIG.certificate_arn else set()
-    assert found == {("bridge", "Bridge"), ("agent", "Runtime"), *bot}
+    found = {(w.entry, w.stack) for w in workloads(walk)}
+    bot = {("bot.__main__", "Bot")} if CONFIG.certificate_arn else set()
+    assert {("bridge.handler", "Bridge"), ("agent.__main__", "Runtime"), *bot} <= found
 
 
 def test_every_role_is_walked_or_excluded_with_a_reason(walk: Walk) -> None:
