@@ -55,6 +55,12 @@ bench: $(STAMP)  ## Run the benchmarks (results in .local/bench/*.json)
 synth: $(STAMP)  ## Synthesise the CDK app into infra/cdk.out (to deploy: cd infra && npx cdk deploy --all)
 	CDK_OUTDIR=infra/cdk.out $(PY) -m infra.app
 
+deploy-check: $(STAMP) $(CHECKOV)  ## Before `cdk deploy`: synth with cdk-nag, cfn-lint, checkov, the permissions walk (CTX="-c k=v ...")
+	rm -rf infra/cdk.out && CDK_OUTDIR=infra/cdk.out $(PY) -m infra.app --nag $(CTX)
+	$(VENV)/bin/cfn-lint --ignore-checks W3005 W3037 -- infra/cdk.out/*.template.json; rc=$$?; [ $$((rc & 2)) -eq 0 ]
+	scripts/checkov -d infra/cdk.out --framework cloudformation --skip-download --compact --quiet
+	CENTRALOPS_DEPLOY_CTX="$(CTX)" $(VENV)/bin/pytest -q -p no:cacheprovider tests/infra/test_permissions.py tests/infra/test_cdk_nag.py
+
 scan: synth $(CHECKOV)  ## checkov and hadolint over the templates and Dockerfiles
 	scripts/checkov -d infra/cdk.out --framework cloudformation --skip-download --compact
 	scripts/checkov -f agent/Dockerfile -f bot/Dockerfile --framework dockerfile --skip-download --compact
@@ -66,4 +72,4 @@ teams-package:  ## Zip the Teams app package into .local/centralops-teams.zip
 clean:  ## Remove the virtual environment and local state
 	rm -rf $(VENV) .local .mypy_cache .pytest_cache .ruff_cache
 
-.PHONY: help venv demo chat up lint test bench synth scan teams-package clean
+.PHONY: help venv demo chat up lint test bench synth deploy-check scan teams-package clean

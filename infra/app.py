@@ -1,16 +1,22 @@
 """The CentralOps CDK app: every stack of one deployment, configured through context.
 
-Run from the repository root (``npx cdk synth`` there picks up ``cdk.json``), or
-from ``infra/`` with ``infra/cdk.json``. See ``docs/deploy.md``.
+The CDK CLI runs it from ``infra/`` (``cd infra && npx cdk synth``), where
+``infra/cdk.json`` names it; ``make synth`` runs it directly from the repository
+root. Synthesis needs no AWS credentials and makes no context lookups. See
+``docs/deploy.md``.
 """
 
+import argparse
+import json
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from aws_cdk import App, Environment, Stack, Tags
+from aws_cdk import App, Environment, Stack, Tags, Validations
 
+from centralops.errors import ConfigurationError
 from infra.stacks.bot import BotStack
 from infra.stacks.bridge import BridgeStack
 from infra.stacks.cognito import CognitoStack
@@ -20,6 +26,8 @@ from infra.stacks.images import ImagesStack
 from infra.stacks.member import MemberRoleStack
 from infra.stacks.registry import RegistryStack
 from infra.stacks.runtime import RuntimeStack
+
+CDK_JSON = Path(__file__).resolve().parent / "cdk.json"
 
 # Behaviour the stacks rely on; the CDK CLI's context (cdk.json, -c) still takes precedence.
 FEATURE_FLAGS: dict[str, Any] = {
@@ -117,11 +125,49 @@ def build(app: App) -> Deployment:
     return deployment
 
 
-def main() -> None:
-    """Synthesise the app (what ``cdk`` runs)."""
-    app = new_app()
-    build(app)
-    app.synth()
+def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
+    """The ``context`` of ``infra/cdk.json``, which the CDK CLI would pass (it overrides these)."""
+    if not path.exists():
+        return {}
+    context: dict[str, Any] = json.loads(path.read_text()).get("context", {})
+    return context
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Synthesise the app: what ``cdk`` runs, and ``make synth`` / ``make deploy-check`` directly.
+
+    Args:
+        argv: ``-c key=value`` (as with ``cdk``) and ``--nag`` to fail on any cdk-nag
+            AwsSolutions finding that is not acknowledged with its reason.
+    """
+    parser = argparse.ArgumentParser(prog="python -m infra.app", description=__doc__)
+    parser.add_argument("-c", "--context", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--nag", action="store_true", help="run the cdk-nag AwsSolutions pack")
+    args = parser.parse_args(argv)
+    context = cdk_json_context()
+    for item in args.context:
+        key, separator, value = item.partition("=")
+        if not separator:
+            parser.error(f"-c {item}: expected key=value")
+        context[key] = value
+    app = new_app(context)
+    try:
+        build(app)
+    except ConfigurationError as e:
+        sys.exit(f"CentralOps: {e}")
+    if args.nag:
+        from cdk_nag import AwsSolutionsChecks
+
+        Validations.of(app).add_plugins(AwsSolutionsChecks(app))
+    try:
+        app.synth()
+    except RuntimeError as e:
+        if "ValidationFailed" not in str(e):
+            raise
+        sys.exit(
+            "CentralOps: cdk-nag reported the findings above. Fix each one, or acknowledge it next to its "
+            "code with infra.stacks.findings.acknowledge and a reason, listed in docs/security-findings.md."
+        )
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
@@ -19,12 +19,15 @@ from centralops import settings
 from infra import tables
 from infra.stacks.cognito import CognitoStack
 from infra.stacks.config import DeploymentConfig
-from infra.stacks.findings import accept
+from infra.stacks.findings import accept, acknowledge
 from infra.stacks.images import ImagesStack
-from infra.stacks.registry import RegistryStack
+from infra.stacks.registry import CMK_READ_WRITE, RegistryStack
 from infra.stacks.runtime import RuntimeStack
 
 BOT_PORT = 3000
+# Kept on delete and on replacement, but removed when the stack's first creation rolls back, so that
+# a retried first deploy does not collide with what the failed one left behind.
+RETAIN_UNLESS_CREATE_FAILS = RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
 HEALTH_PATH = "/health"
 
 # Keys of the two secrets; each becomes the environment variable of the same name in the container.
@@ -58,8 +61,8 @@ class BotStack(Stack):
         # Referenced by ARN so that grants land in this stack's identity policies (the key policy
         # trusts the account's IAM), rather than in the key policy, which would make the stacks cyclic.
         self.key = kms.Key.from_key_arn(self, "Key", registry.key.key_arn)
-        self.slack_secret = self._secret("SlackSecret", f"{config.prefix}/slack", SLACK_SECRET_KEYS)
-        self.teams_secret = self._secret("TeamsSecret", f"{config.prefix}/teams", TEAMS_SECRET_KEYS)
+        self.slack_secret = self._secret("SlackSecret", SLACK_SECRET_KEYS)
+        self.teams_secret = self._secret("TeamsSecret", TEAMS_SECRET_KEYS)
 
         vpc = ec2.Vpc(
             self,
@@ -82,7 +85,7 @@ class BotStack(Stack):
                     "FlowLogGroup",
                     retention=logs.RetentionDays.THREE_MONTHS,
                     encryption_key=self.key,
-                    removal_policy=RemovalPolicy.RETAIN,
+                    removal_policy=RETAIN_UNLESS_CREATE_FAILS,
                 )
             ),
         )
@@ -94,7 +97,7 @@ class BotStack(Stack):
             log_group_name=f"/ecs/{config.prefix}-bot",
             retention=logs.RetentionDays.THREE_MONTHS,
             encryption_key=registry.key,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RETAIN_UNLESS_CREATE_FAILS,
         )
         task_role = iam.Role(
             self,
@@ -146,6 +149,31 @@ class BotStack(Stack):
             min_healthy_percent=100,
             health_check_grace_period=Duration.seconds(30),
         )
+        # ECS reads the secrets with the execution role; with an imported key, Secret.grant_read
+        # cannot add the KMS half of that permission, so it is granted here.
+        execution_role = self.service.task_definition.obtain_execution_role()
+        self.key.grant_decrypt(execution_role)
+        acknowledge(
+            execution_role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "ecr:GetAuthorizationToken has no resource-level permissions; the pull itself is limited to the bot's repository.",
+        )
+        acknowledge(
+            self.service.task_definition,
+            "AwsSolutions-ECS2",
+            "The environment holds only names, URLs and ARNs; the tokens and secrets come from Secrets Manager.",
+        )
+        for secret in (self.slack_secret, self.teams_secret):
+            acknowledge(
+                secret,
+                "AwsSolutions-SMG4",
+                "Slack and Microsoft issue these credentials; they are rotated in those consoles, not by a Lambda.",
+            )
+        acknowledge(
+            self.service.load_balancer,
+            "AwsSolutions-EC23",
+            "Slack and Teams call the bot from the internet on 443; port 80 only redirects to HTTPS.",
+        )
         self.service.load_balancer.set_attribute("routing.http.drop_invalid_header_fields.enabled", "true")
         self.service.load_balancer.log_access_logs(registry.access_logs, prefix="alb")
         accept(
@@ -185,6 +213,15 @@ class BotStack(Stack):
         CfnOutput(self, "ClusterName", value=cluster.cluster_name)
         CfnOutput(self, "ServiceName", value=self.service.service.service_name)
 
+    @property
+    def availability_zones(self) -> list[str]:
+        """The first two zones of the region, resolved by CloudFormation (``Fn::GetAZs``).
+
+        CDK would otherwise look the zones up with AWS credentials at synthesis and
+        cache them in ``cdk.context.json``; this way synthesis needs neither.
+        """
+        return [Fn.select(index, Fn.get_azs()) for index in range(2)]
+
     def _accept_default_sg_provider(self) -> None:
         # CDK's own custom-resource Lambda that strips the VPC's default security group of its rules.
         provider = self.node.try_find_child("Custom::VpcRestrictDefaultSGCustomResourceProvider")
@@ -196,14 +233,15 @@ class BotStack(Stack):
         accept(handler, "CKV_AWS_117", f"{reason}; it calls only the EC2 API.")
         accept(handler, "CKV_AWS_115", f"{reason}; it runs once per deployment.")
 
-    def _secret(self, construct_id: str, name: str, keys: tuple[str, ...]) -> secretsmanager.Secret:
+    def _secret(self, construct_id: str, keys: tuple[str, ...]) -> secretsmanager.Secret:
         # Created with empty values, which leave that platform switched off in the bot; docs/deploy.md
         # shows how to put the real ones. A generated template (not a literal SecretString) so that
-        # CloudFormation never writes the empty values back over them on a later deploy.
+        # CloudFormation never writes the empty values back over them on a later deploy. No fixed
+        # name: a deleted secret keeps its name for its recovery window, so a retried first deploy
+        # would collide with it; the SlackSecretArn and TeamsSecretArn outputs name them.
         return secretsmanager.Secret(
             self,
             construct_id,
-            secret_name=name,
             description=f"CentralOps bot: {', '.join(keys)}",
             encryption_key=self.key,
             generate_secret_string=secretsmanager.SecretStringGenerator(
@@ -211,22 +249,26 @@ class BotStack(Stack):
                 generate_string_key="created_by_cloudformation",
                 exclude_punctuation=True,
             ),
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RETAIN_UNLESS_CREATE_FAILS,
         )
 
     def _grant_tables(self, role: iam.IRole, registry: RegistryStack) -> None:
-        registry.table(tables.IDENTITY_LINKS).grant(
-            role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
+        registry.grant_table(
+            role,
+            tables.IDENTITY_LINKS,
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:DeleteItem",
         )
-        registry.table(tables.OAUTH_STATES).grant(
-            role, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"
+        registry.grant_table(
+            role, tables.OAUTH_STATES, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"
         )
         # Claims chat events once, and keeps each person's recent queries.
-        registry.table(tables.IDEMPOTENCY).grant(role, "dynamodb:PutItem", "dynamodb:GetItem")
-        registry.table(tables.APPROVALS).grant(role, "dynamodb:GetItem", "dynamodb:UpdateItem")
-        registry.table(tables.ACCOUNTS).grant(role, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan")
-        # Refresh tokens are KMS ciphertext in the identity-links table.
-        registry.key.grant_encrypt_decrypt(role)
+        registry.grant_table(role, tables.IDEMPOTENCY, "dynamodb:PutItem", "dynamodb:GetItem")
+        registry.grant_table(role, tables.APPROVALS, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        registry.grant_table(role, tables.ACCOUNTS, "dynamodb:GetItem", "dynamodb:Scan")
+        # Refresh tokens are KMS ciphertext in the identity-links table; the tables use the CMK too.
+        registry.grant_key(role, *CMK_READ_WRITE)
 
     def _environment(
         self, config: DeploymentConfig, registry: RegistryStack, cognito: CognitoStack, runtime: RuntimeStack

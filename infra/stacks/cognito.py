@@ -7,6 +7,7 @@ from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
 from infra.stacks.config import DeploymentConfig
+from infra.stacks.findings import acknowledge
 
 AUTH_CALLBACK_PATH = "/auth/callback"
 
@@ -31,7 +32,11 @@ class CognitoStack(Stack):
             "UserPool",
             user_pool_name=f"{config.prefix}-users",
             self_sign_up_enabled=False,
-            sign_in_aliases=cognito.SignInAliases(email=True, username=True),
+            # People sign in with their email, which is their username (UsernameAttributes: email):
+            # `admin-create-user --username alice@example.com` works, and the chat email matches it.
+            # Both settings are immutable once the pool exists.
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            sign_in_case_sensitive=False,
             auto_verify=cognito.AutoVerifiedAttrs(email=True),
             standard_attributes=cognito.StandardAttributes(
                 email=cognito.StandardAttribute(required=True, mutable=True)
@@ -49,6 +54,16 @@ class CognitoStack(Stack):
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             deletion_protection=True,
             removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.user_pool,
+            "AwsSolutions-COG2",
+            "MFA (TOTP) is optional so that administrators can roll it out; the pool has no self sign-up.",
+        )
+        acknowledge(
+            self.user_pool,
+            "AwsSolutions-COG8",
+            "Threat protection (Plus plan) is a paid choice for the platform team; only administrators create users.",
         )
         self.domain = self.user_pool.add_domain(
             "HostedUi",

@@ -15,7 +15,20 @@ from centralops.errors import ConfigurationError
 
 TARGET_ROLE_NAME = "CentralOpsTargetRole"
 WRITE_ROLE_NAME = "CentralOpsWriteRole"
-DEFAULT_MODEL_ID = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+DEFAULT_MODEL = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+DEFAULT_MODEL_ID = f"us.{DEFAULT_MODEL}"
+# Cross-region inference profiles by geography: the regions each one can be called from.
+PROFILE_GEOGRAPHIES: dict[str, Callable[[str], bool]] = {
+    "us": lambda region: region.startswith("us-") and not region.startswith("us-gov-"),
+    "us-gov": lambda region: region.startswith("us-gov-"),
+    "eu": lambda region: region.startswith("eu-"),
+    "jp": lambda region: region in {"ap-northeast-1", "ap-northeast-3"},
+    "au": lambda region: region in {"ap-southeast-2", "ap-southeast-4"},
+    "apac": lambda region: region.startswith("ap-"),
+    "global": lambda region: True,
+}
+# The default model's profile in each geography that offers one.
+_DEFAULT_GEOGRAPHIES = ("us-gov", "us", "eu", "jp", "au")
 DEFAULT_AWS_MCP_URL = "https://aws-mcp.us-east-1.api.aws/mcp"
 DEFAULT_PREFIX = "centralops"
 DEFAULT_APPROVER_GROUP = "centralops-approvers"
@@ -24,7 +37,43 @@ DEFAULT_DOMAIN = "centralops.example.com"
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,20}$")
+_CERTIFICATE_ARN = re.compile(r"^arn:aws[a-z-]*:acm:([a-z0-9-]+):\d{12}:certificate/[\w-]+$")
 _ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
+
+
+def profile_geography(model_id: str) -> str | None:
+    """``eu`` for ``eu.anthropic...``; ``None`` for a model id that is not an inference profile."""
+    head = model_id.split(".", 1)[0]
+    return head if head in PROFILE_GEOGRAPHIES and "." in model_id else None
+
+
+def default_model_id(region: str | None) -> str:
+    """Claude Sonnet 4.5 through the inference profile of ``region``'s geography.
+
+    Raises:
+        ConfigurationError: No geography profile serves ``region``; the message says how to choose.
+    """
+    if region is None:
+        # Region-agnostic synthesis (no region anywhere): the documented default. `cdk deploy`
+        # always knows its region, and then this picks by it.
+        return DEFAULT_MODEL_ID
+    for geography in _DEFAULT_GEOGRAPHIES:
+        if PROFILE_GEOGRAPHIES[geography](region):
+            return f"{geography}.{DEFAULT_MODEL}"
+    raise ConfigurationError(
+        f"No regional inference profile of {DEFAULT_MODEL} is known for {region}. Pass "
+        f"-c modelId=global.{DEFAULT_MODEL} (requests may be served in any commercial region), or a "
+        f"model your region offers: aws bedrock list-inference-profiles --region {region}"
+    )
+
+
+def _certificate_region(arn: str) -> str:
+    match = _CERTIFICATE_ARN.match(arn)
+    if not match:
+        raise ConfigurationError(
+            f"certificateArn={arn!r} is not an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)."
+        )
+    return match.group(1)
 
 
 def _as_list(value: Any) -> list[str]:
@@ -64,10 +113,11 @@ class DeploymentConfig:
     Attributes:
         prefix: Prefix of every physical name (tables, roles, repositories).
         account: The central account (``CDK_DEFAULT_ACCOUNT`` when unset).
-        region: The central region (``CDK_DEFAULT_REGION`` when unset).
+        region: The central region (``CDK_DEFAULT_REGION``, else the certificate's region, when unset).
         member_account_ids: Member accounts the bridge may assume roles in.
         org_id: AWS Organizations id; adds ``aws:PrincipalOrgID`` / ``aws:ResourceOrgID`` conditions.
-        model_id: Bedrock model (or inference profile) id the agent uses.
+        model_id: Bedrock model (or inference profile) id the agent uses; by default Claude Sonnet 4.5
+            through the inference profile of the region's geography (``eu.`` in ``eu-west-1``).
         approver_group: Cognito group whose members may approve mutating commands.
         user_group: Cognito group for people allowed to use CentralOps at all.
         domain_name: Public DNS name of the bot (the ALB), e.g. ``centralops.example.com``.
@@ -124,6 +174,13 @@ class DeploymentConfig:
             raise ConfigurationError(
                 f"centralAccountId={self.central_account_id!r} is not a 12-digit AWS account id."
             )
+        geography = profile_geography(self.model_id)
+        if self.region and geography and not PROFILE_GEOGRAPHIES[geography](self.region):
+            raise ConfigurationError(
+                f"modelId={self.model_id!r} is a {geography!r} inference profile, which cannot be called "
+                f"from {self.region}. Leave modelId unset to use the profile of {self.region}'s geography, "
+                f"or pick one listed by: aws bedrock list-inference-profiles --region {self.region}"
+            )
         if self.bot_min_tasks < 1 or self.bot_max_tasks < self.bot_min_tasks:
             raise ConfigurationError("botMinTasks must be at least 1 and botMaxTasks at least botMinTasks.")
 
@@ -163,17 +220,29 @@ class DeploymentConfig:
             value = get(key)
             return str(value) if value not in (None, "") else None
 
+        certificate_arn = text("certificateArn")
+        region = text("region") or env.get("region")
+        if certificate_arn:
+            certificate_region = _certificate_region(certificate_arn)
+            if region and region != certificate_region:
+                raise ConfigurationError(
+                    f"certificateArn is in {certificate_region}, but the deployment is in {region}: the "
+                    f"load balancer needs a certificate of its own region. Request one for the bot's "
+                    f"domain in {region}."
+                )
+            # Without credentials or -c region, the certificate still says where the bot lives.
+            region = certificate_region
         return cls(
             prefix=text("prefix") or DEFAULT_PREFIX,
             account=text("account") or env.get("account"),
-            region=text("region") or env.get("region"),
+            region=region,
             member_account_ids=tuple(_as_list(get("memberAccountIds"))),
             org_id=text("orgId"),
-            model_id=text("modelId") or DEFAULT_MODEL_ID,
+            model_id=text("modelId") or default_model_id(region),
             approver_group=text("approverGroup") or DEFAULT_APPROVER_GROUP,
             user_group=text("userGroup") or DEFAULT_USER_GROUP,
             domain_name=text("domainName") or DEFAULT_DOMAIN,
-            certificate_arn=text("certificateArn"),
+            certificate_arn=certificate_arn,
             external_id=text("externalId"),
             enable_write_roles=_as_bool(get("enableWriteRoles"), False),
             agent_image_tag=text("agentImageTag") or "latest",

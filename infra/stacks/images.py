@@ -46,5 +46,6 @@ class ImagesStack(Stack):
             encryption=ecr.RepositoryEncryption.KMS,
             encryption_key=registry.key,
             lifecycle_rules=[ecr.LifecycleRule(description="Keep the last 30 images", max_image_count=30)],
-            removal_policy=RemovalPolicy.RETAIN,
+            # Kept on delete; removed if the first creation rolls back, so a retry can reuse the name.
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )

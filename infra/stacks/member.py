@@ -19,6 +19,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra.stacks.config import TARGET_ROLE_NAME, WRITE_ROLE_NAME, DeploymentConfig
+from infra.stacks.findings import acknowledge
 
 READ_ONLY_MCP_ACTIONS = ["aws-mcp:InvokeMcp", "aws-mcp:CallReadOnlyTool"]
 WRITE_MCP_ACTIONS = [*READ_ONLY_MCP_ACTIONS, "aws-mcp:CallReadWriteTool"]
@@ -50,9 +51,11 @@ class MemberRoleStack(Stack):
             self,
             "ExternalId",
             type="String",
-            default=config.external_id or "",
+            # Never the configured value as default: NoEcho hides a parameter's value, not its default,
+            # which anyone reading the template or the StackSet would see.
+            default="",
             no_echo=True,
-            description="sts:ExternalId the bridge must present; empty for none",
+            description="sts:ExternalId the bridge must present (the externalId context); empty for none",
         )
         org_id = CfnParameter(
             self,
@@ -114,6 +117,15 @@ class MemberRoleStack(Stack):
             policies=[_mcp_policy(WRITE_MCP_ACTIONS)],
         )
         write.cfn_options.condition = write_enabled
+
+        mcp = "aws-mcp actions have no resource-level permissions."
+        acknowledge(target, "AwsSolutions-IAM5[Resource::*]", mcp)
+        acknowledge(write, "AwsSolutions-IAM5[Resource::*]", mcp)
+        acknowledge(
+            target,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/ReadOnlyAccess]",
+            "The person may run any read-only AWS CLI command; AWS keeps ReadOnlyAccess current with every new service.",
+        )
 
         CfnOutput(self, "TargetRoleArn", value=target.attr_arn)
         write_output = CfnOutput(self, "WriteRoleArn", value=write.attr_arn)

@@ -1,8 +1,8 @@
 """The runtime stack: the agent on AgentCore Runtime, behind the Cognito JWT authorizer."""
 
-from typing import Any
+from typing import Any, cast
 
-from aws_cdk import CfnOutput, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import CfnElement, CfnOutput, Duration, Fn, RemovalPolicy, Stack, Token
 from aws_cdk import aws_bedrockagentcore as agentcore
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -11,20 +11,17 @@ from constructs import Construct
 from centralops import settings
 from infra import tables
 from infra.stacks.cognito import CognitoStack
-from infra.stacks.config import DeploymentConfig
+from infra.stacks.config import DeploymentConfig, profile_geography
+from infra.stacks.findings import acknowledge
 from infra.stacks.gateway import GatewayStack
 from infra.stacks.images import ImagesStack
-from infra.stacks.registry import RegistryStack
-
-INFERENCE_PROFILE_PREFIXES = ("us.", "eu.", "apac.", "jp.", "au.", "ca.", "global.")
+from infra.stacks.registry import CMK_READ_WRITE, RegistryStack
 
 
 def foundation_model_id(model_id: str) -> str:
     """The foundation model behind a cross-region inference profile id (``us.anthropic...`` -> ``anthropic...``)."""
-    for prefix in INFERENCE_PROFILE_PREFIXES:
-        if model_id.startswith(prefix):
-            return model_id[len(prefix) :]
-    return model_id
+    geography = profile_geography(model_id)
+    return model_id[len(geography) + 1 :] if geography else model_id
 
 
 def invocation_url(region: str, runtime_arn: str) -> str:
@@ -102,10 +99,22 @@ class RuntimeStack(Stack):
                 ],
             )
         )
-        accounts.grant(self.role, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan")
-        approvals.grant(self.role, "dynamodb:GetItem", "dynamodb:PutItem")
-        self.memory_bucket.grant_read_write(self.role)
-        registry.key.grant_encrypt_decrypt(self.role)
+        registry.grant_table(self.role, tables.ACCOUNTS, "dynamodb:Scan")
+        registry.grant_table(self.role, tables.APPROVALS, "dynamodb:GetItem", "dynamodb:PutItem")
+        # What Strands' S3SessionManager calls: list a session, read, write and delete its objects.
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ListMemory", actions=["s3:ListBucket"], resources=[self.memory_bucket.bucket_arn]
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadWriteMemory",
+                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                resources=[self.memory_bucket.arn_for_objects("*")],
+            )
+        )
+        registry.grant_key(self.role, *CMK_READ_WRITE)
 
         self.runtime = agentcore.Runtime(
             self,
@@ -147,9 +156,44 @@ class RuntimeStack(Stack):
             ),
         )
         images.agent.grant_pull(self.role)
+        self._acknowledge_wildcards(model)
         self.invocation_url = invocation_url(self.region, self.runtime.agent_runtime_arn)
 
         CfnOutput(self, "RuntimeArn", value=self.runtime.agent_runtime_arn)
         CfnOutput(self, "RuntimeId", value=self.runtime.agent_runtime_id)
         CfnOutput(self, "InvocationUrl", value=self.invocation_url)
         CfnOutput(self, "MemoryBucketName", value=self.memory_bucket.bucket_name)
+
+    def _acknowledge_wildcards(self, model: str) -> None:
+        # cdk-nag names each wildcard finding by the statement's resource as rendered in the template.
+        region = "<AWS::Region>" if Token.is_unresolved(self.region) else self.region
+        account = "<AWS::AccountId>" if Token.is_unresolved(self.account) else self.account
+        logs = f"arn:<AWS::Partition>:logs:{region}:{account}:log-group:"
+        memory = self.resolve(self.get_logical_id(cast(CfnElement, self.memory_bucket.node.default_child)))
+        for finding, reason in [
+            (
+                "Resource::*",
+                "X-Ray, CloudWatch PutMetricData (limited to the bedrock-agentcore namespace) and "
+                "ecr:GetAuthorizationToken have no resource-level permissions.",
+            ),
+            (
+                f"Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{model}",
+                "A cross-region inference profile serves the model from any region of its geography.",
+            ),
+            (f"Resource::<{memory}.Arn>/*", "The agent's memory objects, one prefix per chat thread."),
+            (
+                f"Resource::{logs}/aws/bedrock-agentcore/runtimes/*",
+                "AgentCore names the Runtime's log group after the runtime id, known only once created.",
+            ),
+            (
+                f"Resource::{logs}/aws/bedrock-agentcore/runtimes/*:log-stream:*",
+                "AgentCore names the Runtime's log group and streams itself.",
+            ),
+            (f"Resource::{logs}*", "logs:DescribeLogGroups has no resource-level permissions."),
+            (
+                f"Resource::arn:<AWS::Partition>:bedrock-agentcore:{region}:{account}:"
+                "workload-identity-directory/default/workload-identity/*",
+                "AgentCore creates the Runtime's workload identity, whose name is known only once created.",
+            ),
+        ]:
+            acknowledge(self.role, f"AwsSolutions-IAM5[{finding}]", reason)

@@ -12,6 +12,8 @@ from tests.fixtures.infra_cdk import Synthesized, synthesized
 
 REPO = Path(__file__).resolve().parents[2]
 CHECKOV = REPO / "scripts" / "checkov"
+# cfn-lint has no `python -m` entry point; its script sits next to the interpreter.
+CFN_LINT = Path(sys.executable).parent / "cfn-lint"
 CHECKOV_VENV = REPO / ".local" / "checkov-venv" / "bin" / "checkov"
 
 
@@ -24,13 +26,14 @@ def test_cfn_lint_reports_no_error_in_any_template(synth: Synthesized) -> None:
     paths = [str(path) for path in synth.paths.values()]
     assert len(paths) == 8
     result = subprocess.run(
-        [sys.executable, "-m", "cfnlint", "--format", "json", *paths],
+        [str(CFN_LINT), "--format", "json", *paths],
         capture_output=True,
         text=True,
         check=False,
         timeout=110,
     )
-    findings = json.loads(result.stdout or "[]")
+    assert result.stdout.startswith("["), result.stderr
+    findings = json.loads(result.stdout)
     errors = [f"{f['Rule']['Id']} {f['Filename']}: {f['Message']}" for f in findings if f["Level"] == "Error"]
     assert errors == []
     # cfn-lint exits 2 for errors (4 and 8 are warnings and informational).
