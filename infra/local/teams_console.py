@@ -108,18 +108,58 @@ class TeamsConversation:
         return "\n".join(lines)
 
 
-def _card_text(attachment: dict[str, Any]) -> str:
-    content = attachment.get("content") or {}
-    lines = []
-    for block in content.get("body") or []:
-        if block.get("type") == "TextBlock":
-            lines.append(str(block.get("text", "")))
-        elif block.get("type") == "FactSet":
-            lines.extend(f"{f.get('title')}: {f.get('value')}" for f in block.get("facts") or [])
+def _element_text(element: dict[str, Any]) -> str:
+    kind = element.get("type")
+    if kind == "TextBlock":
+        return str(element.get("text", ""))
+    if kind == "RichTextBlock":
+        return "".join(str(r.get("text", "")) for r in element.get("inlines") or [] if isinstance(r, dict))
+    if kind == "FactSet":
+        return "\n".join(f"{f.get('title')}: {f.get('value')}" for f in element.get("facts") or [])
+    if kind == "Table":
+        return render_table(
+            [
+                [" ".join(_element_text(i) for i in c.get("items") or []) for c in r.get("cells") or []]
+                for r in element.get("rows") or []
+            ],
+            header=bool(element.get("firstRowAsHeader", True)),
+        )
+    if kind in ("Container", "Column"):
+        return "\n".join(_element_text(i) for i in element.get("items") or [])
+    if kind == "ColumnSet":
+        return "  ".join(_element_text(c) for c in element.get("columns") or [])
+    return ""
+
+
+def render_table(rows: list[list[str]], *, header: bool = True) -> str:
+    """Rows as an aligned text table, the way a chat client lays out a table (header ruled off)."""
+    if not rows:
+        return ""
+    width = max(len(r) for r in rows)
+    cells = [[*r, *[""] * (width - len(r))] for r in rows]
+    sizes = [min(max(len(r[i]) for r in cells), 40) for i in range(width)]
+
+    def line(r: list[str]) -> str:
+        return "│ " + " │ ".join(c[:40].ljust(sizes[i]) for i, c in enumerate(r)) + " │"
+
+    out = [line(cells[0])]
+    if header:
+        out.append("├" + "┼".join("─" * (s + 2) for s in sizes) + "┤")
+    out.extend(line(r) for r in cells[1:])
+    return "\n".join(out)
+
+
+def card_text(content: dict[str, Any]) -> str:
+    """What an Adaptive Card shows, as text: text blocks, rich text, tables and buttons."""
+    lines = [t for t in (_element_text(e) for e in content.get("body") or []) if t]
     buttons = [f"[{a.get('title')}]" for a in content.get("actions") or []]
     if buttons:
         lines.append(" ".join(buttons))
     return "\n".join(lines)
+
+
+def _card_text(attachment: dict[str, Any]) -> str:
+    return card_text(attachment.get("content") or {})
 
 
 class TeamsConsole:

@@ -5,7 +5,7 @@ import pytest
 from bot.chat import ApprovalCard, Checklist
 from bot.commands import parse
 from bot.slack import blocks as b
-from bot.slack.render import needs_file, summary
+from bot.chat import cut_at_boundary
 
 
 @pytest.mark.parametrize(
@@ -72,9 +72,11 @@ def test_followup_buttons_respect_slack_limits() -> None:
     assert all(len(e["text"]["text"]) <= 75 and len(e["value"]) <= 2000 for e in block["elements"])
 
 
-def test_long_or_wide_answers_go_to_a_file_with_a_summary() -> None:
-    assert not needs_file("short answer\n| a | b |")
-    assert needs_file("x" * 4000)
-    assert needs_file("| " + " | ".join(["column"] * 30) + " |")
-    text = "\n".join(f"line {i}" for i in range(100))
-    assert summary(text).startswith("line 0\nline 1") and "(100 lines)" in summary(text)
+def test_long_answers_stop_at_a_paragraph_else_a_line_never_inside_one() -> None:
+    text = "first paragraph\nstill first\n\n" + "| row |\n" * 10
+    assert cut_at_boundary(text, 1000) == text
+    assert cut_at_boundary(text, 40) == "first paragraph\nstill first\n\n"
+    rows = "".join(f"| row {i} |\n" for i in range(100))
+    head = cut_at_boundary(rows, 105)
+    assert head.endswith("|\n") and len(head) <= 105 and rows.startswith(head)
+    assert cut_at_boundary("one line without a break", 5) == ""
