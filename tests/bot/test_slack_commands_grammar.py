@@ -2,10 +2,9 @@
 
 import pytest
 
-from bot.chat import ApprovalCard, Checklist
+from bot.chat import ApprovalCard, Checklist, cut_at_boundary
 from bot.commands import parse
 from bot.slack import blocks as b
-from bot.chat import cut_at_boundary
 
 
 @pytest.mark.parametrize(
