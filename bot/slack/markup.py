@@ -28,7 +28,8 @@ _CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
 # What could start a link or mention in markdown: a URL scheme (`https:` before `//`), `www.`,
 # `@name` (mentions, @here, e-mail autolinks), `](`/`][`/`]:` (inline, reference and definition links).
 _LINKISH = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*:(?=//)|\bwww(?=\.)|@(?=\w)|\](?=[(\[:])")
-_MARKUP = re.compile(r"[*_~`>#|]+")
+_MARKUP = re.compile(r"[*_~`#|]+")
+_CUT_ENTITY = re.compile(r"&[a-z]*$")
 _SPACE = re.compile(r"\s+")
 
 
@@ -62,7 +63,7 @@ def plain(text: str) -> str:
 
 def notification(text: str, limit: int = 150) -> str:
     """The top-level ``text`` of a message: a short plain sentence, escaped, never markup."""
-    words = plain(text)
-    if len(words) > limit:
-        words = words[: limit - 1].rstrip() + "…"
-    return mrkdwn(_break_links(words)) or "CentralOps"
+    short = mrkdwn(_break_links(plain(text)))
+    if len(short) > limit:
+        short = _CUT_ENTITY.sub("", short[: limit - 1]).rstrip() + "…"
+    return short or "CentralOps"

@@ -160,7 +160,7 @@ class StreamRenderer(_Base):
         who: ChatUser | None = None,
         emails: TeamsEmails | None = None,
         lock: asyncio.Lock | None = None,
-        guard_s: float = STREAM_GUARD_S,
+        guard_s: float | None = None,
     ) -> None:
         super().__init__(context, surface, who, emails)
         self.thread = thread
@@ -176,7 +176,7 @@ class StreamRenderer(_Base):
         self._pending = ""  # text not streamed yet (a line streams once it is complete)
         self._streamed = ""
         self._cut = False
-        self._guard_s = guard_s
+        self._guard_s = STREAM_GUARD_S if guard_s is None else guard_s
         self._guard: asyncio.Task[None] | None = None
         self.left_stream = False  # the answer continues as an ordinary message (two-minute limit)
 

@@ -437,7 +437,11 @@ class SlackConsole:
                         and _ts_key(m["ts"]) > _ts_key(thread.since)
                         and (
                             f"<@{thread.user}>" in m.get("text", "")
-                            or (m.get("via") == "response_url" and m.get("response_to") == thread.user)
+                            or (
+                                m.get("via") == "response_url"
+                                and m.get("response_to") == thread.user
+                                and any(b.get("block_id") == ANSWER_EVENT for b in m.get("blocks") or [])
+                            )
                         )
                     ):
                         thread.ts = m["ts"]

@@ -35,6 +35,14 @@ from infra.local.payload_checks import check_teams, record
 
 logger = logging.getLogger("infra.local.teams_connector")
 
+STREAM_LIMIT_S = 120.0
+"""Teams ends a stream two minutes after it started."""
+STREAM_TIMED_OUT = {
+    "error": {
+        "code": "ContentStreamNotAllowed",
+        "message": "Content stream finished due to exceeded streaming time.",
+    }
+}
 STREAMING_REFUSED = {
     "error": {"code": "BadArgument", "message": "Streaming api is not enabled for this conversation."}
 }
@@ -88,6 +96,8 @@ class Connector:
     messages: dict[str, Message] = field(default_factory=dict)
     conversations: list[dict[str, Any]] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
+    stream_limit_s: float = STREAM_LIMIT_S
+    stream_started: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -132,6 +142,7 @@ class Connector:
             self.messages[new] = Message(
                 new, conversation, activity, reply_to, streamed=True, final=activity.get("type") == "message"
             )
+            self.stream_started[new] = time.monotonic()
             return new
         if activity.get("type") != "message":
             return self.new_id()  # plain typing indicators and the like are not messages
@@ -164,6 +175,12 @@ async def send(request: web.Request) -> web.Response:
     ):
         connector.record("refused", conversation, activity, reason="streaming outside a 1:1 chat")
         return web.json_response(STREAMING_REFUSED, status=400)
+    info = _stream_info(activity)
+    stream_id = (info or {}).get("streamId") or activity.get("id")
+    started = connector.stream_started.get(str(stream_id)) if info is not None else None
+    if started is not None and time.monotonic() - started > connector.stream_limit_s:
+        connector.record("refused", conversation, activity, reason="stream older than the two-minute limit")
+        return web.json_response(STREAM_TIMED_OUT, status=403)
     connector.check("send", activity)
     new = connector.post(conversation, activity, reply_to, targeted)
     connector.record(
@@ -210,6 +227,14 @@ async def delete(request: web.Request) -> web.Response:
     del connector.messages[activity_id]
     connector.record("delete", conversation, {}, id=activity_id)
     return web.Response(status=200)
+
+
+async def configure(request: web.Request) -> web.Response:
+    """``POST /_stand-in/config``: ``{"stream_limit_s": seconds}`` (a scaled-down Teams)."""
+    body = await request.json()
+    if "stream_limit_s" in body:
+        request.app[CONNECTOR].stream_limit_s = float(body["stream_limit_s"])
+    return web.json_response({"ok": True})
 
 
 async def problems(request: web.Request) -> web.Response:
@@ -305,6 +330,7 @@ def create_app() -> web.Application:
     app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", update)
     app.router.add_delete("/v3/conversations/{conversation}/activities/{activity}", delete)
     app.router.add_get("/_stand-in/problems", problems)
+    app.router.add_post("/_stand-in/config", configure)
     app.router.add_get("/v3/conversations/{conversation}/members/{member}", member)
     app.router.add_get("/_stand-in/activities", activities)
     app.router.add_get("/_stand-in/messages", messages)
