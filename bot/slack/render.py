@@ -469,12 +469,8 @@ class SlackRenderer:
             await self._update_fallback(self._segment + tail, followups, metadata=metadata)
             return
         last = self._last
-        if tail.strip() or followups or last is None or last.get("stream"):
-            body = tail.strip() or (
-                "Here is what I can suggest next."
-                if followups
-                else "The agent finished without an answer. Try asking in other words."
-            )
+        if tail.strip() or last is None or last.get("stream"):
+            body = tail.strip() or "The agent finished without an answer. Try asking in other words."
             await self.client.chat_postMessage(
                 channel=self.channel,
                 thread_ts=self.thread_ts,
@@ -483,9 +479,14 @@ class SlackRenderer:
                 metadata=metadata,
             )
             return
-        # The answer ended with a table or an approval card: that message closes it, nothing is added.
+        # The answer ended with a table or an approval card: that message closes it and carries the
+        # follow-up buttons; no line is added after it.
         await self.client.chat_update(
-            channel=self.channel, ts=last["ts"], text=last["text"], blocks=last["blocks"], metadata=metadata
+            channel=self.channel,
+            ts=last["ts"],
+            text=last["text"],
+            blocks=[*last["blocks"], *followups],
+            metadata=metadata,
         )
 
     async def _upload(self, content: str, filename: str, title: str, kind: str) -> None:

@@ -40,6 +40,7 @@ from centralops import logs, settings
 from infra.local import org
 from infra.local.payload_checks import check_slack
 from infra.local.payload_checks import record as record_check
+from infra.local.text_table import render_table
 
 logger = logging.getLogger("infra.local.slack_api")
 
@@ -614,7 +615,21 @@ def _block_lines(block: dict[str, Any]) -> list[str]:
         return ["  ".join(f"[{(e.get('text') or {}).get('text', '?')}]" for e in block.get("elements", []))]
     if kind == "divider":
         return ["─" * 20]
+    if kind == "table":
+        # Slack draws the table block as a grid; the first row is the header.
+        rows = [[_cell_text(c) for c in row] for row in block.get("rows") or []]
+        return render_table(rows).splitlines()
     return []
+
+
+def _cell_text(cell: dict[str, Any]) -> str:
+    if cell.get("type") == "rich_text":
+        return "".join(
+            str(e.get("text", ""))
+            for section in cell.get("elements") or []
+            for e in section.get("elements") or []
+        )
+    return str(cell.get("text", ""))
 
 
 def render_message(message: dict[str, Any]) -> list[str]:

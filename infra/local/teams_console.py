@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from infra.local import org
+from infra.local.text_table import render_table
 
 BOT_ID = "28:00000000-0000-4000-8000-0000000b0a55"
 BOT_NAME = "CentralOps"
@@ -129,24 +130,6 @@ def _element_text(element: dict[str, Any]) -> str:
     if kind == "ColumnSet":
         return "  ".join(_element_text(c) for c in element.get("columns") or [])
     return ""
-
-
-def render_table(rows: list[list[str]], *, header: bool = True) -> str:
-    """Rows as an aligned text table, the way a chat client lays out a table (header ruled off)."""
-    if not rows:
-        return ""
-    width = max(len(r) for r in rows)
-    cells = [[*r, *[""] * (width - len(r))] for r in rows]
-    sizes = [min(max(len(r[i]) for r in cells), 40) for i in range(width)]
-
-    def line(r: list[str]) -> str:
-        return "│ " + " │ ".join(c[:40].ljust(sizes[i]) for i, c in enumerate(r)) + " │"
-
-    out = [line(cells[0])]
-    if header:
-        out.append("├" + "┼".join("─" * (s + 2) for s in sizes) + "┤")
-    out.extend(line(r) for r in cells[1:])
-    return "\n".join(out)
 
 
 def card_text(content: dict[str, Any]) -> str:
