@@ -31,6 +31,12 @@ _BOLD = re.compile(r"(?<![*\w])\*(?!\s)([^*\n]+?)\*(?![*\w])")
 _MARK = {"running": "⏳", "ok": "✅", "failed": "❌"}
 
 
+def plain_summary(text: str, limit: int = 150) -> str:
+    """A short plain-text line for notifications: markdown characters and line breaks dropped."""
+    words = " ".join(re.sub(r"[*_~`#|\[\]<>]+", "", text).split())
+    return words if len(words) <= limit else words[: limit - 1].rstrip() + "…"
+
+
 def teams_markdown(text: str) -> str:
     """The core writes Slack's ``*bold*``; Teams reads single asterisks as italics."""
     return _BOLD.sub(r"**\1**", text)

@@ -95,13 +95,24 @@ def table_cards(tables: list[Table], budget: int) -> list[Attachment]:
     return out
 
 
-def _message(text: str | None = None, attachments: list[Attachment] | None = None) -> Activity:
+def _message(
+    text: str | None = None, attachments: list[Attachment] | None = None, summary: str | None = None
+) -> Activity:
     activity = Activity(type=ActivityTypes.message, text_format="markdown")
     if text is not None:
         activity.text = text
     if attachments:
         activity.attachments = attachments
+    if summary:
+        # What notifications and previews show for a card message: plain words, no markup.
+        activity.summary = cards.plain_summary(summary)
     return activity
+
+
+def _approval_message(card: ApprovalCard) -> Activity:
+    return _message(
+        attachments=[cards.attachment(cards.approval(card))], summary=f"Approval needed: {card.command}"
+    )
 
 
 def _clip(text: str, budget: int = MESSAGE_BYTES) -> str:
@@ -138,11 +149,16 @@ class _Base:
         """The sign-in card, only for the requester (whose email the callback will compare)."""
         if self.emails is not None and self.who is not None:
             await self.emails.remember_sender(await self._context(), self.who.team, self.who.user)
-        await self._send(_message(attachments=[cards.attachment(cards.sign_in(url, text))]), private=True)
+        await self._send(
+            _message(
+                attachments=[cards.attachment(cards.sign_in(url, text))], summary="Sign in to CentralOps"
+            ),
+            private=True,
+        )
 
     async def approval(self, card: ApprovalCard) -> None:  # overridden; keeps the protocol complete
         """Post Approve / Deny as a message of its own."""
-        await self._send(_message(attachments=[cards.attachment(cards.approval(card))]))
+        await self._send(_approval_message(card))
 
     async def decided(self, card: ApprovalCard) -> None:
         """Decisions are shown by the click handler, which knows which card was clicked."""
@@ -296,15 +312,15 @@ class StreamRenderer(_Base):
             finally:
                 self.release()
             for card in approvals:
-                await self._send(_message(attachments=[cards.attachment(cards.approval(card))]))
+                await self._send(_approval_message(card))
             return
         extra = table_cards(self._tables, MESSAGE_BYTES - 4000)
         if self._followups:
             extra.append(cards.attachment(cards.followups(self._followups)))
         if extra:
-            await self._send(_message(attachments=extra))
+            await self._send(_message(attachments=extra, summary="The answer's tables and next questions"))
         for card in self._approvals:
-            await self._send(_message(attachments=[cards.attachment(cards.approval(card))]))
+            await self._send(_approval_message(card))
 
 
 class ThreadRenderer(_Base):
@@ -408,7 +424,7 @@ class ThreadRenderer(_Base):
     async def approval(self, card: ApprovalCard) -> None:
         """Approve / Deny in the thread at once, so approvers can act while the answer finishes."""
         self._approvals += 1
-        await self._send(_message(attachments=[cards.attachment(cards.approval(card))]))
+        await self._send(_approval_message(card))
 
     async def followups(self, items: list[Followup]) -> None:
         """Attached to the final version of the message."""
