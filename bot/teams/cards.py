@@ -37,9 +37,13 @@ def plain_summary(text: str, limit: int = 150) -> str:
     return words if len(words) <= limit else words[: limit - 1].rstrip() + "…"
 
 
+_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
+
+
 def teams_markdown(text: str) -> str:
-    """The core writes Slack's ``*bold*``; Teams reads single asterisks as italics."""
-    return _BOLD.sub(r"**\1**", text)
+    """The core writes Slack's ``*bold*``; Teams reads single asterisks as italics. Code stays as written."""
+    parts = _CODE.split(text)
+    return "".join(p if i % 2 else _BOLD.sub(r"**\1**", p) for i, p in enumerate(parts))
 
 
 def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -359,12 +359,13 @@ class ThreadRenderer(_Base):
         return request.where.thread or self.thread or request.where.channel
 
     def render(self) -> Activity:
-        """The message as it should look now."""
+        """The message as it should look now (the agent's markdown as written, the core's lines for Teams)."""
+        core = cards.teams_markdown
         answer = "".join(self._answer).strip()
         lines: list[str] = []
         if not self._done:
-            lines.append(f"{WORKING} {self._checklist.status or 'Working on it…'}")
-            lines.extend(cards.checklist_lines(self._checklist))
+            lines.append(core(f"{WORKING} {self._checklist.status or 'Working on it…'}"))
+            lines.extend(core(line) for line in cards.checklist_lines(self._checklist))
             if answer:
                 lines.extend(["", answer])
         else:
@@ -373,8 +374,8 @@ class ThreadRenderer(_Base):
             elif not (self._errors or self._tables or self._followups or self._approvals):
                 lines.append("The agent finished without an answer. Try asking in other words.")
             if any(i.state == "failed" for i in self._checklist.items):
-                lines.extend(["", *cards.checklist_lines(self._checklist)])
-        lines.extend(f"⚠️ {e}" for e in self._errors)
+                lines.extend(["", *(core(line) for line in cards.checklist_lines(self._checklist))])
+        lines.extend(core(f"⚠️ {e}") for e in self._errors)
         attachments: list[Attachment] = []
         if self._done:
             attachments = table_cards(self._tables, int(MESSAGE_BYTES * (1 - TEXT_SHARE)))
@@ -382,7 +383,7 @@ class ThreadRenderer(_Base):
                 attachments.append(cards.attachment(cards.followups(self._followups)))
         text = "\n".join(lines).strip()
         budget = int(MESSAGE_BYTES * TEXT_SHARE) if attachments else MESSAGE_BYTES
-        return _message(_clip(cards.teams_markdown(text), budget) if text else None, attachments or None)
+        return _message(_clip(text, budget) if text else None, attachments or None)
 
     @property
     def empty(self) -> bool:

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from infra.local import org
+from infra.local.payload_checks import check_teams, record
 from infra.local.text_table import render_table
 
 BOT_ID = "28:00000000-0000-4000-8000-0000000b0a55"
@@ -328,6 +329,13 @@ class TeamsConsole:
         )
         seen = await self._message_ids(base)
         turn = await self.post(activity)
+        if isinstance(turn.body, dict) and turn.body.get("type") == CARD:
+            # The card an invoke response puts in place is checked like every card the bot sends.
+            shown = {
+                "type": "message",
+                "attachments": [{"contentType": CARD, "content": turn.body.get("value")}],
+            }
+            record("teams", "invoke response card", check_teams(shown))
         follow = TeamsConversation(on.surface, base, user, f"[clicked {verb}]", activity["id"], turn)
         if wait:
             # Only a recorded decision (a card in the invoke response) or a follow-up starts new work.

@@ -165,3 +165,37 @@ async def test_a_stream_leaves_before_teams_ends_it_and_the_answer_arrives_in_fu
     calls = await teams.console.activities(chat.conversation_id)
     assert not [c for c in calls if c["op"] == "refused"], "nothing was sent to an expired stream"
     assert [c for c in calls if c["op"] == "update"], "the rest came as an ordinary message update"
+
+
+def test_every_card_keeps_data_out_of_markdown() -> None:
+    from datetime import UTC, datetime
+
+    from bot.chat import ApprovalCard, Table
+    from bot.teams import cards
+
+    card = ApprovalCard("a1", EVIL, [EVIL], EVIL, "mutating", EVIL, "approved", EVIL, datetime.now(UTC))
+    docs = {
+        "approval": cards.approval(card),
+        "decided": cards.decided(card),
+        "sign-in": cards.sign_in("https://centralops.example.com/auth/start", EVIL),
+        "followups": cards.followups([{"label": EVIL, "prompt": EVIL}]),
+        "table": cards.card(cards.table_body(Table([EVIL], [[EVIL]], EVIL))),
+    }
+    for name, doc in docs.items():
+        message = {"type": "message", "attachments": [{"contentType": cards.CONTENT_TYPE, "content": doc}]}
+        assert check_teams(message) == [], name
+        assert EVIL in text_runs(doc) or name == "followups", name
+
+
+async def test_hostile_checklist_lines_in_a_channel_are_code(teams: TeamsStack) -> None:
+    teams.runtime.script(
+        "q",
+        (0, events.tool_start(EVIL, f"aws s3 ls {EVIL}")),
+        (0, events.tool_end(EVIL, f"aws s3 ls {EVIL}", ok=False, ms=3)),
+        (0, events.text("One account failed.")),
+        (0, events.done("s")),
+    )
+    post = await teams.console.channel(user="alice", text="q")
+    [answer] = post.messages
+    assert f"❌ `{EVIL.replace('`', "'")}` — `aws s3 ls {EVIL.replace('`', "'")}`" in answer["text"]
+    assert await problems(teams) == []
