@@ -86,12 +86,25 @@ class CheckItem:
     ms: int | None = None
 
 
+MAX_CHECK_LINES = 15
+"""Account lines a checklist shows, on every platform; the rest is summed up in one line."""
+
+
 @dataclass
 class Checklist:
     """Progress of one answer: the latest status and one line per account call."""
 
     status: str = ""
     items: list[CheckItem] = field(default_factory=list)
+
+    def visible(self, *, failed_only: bool = False) -> tuple[list[CheckItem], str]:
+        """The lines to show (at most :data:`MAX_CHECK_LINES`) and ``…and N more (M done)`` for the rest."""
+        pool = [i for i in self.items if i.state == "failed"] if failed_only else self.items
+        shown, rest = pool[:MAX_CHECK_LINES], pool[MAX_CHECK_LINES:]
+        if not rest:
+            return shown, ""
+        ended = sum(i.state != "running" for i in rest)
+        return shown, f"…and {len(rest)} more ({ended} done)"
 
     def start(self, account: str, command: str) -> None:
         """Record a call that started."""

@@ -23,7 +23,6 @@ ANSWER_EVENT = "centralops_answer"
 
 SECTION_MAX = 3000
 MARKDOWN_MAX = 12000
-MAX_CHECK_LINES = 15
 TABLE_ROWS = 99  # data rows of a table block: 100 rows with the header
 TABLE_COLUMNS = 20
 CELL_MAX = 500
@@ -57,14 +56,12 @@ def checklist_text(checklist: Checklist) -> str:
     # The status line describes work in progress: once every call has ended it only adds noise.
     if checklist.status and (not checklist.items or any(i.state == "running" for i in checklist.items)):
         lines.append(f"_{mrkdwn(checklist.status)}_")
-    shown = checklist.items[:MAX_CHECK_LINES]
+    shown, more = checklist.visible()
     for item in shown:
         took = f" · {item.ms} ms" if item.ms is not None else ""
         lines.append(f"{_ICON[item.state]} *{mrkdwn(item.account)}* {code(item.command, 80)}{took}")
-    if len(checklist.items) > len(shown):
-        rest = checklist.items[len(shown) :]
-        ended = sum(i.state != "running" for i in rest)
-        lines.append(f"…and {len(rest)} more ({ended} done)")
+    if more:
+        lines.append(more)
     return "\n".join(lines) or "_Working on it…_"
 
 

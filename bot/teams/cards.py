@@ -187,13 +187,14 @@ def followups(items: list[Followup]) -> dict[str, Any]:
     )
 
 
-def checklist_lines(checklist: Checklist) -> list[str]:
-    """One line per account call (``✅ staging — aws s3 ls (120 ms)``)."""
+def checklist_lines(checklist: Checklist, *, failed_only: bool = False) -> list[str]:
+    """One line per account call (``✅ `staging` — `aws s3 ls` (120 ms)``), capped as on every platform."""
+    shown, more = checklist.visible(failed_only=failed_only)
     lines = []
-    for item in checklist.items:
+    for item in shown:
         took = f" ({item.ms} ms)" if item.ms is not None else ""
         lines.append(f"{_MARK[item.state]} {literal(item.account)} — {literal(item.command)}{took}")
-    return lines
+    return [*lines, more] if more else lines
 
 
 def progress_text(checklist: Checklist) -> str:

@@ -374,7 +374,8 @@ class ThreadRenderer(_Base):
             elif not (self._errors or self._tables or self._followups or self._approvals):
                 lines.append("The agent finished without an answer. Try asking in other words.")
             if any(i.state == "failed" for i in self._checklist.items):
-                lines.extend(["", *(core(line) for line in cards.checklist_lines(self._checklist))])
+                failed = cards.checklist_lines(self._checklist, failed_only=True)
+                lines.extend(["", *(core(line) for line in failed)])
         lines.extend(core(f"⚠️ {e}") for e in self._errors)
         attachments: list[Attachment] = []
         if self._done:

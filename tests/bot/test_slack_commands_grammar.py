@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.chat import ApprovalCard, Checklist, cut_at_boundary
+from bot.chat import MAX_CHECK_LINES, ApprovalCard, Checklist, cut_at_boundary
 from bot.commands import parse
 from bot.slack import blocks as b
 
@@ -46,7 +46,7 @@ def test_checklist_is_compact_and_bounded() -> None:
         checklist.end(f"acct-{i}", "aws s3 ls", ok=i % 7 != 0, ms=i)
     text = b.checklist_text(checklist)
     assert text.startswith("_Querying 40 accounts…_")
-    assert len(text.splitlines()) == 1 + b.MAX_CHECK_LINES + 1
+    assert len(text.splitlines()) == 1 + MAX_CHECK_LINES + 1
     assert text.endswith("…and 25 more (15 done)")
     for i in range(30, 40):
         checklist.end(f"acct-{i}", "aws s3 ls", ok=True, ms=1)

@@ -199,3 +199,27 @@ async def test_hostile_checklist_lines_in_a_channel_are_code(teams: TeamsStack) 
     [answer] = post.messages
     assert f"❌ `{EVIL.replace('`', "'")}` — `aws s3 ls {EVIL.replace('`', "'")}`" in answer["text"]
     assert await problems(teams) == []
+
+
+async def test_a_50_account_fan_out_with_errors_in_a_channel(teams: TeamsStack) -> None:
+    names = [f"acct-{i:02d}" for i in range(50)]
+    steps: list[Any] = [(0, events.tool_start(n, "aws s3api list-buckets")) for n in names]
+    steps += [
+        (0, events.tool_end(n, "aws s3api list-buckets", ok=i % 7 != 0, ms=i)) for i, n in enumerate(names)
+    ]
+    steps += [(0, events.text("**180** buckets across 43 accounts:\n\n"))]
+    steps += [(0, events.table(["Account", "Bucket"], [[n, f"{n}-b{j}"] for n in names for j in range(4)]))]
+    steps += [
+        (0, events.text(f"\n**{n}** — failed: AccessDenied [x](https://evil.example)\n")) for n in names[::7]
+    ]
+    teams.runtime.script("fan", *steps, (0, events.done("s")))
+    post = await teams.console.channel(user="alice", text="fan")
+    [answer] = post.messages
+    failed_lines = [line for line in answer["text"].splitlines() if line.startswith("❌")]
+    assert len(failed_lines) == 8, "the final message lists the failed accounts only"
+    assert utf16(answer) <= TEAMS_MESSAGE_BYTES
+    [table] = [
+        a["content"] for a in answer["attachments"] if any(e["type"] == "Table" for e in a["content"]["body"])
+    ]
+    assert text_runs(table)[:2] == ["Account", "Bucket"]
+    assert await problems(teams) == []
