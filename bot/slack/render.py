@@ -106,6 +106,7 @@ class SlackRenderer:
         self._cut = False  # the thread shows only the head of the answer; the file has all of it
         self._tables = 0
         self._stream: AsyncChatStream | None = None
+        self._stream_here = True  # False once a stream could not start in this place
         self._answer_ts: str | None = None  # fallback message of the current segment
         self._last: dict[str, Any] | None = None  # the newest message of the answer: ts, text, blocks
         self._followups: list[Followup] = []
@@ -374,7 +375,7 @@ class SlackRenderer:
             return False
         self._shown += len(piece)
         self._segment += piece
-        if self.streaming.enabled and await self._append(piece):
+        if self.streaming.enabled and self._stream_here and await self._append(piece):
             return True
         await self._update_fallback(self._segment)
         return True
@@ -393,16 +394,14 @@ class SlackRenderer:
             await self._stream.append(markdown_text=markup.markdown(piece))
             return True
         except SlackApiError as e:
-            if (
-                self._stream is not None
-                and self._stream.ts is None
-                and e.response.get("error") in _NO_STREAMING
-            ):
-                logger.info(
-                    "streaming methods unavailable; updating one message",
-                    extra={"error": e.response.get("error")},
-                )
-                self.streaming.enabled = False
+            if self._stream is not None and self._stream.ts is None:
+                # The stream never started: this answer is one updated message instead, and the
+                # workspace-wide switch goes off only when the methods themselves are missing.
+                error = e.response.get("error")
+                logger.info("streaming unavailable; updating one message", extra={"error": error})
+                if error in _NO_STREAMING:
+                    self.streaming.enabled = False
+                self._stream_here = False
                 self._stream = None
                 return False
             raise
