@@ -192,7 +192,20 @@ def _raw(payload: Any) -> str:
     text = payload if isinstance(payload, str) else json.dumps(payload, indent=2, default=str)
     if len(text) > MAX_RAW:
         text = text[:MAX_RAW] + "\n… (cut)"
-    return f"```\n{text}\n```"
+    # A fence longer than any run of backticks in the output: nothing in it can close the block.
+    fence = "`" * max(3, _longest_backticks(text) + 1)
+    return f"{fence}\n{text}\n{fence}"
+
+
+def _longest_backticks(text: str) -> int:
+    return max((len(m) for m in re.findall(r"`+", text)), default=0)
+
+
+def code(text: str) -> str:
+    """``text`` as an inline code span that its own backticks cannot end."""
+    ticks = "`" * (_longest_backticks(text) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def compose(
@@ -245,9 +258,9 @@ def compose(
                         f"{header} — {counted(len(rows), label)}:\n\n{table(resource.columns, rows)}"
                     )
             elif r.payload in (None, "", {}, []):
-                parts.append(f"{header} — `{command}` ran and printed nothing.")
+                parts.append(f"{header} — {code(command)} ran and printed nothing.")
             else:
-                parts.append(f"{header} — `{command}`:\n{_raw(r.payload)}")
+                parts.append(f"{header} — {code(command)}:\n{_raw(r.payload)}")
             if r.truncated:
                 parts.append("_(output truncated by the bridge)_")
         if resource is not None and action == "list" and len(ok) > 1:

@@ -23,8 +23,9 @@ import re
 
 WORD_JOINER = "\u2060"
 
-# Code spans and fences: kept as written (their text never links), only control characters escaped.
-_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
+# Code spans and fences (CommonMark: a run of backticks closed by a run of the same length): kept as
+# written, since nothing links inside code; only control characters are escaped there.
+_CODE = re.compile(r"((?<![`\\])(`+)(?!`).+?(?<!`)\2(?!`))", re.S)
 # What could start a link or mention in markdown: a URL scheme (`https:` before `//`), `www.`,
 # `@name` (mentions, @here, e-mail autolinks), `](`/`][`/`]:` (inline, reference and definition links).
 _LINKISH = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*:(?=//)|\bwww(?=\.)|@(?=\w)|\](?=[(\[:])")
@@ -52,8 +53,13 @@ def _break_links(text: str) -> str:
 
 def markdown(text: str) -> str:
     """``text`` for ``markdown_text`` or a ``markdown`` block: no mention, broadcast or link can form."""
-    parts = _CODE.split(text)
-    return "".join(mrkdwn(p) if i % 2 else mrkdwn(_break_links(p)) for i, p in enumerate(parts))
+    out, at = [], 0
+    for m in _CODE.finditer(text):
+        out.append(mrkdwn(_break_links(text[at : m.start()])))
+        out.append(mrkdwn(m.group(0)))
+        at = m.end()
+    out.append(mrkdwn(_break_links(text[at:])))
+    return "".join(out)
 
 
 def plain(text: str) -> str:

@@ -40,7 +40,7 @@ INFORMATIVE_CHARS = 1000
 
 _WJ = "\u2060"
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
-_CODE = re.compile(r"```.*?```|`[^`\n]*`", re.S)
+_CODE = re.compile(r"(?<![`\\])(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
 _LINKISH = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*:(?=//)|\bwww(?=\.)|@(?=\w)|\](?=[(\[:])")
 _MD = re.compile(r"[*_`~\[\]<>]|^\s*(?:#|[-+] |\d+\. )|(?i:\b[a-z][a-z0-9+.-]*://)|\bwww\.", re.M)
 _lock = threading.Lock()
