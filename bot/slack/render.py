@@ -204,15 +204,24 @@ class SlackRenderer:
             self._reply.table(table)
             return
         async with self._lock:
-            await self._flush_checklist()
-            await self._flush_text(final=True)
-            await self._end_segment()
             if self._tables >= MAX_TABLE_MESSAGES:
+                await self._flush_text(final=True)
                 self._cut = True
                 return
+            lead = ""
+            if self._stream is None and self._answer_ts is None and not self._cut:
+                # Nothing of this part is shown yet: the text before the table rides in the table's
+                # message (one call, in order), instead of a message of its own.
+                lead = cut_at_boundary(self._pending, INLINE_CAP - self._shown)
+                self._cut = len(lead) < len(self._pending)
+                self._pending, self._shown = "", self._shown + len(lead)
+            else:
+                await self._flush_text(final=True)
+                await self._end_segment()
             self._tables += 1
             clipped = len(table.rows) > b.TABLE_ROWS or len(table.columns) > b.TABLE_COLUMNS
-            await self._post(markup.notification(table.summary()), b.table_blocks(table))
+            blocks = [*([b.markdown(lead.strip())] if lead.strip() else []), *b.table_blocks(table)]
+            await self._post(markup.notification(lead.strip() or table.summary()), blocks)
             if clipped:
                 await self._upload(table.csv(), "table.csv", table.title or "CentralOps table", "csv")
             self._next_at = asyncio.get_running_loop().time() + self.pace_s
