@@ -297,7 +297,14 @@ class SlackEdge:
             PLATFORM, team, str(user.get("id", "")), str(user.get("username") or user.get("name") or "")
         )
         place = ChatPlace(PLATFORM, team, channel, thread)
-        renderer = self.renderer(client, place, decider, card_ts=card_ts, on_open=slot.release)
+        renderer = self.renderer(
+            client,
+            place,
+            decider,
+            card_ts=card_ts,
+            on_open=slot.release,
+            response_url=body.get("response_url"),
+        )
         await self.conversation.decide(
             approval_id=str(action.get("value", "")),
             decision=decision,

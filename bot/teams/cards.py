@@ -187,18 +187,22 @@ def followups(items: list[Followup]) -> dict[str, Any]:
     )
 
 
-def checklist_lines(checklist: Checklist, *, failed_only: bool = False) -> list[str]:
-    """One line per account call (``✅ `staging` — `aws s3 ls` (120 ms)``), capped as on every platform."""
+def checklist_lines(checklist: Checklist, *, failed_only: bool = False, plain: bool = False) -> list[str]:
+    """One line per account call (``✅ `staging` — `aws s3 ls` (120 ms)``), capped as on every platform.
+
+    ``plain`` drops the code marks, for informative updates (plain text, never markdown).
+    """
     shown, more = checklist.visible(failed_only=failed_only)
+    show = (lambda v: " ".join(str(v).split())) if plain else literal
     lines = []
     for item in shown:
         took = f" ({item.ms} ms)" if item.ms is not None else ""
-        lines.append(f"{_MARK[item.state]} {literal(item.account)} — {literal(item.command)}{took}")
+        lines.append(f"{_MARK[item.state]} {show(item.account)} — {show(item.command)}{took}")
     return [*lines, more] if more else lines
 
 
 def progress_text(checklist: Checklist) -> str:
     """The status line and the checklist, as one short informative text."""
     parts = [checklist.status] if checklist.status else []
-    parts.extend(checklist_lines(checklist))
+    parts.extend(checklist_lines(checklist, plain=True))
     return "\n".join(parts) or "Working on it…"
