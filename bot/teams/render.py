@@ -44,7 +44,9 @@ INFORMATIVE_MAX = 1000
 """Teams refuses informative updates longer than 1000 characters."""
 STREAM_GUARD_S = 100.0
 """Teams ends a stream after two minutes; the answer leaves the stream before that."""
-STILL_WORKING = "Still working: this message will be updated with the rest of the answer."
+CONTINUED = "_The answer continues in the next message…_"
+AFTER_STREAM_INTERVAL_S = 1.5
+"""Shortest gap between two updates of the message an answer continues in after its stream."""
 MAX_TABLES = 5
 
 
@@ -194,7 +196,8 @@ class StreamRenderer(_Base):
         self._cut = False
         self._guard_s = STREAM_GUARD_S if guard_s is None else guard_s
         self._guard: asyncio.Task[None] | None = None
-        self.left_stream = False  # the answer continues as an ordinary message (two-minute limit)
+        self._after: ThreadRenderer | None = None  # where the answer continues once the stream closed
+        self._finishing = False
 
     async def _begin(self) -> Any:
         if self._stream is None:
@@ -207,15 +210,25 @@ class StreamRenderer(_Base):
             self._guard = asyncio.create_task(self._leave_stream_in_time())
         return self._stream
 
+    @property
+    def left_stream(self) -> bool:
+        """Whether the answer left its stream (Teams' two-minute limit) and continues as a message."""
+        return self._after is not None
+
     async def _leave_stream_in_time(self) -> None:
-        """Before Teams' two-minute limit, end the stream; the answer then arrives as a message update."""
+        """Before Teams' two-minute limit, close the stream; the rest grows in an ordinary, updated message."""
         await asyncio.sleep(self._guard_s)
         stream = self._stream
-        if stream is None:
+        if stream is None or self._finishing:
             return
         self._flush_lines(final=True)
-        self.left_stream = bool(await stream.send_stream_timed_out_notification(STILL_WORKING))
-        logger.info("left the stream before the two-minute limit", extra={"sent": self.left_stream})
+        self._after = ThreadRenderer(
+            self._context, self.surface, interval_s=AFTER_STREAM_INTERVAL_S, who=self.who, emails=self.emails
+        )
+        stream.queue_text_chunk(("\n\n" if self._streamed else "") + CONTINUED)
+        await stream.end_stream()
+        logger.info("left the stream before the two-minute limit")
+        await self._after.progress(self._checklist or Checklist())
 
     def release(self) -> None:
         """Let the next answer in this chat stream (idempotent)."""
@@ -238,10 +251,16 @@ class StreamRenderer(_Base):
     async def progress(self, checklist: Checklist) -> None:
         """An informative update with the status and the checklist."""
         self._checklist = checklist
+        if self._after is not None:
+            await self._after.progress(checklist)
+            return
         self._inform(await self._begin(), cards.progress_text(checklist)[:INFORMATIVE_MAX])
 
     async def text(self, delta: str) -> None:
         """A chunk of the answer: whole lines stream, within the message size budget."""
+        if self._after is not None:
+            await self._after.text(delta)
+            return
         await self._begin()
         self._texted = True
         self._pending += delta
@@ -264,6 +283,9 @@ class StreamRenderer(_Base):
 
     async def table(self, table: Table) -> None:
         """Shown as a card of the final message (text-only Teams messages cannot show tables)."""
+        if self._after is not None:
+            await self._after.table(table)
+            return
         await self._begin()
         self._tables.append(table)
 
@@ -277,6 +299,9 @@ class StreamRenderer(_Base):
 
     async def error(self, message: str) -> None:
         """Inside the stream when one runs, else a message of its own."""
+        if self._after is not None:
+            await self._after.error(message)
+            return
         if self._stream is None:
             await self._send(_message(f"⚠️ {message}"))
             return
@@ -287,9 +312,25 @@ class StreamRenderer(_Base):
 
     async def finish(self) -> None:
         """The final message with its cards, then any approval cards."""
-        if self._stream is not None:
-            if self._guard is not None:
+        self._finishing = True
+        if self._guard is not None:
+            if self._after is None:
                 self._guard.cancel()
+            else:
+                await self._guard  # the stream is closing: let it close
+        if self._after is not None:
+            try:
+                for table in self._tables:
+                    await self._after.table(table)
+                if self._followups:
+                    await self._after.followups(self._followups)
+                await self._after.finish()
+            finally:
+                self.release()
+            for card in self._approvals:
+                await self._send(_approval_message(card))
+            return
+        if self._stream is not None:
             self._flush_lines(final=True)
             if self._cut:
                 note = "\n\n_The answer was cut here: Teams messages are limited in size. Ask about fewer accounts at once to see the rest._"

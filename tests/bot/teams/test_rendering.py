@@ -154,14 +154,17 @@ async def test_a_stream_leaves_before_teams_ends_it_and_the_answer_arrives_in_fu
     pieces = [f"part {i}\n" for i in range(8)]
     teams.runtime.script("slow", *((0.25, events.text(p)) for p in pieces), (0, events.done("s")))
     chat = await teams.console.personal(user="alice", text="slow", wait=False)
-    answer: dict[str, Any] = {}
+    shown = ""
     for _ in range(100):
-        [answer] = await teams.console.messages(chat.conversation_id) or [{}]
-        if "part 7" in (answer.get("text") or ""):
+        messages = await teams.console.messages(chat.conversation_id)
+        shown = "\n".join(m["text"] or "" for m in messages)
+        if "part 7" in shown and not any((m["text"] or "").startswith(render.WORKING) for m in messages):
             break
         await asyncio.sleep(0.1)
-    assert all(p.strip() in answer["text"] for p in pieces), answer["text"]
-    assert render.STILL_WORKING not in answer["text"], "the final update replaced the notice"
+    first, rest = messages
+    assert first["streamed"] and first["final"] and render.CONTINUED in first["text"]
+    assert not rest["streamed"], "the rest is an ordinary message"
+    assert all(p.strip() in shown for p in pieces), shown
     calls = await teams.console.activities(chat.conversation_id)
     assert not [c for c in calls if c["op"] == "refused"], "nothing was sent to an expired stream"
     assert [c for c in calls if c["op"] == "update"], "the rest came as an ordinary message update"
