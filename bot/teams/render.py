@@ -94,6 +94,10 @@ def table_cards(tables: list[Table], budget: int) -> list[Attachment]:
                 break
             rows = max(min(rows - 1, rows * share // size), 0)
         out.append(cards.attachment(doc))
+    if len(tables) > MAX_TABLES:
+        left = len(tables) - MAX_TABLES
+        note = f"{left} more table{'s' if left != 1 else ''} not shown: ask about fewer accounts at once."
+        out.append(cards.attachment(cards.card([cards.runs(note)])))
     return out
 
 
