@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 PACE_S = 1.3  # between two paced Web API calls of one answer: under one call a second overall
 INLINE_CAP = 3500  # characters of answer text shown in the thread; the rest goes into the attached file
 MAX_TABLE_MESSAGES = 5  # tables shown in the thread; later ones are only in the attached file
+_BLOCKS_REFUSED = {"invalid_blocks", "invalid_blocks_format"}
 _NO_STREAMING = {"unknown_method", "method_not_supported_for_channel_type", "not_allowed_token_type"}
 
 
@@ -220,8 +221,23 @@ class SlackRenderer:
                 await self._end_segment()
             self._tables += 1
             clipped = len(table.rows) > b.TABLE_ROWS or len(table.columns) > b.TABLE_COLUMNS
-            blocks = [*([b.markdown(lead.strip())] if lead.strip() else []), *b.table_blocks(table)]
-            await self._post(markup.notification(lead.strip() or table.summary()), blocks)
+            lead_blocks = [b.markdown(lead.strip())] if lead.strip() else []
+            try:
+                await self._post(
+                    markup.notification(lead.strip() or table.summary()),
+                    [*lead_blocks, *b.table_blocks(table)],
+                )
+            except SlackApiError as e:
+                if e.response.get("error") not in _BLOCKS_REFUSED:
+                    raise
+                # A workspace that cannot show the table block still gets the rows, as a file.
+                logger.warning(
+                    "table block refused; sending the table as a file",
+                    extra={"error": e.response.get("error")},
+                )
+                note = b.context(f"The table ({len(table.rows)} rows) is in the attached CSV file.")
+                await self._post(markup.notification(lead.strip() or table.summary()), [*lead_blocks, note])
+                clipped = True
             if clipped:
                 await self._upload(table.csv(), "table.csv", table.title or "CentralOps table", "csv")
             self._next_at = asyncio.get_running_loop().time() + self.pace_s

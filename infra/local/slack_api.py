@@ -100,6 +100,7 @@ class SlackState:
     rate_limits: dict[str, list[int]] = field(default_factory=dict)
     scopes: frozenset[str] = field(default_factory=manifest_scopes)
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refused_blocks: set[str] = field(default_factory=set)
     responses: dict[str, int] = field(default_factory=dict)
     problems: list[dict[str, Any]] = field(default_factory=list)
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -194,10 +195,17 @@ def _need(args: dict[str, Any], *names: str) -> None:
             raise _Fail(f"missing_{name}" if name != "channel" else "channel_not_found")
 
 
+def _refuse_blocks(state: SlackState, args: dict[str, Any]) -> None:
+    kinds = {b.get("type") for b in args.get("blocks") or [] if isinstance(b, dict)}
+    if kinds & state.refused_blocks:
+        raise _Fail("invalid_blocks")
+
+
 def _post(state: SlackState, args: dict[str, Any], **extra: Any) -> dict[str, Any]:
     _need(args, "channel")
     channel = str(args["channel"])
     state.reachable(channel)
+    _refuse_blocks(state, args)
     thread_ts = args.get("thread_ts") or None
     if thread_ts and state.find(channel, str(thread_ts)) is None:
         raise _Fail("thread_not_found")
@@ -240,6 +248,7 @@ def _method(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, A
         found = state.find(str(args["channel"]), str(args["ts"]))
         if found is None:
             raise _Fail("message_not_found")
+        _refuse_blocks(state, args)
         m = found
         for key in ("text", "blocks", "metadata"):
             if key in args:
@@ -481,7 +490,7 @@ async def configure(request: web.Request) -> web.Response:
     """``POST /_stand-in/config``.
 
     Body: ``{"streaming": bool, "rate_limit": {"method", "count", "retry_after"}, "reset": bool,
-    "channel": {"id", "private", "mpim", "member"}, "scopes": [...]}``.
+    "channel": {"id", "private", "mpim", "member"}, "scopes": [...], "refuse_blocks": [block types]}``.
     """
     state = request.app[STATE_KEY]
     body = await request.json()
@@ -493,6 +502,8 @@ async def configure(request: web.Request) -> web.Response:
         state.channels[str(ch["id"])] = {k: bool(ch.get(k)) for k in ("private", "mpim", "member")}
     if "scopes" in body:
         state.scopes = frozenset(body["scopes"])
+    if "refuse_blocks" in body:
+        state.refused_blocks = set(body["refuse_blocks"])
     if rl := body.get("rate_limit"):
         state.rate_limits[str(rl["method"])] = [int(rl.get("count", 1)), int(rl.get("retry_after", 1))]
     return web.json_response({"ok": True, "streaming": state.streaming})

@@ -304,3 +304,19 @@ async def test_a_private_channel_without_the_bot_is_answered_through_the_respons
     posted = [m for m in slack.stand_in.messages["G0SECRET"] if m.get("via") == "response_url"]
     assert any(x["type"] == "table" for m in posted for x in m["blocks"])
     assert slack.stand_in.problems == []
+
+
+async def test_a_workspace_that_refuses_the_table_block_still_gets_the_rows_as_a_file(
+    slack: SlackStack,
+) -> None:
+    await slack.console.configure(refuse_blocks=["table"])
+    rows = [[f"bucket-{i}", "us-east-1"] for i in range(3)]
+    slack.runtime.script(
+        "t", [events.text("3 buckets:\n"), events.table(["Bucket", "Region"], rows), events.done("s")]
+    )
+    thread = await slack.console.slash("alice", "t", CHANNEL)
+    assert [c["error"] for c in slack.stand_in.calls if c.get("error")] == ["invalid_blocks"]
+    assert "The table (3 rows) is in the attached CSV file." in thread.render()
+    [upload] = [m for m in thread.messages if m.get("files")]
+    [stored] = [f for f in slack.stand_in.files.values() if f["id"] == upload["files"][0]["id"]]
+    assert stored["content"].splitlines() == ["Bucket,Region", *(",".join(r) for r in rows)]
