@@ -6,15 +6,16 @@ Tool output is data: it is parsed, counted and quoted, never followed.
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from agent.resources import Column, Resource
+from centralops import events
 
 logger = logging.getLogger(__name__)
 
-MAX_ROWS = 50
+MAX_ROWS = 500
 MAX_RAW = 3000
 UNREADABLE_RESULT = (
     "The tool gateway sent back something CentralOps cannot read; the agent's log has it. "
@@ -185,15 +186,34 @@ def counted(n: int, label: str) -> str:
     return f"{n} {label[:-1] if n == 1 and label.endswith('s') else label}"
 
 
+def md(value: Any) -> str:
+    """Data inside the agent's markdown prose: markdown punctuation escaped, so it reads as written."""
+    # < > & are left to each chat edge, which escapes them for the field they land in.
+    return re.sub(r"([\\`*_{}\[\]()#+!|~])", r"\\\1", str(value))
+
+
 def _failure(r: AccountResult, name: str) -> str:
-    return f"**{name}** ({r.account_id}) — failed: {r.error} (`{r.error_code}`)"
+    return f"**{md(name)}** ({r.account_id}) — failed: {md(r.error)} (`{r.error_code}`)"
 
 
 def _raw(payload: Any) -> str:
     text = payload if isinstance(payload, str) else json.dumps(payload, indent=2, default=str)
     if len(text) > MAX_RAW:
         text = text[:MAX_RAW] + "\n… (cut)"
-    return f"```\n{text}\n```"
+    # A fence longer than any run of backticks in the output: nothing in it can close the block.
+    fence = "`" * max(3, _longest_backticks(text) + 1)
+    return f"{fence}\n{text}\n{fence}"
+
+
+def _longest_backticks(text: str) -> int:
+    return max((len(m) for m in re.findall(r"`+", text)), default=0)
+
+
+def code(text: str) -> str:
+    """``text`` as an inline code span that its own backticks cannot end."""
+    ticks = "`" * (_longest_backticks(text) + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def compose(
@@ -221,9 +241,22 @@ def compose(
         elif ok:
             parts.append(f"**{total}** {label} across {len(ok)} account(s):")
             parts.append(table((Column("Account", "account"), Column(label, "count")), rows))
+    elif resource is not None and action == "list" and len(ok) > 1:
+        # Several accounts, one table: an Account column rather than one table per account.
+        merged = [
+            {**item, "__account": name(r)} if isinstance(item, Mapping) else {"__account": name(r)}
+            for r in ok
+            for item in items_of(resource, r.payload)
+        ]
+        per_account = ", ".join(f"{md(name(r))} {len(items_of(resource, r.payload))}" for r in ok)
+        parts.append(f"**{len(merged)}** {label} across {len(ok)} accounts ({per_account}):")
+        if merged:
+            parts.append(table((Column("Account", "__account"), *resource.columns), merged))
+        if any(r.truncated for r in ok):
+            parts.append("_(output truncated by the bridge)_")
     else:
         for r in ok:
-            header = f"**{name(r)}** ({r.account_id})"
+            header = f"**{md(name(r))}** ({r.account_id})"
             if resource is not None and action in {"list", "count"}:
                 rows = items_of(resource, r.payload)
                 if not rows:
@@ -233,9 +266,9 @@ def compose(
                         f"{header} — {counted(len(rows), label)}:\n\n{table(resource.columns, rows)}"
                     )
             elif r.payload in (None, "", {}, []):
-                parts.append(f"{header} — `{command}` ran and printed nothing.")
+                parts.append(f"{header} — {code(command)} ran and printed nothing.")
             else:
-                parts.append(f"{header} — `{command}`:\n{_raw(r.payload)}")
+                parts.append(f"{header} — {code(command)}:\n{_raw(r.payload)}")
             if r.truncated:
                 parts.append("_(output truncated by the bridge)_")
         if resource is not None and action == "list" and len(ok) > 1:
@@ -295,3 +328,88 @@ def compose_per_bucket(
         if not r.ok:
             parts.append(_failure(r, names.get(r.account_id, r.account_id)))
     return "\n\n".join(parts)
+
+
+def _cells(line: str) -> list[str]:
+    """The cells of one markdown table row (``\\|`` is a literal bar)."""
+    body = line.strip()
+    body = body[1:] if body.startswith("|") else body
+    body = body[:-1] if body.endswith("|") and not body.endswith("\\|") else body
+    return [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", body)]
+
+
+_SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+
+
+class TableSplitter:
+    """Turns the markdown the agent streams into ``text`` events and ``table`` events.
+
+    Whatever writes the answer (the offline planner, a model, the direct path),
+    a markdown table in it leaves as structure: the columns and the rows as
+    plain values, so each chat platform shows it its own way. Text streams on
+    line by line; table rows wait until the table ends.
+    """
+
+    def __init__(self) -> None:
+        self._partial = ""
+        self._held: list[str] = []  # a candidate header line, then the rows of a table
+
+    def feed(self, delta: str) -> list[events.Event]:
+        """Events for a piece of markdown (complete lines only; the rest waits)."""
+        self._partial += delta
+        lines = self._partial.split("\n")
+        self._partial = lines.pop()
+        out: list[events.Event] = []
+        for line in lines:
+            out.extend(self._line(line + "\n"))
+        return out
+
+    def close(self) -> list[events.Event]:
+        """Events for whatever is left at the end of the answer."""
+        out = self._line(self._partial) if self._partial else []
+        self._partial = ""
+        return [*out, *self._flush()]
+
+    def _line(self, line: str) -> list[events.Event]:
+        stripped = line.strip()
+        if self._held:
+            if len(self._held) == 1:
+                if _SEPARATOR.match(stripped):
+                    self._held.append(line)
+                    return []
+                held, self._held = self._held, []
+                return [*self._text("".join(held)), *self._line(line)]
+            if stripped.startswith("|"):
+                self._held.append(line)
+                return []
+            return [*self._flush(), *self._line(line)]
+        if stripped.startswith("|") and stripped.count("|") >= 2:
+            self._held = [line]
+            return []
+        return self._text(line)
+
+    def _flush(self) -> list[events.Event]:
+        held, self._held = self._held, []
+        if len(held) < 2:
+            return self._text("".join(held))
+        columns = _cells(held[0])
+        return [events.table(columns, [_cells(r) for r in held[2:]])]
+
+    @staticmethod
+    def _text(text: str) -> list[events.Event]:
+        return [events.text(text)] if text else []
+
+
+async def structured(stream: AsyncIterator[events.Event]) -> AsyncIterator[events.Event]:
+    """The events of ``stream`` with the markdown tables of its text as ``table`` events."""
+    splitter = TableSplitter()
+    async for event in stream:
+        if event["type"] == "text":
+            for out in splitter.feed(event["delta"]):
+                yield out
+            continue
+        for out in splitter.close():
+            yield out
+        yield event
+    for out in splitter.close():
+        yield out

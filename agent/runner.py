@@ -20,13 +20,13 @@ from strands.models.model import Model
 
 from agent import gateway, memory
 from agent.accounts import AccountRegistry
-from agent.answers import AccountResult, compose, parse_results
+from agent.answers import AccountResult, compose, parse_results, structured
 from agent.approvals import ApprovalPolicy, ApprovalStore, PendingCall
 from agent.auth import authenticate
 from agent.config import AgentSettings
 from agent.direct import DirectCommand, parse_direct
 from agent.followups import suggest
-from agent.gate import EventSink, Gate, GateHook, approval_event, approval_text
+from agent.gate import EventSink, Gate, GateHook, approval_event
 from agent.models import build_model
 from agent.prompts import system_prompt
 from agent.resources import for_command
@@ -130,7 +130,7 @@ class AgentRuntime:
             yield events.status("Waiting for the previous question in this thread to finish…")
         try:
             async with turn.lock:
-                async for event in self._route(gate, prompt, resume, usage):
+                async for event in structured(self._route(gate, prompt, resume, usage)):
                     yield event
         except CentralOpsError as e:
             yield events.error(e.code, e.message)
@@ -174,8 +174,8 @@ class AgentRuntime:
             yield events.text(decision.refusal)
             return
         if decision.approval:
+            # The card says it all: no second line about it next to the card.
             yield approval_event(decision.approval, names)
-            yield events.text(approval_text(decision.approval))
             return
         assert decision.arguments is not None  # noqa: S101 - Decision sets exactly one field
         account_names = [names.get(i, i) for i in call.account_ids]
@@ -225,6 +225,8 @@ class AgentRuntime:
         async for event in stream:
             if event["type"] == "text":
                 answer.append(event["delta"])
+            elif event["type"] == "approval":
+                answer.append(f"This needs approval before it runs: {event['reason']} Nothing has run yet.")
             yield event
         if answer:
             await asyncio.to_thread(memory.remember, self.settings, gate.session_id, prompt, "".join(answer))
@@ -341,8 +343,6 @@ class AgentRuntime:
             await asyncio.to_thread(session.flush)
         if "error" in outcome:
             raise outcome["error"]
-        for record in sink.approvals:
-            yield events.text(approval_text(record))
         usage["tool_calls"] = sink.tool_calls
         result = outcome.get("result")
         metrics = getattr(result, "metrics", None)

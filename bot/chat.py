@@ -5,6 +5,8 @@ The core (:mod:`bot.conversation`) speaks only these types; ``bot/slack`` and
 :class:`Renderer` for their surfaces.
 """
 
+import csv
+import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
@@ -12,6 +14,32 @@ from typing import Any, Literal, Protocol
 from centralops.events import Followup
 
 Source = Literal["command", "mention", "dm", "followup"]
+
+
+def literal(value: object) -> str:
+    """Data inside a core-written text: an inline code span, so no edge reads it as markup.
+
+    The core writes its texts with ``*bold*`` and inline code only; every value
+    that came from outside (names, ids, emails) goes through here, and each
+    edge escapes the whole text for the field it fills.
+    """
+    text = " ".join(str(value).replace("`", "'").split())
+    return f"`{text}`" if text else "—"
+
+
+def cut_at_boundary(text: str, budget: int) -> str:
+    """The longest head of ``text`` within ``budget`` characters that ends a paragraph, else a line.
+
+    Long answers stop where a reader expects a stop, never inside a row or a line.
+    """
+    if len(text) <= budget:
+        return text
+    head = text[: max(budget, 0)]
+    for sep in ("\n\n", "\n"):
+        at = head.rfind(sep)
+        if at > 0:
+            return head[: at + len(sep)]
+    return ""
 
 
 @dataclass(frozen=True)
@@ -58,12 +86,25 @@ class CheckItem:
     ms: int | None = None
 
 
+MAX_CHECK_LINES = 15
+"""Account lines a checklist shows, on every platform; the rest is summed up in one line."""
+
+
 @dataclass
 class Checklist:
     """Progress of one answer: the latest status and one line per account call."""
 
     status: str = ""
     items: list[CheckItem] = field(default_factory=list)
+
+    def visible(self, *, failed_only: bool = False) -> tuple[list[CheckItem], str]:
+        """The lines to show (at most :data:`MAX_CHECK_LINES`) and ``…and N more (M done)`` for the rest."""
+        pool = [i for i in self.items if i.state == "failed"] if failed_only else self.items
+        shown, rest = pool[:MAX_CHECK_LINES], pool[MAX_CHECK_LINES:]
+        if not rest:
+            return shown, ""
+        ended = sum(i.state != "running" for i in rest)
+        return shown, f"…and {len(rest)} more ({ended} done)"
 
     def start(self, account: str, command: str) -> None:
         """Record a call that started."""
@@ -76,6 +117,35 @@ class Checklist:
                 item.state, item.ms = ("ok" if ok else "failed"), ms
                 return
         self.items.append(CheckItem(account, command, "ok" if ok else "failed", ms))
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table of the answer: plain cell values (never markup), the first row is not a header.
+
+    Attributes:
+        columns: Column headers.
+        rows: One list of cell values per row, as long as ``columns``.
+        title: What the table shows, in plain words (may be empty).
+    """
+
+    columns: list[str]
+    rows: list[list[str]]
+    title: str = ""
+
+    def csv(self) -> str:
+        """The whole table as CSV (for a file next to a clipped table)."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(self.columns)
+        writer.writerows(self.rows)
+        return out.getvalue()
+
+    def summary(self) -> str:
+        """``Title (N rows)`` in plain words, for notifications."""
+        n = len(self.rows)
+        what = self.title or ", ".join(self.columns[:3])
+        return f"{what} ({n} row{'s' if n != 1 else ''})"
 
 
 @dataclass(frozen=True)
@@ -162,6 +232,10 @@ class Renderer(Protocol):
 
     async def text(self, delta: str) -> None:
         """Append a piece of the answer (markdown)."""
+        ...
+
+    async def table(self, table: Table) -> None:
+        """Append a table to the answer (after the text so far)."""
         ...
 
     async def approval(self, card: ApprovalCard) -> None:

@@ -22,6 +22,8 @@ from bot.chat import (
     IdentityLink,
     IdentityProvider,
     Renderer,
+    Table,
+    literal,
 )
 from bot.commands import RUN_USAGE, help_text, parse
 from bot.history import RecentQueries
@@ -137,7 +139,7 @@ class Conversation:
         link = await self.identity.whoami(who.platform, who.team, who.user)
         if link is None:
             return f"You are not linked yet. Run `{prefix} login` to link your account."
-        return f"You are linked to *{link.display_name}* since {link.linked_at[:10]}."
+        return f"You are linked to {literal(link.display_name)} since {link.linked_at[:10]}."
 
     async def _accounts(self, who: ChatUser, renderer: Renderer, prefix: str) -> None:
         token = await self._token(who, renderer, prefix)
@@ -148,8 +150,8 @@ class Conversation:
             await renderer.notice("You may not query any account yet. Ask your CentralOps administrators.")
             return
         lines = [
-            f"• *{a.name}* `{a.account_id}` ({a.environment})"
-            + (f" — also {', '.join(a.aliases)}" if a.aliases else "")
+            f"• {literal(a.name)} {literal(a.account_id)} ({literal(a.environment)})"
+            + (f" — also {', '.join(literal(x) for x in a.aliases)}" if a.aliases else "")
             for a in visible
         ]
         await renderer.notice("Accounts you may query:\n" + "\n".join(lines))
@@ -189,6 +191,14 @@ class Conversation:
                     await renderer.progress(checklist)
                 elif event["type"] == "text":
                     await renderer.text(event["delta"])
+                elif event["type"] == "table":
+                    await renderer.table(
+                        Table(
+                            columns=[str(c) for c in event["columns"]],
+                            rows=[[str(v) for v in row] for row in event["rows"]],
+                            title=str(event.get("title") or ""),
+                        )
+                    )
                 elif event["type"] == "approval":
                     await renderer.approval(
                         ApprovalCard(

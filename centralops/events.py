@@ -6,7 +6,7 @@ events only through this module, so the shapes cannot drift apart.
 """
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal, NotRequired, TypedDict, cast
 
 
@@ -22,6 +22,20 @@ class TextEvent(TypedDict):
 
     type: Literal["text"]
     delta: str
+
+
+class TableEvent(TypedDict):
+    """A table of the answer, in order with the ``text`` around it.
+
+    Cells are plain values, never markup: each chat platform shows the table
+    its own way (Slack's ``table`` block, an Adaptive Card ``Table``) and
+    escapes the values for the field they land in.
+    """
+
+    type: Literal["table"]
+    columns: list[str]
+    rows: list[list[str]]
+    title: NotRequired[str]
 
 
 class ToolEvent(TypedDict):
@@ -78,9 +92,11 @@ class DoneEvent(TypedDict):
     usage: dict[str, int]
 
 
-Event = StatusEvent | TextEvent | ToolEvent | ApprovalEvent | FollowupsEvent | ErrorEvent | DoneEvent
+Event = (
+    StatusEvent | TextEvent | TableEvent | ToolEvent | ApprovalEvent | FollowupsEvent | ErrorEvent | DoneEvent
+)
 
-EVENT_TYPES = frozenset({"status", "text", "tool", "approval", "followups", "error", "done"})
+EVENT_TYPES = frozenset({"status", "text", "table", "tool", "approval", "followups", "error", "done"})
 
 
 def status(text: str) -> StatusEvent:
@@ -91,6 +107,16 @@ def status(text: str) -> StatusEvent:
 def text(delta: str) -> TextEvent:
     """Build a ``text`` event."""
     return {"type": "text", "delta": delta}
+
+
+def table(columns: Sequence[str], rows: Iterable[Sequence[str]], title: str = "") -> TableEvent:
+    """Build a ``table`` event; every row is padded or cut to the number of columns."""
+    width = len(columns)
+    cells = [[str(v) for v in list(row)[:width]] + [""] * (width - len(row)) for row in rows]
+    event: TableEvent = {"type": "table", "columns": [str(c) for c in columns], "rows": cells}
+    if title:
+        event["title"] = title
+    return event
 
 
 def tool_start(account: str, command: str) -> ToolEvent:

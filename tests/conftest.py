@@ -1,10 +1,41 @@
 """Fixtures shared by every test package."""
 
+import json
+import os
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from infra.local.payload_checks import CHECKS_FILE_ENV
 from tests.fixtures.aws import CognitoPool, create_pool, moto_server
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every Slack and Teams stand-in of the run (in-process or in a subprocess) reports here."""
+    if not os.environ.get(CHECKS_FILE_ENV):
+        fd, path = tempfile.mkstemp(prefix="centralops-payload-checks-", suffix=".jsonl")
+        os.close(fd)
+        os.environ[CHECKS_FILE_ENV] = path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def chat_payloads_are_valid() -> Iterator[None]:
+    """Fail the run if any payload the bot sent to a Slack or Teams stand-in was invalid.
+
+    The stand-ins check each payload (Block Kit models and limits, the Adaptive
+    Card 1.5 schema, Teams' UTF-16 size, data that could form markup) and append
+    the outcome to the file named by ``CENTRALOPS_PAYLOAD_CHECKS``.
+    """
+    path = Path(os.environ[CHECKS_FILE_ENV])
+    yield
+    text = path.read_text() if path.exists() else ""
+    lines = [json.loads(line) for line in text.splitlines() if line.strip()]
+    bad = [line for line in lines if line["problems"]]
+    if bad:
+        shown = "\n".join(f"{b['where']} {b['what']}: {'; '.join(b['problems'])}" for b in bad[:20])
+        pytest.fail(f"{len(bad)} of {len(lines)} chat payloads were invalid:\n{shown}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -22,6 +22,7 @@ from bot.config import BotConfig
 from bot.conversation import Conversation
 from bot.idempotency import IdempotencyGuard
 from bot.slack import blocks as b
+from bot.slack.markup import mrkdwn
 from bot.slack.render import PACE_S, SlackRenderer, StreamingSupport
 from centralops.errors import CentralOpsError
 
@@ -112,6 +113,7 @@ class SlackEdge:
         who: ChatUser,
         card_ts: str | None = None,
         on_open: Callable[[], None] | None = None,
+        response_url: str | None = None,
     ) -> SlackRenderer:
         """A renderer for one answer in one place; ``on_open`` runs once the answer has started."""
         return SlackRenderer(
@@ -124,6 +126,7 @@ class SlackEdge:
             pace_s=self.pace_s,
             card_ts=card_ts,
             on_open=on_open,
+            response_url=response_url,
         )
 
     async def _first(self, key: str) -> bool:
@@ -156,7 +159,8 @@ class SlackEdge:
         """Confirm a new link in a direct message."""
         try:
             await self.app.client.chat_postMessage(
-                channel=user, text=f"You are linked to *{username}*. Try `{PREFIX} list buckets in staging`."
+                channel=user,
+                text=f"You are linked to *{mrkdwn(username)}*. Try `{PREFIX} list buckets in staging`.",
             )
         except SlackApiError as e:
             logger.warning("link confirmation failed", extra={"user": user, "error": e.response.get("error")})
@@ -197,7 +201,9 @@ class SlackEdge:
                 return
             who = ChatUser(PLATFORM, team, user, command.get("user_name", ""))
             place = ChatPlace(PLATFORM, team, command["channel_id"])
-            await self._handle(client, who, place, command.get("text", ""), "command", slot)
+            await self._handle(
+                client, who, place, command.get("text", ""), "command", slot, command.get("response_url")
+            )
 
     async def on_mention(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
         """``@CentralOps ...`` in a channel or thread: answer in the mention's thread."""
@@ -228,9 +234,16 @@ class SlackEdge:
             )
 
     async def _handle(
-        self, client: AsyncWebClient, who: ChatUser, place: ChatPlace, text: str, source: Source, slot: "Slot"
+        self,
+        client: AsyncWebClient,
+        who: ChatUser,
+        place: ChatPlace,
+        text: str,
+        source: Source,
+        slot: "Slot",
+        response_url: str | None = None,
     ) -> None:
-        renderer = self.renderer(client, place, who, on_open=slot.release)
+        renderer = self.renderer(client, place, who, on_open=slot.release, response_url=response_url)
         try:
             await self.conversation.handle(
                 ChatRequest(who, place, text.strip(), source), renderer, prefix=PREFIX
@@ -286,7 +299,14 @@ class SlackEdge:
             PLATFORM, team, str(user.get("id", "")), str(user.get("username") or user.get("name") or "")
         )
         place = ChatPlace(PLATFORM, team, channel, thread)
-        renderer = self.renderer(client, place, decider, card_ts=card_ts, on_open=slot.release)
+        renderer = self.renderer(
+            client,
+            place,
+            decider,
+            card_ts=card_ts,
+            on_open=slot.release,
+            response_url=body.get("response_url"),
+        )
         await self.conversation.decide(
             approval_id=str(action.get("value", "")),
             decision=decision,

@@ -1,14 +1,18 @@
 """Block Kit for CentralOps messages, kept inside Slack's limits.
 
 Limits followed: section text 3,000 characters, markdown block 12,000, button
-text 75, button value 2,000, 50 blocks per message, 25 actions per block.
+text 75, button value 2,000, 50 blocks per message, 25 actions per block; a
+``table`` block holds at most 100 rows (the header is one) of at most 20 cells,
+and a message carries one table.
 """
 
 from typing import Any
 
 from bot.accounts import AccountInfo
-from bot.chat import ApprovalCard, Checklist
+from bot.chat import ApprovalCard, Checklist, Table
 from bot.conversation import HomeView
+from bot.slack.markup import code, mrkdwn, notification
+from bot.slack.markup import markdown as safe_markdown
 from centralops.events import Followup
 
 APPROVE = "centralops_approve"
@@ -19,7 +23,9 @@ ANSWER_EVENT = "centralops_answer"
 
 SECTION_MAX = 3000
 MARKDOWN_MAX = 12000
-MAX_CHECK_LINES = 15
+TABLE_ROWS = 99  # data rows of a table block: 100 rows with the header
+TABLE_COLUMNS = 20
+CELL_MAX = 500
 
 _ICON = {"running": ":hourglass_flowing_sand:", "ok": ":white_check_mark:", "failed": ":x:"}
 
@@ -40,8 +46,8 @@ def context(text: str) -> dict[str, Any]:
 
 
 def markdown(text: str) -> dict[str, Any]:
-    """A standard-markdown block (what the agent writes)."""
-    return {"type": "markdown", "text": clip(text, MARKDOWN_MAX)}
+    """A standard-markdown block (what the agent writes), made safe: no mention, broadcast or link."""
+    return {"type": "markdown", "text": clip(safe_markdown(text), MARKDOWN_MAX)}
 
 
 def checklist_text(checklist: Checklist) -> str:
@@ -49,32 +55,76 @@ def checklist_text(checklist: Checklist) -> str:
     lines = []
     # The status line describes work in progress: once every call has ended it only adds noise.
     if checklist.status and (not checklist.items or any(i.state == "running" for i in checklist.items)):
-        lines.append(f"_{checklist.status}_")
-    shown = checklist.items[:MAX_CHECK_LINES]
+        lines.append(f"_{mrkdwn(checklist.status)}_")
+    shown, more = checklist.visible()
     for item in shown:
         took = f" · {item.ms} ms" if item.ms is not None else ""
-        lines.append(f"{_ICON[item.state]} *{item.account}* `{clip(item.command, 80)}`{took}")
-    if len(checklist.items) > len(shown):
-        rest = checklist.items[len(shown) :]
-        ended = sum(i.state != "running" for i in rest)
-        lines.append(f"…and {len(rest)} more ({ended} done)")
+        lines.append(f"{_ICON[item.state]} *{mrkdwn(item.account)}* {code(item.command, 80)}{took}")
+    if more:
+        lines.append(more)
     return "\n".join(lines) or "_Working on it…_"
+
+
+def _mention(user: str) -> str:
+    # A Slack user id is letters and digits; anything else is not written as a mention.
+    return f"<@{user}>" if user.isalnum() else mrkdwn(user)
 
 
 def parent_text(user: str, question: str) -> str:
     """The notification text of a slash command's parent message."""
-    return f"<@{user}> asked: {clip(question, 500)}"
+    return f"{_mention(user)} asked: {notification(question, 200)}"
 
 
-def parent_blocks(user: str, question: str, progress: str = "_Working on it…_") -> list[dict[str, Any]]:
-    """The parent message of a slash command: who asked what, and the progress."""
-    return [section(f"<@{user}> asked: `{clip(question, 500)}`"), context(progress)]
+def parent_blocks(
+    user: str, question: str, progress: str | None = "_Working on it…_"
+) -> list[dict[str, Any]]:
+    """The parent message of a slash command: who asked what, and the progress (none once it is over)."""
+    blocks = [section(f"{_mention(user)} asked: {code(question, 500)}")]
+    return [*blocks, context(progress)] if progress else blocks
+
+
+def _raw(value: str) -> dict[str, Any]:
+    # raw_text is shown as written: no mrkdwn, no mentions, no links.
+    return {"type": "raw_text", "text": clip(" ".join(value.split()), CELL_MAX) or "—"}
+
+
+def _header(value: str) -> dict[str, Any]:
+    text = {"type": "text", "text": clip(" ".join(value.split()), CELL_MAX) or "—", "style": {"bold": True}}
+    return {"type": "rich_text", "elements": [{"type": "rich_text_section", "elements": [text]}]}
+
+
+def table_blocks(table: Table) -> list[dict[str, Any]]:
+    """A ``table`` block of the first page, with what was left out said underneath."""
+    columns = table.columns[:TABLE_COLUMNS]
+    rows = table.rows[:TABLE_ROWS]
+    blocks: list[dict[str, Any]] = []
+    if table.title:
+        blocks.append(section(f"*{mrkdwn(clip(table.title, 300))}*"))
+    blocks.append(
+        {
+            "type": "table",
+            "rows": [[_header(c) for c in columns], *([_raw(v) for v in r[: len(columns)]] for r in rows)],
+        }
+    )
+    left_out = []
+    if len(table.rows) > len(rows):
+        left_out.append(f"{len(table.rows) - len(rows)} more rows")
+    if len(table.columns) > len(columns):
+        left_out.append(f"{len(table.columns) - len(columns)} more columns")
+    if left_out:
+        blocks.append(
+            context(
+                f"Showing {len(rows)} of {len(table.rows)} rows; {' and '.join(left_out)} "
+                "are in the attached CSV file."
+            )
+        )
+    return blocks
 
 
 def login_blocks(url: str, text: str) -> list[dict[str, Any]]:
-    """A private sign-in button."""
+    """A private sign-in button; ``text`` is the core's message (mrkdwn markup, escaped here)."""
     return [
-        section(text),
+        section(mrkdwn(text)),
         {
             "type": "actions",
             "elements": [
@@ -103,15 +153,17 @@ def _confirm(title: str, text: str, confirm: str, style: str) -> dict[str, Any]:
 def approval_blocks(card: ApprovalCard) -> list[dict[str, Any]]:
     """An approval card: pending with buttons, or decided with who and when."""
     where = ", ".join(card.accounts) or "no account"
+    fence = "`" * 3
+    command = clip(card.command, 1500).replace(fence, "'" * 3)
     head = (
-        f"*Approval needed* ({card.risk}): {card.requester} wants to run\n"
-        f"```{clip(card.command, 1500)}```\nin *{clip(where, 300)}*"
+        f"*Approval needed* ({mrkdwn(card.risk)}): {mrkdwn(card.requester)} wants to run\n"
+        f"{fence}{mrkdwn(command)}{fence}\nin *{mrkdwn(clip(where, 300))}*"
     )
     blocks = [section(head)]
     if card.reason:
-        blocks.append(context(f"Why: {card.reason}"))
+        blocks.append(context(f"Why: {mrkdwn(clip(card.reason, 2900))}"))
     if card.status == "pending":
-        what = f"`{clip(card.command, 150)}` in {clip(where, 100)}"
+        what = f"{code(card.command, 150)} in {mrkdwn(clip(where, 100))}"
         blocks.append(
             {
                 "type": "actions",
@@ -140,7 +192,9 @@ def approval_blocks(card: ApprovalCard) -> list[dict[str, Any]]:
         icon = ":white_check_mark:" if card.status == "approved" else ":no_entry:"
         when = card.decided_at.strftime("%Y-%m-%d %H:%M UTC") if card.decided_at else "just now"
         blocks.append(
-            context(f"{icon} *{card.status.capitalize()}* by {card.decided_by or 'someone'} at {when}")
+            context(
+                f"{icon} *{mrkdwn(card.status.capitalize())}* by {mrkdwn(card.decided_by or 'someone')} at {when}"
+            )
         )
     return blocks
 
@@ -162,27 +216,29 @@ def followup_blocks(items: list[Followup]) -> list[dict[str, Any]]:
 
 
 def _account_line(a: AccountInfo) -> str:
-    return f"• *{a.name}* `{a.account_id}` ({a.environment})"
+    return f"• *{mrkdwn(a.name)}* {code(a.account_id)} ({mrkdwn(a.environment)})"
 
 
 def home_view(view: HomeView, login_url: str | None) -> dict[str, Any]:
     """The App Home tab."""
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": "CentralOps"}}]
     if view.link is not None:
-        blocks.append(section(f"Linked to *{view.link.display_name}* since {view.link.linked_at[:10]}."))
+        blocks.append(
+            section(f"Linked to *{mrkdwn(view.link.display_name)}* since {mrkdwn(view.link.linked_at[:10])}.")
+        )
     else:
         blocks.extend(
             login_blocks(login_url, "You are not linked yet.") if login_url else [section("Not linked.")]
         )
     if view.problem:
-        blocks.append(context(f":warning: {view.problem}"))
+        blocks.append(context(f":warning: {mrkdwn(view.problem)}"))
     blocks.append({"type": "divider"})
     blocks.append(section("*Accounts you may query*"))
     lines = [_account_line(a) for a in view.accounts[:40]]
     blocks.append(section("\n".join(lines) if lines else "_None yet: link your account first._"))
     blocks.append({"type": "divider"})
     blocks.append(section("*Your recent queries*"))
-    recent = [f"• `{clip(q, 150)}`" for q in view.recent]
+    recent = [f"• {code(q, 150)}" for q in view.recent]
     blocks.append(
         section("\n".join(recent) if recent else "_Nothing yet. Try `/aws list buckets in staging`._")
     )

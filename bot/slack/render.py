@@ -4,7 +4,16 @@ Text streams with ``chat.startStream / appendStream / stopStream`` (slack-sdk's
 ``chat_stream``); when the workspace lacks those methods the answer is one
 message updated in place. Progress (status and the per-account checklist) lives
 in the parent message of a slash command, or in one status reply in the thread.
-Long answers and wide tables are attached as a file with a short summary.
+
+Tables are Slack ``table`` blocks, one per message (in order with the text
+around them); a table longer or wider than the block allows shows its first
+page and says how much more there is, and the whole table follows as a CSV
+file. Text past :data:`INLINE_CAP` stops at a paragraph or line boundary, says
+what is left, and the whole answer follows as a file.
+
+Where the bot cannot post (a private channel or group DM it is not in), the
+answer goes through the slash command's ``response_url`` with a hint to invite
+the bot (see :mod:`bot.slack.reply`).
 """
 
 import asyncio
@@ -16,16 +25,18 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chat import ApprovalCard, ChatRequest, Checklist
+from bot.chat import ApprovalCard, ChatRequest, Checklist, Table, cut_at_boundary
 from bot.slack import blocks as b
+from bot.slack import markup
+from bot.slack.reply import NOT_REACHABLE, ResponseUrlReply
 from centralops.events import Followup
 
 logger = logging.getLogger(__name__)
 
 PACE_S = 1.3  # between two paced Web API calls of one answer: under one call a second overall
-STREAM_CAP = 3500  # characters streamed inline; the rest goes into the attached file
-WIDE_LINE = 120  # a table row wider than this is unreadable inline
-SUMMARY_LINES = 12
+INLINE_CAP = 3500  # characters of answer text shown in the thread; the rest goes into the attached file
+MAX_TABLE_MESSAGES = 5  # tables shown in the thread; later ones are only in the attached file
+_BLOCKS_REFUSED = {"invalid_blocks", "invalid_blocks_format"}
 _NO_STREAMING = {"unknown_method", "method_not_supported_for_channel_type", "not_allowed_token_type"}
 
 
@@ -36,16 +47,14 @@ class StreamingSupport:
         self.enabled = enabled
 
 
-def needs_file(text: str) -> bool:
-    """Whether an answer is too long or too wide to read inline."""
-    return len(text) > STREAM_CAP or any(len(line) > WIDE_LINE and "|" in line for line in text.splitlines())
+def markdown_table(table: Table) -> str:
+    """A table as GitHub markdown, for the answer file."""
 
+    def row(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |"
 
-def summary(text: str) -> str:
-    """The first lines of a long answer."""
-    lines = text.strip().splitlines()
-    head = "\n".join(line for line in lines[:SUMMARY_LINES] if len(line) <= WIDE_LINE or "|" not in line)
-    return b.clip(head, 1500) + f"\n\n_The full answer ({len(lines)} lines) is in the attached file._"
+    lines = [row(table.columns), "|" + "---|" * len(table.columns), *(row(r) for r in table.rows)]
+    return ("**" + table.title + "**\n\n" if table.title else "") + "\n".join(lines) + "\n"
 
 
 class SlackRenderer:
@@ -61,6 +70,7 @@ class SlackRenderer:
         pace_s: Minimum time between two paced calls.
         card_ts: The message holding an approval card (for ``decided``).
         on_open: Called once the answer has started (its thread exists) or a card was decided.
+        response_url: The slash command's reply URL, used where the bot cannot post.
     """
 
     def __init__(
@@ -75,6 +85,7 @@ class SlackRenderer:
         pace_s: float = PACE_S,
         card_ts: str | None = None,
         on_open: Callable[[], None] | None = None,
+        response_url: str | None = None,
     ) -> None:
         self.client = client
         self.on_open = on_open
@@ -83,14 +94,22 @@ class SlackRenderer:
         self.streaming = streaming
         self.pace_s = pace_s
         self.card_ts = card_ts
+        self.response_url = response_url
+        self._reply: ResponseUrlReply | None = None  # set when the channel is out of reach
         self._checklist: Checklist | None = None
         self._checklist_dirty = False
         self._status_ts: str | None = None
         self._question = ""
-        self._full = ""
-        self._sent = 0  # characters of _full already shown inline
+        self._file = ""  # the whole answer as markdown (text and tables), for the attached file
+        self._pending = ""  # text not yet shown
+        self._shown = 0  # characters of text shown in the thread so far
+        self._segment = ""  # the text of the message currently growing
+        self._cut = False  # the thread shows only the head of the answer; the file has all of it
+        self._tables = 0
         self._stream: AsyncChatStream | None = None
-        self._answer_ts: str | None = None  # fallback message
+        self._stream_here = True  # False once a stream could not start in this place
+        self._answer_ts: str | None = None  # fallback message of the current segment
+        self._last: dict[str, Any] | None = None  # the newest message of the answer: ts, text, blocks
         self._followups: list[Followup] = []
         self._errors: list[str] = []
         self._approval_posted = False
@@ -106,19 +125,33 @@ class SlackRenderer:
 
     async def notice(self, text: str) -> None:
         """A private message to the requester."""
-        await self.client.chat_postEphemeral(
-            channel=self.channel, user=self.user, text=b.clip(text, 3000), thread_ts=self.thread_ts
-        )
+        body = b.clip(markup.mrkdwn(text), 3000)
+        if await self._ephemeral(text=body):
+            return
+        await self._reachable_reply().notice(body)
 
     async def login_prompt(self, url: str, text: str) -> None:
         """A private sign-in button."""
-        await self.client.chat_postEphemeral(
-            channel=self.channel,
-            user=self.user,
-            text=text,
-            blocks=b.login_blocks(url, text),
-            thread_ts=self.thread_ts,
-        )
+        blocks = b.login_blocks(url, text)
+        if await self._ephemeral(text=markup.notification(text), blocks=blocks):
+            return
+        await self._reachable_reply().notice(markup.notification(text), blocks)
+
+    async def _ephemeral(self, **body: Any) -> bool:
+        try:
+            await self.client.chat_postEphemeral(
+                channel=self.channel, user=self.user, thread_ts=self.thread_ts, **body
+            )
+            return True
+        except SlackApiError as e:
+            if e.response.get("error") in NOT_REACHABLE and self.response_url:
+                return False
+            raise
+
+    def _reachable_reply(self) -> ResponseUrlReply:
+        if self._reply is None:
+            self._reply = ResponseUrlReply(str(self.response_url), self.user)
+        return self._reply
 
     # -- the answer --------------------------------------------------------
 
@@ -126,13 +159,24 @@ class SlackRenderer:
         """Post the parent message of a slash command, or reuse the event's thread."""
         self._question = request.text
         if self.thread_ts is None:
-            out = await self.client.chat_postMessage(
-                channel=self.channel,
-                text=b.parent_text(self.user, request.text),
-                blocks=b.parent_blocks(self.user, request.text),
-            )
-            self.thread_ts = self._status_ts = str(out["ts"])
-            self._next_at = asyncio.get_running_loop().time() + self.pace_s
+            try:
+                out = await self.client.chat_postMessage(
+                    channel=self.channel,
+                    text=b.parent_text(self.user, request.text),
+                    blocks=b.parent_blocks(self.user, request.text),
+                )
+            except SlackApiError as e:
+                if e.response.get("error") not in NOT_REACHABLE or not self.response_url:
+                    raise
+                logger.info(
+                    "channel out of reach; answering through the response_url",
+                    extra={"channel": self.channel, "error": e.response.get("error")},
+                )
+                self._reply = ResponseUrlReply(self.response_url, self.user, question=request.text)
+                self.thread_ts = f"response-url-{self.channel}"
+            else:
+                self.thread_ts = self._status_ts = str(out["ts"])
+                self._next_at = asyncio.get_running_loop().time() + self.pace_s
         if self.on_open is not None:
             self.on_open()
         return self.thread_ts
@@ -145,19 +189,70 @@ class SlackRenderer:
 
     async def text(self, delta: str) -> None:
         """Schedule a piece of the answer to be shown."""
-        self._full += delta
+        self._file += delta
+        if self._reply is not None:
+            self._reply.text(delta)
+            return
+        self._pending += delta
         self._kick()
+
+    async def table(self, table: Table) -> None:
+        """Close the text so far and show the table as a message of its own (Slack allows one per message)."""
+        self._file += ("\n\n" if self._file and not self._file.endswith("\n\n") else "") + markdown_table(
+            table
+        )
+        if self._reply is not None:
+            self._reply.table(table)
+            return
+        async with self._lock:
+            if self._tables >= MAX_TABLE_MESSAGES:
+                await self._flush_text(final=True)
+                self._cut = True
+                return
+            lead = ""
+            if self._stream is None and self._answer_ts is None and not self._cut:
+                # Nothing of this part is shown yet: the text before the table rides in the table's
+                # message (one call, in order), instead of a message of its own.
+                lead = cut_at_boundary(self._pending, INLINE_CAP - self._shown)
+                self._cut = len(lead) < len(self._pending)
+                self._pending, self._shown = "", self._shown + len(lead)
+            else:
+                await self._flush_text(final=True)
+                await self._end_segment()
+            self._tables += 1
+            clipped = len(table.rows) > b.TABLE_ROWS or len(table.columns) > b.TABLE_COLUMNS
+            lead_blocks = [b.markdown(lead.strip())] if lead.strip() else []
+            try:
+                await self._post(
+                    markup.notification(lead.strip() or table.summary()),
+                    [*lead_blocks, *b.table_blocks(table)],
+                )
+            except SlackApiError as e:
+                if e.response.get("error") not in _BLOCKS_REFUSED:
+                    raise
+                # A workspace that cannot show the table block still gets the rows, as a file.
+                logger.warning(
+                    "table block refused; sending the table as a file",
+                    extra={"error": e.response.get("error")},
+                )
+                note = b.context(f"The table ({len(table.rows)} rows) is in the attached CSV file.")
+                await self._post(markup.notification(lead.strip() or table.summary()), [*lead_blocks, note])
+                clipped = True
+            if clipped:
+                await self._upload(table.csv(), "table.csv", table.title or "CentralOps table", "csv")
+            self._next_at = asyncio.get_running_loop().time() + self.pace_s
 
     async def approval(self, card: ApprovalCard) -> None:
         """Post the approval card at once (after what was said so far)."""
-        await self._flush_all()
-        self._approval_posted = True
-        await self.client.chat_postMessage(
-            channel=self.channel,
-            thread_ts=self.thread_ts,
-            text=f"Approval needed: {card.command}",
-            blocks=b.approval_blocks(card),
-        )
+        if self._reply is not None:
+            self._reply.approval(card)
+            return
+        async with self._lock:
+            await self._flush_checklist()
+            await self._flush_text(final=True)
+            await self._end_segment()
+            self._approval_posted = True
+            await self._post(markup.notification(f"Approval needed: {card.command}"), b.approval_blocks(card))
 
     async def followups(self, items: list[Followup]) -> None:
         """Keep the buttons for the final message."""
@@ -175,7 +270,7 @@ class SlackRenderer:
             await self.client.chat_update(
                 channel=self.channel,
                 ts=self.card_ts,
-                text=f"{card.status}: {card.command}",
+                text=markup.notification(f"{card.status}: {card.command}"),
                 blocks=b.approval_blocks(card),
             )
 
@@ -185,16 +280,26 @@ class SlackRenderer:
             # A failure after the answer closed: say so in a message of its own.
             late, self._errors = self._errors, []
             if late:
-                text = "\n\n".join(f":warning: {m}" for m in late)
-                await self.client.chat_postMessage(channel=self.channel, thread_ts=self.thread_ts, text=text)
+                text = "\n\n".join(f":warning: {markup.mrkdwn(m)}" for m in late)
+                if self._reply is not None:
+                    await self._reply.notice(text)
+                else:
+                    await self.client.chat_postMessage(
+                        channel=self.channel, thread_ts=self.thread_ts, text=text
+                    )
             return
         self._finished = True
         self._closing.set()
         self._wake.set()
         if self._pump is not None:
             await self._pump
+        if self._reply is not None:
+            await self._reply.finish(self._errors)
+            self._errors = []
+            return
         async with self._lock:
             await self._flush_checklist(final=True)
+            await self._flush_text(final=True)
             await self._close_answer()
             self._errors = []
 
@@ -226,68 +331,79 @@ class SlackRenderer:
                     did = True
             if did:
                 self._next_at = loop.time() + self.pace_s
-            if self._checklist_dirty or self._inline_pending():
+            if self._checklist_dirty or self._ready():
                 self._wake.set()
 
-    def _inline_pending(self) -> bool:
-        return self._sent < min(len(self._full), STREAM_CAP)
+    def _ready(self) -> str:
+        """Whole lines waiting to be shown (a line is shown once it is complete)."""
+        if self._reply is not None or self._cut:
+            return ""
+        return self._pending[: self._pending.rfind("\n") + 1]
 
     async def _flush_one(self) -> bool:
         if self._checklist_dirty:
             return await self._flush_checklist()
-        if self._inline_pending():
-            await self._flush_text()
-            return True
+        if self._ready():
+            return await self._flush_text()
         return False
 
-    async def _flush_all(self) -> None:
-        async with self._lock:
-            await self._flush_checklist()
-            if self._inline_pending():
-                await self._flush_text()
-
     async def _flush_checklist(self, final: bool = False) -> bool:
-        if not final and (self._checklist is None or not self._checklist_dirty):
+        if self._reply is not None or (not final and (self._checklist is None or not self._checklist_dirty)):
             return False
         self._checklist_dirty = False
         checklist = self._checklist or Checklist()
         if final:
-            if self._status_ts is None and not checklist.items:
-                return False
             checklist = Checklist(status="", items=checklist.items)
-        if checklist.items or checklist.status:
-            text = b.checklist_text(checklist)
-        else:
-            text = "_Finished with an error._" if self._errors else "_Done._"
-        if text == self._shown_checklist:
+        text = b.checklist_text(checklist) if (checklist.items or checklist.status) else ""
+        if text == self._shown_checklist and not (final and not text and self._status_ts):
             return False
         self._shown_checklist = text
         if self._status_ts is not None and self._status_ts == self.thread_ts and self._question:
+            # A finished answer that ran nothing keeps only the question: no progress line is left behind.
             await self.client.chat_update(
                 channel=self.channel,
                 ts=self._status_ts,
                 text=b.parent_text(self.user, self._question),
-                blocks=b.parent_blocks(self.user, self._question, text),
+                blocks=b.parent_blocks(self.user, self._question, text or None),
             )
         elif self._status_ts is not None:
-            await self.client.chat_update(
-                channel=self.channel, ts=self._status_ts, text=text, blocks=[b.context(text)]
-            )
-        else:
+            if text:
+                await self.client.chat_update(
+                    channel=self.channel,
+                    ts=self._status_ts,
+                    text=markup.plain(text),
+                    blocks=[b.context(text)],
+                )
+            else:
+                await self.client.chat_delete(channel=self.channel, ts=self._status_ts)
+                self._status_ts = None
+        elif text:
             out = await self.client.chat_postMessage(
-                channel=self.channel, thread_ts=self.thread_ts, text=text, blocks=[b.context(text)]
+                channel=self.channel,
+                thread_ts=self.thread_ts,
+                text=markup.plain(text),
+                blocks=[b.context(text)],
             )
             self._status_ts = str(out["ts"])
         return True
 
-    async def _flush_text(self) -> None:
-        upto = min(len(self._full), STREAM_CAP)
-        piece = self._full[self._sent : upto]
-        if self.streaming.enabled and await self._append(piece):
-            self._sent = upto
-            return
-        await self._update_fallback(self._full[:upto])
-        self._sent = upto
+    async def _flush_text(self, final: bool = False) -> bool:
+        """Show waiting text (whole lines, or everything when ``final``) within the inline budget."""
+        ready = self._pending if final else self._ready()
+        if not ready or self._cut:
+            return False
+        piece = cut_at_boundary(ready, INLINE_CAP - self._shown)
+        if len(piece) < len(ready):
+            self._cut = True
+        self._pending = self._pending[len(ready) :] if piece == ready else ""
+        if not piece.strip():
+            return False
+        self._shown += len(piece)
+        self._segment += piece
+        if self.streaming.enabled and self._stream_here and await self._append(piece):
+            return True
+        await self._update_fallback(self._segment)
+        return True
 
     async def _append(self, piece: str) -> bool:
         """Append through the streaming methods; ``False`` when the workspace has none."""
@@ -300,86 +416,115 @@ class SlackRenderer:
                     recipient_user_id=self.user,
                     buffer_size=1,
                 )
-            await self._stream.append(markdown_text=piece)
+            await self._stream.append(markdown_text=markup.markdown(piece))
             return True
         except SlackApiError as e:
-            if (
-                self._stream is not None
-                and self._stream.ts is None
-                and e.response.get("error") in _NO_STREAMING
-            ):
-                logger.info(
-                    "streaming methods unavailable; updating one message",
-                    extra={"error": e.response.get("error")},
-                )
-                self.streaming.enabled = False
+            if self._stream is not None and self._stream.ts is None:
+                # The stream never started: this answer is one updated message instead, and the
+                # workspace-wide switch goes off only when the methods themselves are missing.
+                error = e.response.get("error")
+                logger.info("streaming unavailable; updating one message", extra={"error": error})
+                if error in _NO_STREAMING:
+                    self.streaming.enabled = False
+                self._stream_here = False
                 self._stream = None
                 return False
             raise
 
-    async def _update_fallback(self, text: str, **extra: Any) -> None:
-        body = text or "…"
+    async def _update_fallback(
+        self, text: str, more: list[dict[str, Any]] | None = None, **extra: Any
+    ) -> None:
+        body = text.strip() or "…"
+        args: dict[str, Any] = {
+            "channel": self.channel,
+            "text": markup.notification(body),
+            "blocks": [b.markdown(body), *(more or [])],
+            **extra,
+        }
         if self._answer_ts is None:
-            out = await self.client.chat_postMessage(
-                channel=self.channel, thread_ts=self.thread_ts, text=body, blocks=[b.markdown(body)], **extra
-            )
+            out = await self.client.chat_postMessage(thread_ts=self.thread_ts, **args)
             self._answer_ts = str(out["ts"])
         else:
-            await self.client.chat_update(
-                channel=self.channel, ts=self._answer_ts, text=body, blocks=[b.markdown(body)], **extra
-            )
+            await self.client.chat_update(ts=self._answer_ts, **args)
+        self._last = {"ts": self._answer_ts, "text": args["text"], "blocks": args["blocks"]}
+
+    async def _end_segment(self) -> None:
+        """Close the message the text grew in, so what comes next appears below it."""
+        if self._stream is not None:
+            await self._stream.stop()
+            self._last = {"ts": self._stream.ts, "stream": True}
+            self._stream = None
+        self._answer_ts = None
+        self._segment = ""
+
+    async def _post(self, text: str, blocks: list[dict[str, Any]]) -> None:
+        out = await self.client.chat_postMessage(
+            channel=self.channel, thread_ts=self.thread_ts, text=text, blocks=blocks
+        )
+        self._last = {"ts": str(out["ts"]), "text": text, "blocks": blocks}
+
+    def _closing_text(self) -> str:
+        if not self._cut:
+            return ""
+        lines = self._file.strip().count("\n") + 1
+        size = len(self._file.encode())
+        return (
+            f"\n\n_That is the first part. The full answer ({lines} lines, {max(size // 1024, 1)} kB) "
+            "is in the attached file._"
+        )
 
     async def _close_answer(self) -> None:
-        long = needs_file(self._full)
-        if long:
-            await self._attach()
-        warnings = "".join(f"\n\n:warning: {m}" for m in self._errors)
+        if self._cut:
+            await self._upload(self._file, "answer.md", "CentralOps answer", "markdown")
+        tail = self._closing_text() + "".join(f"\n\n⚠️ {m}" for m in self._errors)
         followups = b.followup_blocks(self._followups)
         metadata = {
             "event_type": b.ANSWER_EVENT,
-            "event_payload": {"status": "error" if self._errors else "done", "file": long},
+            "event_payload": {"status": "error" if self._errors else "done", "file": self._cut},
         }
         if self._stream is not None:
-            tail = "\n\n_…the full answer is in the attached file._" if long else self._full[self._sent :]
             await self._stream.stop(
-                markdown_text=(tail + warnings) or None, blocks=followups or None, metadata=metadata
+                markdown_text=markup.markdown(tail) if tail else None,
+                blocks=followups or None,
+                metadata=metadata,
             )
             return
-        body = (summary(self._full) if long else self._full) + warnings
-        body = body.strip() or (
-            "Waiting for a decision on the request above."
-            if self._approval_posted
-            else "The agent finished without an answer. Try asking in other words."
-        )
-        blocks = [b.markdown(body), *followups]
-        if self._answer_ts is None:
-            out = await self.client.chat_postMessage(
+        if self._answer_ts is not None:
+            await self._update_fallback(self._segment + tail, followups, metadata=metadata)
+            return
+        last = self._last
+        if tail.strip() or last is None or last.get("stream"):
+            body = tail.strip() or "The agent finished without an answer. Try asking in other words."
+            await self.client.chat_postMessage(
                 channel=self.channel,
                 thread_ts=self.thread_ts,
-                text=b.clip(body, 3000),
-                blocks=blocks,
+                text=markup.notification(body),
+                blocks=[b.markdown(body), *followups],
                 metadata=metadata,
             )
-            self._answer_ts = str(out["ts"])
-        else:
-            await self.client.chat_update(
-                channel=self.channel,
-                ts=self._answer_ts,
-                text=b.clip(body, 3000),
-                blocks=blocks,
-                metadata=metadata,
-            )
+            return
+        # The answer ended with a table or an approval card: that message closes it and carries the
+        # follow-up buttons; no line is added after it.
+        await self.client.chat_update(
+            channel=self.channel,
+            ts=last["ts"],
+            text=last["text"],
+            blocks=[*last["blocks"], *followups],
+            metadata=metadata,
+        )
 
-    async def _attach(self) -> None:
+    async def _upload(self, content: str, filename: str, title: str, kind: str) -> None:
         try:
             await self.client.files_upload_v2(
                 channel=self.channel,
                 thread_ts=self.thread_ts,
-                content=self._full,
-                filename="answer.md",
-                title="CentralOps answer",
-                snippet_type="markdown",
+                content=content,
+                filename=filename,
+                title=title,
+                snippet_type=kind,
             )
         except SlackApiError as e:
             logger.warning("file upload failed", extra={"error": e.response.get("error")})
-            self._errors.append("The full answer could not be attached as a file; ask about fewer accounts.")
+            self._errors.append(
+                "The full answer could not be attached as a file; ask about fewer accounts at once."
+            )

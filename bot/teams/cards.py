@@ -4,6 +4,11 @@ Buttons are ``Action.Execute`` (Universal Actions): a click arrives as an
 ``adaptiveCard/action`` invoke whose ``data`` carries only a verb and an id or
 a prompt; the command, accounts and requester of an approval are always read
 back from the approvals table, never from the card.
+
+Data never goes into a ``TextBlock`` or a ``Fact``, whose text Teams reads as
+markdown: every value from outside (commands, names, reasons, table cells) is
+a ``TextRun`` of a ``RichTextBlock``, which Adaptive Cards show as written.
+``TextBlock`` holds only the fixed words of this module.
 """
 
 import re
@@ -11,7 +16,7 @@ from typing import Any
 
 from microsoft_agents.activity import Attachment
 
-from bot.chat import ApprovalCard, Checklist
+from bot.chat import ApprovalCard, Checklist, Table, literal
 from centralops.events import Followup
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -26,9 +31,19 @@ _BOLD = re.compile(r"(?<![*\w])\*(?!\s)([^*\n]+?)\*(?![*\w])")
 _MARK = {"running": "⏳", "ok": "✅", "failed": "❌"}
 
 
+def plain_summary(text: str, limit: int = 150) -> str:
+    """A short plain-text line for notifications: markdown characters and line breaks dropped."""
+    words = " ".join(re.sub(r"[*_~`#|\[\]<>]+", "", text).split())
+    return words if len(words) <= limit else words[: limit - 1].rstrip() + "…"
+
+
+_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.S)
+
+
 def teams_markdown(text: str) -> str:
-    """The core writes Slack's ``*bold*``; Teams reads single asterisks as italics."""
-    return _BOLD.sub(r"**\1**", text)
+    """The core writes Slack's ``*bold*``; Teams reads single asterisks as italics. Code stays as written."""
+    parts = _CODE.split(text)
+    return "".join(p if i % 2 else _BOLD.sub(r"**\1**", p) for i, p in enumerate(parts))
 
 
 def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -48,6 +63,59 @@ def _text(text: str, **extra: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **extra}
 
 
+def runs(*parts: str | dict[str, Any], **extra: Any) -> dict[str, Any]:
+    """A ``RichTextBlock`` of ``TextRun`` s: text shown exactly as written (no markdown).
+
+    Each part is a string, or a dict of ``TextRun`` properties with its ``text``.
+    """
+    inlines = [
+        {"type": "TextRun", "text": p} if isinstance(p, str) else {"type": "TextRun", **p}
+        for p in parts
+        if (p if isinstance(p, str) else p.get("text"))
+    ]
+    return {"type": "RichTextBlock", "inlines": inlines or [{"type": "TextRun", "text": "—"}], **extra}
+
+
+def _cell(*items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "TableCell", "items": list(items)}
+
+
+def facts(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """Label / value rows (what a ``FactSet`` shows) with each value as plain text."""
+    return {
+        "type": "Table",
+        "columns": [{"width": 1}, {"width": 3}],
+        "firstRowAsHeader": False,
+        "showGridLines": False,
+        "rows": [
+            {"type": "TableRow", "cells": [_cell(_text(label, weight="Bolder")), _cell(runs(value))]}
+            for label, value in pairs
+        ],
+    }
+
+
+def table_body(table: Table, *, rows: int | None = None) -> list[dict[str, Any]]:
+    """An Adaptive Card ``Table`` (1.5) of the first ``rows`` rows, every cell a plain ``TextRun``."""
+    shown = table.rows if rows is None else table.rows[:rows]
+    header = {
+        "type": "TableRow",
+        "cells": [_cell(runs({"text": c, "weight": "Bolder"})) for c in table.columns],
+    }
+    body: list[dict[str, Any]] = []
+    if table.title:
+        body.append(runs({"text": table.title, "weight": "Bolder"}))
+    body.append(
+        {
+            "type": "Table",
+            "columns": [{"width": 1} for _ in table.columns],
+            "firstRowAsHeader": True,
+            "showGridLines": True,
+            "rows": [header, *({"type": "TableRow", "cells": [_cell(runs(v)) for v in r]} for r in shown)],
+        }
+    )
+    return body
+
+
 def _execute(title: str, verb: str, data: dict[str, str], **extra: Any) -> dict[str, Any]:
     return {"type": "Action.Execute", "title": title, "verb": verb, "data": data, **extra}
 
@@ -57,7 +125,7 @@ def sign_in(url: str, text: str) -> dict[str, Any]:
     return card(
         [
             _text("Sign in to CentralOps", weight="Bolder", size="Medium"),
-            _text(teams_markdown(text)),
+            runs(text),
             _text("The link works once, for you only, for 10 minutes.", isSubtle=True, size="Small"),
         ],
         [{"type": "Action.OpenUrl", "title": "Sign in", "url": url}],
@@ -65,15 +133,14 @@ def sign_in(url: str, text: str) -> dict[str, Any]:
 
 
 def _approval_facts(approval: ApprovalCard) -> dict[str, Any]:
-    return {
-        "type": "FactSet",
-        "facts": [
-            {"title": "Command", "value": approval.command},
-            {"title": "Accounts", "value": ", ".join(approval.accounts) or "—"},
-            {"title": "Requested by", "value": approval.requester or "—"},
-            {"title": "Risk", "value": approval.risk},
-        ],
-    }
+    return facts(
+        [
+            ("Command", approval.command),
+            ("Accounts", ", ".join(approval.accounts) or "—"),
+            ("Requested by", approval.requester or "—"),
+            ("Risk", approval.risk),
+        ]
+    )
 
 
 def approval(approval: ApprovalCard) -> dict[str, Any]:
@@ -82,9 +149,7 @@ def approval(approval: ApprovalCard) -> dict[str, Any]:
     return card(
         [
             _text("Approval needed", weight="Bolder", size="Medium", color="Warning"),
-            _text(
-                teams_markdown(approval.reason or "This command changes something and needs a second person.")
-            ),
+            runs(approval.reason or "This command changes something and needs a second person."),
             _approval_facts(approval),
         ],
         [
@@ -100,11 +165,13 @@ def decided(approval: ApprovalCard) -> dict[str, Any]:
     when = approval.decided_at.strftime("%Y-%m-%d %H:%M UTC") if approval.decided_at else "just now"
     return card(
         [
-            _text(
-                f"{verdict} by {approval.decided_by or 'an approver'}",
-                weight="Bolder",
-                size="Medium",
-                color="Good" if approval.status == "approved" else "Attention",
+            runs(
+                {
+                    "text": f"{verdict} by {approval.decided_by or 'an approver'}",
+                    "weight": "Bolder",
+                    "size": "Medium",
+                    "color": "Good" if approval.status == "approved" else "Attention",
+                }
             ),
             _text(f"Decided {when}.", isSubtle=True, size="Small"),
             _approval_facts(approval),
@@ -120,17 +187,22 @@ def followups(items: list[Followup]) -> dict[str, Any]:
     )
 
 
-def checklist_lines(checklist: Checklist) -> list[str]:
-    """One line per account call (``✅ staging — aws s3 ls (120 ms)``)."""
+def checklist_lines(checklist: Checklist, *, failed_only: bool = False, plain: bool = False) -> list[str]:
+    """One line per account call (``✅ `staging` — `aws s3 ls` (120 ms)``), capped as on every platform.
+
+    ``plain`` drops the code marks, for informative updates (plain text, never markdown).
+    """
+    shown, more = checklist.visible(failed_only=failed_only)
+    show = (lambda v: " ".join(str(v).split())) if plain else literal
     lines = []
-    for item in checklist.items:
+    for item in shown:
         took = f" ({item.ms} ms)" if item.ms is not None else ""
-        lines.append(f"{_MARK[item.state]} {item.account} — `{item.command}`{took}")
-    return lines
+        lines.append(f"{_MARK[item.state]} {show(item.account)} — {show(item.command)}{took}")
+    return [*lines, more] if more else lines
 
 
 def progress_text(checklist: Checklist) -> str:
     """The status line and the checklist, as one short informative text."""
     parts = [checklist.status] if checklist.status else []
-    parts.extend(checklist_lines(checklist))
+    parts.extend(checklist_lines(checklist, plain=True))
     return "\n".join(parts) or "Working on it…"

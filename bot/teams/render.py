@@ -12,6 +12,7 @@
 """
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from typing import Any
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment
 from microsoft_agents.hosting.core import TurnContext
 
-from bot.chat import ApprovalCard, ChatRequest, ChatUser, Checklist
+from bot.chat import ApprovalCard, ChatRequest, ChatUser, Checklist, Table, cut_at_boundary
 from bot.teams import cards
 from bot.teams.activities import Surface
 from bot.teams.profiles import TeamsEmails
@@ -31,27 +32,97 @@ logger = logging.getLogger(__name__)
 
 ContextSource = Callable[[], Awaitable[TurnContext]]
 
-MAX_TEXT = 20_000
-"""Teams refuses messages over about 28 KB; answers are cut well before."""
+MESSAGE_BYTES = 36_000
+"""Budget of one message, measured as Teams does: the whole payload encoded as UTF-16.
+
+Teams documents the bot message limit as 40 KB of UTF-16 (newer pages: about 100 KB,
+80 KB recommended) and answers 413 ``MessageSizeTooBig`` beyond it; the budget keeps
+room for the envelope the SDK adds."""
+TEXT_SHARE = 0.5  # of the budget, for the text when cards ride along
 WORKING = "⏳"
 INFORMATIVE_MAX = 1000
 """Teams refuses informative updates longer than 1000 characters."""
-TRUNCATED = (
-    "\n\n_(The answer was cut here: Teams messages are limited in size. Ask about fewer accounts at once.)_"
-)
+STREAM_GUARD_S = 100.0
+"""Teams ends a stream after two minutes; the answer leaves the stream before that."""
+CONTINUED = "_The answer continues in the next message…_"
+AFTER_STREAM_INTERVAL_S = 1.5
+"""Shortest gap between two updates of the message an answer continues in after its stream."""
+MAX_TABLES = 5
 
 
-def _message(text: str | None = None, attachments: list[Attachment] | None = None) -> Activity:
+def utf16_bytes(value: object) -> int:
+    """The size Teams counts: the JSON payload in UTF-16 code units, two bytes each."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return len(text.encode("utf-16-le"))
+
+
+def fit_text(text: str, budget: int) -> str:
+    """``text`` cut at a paragraph or line boundary to fit ``budget`` UTF-16 bytes, with a note when cut."""
+    if utf16_bytes(text) <= budget:
+        return text
+    note = (
+        "\n\n_The answer was cut here: Teams messages are limited in size. "
+        "Ask about fewer accounts at once to see the rest._"
+    )
+    room = budget - utf16_bytes(note)
+    units = room // 2
+    head = cut_at_boundary(text, units) or text[:units]
+    while head and utf16_bytes(head) > room:
+        # Characters outside the BMP take two code units: shrink until the UTF-16 size fits.
+        units -= (utf16_bytes(head) - room) // 2 + 1
+        head = cut_at_boundary(text, units) or text[: max(units, 0)]
+    return head.rstrip() + note
+
+
+def table_cards(tables: list[Table], budget: int) -> list[Attachment]:
+    """Cards for the answer's tables, each within its share of ``budget`` (rows dropped from the end)."""
+    out: list[Attachment] = []
+    share = budget // max(len(tables[:MAX_TABLES]), 1)
+    for table in tables[:MAX_TABLES]:
+        rows = len(table.rows)
+        while True:
+            body = cards.table_body(table, rows=rows)
+            if rows < len(table.rows):
+                body.append(
+                    cards.runs(
+                        f"Showing {rows} of {len(table.rows)} rows: ask about fewer accounts to see all."
+                    )
+                )
+            doc = cards.card(body)
+            size = utf16_bytes(doc)
+            if size <= share or rows == 0:
+                break
+            rows = max(min(rows - 1, rows * share // size), 0)
+        out.append(cards.attachment(doc))
+    if len(tables) > MAX_TABLES:
+        left = len(tables) - MAX_TABLES
+        note = f"{left} more table{'s' if left != 1 else ''} not shown: ask about fewer accounts at once."
+        out.append(cards.attachment(cards.card([cards.runs(note)])))
+    return out
+
+
+def _message(
+    text: str | None = None, attachments: list[Attachment] | None = None, summary: str | None = None
+) -> Activity:
     activity = Activity(type=ActivityTypes.message, text_format="markdown")
     if text is not None:
         activity.text = text
     if attachments:
         activity.attachments = attachments
+    if summary:
+        # What notifications and previews show for a card message: plain words, no markup.
+        activity.summary = cards.plain_summary(summary)
     return activity
 
 
-def _clip(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + TRUNCATED
+def _approval_message(card: ApprovalCard) -> Activity:
+    return _message(
+        attachments=[cards.attachment(cards.approval(card))], summary=f"Approval needed: {card.command}"
+    )
+
+
+def _clip(text: str, budget: int = MESSAGE_BYTES) -> str:
+    return fit_text(text, budget)
 
 
 class _Base:
@@ -84,11 +155,16 @@ class _Base:
         """The sign-in card, only for the requester (whose email the callback will compare)."""
         if self.emails is not None and self.who is not None:
             await self.emails.remember_sender(await self._context(), self.who.team, self.who.user)
-        await self._send(_message(attachments=[cards.attachment(cards.sign_in(url, text))]), private=True)
+        await self._send(
+            _message(
+                attachments=[cards.attachment(cards.sign_in(url, text))], summary="Sign in to CentralOps"
+            ),
+            private=True,
+        )
 
     async def approval(self, card: ApprovalCard) -> None:  # overridden; keeps the protocol complete
         """Post Approve / Deny as a message of its own."""
-        await self._send(_message(attachments=[cards.attachment(cards.approval(card))]))
+        await self._send(_approval_message(card))
 
     async def decided(self, card: ApprovalCard) -> None:
         """Decisions are shown by the click handler, which knows which card was clicked."""
@@ -106,6 +182,7 @@ class StreamRenderer(_Base):
         who: ChatUser | None = None,
         emails: TeamsEmails | None = None,
         lock: asyncio.Lock | None = None,
+        guard_s: float | None = None,
     ) -> None:
         super().__init__(context, surface, who, emails)
         self.thread = thread
@@ -117,6 +194,14 @@ class StreamRenderer(_Base):
         self._checklist: Checklist | None = None
         self._approvals: list[ApprovalCard] = []
         self._followups: list[Followup] = []
+        self._tables: list[Table] = []
+        self._pending = ""  # text not streamed yet (a line streams once it is complete)
+        self._streamed = ""
+        self._cut = False
+        self._guard_s = STREAM_GUARD_S if guard_s is None else guard_s
+        self._guard: asyncio.Task[None] | None = None
+        self._after: ThreadRenderer | None = None  # where the answer continues once the stream closed
+        self._finishing = False
 
     async def _begin(self) -> Any:
         if self._stream is None:
@@ -126,7 +211,28 @@ class StreamRenderer(_Base):
                 self._holding = True
             ctx = await self._context()
             self._stream = ctx.streaming_response
+            self._guard = asyncio.create_task(self._leave_stream_in_time())
         return self._stream
+
+    @property
+    def left_stream(self) -> bool:
+        """Whether the answer left its stream (Teams' two-minute limit) and continues as a message."""
+        return self._after is not None
+
+    async def _leave_stream_in_time(self) -> None:
+        """Before Teams' two-minute limit, close the stream; the rest grows in an ordinary, updated message."""
+        await asyncio.sleep(self._guard_s)
+        stream = self._stream
+        if stream is None or self._finishing:
+            return
+        self._flush_lines(final=True)
+        self._after = ThreadRenderer(
+            self._context, self.surface, interval_s=AFTER_STREAM_INTERVAL_S, who=self.who, emails=self.emails
+        )
+        stream.queue_text_chunk(("\n\n" if self._streamed else "") + CONTINUED)
+        await stream.end_stream()
+        logger.info("left the stream before the two-minute limit")
+        await self._after.progress(self._checklist or Checklist())
 
     def release(self) -> None:
         """Let the next answer in this chat stream (idempotent)."""
@@ -149,13 +255,43 @@ class StreamRenderer(_Base):
     async def progress(self, checklist: Checklist) -> None:
         """An informative update with the status and the checklist."""
         self._checklist = checklist
+        if self._after is not None:
+            await self._after.progress(checklist)
+            return
         self._inform(await self._begin(), cards.progress_text(checklist)[:INFORMATIVE_MAX])
 
     async def text(self, delta: str) -> None:
-        """A chunk of the answer."""
-        stream = await self._begin()
+        """A chunk of the answer: whole lines stream, within the message size budget."""
+        if self._after is not None:
+            await self._after.text(delta)
+            return
+        await self._begin()
         self._texted = True
-        stream.queue_text_chunk(delta)
+        self._pending += delta
+        self._flush_lines()
+
+    def _flush_lines(self, final: bool = False) -> None:
+        ready = self._pending if final else self._pending[: self._pending.rfind("\n") + 1]
+        if not ready or self._cut:
+            return
+        budget = int(MESSAGE_BYTES * TEXT_SHARE) - utf16_bytes(self._streamed)
+        piece = ready if utf16_bytes(ready) <= budget else cut_at_boundary(ready, budget // 2)
+        while piece and utf16_bytes(piece) > budget:
+            piece = cut_at_boundary(piece, len(piece) - 1)
+        self._pending = self._pending[len(ready) :]
+        if len(piece) < len(ready):
+            self._cut = True
+        if piece:
+            self._streamed += piece
+            self._stream.queue_text_chunk(piece)
+
+    async def table(self, table: Table) -> None:
+        """Shown as a card of the final message (text-only Teams messages cannot show tables)."""
+        if self._after is not None:
+            await self._after.table(table)
+            return
+        await self._begin()
+        self._tables.append(table)
 
     async def approval(self, card: ApprovalCard) -> None:
         """Sent after the stream ends: a card of its own that can be replaced later."""
@@ -167,29 +303,69 @@ class StreamRenderer(_Base):
 
     async def error(self, message: str) -> None:
         """Inside the stream when one runs, else a message of its own."""
+        if self._after is not None:
+            await self._after.error(message)
+            return
         if self._stream is None:
             await self._send(_message(f"⚠️ {message}"))
             return
-        stream = self._stream
-        stream.queue_text_chunk(("\n\n" if self._texted else "") + f"⚠️ {message}")
+        self._flush_lines(final=True)
+        self._stream.queue_text_chunk(("\n\n" if self._streamed else "") + f"⚠️ {message}")
+        self._streamed += f"\n\n⚠️ {message}"
         self._texted = True
 
     async def finish(self) -> None:
         """The final message with its cards, then any approval cards."""
+        self._finishing = True
+        if self._guard is not None:
+            if self._after is None:
+                self._guard.cancel()
+            else:
+                await self._guard  # the stream is closing: let it close
+        if self._after is not None:
+            try:
+                for table in self._tables:
+                    await self._after.table(table)
+                if self._followups:
+                    await self._after.followups(self._followups)
+                await self._after.finish()
+            finally:
+                self.release()
+            for card in self._approvals:
+                await self._send(_approval_message(card))
+            return
         if self._stream is not None:
-            attachments = []
+            self._flush_lines(final=True)
+            if self._cut:
+                note = "\n\n_The answer was cut here: Teams messages are limited in size. Ask about fewer accounts at once to see the rest._"
+                self._stream.queue_text_chunk(note)
+                self._streamed += note
+            attachments = table_cards(self._tables, MESSAGE_BYTES - utf16_bytes(self._streamed) - 4000)
             if self._followups:
                 attachments.append(cards.attachment(cards.followups(self._followups)))
+            approvals = self._approvals
+            if not self._streamed.strip() and not attachments and approvals:
+                # An answer that is only an approval: the card is the final message, no placeholder text.
+                attachments, approvals = [cards.attachment(cards.approval(approvals[0]))], approvals[1:]
+            if not self._streamed.strip():
+                # Teams' final streamed message needs text; a blank one shows only the cards.
+                self._stream.queue_text_chunk(" " if attachments else "The agent finished without an answer.")
             if attachments:
                 self._stream.set_attachments(attachments)
             try:
                 await self._stream.end_stream()
             finally:
                 self.release()
-        elif self._followups:
-            await self._send(_message(attachments=[cards.attachment(cards.followups(self._followups))]))
+            for card in approvals:
+                await self._send(_approval_message(card))
+            return
+        extra = table_cards(self._tables, MESSAGE_BYTES - 4000)
+        if self._followups:
+            extra.append(cards.attachment(cards.followups(self._followups)))
+        if extra:
+            await self._send(_message(attachments=extra, summary="The answer's tables and next questions"))
         for card in self._approvals:
-            await self._send(_message(attachments=[cards.attachment(cards.approval(card))]))
+            await self._send(_approval_message(card))
 
 
 class ThreadRenderer(_Base):
@@ -212,6 +388,8 @@ class ThreadRenderer(_Base):
         self._errors: list[str] = []
         self._checklist = Checklist()
         self._followups: list[Followup] = []
+        self._tables: list[Table] = []
+        self._approvals = 0
         self._done = False
         self._throttle = Throttle(interval_s, self._flush)
 
@@ -226,29 +404,47 @@ class ThreadRenderer(_Base):
         return request.where.thread or self.thread or request.where.channel
 
     def render(self) -> Activity:
-        """The message as it should look now."""
+        """The message as it should look now (the agent's markdown as written, the core's lines for Teams)."""
+        core = cards.teams_markdown
         answer = "".join(self._answer).strip()
         lines: list[str] = []
         if not self._done:
-            lines.append(f"{WORKING} {self._checklist.status or 'Working on it…'}")
-            lines.extend(cards.checklist_lines(self._checklist))
+            lines.append(core(f"{WORKING} {self._checklist.status or 'Working on it…'}"))
+            lines.extend(core(line) for line in cards.checklist_lines(self._checklist))
             if answer:
                 lines.extend(["", answer])
         else:
             if answer:
                 lines.append(answer)
-            elif not self._errors:
-                lines.append("Done — the agent had nothing more to say.")
+            elif not (self._errors or self._tables or self._followups or self._approvals):
+                lines.append("The agent finished without an answer. Try asking in other words.")
             if any(i.state == "failed" for i in self._checklist.items):
-                lines.extend(["", *cards.checklist_lines(self._checklist)])
-        lines.extend(f"⚠️ {e}" for e in self._errors)
-        attachments = (
-            [cards.attachment(cards.followups(self._followups))] if self._done and self._followups else None
-        )
-        return _message(_clip(cards.teams_markdown("\n".join(lines).strip())), attachments)
+                failed = cards.checklist_lines(self._checklist, failed_only=True)
+                lines.extend(["", *(core(line) for line in failed)])
+        lines.extend(core(f"⚠️ {e}") for e in self._errors)
+        attachments: list[Attachment] = []
+        if self._done:
+            attachments = table_cards(self._tables, int(MESSAGE_BYTES * (1 - TEXT_SHARE)))
+            if self._followups:
+                attachments.append(cards.attachment(cards.followups(self._followups)))
+        text = "\n".join(lines).strip()
+        budget = int(MESSAGE_BYTES * TEXT_SHARE) if attachments else MESSAGE_BYTES
+        return _message(_clip(text, budget) if text else None, attachments or None)
+
+    @property
+    def empty(self) -> bool:
+        """The finished message would show nothing (the answer was only an approval card)."""
+        activity = self.render()
+        return self._done and not activity.text and not activity.attachments
 
     async def _flush(self) -> None:
         ctx = await self._context()
+        if self.empty:
+            # Nothing to add next to the approval card: the progress message goes away.
+            if self._message_id is not None:
+                await ctx.delete_activity(self._message_id)
+                self._message_id = None
+            return
         activity = self.render()
         if self._message_id is None:
             response = await ctx.send_activity(activity)
@@ -267,9 +463,15 @@ class ThreadRenderer(_Base):
         self._answer.append(delta)
         await self._throttle.poke()
 
+    async def table(self, table: Table) -> None:
+        """A card of the final message (text-only Teams messages cannot show tables)."""
+        self._tables.append(table)
+        await self._throttle.poke()
+
     async def approval(self, card: ApprovalCard) -> None:
         """Approve / Deny in the thread at once, so approvers can act while the answer finishes."""
-        await self._send(_message(attachments=[cards.attachment(cards.approval(card))]))
+        self._approvals += 1
+        await self._send(_approval_message(card))
 
     async def followups(self, items: list[Followup]) -> None:
         """Attached to the final version of the message."""
@@ -331,6 +533,9 @@ class ClickRenderer:
         """Unused for clicks."""
 
     async def text(self, delta: str) -> None:
+        """Unused for clicks."""
+
+    async def table(self, table: Table) -> None:
         """Unused for clicks."""
 
     async def approval(self, card: ApprovalCard) -> None:

@@ -5,6 +5,19 @@ slack.com does (``{"ok": ...}`` bodies, bot-token check, ``429`` with
 ``Retry-After`` when told to), keeps every message, ephemeral message, view and
 file, and exposes them under ``/_stand-in/...`` for the console, the demo and
 the tests. The streaming methods can be switched off to exercise the fallback.
+
+It is as strict as Slack where the bot could get it wrong:
+
+- every payload is checked (:mod:`infra.local.payload_checks`): Block Kit
+  models, documented limits, and text where data could become markup;
+- a method needs its OAuth scope, and the token holds the bot scopes of the
+  app manifest (``manifest.yml``), so a scope missing there fails here;
+- channels can be private, group DMs, or public without the bot as a member
+  (``POST /_stand-in/config {"channel": {...}}``): posting answers
+  ``channel_not_found`` or ``not_in_channel`` as Slack does, unless the
+  public channel is reachable with ``chat:write.public``;
+- a slash command's ``response_url`` (``/_response/<channel>/<user>/<id>``)
+  takes up to five messages, in the channel or only for the person.
 """
 
 import argparse
@@ -16,13 +29,18 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import yaml
 from aiohttp import WSMsgType, web
 
 from centralops import logs, settings
 from infra.local import org
+from infra.local.payload_checks import check_slack
+from infra.local.payload_checks import record as record_check
+from infra.local.text_table import render_table
 
 logger = logging.getLogger("infra.local.slack_api")
 
@@ -30,6 +48,33 @@ BOT_USER_ID = "U0CENTRALOPS"
 BOT_ID = "B0CENTRALOPS"
 STREAM_METHODS = frozenset({"chat.startStream", "chat.appendStream", "chat.stopStream"})
 STATE_KEY: web.AppKey["SlackState"] = web.AppKey("slack_state")
+MANIFEST = Path(__file__).resolve().parents[2] / "manifest.yml"
+RESPONSE_URL_USES = 5
+
+METHOD_SCOPES: dict[str, str | None] = {
+    "auth.test": None,
+    "apps.connections.open": None,
+    "chat.postMessage": "chat:write",
+    "chat.update": "chat:write",
+    "chat.delete": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "chat.startStream": "chat:write",
+    "chat.appendStream": "chat:write",
+    "chat.stopStream": "chat:write",
+    "views.publish": None,
+    "views.open": None,
+    "users.info": "users:read",
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
+    "conversations.replies": "channels:history",
+}
+"""The bot-token scope each Web API method needs (Slack's method reference, "Scopes")."""
+
+
+def manifest_scopes(path: Path = MANIFEST) -> frozenset[str]:
+    """The bot scopes the app manifest asks for."""
+    manifest = yaml.safe_load(path.read_text())
+    return frozenset(manifest["oauth_config"]["scopes"]["bot"])
 
 
 @dataclass
@@ -53,6 +98,11 @@ class SlackState:
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     rate_limits: dict[str, list[int]] = field(default_factory=dict)
+    scopes: frozenset[str] = field(default_factory=manifest_scopes)
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    refused_blocks: set[str] = field(default_factory=set)
+    responses: dict[str, int] = field(default_factory=dict)
+    problems: list[dict[str, Any]] = field(default_factory=list)
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     socket_acks: dict[str, Any] = field(default_factory=dict)
     _seq: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
@@ -78,6 +128,27 @@ class SlackState:
         self.files.clear()
         self.calls.clear()
         self.rate_limits.clear()
+        self.channels.clear()
+        self.responses.clear()
+        self.problems.clear()
+
+    def check(self, where: str, method: str, args: dict[str, Any]) -> None:
+        """Check one payload; keep and report what is wrong with it."""
+        problems = check_slack(method, args)
+        record_check("slack", f"{where} {method}", problems)
+        if problems:
+            logger.error("invalid payload", extra={"method": method, "problems": problems})
+            self.problems.append({"method": method, "problems": problems})
+
+    def reachable(self, channel: str) -> None:
+        """Raise Slack's error when the bot cannot post in ``channel``."""
+        info = self.channels.get(channel)
+        if info is None or info.get("member", False):
+            return
+        if info.get("private") or info.get("mpim"):
+            raise _Fail("channel_not_found")
+        if "chat:write.public" not in self.scopes:
+            raise _Fail("not_in_channel")
 
 
 def _people() -> dict[str, org.Person]:
@@ -124,9 +195,17 @@ def _need(args: dict[str, Any], *names: str) -> None:
             raise _Fail(f"missing_{name}" if name != "channel" else "channel_not_found")
 
 
+def _refuse_blocks(state: SlackState, args: dict[str, Any]) -> None:
+    kinds = {b.get("type") for b in args.get("blocks") or [] if isinstance(b, dict)}
+    if kinds & state.refused_blocks:
+        raise _Fail("invalid_blocks")
+
+
 def _post(state: SlackState, args: dict[str, Any], **extra: Any) -> dict[str, Any]:
     _need(args, "channel")
     channel = str(args["channel"])
+    state.reachable(channel)
+    _refuse_blocks(state, args)
     thread_ts = args.get("thread_ts") or None
     if thread_ts and state.find(channel, str(thread_ts)) is None:
         raise _Fail("thread_not_found")
@@ -169,6 +248,7 @@ def _method(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, A
         found = state.find(str(args["channel"]), str(args["ts"]))
         if found is None:
             raise _Fail("message_not_found")
+        _refuse_blocks(state, args)
         m = found
         for key in ("text", "blocks", "metadata"):
             if key in args:
@@ -184,6 +264,7 @@ def _method(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, A
         return {"channel": gone["channel"], "ts": gone["ts"]}
     if method == "chat.postEphemeral":
         _need(args, "channel", "user")
+        state.reachable(str(args["channel"]))
         e = {
             "ts": state.next_ts(),
             "channel": str(args["channel"]),
@@ -225,13 +306,16 @@ def _method(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, A
         person = _people().get(str(args["user"]))
         if person is None:
             raise _Fail("user_not_found")
+        profile = {"display_name": person.slack_name}
+        if "users:read.email" in state.scopes:
+            profile["email"] = person.email
         return {
             "user": {
                 "id": person.slack_user_id,
                 "team_id": state.team,
                 "name": person.slack_name,
                 "real_name": person.slack_name.capitalize(),
-                "profile": {"email": person.email, "display_name": person.slack_name},
+                "profile": profile,
             }
         }
     if method == "files.getUploadURLExternal":
@@ -300,6 +384,13 @@ async def api(request: web.Request) -> web.Response:
     if not _authorized(state, request, args, state.token):
         record.update(status=200, ok=False, error="invalid_auth")
         return web.json_response({"ok": False, "error": "invalid_auth"})
+    needed = METHOD_SCOPES.get(method, "")
+    if needed is None or needed in state.scopes:
+        state.check("api", method, args)
+    else:
+        error = "unknown_method" if needed == "" else "missing_scope"
+        record.update(status=200, ok=False, error=error, needed=needed)
+        return web.json_response({"ok": False, "error": error, "needed": needed})
     try:
         result = _method(state, method, args)
     except _Fail as f:
@@ -307,6 +398,34 @@ async def api(request: web.Request) -> web.Response:
         return web.json_response({"ok": False, "error": f.error})
     record.update(status=200, ok=True, ts=result.get("ts"))
     return web.json_response({"ok": True, **result})
+
+
+async def response_url(request: web.Request) -> web.Response:
+    """A slash command's ``response_url``: up to five messages, in the channel or for the person only."""
+    state = request.app[STATE_KEY]
+    channel, user, key = (request.match_info[k] for k in ("channel", "user", "key"))
+    body = await request.json()
+    state.calls.append({"method": "response_url", "time": time.time(), "channel": channel, "ok": True})
+    uses = state.responses.get(key, 0)
+    if uses >= RESPONSE_URL_USES:
+        return web.Response(status=404, text="used_url")
+    state.responses[key] = uses + 1
+    state.check("response_url", "response_url", body)
+    message = {
+        "ts": state.next_ts(),
+        "channel": channel,
+        "thread_ts": None,
+        "text": str(body.get("text") or ""),
+        "blocks": body.get("blocks") or [],
+        "via": "response_url",
+        "response_to": user,
+    }
+    if body.get("response_type") == "in_channel":
+        message.update(type="message", user=BOT_USER_ID, bot_id=BOT_ID, metadata=None, files=[], edits=0)
+        state.messages.setdefault(channel, []).append(message)
+    else:
+        state.ephemeral.append({**message, "user": user})
+    return web.Response(text="ok")
 
 
 async def upload(request: web.Request) -> web.Response:
@@ -362,14 +481,29 @@ async def inspect_calls(request: web.Request) -> web.Response:
     return web.json_response({"calls": calls, "counts": counts})
 
 
+async def inspect_problems(request: web.Request) -> web.Response:
+    """``GET /_stand-in/problems``: payloads that failed the checks."""
+    return web.json_response({"problems": request.app[STATE_KEY].problems})
+
+
 async def configure(request: web.Request) -> web.Response:
-    """``POST /_stand-in/config``: ``{"streaming": bool, "rate_limit": {"method", "count", "retry_after"}, "reset": bool}``."""
+    """``POST /_stand-in/config``.
+
+    Body: ``{"streaming": bool, "rate_limit": {"method", "count", "retry_after"}, "reset": bool,
+    "channel": {"id", "private", "mpim", "member"}, "scopes": [...], "refuse_blocks": [block types]}``.
+    """
     state = request.app[STATE_KEY]
     body = await request.json()
     if body.get("reset"):
         state.reset()
     if "streaming" in body:
         state.streaming = bool(body["streaming"])
+    if ch := body.get("channel"):
+        state.channels[str(ch["id"])] = {k: bool(ch.get(k)) for k in ("private", "mpim", "member")}
+    if "scopes" in body:
+        state.scopes = frozenset(body["scopes"])
+    if "refuse_blocks" in body:
+        state.refused_blocks = set(body["refuse_blocks"])
     if rl := body.get("rate_limit"):
         state.rate_limits[str(rl["method"])] = [int(rl.get("count", 1)), int(rl.get("retry_after", 1))]
     return web.json_response({"ok": True, "streaming": state.streaming})
@@ -476,7 +610,8 @@ def _plain(text: str) -> str:
     )
     for code, glyph in _EMOJI.items():
         text = text.replace(code, glyph)
-    return text
+    # What Slack shows for the escaped control characters (and nothing else is decoded).
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _block_lines(block: dict[str, Any]) -> list[str]:
@@ -491,7 +626,21 @@ def _block_lines(block: dict[str, Any]) -> list[str]:
         return ["  ".join(f"[{(e.get('text') or {}).get('text', '?')}]" for e in block.get("elements", []))]
     if kind == "divider":
         return ["─" * 20]
+    if kind == "table":
+        # Slack draws the table block as a grid; the first row is the header.
+        rows = [[_cell_text(c) for c in row] for row in block.get("rows") or []]
+        return render_table(rows).splitlines()
     return []
+
+
+def _cell_text(cell: dict[str, Any]) -> str:
+    if cell.get("type") == "rich_text":
+        return "".join(
+            str(e.get("text", ""))
+            for section in cell.get("elements") or []
+            for e in section.get("elements") or []
+        )
+    return str(cell.get("text", ""))
 
 
 def render_message(message: dict[str, Any]) -> list[str]:
@@ -555,6 +704,8 @@ def build_app(
     app[STATE_KEY] = SlackState(token=token, app_token=app_token, streaming=streaming, base_url=base_url)
     app.router.add_route("*", "/api/{method}", api)
     app.router.add_post("/_upload/{file_id}", upload)
+    app.router.add_post("/_response/{channel}/{user}/{key}", response_url)
+    app.router.add_get("/_stand-in/problems", inspect_problems)
     app.router.add_get("/_stand-in/messages", inspect_messages)
     app.router.add_get("/_stand-in/thread", inspect_thread)
     app.router.add_get("/_stand-in/ephemeral", inspect_ephemeral)

@@ -72,7 +72,10 @@ class Thread:
         return [
             m
             for m in self.messages
-            if (m.get("metadata") or {}).get("event_type") == ANSWER_EVENT
+            if (
+                (m.get("metadata") or {}).get("event_type") == ANSWER_EVENT
+                or any(b.get("block_id") == ANSWER_EVENT for b in m.get("blocks") or [])
+            )
             and _ts_key(m["ts"]) > _ts_key(self.since)
         ]
 
@@ -201,7 +204,7 @@ class SlackConsole:
                 "command": "/aws",
                 "text": text,
                 "api_app_id": APP_ID,
-                "response_url": f"{self.stand_in_url}/_response/{uuid.uuid4().hex}",
+                "response_url": f"{self.stand_in_url}/_response/{channel}/{user_id(user)}/{uuid.uuid4().hex}",
                 "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:16]}",
             }
         )
@@ -432,7 +435,14 @@ class SlackConsole:
                         not m.get("thread_ts")
                         and m.get("bot_id")
                         and _ts_key(m["ts"]) > _ts_key(thread.since)
-                        and f"<@{thread.user}>" in m.get("text", "")
+                        and (
+                            f"<@{thread.user}>" in m.get("text", "")
+                            or (
+                                m.get("via") == "response_url"
+                                and m.get("response_to") == thread.user
+                                and any(b.get("block_id") == ANSWER_EVENT for b in m.get("blocks") or [])
+                            )
+                        )
                     ):
                         thread.ts = m["ts"]
                         break

@@ -26,6 +26,7 @@ import httpx
 from centralops import settings
 from centralops.errors import CentralOpsError
 from infra.local import org, seed
+from infra.local.payload_checks import CHECKS_FILE_ENV
 
 logger = logging.getLogger("centralops.local")
 
@@ -263,6 +264,8 @@ class LocalStack:
             PYTHONUNBUFFERED="1",
             MOTO_ALLOW_NONEXISTENT_REGION="true",
         )
+        if checks := os.environ.get(CHECKS_FILE_ENV):
+            env[CHECKS_FILE_ENV] = checks  # the stand-ins report every payload they checked
         return env
 
     def _env(self, info: org.StackInfo) -> dict[str, str]:

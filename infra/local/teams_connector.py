@@ -13,11 +13,17 @@ and shows it back:
 
 Members (``GET …/members/{id}``) are the people of ``infra/local/org.py``.
 
+Every activity the bot sends or updates is checked
+(:mod:`infra.local.payload_checks`: the Adaptive Card 1.5 schema, Teams'
+UTF-16 message size, no markdown-readable data in card text); problems are
+listed at ``GET /_stand-in/problems``.
+
 Run: ``python -m infra.local.teams_connector --port 5105`` (``GET /health``).
 """
 
 import argparse
 import itertools
+import logging
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +31,18 @@ from typing import Any
 from aiohttp import web
 
 from infra.local import org
+from infra.local.payload_checks import check_teams, record
 
+logger = logging.getLogger("infra.local.teams_connector")
+
+STREAM_LIMIT_S = 120.0
+"""Teams ends a stream two minutes after it started."""
+STREAM_TIMED_OUT = {
+    "error": {
+        "code": "ContentStreamNotAllowed",
+        "message": "Content stream finished due to exceeded streaming time.",
+    }
+}
 STREAMING_REFUSED = {
     "error": {"code": "BadArgument", "message": "Streaming api is not enabled for this conversation."}
 }
@@ -78,8 +95,19 @@ class Connector:
     calls: list[dict[str, Any]] = field(default_factory=list)
     messages: dict[str, Message] = field(default_factory=dict)
     conversations: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    stream_limit_s: float = STREAM_LIMIT_S
+    stream_started: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+
+    def check(self, op: str, activity: dict[str, Any]) -> None:
+        """Check one activity; keep and report what is wrong with it."""
+        problems = check_teams(activity)
+        record("teams", f"{op} {activity.get('type')}", problems)
+        if problems:
+            logger.error("invalid activity", extra={"op": op, "problems": problems})
+            self.problems.append({"op": op, "problems": problems})
 
     def new_id(self) -> str:
         """A message id shaped like Teams' (epoch milliseconds)."""
@@ -114,6 +142,7 @@ class Connector:
             self.messages[new] = Message(
                 new, conversation, activity, reply_to, streamed=True, final=activity.get("type") == "message"
             )
+            self.stream_started[new] = time.monotonic()
             return new
         if activity.get("type") != "message":
             return self.new_id()  # plain typing indicators and the like are not messages
@@ -146,6 +175,13 @@ async def send(request: web.Request) -> web.Response:
     ):
         connector.record("refused", conversation, activity, reason="streaming outside a 1:1 chat")
         return web.json_response(STREAMING_REFUSED, status=400)
+    info = _stream_info(activity)
+    stream_id = (info or {}).get("streamId") or activity.get("id")
+    started = connector.stream_started.get(str(stream_id)) if info is not None else None
+    if started is not None and time.monotonic() - started > connector.stream_limit_s:
+        connector.record("refused", conversation, activity, reason="stream older than the two-minute limit")
+        return web.json_response(STREAM_TIMED_OUT, status=403)
+    connector.check("send", activity)
     new = connector.post(conversation, activity, reply_to, targeted)
     connector.record(
         "reply" if reply_to else "send",
@@ -171,10 +207,39 @@ async def update(request: web.Request) -> web.Response:
         return web.json_response(
             {"error": {"code": "NotFound", "message": "The activity does not exist."}}, status=404
         )
+    connector.check("update", activity)
     message.activity = activity
     message.versions += 1
     connector.record("update", conversation, activity, id=activity_id)
     return web.json_response({"id": activity_id})
+
+
+async def delete(request: web.Request) -> web.Response:
+    """``DELETE /v3/conversations/{id}/activities/{activityId}``: remove a message."""
+    connector = request.app[CONNECTOR]
+    conversation = request.match_info["conversation"]
+    activity_id = request.match_info["activity"]
+    message = connector.messages.get(activity_id)
+    if message is None or message.conversation.split(";")[0] != conversation.split(";")[0]:
+        return web.json_response(
+            {"error": {"code": "NotFound", "message": "The activity does not exist."}}, status=404
+        )
+    del connector.messages[activity_id]
+    connector.record("delete", conversation, {}, id=activity_id)
+    return web.Response(status=200)
+
+
+async def configure(request: web.Request) -> web.Response:
+    """``POST /_stand-in/config``: ``{"stream_limit_s": seconds}`` (a scaled-down Teams)."""
+    body = await request.json()
+    if "stream_limit_s" in body:
+        request.app[CONNECTOR].stream_limit_s = float(body["stream_limit_s"])
+    return web.json_response({"ok": True})
+
+
+async def problems(request: web.Request) -> web.Response:
+    """Activities that failed the checks."""
+    return web.json_response({"problems": request.app[CONNECTOR].problems})
 
 
 async def create_conversation(request: web.Request) -> web.Response:
@@ -245,6 +310,7 @@ async def reset(request: web.Request) -> web.Response:
     connector.calls.clear()
     connector.messages.clear()
     connector.conversations.clear()
+    connector.problems.clear()
     return web.json_response({"ok": True})
 
 
@@ -262,6 +328,9 @@ def create_app() -> web.Application:
     app.router.add_post("/v3/conversations/{conversation}/activities", send)
     app.router.add_post("/v3/conversations/{conversation}/activities/{activity}", send)
     app.router.add_put("/v3/conversations/{conversation}/activities/{activity}", update)
+    app.router.add_delete("/v3/conversations/{conversation}/activities/{activity}", delete)
+    app.router.add_get("/_stand-in/problems", problems)
+    app.router.add_post("/_stand-in/config", configure)
     app.router.add_get("/v3/conversations/{conversation}/members/{member}", member)
     app.router.add_get("/_stand-in/activities", activities)
     app.router.add_get("/_stand-in/messages", messages)

@@ -27,6 +27,8 @@ from typing import Any
 import httpx
 
 from infra.local import org
+from infra.local.payload_checks import check_teams, record
+from infra.local.text_table import render_table
 
 BOT_ID = "28:00000000-0000-4000-8000-0000000b0a55"
 BOT_NAME = "CentralOps"
@@ -108,18 +110,40 @@ class TeamsConversation:
         return "\n".join(lines)
 
 
-def _card_text(attachment: dict[str, Any]) -> str:
-    content = attachment.get("content") or {}
-    lines = []
-    for block in content.get("body") or []:
-        if block.get("type") == "TextBlock":
-            lines.append(str(block.get("text", "")))
-        elif block.get("type") == "FactSet":
-            lines.extend(f"{f.get('title')}: {f.get('value')}" for f in block.get("facts") or [])
+def _element_text(element: dict[str, Any]) -> str:
+    kind = element.get("type")
+    if kind == "TextBlock":
+        return str(element.get("text", ""))
+    if kind == "RichTextBlock":
+        return "".join(str(r.get("text", "")) for r in element.get("inlines") or [] if isinstance(r, dict))
+    if kind == "FactSet":
+        return "\n".join(f"{f.get('title')}: {f.get('value')}" for f in element.get("facts") or [])
+    if kind == "Table":
+        return render_table(
+            [
+                [" ".join(_element_text(i) for i in c.get("items") or []) for c in r.get("cells") or []]
+                for r in element.get("rows") or []
+            ],
+            header=bool(element.get("firstRowAsHeader", True)),
+        )
+    if kind in ("Container", "Column"):
+        return "\n".join(_element_text(i) for i in element.get("items") or [])
+    if kind == "ColumnSet":
+        return "  ".join(_element_text(c) for c in element.get("columns") or [])
+    return ""
+
+
+def card_text(content: dict[str, Any]) -> str:
+    """What an Adaptive Card shows, as text: text blocks, rich text, tables and buttons."""
+    lines = [t for t in (_element_text(e) for e in content.get("body") or []) if t]
     buttons = [f"[{a.get('title')}]" for a in content.get("actions") or []]
     if buttons:
         lines.append(" ".join(buttons))
     return "\n".join(lines)
+
+
+def _card_text(attachment: dict[str, Any]) -> str:
+    return card_text(attachment.get("content") or {})
 
 
 class TeamsConsole:
@@ -305,6 +329,13 @@ class TeamsConsole:
         )
         seen = await self._message_ids(base)
         turn = await self.post(activity)
+        if isinstance(turn.body, dict) and turn.body.get("type") == CARD:
+            # The card an invoke response puts in place is checked like every card the bot sends.
+            shown = {
+                "type": "message",
+                "attachments": [{"contentType": CARD, "content": turn.body.get("value")}],
+            }
+            record("teams", "invoke response card", check_teams(shown))
         follow = TeamsConversation(on.surface, base, user, f"[clicked {verb}]", activity["id"], turn)
         if wait:
             # Only a recorded decision (a card in the invoke response) or a follow-up starts new work.

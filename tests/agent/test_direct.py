@@ -97,8 +97,13 @@ async def test_direct_command_in_several_accounts_uses_query_accounts(
     assert tool == "query_accounts"
     assert event["account_ids"] == ["222222222222", "333333333333"]
     answer = texts(evs)
-    assert "acme-prod-data-lake" in answer and "acme-staging-logs" in answer
-    assert "Total: **7** S3 buckets across 2 accounts." in answer
+    assert "**7** S3 buckets across 2 accounts (staging 3, production 4)" in answer
+    # One table for both accounts, with an Account column, sent as structure rather than markdown.
+    [table] = of_type(evs, "table")
+    assert table["columns"][0] == "Account"
+    cells = {c for row in table["rows"] for c in row}
+    assert {"acme-prod-data-lake", "acme-staging-logs", "staging", "production"} <= cells
+    assert all("|" not in e["delta"] for e in of_type(evs, "text")), "no markdown table in the text"
     assert len(of_type(evs, "followups")) == 1
 
 

@@ -167,7 +167,9 @@ async def test_model_mutation_waits_for_approval_and_ends_the_turn(
     assert approval["command"] == "aws s3api delete-bucket --bucket acme-staging-logs"
     assert approval["accounts"] == ["staging"]
     assert len(model.steps) == 1, "the turn ended before the model was called again"
-    assert "needs approval" in texts(evs)
+    assert "needs approval" not in texts(evs), (
+        "the approval card is the whole answer: no second line about it"
+    )
     item = env.approvals().get_item(Key={"approval_id": approval["approval_id"]})["Item"]
     assert item["status"] == "pending"
     assert item["requester"] == "alice@example.com"

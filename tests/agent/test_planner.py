@@ -90,7 +90,7 @@ CASES = [
         "query_accounts",
         "aws s3api list-buckets",
         [STG, DEV],
-        "Total: **4**",
+        "**4** S3 buckets across 2 accounts",
     ),
     (
         "how many buckets in all accounts",

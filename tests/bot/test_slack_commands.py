@@ -1,5 +1,7 @@
 """Each /aws subcommand through the real Bolt app, signed as Slack signs, rendered by the stand-in."""
 
+import html
+
 from centralops import events
 from tests.fixtures.slack_stack import CHANNEL, SlackStack
 from tests.fixtures.slack_stack import slack as slack
@@ -47,7 +49,7 @@ async def test_help_is_private_and_lists_every_subcommand(slack: SlackStack) -> 
         thread = await slack.console.slash("carol", text, CHANNEL)
         [notice] = thread.ephemeral
         for word in ("login", "logout", "whoami", "accounts", "run <aws cli command> in <account>"):
-            assert word in notice["text"]
+            assert word in html.unescape(notice["text"])  # Slack shows &lt; as <
     assert slack.runtime.invocations == []
     assert await slack.console.channel_messages(CHANNEL) == []
 
@@ -62,7 +64,7 @@ async def test_login_answers_with_a_private_sign_in_button(slack: SlackStack) ->
 
 async def test_whoami_then_logout_then_whoami(slack: SlackStack) -> None:
     first = await slack.console.slash("alice", "whoami", CHANNEL)
-    assert "linked to *alice@example.com*" in first.ephemeral[0]["text"]
+    assert "linked to `alice@example.com`" in first.ephemeral[0]["text"]
     out = await slack.console.slash("alice", "logout", CHANNEL)
     assert out.ephemeral[0]["text"].startswith("Unlinked.")
     again = await slack.console.slash("alice", "whoami", CHANNEL)
@@ -77,10 +79,10 @@ async def test_accounts_lists_only_what_the_groups_allow(slack: SlackStack) -> N
     alice = (await slack.console.slash("alice", "accounts", CHANNEL)).ephemeral[0]["text"]
     dave = (await slack.console.slash("dave", "accounts", CHANNEL)).ephemeral[0]["text"]
     for name in ("staging", "production", "development"):
-        assert f"*{name}*" in alice
-    assert "*legacy*" not in alice  # disabled
-    assert "*staging*" in dave and "*development*" in dave
-    assert "*production*" not in dave  # production is for operators only
+        assert f"`{name}`" in alice
+    assert "`legacy`" not in alice  # disabled
+    assert "`staging`" in dave and "`development`" in dave
+    assert "`production`" not in dave  # production is for operators only
 
 
 async def test_run_sends_the_direct_command_and_usage_without_account(slack: SlackStack) -> None:

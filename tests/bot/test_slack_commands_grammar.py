@@ -2,10 +2,9 @@
 
 import pytest
 
-from bot.chat import ApprovalCard, Checklist
+from bot.chat import MAX_CHECK_LINES, ApprovalCard, Checklist, cut_at_boundary
 from bot.commands import parse
 from bot.slack import blocks as b
-from bot.slack.render import needs_file, summary
 
 
 @pytest.mark.parametrize(
@@ -47,7 +46,7 @@ def test_checklist_is_compact_and_bounded() -> None:
         checklist.end(f"acct-{i}", "aws s3 ls", ok=i % 7 != 0, ms=i)
     text = b.checklist_text(checklist)
     assert text.startswith("_Querying 40 accounts…_")
-    assert len(text.splitlines()) == 1 + b.MAX_CHECK_LINES + 1
+    assert len(text.splitlines()) == 1 + MAX_CHECK_LINES + 1
     assert text.endswith("…and 25 more (15 done)")
     for i in range(30, 40):
         checklist.end(f"acct-{i}", "aws s3 ls", ok=True, ms=1)
@@ -72,9 +71,11 @@ def test_followup_buttons_respect_slack_limits() -> None:
     assert all(len(e["text"]["text"]) <= 75 and len(e["value"]) <= 2000 for e in block["elements"])
 
 
-def test_long_or_wide_answers_go_to_a_file_with_a_summary() -> None:
-    assert not needs_file("short answer\n| a | b |")
-    assert needs_file("x" * 4000)
-    assert needs_file("| " + " | ".join(["column"] * 30) + " |")
-    text = "\n".join(f"line {i}" for i in range(100))
-    assert summary(text).startswith("line 0\nline 1") and "(100 lines)" in summary(text)
+def test_long_answers_stop_at_a_paragraph_else_a_line_never_inside_one() -> None:
+    text = "first paragraph\nstill first\n\n" + "| row |\n" * 10
+    assert cut_at_boundary(text, 1000) == text
+    assert cut_at_boundary(text, 40) == "first paragraph\nstill first\n\n"
+    rows = "".join(f"| row {i} |\n" for i in range(100))
+    head = cut_at_boundary(rows, 105)
+    assert head.endswith("|\n") and len(head) <= 105 and rows.startswith(head)
+    assert cut_at_boundary("one line without a break", 5) == ""

@@ -45,7 +45,9 @@ async def test_without_streaming_methods_one_message_is_updated(slack: SlackStac
     thread = await slack.console.slash("alice", "q", CHANNEL)
     [answer] = thread.answers()
     assert "stream" not in answer
-    assert answer["text"] == "".join(PIECES).strip()
+    assert answer["blocks"][0]["text"] == "".join(PIECES).strip()
+    # The notification text is a short plain summary, never the markdown of the answer.
+    assert answer["text"].startswith("Line 0:") and "\n" not in answer["text"] and len(answer["text"]) <= 150
     assert answer["edits"] >= 1
     assert [c.get("error") for c in slack.stand_in.calls if c["method"] == "chat.startStream"] == [
         "unknown_method"
@@ -70,9 +72,16 @@ async def test_long_answer_is_attached_as_a_file_with_a_summary(slack: SlackStac
     assert len(answer["text"]) < 5000
 
 
-async def test_wide_table_goes_into_a_file(slack: SlackStack) -> None:
-    wide = "| " + " | ".join(f"column-{i}" for i in range(20)) + " |\n"
-    slack.runtime.script("wide", [events.text(wide), events.done("s")])
+async def test_a_wide_table_shows_20_columns_and_the_rest_goes_into_a_csv_file(slack: SlackStack) -> None:
+    columns = [f"column-{i}" for i in range(25)]
+    rows = [[f"r{r}c{c}" for c in range(25)] for r in range(3)]
+    slack.runtime.script("wide", [events.table(columns, rows, "Wide"), events.done("s")])
     thread = await slack.console.slash("alice", "wide", CHANNEL)
-    assert any(m.get("files") for m in thread.messages)
-    assert "attached file" in thread.answers()[0]["text"]
+    [table_message] = [m for m in thread.messages if any(b["type"] == "table" for b in m["blocks"])]
+    [table] = [b for b in table_message["blocks"] if b["type"] == "table"]
+    assert [len(r) for r in table["rows"]] == [20] * 4
+    assert "5 more columns" in thread.render()
+    [upload] = [m for m in thread.messages if m.get("files")]
+    [stored] = [f for f in slack.stand_in.files.values() if f["id"] == upload["files"][0]["id"]]
+    assert stored["content"].splitlines()[0] == ",".join(columns)
+    assert thread.answers() == [table_message], "the table closes the answer; nothing is added after it"

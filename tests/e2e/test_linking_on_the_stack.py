@@ -38,7 +38,7 @@ async def _link_query_logout(slack: SlackConsole) -> None:
         assert "run /aws login again" in replay.text
 
     whoami = await slack.slash("carol", "whoami", "C0OPS")
-    assert f"linked to *{CAROL.email}*" in whoami.render()
+    assert f"linked to `{CAROL.email}`" in whoami.render()
 
     answered = await slack.slash("carol", "list buckets in staging", "C0OPS")
     for bucket in STAGING.buckets:

@@ -3,7 +3,7 @@
 from typing import Any
 
 from centralops import events
-from infra.local.teams_console import TeamsConversation
+from infra.local.teams_console import TeamsConversation, card_text
 from tests.fixtures.teams_fakes import TeamsStack
 
 PROD = "333333333333"
@@ -56,12 +56,12 @@ async def test_an_approver_approves_and_the_card_is_replaced_for_everyone_then_t
 
     assert turn.status == 200
     assert turn.body["statusCode"] == 200 and turn.body["type"] == "application/vnd.microsoft.card.adaptive"
-    assert "Approved by bob@example.com" in turn.body["value"]["body"][0]["text"]
+    assert "Approved by bob@example.com" in card_text(turn.body["value"]).splitlines()[0]
     messages = {m["id"]: m for m in await teams.console.messages(post.conversation_id)}
     replaced = messages[card_id]
     assert replaced["versions"] == 2, "the card was updated in place, for everyone"
     content = replaced["attachments"][0]["content"]
-    assert "Approved by bob@example.com" in content["body"][0]["text"] and "actions" not in content
+    assert "Approved by bob@example.com" in card_text(content).splitlines()[0] and "actions" not in content
     assert teams.runtime.calls[-1]["body"]["resume"] == {
         "approval_id": "appr-allowed-0001",
         "decision": "approved",
@@ -80,7 +80,7 @@ async def test_a_deny_by_an_approver_is_recorded_and_resumes_with_the_denial(tea
 
     turn, after = await teams.console.click("bob", post, card_id, "deny", {"approval_id": "appr-denied-0001"})
 
-    assert "Denied by bob@example.com" in turn.body["value"]["body"][0]["text"]
+    assert "Denied by bob@example.com" in card_text(turn.body["value"]).splitlines()[0]
     assert "Not stopped." in after.text_of_all()
 
 

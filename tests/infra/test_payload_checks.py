@@ -1,0 +1,40 @@
+"""The checks the Slack and Teams stand-ins run on every payload find what they should."""
+
+from infra.local.payload_checks import check_blocks, check_slack, check_teams
+
+
+def test_block_kit_models_and_the_limits_they_leave_out() -> None:
+    assert check_blocks([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}])
+    assert check_blocks([{"type": "divider"}] * 51)
+    table = {"type": "table", "rows": [[{"type": "raw_text", "text": "a"}]] * 101}
+    assert any("101 rows" in p for p in check_blocks([table]))
+    two = {"type": "table", "rows": [[{"type": "raw_text", "text": "a"}]]}
+    assert any("one allowed" in p for p in check_blocks([two, two]))
+    assert any("12000" in p for p in check_blocks([{"type": "markdown", "text": "x" * 12_001}]))
+    assert check_blocks([two, {"type": "markdown", "text": "fine"}]) == []
+
+
+def test_data_that_could_become_a_slack_control_sequence_or_link() -> None:
+    assert check_slack("chat.postMessage", {"channel": "C", "text": "hi <!channel>"})
+    assert check_slack("chat.postMessage", {"channel": "C", "text": "<@U0ALICE> asked"}) == []
+    assert check_slack("chat.appendStream", {"markdown_text": "see [x](https://evil.example)"})
+    assert check_slack("chat.appendStream", {"markdown_text": "mail mallory@evil.example"})
+    assert check_slack("chat.appendStream", {"markdown_text": "run `aws s3 ls s3://b`"}) == []
+
+
+def test_teams_cards_against_the_schema_size_and_markdown_in_text_blocks() -> None:
+    def card(body: list[dict[str, object]]) -> dict[str, object]:
+        content = {"type": "AdaptiveCard", "version": "1.5", "body": body}
+        return {
+            "type": "message",
+            "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": content}],
+        }
+
+    assert check_teams(card([{"type": "TextBlock", "text": "Approval needed"}])) == []
+    assert check_teams(card([{"type": "TextBlock", "text": "[x](https://evil.example)"}]))
+    assert (
+        check_teams(card([{"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": "*x* [y](z)"}]}]))
+        == []
+    )
+    assert check_teams(card([{"type": "TextBlock"}])), "schema: a TextBlock needs text"
+    assert check_teams({"type": "message", "text": "é" * 21_000})
