@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from centralops.errors import InvalidTokenError
+from centralops.identity import IdentityError, VerifiedCaller
 from centralops.tokens import CognitoVerifier, bearer_token
 
 
@@ -14,7 +15,7 @@ class Caller:
 
     Attributes:
         token: The raw ID token, forwarded to the Gateway (never logged).
-        requester: ``email`` claim, else ``cognito:username``.
+        requester: The kernel's identity rule: the verified email, else the Cognito username.
         groups: The token's ``cognito:groups``.
         expires_at: The token's ``exp`` (epoch seconds).
     """
@@ -50,13 +51,13 @@ def authenticate(
             "No sign-in token came with this request. Link your chat account with `/aws login` and try again."
         )
     claims = verifier.verify(token)
-    requester = str(claims.get("email") or claims.get("cognito:username") or "")
-    if not requester:
-        raise InvalidTokenError("The token names no user (no email or cognito:username). Sign in again.")
-    groups = claims.get("cognito:groups") or []
+    try:
+        verified = VerifiedCaller.from_claims(claims)
+    except IdentityError as e:
+        raise InvalidTokenError(e.message, code=e.code) from e
     return Caller(
         token=token,
-        requester=requester,
-        groups=frozenset(str(g) for g in groups),
+        requester=verified.requester,
+        groups=frozenset(verified.groups),
         expires_at=float(claims.get("exp") or 0),
     )

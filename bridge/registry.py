@@ -3,15 +3,20 @@
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bridge.errors import AccountError
+from centralops.accounts import AccountItem, entitled
+
+_deserialize = TypeDeserializer().deserialize
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
+_BATCH_GET = 100  # DynamoDB's BatchGetItem limit
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,11 @@ class AccountEntry:
     write_role_name: str | None
     external_id: str | None
     default_region: str | None
+    allowed_groups: tuple[str, ...] = ()
+
+    def entitles(self, groups: Iterable[str]) -> bool:
+        """Whether a caller in ``groups`` may query this account (the kernel's one rule)."""
+        return entitled(self.allowed_groups, groups)
 
 
 class Registry:
@@ -90,6 +100,43 @@ class Registry:
             )
         return entry
 
+    def prefetch(self, account_ids: list[str]) -> dict[str, AccountEntry]:
+        """The registered entries (enabled or not) of ``account_ids``, read in as few calls as possible.
+
+        Cached entries are used as they are; the others are read with ``BatchGetItem`` (100 keys a
+        call, consistent reads) and cached, so the per-account :meth:`get` that follows reads nothing.
+        Malformed and unknown ids are simply absent. A read that fails leaves its ids absent too:
+        :meth:`get` then reports the failure for each account.
+        """
+        found: dict[str, AccountEntry] = {}
+        missing: list[str] = []
+        now = self._clock()
+        for account_id in dict.fromkeys(account_ids):
+            if not isinstance(account_id, str) or not _ACCOUNT_ID.match(account_id):
+                continue
+            hit = self._cache.get(account_id)
+            if hit and hit[0] > now:
+                found[account_id] = hit[1]
+            else:
+                missing.append(account_id)
+        for start in range(0, len(missing), _BATCH_GET):
+            keys = [{"account_id": {"S": a}} for a in missing[start : start + _BATCH_GET]]
+            for _ in range(5):
+                try:
+                    out = self._dynamodb().batch_get_item(
+                        RequestItems={self._table: {"Keys": keys, "ConsistentRead": True}}
+                    )
+                except (ClientError, BotoCoreError):
+                    break
+                for item in out.get("Responses", {}).get(self._table, []):
+                    entry = self._entry(item)
+                    self._cache[entry.account_id] = (self._clock() + self._ttl, entry)
+                    found[entry.account_id] = entry
+                keys = out.get("UnprocessedKeys", {}).get(self._table, {}).get("Keys", [])
+                if not keys:
+                    break
+        return found
+
     def _load(self, account_id: str) -> AccountEntry:
         try:
             item = (
@@ -107,18 +154,17 @@ class Registry:
                 f"Account {account_id} is not in the CentralOps registry. Check the id or register the account.",
                 code="unknown_account",
             )
+        return self._entry(item)
 
-        def s(name: str) -> str | None:
-            value = item.get(name, {}).get("S")
-            return value or None
-
-        enabled = item.get("enabled", {}).get("BOOL", True)
+    def _entry(self, item: dict[str, Any]) -> AccountEntry:
+        entry = AccountItem.from_item({k: _deserialize(v) for k, v in item.items()})
         return AccountEntry(
-            account_id=account_id,
-            name=s("name") or account_id,
-            enabled=bool(enabled),
-            role_name=s("role_name") or self._default_role,
-            write_role_name=s("write_role_name"),
-            external_id=s("external_id") or self._default_external_id,
-            default_region=s("default_region"),
+            account_id=entry.account_id,
+            name=entry.name,
+            enabled=entry.enabled,
+            role_name=entry.role_name or self._default_role,
+            write_role_name=entry.write_role_name,
+            external_id=entry.external_id or self._default_external_id,
+            default_region=entry.default_region,
+            allowed_groups=entry.allowed_groups,
         )

@@ -339,3 +339,59 @@ def test_people_sign_in_with_their_email_as_username_in_any_case(synth: Synthesi
     assert "AliasAttributes" not in properties
     assert properties["UsernameConfiguration"] == {"CaseSensitive": False}
     assert properties["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+
+
+def test_gateway_runs_the_interceptor_on_every_request_with_headers(synth: Synthesized) -> None:
+    (gateway,) = synth.resources("Gateway", "AWS::BedrockAgentCore::Gateway").values()
+    (interceptor_id,) = [
+        logical_id
+        for logical_id, function in synth.resources("Gateway", "AWS::Lambda::Function").items()
+        if function["Properties"]["Handler"] == "bridge.interceptor.handler"
+    ]
+    (configuration,) = gateway["Properties"]["InterceptorConfigurations"]
+    assert configuration["InterceptionPoints"] == ["REQUEST"]
+    assert configuration["InputConfiguration"]["PassRequestHeaders"] is True
+    assert configuration["Interceptor"]["Lambda"]["Arn"] == {"Fn::GetAtt": [interceptor_id, "Arn"]}
+
+
+def test_interceptor_verifies_against_the_gateways_pool_and_audience(synth: Synthesized) -> None:
+    (gateway,) = synth.resources("Gateway", "AWS::BedrockAgentCore::Gateway").values()
+    audience = gateway["Properties"]["AuthorizerConfiguration"]["CustomJWTAuthorizer"]["AllowedAudience"]
+    (function,) = [
+        f
+        for f in synth.resources("Gateway", "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "bridge.interceptor.handler"
+    ]
+    properties = function["Properties"]
+    assert properties["Runtime"] == "python3.12"
+    assert properties["Architectures"] == ["arm64"]
+    assert "KmsKeyArn" in properties
+    variables = properties["Environment"]["Variables"]
+    assert set(variables) <= SETTING_NAMES
+    assert [variables[settings.COGNITO_CLIENT_ID]] == audience
+    assert "ExportsOutputRefUserPool" in _imports(variables[settings.COGNITO_USER_POOL_ID])
+    assert "cognito-idp.eu-west-1.amazonaws.com" in _imports(variables[settings.COGNITO_ISSUER])
+
+
+def test_interceptor_role_may_only_write_logs_and_read_its_environment(synth: Synthesized) -> None:
+    template = synth.template("Gateway")
+    (function,) = [
+        f
+        for f in synth.resources("Gateway", "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "bridge.interceptor.handler"
+    ]
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = [
+        statement
+        for policy in synth.resources("Gateway", "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert _actions(statements) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "kms:Decrypt",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+    }
+    assert not template["Resources"][role_id]["Properties"].get("ManagedPolicyArns")
