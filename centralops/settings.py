@@ -22,6 +22,19 @@ COGNITO_CLIENT_SECRET = "CENTRALOPS_COGNITO_CLIENT_SECRET"  # noqa: S105 - a var
 COGNITO_JWKS_URL = "CENTRALOPS_COGNITO_JWKS_URL"
 COGNITO_ISSUER = "CENTRALOPS_COGNITO_ISSUER"
 COGNITO_DOMAIN_URL = "CENTRALOPS_COGNITO_DOMAIN_URL"
+# Token exchange (RFC 8693): each hop's audience (a resource server identifier of the pool), and the
+# confidential app clients that exchange tokens and act for the person (their client-credentials tokens).
+RUNTIME_AUDIENCE = "CENTRALOPS_RUNTIME_AUDIENCE"
+GATEWAY_AUDIENCE = "CENTRALOPS_GATEWAY_AUDIENCE"
+BOT_CLIENT_ID = "CENTRALOPS_BOT_CLIENT_ID"
+BOT_CLIENT_SECRET = "CENTRALOPS_BOT_CLIENT_SECRET"  # noqa: S105 - a variable name
+BOT_CLIENT_SECRET_ARN = "CENTRALOPS_BOT_CLIENT_SECRET_ARN"  # noqa: S105 - Secrets Manager, when no secret is set
+AGENT_CLIENT_ID = "CENTRALOPS_AGENT_CLIENT_ID"
+AGENT_CLIENT_SECRET = "CENTRALOPS_AGENT_CLIENT_SECRET"  # noqa: S105 - a variable name
+AGENT_CLIENT_SECRET_ARN = "CENTRALOPS_AGENT_CLIENT_SECRET_ARN"  # noqa: S105 - Secrets Manager, when no secret is set
+COGNITO_EXCHANGE_URL = (
+    "CENTRALOPS_COGNITO_EXCHANGE_URL"  # cognito-idp endpoint of GetDerivedToken; unset in AWS
+)
 
 # DynamoDB tables
 ACCOUNTS_TABLE = "CENTRALOPS_ACCOUNTS_TABLE"

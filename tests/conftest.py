@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fixtures.aws import CognitoPool, create_pool, moto_server
+from tests.fixtures.exchange import Exchange, exchange_for
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +22,10 @@ def cognito(moto_url: str) -> CognitoPool:
     pool.add_user("alice@example.com", ("centralops-operators",))
     pool.add_user("bob@example.com", ("centralops-operators", "centralops-approvers"))
     return pool
+
+
+@pytest.fixture(scope="session")
+def exchange(cognito: CognitoPool) -> Iterator[Exchange]:
+    """The session pool's token-exchange clients and the Cognito stand-in that exchanges tokens."""
+    with exchange_for(cognito) as ex:
+        yield ex
