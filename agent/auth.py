@@ -1,4 +1,9 @@
-"""Who is asking: the verified Cognito identity of one invocation."""
+"""Who is asking: the verified Cognito identity of one invocation.
+
+The bot exchanged the person's token for one bound to the Runtime, with itself
+as actor; the agent accepts only such a token and exchanges it again for the
+Gateway (:mod:`centralops.exchange`) rather than forwarding it.
+"""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,8 +18,8 @@ class Caller:
     """The person behind an invocation, as the token proves it.
 
     Attributes:
-        token: The raw ID token, forwarded to the Gateway (never logged).
-        requester: ``email`` claim, else ``cognito:username``.
+        token: The raw Runtime token, exchanged for the Gateway's (never logged).
+        requester: The verified ``email``, else the username (:func:`requester_of`).
         groups: The token's ``cognito:groups``.
         expires_at: The token's ``exp`` (epoch seconds).
     """
@@ -23,6 +28,14 @@ class Caller:
     requester: str
     groups: frozenset[str]
     expires_at: float = 0.0
+
+
+def requester_of(claims: Mapping[str, Any]) -> str:
+    """Who the token names: its ``email`` only when ``email_verified`` is true, else its username."""
+    verified = claims.get("email_verified")
+    if (verified is True or str(verified).lower() == "true") and claims.get("email"):
+        return str(claims["email"])
+    return str(claims.get("cognito:username") or claims.get("username") or "")
 
 
 def token_from(headers: Mapping[str, str] | None, payload: Mapping[str, Any]) -> str | None:
@@ -50,9 +63,9 @@ def authenticate(
             "No sign-in token came with this request. Link your chat account with `/aws login` and try again."
         )
     claims = verifier.verify(token)
-    requester = str(claims.get("email") or claims.get("cognito:username") or "")
+    requester = requester_of(claims)
     if not requester:
-        raise InvalidTokenError("The token names no user (no email or cognito:username). Sign in again.")
+        raise InvalidTokenError("The token names no user (no verified email or username). Sign in again.")
     groups = claims.get("cognito:groups") or []
     return Caller(
         token=token,

@@ -82,6 +82,10 @@ def _port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def _without(env: dict[str, str], *names: str) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k not in names}
+
+
 def _tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -159,7 +163,9 @@ class LocalStack:
             bot_url = self.url(self.ports.bot)
             seeded = seed.seed(moto_url, callback_url=f"{bot_url}/auth/callback")
             self.info = self._info(seeded)
-            env = self._env(self.info)
+            full_env = self._env(self.info, seeded.exchange)
+            # Each service sees only its own client secret; the stand-ins need neither.
+            env = _without(full_env, settings.BOT_CLIENT_SECRET, settings.AGENT_CLIENT_SECRET)
             p = self.ports
             self._spawn(
                 "aws-mcp",
@@ -202,8 +208,11 @@ class LocalStack:
                 f"{self.url(p.teams_connector)}/health",
                 env,
             )
-            self._spawn("agent", ["-m", "agent"], f"{self.url(p.agent)}/ping", env)
-            self._spawn("bot", ["-m", "bot"], f"{bot_url}/health", env)
+            agent_env = _without(full_env, settings.BOT_CLIENT_SECRET)
+            self._spawn("agent", ["-m", "agent"], f"{self.url(p.agent)}/ping", agent_env)
+            self._spawn(
+                "bot", ["-m", "bot"], f"{bot_url}/health", _without(full_env, settings.AGENT_CLIENT_SECRET)
+            )
             self._wait_healthy(self.processes[1:])
         except BaseException:
             self.stop()
@@ -251,6 +260,9 @@ class LocalStack:
             slack_bot_token="xoxb-" + secrets.token_hex(12),
             tables=seeded.tables,
             root=str(self.root),
+            hosted_ui_url=self.url(p.hosted_ui),
+            bot_client_id=seeded.exchange.bot.client_id,
+            agent_client_id=seeded.exchange.agent.client_id,
         )
 
     def _base_env(self) -> dict[str, str]:
@@ -265,7 +277,7 @@ class LocalStack:
         )
         return env
 
-    def _env(self, info: org.StackInfo) -> dict[str, str]:
+    def _env(self, info: org.StackInfo, exchange: seed.ExchangeClients) -> dict[str, str]:
         p = self.ports
         env = self._base_env()
         env.update(info.tables)
@@ -277,6 +289,13 @@ class LocalStack:
                 settings.COGNITO_CLIENT_ID: info.client_id,
                 settings.COGNITO_JWKS_URL: f"{info.moto_url}/{info.user_pool_id}/.well-known/jwks.json",
                 settings.COGNITO_DOMAIN_URL: self.url(p.hosted_ui),
+                settings.COGNITO_EXCHANGE_URL: self.url(p.hosted_ui),  # GetDerivedToken: moto lacks it
+                settings.RUNTIME_AUDIENCE: org.RUNTIME_AUDIENCE,
+                settings.GATEWAY_AUDIENCE: org.GATEWAY_AUDIENCE,
+                settings.BOT_CLIENT_ID: exchange.bot.client_id,
+                settings.BOT_CLIENT_SECRET: exchange.bot.client_secret,
+                settings.AGENT_CLIENT_ID: exchange.agent.client_id,
+                settings.AGENT_CLIENT_SECRET: exchange.agent.client_secret,
                 settings.KMS_KEY_ID: info.kms_key_id,
                 settings.GATEWAY_URL: info.gateway_url,
                 settings.MODEL_PROVIDER: self.model,

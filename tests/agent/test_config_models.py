@@ -15,6 +15,12 @@ BASE = {
     "CENTRALOPS_COGNITO_CLIENT_ID": "client-1",
     "CENTRALOPS_COGNITO_USER_POOL_ID": "eu-west-1_abc",
     "AWS_REGION": "eu-west-1",
+    "CENTRALOPS_RUNTIME_AUDIENCE": "centralops-runtime",
+    "CENTRALOPS_BOT_CLIENT_ID": "bot-client",
+    "CENTRALOPS_GATEWAY_AUDIENCE": "centralops-gateway",
+    "CENTRALOPS_AGENT_CLIENT_ID": "agent-client",
+    "CENTRALOPS_AGENT_CLIENT_SECRET": "agent-secret",
+    "CENTRALOPS_COGNITO_DOMAIN_URL": "https://centralops.auth.eu-west-1.amazoncognito.com/",
 }
 
 
@@ -29,6 +35,26 @@ def test_issuer_is_derived_from_region_and_pool() -> None:
 def test_missing_gateway_names_the_variable() -> None:
     env = {k: v for k, v in BASE.items() if k != "CENTRALOPS_GATEWAY_URL"}
     with pytest.raises(ConfigurationError, match="CENTRALOPS_GATEWAY_URL"):
+        AgentSettings.from_env(env)
+
+
+def test_token_exchange_settings_bind_each_hop() -> None:
+    s = AgentSettings.from_env(BASE)
+    verifier = s.verifier()
+    assert (verifier.audience, verifier.required_actor, verifier.token_use) == (
+        "centralops-runtime",
+        "bot-client",
+        frozenset({"access"}),
+    )
+    exchanger = s.exchanger()
+    assert exchanger.audience == "centralops-gateway"
+    assert exchanger.token_url == "https://centralops.auth.eu-west-1.amazoncognito.com/oauth2/token"
+    assert "agent-secret" not in repr(s) and "agent-secret" not in repr(exchanger)
+
+
+def test_a_missing_agent_secret_names_both_ways_to_give_it() -> None:
+    env = {k: v for k, v in BASE.items() if k != "CENTRALOPS_AGENT_CLIENT_SECRET"}
+    with pytest.raises(ConfigurationError, match="CENTRALOPS_AGENT_CLIENT_SECRET_ARN"):
         AgentSettings.from_env(env)
 
 

@@ -10,8 +10,10 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 
 from centralops.tokens import CognitoVerifier
+from infra.local import org
 from infra.local.gateway import build_app
 from tests.fixtures.aws import CognitoPool
+from tests.fixtures.exchange import Exchange
 from tests.fixtures.servers import serve
 
 
@@ -33,7 +35,12 @@ def bridge() -> RecordingBridge:
 
 @pytest.fixture
 def gateway_url(cognito: CognitoPool, bridge: RecordingBridge) -> Iterator[str]:
-    verifier = CognitoVerifier(issuer=cognito.issuer, audience=cognito.client_id, jwks_url=cognito.jwks_url)
+    verifier = CognitoVerifier(
+        issuer=cognito.issuer,
+        audience=org.GATEWAY_AUDIENCE,
+        jwks_url=cognito.jwks_url,
+        token_use=frozenset({"access"}),
+    )
     with serve(build_app(bridge, verifier)) as url:
         yield f"{url}/mcp"
 
@@ -52,30 +59,35 @@ async def _call(url: str, token: str, tool: str, args: dict[str, Any]) -> tuple[
 
 
 async def test_tools_are_listed_with_the_target_prefix_and_invoke_the_bridge(
-    gateway_url: str, cognito: CognitoPool, bridge: RecordingBridge
+    gateway_url: str, cognito: CognitoPool, exchange: Exchange, bridge: RecordingBridge
 ) -> None:
     args = {
         "account_id": "222222222222",
         "tool_name": "aws___call_aws",
         "arguments": {"cli_command": "aws s3 ls"},
     }
-    tools, result = await _call(
-        gateway_url, cognito.id_token("alice@example.com"), "bridge-lambda___query", args
-    )
+    token = exchange.gateway_token(exchange.runtime_token(cognito.id_token("alice@example.com")))
+    tools, result = await _call(gateway_url, token, "bridge-lambda___query", args)
     assert tools == ["bridge-lambda___query", "bridge-lambda___query_accounts"]
     assert bridge.calls == [(args, "bridge-lambda___query")]
     assert json.loads(result.content[0].text)["result"] == ["bucket-a"]
 
 
-@pytest.mark.parametrize("kind", ["expired", "wrong_audience", "garbage"])
+BAD_TOKENS = {
+    "expired": lambda pool, ex: pool.mint(expires_in=-600, token_use="access", aud=org.GATEWAY_AUDIENCE),
+    "wrong_audience": lambda pool, ex: pool.mint(token_use="access", aud="another-app"),
+    "garbage": lambda pool, ex: "not-a-jwt",
+    "a person's own ID token": lambda pool, ex: pool.id_token("alice@example.com"),
+    "a person's own access token": lambda pool, ex: pool.tokens("alice@example.com")["AccessToken"],
+    "the Runtime's token": lambda pool, ex: ex.runtime_token(pool.id_token("alice@example.com")),
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_TOKENS))
 async def test_bad_tokens_are_refused_before_any_tool_runs(
-    gateway_url: str, cognito: CognitoPool, bridge: RecordingBridge, kind: str
+    gateway_url: str, cognito: CognitoPool, exchange: Exchange, bridge: RecordingBridge, kind: str
 ) -> None:
-    token = {
-        "expired": cognito.mint(expires_in=-600),
-        "wrong_audience": cognito.mint(aud="another-app"),
-        "garbage": "not-a-jwt",
-    }[kind]
+    token = BAD_TOKENS[kind](cognito, exchange)
     response = httpx2.post(
         gateway_url,
         headers={"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"},
