@@ -4,8 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from centralops import settings
-from centralops.errors import ConfigurationError
-from centralops.exchange import TokenExchanger
+from centralops.exchange import TokenExchanger, client_secret
 from centralops.tokens import CognitoVerifier, cognito_issuer
 
 DEFAULT_REGION = "us-east-1"
@@ -130,20 +129,11 @@ class AgentSettings:
 
 
 def _agent_secret(environ: Mapping[str, str] | None, region: str) -> str:
-    """The agent's client secret: the variable, else the Secrets Manager secret it names (read once, at start)."""
-    secret = settings.env_opt(settings.AGENT_CLIENT_SECRET, environ=environ)
-    if secret:
-        return secret
-    arn = settings.env_opt(settings.AGENT_CLIENT_SECRET_ARN, environ=environ)
-    if not arn:
-        raise ConfigurationError(
-            f"Set {settings.AGENT_CLIENT_SECRET} or {settings.AGENT_CLIENT_SECRET_ARN}: the agent needs its "
-            "app client's secret to exchange tokens for the Gateway."
-        )
-    import boto3
-
-    endpoint = settings.env_opt(settings.AWS_ENDPOINT_URL, environ=environ)
-    value = boto3.client("secretsmanager", region_name=region, endpoint_url=endpoint).get_secret_value(
-        SecretId=arn
+    """The agent's client secret: the variable, else read from Cognito once, at start."""
+    return client_secret(
+        settings.env_opt(settings.AGENT_CLIENT_SECRET, environ=environ),
+        user_pool_id=settings.env_str(settings.COGNITO_USER_POOL_ID, environ=environ),
+        client_id=settings.env_str(settings.AGENT_CLIENT_ID, environ=environ),
+        region=region,
+        endpoint_url=settings.env_opt(settings.AWS_ENDPOINT_URL, environ=environ),
     )
-    return str(value["SecretString"])

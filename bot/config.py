@@ -4,7 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from centralops import settings as s
-from centralops.exchange import TokenExchanger
+from centralops.exchange import TokenExchanger, client_secret
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,13 @@ class BotConfig:
             slack_streaming=s.env_bool(s.SLACK_STREAMING, True, environ=e),
             runtime_audience=s.env_str(s.RUNTIME_AUDIENCE, environ=e),
             bot_client_id=s.env_str(s.BOT_CLIENT_ID, environ=e),
-            bot_client_secret=s.env_str(s.BOT_CLIENT_SECRET, environ=e),
+            bot_client_secret=client_secret(
+                s.env_opt(s.BOT_CLIENT_SECRET, environ=e),
+                user_pool_id=s.env_str(s.COGNITO_USER_POOL_ID, environ=e),
+                client_id=s.env_str(s.BOT_CLIENT_ID, environ=e),
+                region=s.env_str(s.AWS_REGION, "us-east-1", environ=e),
+                endpoint_url=s.env_opt(s.AWS_ENDPOINT_URL, environ=e),
+            ),
             cognito_token_url=s.env_str(s.COGNITO_DOMAIN_URL, environ=e).rstrip("/") + "/oauth2/token",
             cognito_exchange_url=s.env_opt(s.COGNITO_EXCHANGE_URL, environ=e),
         )

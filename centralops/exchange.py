@@ -25,7 +25,7 @@ import httpx
 from jose import jwt
 from jose.exceptions import JWTError
 
-from centralops.errors import CentralOpsError, InvalidTokenError
+from centralops.errors import CentralOpsError, ConfigurationError, InvalidTokenError
 
 logger = logging.getLogger("centralops.exchange")
 
@@ -199,6 +199,44 @@ class TokenExchanger:
         issued = Issued(token, _expiry(token, started + float(result.get("ExpiresIn") or 0)))
         logger.info("token exchanged", extra={"audience": self.audience})
         return issued
+
+
+def client_secret(
+    environ_secret: str | None,
+    *,
+    user_pool_id: str,
+    client_id: str,
+    region: str,
+    endpoint_url: str | None = None,
+) -> str:
+    """A service's app-client secret: the one configured, else read once from Cognito.
+
+    In AWS no copy of the secret is kept anywhere: the service's role may call
+    ``cognito-idp:DescribeUserPoolClient`` on the pool and reads it at start.
+
+    Raises:
+        ConfigurationError: Cognito could not be asked, or the client has no secret.
+    """
+    if environ_secret:
+        return environ_secret
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        described = boto3.client(
+            "cognito-idp", region_name=region, endpoint_url=endpoint_url
+        ).describe_user_pool_client(UserPoolId=user_pool_id, ClientId=client_id)
+    except (BotoCoreError, ClientError) as e:
+        raise ConfigurationError(
+            f"The secret of app client {client_id} could not be read from Cognito ({type(e).__name__}); "
+            "allow cognito-idp:DescribeUserPoolClient on the user pool, or set the secret's variable."
+        ) from e
+    secret = described["UserPoolClient"].get("ClientSecret")
+    if not secret:
+        raise ConfigurationError(
+            f"App client {client_id} has no secret; token exchange needs a confidential client."
+        )
+    return str(secret)
 
 
 def _expiry(token: str, fallback: float) -> float:

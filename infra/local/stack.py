@@ -82,10 +82,6 @@ def _port_in_use(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _without(env: dict[str, str], *names: str) -> dict[str, str]:
-    return {k: v for k, v in env.items() if k not in names}
-
-
 def _tail(path: Path, lines: int = 15) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -163,9 +159,7 @@ class LocalStack:
             bot_url = self.url(self.ports.bot)
             seeded = seed.seed(moto_url, callback_url=f"{bot_url}/auth/callback")
             self.info = self._info(seeded)
-            full_env = self._env(self.info, seeded.exchange)
-            # Each service sees only its own client secret; the stand-ins need neither.
-            env = _without(full_env, settings.BOT_CLIENT_SECRET, settings.AGENT_CLIENT_SECRET)
+            env = self._env(self.info)
             p = self.ports
             self._spawn(
                 "aws-mcp",
@@ -208,11 +202,8 @@ class LocalStack:
                 f"{self.url(p.teams_connector)}/health",
                 env,
             )
-            agent_env = _without(full_env, settings.BOT_CLIENT_SECRET)
-            self._spawn("agent", ["-m", "agent"], f"{self.url(p.agent)}/ping", agent_env)
-            self._spawn(
-                "bot", ["-m", "bot"], f"{bot_url}/health", _without(full_env, settings.AGENT_CLIENT_SECRET)
-            )
+            self._spawn("agent", ["-m", "agent"], f"{self.url(p.agent)}/ping", env)
+            self._spawn("bot", ["-m", "bot"], f"{bot_url}/health", env)
             self._wait_healthy(self.processes[1:])
         except BaseException:
             self.stop()
@@ -277,7 +268,7 @@ class LocalStack:
         )
         return env
 
-    def _env(self, info: org.StackInfo, exchange: seed.ExchangeClients) -> dict[str, str]:
+    def _env(self, info: org.StackInfo) -> dict[str, str]:
         p = self.ports
         env = self._base_env()
         env.update(info.tables)
@@ -292,10 +283,9 @@ class LocalStack:
                 settings.COGNITO_EXCHANGE_URL: self.url(p.hosted_ui),  # GetDerivedToken: moto lacks it
                 settings.RUNTIME_AUDIENCE: org.RUNTIME_AUDIENCE,
                 settings.GATEWAY_AUDIENCE: org.GATEWAY_AUDIENCE,
-                settings.BOT_CLIENT_ID: exchange.bot.client_id,
-                settings.BOT_CLIENT_SECRET: exchange.bot.client_secret,
-                settings.AGENT_CLIENT_ID: exchange.agent.client_id,
-                settings.AGENT_CLIENT_SECRET: exchange.agent.client_secret,
+                # No client secrets here: as in AWS, the bot and the agent each read their own from Cognito.
+                settings.BOT_CLIENT_ID: info.bot_client_id,
+                settings.AGENT_CLIENT_ID: info.agent_client_id,
                 settings.KMS_KEY_ID: info.kms_key_id,
                 settings.GATEWAY_URL: info.gateway_url,
                 settings.MODEL_PROVIDER: self.model,

@@ -9,6 +9,8 @@ from agent.grammar import parse
 from agent.models import build_model
 from agent.planner import OfflinePlanner
 from centralops.errors import ConfigurationError
+from tests.fixtures.aws import CognitoPool
+from tests.fixtures.exchange import Exchange
 
 BASE = {
     "CENTRALOPS_GATEWAY_URL": "http://127.0.0.1:5102/mcp",
@@ -52,9 +54,25 @@ def test_token_exchange_settings_bind_each_hop() -> None:
     assert "agent-secret" not in repr(s) and "agent-secret" not in repr(exchanger)
 
 
-def test_a_missing_agent_secret_names_both_ways_to_give_it() -> None:
+def test_without_a_configured_secret_the_agent_reads_its_own_from_cognito(
+    exchange: Exchange, cognito: CognitoPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    agent = exchange.clients.agent
     env = {k: v for k, v in BASE.items() if k != "CENTRALOPS_AGENT_CLIENT_SECRET"}
-    with pytest.raises(ConfigurationError, match="CENTRALOPS_AGENT_CLIENT_SECRET_ARN"):
+    env |= {
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": cognito.moto_url,
+        "CENTRALOPS_COGNITO_USER_POOL_ID": cognito.pool_id,
+        "CENTRALOPS_AGENT_CLIENT_ID": agent.client_id,
+    }
+    assert AgentSettings.from_env(env).agent_client_secret == agent.client_secret
+    env["CENTRALOPS_AGENT_CLIENT_ID"] = cognito.client_id  # the public sign-in client has none
+    with pytest.raises(ConfigurationError, match="confidential client"):
+        AgentSettings.from_env(env)
+    env["CENTRALOPS_AGENT_CLIENT_ID"] = "no-such-client"
+    with pytest.raises(ConfigurationError, match="DescribeUserPoolClient"):
         AgentSettings.from_env(env)
 
 
