@@ -59,7 +59,7 @@ class GatewayStack(Stack):
     """The Gateway the agent reaches its tools through.
 
     Attributes:
-        gateway: The MCP gateway; it accepts only ID tokens of the Cognito app client.
+        gateway: The MCP gateway; it accepts only access tokens exchanged for its own audience.
         gateway_url: The MCP endpoint (``.../mcp``).
     """
 
@@ -86,10 +86,10 @@ class GatewayStack(Stack):
                     agentcore.MCPProtocolVersion.MCP_2025_06_18,
                 ],
             ),
-            # Cognito ID tokens carry the app client id in ``aud``, so the audience is what we check.
+            # Only tokens the agent exchanged for the Gateway's audience; the interceptor checks act = the agent.
             authorizer_configuration=agentcore.GatewayAuthorizer.using_custom_jwt(
                 discovery_url=cognito.discovery_url,
-                allowed_audience=[cognito.client.user_pool_client_id],
+                allowed_audience=[cognito.gateway_audience],
             ),
         )
         self.target = self.gateway.add_lambda_target(
