@@ -8,14 +8,19 @@ itself as actor (``ALLOW_TOKEN_EXCHANGE_DELEGATION``) and obtains its actor
 token by client credentials.
 """
 
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.stacks.config import DeploymentConfig
+from infra.stacks.findings import accept
+from infra.stacks.registry import RegistryStack
 
 AUTH_CALLBACK_PATH = "/auth/callback"
 DELEGATION_FLOW = "ALLOW_TOKEN_EXCHANGE_DELEGATION"
@@ -37,7 +42,13 @@ class CognitoStack(Stack):
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        registry: RegistryStack,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.user_pool = cognito.UserPool(
@@ -88,6 +99,7 @@ class CognitoStack(Stack):
             access_token_validity=Duration.hours(1),
             refresh_token_validity=Duration.days(30),
         )
+        self._add_access_token_claims(config, registry)
         self.runtime_audience, runtime_scope = self._audience("RuntimeAudience", f"{config.prefix}-runtime")
         self.gateway_audience, gateway_scope = self._audience("GatewayAudience", f"{config.prefix}-gateway")
         self.bot_service_client = self._service_client(
@@ -136,6 +148,46 @@ class CognitoStack(Stack):
             actions=["cognito-idp:GetDerivedToken", "cognito-idp:DescribeUserPoolClient"],
             resource_arns=[self.user_pool.user_pool_arn],
         )
+
+    def _add_access_token_claims(self, config: DeploymentConfig, registry: RegistryStack) -> None:
+        """The pre token generation trigger (v2) that puts the person's email into access tokens."""
+        source = Path(__file__).parent / "triggers" / "access_token_claims.py"
+        log_group = logs.LogGroup(
+            self,
+            "AccessTokenClaimsLogs",
+            log_group_name=f"/aws/lambda/{config.prefix}-access-token-claims",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            encryption_key=registry.key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        function = lambda_.Function(
+            self,
+            "AccessTokenClaims",
+            function_name=f"{config.prefix}-access-token-claims",
+            description="CentralOps: adds the email and whether it is verified to access tokens",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="index.handler",
+            code=lambda_.Code.from_inline(source.read_text()),
+            timeout=Duration.seconds(5),
+            memory_size=128,
+            log_group=log_group,
+        )
+        self.user_pool.add_trigger(
+            cognito.UserPoolOperation.PRE_TOKEN_GENERATION_CONFIG, function, cognito.LambdaVersion.V2_0
+        )
+        accept(
+            function,
+            "CKV_AWS_116",
+            "Cognito invokes the trigger synchronously; a DLQ only serves async calls.",
+        )
+        accept(function, "CKV_AWS_117", "The trigger calls no network service; a VPC would add nothing.")
+        accept(
+            function,
+            "CKV_AWS_115",
+            "Cognito calls it once per token issued; reserving concurrency could fail sign-ins under load.",
+        )
+        accept(function, "CKV_AWS_173", "The function has no environment variables.")
 
     def _audience(self, construct_id: str, identifier: str) -> tuple[str, cognito.OAuthScope]:
         """A resource server (one hop's audience) and its scope for the service clients."""

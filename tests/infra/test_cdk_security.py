@@ -386,3 +386,11 @@ def test_the_bot_and_the_agent_are_configured_for_their_hops(synth: Synthesized)
     assert "RuntimeAudience" in _imports(bot_env[settings.RUNTIME_AUDIENCE])
     assert "BotServiceClient" in _imports(bot_env[settings.BOT_CLIENT_ID])
     assert settings.BOT_CLIENT_SECRET not in bot_env
+
+
+def test_access_tokens_carry_the_email_through_a_v2_pre_token_trigger(synth: Synthesized) -> None:
+    (pool,) = synth.resources("Cognito", "AWS::Cognito::UserPool").values()
+    config = pool["Properties"]["LambdaConfig"]["PreTokenGenerationConfig"]
+    assert config["LambdaVersion"] == "V2_0"
+    (function_id,) = synth.resources("Cognito", "AWS::Lambda::Function")
+    assert function_id in _imports(config["LambdaArn"])
