@@ -102,7 +102,9 @@ class AgentRuntime:
         The exchanged token is cached per Runtime token, so a person's consecutive
         invocations reuse one token and therefore one pooled session.
         """
-        issued = await asyncio.to_thread(self.exchanger.exchange, gate.caller.token)
+        issued = self.exchanger.cached(gate.caller.token)
+        if issued is None:  # only a cache miss pays a thread hop (and a call to Cognito)
+            issued = await asyncio.to_thread(self.exchanger.exchange, gate.caller.token)
         async with self.gateways.session(issued.token, issued.expires_at) as gw:
             yield gw
 

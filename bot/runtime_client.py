@@ -100,7 +100,10 @@ class RuntimeClient:
         token = id_token
         if self.exchanger is not None:
             try:
-                token = (await asyncio.to_thread(self.exchanger.exchange, id_token, "ID_TOKEN")).token
+                issued = self.exchanger.cached(id_token, "ID_TOKEN")
+                if issued is None:
+                    issued = await asyncio.to_thread(self.exchanger.exchange, id_token, "ID_TOKEN")
+                token = issued.token
             except InvalidTokenError:
                 logger.info("runtime token refused by Cognito", extra={"session_id": sid})
                 yield _refusal(401)

@@ -139,6 +139,20 @@ class TokenExchanger:
             self._actor = Issued(token, _expiry(token, self.clock() + float(body.get("expires_in", 0))))
             return token
 
+    @staticmethod
+    def _key(subject_token: str, subject_type: str) -> str:
+        return hashlib.sha256(f"{subject_type}\x1f{subject_token}".encode()).hexdigest()
+
+    def cached(self, subject_token: str, subject_type: str = "ACCESS_TOKEN") -> Issued | None:
+        """The token already issued for exactly this subject token, if still fresh (no I/O: safe on an event loop)."""
+        key = self._key(subject_token, subject_type)
+        with self._lock:
+            cached = self._issued.get(key)
+            if cached is not None and self._fresh(cached):
+                self._issued.move_to_end(key)
+                return cached
+        return None
+
     def exchange(self, subject_token: str, subject_type: str = "ACCESS_TOKEN") -> Issued:
         """A token for :attr:`audience` carrying the person of ``subject_token``, with this service as actor.
 
@@ -150,13 +164,10 @@ class TokenExchanger:
             InvalidTokenError: Cognito refused the person's token (expired, revoked, user disabled).
             TokenExchangeError: Cognito could not be reached or refused this service.
         """
-        key = hashlib.sha256(f"{subject_type}\x1f{subject_token}".encode()).hexdigest()
-        with self._lock:
-            cached = self._issued.get(key)
-            if cached is not None and self._fresh(cached):
-                self._issued.move_to_end(key)
-                return cached
-            self._issued.pop(key, None)
+        cached = self.cached(subject_token, subject_type)
+        if cached is not None:
+            return cached
+        key = self._key(subject_token, subject_type)
         issued = self._derive(subject_token, subject_type)
         with self._lock:
             self._issued[key] = issued
