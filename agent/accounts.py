@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from centralops.accounts import AccountItem
 from centralops.errors import CentralOpsError
 
 logger = logging.getLogger("centralops.agent.accounts")
@@ -44,38 +45,8 @@ class RegistryError(CentralOpsError):
     code = "registry_unavailable"
 
 
-@dataclass(frozen=True)
-class AccountEntry:
-    """One member account as the registry describes it."""
-
-    account_id: str
-    name: str
-    environment: str
-    aliases: tuple[str, ...] = ()
-    enabled: bool = True
-    allowed_groups: tuple[str, ...] = ()
-    default_region: str | None = None
-
-    @classmethod
-    def from_item(cls, item: dict[str, Any]) -> "AccountEntry":
-        """Build an entry from a DynamoDB item (resource-level, plain Python values)."""
-        return cls(
-            account_id=str(item["account_id"]),
-            name=str(item.get("name") or item["account_id"]),
-            environment=str(item.get("environment") or "").lower(),
-            aliases=tuple(str(a) for a in item.get("aliases") or ()),
-            enabled=bool(item.get("enabled", True)),
-            allowed_groups=tuple(str(g) for g in item.get("allowed_groups") or ()),
-            default_region=item.get("default_region"),
-        )
-
-    def entitles(self, groups: Iterable[str]) -> bool:
-        """Whether a caller with these Cognito groups may query the account."""
-        return not self.allowed_groups or bool(set(self.allowed_groups) & set(groups))
-
-    def label(self) -> str:
-        """``staging (222222222222)``."""
-        return f"{self.name} ({self.account_id})"
+AccountEntry = AccountItem
+"""One member account as the registry describes it (the kernel's item, with the one entitlement rule)."""
 
 
 @dataclass

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from centralops.errors import InvalidTokenError
+from centralops.identity import IdentityError, VerifiedCaller
 from centralops.tokens import CognitoVerifier, bearer_token
 
 
@@ -19,7 +20,7 @@ class Caller:
 
     Attributes:
         token: The raw Runtime token, exchanged for the Gateway's (never logged).
-        requester: The verified ``email``, else the username (:func:`requester_of`).
+        requester: The kernel's identity rule: the verified email, else the Cognito username.
         groups: The token's ``cognito:groups``.
         expires_at: The token's ``exp`` (epoch seconds).
     """
@@ -28,14 +29,6 @@ class Caller:
     requester: str
     groups: frozenset[str]
     expires_at: float = 0.0
-
-
-def requester_of(claims: Mapping[str, Any]) -> str:
-    """Who the token names: its ``email`` only when ``email_verified`` is true, else its username."""
-    verified = claims.get("email_verified")
-    if (verified is True or str(verified).lower() == "true") and claims.get("email"):
-        return str(claims["email"])
-    return str(claims.get("cognito:username") or claims.get("username") or "")
 
 
 def token_from(headers: Mapping[str, str] | None, payload: Mapping[str, Any]) -> str | None:
@@ -63,13 +56,13 @@ def authenticate(
             "No sign-in token came with this request. Link your chat account with `/aws login` and try again."
         )
     claims = verifier.verify(token)
-    requester = requester_of(claims)
-    if not requester:
-        raise InvalidTokenError("The token names no user (no verified email or username). Sign in again.")
-    groups = claims.get("cognito:groups") or []
+    try:
+        verified = VerifiedCaller.from_claims(claims)
+    except IdentityError as e:
+        raise InvalidTokenError(e.message, code=e.code) from e
     return Caller(
         token=token,
-        requester=requester,
-        groups=frozenset(str(g) for g in groups),
+        requester=verified.requester,
+        groups=frozenset(verified.groups),
         expires_at=float(claims.get("exp") or 0),
     )

@@ -1,6 +1,6 @@
 """The account registry as the bot reads it: which accounts a person may query.
 
-The agent enforces entitlement; the bot reads the same registry only to answer
+The bridge enforces entitlement (the agent checks it too, for kinder messages); the bot reads the same registry only to answer
 ``/aws accounts``, fill the App Home tab and tell production changes apart.
 """
 
@@ -11,6 +11,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.dynamo import Table, storage_error
+from centralops.accounts import AccountItem, entitled
 
 _deserialize = TypeDeserializer().deserialize
 
@@ -27,8 +28,8 @@ class AccountInfo:
     allowed_groups: tuple[str, ...]
 
     def allows(self, groups: set[str]) -> bool:
-        """Whether a member of ``groups`` may query this account."""
-        return self.enabled and (not self.allowed_groups or bool(groups & set(self.allowed_groups)))
+        """Whether a member of ``groups`` may query this account (enabled, and the kernel's entitlement rule)."""
+        return self.enabled and entitled(self.allowed_groups, groups)
 
     def matches(self, ref: str) -> bool:
         """Whether ``ref`` names this account (id, name or alias)."""
@@ -61,15 +62,15 @@ class AccountDirectory:
             raise storage_error(e, "read the account registry") from e
         out = []
         for raw in items:
-            v = {k: _deserialize(x) for k, x in raw.items()}
+            item = AccountItem.from_item({k: _deserialize(x) for k, x in raw.items()})
             out.append(
                 AccountInfo(
-                    account_id=str(v["account_id"]),
-                    name=str(v.get("name", v["account_id"])),
-                    environment=str(v.get("environment", "")),
-                    aliases=tuple(str(a) for a in v.get("aliases", []) or []),
-                    enabled=bool(v.get("enabled", True)),
-                    allowed_groups=tuple(str(g) for g in v.get("allowed_groups", []) or []),
+                    account_id=item.account_id,
+                    name=item.name,
+                    environment=item.environment,
+                    aliases=item.aliases,
+                    enabled=item.enabled,
+                    allowed_groups=item.allowed_groups,
                 )
             )
         return sorted(out, key=lambda a: a.name)

@@ -27,6 +27,7 @@ from bot.commands import RUN_USAGE, help_text, parse
 from bot.history import RecentQueries
 from bot.runtime_client import RuntimeClient
 from centralops.errors import CentralOpsError
+from centralops.identity import IdentityError, VerifiedCaller
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,11 @@ def _groups(claims: dict[str, Any]) -> set[str]:
 
 
 def _principal(claims: dict[str, Any]) -> str:
-    return str(claims.get("email") or claims.get("cognito:username") or claims.get("sub") or "")
+    """The kernel's identity rule (verified email, else the username); empty when it names nobody."""
+    try:
+        return VerifiedCaller.from_claims(claims).requester
+    except IdentityError:
+        return ""
 
 
 class Conversation:
@@ -250,6 +255,13 @@ class Conversation:
                 )
                 return
             me = _principal(claims).lower()
+            if not me:
+                logger.info("approval refused: decider has no verified identity", extra=log)
+                await renderer.notice(
+                    "Your sign-in has no verified email, so your decision cannot be recorded under your name. "
+                    "Ask an administrator to verify your email, then sign in again with `/aws login`."
+                )
+                return
             self_request = me == approval.requester.lower() or (
                 t.get("user") == decider.user and t.get("platform", decider.platform) == decider.platform
             )
@@ -261,7 +273,7 @@ class Conversation:
                     "Ask another approver to decide it."
                 )
                 return
-            decided = await self.approvals.decide(approval_id, decision, _principal(claims) or decider.name)
+            decided = await self.approvals.decide(approval_id, decision, _principal(claims))
         except ApprovalRefused as e:
             await renderer.notice(e.message)
             return

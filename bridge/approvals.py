@@ -50,7 +50,14 @@ class Approvals:
         return self._client
 
     def consume(
-        self, approval_id: str | None, *, command: str, accounts: Sequence[str], requester: str
+        self,
+        approval_id: str | None,
+        *,
+        command: str,
+        accounts: Sequence[str],
+        requester: str,
+        region: str | None = None,
+        tool: str = "query",
     ) -> None:
         """Check that ``approval_id`` allows exactly this run, and use it up.
 
@@ -59,6 +66,9 @@ class Approvals:
             command: The normalised command (``Command.text``).
             accounts: The accounts the command is about to run in.
             requester: The verified requester.
+            region: The call's ``region`` argument (``None`` when it names none); the command's own
+                ``--region`` is bound through the command.
+            tool: ``query`` or ``query_accounts``.
 
         Raises:
             ApprovalRefused: With a code saying which condition failed.
@@ -72,6 +82,7 @@ class Approvals:
         now = int(self._clock())
         item = self._get(approval_id)
         self._check(item, approval_id, command=command, accounts=accounts, requester=requester, now=now)
+        self._check_call(item, approval_id, region=region, tool=tool)
         try:
             self._dynamodb().update_item(
                 TableName=self._table,
@@ -169,6 +180,23 @@ class Approvals:
                 f"Approval {approval_id} was granted for account(s) {', '.join(sorted(listed))}, "
                 f"not {', '.join(sorted(accounts))}. Run it in exactly those accounts or request a new approval.",
                 code="approval_wrong_accounts",
+            )
+
+    @staticmethod
+    def _check_call(item: dict[str, Any], approval_id: str, *, region: str | None, tool: str) -> None:
+        approved_tool = item.get("tool", {}).get("S")
+        if approved_tool != tool:
+            raise ApprovalRefused(
+                f"Approval {approval_id} was granted for the {approved_tool or 'unrecorded'} tool, not {tool}. "
+                "Run it exactly as it was approved, or request a new approval.",
+                code="approval_wrong_tool",
+            )
+        approved_region = item.get("region", {}).get("S") or None
+        if approved_region != (region or None):
+            raise ApprovalRefused(
+                f"Approval {approval_id} was granted for region {approved_region or '(the account default)'}, "
+                f"not {region or '(the account default)'}. Run it in the approved region or request a new approval.",
+                code="approval_wrong_region",
             )
 
     @staticmethod

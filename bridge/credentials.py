@@ -25,11 +25,22 @@ _TAG_VALUE = re.compile(r"[^\w .:/=+@-]", re.ASCII)
 
 @dataclass(frozen=True)
 class Caller:
-    """Who asks, as set by CentralOps (never by the model)."""
+    """Who asks: the person the Gateway interceptor verified, and where the request came from.
+
+    Attributes:
+        requester: The derived identity (verified email, else the Cognito username); the SourceIdentity,
+            the audit's requester and the approval's requester.
+        platform: Where the request came from (informational, from the agent's ``context``).
+        channel: The chat channel (informational, from the agent's ``context``).
+        groups: The verified Cognito groups, for the entitlement rule.
+        subject: The token's ``sub``.
+    """
 
     requester: str
     platform: str = "unknown"
     channel: str = "unknown"
+    groups: tuple[str, ...] = ()
+    subject: str = ""
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,9 @@ from bridge.credentials import Caller, CredentialProvider
 from bridge.errors import AccountError, BridgeError, CommandRefused
 from bridge.fanout import fan_out
 from bridge.redact import cap, redact, redact_command, redact_text
-from bridge.registry import Registry
+from bridge.registry import AccountEntry, Registry
 from bridge.results import Result, audit_records, caller_of, error, parse_json
+from centralops.identity import IdentityError
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +36,8 @@ class _Plan:
     approval_id: str | None
     caller: Caller
     mutating: bool
+    tool: str = "query"
+    region_argument: str | None = None
 
 
 class Bridge:
@@ -106,7 +109,7 @@ class Bridge:
         account_id = event.get("account_id")
         if not isinstance(account_id, str):
             return error("", "invalid_arguments", "account_id must be a 12-digit account id string.")
-        return (await self._run([account_id], event))[0]
+        return (await self._run([account_id], event, "query"))[0]
 
     async def query_accounts(self, event: dict[str, Any]) -> Result:
         """One command in many accounts; one result per account, in the order given."""
@@ -119,13 +122,13 @@ class Bridge:
             message = f"{len(ids)} accounts in one call; the limit is {MAX_ACCOUNTS}. Split the request."
             results = [error("", "too_many_accounts", message)]
         else:
-            results = await self._run(list(dict.fromkeys(ids)), event)
+            results = await self._run(list(dict.fromkeys(ids)), event, "query_accounts")
         ok = sum(1 for r in results if r["ok"])
         return {"results": results, "ok_count": ok, "error_count": len(results) - ok}
 
-    async def _run(self, account_ids: list[str], event: dict[str, Any]) -> list[Result]:
+    async def _run(self, account_ids: list[str], event: dict[str, Any], tool: str) -> list[Result]:
         started = time.monotonic()
-        caller = caller_of(event)
+        caller = Caller(requester="")  # unknown until the stamp is read
         raw = (
             (event.get("arguments") or {}).get("cli_command")
             if isinstance(event.get("arguments"), dict)
@@ -134,10 +137,12 @@ class Bridge:
         text = raw if isinstance(raw, str) else ""
         plan: _Plan | None = None
         try:
-            plan = self._plan(event, caller)
+            caller = caller_of(event)
+            plan = self._plan(event, caller, tool)
+            await self._entitle(plan, account_ids)
             if plan.mutating:
                 await self._approve(plan, account_ids)
-        except BridgeError as e:
+        except (BridgeError, IdentityError) as e:
             ms = int((time.monotonic() - started) * 1000)
             command = redact_command(plan.command.text if plan else text)
             if plan:
@@ -148,7 +153,7 @@ class Bridge:
                 error(a, e.code, e.message, command=command, classification=classification, ms=ms)
                 for a in account_ids
             ]
-            await self._audit(results, caller, event, "refused")
+            await self._audit(results, caller, event, tool, "refused")
             return results
         results = await fan_out(
             account_ids,
@@ -165,10 +170,10 @@ class Bridge:
                 ms=ms,
             ),
         )
-        await self._audit(results, caller, event, None)
+        await self._audit(results, caller, event, tool, None)
         return results
 
-    def _plan(self, event: dict[str, Any], caller: Caller) -> _Plan:
+    def _plan(self, event: dict[str, Any], caller: Caller, tool: str) -> _Plan:
         tool_name = event.get("tool_name")
         if tool_name != CALL_AWS:
             raise BridgeError(
@@ -180,12 +185,6 @@ class Bridge:
         if not isinstance(arguments, dict) or set(arguments) - {"cli_command"}:
             raise CommandRefused(
                 'arguments must be {"cli_command": "aws ..."} and nothing else.', code="invalid_arguments"
-            )
-        if not caller.requester:
-            raise BridgeError(
-                "The call carries no requester. CentralOps sets it from the verified identity; "
-                "call the bridge through the agent.",
-                code="missing_requester",
             )
         command = self._parse(arguments.get("cli_command"))
         region = event.get("region") or None
@@ -200,7 +199,35 @@ class Bridge:
             )
         approval_id = event.get("approval_id") if isinstance(event.get("approval_id"), str) else None
         mutating = command.classification == "mutating"
-        return _Plan(command, CALL_AWS, region or command.region, approval_id, caller, mutating)
+        return _Plan(
+            command, CALL_AWS, region or command.region, approval_id, caller, mutating, tool, region or None
+        )
+
+    async def _entitle(self, plan: _Plan, account_ids: list[str]) -> None:
+        """Refuse the whole call when the verified caller may not query one of its accounts.
+
+        Unknown, disabled or unreadable accounts are left to their own per-account errors.
+        """
+
+        async def lookup(account_id: str) -> AccountEntry | None:
+            try:
+                return await asyncio.to_thread(self.registry.get, account_id)
+            except AccountError:
+                return None
+
+        entries = await asyncio.gather(*(lookup(a) for a in account_ids))
+        refused = [e for e in entries if e is not None and not e.entitles(plan.caller.groups)]
+        if not refused:
+            return
+        names = ", ".join(e.name for e in refused)
+        groups = sorted({g for e in refused for g in e.allowed_groups})
+        them = "it" if len(refused) == 1 else "them"
+        raise BridgeError(
+            f"You ({plan.caller.requester}) are not entitled to query {names}: limited to the group(s) "
+            f"{', '.join(groups)}. Nothing was run. Leave {them} out, or ask an administrator to add you "
+            "to one of those groups.",
+            code="not_entitled",
+        )
 
     async def _approve(self, plan: _Plan, account_ids: list[str]) -> None:
         entries = await asyncio.gather(*(asyncio.to_thread(self.registry.get, a) for a in account_ids))
@@ -218,6 +245,8 @@ class Bridge:
             command=plan.command.text,
             accounts=account_ids,
             requester=plan.caller.requester,
+            region=plan.region_argument,
+            tool=plan.tool,
         )
 
     async def _one(self, account_id: str, plan: _Plan) -> Result:
@@ -274,9 +303,9 @@ class Bridge:
         return text
 
     async def _audit(
-        self, results: list[Result], caller: Caller, event: dict[str, Any], forced: str | None
+        self, results: list[Result], caller: Caller, event: dict[str, Any], tool: str, forced: str | None
     ) -> None:
-        await asyncio.to_thread(self.audit.write, audit_records(results, caller, event, forced))
+        await asyncio.to_thread(self.audit.write, audit_records(results, caller, event, tool, forced))
 
     async def aclose(self) -> None:
         """Close the AWS MCP sessions."""

@@ -3,13 +3,17 @@
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bridge.errors import AccountError
+from centralops.accounts import AccountItem, entitled
+
+_deserialize = TypeDeserializer().deserialize
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
 
@@ -25,6 +29,11 @@ class AccountEntry:
     write_role_name: str | None
     external_id: str | None
     default_region: str | None
+    allowed_groups: tuple[str, ...] = ()
+
+    def entitles(self, groups: Iterable[str]) -> bool:
+        """Whether a caller in ``groups`` may query this account (the kernel's one rule)."""
+        return entitled(self.allowed_groups, groups)
 
 
 class Registry:
@@ -108,17 +117,14 @@ class Registry:
                 code="unknown_account",
             )
 
-        def s(name: str) -> str | None:
-            value = item.get(name, {}).get("S")
-            return value or None
-
-        enabled = item.get("enabled", {}).get("BOOL", True)
+        entry = AccountItem.from_item({k: _deserialize(v) for k, v in item.items()})
         return AccountEntry(
             account_id=account_id,
-            name=s("name") or account_id,
-            enabled=bool(enabled),
-            role_name=s("role_name") or self._default_role,
-            write_role_name=s("write_role_name"),
-            external_id=s("external_id") or self._default_external_id,
-            default_region=s("default_region"),
+            name=entry.name,
+            enabled=entry.enabled,
+            role_name=entry.role_name or self._default_role,
+            write_role_name=entry.write_role_name,
+            external_id=entry.external_id or self._default_external_id,
+            default_region=entry.default_region,
+            allowed_groups=entry.allowed_groups,
         )

@@ -5,6 +5,7 @@ from typing import Any
 
 from bridge.audit import AuditRecord
 from bridge.credentials import Caller
+from centralops.identity import CALLER_KEY, VerifiedCaller
 
 Result = dict[str, Any]
 
@@ -31,14 +32,23 @@ def parse_json(text: str) -> Any:
 
 
 def caller_of(event: dict[str, Any]) -> Caller:
-    """Who asks, from the ``requester`` and ``context`` CentralOps wrote into the tool call."""
-    requester = event.get("requester")
+    """Who asks: only the caller the Gateway interceptor stamped under ``CALLER_KEY``.
+
+    A ``requester`` field in the arguments is ignored: any holder of a token can write one. The
+    ``context`` (platform, channel) is informational and names no one.
+
+    Raises:
+        IdentityError: The stamp is absent or malformed (``missing_caller``) or names nobody.
+    """
+    verified = VerifiedCaller.from_stamp(event.get(CALLER_KEY))
     raw = event.get("context")
     context: dict[str, Any] = raw if isinstance(raw, dict) else {}
     return Caller(
-        requester=requester.strip() if isinstance(requester, str) else "",
+        requester=verified.requester,
         platform=str(context.get("platform") or "unknown"),
         channel=str(context.get("channel") or "unknown"),
+        groups=verified.groups,
+        subject=verified.subject,
     )
 
 
@@ -50,7 +60,7 @@ def outcome(result: Result) -> str:
 
 
 def audit_records(
-    results: list[Result], caller: Caller, event: dict[str, Any], forced: str | None
+    results: list[Result], caller: Caller, event: dict[str, Any], tool: str, forced: str | None
 ) -> list[AuditRecord]:
     """One audit record per result; ``forced`` sets the outcome (``refused``) for all."""
     approval_id = event.get("approval_id")
@@ -62,7 +72,7 @@ def audit_records(
             classification=r.get("classification", "invalid"),
             outcome=forced or outcome(r),
             duration_ms=int(r.get("ms", 0)),
-            tool="query_accounts" if "account_ids" in event else "query",
+            tool=tool,
             approval_id=approval_id if isinstance(approval_id, str) else None,
             error_code=None if r["ok"] else r["error"]["code"],
             platform=caller.platform,

@@ -34,6 +34,7 @@ AGENT_CLIENT_SECRET = "CENTRALOPS_AGENT_CLIENT_SECRET"  # noqa: S105 - a variabl
 COGNITO_EXCHANGE_URL = (
     "CENTRALOPS_COGNITO_EXCHANGE_URL"  # cognito-idp endpoint of GetDerivedToken; unset in AWS
 )
+GATEWAY_REQUIRED_ACTOR = "CENTRALOPS_GATEWAY_REQUIRED_ACTOR"  # act.sub the interceptor requires; unset: none
 
 # DynamoDB tables
 ACCOUNTS_TABLE = "CENTRALOPS_ACCOUNTS_TABLE"

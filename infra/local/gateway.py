@@ -2,10 +2,14 @@
 
 Like the real Gateway's JWT authorizer it accepts only access tokens issued for
 its own audience (``aud`` = the Gateway's resource server, what the agent's
-token exchange asks for) before anything else, lists the tools of ``bridge/tool_schema.json``
-under the target prefix (``bridge-lambda___query``), and invokes the bridge's
-Lambda handler with the tool's arguments as the event and the prefixed tool
-name in ``context.client_context.custom["bedrockAgentCoreToolName"]``.
+token exchange asks for) before anything else, then hands every MCP request
+to the REQUEST interceptor (the bridge's ``bridge.interceptor.handler``, with
+the documented event shape and the request headers passed) and goes on with
+the body it returns, or answers with the response it returns. It lists the
+tools of ``bridge/tool_schema.json`` under the target prefix
+(``bridge-lambda___query``), and invokes the bridge's Lambda handler with the
+tool's arguments as the event and the prefixed tool name in
+``context.client_context.custom["bedrockAgentCoreToolName"]``.
 
 Run: ``python -m infra.local.gateway --port 5102`` with the bridge's and
 Cognito's settings in the environment.
@@ -30,6 +34,7 @@ from mcp.server.lowlevel import Server
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from centralops import logs, settings
 from centralops.errors import InvalidTokenError
@@ -134,19 +139,138 @@ def build_server(handler: LambdaHandler, tools: list[dict[str, Any]], *, target:
     return Server("centralops-gateway", on_list_tools=list_tools, on_call_tool=call_tool)
 
 
-def build_app(handler: LambdaHandler, verifier: CognitoVerifier, *, host: str = "127.0.0.1") -> Any:
-    """The Gateway's ASGI app: ``/mcp`` behind JWT verification, ``/health`` open."""
+class InterceptedMcp:
+    """Runs the REQUEST interceptor on every MCP request, as AgentCore Gateway does after its authorizer.
+
+    The interceptor receives ``{"interceptorInputVersion": "1.0", "mcp": {"rawGatewayRequest": {"body"},
+    "gatewayRequest": {"path", "httpMethod", "headers", "body"}}}``. Its ``transformedGatewayResponse`` is
+    sent as is (the target is not called); otherwise its ``transformedGatewayRequest.body`` replaces the
+    request's body.
+    """
+
+    def __init__(self, app: ASGIApp, interceptor: LambdaHandler) -> None:
+        self.app = app
+        self.interceptor = interceptor
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        raw = await _read_body(receive)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            await _send_json(send, 400, _rpc_error(None, -32700, "The request body is not JSON."))
+            return
+        headers: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            headers[name.decode("latin-1")] = value.decode("latin-1")
+        event = {
+            "interceptorInputVersion": "1.0",
+            "mcp": {
+                "rawGatewayRequest": {"body": raw.decode("utf-8", "replace")},
+                "gatewayRequest": {
+                    "path": scope["path"],
+                    "httpMethod": "POST",
+                    "headers": headers,
+                    "body": body,
+                },
+            },
+        }
+        context = LambdaContext(ClientContext(custom={}), function_name="centralops-interceptor")
+        try:
+            output = await asyncio.to_thread(self.interceptor, event, context)
+            mcp_out = output["mcp"]
+            if output.get("interceptorOutputVersion") != "1.0":
+                raise ValueError("interceptorOutputVersion must be 1.0")
+        except Exception:
+            # The real Gateway fails the request when its interceptor fails; the target is never called.
+            logger.exception("request interceptor failed")
+            await _send_json(send, 500, _rpc_error(_id(body), -32603, "The Gateway's interceptor failed."))
+            return
+        answer = mcp_out.get("transformedGatewayResponse")
+        if isinstance(answer, dict):
+            await _send_json(send, int(answer.get("statusCode", 200)), answer.get("body"))
+            return
+        new_raw = json.dumps(mcp_out["transformedGatewayRequest"]["body"]).encode()
+        new_headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
+        new_headers.append((b"content-length", str(len(new_raw)).encode()))
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": new_raw, "more_body": False}
+            return await receive()
+
+        await self.app({**scope, "headers": new_headers}, replay, send)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _id(body: Any) -> Any:
+    return body.get("id") if isinstance(body, dict) else None
+
+
+def _rpc_error(rid: Any, code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": rid, "error": {"code": code, "message": message}}
+
+
+async def _send_json(send: Send, status: int, body: Any) -> None:
+    data = json.dumps(body).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
+def build_app(
+    handler: LambdaHandler,
+    verifier: CognitoVerifier,
+    *,
+    interceptor: LambdaHandler | None = None,
+    host: str = "127.0.0.1",
+) -> Any:
+    """The Gateway's ASGI app: ``/mcp`` behind JWT verification and the REQUEST interceptor, ``/health`` open.
+
+    Args:
+        handler: The Lambda target (the bridge's handler).
+        verifier: The authorizer's verifier.
+        interceptor: The REQUEST interceptor's handler; the bridge's interceptor on ``verifier`` when omitted.
+        host: The host the app is served on (DNS-rebinding protection).
+    """
     server = build_server(handler, load_tool_schema())
+    if interceptor is None:
+        from bridge.interceptor import Interceptor  # the interceptor Lambda's own code
+
+        interceptor = Interceptor(verifier)
 
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    return server.streamable_http_app(
+    app = server.streamable_http_app(
         host=host,
         auth=AuthSettings(issuer_url=verifier.issuer, resource_server_url=None),  # type: ignore[arg-type]
         token_verifier=CognitoTokenVerifier(verifier),
         custom_starlette_routes=[Route("/health", health)],
     )
+    # Inside the authorizer (RequireAuthMiddleware), in front of the MCP transport: the Gateway's order.
+    mcp_route = next(r for r in app.routes if isinstance(r, Route) and r.path == "/mcp")
+    authorizer = mcp_route.app
+    authorizer.app = InterceptedMcp(authorizer.app, interceptor)  # type: ignore[attr-defined]
+    return app
 
 
 def verifier_from_env() -> CognitoVerifier:
@@ -170,8 +294,9 @@ def main() -> None:
     args = parser.parse_args()
     logs.configure()
     from bridge.handler import handler  # the Lambda target, loaded as Lambda would
+    from bridge.interceptor import handler as interceptor  # the REQUEST interceptor Lambda, the same way
 
-    app = build_app(handler, verifier_from_env(), host=args.host)
+    app = build_app(handler, verifier_from_env(), interceptor=interceptor, host=args.host)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 

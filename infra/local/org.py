@@ -46,6 +46,7 @@ class Person:
     slack_name: str
     linked: bool = True
     teams_aad_id: str | None = None
+    email_verified: bool = True
 
 
 ACCOUNTS: tuple[Account, ...] = (
@@ -127,6 +128,17 @@ PEOPLE: tuple[Person, ...] = (
         groups=(),
         slack_user_id="U0DAVE",
         slack_name="dave",
+    ),
+    # Signed up but never confirmed her address: CentralOps knows her by her Cognito username only.
+    Person(
+        "erin@example.com",
+        "erin@example.com",
+        "Demo-Passw0rd!erin",
+        groups=(),
+        slack_user_id="U0ERIN",
+        slack_name="erin",
+        linked=False,
+        email_verified=False,
     ),
 )
 

@@ -16,6 +16,7 @@ from typing import Any
 import boto3
 from boto3.dynamodb.types import TypeSerializer
 
+from centralops.accounts import AccountItem
 from infra import tables
 from infra.local import org
 
@@ -148,20 +149,18 @@ def _create_tables(central: boto3.Session, endpoint: str) -> dict[str, str]:
 
 
 def registry_item(acct: org.Account) -> dict[str, Any]:
-    """The accounts-table item of one account (plain values; the one place its shape is written)."""
-    item: dict[str, Any] = {
-        "account_id": acct.account_id,
-        "name": acct.name,
-        "aliases": list(acct.aliases),
-        "environment": acct.environment,
-        "enabled": acct.enabled,
-        "role_name": "CentralOpsTargetRole",
-        "allowed_groups": list(acct.allowed_groups),
-        "default_region": org.REGION,
-    }
-    if acct.write_role_name:
-        item["write_role_name"] = acct.write_role_name
-    return item
+    """The accounts-table item of one account (plain values, in the kernel's one item shape)."""
+    return AccountItem(
+        account_id=acct.account_id,
+        name=acct.name,
+        environment=acct.environment,
+        aliases=acct.aliases,
+        enabled=acct.enabled,
+        allowed_groups=acct.allowed_groups,
+        default_region=org.REGION,
+        role_name="CentralOpsTargetRole",
+        write_role_name=acct.write_role_name,
+    ).to_item()
 
 
 def register_accounts(dynamodb: Any, table: str) -> None:
@@ -253,6 +252,7 @@ def _create_cognito(
         AllowedOAuthFlowsUserPoolClient=True,
         CallbackURLs=[callback_url],
         SupportedIdentityProviders=["COGNITO"],
+        ReadAttributes=["email", "email_verified"],  # ID tokens carry both, as Cognito's defaults do
     )["UserPoolClient"]["ClientId"]
     for group in (org.OPERATOR_GROUP, org.APPROVER_GROUP):
         idp.create_group(UserPoolId=pool, GroupName=group)
@@ -263,7 +263,7 @@ def _create_cognito(
             Username=person.username,
             UserAttributes=[
                 {"Name": "email", "Value": person.email},
-                {"Name": "email_verified", "Value": "true"},
+                {"Name": "email_verified", "Value": str(person.email_verified).lower()},
             ],
             MessageAction="SUPPRESS",
         )

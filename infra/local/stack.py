@@ -286,6 +286,7 @@ class LocalStack:
                 # No client secrets here: as in AWS, the bot and the agent each read their own from Cognito.
                 settings.BOT_CLIENT_ID: info.bot_client_id,
                 settings.AGENT_CLIENT_ID: info.agent_client_id,
+                settings.GATEWAY_REQUIRED_ACTOR: info.agent_client_id,  # the interceptor admits only the agent
                 settings.KMS_KEY_ID: info.kms_key_id,
                 settings.GATEWAY_URL: info.gateway_url,
                 settings.MODEL_PROVIDER: self.model,

@@ -8,6 +8,7 @@ import pytest
 
 from agent.approvals import ApprovalPolicy, is_mutating
 from agent.runner import AgentRuntime
+from centralops.identity import CALLER_KEY
 from tests.fixtures.agent_stack import AgentWorld, RuntimeFactory, collect, of_type, texts
 
 STG = "222222222222"
@@ -80,7 +81,7 @@ async def test_mutation_then_approved_resume_runs_exactly_once(
     assert event["approval_id"] == approval["approval_id"]
     assert event["arguments"] == {"cli_command": DELETE}
     assert event["account_id"] == STG
-    assert event["requester"] == "alice@example.com"
+    assert event[CALLER_KEY]["email"] == "alice@example.com"  # stamped by the Gateway's interceptor
     assert [e["phase"] for e in of_type(evs, "tool")] == ["start", "end"]
 
     # The bridge consumes the approval as it runs; a second resume runs nothing.

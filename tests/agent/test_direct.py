@@ -7,6 +7,7 @@ from strands.models.model import Model
 
 from agent.direct import parse_direct
 from agent.runner import AgentRuntime
+from centralops.identity import CALLER_KEY
 from tests.fixtures.agent_stack import AgentWorld, RuntimeFactory, collect, of_type, texts
 
 
@@ -74,13 +75,15 @@ async def test_direct_command_runs_as_typed(
     )
     [(tool, event)] = env.bridge.bridge_calls()
     assert tool == "query"
+    # The agent's own "requester" is dropped by the Gateway's interceptor, which stamps the verified caller.
+    caller = event.pop(CALLER_KEY)
     assert event == {
         "tool_name": "aws___call_aws",
         "arguments": {"cli_command": "aws s3 ls"},
         "account_id": "222222222222",
-        "requester": "alice@example.com",
         "context": {"platform": "slack", "session_id": "direct-1"},
     }
+    assert (caller["email"], caller["groups"]) == ("alice@example.com", ["centralops-operators"])
     assert "acme-staging-assets" in texts(evs)
     assert [e["type"] for e in evs][-1] == "done"
 
@@ -160,7 +163,7 @@ async def test_gateway_sessions_are_reused_per_token_only(
         assert "acme-staging-assets" in texts(evs)
     assert direct_runtime.gateways.opened == 2
     assert direct_runtime.exchanger.calls == 2  # one Gateway token per person, cached per Runtime token
-    assert [e["requester"] for _, e in env.bridge.bridge_calls()] == [
+    assert [e[CALLER_KEY]["email"] for _, e in env.bridge.bridge_calls()] == [
         "alice@example.com",
         "alice@example.com",
         "agent-dave@example.com",

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from agent.runner import AgentRuntime
+from centralops.identity import CALLER_KEY
 from tests.fixtures.agent_scripted import ScriptedModel, TextStep, ToolStep
 from tests.fixtures.agent_stack import AgentWorld, RuntimeFactory, collect, of_type, texts
 
@@ -61,7 +62,7 @@ async def test_tool_call_result_answer_with_identity_set_by_code(
     )
     [(tool, event)] = env.bridge.bridge_calls()
     assert tool == "query"
-    assert event["requester"] == "alice@example.com"
+    assert event[CALLER_KEY]["email"] == "alice@example.com"  # stamped by the Gateway's interceptor
     assert event["context"] == {**CONTEXT, "session_id": sid}
     assert "approval_id" not in event
     resolved = json.loads(model.seen[1][-1]["content"][0]["toolResult"]["content"][0]["text"])

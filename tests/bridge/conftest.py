@@ -10,6 +10,7 @@ import pytest
 from bridge.config import BridgeConfig
 from bridge.credentials import CredentialProvider
 from bridge.engine import Bridge
+from centralops.identity import CALLER_KEY, VerifiedCaller
 from tests.fixtures.bridge_fakes import DenyingSts
 from tests.fixtures.bridge_stack import (
     StandIn,
@@ -58,7 +59,14 @@ def org(moto_url: str) -> Org:
     """Registry tables and member accounts with their own buckets."""
     tables = seed_bridge_tables(moto_url)
     register(moto_url, tables, STAGING, "staging", write_role_name="CentralOpsWriteRole")
-    register(moto_url, tables, PRODUCTION, "production", write_role_name="CentralOpsWriteRole")
+    register(
+        moto_url,
+        tables,
+        PRODUCTION,
+        "production",
+        write_role_name="CentralOpsWriteRole",
+        allowed_groups=("centralops-operators",),
+    )
     register(moto_url, tables, DEVELOPMENT, "development")
     register(moto_url, tables, DISABLED, "legacy", enabled=False)
     register(moto_url, tables, DENIED, "locked")
@@ -117,8 +125,20 @@ async def make_bridge(org: Org, stand_in: StandIn) -> AsyncIterator[Callable[...
     stand_in.reset()
 
 
-def event(command: str, account: str | list[str], requester: str, **extra: Any) -> dict[str, Any]:
-    """The tool arguments the agent sends."""
+def stamp(requester: str, groups: tuple[str, ...] = ("centralops-operators",)) -> dict[str, Any]:
+    """The caller the Gateway interceptor stamps for a person with a verified email."""
+    return VerifiedCaller(f"sub-{requester}", requester, groups, requester).to_stamp()
+
+
+def event(
+    command: str,
+    account: str | list[str],
+    requester: str,
+    *,
+    groups: tuple[str, ...] = ("centralops-operators",),
+    **extra: Any,
+) -> dict[str, Any]:
+    """The tool arguments the bridge receives: the agent's, plus the interceptor's verified caller."""
     key = "account_ids" if isinstance(account, list) else "account_id"
     return {
         key: account,
@@ -126,5 +146,6 @@ def event(command: str, account: str | list[str], requester: str, **extra: Any) 
         "arguments": {"cli_command": command},
         "requester": requester,
         "context": {"platform": "slack", "channel": "C0TEST", "session_id": "s-1"},
+        CALLER_KEY: stamp(requester, groups),
         **extra,
     }

@@ -9,6 +9,7 @@ import pytest
 from bridge import commands
 from bridge.config import BridgeConfig
 from bridge.errors import CommandRefused
+from centralops.identity import CALLER_KEY
 from tests.bridge.conftest import STAGING, Org, event
 from tests.fixtures.bridge_stack import StandIn, audit_records
 
@@ -155,7 +156,7 @@ async def test_malformed_tool_calls_are_refused_without_a_call(
             {**event("aws s3 ls", STAGING, requester), "arguments": {"cli_command": "aws s3 ls", "x": 1}},
             "invalid_arguments",
         ),
-        ({**event("aws s3 ls", STAGING, requester), "requester": ""}, "missing_requester"),
+        ({**event("aws s3 ls", STAGING, requester), CALLER_KEY: None}, "missing_caller"),
         ({**event("aws s3 ls", STAGING, requester), "region": "not a region"}, "invalid_region"),
     ]
     for payload, code in cases:

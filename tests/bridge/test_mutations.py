@@ -161,7 +161,12 @@ async def test_an_approved_fan_out_mutation_runs_once_per_approved_account(
 ) -> None:
     command = "aws s3api put-bucket-tagging --bucket wr-logs --tagging TagSet=[{Key=owner,Value=ops}]"
     approval = put_approval(
-        org.moto_url, org.tables, command=command, accounts=[WRITABLE], requester=requester
+        org.moto_url,
+        org.tables,
+        command=command,
+        accounts=[WRITABLE],
+        requester=requester,
+        tool="query_accounts",
     )
     bridge = make_bridge(config)
     wrong = await bridge.query_accounts(

@@ -73,7 +73,7 @@ async def test_assume_role_carries_source_identity_and_session_tags(
     sts = bridge.credentials._client()
     params = sts.calls[-1]
     assert params["RoleArn"] == f"arn:aws:iam::{STAGING}:role/CentralOpsTargetRole"
-    assert params["SourceIdentity"] == "Ana_Mar_a__ana@example.com_"
+    assert params["SourceIdentity"] == "ana_mar_a__ana@example.com_"  # the identity rule lower-cases emails
     assert {t["Key"]: t["Value"] for t in params["Tags"]} == {"platform": "slack", "channel": "C0TEST"}
 
 

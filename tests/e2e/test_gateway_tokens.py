@@ -1,10 +1,13 @@
 """Direct MCP calls to the local Gateway: only a token the agent exchanged for the Gateway gets in.
 
-A person who holds their own pool tokens, or a token meant for another hop
-(the Runtime's), calls the Gateway's MCP endpoint directly. Each is refused
-before any AWS call, counted at the AWS MCP stand-in.
+A person who holds their own pool tokens, a token meant for another hop (the
+Runtime's), or a Gateway token another service exchanged, calls the Gateway's
+MCP endpoint directly. Each is refused before any AWS call, counted at the AWS
+MCP stand-in: the first three by the Gateway's authorizer (401), the last by
+its REQUEST interceptor (a JSON-RPC error; the bridge is never invoked).
 """
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +17,9 @@ import httpx2
 import pytest
 from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
 
+from centralops import settings
 from infra.local import org
 from infra.local.org import StackInfo
 
@@ -23,7 +28,7 @@ QUERY = {
     "account_id": "222222222222",
     "tool_name": "aws___call_aws",
     "arguments": {"cli_command": "aws s3 ls"},
-    "requester": ALICE.email,
+    "requester": "bob@example.com",  # a forged requester: the interceptor replaces it
 }
 
 
@@ -34,6 +39,13 @@ class Tokens:
         self.info = info
         self.idp = boto3.client(
             "cognito-idp",
+            endpoint_url=info.moto_url,
+            region_name=org.REGION,
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        self.dynamodb = boto3.client(
+            "dynamodb",
             endpoint_url=info.moto_url,
             region_name=org.REGION,
             aws_access_key_id="local",
@@ -131,13 +143,45 @@ def test_a_token_not_exchanged_for_the_gateway_is_refused_before_any_aws_call(
     assert _aws_calls(info) == before
 
 
-async def test_the_token_the_agent_exchanged_is_accepted(info: StackInfo, tokens: Tokens) -> None:
-    headers = {"Authorization": f"Bearer {tokens.gateway_token(ALICE)}"}
+async def _call_tool(info: StackInfo, token: str) -> Any:
+    headers = {"Authorization": f"Bearer {token}"}
     async with (
         httpx2.AsyncClient(headers=headers) as http,
         streamable_http_client(info.gateway_url, http_client=http) as (read, write),
         ClientSession(read, write) as mcp,
     ):
         await mcp.initialize()
-        listed: Any = await mcp.list_tools()
-    assert [t.name for t in listed.tools] == ["bridge-lambda___query", "bridge-lambda___query_accounts"]
+        try:
+            return await mcp.call_tool("bridge-lambda___query", QUERY)
+        except MCPError as e:
+            return e
+
+
+async def test_a_gateway_token_another_service_exchanged_is_refused_by_the_interceptor(
+    info: StackInfo, tokens: Tokens
+) -> None:
+    # The right audience, but exchanged by the bot's client: act names the bot, not the agent.
+    token = tokens.exchanged(
+        info.bot_client_id, tokens.runtime_token(ALICE), "ACCESS_TOKEN", org.GATEWAY_AUDIENCE
+    )
+    before = _aws_calls(info)
+    refusal = await _call_tool(info, token)
+    assert isinstance(refusal, MCPError)
+    assert refusal.data == {"code": "wrong_actor"}
+    assert _aws_calls(info) == before
+
+
+async def test_the_token_the_agent_exchanged_runs_the_call_as_its_person(
+    info: StackInfo, tokens: Tokens
+) -> None:
+    before = _aws_calls(info)
+    result = await _call_tool(info, tokens.gateway_token(ALICE))
+    assert not isinstance(result, MCPError)
+    answer = json.loads(result.content[0].text)
+    assert answer["ok"] is True, answer
+    assert _aws_calls(info) == before + 1
+    # The person comes from the exchanged token (its verified email), not from the forged requester.
+    audit = tokens.dynamodb.scan(TableName=info.tables[settings.AUDIT_TABLE])["Items"]
+    assert {item["requester"]["S"] for item in audit if item.get("command", {}).get("S") == "aws s3 ls"} == {
+        ALICE.email
+    }

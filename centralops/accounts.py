@@ -1,0 +1,89 @@
+"""The accounts-table item and the one entitlement rule, shared by the bridge, the agent and the bot.
+
+An account whose ``allowed_groups`` is empty may be queried by everyone
+signed in; otherwise only by members of at least one of those groups. The
+bridge enforces the rule; the agent and the bot apply the same function to
+say so earlier and more kindly.
+"""
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+def entitled(allowed_groups: Iterable[str], groups: Iterable[str]) -> bool:
+    """Whether a caller in ``groups`` may query an account limited to ``allowed_groups``."""
+    allowed = set(allowed_groups)
+    return not allowed or bool(allowed & set(groups))
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if isinstance(value, Iterable) and not isinstance(value, Mapping):
+        return tuple(str(v) for v in value if v)
+    return ()
+
+
+def _opt(value: Any) -> str | None:
+    return str(value) if value else None
+
+
+@dataclass(frozen=True)
+class AccountItem:
+    """One accounts-table item (plain Python values, as boto3's resource or TypeDeserializer gives them).
+
+    ``environment`` is lower-cased here, once, for every reader.
+    """
+
+    account_id: str
+    name: str
+    environment: str = ""
+    aliases: tuple[str, ...] = ()
+    enabled: bool = True
+    allowed_groups: tuple[str, ...] = ()
+    default_region: str | None = None
+    role_name: str | None = None
+    write_role_name: str | None = None
+    external_id: str | None = None
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> "AccountItem":
+        """Read an item (plain values); missing optional attributes take their defaults."""
+        account_id = str(item["account_id"])
+        return cls(
+            account_id=account_id,
+            name=str(item.get("name") or account_id),
+            environment=str(item.get("environment") or "").strip().lower(),
+            aliases=_strings(item.get("aliases")),
+            enabled=bool(item.get("enabled", True)),
+            allowed_groups=_strings(item.get("allowed_groups")),
+            default_region=_opt(item.get("default_region")),
+            role_name=_opt(item.get("role_name")),
+            write_role_name=_opt(item.get("write_role_name")),
+            external_id=_opt(item.get("external_id")),
+        )
+
+    def to_item(self) -> dict[str, Any]:
+        """The item to write (plain values; optional attributes only when set)."""
+        item: dict[str, Any] = {
+            "account_id": self.account_id,
+            "name": self.name,
+            "environment": self.environment.lower(),
+            "aliases": list(self.aliases),
+            "enabled": self.enabled,
+            "allowed_groups": list(self.allowed_groups),
+        }
+        for name in ("default_region", "role_name", "write_role_name", "external_id"):
+            value = getattr(self, name)
+            if value:
+                item[name] = value
+        return item
+
+    def entitles(self, groups: Iterable[str]) -> bool:
+        """Whether a caller with these Cognito groups may query the account (see :func:`entitled`)."""
+        return entitled(self.allowed_groups, groups)
+
+    def label(self) -> str:
+        """``staging (222222222222)``."""
+        return f"{self.name} ({self.account_id})"
