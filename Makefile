@@ -49,6 +49,7 @@ test: lint $(CHECKOV)  ## ruff, mypy and the whole test suite (checkov gets its 
 bench: $(STAMP)  ## Run the benchmarks (results in .local/bench/*.json)
 	$(PY) -m bench.fanout
 	$(PY) -m bench.first_text
+	$(PY) -m bench.interceptor
 	$(PY) -m bench.slack_ack
 	$(PY) -m bench.slash_command
 

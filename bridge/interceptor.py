@@ -89,7 +89,7 @@ class Interceptor:
         body = request.get("body")
         try:
             if isinstance(body, list):
-                return _forward(self._batch(body, request.get("headers")))
+                return _forward(self._batch(body))
             if isinstance(body, dict) and body.get("method") == TOOLS_CALL:
                 return _forward(self._stamp(body, request.get("headers")))
         except Refusal as e:
@@ -98,7 +98,7 @@ class Interceptor:
             return _respond(rid, e.rpc_code, e.code, e.message)
         return _forward(body)
 
-    def _batch(self, body: list[Any], headers: Any) -> list[Any]:
+    def _batch(self, body: list[Any]) -> list[Any]:
         # JSON-RPC batches left MCP in 2025-06-18; a batch may carry no tool call the stamp could miss.
         if any(not isinstance(m, dict) or m.get("method") == TOOLS_CALL for m in body):
             raise Refusal(
@@ -120,7 +120,14 @@ class Interceptor:
                 "The tool arguments must be a JSON object.", code="invalid_arguments", rpc_code=INVALID_PARAMS
             )
         caller = self._caller(headers)
-        clean = _without_reserved(params)
+        try:
+            clean = _without_reserved(params)
+        except RecursionError as e:
+            raise Refusal(
+                "The tool arguments are nested too deeply to check.",
+                code="invalid_arguments",
+                rpc_code=INVALID_PARAMS,
+            ) from e
         args = {k: v for k, v in clean.get("arguments", {}).items() if k not in SPOOFABLE_KEYS}
         args[CALLER_KEY] = caller.to_stamp()
         return {**body, "params": {**clean, "arguments": args}}

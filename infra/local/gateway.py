@@ -159,7 +159,7 @@ class InterceptedMcp:
         raw = await _read_body(receive)
         try:
             body = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             await _send_json(send, 400, _rpc_error(None, -32700, "The request body is not JSON."))
             return
         headers: dict[str, str] = {}

@@ -325,7 +325,8 @@ class TokenService:
 
         now = int(self.clock())
         exp = min(now + _access_validity_s(app), int(subject["exp"]))  # never outlives the subject token
-        username = str(user["Username"])
+        # The username as the pool writes it into tokens (in email-username pools: the user's immutable id).
+        username = str(subject.get("cognito:username") or subject.get("username"))
         attributes = user["Attributes"]
         claims: dict[str, Any] = {
             "sub": str(subject["sub"]),
@@ -344,7 +345,7 @@ class TokenService:
             claims["aud"] = target[0]
         if scopes:
             claims["scope"] = " ".join(scopes)
-        groups = self._groups(username)
+        groups = self._groups(str(user["Username"]))
         if groups:
             claims["cognito:groups"] = groups
         # What the pool's pre token generation trigger adds to access tokens in AWS (infra/stacks/cognito.py).

@@ -29,6 +29,7 @@ class BridgeStack(Stack):
     Attributes:
         function: The Lambda (handler ``bridge.handler.handler``, Python 3.12, ARM64).
         role: Its execution role, named ``<prefix>-bridge`` so member-account trust policies can name it.
+        key: The CMK that encrypts its logs and environment.
     """
 
     def __init__(
@@ -41,6 +42,7 @@ class BridgeStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.key = registry.key  # the CMK of its logs and environment, shared with the Gateway's interceptor
         accounts = registry.table(tables.ACCOUNTS)
         approvals = registry.table(tables.APPROVALS)
         audit = registry.table(tables.AUDIT)

@@ -1,20 +1,34 @@
-"""The gateway stack: AgentCore Gateway, Cognito JWT inbound auth, the bridge as Lambda target."""
+"""The gateway stack: AgentCore Gateway, Cognito JWT inbound auth, the REQUEST interceptor, the bridge target.
+
+The interceptor is a second handler of the bridge's deployable
+(``bridge.interceptor.handler``, the same code asset): the code that writes the
+verified caller and the code that reads it ship and version together. It runs
+as its own function, with a role that may only write its logs, so verifying
+tokens never holds the bridge's power to enter member accounts.
+"""
 
 import json
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_bedrockagentcore as agentcore
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from centralops import settings
 from centralops.errors import ConfigurationError
 from infra.stacks.bridge import BridgeStack
 from infra.stacks.cognito import CognitoStack
 from infra.stacks.config import DeploymentConfig
+from infra.stacks.findings import accept
+from infra.stacks.packaging import bridge_code
 
 TARGET_NAME = "bridge-lambda"
 TOOL_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "bridge" / "tool_schema.json"
+INTERCEPTOR_HANDLER = "bridge.interceptor.handler"
 
 
 def schema_definition(schema: dict[str, Any]) -> agentcore.SchemaDefinition:
@@ -61,6 +75,7 @@ class GatewayStack(Stack):
     Attributes:
         gateway: The MCP gateway; it accepts only access tokens exchanged for its own audience.
         gateway_url: The MCP endpoint (``.../mcp``).
+        interceptor: The REQUEST interceptor Lambda that stamps the verified caller into tool calls.
     """
 
     def __init__(
@@ -74,6 +89,7 @@ class GatewayStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
+        self.interceptor = self._interceptor(config, cognito, bridge)
         self.gateway = agentcore.Gateway(
             self,
             "Gateway",
@@ -91,6 +107,11 @@ class GatewayStack(Stack):
                 discovery_url=cognito.discovery_url,
                 allowed_audience=[cognito.gateway_audience],
             ),
+            # Every request passes the interceptor with its headers: it re-verifies the bearer token and
+            # stamps the caller; the bridge believes nothing else about who asks.
+            interceptor_configurations=[
+                agentcore.LambdaInterceptor.for_request(self.interceptor, pass_request_headers=True)
+            ],
         )
         self.target = self.gateway.add_lambda_target(
             "BridgeTarget",
@@ -107,3 +128,71 @@ class GatewayStack(Stack):
         CfnOutput(self, "GatewayUrl", value=self.gateway_url)
         CfnOutput(self, "GatewayId", value=self.gateway.gateway_id)
         CfnOutput(self, "GatewayTargetName", value=TARGET_NAME)
+        CfnOutput(self, "InterceptorFunctionName", value=self.interceptor.function_name)
+
+    def _interceptor(
+        self, config: DeploymentConfig, cognito: CognitoStack, bridge: BridgeStack
+    ) -> lambda_.Function:
+        role = iam.Role(
+            self,
+            "InterceptorRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="CentralOps Gateway interceptor: verifies tokens; may only write its own logs",
+        )
+        log_group = logs.LogGroup(
+            self,
+            "InterceptorLogs",
+            log_group_name=f"/aws/lambda/{config.prefix}-gateway-interceptor",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            encryption_key=bridge.key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            )
+        )
+        bridge.key.grant_decrypt(role)  # its environment is encrypted with the CMK
+        function = lambda_.Function(
+            self,
+            "Interceptor",
+            function_name=f"{config.prefix}-gateway-interceptor",
+            description="CentralOps Gateway REQUEST interceptor: stamps the verified caller into every tool call",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.ARM_64,
+            handler=INTERCEPTOR_HANDLER,
+            code=bridge_code(),
+            role=role,
+            timeout=Duration.seconds(10),
+            memory_size=512,
+            environment={
+                settings.COGNITO_USER_POOL_ID: cognito.user_pool.user_pool_id,
+                settings.GATEWAY_AUDIENCE: cognito.gateway_audience,
+                settings.GATEWAY_REQUIRED_ACTOR: cognito.agent_service_client.user_pool_client_id,
+                settings.COGNITO_ISSUER: cognito.issuer,
+                settings.LOG_FORMAT: "json",
+            },
+            environment_encryption=bridge.key,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+        )
+        accept(
+            function,
+            "CKV_AWS_116",
+            "The Gateway invokes the interceptor synchronously and fails the request on error; a DLQ only serves "
+            "async calls.",
+        )
+        accept(
+            function,
+            "CKV_AWS_117",
+            "The interceptor reaches only the user pool's public JWKS endpoint; a VPC would add a NAT gateway "
+            "and no isolation.",
+        )
+        accept(
+            function,
+            "CKV_AWS_115",
+            "Its concurrency follows the Gateway's request rate; reserving it would cap every tool call.",
+        )
+        return function

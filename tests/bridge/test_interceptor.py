@@ -290,3 +290,18 @@ def test_with_a_required_actor_a_token_naming_it_is_stamped(
         )
     )
     assert out["params"]["arguments"][CALLER_KEY]["username"] == "carol"
+
+
+def test_arguments_nested_too_deeply_to_check_are_refused(
+    verifier: CognitoVerifier, cognito: CognitoPool
+) -> None:
+    deep: dict[str, Any] = {}
+    node = deep
+    for _ in range(5000):
+        node["x"] = {}
+        node = node["x"]
+    error = refused(
+        Interceptor(verifier)(gateway_event(call({**ARGS, "context": deep}), token(cognito)), None)
+    )
+    assert error["code"] == INVALID_PARAMS
+    assert error["data"] == {"code": "invalid_arguments"}

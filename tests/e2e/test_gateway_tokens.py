@@ -11,7 +11,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import boto3
 import httpx
 import httpx2
 import pytest
@@ -22,6 +21,7 @@ from mcp.shared.exceptions import MCPError
 from centralops import settings
 from infra.local import org
 from infra.local.org import StackInfo
+from tests.fixtures.exchange import StackTokens
 
 ALICE = org.person("alice")
 QUERY = {
@@ -32,83 +32,9 @@ QUERY = {
 }
 
 
-class Tokens:
-    """Real tokens of the local pool, obtained the way each party obtains them."""
-
-    def __init__(self, info: StackInfo) -> None:
-        self.info = info
-        self.idp = boto3.client(
-            "cognito-idp",
-            endpoint_url=info.moto_url,
-            region_name=org.REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-        self.dynamodb = boto3.client(
-            "dynamodb",
-            endpoint_url=info.moto_url,
-            region_name=org.REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-        self.stand_in = boto3.client(
-            "cognito-idp",
-            endpoint_url=info.hosted_ui_url,
-            region_name=org.REGION,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-
-    def signed_in(self, person: org.Person) -> dict[str, str]:
-        """What the person gets by signing in with their password."""
-        result: dict[str, str] = self.idp.admin_initiate_auth(
-            UserPoolId=self.info.user_pool_id,
-            ClientId=self.info.client_id,
-            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": person.username, "PASSWORD": person.password},
-        )["AuthenticationResult"]
-        return result
-
-    def _secret(self, client_id: str) -> str:
-        described = self.idp.describe_user_pool_client(UserPoolId=self.info.user_pool_id, ClientId=client_id)
-        return str(described["UserPoolClient"]["ClientSecret"])
-
-    def exchanged(self, client_id: str, subject: str, subject_type: str, audience: str) -> str:
-        """``subject`` exchanged for ``audience`` by ``client_id``, acting with its own actor token."""
-        secret = self._secret(client_id)
-        actor = httpx.post(
-            f"{self.info.hosted_ui_url}/oauth2/token",
-            data={"grant_type": "client_credentials"},
-            auth=(client_id, secret),
-        ).json()["access_token"]
-        return str(
-            self.stand_in.get_derived_token(
-                ClientId=client_id,
-                ClientSecret=secret,
-                SubjectToken=subject,
-                SubjectTokenType=subject_type,
-                ActorToken=actor,
-                ActorTokenType="ACCESS_TOKEN",
-                Resources=[audience],
-            )["IssuedToken"]
-        )
-
-    def runtime_token(self, person: org.Person) -> str:
-        """What the bot sends the Runtime for this person."""
-        return self.exchanged(
-            self.info.bot_client_id, self.signed_in(person)["IdToken"], "ID_TOKEN", org.RUNTIME_AUDIENCE
-        )
-
-    def gateway_token(self, person: org.Person) -> str:
-        """What the agent sends the Gateway for this person."""
-        return self.exchanged(
-            self.info.agent_client_id, self.runtime_token(person), "ACCESS_TOKEN", org.GATEWAY_AUDIENCE
-        )
-
-
 @pytest.fixture(scope="module")
-def tokens(info: StackInfo) -> Tokens:
-    return Tokens(info)
+def tokens(info: StackInfo) -> StackTokens:
+    return StackTokens(info)
 
 
 def _aws_calls(info: StackInfo) -> int:
@@ -116,7 +42,7 @@ def _aws_calls(info: StackInfo) -> int:
     return int(stats["tool_calls"])
 
 
-REFUSED: dict[str, Callable[[Tokens], str]] = {
+REFUSED: dict[str, Callable[[StackTokens], str]] = {
     "the person's own ID token": lambda t: t.signed_in(ALICE)["IdToken"],
     "the person's own access token (no act)": lambda t: t.signed_in(ALICE)["AccessToken"],
     "the Runtime's token (another audience)": lambda t: t.runtime_token(ALICE),
@@ -125,7 +51,7 @@ REFUSED: dict[str, Callable[[Tokens], str]] = {
 
 @pytest.mark.parametrize("case", list(REFUSED))
 def test_a_token_not_exchanged_for_the_gateway_is_refused_before_any_aws_call(
-    info: StackInfo, tokens: Tokens, case: str
+    info: StackInfo, tokens: StackTokens, case: str
 ) -> None:
     token = REFUSED[case](tokens)
     before = _aws_calls(info)
@@ -158,7 +84,7 @@ async def _call_tool(info: StackInfo, token: str) -> Any:
 
 
 async def test_a_gateway_token_another_service_exchanged_is_refused_by_the_interceptor(
-    info: StackInfo, tokens: Tokens
+    info: StackInfo, tokens: StackTokens
 ) -> None:
     # The right audience, but exchanged by the bot's client: act names the bot, not the agent.
     token = tokens.exchanged(
@@ -172,16 +98,18 @@ async def test_a_gateway_token_another_service_exchanged_is_refused_by_the_inter
 
 
 async def test_the_token_the_agent_exchanged_runs_the_call_as_its_person(
-    info: StackInfo, tokens: Tokens
+    info: StackInfo, tokens: StackTokens
 ) -> None:
-    before = _aws_calls(info)
+    def audit_rows() -> dict[str, str]:
+        items = tokens.dynamodb.scan(TableName=info.tables[settings.AUDIT_TABLE])["Items"]
+        return {item["audit_id"]["S"]: item["requester"]["S"] for item in items}
+
+    before, calls = audit_rows(), _aws_calls(info)
     result = await _call_tool(info, tokens.gateway_token(ALICE))
     assert not isinstance(result, MCPError)
     answer = json.loads(result.content[0].text)
     assert answer["ok"] is True, answer
-    assert _aws_calls(info) == before + 1
+    assert _aws_calls(info) == calls + 1
     # The person comes from the exchanged token (its verified email), not from the forged requester.
-    audit = tokens.dynamodb.scan(TableName=info.tables[settings.AUDIT_TABLE])["Items"]
-    assert {item["requester"]["S"] for item in audit if item.get("command", {}).get("S") == "aws s3 ls"} == {
-        ALICE.email
-    }
+    new = [requester for audit_id, requester in audit_rows().items() if audit_id not in before]
+    assert new == [ALICE.email]

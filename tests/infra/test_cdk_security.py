@@ -394,3 +394,62 @@ def test_access_tokens_carry_the_email_through_a_v2_pre_token_trigger(synth: Syn
     assert config["LambdaVersion"] == "V2_0"
     (function_id,) = synth.resources("Cognito", "AWS::Lambda::Function")
     assert function_id in _imports(config["LambdaArn"])
+
+
+def test_gateway_runs_the_interceptor_on_every_request_with_headers(synth: Synthesized) -> None:
+    (gateway,) = synth.resources("Gateway", "AWS::BedrockAgentCore::Gateway").values()
+    (interceptor_id,) = [
+        logical_id
+        for logical_id, function in synth.resources("Gateway", "AWS::Lambda::Function").items()
+        if function["Properties"]["Handler"] == "bridge.interceptor.handler"
+    ]
+    (configuration,) = gateway["Properties"]["InterceptorConfigurations"]
+    assert configuration["InterceptionPoints"] == ["REQUEST"]
+    assert configuration["InputConfiguration"]["PassRequestHeaders"] is True
+    assert configuration["Interceptor"]["Lambda"]["Arn"] == {"Fn::GetAtt": [interceptor_id, "Arn"]}
+
+
+def test_interceptor_verifies_against_the_gateways_pool_and_audience(synth: Synthesized) -> None:
+    (gateway,) = synth.resources("Gateway", "AWS::BedrockAgentCore::Gateway").values()
+    audience = gateway["Properties"]["AuthorizerConfiguration"]["CustomJWTAuthorizer"]["AllowedAudience"]
+    (function,) = [
+        f
+        for f in synth.resources("Gateway", "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "bridge.interceptor.handler"
+    ]
+    properties = function["Properties"]
+    assert properties["Runtime"] == "python3.12"
+    assert properties["Architectures"] == ["arm64"]
+    assert "KmsKeyArn" in properties
+    variables = properties["Environment"]["Variables"]
+    assert set(variables) <= SETTING_NAMES
+    assert [variables[settings.GATEWAY_AUDIENCE]] == audience
+    assert "AgentServiceClient" in _imports(variables[settings.GATEWAY_REQUIRED_ACTOR]), (
+        "act must name the agent"
+    )
+    assert "ExportsOutputRefUserPool" in _imports(variables[settings.COGNITO_USER_POOL_ID])
+    assert "cognito-idp.eu-west-1.amazonaws.com" in _imports(variables[settings.COGNITO_ISSUER])
+
+
+def test_interceptor_role_may_only_write_logs_and_read_its_environment(synth: Synthesized) -> None:
+    template = synth.template("Gateway")
+    (function,) = [
+        f
+        for f in synth.resources("Gateway", "AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"] == "bridge.interceptor.handler"
+    ]
+    role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    statements = [
+        statement
+        for policy in synth.resources("Gateway", "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert _actions(statements) == {
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "kms:Decrypt",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+    }
+    assert not template["Resources"][role_id]["Properties"].get("ManagedPolicyArns")
