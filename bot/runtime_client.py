@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 
 from bot.chat import ChatPlace, ChatUser
+from bot.identity.errors import LOGIN_COMMANDS
 from centralops import events
 from centralops.errors import InvalidTokenError
 from centralops.events import Event
@@ -106,7 +107,7 @@ class RuntimeClient:
                 token = issued.token
             except InvalidTokenError:
                 logger.info("runtime token refused by Cognito", extra={"session_id": sid})
-                yield _refusal(401)
+                yield _refusal(401, where.platform)
                 return
             except TokenExchangeError as e:
                 yield events.error(e.code, e.message)
@@ -139,7 +140,7 @@ class RuntimeClient:
                     logger.warning(
                         "runtime refused", extra={**log, "status": response.status, "detail": detail}
                     )
-                    yield _refusal(response.status)
+                    yield _refusal(response.status, where.platform)
                     return
                 async for raw in response.content:
                     line = raw.decode("utf-8", "replace").rstrip("\r\n")
@@ -166,11 +167,12 @@ class RuntimeClient:
             yield events.error("runtime_cut_off", CUT_OFF)
 
 
-def _refusal(status: int) -> events.ErrorEvent:
+def _refusal(status: int, platform: str = "slack") -> events.ErrorEvent:
     if status in (401, 403):
+        login = LOGIN_COMMANDS.get(platform, "/aws login")
         return events.error(
             "runtime_unauthorized",
-            "The agent did not accept your sign-in. Run `/aws login` to link your account again, then retry.",
+            f"The agent did not accept your sign-in. Run `{login}` to link your account again, then retry.",
         )
     if status == 429:
         return events.error("runtime_busy", "The agent is busy right now. Try again in a minute.")

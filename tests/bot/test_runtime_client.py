@@ -167,3 +167,24 @@ async def test_an_exchange_outage_is_told_as_one_and_never_calls_the_runtime(
     assert [(e["type"], e.get("code")) for e in got] == [("error", "identity_unavailable")]
     assert "Try again" in str(got[0].get("message"))
     assert fake.invocations == []
+
+
+async def test_a_teams_user_whose_token_cognito_refuses_is_told_the_teams_login_command(
+    runtime: tuple[FakeRuntime, str], exchange: Exchange, cognito: CognitoPool, aws_credentials: None
+) -> None:
+    fake, url = runtime
+    client = RuntimeClient(url, exchanger=_bot_exchanger(exchange))
+    teams = ChatPlace("teams", "tenant", "conv", None)
+    got = [
+        e
+        async for e in client.invoke(
+            id_token=cognito.mint(expires_in=-60),
+            prompt="p",
+            who=ChatUser("teams", "tenant", "aad", "a"),
+            where=teams,
+        )
+    ]
+    await client.close()
+    [error] = got
+    assert "Run `login`" in str(error.get("message")) and "/aws" not in str(error.get("message"))
+    assert fake.invocations == []
