@@ -151,7 +151,14 @@ async def test_model_mutation_waits_for_approval_and_ends_the_turn(
 ) -> None:
     model = ScriptedModel(
         [
-            ToolStep([("query", _query(STG, "aws s3api delete-bucket --bucket acme-staging-logs"))]),
+            ToolStep(
+                [
+                    (
+                        "query",
+                        _query(STG, "aws s3api delete-bucket --bucket acme-staging-logs", region="eu-west-1"),
+                    )
+                ]
+            ),
             TextStep("this step must never be played"),
         ]
     )
@@ -173,6 +180,7 @@ async def test_model_mutation_waits_for_approval_and_ends_the_turn(
     assert item["status"] == "pending"
     assert item["requester"] == "alice@example.com"
     assert item["accounts"] == [STG]
+    assert (item["tool"], item["region"]) == ("query", "eu-west-1")  # the bridge binds the approval to both
     assert item["session_id"] == sid
     assert item["thread"]["channel"] == "C1"
     assert int(item["expires_at"]) > int(item["created_at"])

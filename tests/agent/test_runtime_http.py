@@ -159,3 +159,16 @@ def test_a_busy_port_is_reported_with_what_to_do(world: AgentWorld) -> None:
     assert done.returncode == 1
     assert "cannot listen on" in done.stderr
     assert "CENTRALOPS_AGENT_PORT" in done.stderr
+
+
+def test_a_token_naming_only_an_unverified_address_is_refused_before_any_tool_call(
+    agent_url: str, env: AgentWorld, cognito: CognitoPool
+) -> None:
+    token = cognito.mint(
+        **{"cognito:username": "bob@example.com", "email": "bob@example.com", "email_verified": "false"}
+    )
+    evs = invoke_http(agent_url, {"prompt": "run aws s3 ls in staging"}, token=token, session_id=_sid())
+    assert [e["type"] for e in evs] == ["error", "done"]
+    assert evs[0]["code"] == "unverified_email"
+    assert "verify your email" in evs[0]["message"]
+    assert env.bridge.bridge_calls() == []
