@@ -162,10 +162,15 @@ def test_a_busy_port_is_reported_with_what_to_do(world: AgentWorld) -> None:
 
 
 def test_a_token_naming_only_an_unverified_address_is_refused_before_any_tool_call(
-    agent_url: str, env: AgentWorld, cognito: CognitoPool
+    agent_url: str, env: AgentWorld, cognito: CognitoPool, exchange: Exchange
 ) -> None:
-    token = cognito.mint(
-        **{"cognito:username": "bob@example.com", "email": "bob@example.com", "email_verified": "false"}
+    token = cognito.mint(  # a Runtime token as the bot would send it, naming only an unverified address
+        token_use="access",
+        aud=org.RUNTIME_AUDIENCE,
+        act={"sub": exchange.clients.bot.client_id},
+        username="bob@example.com",
+        email="bob@example.com",
+        email_verified="false",
     )
     evs = invoke_http(agent_url, {"prompt": "run aws s3 ls in staging"}, token=token, session_id=_sid())
     assert [e["type"] for e in evs] == ["error", "done"]
