@@ -32,7 +32,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
-from jose import jwt
+from jose import jwk, jwt
 
 from centralops.errors import InvalidTokenError
 from centralops.tokens import CognitoVerifier, cognito_issuer
@@ -95,7 +95,10 @@ class TokenService:
     region: str = "us-east-1"
     idp: Any | None = None
     clock: Any = time.time
+    config_ttl_s: float = 30.0
     _key: dict[str, Any] = field(default_factory=_moto_signing_key, init=False, repr=False)
+    _signer: Any = field(default=None, init=False, repr=False)
+    _config: dict[tuple[str, str], tuple[float, Any]] = field(default_factory=dict, init=False, repr=False)
     _verifier: CognitoVerifier = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -119,16 +122,34 @@ class TokenService:
 
     # --- the pool's configuration, read from moto -------------------------------------------------
 
+    def _remembered(self, kind: str, name: str, load: Any) -> Any:
+        """The pool's configuration (clients, plan, resource servers), read from moto at most every 30 s.
+
+        Users and their groups are never cached: a disabled user is refused at once.
+        """
+        now = time.monotonic()
+        hit = self._config.get((kind, name))
+        if hit is not None and now - hit[0] < self.config_ttl_s:
+            return hit[1]
+        value = load()
+        self._config[(kind, name)] = (now, value)
+        return value
+
     def _app_client(self, client_id: str) -> dict[str, Any] | None:
         if not client_id:
             return None
-        try:
-            described = self.client().describe_user_pool_client(
-                UserPoolId=self.user_pool_id, ClientId=client_id
-            )
-        except ClientError:
-            return None
-        app: dict[str, Any] = described["UserPoolClient"]
+
+        def load() -> dict[str, Any] | None:
+            try:
+                described = self.client().describe_user_pool_client(
+                    UserPoolId=self.user_pool_id, ClientId=client_id
+                )
+            except ClientError:
+                return None
+            app: dict[str, Any] = described["UserPoolClient"]
+            return app
+
+        app: dict[str, Any] | None = self._remembered("client", client_id, load)
         return app
 
     def _authenticate(self, client_id: str, client_secret: str | None) -> dict[str, Any]:
@@ -148,19 +169,28 @@ class TokenService:
         return app
 
     def _resource_exists(self, identifier: str) -> bool:
-        try:
-            self.client().describe_resource_server(UserPoolId=self.user_pool_id, Identifier=identifier)
-        except ClientError:
-            return False
-        return True
+        def load() -> bool:
+            try:
+                self.client().describe_resource_server(UserPoolId=self.user_pool_id, Identifier=identifier)
+            except ClientError:
+                return False
+            return True
+
+        return bool(self._remembered("resource", identifier, load))
 
     def _tier(self) -> str:
-        pool = self.client().describe_user_pool(UserPoolId=self.user_pool_id)["UserPool"]
-        return str(pool.get("UserPoolTier") or "ESSENTIALS")
+        def load() -> str:
+            pool = self.client().describe_user_pool(UserPoolId=self.user_pool_id)["UserPool"]
+            return str(pool.get("UserPoolTier") or "ESSENTIALS")
+
+        return str(self._remembered("pool", self.user_pool_id, load))
 
     def _sign(self, claims: dict[str, Any]) -> str:
+        if self._signer is None:
+            # Built once: from a JWK without primes the RSA key takes about 100 ms to rebuild.
+            self._signer = jwk.construct(self._key, "RS256").prepared_key
         headers = {"kid": str(self._key.get("kid", "dummy"))}
-        return str(jwt.encode(claims, self._key, algorithm="RS256", headers=headers))
+        return str(jwt.encode(claims, self._signer, algorithm="RS256", headers=headers))
 
     # --- client credentials ----------------------------------------------------------------------
 
