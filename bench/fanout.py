@@ -34,6 +34,7 @@ import httpx
 from bench import report
 from bridge.config import BridgeConfig
 from bridge.engine import Bridge
+from centralops.identity import CALLER_KEY, VerifiedCaller
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "us-east-1"
@@ -110,8 +111,11 @@ def _event(account: str | list[str]) -> dict[str, Any]:
         key: account,
         "tool_name": "aws___call_aws",
         "arguments": {"cli_command": COMMAND},
-        "requester": "bench@example.com",
         "context": {"platform": "bench", "channel": "bench"},
+        # What the Gateway's interceptor stamps for a verified caller; the bridge believes only this.
+        CALLER_KEY: VerifiedCaller(
+            "bench-sub", "bench", ("centralops-operators",), "bench@example.com"
+        ).to_stamp(),
     }
 
 

@@ -102,6 +102,18 @@ async def test_someone_outside_the_approver_group_is_refused(slack: SlackStack) 
     assert slack.approval(approval_id)["status"]["S"] == "pending"
 
 
+async def test_an_approver_whose_sign_in_names_no_verified_person_cannot_decide(slack: SlackStack) -> None:
+    # An approver-group member whose only name is an address she never verified: it could be anyone's.
+    pool = slack.identity.pool
+    if "erin@example.com" not in pool.passwords:
+        pool.add_user("erin@example.com", ("centralops-approvers",), email_verified=False)
+    slack.identity.links["U0ERIN"] = "erin@example.com"
+    thread, approval_id = await ask(slack, "alice", "alice@example.com")
+    after = await slack.console.click("erin", thread, "Approve")
+    assert "no verified email" in after.ephemeral[0]["text"]
+    assert slack.approval(approval_id)["status"]["S"] == "pending"
+
+
 async def test_forged_or_edited_payloads_are_refused(slack: SlackStack) -> None:
     thread, approval_id = await ask(slack, "alice", "alice@example.com")
     # An approval of another thread, its id pasted into this card's button.

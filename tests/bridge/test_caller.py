@@ -7,7 +7,7 @@ import pytest
 from bridge.config import BridgeConfig
 from centralops.identity import CALLER_KEY
 from tests.bridge.conftest import DEVELOPMENT, PRODUCTION, STAGING, WRITABLE, Org, event
-from tests.fixtures.bridge_stack import StandIn, audit_records, put_approval
+from tests.fixtures.bridge_stack import StandIn, audit_records, central, put_approval
 
 TAG = "aws s3api put-bucket-tagging --bucket wr-logs --tagging TagSet=[{Key=team,Value=ops}]"
 
@@ -149,3 +149,36 @@ async def test_another_persons_approval_is_refused_whatever_requester_the_call_n
     out = await make_bridge(config).query(payload)
     assert out["error"]["code"] == "approval_wrong_requester"
     assert stand_in.stats()["requests"] == 0
+
+
+class CountingDynamoDB:
+    """A real DynamoDB client (moto) that counts the calls made through it."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.client, name)
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append(name)
+            return method(*args, **kwargs)
+
+        return counted
+
+
+async def test_the_entitlement_check_reads_the_registry_in_one_batch_that_the_accounts_reuse(
+    make_bridge, config: BridgeConfig, requester: str, org: Org
+) -> None:
+    ddb = CountingDynamoDB(central(org.moto_url, "dynamodb"))
+    bridge = make_bridge(config)
+    bridge.registry._factory = lambda: ddb
+    out = await bridge.query_accounts(
+        event("aws s3 ls", [STAGING, PRODUCTION, DEVELOPMENT, "799999999999"], requester)
+    )
+    assert out["ok_count"] == 3
+    assert out["results"][3]["error"]["code"] == "unknown_account"
+    # One BatchGetItem for the four accounts; only the unknown one is looked up again, to say so.
+    assert ddb.calls.count("batch_get_item") == 1
+    assert ddb.calls.count("get_item") == 1
