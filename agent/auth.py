@@ -1,4 +1,9 @@
-"""Who is asking: the verified Cognito identity of one invocation."""
+"""Who is asking: the verified Cognito identity of one invocation.
+
+The bot exchanged the person's token for one bound to the Runtime, with itself
+as actor; the agent accepts only such a token and exchanges it again for the
+Gateway (:mod:`centralops.exchange`) rather than forwarding it.
+"""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,7 +19,7 @@ class Caller:
     """The person behind an invocation, as the token proves it.
 
     Attributes:
-        token: The raw ID token, forwarded to the Gateway (never logged).
+        token: The raw Runtime token, exchanged for the Gateway's (never logged).
         requester: The kernel's identity rule: the verified email, else the Cognito username.
         groups: The token's ``cognito:groups``.
         expires_at: The token's ``exp`` (epoch seconds).

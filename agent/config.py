@@ -1,9 +1,10 @@
 """The agent's settings, read once at start (explicit argument > environment > default)."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from centralops import settings
+from centralops.exchange import TokenExchanger, client_secret
 from centralops.tokens import CognitoVerifier, cognito_issuer
 
 DEFAULT_REGION = "us-east-1"
@@ -25,9 +26,16 @@ class AgentSettings:
         model_base_url: Base URL of an OpenAI-compatible server or the Ollama host.
         memory_bucket: S3 bucket of the conversation memory; no persistence when ``None``.
         memory_prefix: Key prefix inside the bucket.
-        cognito_issuer: Expected ``iss`` of ID tokens.
-        cognito_client_id: Expected ``aud`` of ID tokens.
+        cognito_issuer: Expected ``iss`` of the pool's tokens.
+        cognito_client_id: The bot's sign-in app client (the people's ID tokens).
         cognito_jwks_url: Where the pool's keys are served.
+        runtime_audience: The ``aud`` an invocation's token must carry (the bot exchanged it for us).
+        bot_client_id: The ``act`` an invocation's token must name: the bot's app client.
+        gateway_audience: The audience the agent exchanges the person's token for, to call the Gateway.
+        agent_client_id: The agent's confidential app client (exchanges tokens, acts as the agent).
+        agent_client_secret: Its secret.
+        cognito_token_url: The pool's token endpoint (the agent's client-credentials token).
+        cognito_exchange_url: A ``cognito-idp`` endpoint serving ``GetDerivedToken``; ``None`` is Cognito.
         prod_fanout_limit: A call over more production accounts than this needs approval.
         approval_ttl_s: How long a pending approval stays valid.
         port: Where ``python -m agent`` listens.
@@ -50,6 +58,13 @@ class AgentSettings:
     prod_fanout_limit: int
     approval_ttl_s: int
     port: int
+    runtime_audience: str
+    bot_client_id: str
+    gateway_audience: str
+    agent_client_id: str
+    agent_client_secret: str = field(repr=False)
+    cognito_token_url: str
+    cognito_exchange_url: str | None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "AgentSettings":
@@ -81,10 +96,44 @@ class AgentSettings:
             prod_fanout_limit=settings.env_int(settings.APPROVAL_PROD_FANOUT, 1, environ=e),
             approval_ttl_s=settings.env_int(settings.APPROVAL_TTL_SECONDS, 3600, environ=e),
             port=settings.env_int(settings.AGENT_PORT, 8080, environ=e),
+            runtime_audience=settings.env_str(settings.RUNTIME_AUDIENCE, environ=e),
+            bot_client_id=settings.env_str(settings.BOT_CLIENT_ID, environ=e),
+            gateway_audience=settings.env_str(settings.GATEWAY_AUDIENCE, environ=e),
+            agent_client_id=settings.env_str(settings.AGENT_CLIENT_ID, environ=e),
+            agent_client_secret=_agent_secret(e, region),
+            cognito_token_url=settings.env_str(settings.COGNITO_DOMAIN_URL, environ=e).rstrip("/")
+            + "/oauth2/token",
+            cognito_exchange_url=settings.env_opt(settings.COGNITO_EXCHANGE_URL, environ=e),
         )
 
     def verifier(self) -> CognitoVerifier:
-        """A verifier of the user pool's ID tokens."""
+        """The verifier of invocations: access tokens for the Runtime's audience, exchanged by the bot."""
         return CognitoVerifier(
-            issuer=self.cognito_issuer, audience=self.cognito_client_id, jwks_url=self.cognito_jwks_url
+            issuer=self.cognito_issuer,
+            audience=self.runtime_audience,
+            jwks_url=self.cognito_jwks_url,
+            token_use=frozenset({"access"}),
+            required_actor=self.bot_client_id,
         )
+
+    def exchanger(self) -> TokenExchanger:
+        """Exchanges an invocation's token for the Gateway's audience, with the agent as actor."""
+        return TokenExchanger(
+            client_id=self.agent_client_id,
+            client_secret=self.agent_client_secret,
+            token_url=self.cognito_token_url,
+            audience=self.gateway_audience,
+            region=self.region,
+            endpoint_url=self.cognito_exchange_url,
+        )
+
+
+def _agent_secret(environ: Mapping[str, str] | None, region: str) -> str:
+    """The agent's client secret: the variable, else read from Cognito once, at start."""
+    return client_secret(
+        settings.env_opt(settings.AGENT_CLIENT_SECRET, environ=environ),
+        user_pool_id=settings.env_str(settings.COGNITO_USER_POOL_ID, environ=environ),
+        client_id=settings.env_str(settings.AGENT_CLIENT_ID, environ=environ),
+        region=region,
+        endpoint_url=settings.env_opt(settings.AWS_ENDPOINT_URL, environ=environ),
+    )

@@ -12,6 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +35,7 @@ from agent.tools import resolve_accounts_tool
 from centralops import events
 from centralops.errors import CentralOpsError
 from centralops.events import Event
+from centralops.exchange import TokenExchanger
 from centralops.tokens import CognitoVerifier
 
 logger = logging.getLogger("centralops.agent")
@@ -79,6 +81,7 @@ class AgentRuntime:
     policy: ApprovalPolicy
     model_factory: Callable[[], Model]
     gateways: gateway.GatewayPool
+    exchanger: TokenExchanger
     # One invocation at a time per session: turns of a thread append to one conversation.
     _turns: dict[str, "_Turns"] = field(default_factory=dict, init=False, repr=False)
 
@@ -98,7 +101,21 @@ class AgentRuntime:
             ),
             model_factory=model_factory or (lambda: build_model(settings)),
             gateways=gateway.GatewayPool(settings.gateway_url),
+            exchanger=settings.exchanger(),
         )
+
+    @asynccontextmanager
+    async def _gateway(self, gate: Gate) -> AsyncIterator[gateway.Gateway]:
+        """A Gateway session as the caller, with the caller's token exchanged for the Gateway's audience.
+
+        The exchanged token is cached per Runtime token, so a person's consecutive
+        invocations reuse one token and therefore one pooled session.
+        """
+        issued = self.exchanger.cached(gate.caller.token)
+        if issued is None:  # only a cache miss pays a thread hop (and a call to Cognito)
+            issued = await asyncio.to_thread(self.exchanger.exchange, gate.caller.token)
+        async with self.gateways.session(issued.token, issued.expires_at) as gw:
+            yield gw
 
     async def invoke(
         self,
@@ -210,7 +227,7 @@ class AgentRuntime:
         delivered it cannot be known here, and the bridge would refuse the used approval anyway.
         """
         for attempt in range(2 if retry else 1):
-            async with self.gateways.session(gate.caller.token, gate.caller.expires_at) as gw:
+            async with self._gateway(gate) as gw:
                 ok, text = await gw.call(tool, arguments)
             if ok:
                 return ok, text
@@ -309,7 +326,7 @@ class AgentRuntime:
         sink = EventSink()
         model = self.model_factory()
         session = await asyncio.to_thread(memory.session_manager, self.settings, gate.session_id)
-        async with self.gateways.session(gate.caller.token, gate.caller.expires_at) as gw:
+        async with self._gateway(gate) as gw:
             # Building the agent reads the session's history from S3: off the event loop.
             agent = await asyncio.to_thread(
                 Agent,

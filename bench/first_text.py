@@ -1,7 +1,9 @@
 """Time to the first answer text: ``python -m bench.first_text [--runs N]``.
 
 Starts the local stack (:class:`infra.local.stack.LocalStack`, on free ports),
-signs in as a seeded operator through moto's Cognito, and measures, from
+signs in as a seeded operator through moto's Cognito, exchanges the ID token
+for the Runtime's audience as the bot does (once, outside the timing; the
+agent's own exchange for the Gateway is inside it), and measures, from
 sending ``POST /invocations`` to receiving the first ``text`` event:
 
 - ``direct_ms``: a direct command (``run aws s3api list-buckets in staging``),
@@ -27,7 +29,9 @@ import httpx
 
 from bench import report
 from centralops.events import iter_sse
+from centralops.exchange import TokenExchanger, client_secret
 from infra.local import org
+from infra.local.org import StackInfo
 from infra.local.stack import LocalStack, Ports
 
 DIRECT = "run aws s3api list-buckets in staging"
@@ -51,6 +55,27 @@ def id_token(moto_url: str, pool_id: str, client_id: str, person: org.Person) ->
         AuthParameters={"USERNAME": person.username, "PASSWORD": person.password},
     )
     return str(result["AuthenticationResult"]["IdToken"])
+
+
+def runtime_token(info: StackInfo, person: org.Person) -> str:
+    """What the bot sends the Runtime for ``person``: the ID token exchanged with the bot as actor."""
+    secret = client_secret(
+        None,
+        user_pool_id=info.user_pool_id,
+        client_id=info.bot_client_id,
+        region=org.REGION,
+        endpoint_url=info.moto_url,
+    )
+    exchanger = TokenExchanger(
+        client_id=info.bot_client_id,
+        client_secret=secret,
+        token_url=f"{info.hosted_ui_url}/oauth2/token",
+        audience=org.RUNTIME_AUDIENCE,
+        region=org.REGION,
+        endpoint_url=info.hosted_ui_url,
+    )
+    subject = id_token(info.moto_url, info.user_pool_id, info.client_id, person)
+    return exchanger.exchange(subject, "ID_TOKEN").token
 
 
 def first_text_ms(client: httpx.Client, runtime_url: str, token: str, prompt: str) -> float:
@@ -110,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="centralops-bench-") as root:
         stack = LocalStack(Path(root), Ports.free(), model="offline")
         with stack as info:
-            token = id_token(info.moto_url, info.user_pool_id, info.client_id, org.person("alice"))
+            token = runtime_token(info, org.person("alice"))
             result = measure(info.runtime_url, token, args.runs)
     result.update({"model": "offline", "direct_prompt": DIRECT, "planner_prompt": PLANNER})
     report("first_text", result)

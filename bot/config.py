@@ -1,9 +1,10 @@
 """The bot's typed settings, read once at start (explicit argument > environment > default)."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from centralops import settings as s
+from centralops.exchange import TokenExchanger, client_secret
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,13 @@ class BotConfig:
         slack_app_token: ``xapp-`` token; when set, Slack talks over Socket Mode.
         slack_api_url: Web API base URL (the local stand-in); ``None`` is Slack itself.
         slack_streaming: Use ``chat.startStream``; ``False`` forces the ``chat.update`` fallback.
+        runtime_audience: The Runtime's audience: the person's ID token is exchanged for it, with the
+            bot as actor, before each invocation. ``None`` sends the ID token as is (only a stand-in
+            Runtime accepts that; :meth:`from_env` requires the exchange settings).
+        bot_client_id: The bot's confidential app client (exchanges tokens, acts as the bot).
+        bot_client_secret: Its secret.
+        cognito_token_url: The pool's token endpoint (the bot's client-credentials token).
+        cognito_exchange_url: A ``cognito-idp`` endpoint serving ``GetDerivedToken``; ``None`` is Cognito.
     """
 
     runtime_url: str
@@ -43,6 +51,26 @@ class BotConfig:
     slack_app_token: str | None = None
     slack_api_url: str | None = None
     slack_streaming: bool = True
+    runtime_audience: str | None = None
+    bot_client_id: str | None = None
+    bot_client_secret: str | None = field(default=None, repr=False)
+    cognito_token_url: str | None = None
+    cognito_exchange_url: str | None = None
+
+    def exchanger(self) -> TokenExchanger | None:
+        """Exchanges a person's ID token for the Runtime's audience; ``None`` without exchange settings."""
+        if not (
+            self.runtime_audience and self.bot_client_id and self.bot_client_secret and self.cognito_token_url
+        ):
+            return None
+        return TokenExchanger(
+            client_id=self.bot_client_id,
+            client_secret=self.bot_client_secret,
+            token_url=self.cognito_token_url,
+            audience=self.runtime_audience,
+            region=self.region,
+            endpoint_url=self.cognito_exchange_url,
+        )
 
     @property
     def slack_enabled(self) -> bool:
@@ -73,4 +101,15 @@ class BotConfig:
             slack_app_token=s.env_opt(s.SLACK_APP_TOKEN, environ=e),
             slack_api_url=s.env_opt(s.SLACK_API_URL, environ=e),
             slack_streaming=s.env_bool(s.SLACK_STREAMING, True, environ=e),
+            runtime_audience=s.env_str(s.RUNTIME_AUDIENCE, environ=e),
+            bot_client_id=s.env_str(s.BOT_CLIENT_ID, environ=e),
+            bot_client_secret=client_secret(
+                s.env_opt(s.BOT_CLIENT_SECRET, environ=e),
+                user_pool_id=s.env_str(s.COGNITO_USER_POOL_ID, environ=e),
+                client_id=s.env_str(s.BOT_CLIENT_ID, environ=e),
+                region=s.env_str(s.AWS_REGION, "us-east-1", environ=e),
+                endpoint_url=s.env_opt(s.AWS_ENDPOINT_URL, environ=e),
+            ),
+            cognito_token_url=s.env_str(s.COGNITO_DOMAIN_URL, environ=e).rstrip("/") + "/oauth2/token",
+            cognito_exchange_url=s.env_opt(s.COGNITO_EXCHANGE_URL, environ=e),
         )

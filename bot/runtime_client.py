@@ -2,6 +2,10 @@
 
 Transport failures never escape as exceptions: they become one ``error`` event
 the renderer shows, so a question is never left unanswered.
+
+The person's ID token is not sent as is: it is exchanged (RFC 8693, Cognito
+``GetDerivedToken``) for a token bound to the Runtime's audience whose ``act``
+names the bot, the only kind of token the agent accepts.
 """
 
 import asyncio
@@ -13,8 +17,11 @@ from typing import Any
 import aiohttp
 
 from bot.chat import ChatPlace, ChatUser
+from bot.identity.errors import LOGIN_COMMANDS
 from centralops import events
+from centralops.errors import InvalidTokenError
 from centralops.events import Event
+from centralops.exchange import TokenExchangeError, TokenExchanger
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +50,7 @@ class RuntimeClient:
         timeout_s: Longest silence tolerated between two events.
         connect_timeout_s: How long connecting may take.
         session: A shared ``aiohttp.ClientSession``; created lazily when omitted.
+        exchanger: Exchanges the ID token for the Runtime's audience; ``None`` sends it as is.
     """
 
     def __init__(
@@ -52,8 +60,10 @@ class RuntimeClient:
         timeout_s: float = 300.0,
         connect_timeout_s: float = 5.0,
         session: aiohttp.ClientSession | None = None,
+        exchanger: TokenExchanger | None = None,
     ) -> None:
         self.runtime_url = runtime_url
+        self.exchanger = exchanger
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s, sock_read=timeout_s)
         self._session = session
         self._owns_session = session is None
@@ -80,7 +90,7 @@ class RuntimeClient:
         """Ask the agent and yield its events; always ends with ``done`` or ``error``.
 
         Args:
-            id_token: The user's Cognito ID token (sent as bearer and in the body).
+            id_token: The user's Cognito ID token; the token for the Runtime is exchanged from it.
             prompt: The question or ``run ...`` command.
             who: The asking user.
             where: The channel and thread (the thread must be known).
@@ -88,9 +98,23 @@ class RuntimeClient:
         """
         thread = where.thread or where.channel
         sid = session_id(where.platform, where.team, where.channel, thread)
+        token = id_token
+        if self.exchanger is not None:
+            try:
+                issued = self.exchanger.cached(id_token, "ID_TOKEN")
+                if issued is None:
+                    issued = await asyncio.to_thread(self.exchanger.exchange, id_token, "ID_TOKEN")
+                token = issued.token
+            except InvalidTokenError:
+                logger.info("runtime token refused by Cognito", extra={"session_id": sid})
+                yield _refusal(401, where.platform)
+                return
+            except TokenExchangeError as e:
+                yield events.error(e.code, e.message)
+                return
         body: dict[str, Any] = {
             "prompt": prompt,
-            "access_token": id_token,
+            "access_token": token,
             "context": {
                 "platform": where.platform,
                 "team": where.team,
@@ -103,7 +127,7 @@ class RuntimeClient:
         if resume:
             body["resume"] = resume
         headers = {
-            "Authorization": f"Bearer {id_token}",
+            "Authorization": f"Bearer {token}",
             "Accept": "text/event-stream",
             SESSION_HEADER: sid,
         }
@@ -116,7 +140,7 @@ class RuntimeClient:
                     logger.warning(
                         "runtime refused", extra={**log, "status": response.status, "detail": detail}
                     )
-                    yield _refusal(response.status)
+                    yield _refusal(response.status, where.platform)
                     return
                 async for raw in response.content:
                     line = raw.decode("utf-8", "replace").rstrip("\r\n")
@@ -143,11 +167,12 @@ class RuntimeClient:
             yield events.error("runtime_cut_off", CUT_OFF)
 
 
-def _refusal(status: int) -> events.ErrorEvent:
+def _refusal(status: int, platform: str = "slack") -> events.ErrorEvent:
     if status in (401, 403):
+        login = LOGIN_COMMANDS.get(platform, "/aws login")
         return events.error(
             "runtime_unauthorized",
-            "The agent did not accept your sign-in. Run `/aws login` to link your account again, then retry.",
+            f"The agent did not accept your sign-in. Run `{login}` to link your account again, then retry.",
         )
     if status == 429:
         return events.error("runtime_busy", "The agent is busy right now. Try again in a minute.")

@@ -58,7 +58,10 @@ def build_conversation(
     idempotency_table = table(config.idempotency_table)
     conversation = Conversation(
         identity=identity,
-        runtime=runtime or RuntimeClient(config.runtime_url, timeout_s=config.runtime_timeout_s),
+        runtime=runtime
+        or RuntimeClient(
+            config.runtime_url, timeout_s=config.runtime_timeout_s, exchanger=config.exchanger()
+        ),
         approvals=ApprovalStore(table(config.approvals_table)),
         accounts=AccountDirectory(table(config.accounts_table)),
         history=RecentQueries(idempotency_table),

@@ -180,7 +180,8 @@ def _respond(rid: Any, rpc_code: int, code: str, message: str) -> dict[str, Any]
 
 
 def from_env() -> Interceptor:
-    """The interceptor configured by the environment (the Gateway authorizer's pool and audience).
+    """The interceptor configured by the environment: the Gateway authorizer's pool and audience (access
+    tokens exchanged for the Gateway), and the actor it requires (the agent's app client).
 
     Raises:
         ConfigurationError: A required variable is missing.
@@ -191,8 +192,9 @@ def from_env() -> Interceptor:
     )
     verifier = CognitoVerifier(
         issuer=issuer,
-        audience=settings.env_str(settings.COGNITO_CLIENT_ID),
+        audience=settings.env_str(settings.GATEWAY_AUDIENCE),
         jwks_url=settings.env_opt(settings.COGNITO_JWKS_URL),
+        token_use=frozenset({"access"}),
     )
     return Interceptor(verifier, required_actor=settings.env_opt(settings.GATEWAY_REQUIRED_ACTOR))
 

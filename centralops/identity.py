@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from centralops.errors import CentralOpsError
+from centralops.tokens import actor_of
+
+__all__ = ["CALLER_KEY", "IdentityError", "VerifiedCaller", "actor_of", "email_verified", "requester_of"]
 
 CALLER_KEY = "centralops_caller"
 """The one reserved tool-argument key the Gateway interceptor stamps the verified caller under."""
@@ -58,15 +61,6 @@ def requester_of(email: str | None, username: str | None) -> str:
     raise IdentityError(
         "Your sign-in names no user (no verified email, no username). Sign in again.", code="missing_identity"
     )
-
-
-def actor_of(claims: Mapping[str, Any]) -> str | None:
-    """The immediate actor of an RFC 8693 token: ``act.sub`` (``None`` when the token carries no ``act``)."""
-    act = claims.get("act")
-    if not isinstance(act, Mapping):
-        return None
-    sub = act.get("sub")
-    return sub if isinstance(sub, str) and sub else None
 
 
 def _text(value: Any) -> str:

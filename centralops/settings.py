@@ -22,6 +22,18 @@ COGNITO_CLIENT_SECRET = "CENTRALOPS_COGNITO_CLIENT_SECRET"  # noqa: S105 - a var
 COGNITO_JWKS_URL = "CENTRALOPS_COGNITO_JWKS_URL"
 COGNITO_ISSUER = "CENTRALOPS_COGNITO_ISSUER"
 COGNITO_DOMAIN_URL = "CENTRALOPS_COGNITO_DOMAIN_URL"
+# Token exchange (RFC 8693): each hop's audience (a resource server identifier of the pool), and the
+# confidential app clients that exchange tokens and act for the person (their client-credentials tokens).
+RUNTIME_AUDIENCE = "CENTRALOPS_RUNTIME_AUDIENCE"
+GATEWAY_AUDIENCE = "CENTRALOPS_GATEWAY_AUDIENCE"
+BOT_CLIENT_ID = "CENTRALOPS_BOT_CLIENT_ID"
+# The secrets are optional: unset, each service reads its own from Cognito at start (DescribeUserPoolClient).
+BOT_CLIENT_SECRET = "CENTRALOPS_BOT_CLIENT_SECRET"  # noqa: S105 - a variable name
+AGENT_CLIENT_ID = "CENTRALOPS_AGENT_CLIENT_ID"
+AGENT_CLIENT_SECRET = "CENTRALOPS_AGENT_CLIENT_SECRET"  # noqa: S105 - a variable name
+COGNITO_EXCHANGE_URL = (
+    "CENTRALOPS_COGNITO_EXCHANGE_URL"  # cognito-idp endpoint of GetDerivedToken; unset in AWS
+)
 GATEWAY_REQUIRED_ACTOR = "CENTRALOPS_GATEWAY_REQUIRED_ACTOR"  # act.sub the interceptor requires; unset: none
 
 # DynamoDB tables

@@ -1,14 +1,21 @@
-"""Cognito JWT verification, shared by the agent and the Gateway stand-in.
+"""Cognito JWT verification, shared by the bot, the agent and the Gateway.
 
 Checks the RS256 signature against the pool's JWKS (fetched once and cached,
-fetched again when an unknown key id appears), then ``iss``, ``aud``, ``exp``
-and ``token_use``. Locally moto serves the JWKS apart from the issuer, so the
-JWKS location is configured on its own.
+fetched again when an unknown key id appears), then ``iss``, ``exp``,
+``token_use``, the audience and, where a hop requires it, the actor. Locally
+moto serves the JWKS apart from the issuer, so the JWKS location is
+configured on its own.
+
+Tokens are bound to their hop by RFC 8693 token exchange: an exchanged access
+token names its hop in ``aud`` (a string or a list) and the service that
+exchanged it in ``act`` (``{"sub": ...}``, nesting earlier actors, RFC 8693
+section 4.1). ID tokens name the app client in ``aud``; other access tokens in
+``client_id``.
 """
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +35,54 @@ def _fetch_jwks(url: str) -> dict[str, Any]:
     return data
 
 
+def audiences_of(claims: Mapping[str, Any]) -> tuple[str, ...]:
+    """The token's audience: ``aud`` when present (a string or a list), else the access token's ``client_id``."""
+    aud = claims.get("aud")
+    if aud is None and claims.get("token_use") == "access":
+        aud = claims.get("client_id")
+    if isinstance(aud, str):
+        return (aud,)
+    if isinstance(aud, list):
+        return tuple(a for a in aud if isinstance(a, str))
+    return ()
+
+
+def actor_chain(claims: Mapping[str, Any]) -> tuple[str, ...]:
+    """Who acts for the subject, the current actor first, then each earlier one (RFC 8693 ``act``).
+
+    A malformed ``act`` (not an object, or without a string ``sub``) ends the
+    chain there: it names nobody.
+    """
+    chain: list[str] = []
+    act = claims.get("act")
+    while isinstance(act, Mapping) and isinstance(act.get("sub"), str) and act["sub"] and len(chain) < 16:
+        chain.append(act["sub"])
+        act = act.get("act")
+    return tuple(chain)
+
+
+def actor_of(claims: Mapping[str, Any]) -> str | None:
+    """The service acting for the subject now (``act.sub``), or ``None`` when the person acts directly."""
+    chain = actor_chain(claims)
+    return chain[0] if chain else None
+
+
+def require_actor(claims: Mapping[str, Any], actor: str) -> None:
+    """Refuse a token that ``actor`` did not present on the subject's behalf.
+
+    Raises:
+        InvalidTokenError: The token has no ``act``, or it names another service.
+    """
+    current = actor_of(claims)
+    if current is None:
+        raise InvalidTokenError(
+            "This token was not exchanged for this hop (it names no acting service); "
+            "send requests through CentralOps in chat."
+        )
+    if current != actor:
+        raise InvalidTokenError("This token was exchanged by another service than the one this hop trusts.")
+
+
 def cognito_issuer(region: str, user_pool_id: str) -> str:
     """The ``iss`` of tokens from a Cognito user pool."""
     return f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
@@ -35,13 +90,16 @@ def cognito_issuer(region: str, user_pool_id: str) -> str:
 
 @dataclass
 class CognitoVerifier:
-    """Verifies Cognito ID (or access) tokens.
+    """Verifies Cognito ID or access tokens.
 
     Args:
         issuer: The expected ``iss``.
-        audience: The app client id (``aud`` of ID tokens, ``client_id`` of access tokens).
+        audience: The expected audience: the app client id (``aud`` of ID tokens, ``client_id``
+            of access tokens), or the hop's resource server identifier (``aud`` of exchanged
+            access tokens, see :func:`audiences_of`).
         jwks_url: Where the signing keys are served; ``{issuer}/.well-known/jwks.json`` by default.
         token_use: Accepted ``token_use`` values.
+        required_actor: When set, ``act.sub`` must name this service (:func:`require_actor`).
         leeway_s: Clock skew tolerated on ``exp``.
         jwks_ttl_s: How long fetched keys are trusted before they are fetched again.
         fetch: Replaces the HTTP fetch of the JWKS (tests).
@@ -51,6 +109,7 @@ class CognitoVerifier:
     audience: str
     jwks_url: str | None = None
     token_use: frozenset[str] = frozenset({"id"})
+    required_actor: str | None = None
     leeway_s: int = 30
     jwks_ttl_s: float = 3600.0
     fetch: JwksFetcher = _fetch_jwks
@@ -63,10 +122,32 @@ class CognitoVerifier:
             self.jwks_url = f"{self.issuer}/.well-known/jwks.json"
 
     def verify(self, token: str) -> dict[str, Any]:
-        """Return the token's claims if it is valid.
+        """Return the token's claims if it is valid here.
 
         Raises:
             InvalidTokenError: With a message saying why (expired, wrong audience...).
+        """
+        claims = self.decode(token)
+        token_use = claims.get("token_use")
+        if token_use not in self.token_use:
+            raise InvalidTokenError(f"A {token_use!r} token is not accepted here.")
+        if token_use == "id":  # noqa: S105 - a claim value
+            accepted = claims.get("aud") == self.audience
+        else:
+            accepted = self.audience in audiences_of(claims)
+        if not accepted:
+            raise InvalidTokenError("The token was issued for another application (audience mismatch).")
+        if self.required_actor is not None:
+            require_actor(claims, self.required_actor)
+        return claims
+
+    def decode(self, token: str) -> dict[str, Any]:
+        """The claims of a token of this pool: signature, ``iss`` and ``exp`` checked, nothing else.
+
+        Callers that use this instead of :meth:`verify` check ``token_use`` and the audience themselves.
+
+        Raises:
+            InvalidTokenError: With a message saying why.
         """
         if not token:
             raise InvalidTokenError("No token was sent. Sign in again (in chat: /aws login).")
@@ -91,12 +172,6 @@ class CognitoVerifier:
             raise InvalidTokenError(f"The token's claims are not accepted: {e}.") from e
         except JWTError as e:
             raise InvalidTokenError("The token's signature is not valid.") from e
-        token_use = claims.get("token_use")
-        if token_use not in self.token_use:
-            raise InvalidTokenError(f"A {token_use!r} token is not accepted here.")
-        audience = claims.get("aud") if token_use == "id" else claims.get("client_id")  # noqa: S105
-        if audience != self.audience:
-            raise InvalidTokenError("The token was issued for another application (audience mismatch).")
         return claims
 
     def _key(self, kid: str) -> dict[str, Any]:

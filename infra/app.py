@@ -84,7 +84,7 @@ def build(app: App) -> Deployment:
     common: dict[str, Any] = {"env": env, "config": config}
 
     registry = RegistryStack(app, stack_name(config, "Registry"), **common)
-    cognito = CognitoStack(app, stack_name(config, "Cognito"), **common)
+    cognito = CognitoStack(app, stack_name(config, "Cognito"), registry=registry, **common)
     images = ImagesStack(app, stack_name(config, "Images"), registry=registry, **common)
     bridge = BridgeStack(app, stack_name(config, "Bridge"), registry=registry, **common)
     gateway = GatewayStack(app, stack_name(config, "Gateway"), cognito=cognito, bridge=bridge, **common)

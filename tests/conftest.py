@@ -10,6 +10,7 @@ import pytest
 
 from infra.local.payload_checks import CHECKS_FILE_ENV
 from tests.fixtures.aws import CognitoPool, create_pool, moto_server
+from tests.fixtures.exchange import Exchange, exchange_for
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -52,3 +53,10 @@ def cognito(moto_url: str) -> CognitoPool:
     pool.add_user("alice@example.com", ("centralops-operators",))
     pool.add_user("bob@example.com", ("centralops-operators", "centralops-approvers"))
     return pool
+
+
+@pytest.fixture(scope="session")
+def exchange(cognito: CognitoPool) -> Iterator[Exchange]:
+    """The session pool's token-exchange clients and the Cognito stand-in that exchanges tokens."""
+    with exchange_for(cognito) as ex:
+        yield ex

@@ -1,7 +1,8 @@
 """The local AgentCore Gateway: MCP over streamable HTTP in front of the bridge.
 
-Like the real Gateway it validates the caller's Cognito JWT (``aud`` = the app
-client id) before anything else (the authorizer), then hands every MCP request
+Like the real Gateway's JWT authorizer it accepts only access tokens issued for
+its own audience (``aud`` = the Gateway's resource server, what the agent's
+token exchange asks for) before anything else, then hands every MCP request
 to the REQUEST interceptor (the bridge's ``bridge.interceptor.handler``, with
 the documented event shape and the request headers passed) and goes on with
 the body it returns, or answers with the response it returns. It lists the
@@ -273,14 +274,15 @@ def build_app(
 
 
 def verifier_from_env() -> CognitoVerifier:
-    """The Cognito verifier configured by the environment."""
+    """The authorizer's verifier: access tokens of the pool whose ``aud`` is the Gateway's."""
     region = settings.env_str(settings.AWS_REGION, "us-east-1")
     pool = settings.env_str(settings.COGNITO_USER_POOL_ID)
     issuer = settings.env_str(settings.COGNITO_ISSUER, cognito_issuer(region, pool))
     return CognitoVerifier(
         issuer=issuer,
-        audience=settings.env_str(settings.COGNITO_CLIENT_ID),
+        audience=settings.env_str(settings.GATEWAY_AUDIENCE),
         jwks_url=settings.env_opt(settings.COGNITO_JWKS_URL),
+        token_use=frozenset({"access"}),
     )
 
 

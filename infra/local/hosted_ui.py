@@ -13,6 +13,11 @@ One difference, because moto has no per-token revocation: ``/oauth2/revoke``
 signs the token's user out everywhere (``AdminUserGlobalSignOut``), which
 revokes all of that user's refresh tokens rather than the one given.
 
+It also serves what moto lacks for token exchange (:mod:`infra.local.token_exchange`):
+``GetDerivedToken`` on ``POST /`` (the AWS JSON protocol, so a boto3
+``cognito-idp`` client with this stand-in as ``endpoint_url`` calls it), and the
+``client_credentials`` and token-exchange grants at ``/oauth2/token``.
+
 Run: ``python -m infra.local.hosted_ui --port 5104 --moto http://127.0.0.1:5100 --pool <id> --client <id>``.
 """
 
@@ -21,6 +26,7 @@ import asyncio
 import base64
 import hashlib
 import html
+import json
 import logging
 import secrets
 import time
@@ -34,6 +40,7 @@ from botocore.exceptions import ClientError
 from jose import jwt
 
 from centralops import logs
+from infra.local.token_exchange import EXCHANGE_GRANT, TARGET_PREFIX, CognitoError, TokenService
 
 logger = logging.getLogger("centralops.local.hosted_ui")
 
@@ -88,12 +95,21 @@ class HostedUI:
     region: str = "us-east-1"
     idp: Any | None = None
     _codes: dict[str, _Code] = field(default_factory=dict, init=False)
+    _token_service: TokenService | None = field(default=None, init=False)
 
     def client(self) -> Any:
         """The ``cognito-idp`` client, created on first use."""
         if self.idp is None:
             self.idp = boto3.client("cognito-idp", endpoint_url=self.moto_url, region_name=self.region)
         return self.idp
+
+    def token_service(self) -> TokenService:
+        """Client credentials and token exchange for this pool, sharing the moto client."""
+        if self._token_service is None:
+            self._token_service = TokenService(
+                self.moto_url, self.user_pool_id, region=self.region, idp=self.client()
+            )
+        return self._token_service
 
     async def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
         result: dict[str, Any] = await asyncio.to_thread(getattr(self.client(), operation), **kwargs)
@@ -115,6 +131,7 @@ class HostedUI:
         """The aiohttp application."""
         app = web.Application()
         app.router.add_get("/health", self.health)
+        app.router.add_post("/", self.api)
         app.router.add_get("/oauth2/authorize", self.authorize)
         app.router.add_post("/login", self.login)
         app.router.add_post("/oauth2/token", self.token)
@@ -202,15 +219,60 @@ class HostedUI:
     def _error(error: str, status: int = 400) -> web.Response:
         return web.json_response({"error": error}, status=status)
 
-    def _client_id(self, request: web.Request, form: dict[str, str]) -> str:
+    @staticmethod
+    def _client_auth(request: web.Request, form: dict[str, str]) -> tuple[str, str | None]:
+        """The client id and secret: HTTP Basic, else the form's ``client_id`` / ``client_secret``."""
         header = request.headers.get("Authorization", "")
         if header.startswith("Basic "):
-            return base64.b64decode(header[6:]).decode().partition(":")[0]
-        return form.get("client_id", "")
+            try:
+                client_id, _, secret = base64.b64decode(header[6:]).decode().partition(":")
+            except ValueError:
+                return "", None
+            return client_id, secret or None
+        return form.get("client_id", ""), form.get("client_secret") or None
+
+    def _client_id(self, request: web.Request, form: dict[str, str]) -> str:
+        return self._client_auth(request, form)[0]
+
+    async def api(self, request: web.Request) -> web.Response:
+        """``POST /``: the Cognito API's JSON protocol, for the operations moto lacks (``GetDerivedToken``)."""
+        target = request.headers.get("X-Amz-Target", "")
+        operation = target.removeprefix(TARGET_PREFIX) if target.startswith(TARGET_PREFIX) else ""
+        if operation != "GetDerivedToken":
+            return _api_error("UnknownOperationException", f"{target or 'No operation'} is not served here.")
+        try:
+            body = json.loads(await request.read() or b"{}")
+        except ValueError:
+            return _api_error("SerializationException", "The request body is not JSON.")
+        if not isinstance(body, dict):
+            return _api_error("SerializationException", "The request body is not a JSON object.")
+        try:
+            result = await asyncio.to_thread(self.token_service().get_derived_token, body)
+        except CognitoError as e:
+            logger.info("token exchange refused", extra={"error_code": e.code, "reason": e.message})
+            return _api_error(e.code, e.message, e.status)
+        return web.json_response(result, content_type="application/x-amz-json-1.1")
+
+    async def _service_grant(self, request: web.Request, form: dict[str, str], grant: str) -> web.Response:
+        client_id, secret = self._client_auth(request, form)
+        service = self.token_service()
+        try:
+            if grant == "client_credentials":
+                body = await asyncio.to_thread(
+                    service.client_credentials, client_id, secret, form.get("scope", "")
+                )
+            else:
+                body = await asyncio.to_thread(service.token_exchange_grant, form, client_id, secret)
+        except CognitoError as e:
+            logger.info("token request refused", extra={"grant": grant, "error": e.code})
+            return web.json_response({"error": e.code}, status=e.status)
+        return web.json_response(body, headers={"Cache-Control": "no-store"})
 
     async def token(self, request: web.Request) -> web.Response:
-        """``POST /oauth2/token``: ``authorization_code`` (PKCE checked) and ``refresh_token`` grants."""
+        """``POST /oauth2/token``: authorization code (PKCE checked), refresh, client credentials, token exchange."""
         form = {k: str(v) for k, v in (await request.post()).items()}
+        if form.get("grant_type") in {"client_credentials", EXCHANGE_GRANT}:
+            return await self._service_grant(request, form, form["grant_type"])
         client_id = self._client_id(request, form)
         if client_id != self.client_id:
             return self._error("invalid_client", 401)
@@ -276,6 +338,16 @@ class HostedUI:
                 continue
         logger.info("refresh token revoked", extra={"client_id": self.client_id})
         return web.Response(status=200)
+
+
+def _api_error(code: str, message: str, status: int = 400) -> web.Response:
+    """An error in the AWS JSON protocol, as botocore parses it."""
+    return web.json_response(
+        {"__type": code, "message": message},
+        status=status,
+        headers={"x-amzn-ErrorType": code},
+        content_type="application/x-amz-json-1.1",
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

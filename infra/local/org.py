@@ -14,6 +14,8 @@ TEAMS_TENANT_ID = "00000000-0000-4000-8000-00000000c0de"
 APPROVER_GROUP = "centralops-approvers"
 OPERATOR_GROUP = "centralops-operators"
 MEMORY_BUCKET = "centralops-agent-memory"
+RUNTIME_AUDIENCE = "centralops-runtime"  # resource server of the agent's hop (aud of Runtime tokens)
+GATEWAY_AUDIENCE = "centralops-gateway"  # resource server of the Gateway's hop (aud of Gateway tokens)
 
 
 @dataclass(frozen=True)
@@ -168,4 +170,7 @@ class StackInfo:
     slack_signing_secret: str
     slack_bot_token: str
     tables: dict[str, str] = field(default_factory=dict)
+    hosted_ui_url: str = ""
+    bot_client_id: str = ""  # the bot's confidential client: exchanges for the Runtime, acts as the bot
+    agent_client_id: str = ""  # the agent's confidential client: exchanges for the Gateway, acts as the agent
     root: str = ""

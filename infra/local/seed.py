@@ -10,7 +10,7 @@ import asyncio
 import io
 import logging
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -36,6 +36,22 @@ LAMBDA_TRUST = (
 )
 
 
+@dataclass(frozen=True)
+class ServiceClient:
+    """A confidential app client that exchanges tokens and acts for the person."""
+
+    client_id: str
+    client_secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ExchangeClients:
+    """The token-exchange side of the pool: the bot's and the agent's app clients."""
+
+    bot: ServiceClient
+    agent: ServiceClient
+
+
 @dataclass
 class Seeded:
     """Ids created while seeding that the stack's processes need."""
@@ -45,6 +61,42 @@ class Seeded:
     kms_key_id: str
     tables: dict[str, str]
     refresh_tokens: dict[str, str]
+    exchange: ExchangeClients
+
+
+def create_exchange_clients(idp: Any, pool: str) -> ExchangeClients:
+    """Resource servers for the Runtime and Gateway hops, and the bot's and agent's app clients.
+
+    Each service client has a secret, the client-credentials grant for its actor token,
+    and ``ALLOW_TOKEN_EXCHANGE_DELEGATION`` to exchange a person's token with itself as actor,
+    as ``infra/stacks/cognito.py`` configures them in AWS.
+    """
+    for identifier, name in ((org.RUNTIME_AUDIENCE, "agent runtime"), (org.GATEWAY_AUDIENCE, "tool gateway")):
+        idp.create_resource_server(
+            UserPoolId=pool,
+            Identifier=identifier,
+            Name=f"CentralOps {name}",
+            Scopes=[{"ScopeName": "invoke", "ScopeDescription": f"Call the {name} for a person"}],
+        )
+
+    def service(name: str, audience: str) -> ServiceClient:
+        created = idp.create_user_pool_client(
+            UserPoolId=pool,
+            ClientName=name,
+            GenerateSecret=True,
+            ExplicitAuthFlows=["ALLOW_TOKEN_EXCHANGE_DELEGATION", "ALLOW_REFRESH_TOKEN_AUTH"],
+            AllowedOAuthFlows=["client_credentials"],
+            AllowedOAuthScopes=[f"{audience}/invoke"],
+            AllowedOAuthFlowsUserPoolClient=True,
+            AccessTokenValidity=60,
+            TokenValidityUnits={"AccessToken": "minutes"},
+        )["UserPoolClient"]
+        return ServiceClient(created["ClientId"], created["ClientSecret"])
+
+    return ExchangeClients(
+        bot=service("centralops-bot-service", org.RUNTIME_AUDIENCE),
+        agent=service("centralops-agent-service", org.GATEWAY_AUDIENCE),
+    )
 
 
 def _session(endpoint: str, credentials: dict[str, str] | None = None) -> boto3.Session:
@@ -177,13 +229,15 @@ def _seed_member(central: boto3.Session, endpoint: str, acct: org.Account) -> No
 
 def _create_cognito(
     central: boto3.Session, endpoint: str, callback_url: str
-) -> tuple[str, str, dict[str, str]]:
+) -> tuple[str, str, dict[str, str], ExchangeClients]:
     idp = central.client("cognito-idp", endpoint_url=endpoint)
     pool = idp.create_user_pool(
         PoolName="centralops-users",
         UsernameAttributes=["email"],
         AutoVerifiedAttributes=["email"],
+        UserPoolTier="ESSENTIALS",  # token exchange needs Essentials or Plus
     )["UserPool"]["Id"]
+    exchange = create_exchange_clients(idp, pool)
     client = idp.create_user_pool_client(
         UserPoolId=pool,
         ClientName="centralops-bot",
@@ -226,7 +280,7 @@ def _create_cognito(
                 AuthParameters={"USERNAME": person.username, "PASSWORD": person.password},
             )["AuthenticationResult"]
             refresh[person.username] = auth["RefreshToken"]
-    return pool, client, refresh
+    return pool, client, refresh, exchange
 
 
 def _link_people(endpoint: str, tables_: dict[str, str], kms_key_id: str, refresh: dict[str, str]) -> None:
@@ -275,7 +329,7 @@ def seed(endpoint: str, *, callback_url: str) -> Seeded:
     central.client("s3", endpoint_url=endpoint).create_bucket(Bucket=org.MEMORY_BUCKET)
     for acct in org.ACCOUNTS:
         _seed_member(central, endpoint, acct)
-    pool, client, refresh = _create_cognito(central, endpoint, callback_url)
+    pool, client, refresh, exchange = _create_cognito(central, endpoint, callback_url)
     _link_people(endpoint, names, key_id, refresh)
     logger.info("organisation seeded", extra={"accounts": len(org.ACCOUNTS), "people": len(org.PEOPLE)})
-    return Seeded(pool, client, key_id, names, refresh)
+    return Seeded(pool, client, key_id, names, refresh, exchange)

@@ -252,6 +252,9 @@ class LocalStack:
             slack_bot_token="xoxb-" + secrets.token_hex(12),
             tables=seeded.tables,
             root=str(self.root),
+            hosted_ui_url=self.url(p.hosted_ui),
+            bot_client_id=seeded.exchange.bot.client_id,
+            agent_client_id=seeded.exchange.agent.client_id,
         )
 
     def _base_env(self) -> dict[str, str]:
@@ -280,6 +283,13 @@ class LocalStack:
                 settings.COGNITO_CLIENT_ID: info.client_id,
                 settings.COGNITO_JWKS_URL: f"{info.moto_url}/{info.user_pool_id}/.well-known/jwks.json",
                 settings.COGNITO_DOMAIN_URL: self.url(p.hosted_ui),
+                settings.COGNITO_EXCHANGE_URL: self.url(p.hosted_ui),  # GetDerivedToken: moto lacks it
+                settings.RUNTIME_AUDIENCE: org.RUNTIME_AUDIENCE,
+                settings.GATEWAY_AUDIENCE: org.GATEWAY_AUDIENCE,
+                # No client secrets here: as in AWS, the bot and the agent each read their own from Cognito.
+                settings.BOT_CLIENT_ID: info.bot_client_id,
+                settings.AGENT_CLIENT_ID: info.agent_client_id,
+                settings.GATEWAY_REQUIRED_ACTOR: info.agent_client_id,  # the interceptor admits only the agent
                 settings.KMS_KEY_ID: info.kms_key_id,
                 settings.GATEWAY_URL: info.gateway_url,
                 settings.MODEL_PROVIDER: self.model,

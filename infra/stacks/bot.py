@@ -107,6 +107,7 @@ class BotStack(Stack):
             description="CentralOps bot task: its tables and the CMK, nothing else",
         )
         self._grant_tables(task_role, registry)
+        cognito.grant_token_exchange(task_role)
 
         image = ecs.ContainerImage.from_ecr_repository(images.bot, config.bot_image_tag)
         self.service = ecs_patterns.ApplicationLoadBalancedFargateService(
@@ -284,6 +285,8 @@ class BotStack(Stack):
             settings.COGNITO_ISSUER: cognito.issuer,
             settings.COGNITO_JWKS_URL: cognito.jwks_url,
             settings.COGNITO_DOMAIN_URL: cognito.domain_url,
+            settings.RUNTIME_AUDIENCE: cognito.runtime_audience,
+            settings.BOT_CLIENT_ID: cognito.bot_service_client.user_pool_client_id,
             settings.IDENTITY_LINKS_TABLE: registry.table(tables.IDENTITY_LINKS).table_name,
             settings.OAUTH_STATES_TABLE: registry.table(tables.OAUTH_STATES).table_name,
             settings.IDEMPOTENCY_TABLE: registry.table(tables.IDEMPOTENCY).table_name,

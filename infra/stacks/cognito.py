@@ -1,36 +1,61 @@
-"""The Cognito stack: the user pool every hop trusts, its hosted UI and the bot's app client."""
+"""The Cognito stack: the user pool every hop trusts, its hosted UI, and the app clients.
 
+Tokens are bound to their hop by RFC 8693 token exchange (``GetDerivedToken``),
+which needs the Essentials (or Plus) feature plan. Each hop is a resource
+server whose identifier is the audience of its tokens; the bot and the agent
+each have a confidential app client that exchanges a person's token with
+itself as actor (``ALLOW_TOKEN_EXCHANGE_DELEGATION``) and obtains its actor
+token by client credentials.
+"""
+
+from pathlib import Path
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.stacks.config import DeploymentConfig
-from infra.stacks.findings import acknowledge
+from infra.stacks.findings import accept, acknowledge
+from infra.stacks.registry import RegistryStack
 
 AUTH_CALLBACK_PATH = "/auth/callback"
+DELEGATION_FLOW = "ALLOW_TOKEN_EXCHANGE_DELEGATION"
 
 
 class CognitoStack(Stack):
     """One user pool; its ID tokens are what the Runtime and the Gateway accept.
 
     Attributes:
-        user_pool: The pool.
+        user_pool: The pool (Essentials feature plan: token exchange).
         client: The bot's public app client (authorization code + PKCE, refresh tokens).
+        runtime_audience: The Runtime's resource server identifier (``aud`` of the tokens it accepts).
+        gateway_audience: The Gateway's resource server identifier.
+        bot_service_client: The bot's confidential client: exchanges for the Runtime, acts as the bot.
+        agent_service_client: The agent's confidential client: exchanges for the Gateway, acts as the agent.
         issuer: ``https://cognito-idp.<region>.amazonaws.com/<pool id>``.
         discovery_url: The OpenID discovery document the JWT authorizers read.
         domain_url: Base URL of the hosted UI.
     """
 
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        registry: RegistryStack,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.user_pool = cognito.UserPool(
             self,
             "UserPool",
             user_pool_name=f"{config.prefix}-users",
+            feature_plan=cognito.FeaturePlan.ESSENTIALS,  # token exchange is an Essentials/Plus feature
             self_sign_up_enabled=False,
             # People sign in with their email, which is their username (UsernameAttributes: email):
             # `admin-create-user --username alice@example.com` works, and the chat email matches it.
@@ -88,6 +113,15 @@ class CognitoStack(Stack):
             access_token_validity=Duration.hours(1),
             refresh_token_validity=Duration.days(30),
         )
+        self._add_access_token_claims(config, registry)
+        self.runtime_audience, runtime_scope = self._audience("RuntimeAudience", f"{config.prefix}-runtime")
+        self.gateway_audience, gateway_scope = self._audience("GatewayAudience", f"{config.prefix}-gateway")
+        self.bot_service_client = self._service_client(
+            "BotServiceClient", f"{config.prefix}-bot-service", runtime_scope
+        )
+        self.agent_service_client = self._service_client(
+            "AgentServiceClient", f"{config.prefix}-agent-service", gateway_scope
+        )
         self.groups = {
             name: cognito.CfnUserPoolGroup(
                 self,
@@ -112,7 +146,89 @@ class CognitoStack(Stack):
         CfnOutput(self, "UserPoolId", value=self.user_pool.user_pool_id)
         CfnOutput(self, "UserPoolClientId", value=self.client.user_pool_client_id)
         CfnOutput(self, "UserPoolDomainUrl", value=self.domain_url)
+        CfnOutput(self, "RuntimeAudience", value=self.runtime_audience)
+        CfnOutput(self, "GatewayAudience", value=self.gateway_audience)
+        CfnOutput(self, "BotServiceClientId", value=self.bot_service_client.user_pool_client_id)
+        CfnOutput(self, "AgentServiceClientId", value=self.agent_service_client.user_pool_client_id)
         CfnOutput(self, "Issuer", value=self.issuer)
         CfnOutput(self, "CallbackUrl", value=callback_url)
         CfnOutput(self, "ApproverGroup", value=config.approver_group)
         CfnOutput(self, "UserGroup", value=config.user_group)
+
+    def grant_token_exchange(self, grantee: iam.IGrantable) -> None:
+        """Let a service exchange tokens and read its app client's secret at start (the pool, nothing else)."""
+        iam.Grant.add_to_principal(
+            grantee=grantee,
+            actions=["cognito-idp:GetDerivedToken", "cognito-idp:DescribeUserPoolClient"],
+            resource_arns=[self.user_pool.user_pool_arn],
+        )
+
+    def _add_access_token_claims(self, config: DeploymentConfig, registry: RegistryStack) -> None:
+        """The pre token generation trigger (v2) that puts the person's email into access tokens."""
+        source = Path(__file__).parent / "triggers" / "access_token_claims.py"
+        log_group = logs.LogGroup(
+            self,
+            "AccessTokenClaimsLogs",
+            log_group_name=f"/aws/lambda/{config.prefix}-access-token-claims",
+            retention=logs.RetentionDays.THREE_MONTHS,
+            encryption_key=registry.key,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        function = lambda_.Function(
+            self,
+            "AccessTokenClaims",
+            function_name=f"{config.prefix}-access-token-claims",
+            description="CentralOps: adds the email and whether it is verified to access tokens",
+            runtime=lambda_.Runtime.PYTHON_3_12,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="index.handler",
+            code=lambda_.Code.from_inline(source.read_text()),
+            timeout=Duration.seconds(5),
+            memory_size=128,
+            log_group=log_group,
+        )
+        self.user_pool.add_trigger(
+            cognito.UserPoolOperation.PRE_TOKEN_GENERATION_CONFIG, function, cognito.LambdaVersion.V2_0
+        )
+        accept(
+            function,
+            "CKV_AWS_116",
+            "Cognito invokes the trigger synchronously; a DLQ only serves async calls.",
+        )
+        accept(function, "CKV_AWS_117", "The trigger calls no network service; a VPC would add nothing.")
+        accept(
+            function,
+            "CKV_AWS_115",
+            "Cognito calls it once per token issued; reserving concurrency could fail sign-ins under load.",
+        )
+        accept(function, "CKV_AWS_173", "The function has no environment variables.")
+
+    def _audience(self, construct_id: str, identifier: str) -> tuple[str, cognito.OAuthScope]:
+        """A resource server (one hop's audience) and its scope for the service clients."""
+        scope = cognito.ResourceServerScope(
+            scope_name="invoke", scope_description="Call this hop for a person"
+        )
+        server = self.user_pool.add_resource_server(
+            construct_id, identifier=identifier, user_pool_resource_server_name=identifier, scopes=[scope]
+        )
+        return server.user_pool_resource_server_id, cognito.OAuthScope.resource_server(server, scope)
+
+    def _service_client(
+        self, construct_id: str, name: str, scope: cognito.OAuthScope
+    ) -> cognito.UserPoolClient:
+        """A confidential client that exchanges tokens with itself as actor (client credentials for the actor)."""
+        client = self.user_pool.add_client(
+            construct_id,
+            user_pool_client_name=name,
+            generate_secret=True,
+            o_auth=cognito.OAuthSettings(flows=cognito.OAuthFlows(client_credentials=True), scopes=[scope]),
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
+            prevent_user_existence_errors=True,
+            enable_token_revocation=True,
+            access_token_validity=Duration.hours(1),
+        )
+        # The CDK's AuthFlow has no token-exchange flows yet: set the CloudFormation property itself.
+        cfn = client.node.default_child
+        assert isinstance(cfn, cognito.CfnUserPoolClient)  # noqa: S101 - the L2 construct's own L1
+        cfn.explicit_auth_flows = [DELEGATION_FLOW, "ALLOW_REFRESH_TOKEN_AUTH"]
+        return client

@@ -73,7 +73,7 @@ class GatewayStack(Stack):
     """The Gateway the agent reaches its tools through.
 
     Attributes:
-        gateway: The MCP gateway; it accepts only ID tokens of the Cognito app client.
+        gateway: The MCP gateway; it accepts only access tokens exchanged for its own audience.
         gateway_url: The MCP endpoint (``.../mcp``).
         interceptor: The REQUEST interceptor Lambda that stamps the verified caller into tool calls.
     """
@@ -102,10 +102,10 @@ class GatewayStack(Stack):
                     agentcore.MCPProtocolVersion.MCP_2025_06_18,
                 ],
             ),
-            # Cognito ID tokens carry the app client id in ``aud``, so the audience is what we check.
+            # Only tokens the agent exchanged for the Gateway's audience; the interceptor checks act = the agent.
             authorizer_configuration=agentcore.GatewayAuthorizer.using_custom_jwt(
                 discovery_url=cognito.discovery_url,
-                allowed_audience=[cognito.client.user_pool_client_id],
+                allowed_audience=[cognito.gateway_audience],
             ),
             # Every request passes the interceptor with its headers: it re-verifies the bearer token and
             # stamps the caller; the bridge believes nothing else about who asks.
@@ -176,7 +176,8 @@ class GatewayStack(Stack):
             memory_size=512,
             environment={
                 settings.COGNITO_USER_POOL_ID: cognito.user_pool.user_pool_id,
-                settings.COGNITO_CLIENT_ID: cognito.client.user_pool_client_id,
+                settings.GATEWAY_AUDIENCE: cognito.gateway_audience,
+                settings.GATEWAY_REQUIRED_ACTOR: cognito.agent_service_client.user_pool_client_id,
                 settings.COGNITO_ISSUER: cognito.issuer,
                 settings.LOG_FORMAT: "json",
             },

@@ -115,6 +115,7 @@ class RuntimeStack(Stack):
             )
         )
         registry.grant_key(self.role, *CMK_READ_WRITE)
+        cognito.grant_token_exchange(self.role)
 
         self.runtime = agentcore.Runtime(
             self,
@@ -125,9 +126,10 @@ class RuntimeStack(Stack):
                 images.agent, config.agent_image_tag
             ),
             execution_role=self.role,
+            # Only tokens the bot exchanged for the Runtime's audience (the agent also checks act = the bot).
             authorizer_configuration=agentcore.RuntimeAuthorizerConfiguration.using_jwt(
                 cognito.discovery_url,
-                allowed_audience=[cognito.client.user_pool_client_id],
+                allowed_audience=[cognito.runtime_audience],
             ),
             # AgentCore drops Authorization unless allow-listed; the agent verifies the token itself too.
             request_header_configuration=agentcore.RequestHeaderConfiguration(
@@ -147,6 +149,11 @@ class RuntimeStack(Stack):
                 settings.COGNITO_CLIENT_ID: cognito.client.user_pool_client_id,
                 settings.COGNITO_ISSUER: cognito.issuer,
                 settings.COGNITO_JWKS_URL: cognito.jwks_url,
+                settings.COGNITO_DOMAIN_URL: cognito.domain_url,
+                settings.RUNTIME_AUDIENCE: cognito.runtime_audience,
+                settings.BOT_CLIENT_ID: cognito.bot_service_client.user_pool_client_id,
+                settings.GATEWAY_AUDIENCE: cognito.gateway_audience,
+                settings.AGENT_CLIENT_ID: cognito.agent_service_client.user_pool_client_id,
                 settings.APPROVER_GROUP: config.approver_group,
                 settings.KMS_KEY_ID: registry.key.key_arn,
                 settings.LOG_FORMAT: "json",

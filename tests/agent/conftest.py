@@ -9,6 +9,7 @@ from strands.models.model import Model
 from agent.runner import AgentRuntime
 from tests.fixtures.agent_stack import AgentWorld, RuntimeFactory, agent_world
 from tests.fixtures.aws import CognitoPool
+from tests.fixtures.exchange import Exchange
 
 UNENTITLED = "agent-dave@example.com"
 
@@ -24,10 +25,10 @@ def aws_env() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def world(moto_url: str, cognito: CognitoPool, aws_env: None) -> Iterator[AgentWorld]:
+def world(moto_url: str, cognito: CognitoPool, exchange: Exchange, aws_env: None) -> Iterator[AgentWorld]:
     """The agent's surroundings, shared by the agent tests."""
     cognito.add_user(UNENTITLED)
-    with agent_world(moto_url, cognito) as w:
+    with agent_world(moto_url, cognito, exchange) as w:
         yield w
 
 
@@ -61,12 +62,12 @@ def runtime(make_runtime: RuntimeFactory) -> AgentRuntime:
 
 
 @pytest.fixture(scope="session")
-def alice(cognito: CognitoPool) -> str:
-    """An ID token of alice (operators: may query production)."""
-    return cognito.id_token("alice@example.com")
+def alice(cognito: CognitoPool, exchange: Exchange) -> str:
+    """What the bot sends for alice (operators: may query production): her Runtime token."""
+    return exchange.runtime_token(cognito.id_token("alice@example.com"))
 
 
 @pytest.fixture(scope="session")
-def dave(world: AgentWorld, cognito: CognitoPool) -> str:
-    """An ID token of a user in no group (may not query production)."""
-    return cognito.id_token(UNENTITLED)
+def dave(world: AgentWorld, cognito: CognitoPool, exchange: Exchange) -> str:
+    """The Runtime token of a user in no group (may not query production)."""
+    return exchange.runtime_token(cognito.id_token(UNENTITLED))

@@ -9,12 +9,20 @@ from agent.grammar import parse
 from agent.models import build_model
 from agent.planner import OfflinePlanner
 from centralops.errors import ConfigurationError
+from tests.fixtures.aws import CognitoPool
+from tests.fixtures.exchange import Exchange
 
 BASE = {
     "CENTRALOPS_GATEWAY_URL": "http://127.0.0.1:5102/mcp",
     "CENTRALOPS_COGNITO_CLIENT_ID": "client-1",
     "CENTRALOPS_COGNITO_USER_POOL_ID": "eu-west-1_abc",
     "AWS_REGION": "eu-west-1",
+    "CENTRALOPS_RUNTIME_AUDIENCE": "centralops-runtime",
+    "CENTRALOPS_BOT_CLIENT_ID": "bot-client",
+    "CENTRALOPS_GATEWAY_AUDIENCE": "centralops-gateway",
+    "CENTRALOPS_AGENT_CLIENT_ID": "agent-client",
+    "CENTRALOPS_AGENT_CLIENT_SECRET": "agent-secret",
+    "CENTRALOPS_COGNITO_DOMAIN_URL": "https://centralops.auth.eu-west-1.amazoncognito.com/",
 }
 
 
@@ -29,6 +37,42 @@ def test_issuer_is_derived_from_region_and_pool() -> None:
 def test_missing_gateway_names_the_variable() -> None:
     env = {k: v for k, v in BASE.items() if k != "CENTRALOPS_GATEWAY_URL"}
     with pytest.raises(ConfigurationError, match="CENTRALOPS_GATEWAY_URL"):
+        AgentSettings.from_env(env)
+
+
+def test_token_exchange_settings_bind_each_hop() -> None:
+    s = AgentSettings.from_env(BASE)
+    verifier = s.verifier()
+    assert (verifier.audience, verifier.required_actor, verifier.token_use) == (
+        "centralops-runtime",
+        "bot-client",
+        frozenset({"access"}),
+    )
+    exchanger = s.exchanger()
+    assert exchanger.audience == "centralops-gateway"
+    assert exchanger.token_url == "https://centralops.auth.eu-west-1.amazoncognito.com/oauth2/token"
+    assert "agent-secret" not in repr(s) and "agent-secret" not in repr(exchanger)
+
+
+def test_without_a_configured_secret_the_agent_reads_its_own_from_cognito(
+    exchange: Exchange, cognito: CognitoPool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    agent = exchange.clients.agent
+    env = {k: v for k, v in BASE.items() if k != "CENTRALOPS_AGENT_CLIENT_SECRET"}
+    env |= {
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": cognito.moto_url,
+        "CENTRALOPS_COGNITO_USER_POOL_ID": cognito.pool_id,
+        "CENTRALOPS_AGENT_CLIENT_ID": agent.client_id,
+    }
+    assert AgentSettings.from_env(env).agent_client_secret == agent.client_secret
+    env["CENTRALOPS_AGENT_CLIENT_ID"] = cognito.client_id  # the public sign-in client has none
+    with pytest.raises(ConfigurationError, match="confidential client"):
+        AgentSettings.from_env(env)
+    env["CENTRALOPS_AGENT_CLIENT_ID"] = "no-such-client"
+    with pytest.raises(ConfigurationError, match="DescribeUserPoolClient"):
         AgentSettings.from_env(env)
 
 

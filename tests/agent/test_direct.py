@@ -167,6 +167,7 @@ async def test_gateway_sessions_are_reused_per_token_only(
         )
         assert "acme-staging-assets" in texts(evs)
     assert direct_runtime.gateways.opened == 2
+    assert direct_runtime.exchanger.calls == 2  # one Gateway token per person, cached per Runtime token
     assert [e[CALLER_KEY]["email"] for _, e in env.bridge.bridge_calls()] == [
         "alice@example.com",
         "alice@example.com",

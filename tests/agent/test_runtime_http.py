@@ -11,8 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from infra.local import org
 from tests.fixtures.agent_stack import AgentWorld, agent_process, invoke_http, of_type, texts
 from tests.fixtures.aws import CognitoPool, free_port
+from tests.fixtures.exchange import Exchange
 
 
 @pytest.fixture(scope="module")
@@ -44,16 +46,27 @@ def test_token_in_the_body_is_accepted(agent_url: str, env: AgentWorld, alice: s
     assert "**development** has **1** S3 bucket." in texts(evs)
 
 
-@pytest.mark.parametrize("case", ["missing", "garbage", "wrong_audience", "expired"])
+BAD_TOKENS = {
+    "missing": lambda pool, ex: None,
+    "garbage": lambda pool, ex: "not-a-jwt",
+    "wrong_audience": lambda pool, ex: pool.mint(aud="some-other-client", email="alice@example.com"),
+    "expired": lambda pool, ex: pool.mint(expires_in=-3600, email="alice@example.com"),
+    "a person's own ID token": lambda pool, ex: pool.id_token("alice@example.com"),
+    "a person's own access token": lambda pool, ex: pool.tokens("alice@example.com")["AccessToken"],
+    "the Gateway's token": lambda pool, ex: ex.gateway_token(
+        ex.runtime_token(pool.id_token("alice@example.com"))
+    ),
+    "a Runtime token another client exchanged": lambda pool, ex: ex.derive(
+        ex.clients.agent, pool.id_token("alice@example.com"), "ID_TOKEN", org.RUNTIME_AUDIENCE
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_TOKENS))
 def test_bad_token_gets_an_error_before_any_tool_call(
-    agent_url: str, env: AgentWorld, cognito: CognitoPool, case: str
+    agent_url: str, env: AgentWorld, cognito: CognitoPool, exchange: Exchange, case: str
 ) -> None:
-    token = {
-        "missing": None,
-        "garbage": "not-a-jwt",
-        "wrong_audience": cognito.mint(aud="some-other-client", email="alice@example.com"),
-        "expired": cognito.mint(expires_in=-3600, email="alice@example.com"),
-    }[case]
+    token = BAD_TOKENS[case](cognito, exchange)
     evs = invoke_http(agent_url, {"prompt": "run aws s3 ls in staging"}, token=token, session_id=_sid())
     assert [e["type"] for e in evs] == ["error", "done"]
     assert evs[0]["code"] == "invalid_token"
@@ -149,10 +162,15 @@ def test_a_busy_port_is_reported_with_what_to_do(world: AgentWorld) -> None:
 
 
 def test_a_token_naming_only_an_unverified_address_is_refused_before_any_tool_call(
-    agent_url: str, env: AgentWorld, cognito: CognitoPool
+    agent_url: str, env: AgentWorld, cognito: CognitoPool, exchange: Exchange
 ) -> None:
-    token = cognito.mint(
-        **{"cognito:username": "bob@example.com", "email": "bob@example.com", "email_verified": "false"}
+    token = cognito.mint(  # a Runtime token as the bot would send it, naming only an unverified address
+        token_use="access",
+        aud=org.RUNTIME_AUDIENCE,
+        act={"sub": exchange.clients.bot.client_id},
+        username="bob@example.com",
+        email="bob@example.com",
+        email_verified="false",
     )
     evs = invoke_http(agent_url, {"prompt": "run aws s3 ls in staging"}, token=token, session_id=_sid())
     assert [e["type"] for e in evs] == ["error", "done"]

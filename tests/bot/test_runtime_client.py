@@ -4,11 +4,16 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
+from jose import jwt
 
 from bot.chat import ChatPlace, ChatUser
 from bot.runtime_client import RuntimeClient, session_id
 from centralops import events
-from tests.fixtures.aws import free_port
+from centralops.exchange import TokenExchanger
+from centralops.tokens import CognitoVerifier
+from infra.local import org
+from tests.fixtures.aws import CognitoPool, free_port
+from tests.fixtures.exchange import Exchange
 from tests.fixtures.slack_runtime import FakeRuntime
 from tests.fixtures.slack_stack import serve
 
@@ -88,3 +93,98 @@ async def test_garbage_lines_are_skipped() -> None:
     finally:
         await runner.cleanup()
     assert [e["type"] for e in got] == ["text", "done"]
+
+
+def _bot_exchanger(exchange: Exchange, **overrides: object) -> TokenExchanger:
+    values: dict[str, object] = {
+        "client_id": exchange.clients.bot.client_id,
+        "client_secret": exchange.clients.bot.client_secret,
+        "token_url": f"{exchange.url}/oauth2/token",
+        "audience": org.RUNTIME_AUDIENCE,
+        "endpoint_url": exchange.url,
+    }
+    values.update(overrides)
+    return TokenExchanger(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+
+
+async def test_the_runtime_gets_a_token_for_its_audience_naming_the_bot_never_the_id_token(
+    runtime: tuple[FakeRuntime, str], exchange: Exchange, cognito: CognitoPool, aws_credentials: None
+) -> None:
+    fake, url = runtime
+    fake.script("p", [events.done("x")])
+    id_token = cognito.id_token("alice@example.com")
+    client = RuntimeClient(url, exchanger=_bot_exchanger(exchange))
+    got = [e async for e in client.invoke(id_token=id_token, prompt="p", who=WHO, where=WHERE)]
+    await client.close()
+    assert [e["type"] for e in got] == ["done"]
+    [call] = fake.invocations
+    assert call.bearer == call.body["access_token"] != id_token
+    verifier = CognitoVerifier(
+        issuer=cognito.issuer,
+        audience=org.RUNTIME_AUDIENCE,
+        jwks_url=cognito.jwks_url,
+        token_use=frozenset({"access"}),
+        required_actor=exchange.clients.bot.client_id,
+    )
+    claims = verifier.verify(call.bearer)
+    assert claims["sub"] == jwt.get_unverified_claims(id_token)["sub"]
+
+
+async def test_a_token_cognito_refuses_to_exchange_asks_to_sign_in_and_never_calls_the_runtime(
+    runtime: tuple[FakeRuntime, str], exchange: Exchange, cognito: CognitoPool, aws_credentials: None
+) -> None:
+    fake, url = runtime
+    client = RuntimeClient(url, exchanger=_bot_exchanger(exchange))
+    got = [
+        e
+        async for e in client.invoke(id_token=cognito.mint(expires_in=-60), prompt="p", who=WHO, where=WHERE)
+    ]
+    await client.close()
+    assert [(e["type"], e.get("code")) for e in got] == [("error", "runtime_unauthorized")]
+    assert "/aws login" in str(got[0].get("message"))
+    assert fake.invocations == []
+
+
+async def test_an_exchange_outage_is_told_as_one_and_never_calls_the_runtime(
+    runtime: tuple[FakeRuntime, str], exchange: Exchange, cognito: CognitoPool, aws_credentials: None
+) -> None:
+    fake, url = runtime
+    exchanger = _bot_exchanger(exchange, token_url=f"http://127.0.0.1:{free_port()}/oauth2/token")
+    client = RuntimeClient(url, exchanger=exchanger)
+    got = [
+        e
+        async for e in client.invoke(
+            id_token=cognito.id_token("bob@example.com"), prompt="p", who=WHO, where=WHERE
+        )
+    ]
+    await client.close()
+    assert [(e["type"], e.get("code")) for e in got] == [("error", "identity_unavailable")]
+    assert "Try again" in str(got[0].get("message"))
+    assert fake.invocations == []
+
+
+async def test_a_teams_user_whose_token_cognito_refuses_is_told_the_teams_login_command(
+    runtime: tuple[FakeRuntime, str], exchange: Exchange, cognito: CognitoPool, aws_credentials: None
+) -> None:
+    fake, url = runtime
+    client = RuntimeClient(url, exchanger=_bot_exchanger(exchange))
+    teams = ChatPlace("teams", "tenant", "conv", None)
+    got = [
+        e
+        async for e in client.invoke(
+            id_token=cognito.mint(expires_in=-60),
+            prompt="p",
+            who=ChatUser("teams", "tenant", "aad", "a"),
+            where=teams,
+        )
+    ]
+    await client.close()
+    [error] = got
+    assert "Run `login`" in str(error.get("message")) and "/aws" not in str(error.get("message"))
+    assert fake.invocations == []

@@ -3,7 +3,7 @@
 import pytest
 
 from centralops.errors import InvalidTokenError
-from centralops.tokens import CognitoVerifier, bearer_token
+from centralops.tokens import CognitoVerifier, actor_chain, actor_of, audiences_of, bearer_token
 from tests.fixtures.aws import CognitoPool
 
 
@@ -81,3 +81,57 @@ def test_keys_are_fetched_once_and_cached(cognito: CognitoPool) -> None:
 )
 def test_bearer_token_extraction(header: str | None, token: str | None) -> None:
     assert bearer_token(header) == token
+
+
+def _access(cognito: CognitoPool, **claims: object) -> str:
+    return cognito.mint(token_use="access", client_id="exchanging-client", **claims)
+
+
+@pytest.mark.parametrize("aud", ["centralops-gateway", ["other", "centralops-gateway"]])
+def test_an_exchanged_access_token_is_accepted_for_its_audience_as_string_or_list(
+    cognito: CognitoPool, aud: object
+) -> None:
+    gateway = CognitoVerifier(
+        issuer=cognito.issuer,
+        audience="centralops-gateway",
+        jwks_url=cognito.jwks_url,
+        token_use=frozenset({"access"}),
+        required_actor="agent-client",
+    )
+    claims = gateway.verify(_access(cognito, aud=aud, act={"sub": "agent-client", "act": {"sub": "bot"}}))
+    assert actor_chain(claims) == ("agent-client", "bot")
+
+
+@pytest.mark.parametrize(
+    ("claims", "reason"),
+    [
+        ({"aud": "centralops-runtime", "act": {"sub": "agent-client"}}, "audience"),
+        ({"act": {"sub": "agent-client"}}, "audience"),  # no aud: client_id is not the Gateway
+        ({"aud": ["centralops-runtime"], "act": {"sub": "agent-client"}}, "audience"),
+        ({"aud": "centralops-gateway"}, "names no acting service"),
+        ({"aud": "centralops-gateway", "act": {"sub": "bot"}}, "another service"),
+        ({"aud": "centralops-gateway", "act": "agent-client"}, "names no acting service"),
+        ({"aud": "centralops-gateway", "act": {"client_id": "agent-client"}}, "names no acting service"),
+    ],
+)
+def test_the_gateway_refuses_other_audiences_and_other_or_missing_actors(
+    cognito: CognitoPool, claims: dict[str, object], reason: str
+) -> None:
+    gateway = CognitoVerifier(
+        issuer=cognito.issuer,
+        audience="centralops-gateway",
+        jwks_url=cognito.jwks_url,
+        token_use=frozenset({"access"}),
+        required_actor="agent-client",
+    )
+    with pytest.raises(InvalidTokenError, match=reason):
+        gateway.verify(_access(cognito, **claims))
+
+
+def test_actor_helpers_read_rfc_8693_act_claims() -> None:
+    assert actor_of({}) is None
+    assert actor_of({"act": {"sub": "a", "act": {"sub": "b"}}}) == "a"
+    assert actor_chain({"act": {"sub": "a", "act": {"sub": ""}}}) == ("a",)
+    assert audiences_of({"aud": "x"}) == ("x",)
+    assert audiences_of({"token_use": "access", "client_id": "c"}) == ("c",)
+    assert audiences_of({"aud": ["x", 3]}) == ("x",)

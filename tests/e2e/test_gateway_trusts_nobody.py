@@ -1,7 +1,10 @@
-"""Direct MCP calls to the local Gateway with another person's real token: the bridge trusts nobody.
+"""Direct MCP calls to the local Gateway with a person's real Gateway token: the bridge trusts nobody.
 
-Each attempt goes Gateway (authorizer, then the REQUEST interceptor) → bridge,
-the way any holder of a pool token could call it without the bot or the agent.
+Each attempt goes Gateway (authorizer, then the REQUEST interceptor) → bridge
+with the token the agent obtains for that person (their ID token exchanged by
+the bot, then by the agent), used directly with hostile arguments. A person's
+own pool tokens do not even pass the authorizer (``test_gateway_tokens.py``);
+these prove the bridge holds even for a caller who does.
 The AWS MCP Server stand-in counts what reached the AWS side.
 """
 
@@ -25,6 +28,7 @@ from infra import tables
 from infra.local import org
 from infra.local.org import StackInfo
 from tests.fixtures.aws import CognitoPool, session
+from tests.fixtures.exchange import StackTokens
 
 pytestmark = pytest.mark.e2e
 
@@ -36,17 +40,9 @@ QUERY_ACCOUNTS = "bridge-lambda___query_accounts"
 WHO_AM_I = "aws sts get-caller-identity --query Arn --output text"
 
 
-def id_token(info: StackInfo, who: str) -> str:
-    """A real ID token of a seeded person, signed in with their password."""
-    person = org.person(who)
-    idp = session().client("cognito-idp", endpoint_url=info.moto_url)
-    result = idp.admin_initiate_auth(
-        UserPoolId=info.user_pool_id,
-        ClientId=info.client_id,
-        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": person.username, "PASSWORD": person.password},
-    )
-    return str(result["AuthenticationResult"]["IdToken"])
+def gateway_token(info: StackInfo, who: str) -> str:
+    """The Gateway token the agent obtains for a seeded person (signed in with their password)."""
+    return StackTokens(info).gateway_token(org.person(who))
 
 
 class Gateway:
@@ -115,7 +111,7 @@ def forged(who: str) -> dict[str, Any]:
 
 
 async def test_impersonation_runs_as_the_token_holder(info: StackInfo) -> None:
-    async with gateway_as(info, id_token(info, "dave")) as gateway:
+    async with gateway_as(info, gateway_token(info, "dave")) as gateway:
         out = await gateway.call(
             QUERY, query(STAGING, WHO_AM_I, requester="alice@example.com", **{CALLER_KEY: forged("alice")})
         )
@@ -129,7 +125,7 @@ async def test_impersonation_runs_as_the_token_holder(info: StackInfo) -> None:
 
 
 async def test_an_unentitled_account_is_refused_before_any_aws_call(info: StackInfo) -> None:
-    async with gateway_as(info, id_token(info, "dave")) as gateway:
+    async with gateway_as(info, gateway_token(info, "dave")) as gateway:
         before = aws_side(info)
         out = await gateway.call(
             QUERY, query(PRODUCTION, "aws s3api list-buckets", **{CALLER_KEY: forged("alice")})
@@ -140,7 +136,7 @@ async def test_an_unentitled_account_is_refused_before_any_aws_call(info: StackI
 
 
 async def test_query_accounts_over_every_account_naming_a_third_person_is_refused(info: StackInfo) -> None:
-    async with gateway_as(info, id_token(info, "dave")) as gateway:
+    async with gateway_as(info, gateway_token(info, "dave")) as gateway:
         before = aws_side(info)
         every = [a.account_id for a in org.ACCOUNTS]
         command = "aws s3api list-buckets"
@@ -197,7 +193,7 @@ async def test_another_persons_approved_approval_is_refused(
     approval_id = approval(
         info, requester="alice@example.com", command=command, accounts=[account.account_id], tool="query"
     )
-    async with gateway_as(info, id_token(info, who)) as gateway:
+    async with gateway_as(info, gateway_token(info, who)) as gateway:
         before = aws_side(info)
         out = await gateway.call(
             QUERY, query(account, command, approval_id=approval_id, requester="alice@example.com")
@@ -220,7 +216,7 @@ async def test_an_approval_is_bound_to_its_tool_and_region(info: StackInfo) -> N
     approval_id = approval(
         info, requester="alice@example.com", command=command, accounts=[STAGING.account_id], tool="query"
     )
-    async with gateway_as(info, id_token(info, "alice")) as gateway:
+    async with gateway_as(info, gateway_token(info, "alice")) as gateway:
         before = aws_side(info)
         as_fanout = await gateway.call(
             QUERY_ACCOUNTS,
@@ -240,7 +236,7 @@ async def test_an_approval_is_bound_to_its_tool_and_region(info: StackInfo) -> N
 
 
 async def test_a_forged_caller_key_with_groups_grants_nothing(info: StackInfo) -> None:
-    async with gateway_as(info, id_token(info, "dave")) as gateway:
+    async with gateway_as(info, gateway_token(info, "dave")) as gateway:
         before = aws_side(info)
         fake = {"sub": "x", "username": "dave", "groups": [org.OPERATOR_GROUP], "email": "dave@example.com"}
         out = await gateway.call(
@@ -251,8 +247,8 @@ async def test_a_forged_caller_key_with_groups_grants_nothing(info: StackInfo) -
 
 
 async def test_an_unverified_email_never_names_its_address(info: StackInfo) -> None:
-    token = id_token(info, "erin")
-    username = jwt.get_unverified_claims(token)["cognito:username"]
+    token = gateway_token(info, "erin")
+    username = jwt.get_unverified_claims(token)["username"]
     async with gateway_as(info, token) as gateway:
         out = await gateway.call(QUERY, query(STAGING, WHO_AM_I, requester="erin@example.com"))
         assert out["ok"], out
@@ -266,8 +262,15 @@ async def test_an_unverified_email_never_names_its_address(info: StackInfo) -> N
 
 async def test_an_unverified_address_shaped_username_is_refused_before_any_aws_call(info: StackInfo) -> None:
     pool = CognitoPool(info.moto_url, info.user_pool_id, info.client_id)
-    token = pool.mint(
-        **{"cognito:username": "alice@example.com", "email": "alice@example.com", "email_verified": "false"}
+    token = (
+        pool.mint(  # a Gateway token as the agent would hold it, for an unverified address-shaped username
+            token_use="access",
+            aud=org.GATEWAY_AUDIENCE,
+            act={"sub": info.agent_client_id},
+            username="alice@example.com",
+            email="alice@example.com",
+            email_verified="false",
+        )
     )
     async with gateway_as(info, token) as gateway:
         before = aws_side(info)

@@ -120,13 +120,14 @@ def test_member_role_trusts_only_the_bridge_role_with_external_id_and_org(synth:
     assert "Rules" not in template
 
 
-def test_runtime_requires_a_cognito_jwt_for_the_app_client_and_forwards_authorization(
+def test_runtime_requires_a_cognito_jwt_for_its_own_audience_and_forwards_authorization(
     synth: Synthesized,
 ) -> None:
     (runtime,) = synth.resources("Runtime", "AWS::BedrockAgentCore::Runtime").values()
     properties = runtime["Properties"]
     jwt = properties["AuthorizerConfiguration"]["CustomJWTAuthorizer"]
-    assert "ExportsOutputRefUserPoolBotClient" in _imports(jwt["AllowedAudience"])
+    assert "RuntimeAudience" in _imports(jwt["AllowedAudience"])
+    assert "BotClient" not in _imports(jwt["AllowedAudience"]), "a person's own ID token must not get in"
     assert "/.well-known/openid-configuration" in _imports(jwt["DiscoveryUrl"])
     assert "https://cognito-idp.eu-west-1.amazonaws.com/" in _imports(jwt["DiscoveryUrl"])
     assert properties["RequestHeaderConfiguration"]["RequestHeaderAllowlist"] == ["Authorization"]
@@ -135,12 +136,16 @@ def test_runtime_requires_a_cognito_jwt_for_the_app_client_and_forwards_authoriz
     assert set(environment) <= SETTING_NAMES
 
 
-def test_gateway_requires_the_same_jwt_and_serves_the_bridge_tool_schema(synth: Synthesized) -> None:
+def test_gateway_requires_a_jwt_for_its_own_audience_and_serves_the_bridge_tool_schema(
+    synth: Synthesized,
+) -> None:
     (gateway,) = synth.resources("Gateway", "AWS::BedrockAgentCore::Gateway").values()
     properties = gateway["Properties"]
     assert properties["AuthorizerType"] == "CUSTOM_JWT"
     jwt = properties["AuthorizerConfiguration"]["CustomJWTAuthorizer"]
-    assert "ExportsOutputRefUserPoolBotClient" in _imports(jwt["AllowedAudience"])
+    assert "GatewayAudience" in _imports(jwt["AllowedAudience"])
+    assert "RuntimeAudience" not in _imports(jwt["AllowedAudience"])
+    assert "BotClient" not in _imports(jwt["AllowedAudience"])
     (target,) = synth.resources("Gateway", "AWS::BedrockAgentCore::GatewayTarget").values()
     assert target["Properties"]["Name"] == "bridge-lambda"
     payload = target["Properties"]["TargetConfiguration"]["Mcp"]["Lambda"]["ToolSchema"]["InlinePayload"]
@@ -272,7 +277,7 @@ def test_bridge_role_reaches_only_its_three_tables_with_the_calls_it_makes(synth
 def test_bot_task_role_reaches_only_its_tables_and_the_key(synth: Synthesized) -> None:
     statements = role_statements(synth, "Bot", _role_id(synth, "Bot", "centralops-bot-task"))
     services = {action.split(":")[0] for action in _actions(statements)}
-    assert services == {"dynamodb", "kms"}
+    assert services == {"dynamodb", "kms", "cognito-idp"}
     dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
     assert "dynamodb:DeleteTable" not in _actions(dynamodb)
     assert "ExportsOutputFnGetAttAudit" not in _imports([s["Resource"] for s in dynamodb])
@@ -320,7 +325,11 @@ def test_outputs_name_everything_the_next_step_needs(synth: Synthesized) -> None
         assert outputs <= set(synth.template(stack)["Outputs"]), stack
     callback = synth.template("Cognito")["Outputs"]["CallbackUrl"]["Value"]
     assert callback == f"https://{DOMAIN}/auth/callback"
-    (client,) = synth.resources("Cognito", "AWS::Cognito::UserPoolClient").values()
+    (client,) = [
+        c
+        for c in synth.resources("Cognito", "AWS::Cognito::UserPoolClient").values()
+        if "CallbackURLs" in c["Properties"]
+    ]
     assert client["Properties"]["CallbackURLs"] == [callback]
     assert client["Properties"]["AllowedOAuthFlows"] == ["code"]
     assert client["Properties"]["GenerateSecret"] is False
@@ -339,6 +348,65 @@ def test_people_sign_in_with_their_email_as_username_in_any_case(synth: Synthesi
     assert "AliasAttributes" not in properties
     assert properties["UsernameConfiguration"] == {"CaseSensitive": False}
     assert properties["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+
+
+def test_token_exchange_pool_audiences_and_service_clients(synth: Synthesized) -> None:
+    (pool,) = synth.resources("Cognito", "AWS::Cognito::UserPool").values()
+    assert pool["Properties"]["UserPoolTier"] == "ESSENTIALS"  # GetDerivedToken needs Essentials or Plus
+    servers = {
+        r["Properties"]["Identifier"]: r["Properties"]
+        for r in synth.resources("Cognito", "AWS::Cognito::UserPoolResourceServer").values()
+    }
+    assert set(servers) == {"centralops-runtime", "centralops-gateway"}
+    clients = {
+        c["Properties"]["ClientName"]: c["Properties"]
+        for c in synth.resources("Cognito", "AWS::Cognito::UserPoolClient").values()
+    }
+    assert "ExplicitAuthFlows" not in clients["centralops-bot"] or not any(
+        "TOKEN_EXCHANGE" in f for f in clients["centralops-bot"]["ExplicitAuthFlows"]
+    ), "the public sign-in client must not exchange tokens"
+    for name, audience in (("centralops-bot-service", "runtime"), ("centralops-agent-service", "gateway")):
+        client = clients[name]
+        assert client["GenerateSecret"] is True
+        assert client["ExplicitAuthFlows"] == ["ALLOW_TOKEN_EXCHANGE_DELEGATION", "ALLOW_REFRESH_TOKEN_AUTH"]
+        assert client["AllowedOAuthFlows"] == ["client_credentials"]
+        assert f"UserPool{audience.capitalize()}Audience" in _imports(client["AllowedOAuthScopes"])
+
+
+@pytest.mark.parametrize(
+    ("stack", "role_name"), [("Bot", "centralops-bot-task"), ("Runtime", "centralops-agent")]
+)
+def test_the_bot_and_the_agent_may_exchange_tokens_in_the_pool_only(
+    synth: Synthesized, stack: str, role_name: str
+) -> None:
+    statements = role_statements(synth, stack, _role_id(synth, stack, role_name))
+    cognito = [s for s in statements if any(a.startswith("cognito-idp:") for a in as_list(s["Action"]))]
+    assert _actions(cognito) == {"cognito-idp:GetDerivedToken", "cognito-idp:DescribeUserPoolClient"}
+    assert all("UserPool" in _imports(s["Resource"]) and "*" not in as_list(s["Resource"]) for s in cognito)
+
+
+def test_the_bot_and_the_agent_are_configured_for_their_hops(synth: Synthesized) -> None:
+    (runtime,) = synth.resources("Runtime", "AWS::BedrockAgentCore::Runtime").values()
+    agent_env = runtime["Properties"]["EnvironmentVariables"]
+    assert "RuntimeAudience" in _imports(agent_env[settings.RUNTIME_AUDIENCE])
+    assert "GatewayAudience" in _imports(agent_env[settings.GATEWAY_AUDIENCE])
+    assert "AgentServiceClient" in _imports(agent_env[settings.AGENT_CLIENT_ID])
+    assert "BotServiceClient" in _imports(agent_env[settings.BOT_CLIENT_ID])
+    assert settings.AGENT_CLIENT_SECRET not in agent_env, "the agent reads its secret from Cognito"
+    (task,) = synth.resources("Bot", "AWS::ECS::TaskDefinition").values()
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    bot_env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert "RuntimeAudience" in _imports(bot_env[settings.RUNTIME_AUDIENCE])
+    assert "BotServiceClient" in _imports(bot_env[settings.BOT_CLIENT_ID])
+    assert settings.BOT_CLIENT_SECRET not in bot_env
+
+
+def test_access_tokens_carry_the_email_through_a_v2_pre_token_trigger(synth: Synthesized) -> None:
+    (pool,) = synth.resources("Cognito", "AWS::Cognito::UserPool").values()
+    config = pool["Properties"]["LambdaConfig"]["PreTokenGenerationConfig"]
+    assert config["LambdaVersion"] == "V2_0"
+    (function_id,) = synth.resources("Cognito", "AWS::Lambda::Function")
+    assert function_id in _imports(config["LambdaArn"])
 
 
 def test_gateway_runs_the_interceptor_on_every_request_with_headers(synth: Synthesized) -> None:
@@ -368,7 +436,10 @@ def test_interceptor_verifies_against_the_gateways_pool_and_audience(synth: Synt
     assert "KmsKeyArn" in properties
     variables = properties["Environment"]["Variables"]
     assert set(variables) <= SETTING_NAMES
-    assert [variables[settings.COGNITO_CLIENT_ID]] == audience
+    assert [variables[settings.GATEWAY_AUDIENCE]] == audience
+    assert "AgentServiceClient" in _imports(variables[settings.GATEWAY_REQUIRED_ACTOR]), (
+        "act must name the agent"
+    )
     assert "ExportsOutputRefUserPool" in _imports(variables[settings.COGNITO_USER_POOL_ID])
     assert "cognito-idp.eu-west-1.amazonaws.com" in _imports(variables[settings.COGNITO_ISSUER])
 

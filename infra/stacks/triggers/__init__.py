@@ -1,0 +1,1 @@
+"""Source of the small Lambda triggers the stacks deploy inline."""
