@@ -36,6 +36,32 @@ ENVIRONMENT_SYNONYMS: dict[str, str] = {
 _ALL = {"all", "all accounts", "every account", "everywhere", "each account", "all of them", "every"}
 _FILLER = re.compile(r"\b(the|my|our|account|accounts|environment|environments|env|envs)\b")
 _SPLIT = re.compile(r"\s*(?:,|&|\+|\band\b|\bor\b)\s*")
+# Words after (or before) an account name that never name one: courtesy, urgency, filler.
+_COURTESY = frozenset(
+    "please pls plz thanks thank thx ty cheers asap now quickly quick urgently urgent today again "
+    "too kindly ok okay thankyou ta mate folks team guys right away".split()
+)
+_COURTESY_PHRASES = re.compile(
+    r"\b(?:thank you|thank u|right now|right away|as soon as possible|if you can|if possible|for me|"
+    r"when you can|as well|real quick|by the way)\b"
+)
+# Anything but letters, digits, spaces and the characters names, ids and lists use (emoji, "!!", "?").
+_NOISE = re.compile(r"[^\w\s,&+./:@=-]")
+
+
+def trim_courtesy(phrase: str) -> str:
+    """The account words of a phrase without trailing or leading courtesy, urgency, emoji or punctuation.
+
+    ``"staging please 🙏"`` → ``"staging"``; ``"prod asap!!"`` → ``"prod"``;
+    ``"dev, thanks"`` → ``"dev"``. Words inside a list are kept (``staging and dev``).
+    """
+    text = _COURTESY_PHRASES.sub(" ", _NOISE.sub(" ", phrase.lower()))
+    words = text.replace(",", " , ").split()
+    while words and (words[-1] in _COURTESY or words[-1] in {",", ".", "and", "&", "+"}):
+        words.pop()
+    while words and (words[0] in _COURTESY or words[0] in {",", "."}):
+        words.pop(0)
+    return " ".join(words).replace(" , ", ", ").strip(" .,")
 
 
 class RegistryError(CentralOpsError):
@@ -86,11 +112,15 @@ class Resolution:
         accounts: The accounts to query, in the order named, without duplicates.
         problems: Why the request cannot run as asked (each a sentence the person can act on).
         notes: Accounts left out on purpose (not entitled, disabled) while others remain.
+        ambiguous: The words that matched several accounts (empty when none did).
+        choices: The accounts those words matched, offered as buttons.
     """
 
     accounts: list[AccountEntry] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    ambiguous: str = ""
+    choices: list[AccountEntry] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -111,6 +141,17 @@ class Resolution:
             ],
             "message": self.message(),
             "notes": self.notes,
+            **(
+                {
+                    "ambiguous": self.ambiguous,
+                    "choices": [
+                        {"account_id": a.account_id, "name": a.name, "environment": a.environment}
+                        for a in self.choices
+                    ],
+                }
+                if self.choices
+                else {}
+            ),
         }
 
 
@@ -233,7 +274,7 @@ def resolve(phrase: str, accounts: list[AccountEntry], groups: frozenset[str]) -
     result = Resolution()
     environments = {a.environment for a in accounts if a.environment}
     enabled = [a for a in accounts if a.enabled]
-    text = phrase.strip().lower().strip(".?!")
+    text = trim_courtesy(phrase)
     if not text:
         result.problems.append(f"Name the account(s) to query, for example: {_names(enabled[:2])}.")
         return result
@@ -300,6 +341,9 @@ def resolve(phrase: str, accounts: list[AccountEntry], groups: frozenset[str]) -
             result.problems.append(
                 f'"{term}" matches several accounts ({", ".join(a.label() for a in live)}); which one did you mean?'
             )
+            if not result.choices:
+                result.ambiguous = term
+                result.choices = [a for a in live if a.entitles(groups)]
             continue
         entry = live[0]
         if not entry.entitles(groups):

@@ -16,8 +16,9 @@ from typing import Any
 
 from strands.hooks import AfterToolCallEvent, BeforeToolCallEvent, HookProvider, HookRegistry
 
+from agent import intents
 from agent.accounts import AccountEntry, AccountRegistry
-from agent.answers import parse_results
+from agent.answers import loads, parse_results
 from agent.approvals import ApprovalPolicy, ApprovalRecord, ApprovalStore, PendingCall
 from agent.auth import Caller
 from agent.gateway import BRIDGE_TOOLS, Gateway, tool_suffix
@@ -40,6 +41,8 @@ class EventSink:
         self.approvals: list[ApprovalRecord] = []
         self.tool_calls = 0
         self.executed: list[tuple[str, list[str]]] = []
+        self.refusals: list[str] = []
+        self.resolution: dict[str, Any] = {}
 
     def emit(self, event: Event) -> None:
         """Queue an event for the client."""
@@ -200,6 +203,7 @@ class GateHook(HookProvider):
         )
         if decision.refusal:
             logger.info("bridge call refused", extra={"reason": decision.refusal})
+            self.sink.refusals.append(decision.refusal)
             event.cancel_tool = decision.refusal
             return
         if decision.approval:
@@ -220,7 +224,11 @@ class GateHook(HookProvider):
             self.sink.emit(events.tool_start(self.names.get(account_id, account_id), command))
 
     def after(self, event: AfterToolCallEvent) -> None:
-        """Report per-account outcomes of a bridge call."""
+        """Report per-account outcomes of a bridge call; remember what account resolution said."""
+        if tool_suffix(event.tool_use["name"]) == "resolve_accounts" and isinstance(event.result, Mapping):
+            resolved = loads("".join(c.get("text", "") for c in event.result.get("content", [])))
+            if isinstance(resolved, dict):
+                self.sink.resolution = resolved
         started = self._started.pop(str(event.tool_use.get("toolUseId")), None)
         if started is None:
             return
@@ -242,3 +250,49 @@ class GateHook(HookProvider):
             text = json.dumps({"results": failure})
             event.result = {**result, "content": [{"text": text}]}
         emit_tool_ends(self.sink, self.names, ids, command, text)
+
+
+@dataclass
+class IntentCheck:
+    """The intent of the person's words against the calls a model made (model path).
+
+    Whatever the model, a request to change something is never answered as a read:
+    its answer is held until the turn ends and is released only when an approval
+    request came of it, or when the model ran nothing and told the person how to
+    ask (``run aws …``). Otherwise it is replaced by a plain account of what happened
+    and how to ask. A hypothetical ("what would happen if I deleted …") gets the
+    how-to appended when the model left it out; a negated request passes.
+    """
+
+    change: intents.ChangeIntent | None
+
+    @classmethod
+    def of(cls, prompt: str) -> "IntentCheck":
+        """The check for one prompt."""
+        return cls(intents.classify(prompt))
+
+    @property
+    def holds(self) -> bool:
+        """Whether the model's text waits for :meth:`finish`."""
+        return self.change is not None and self.change.kind == "request"
+
+    def finish(self, sink: EventSink, held: str) -> list[Event]:
+        """The text events that end the answer (the held text, or what replaces it)."""
+        change = self.change
+        explained = "run aws" in held.lower()
+        if change is None or change.kind == "negated":
+            return [events.text(held)] if held else []
+        if change.kind == "hypothetical":
+            if sink.approvals or explained:
+                return []
+            return [events.text("\n\n" + intents.hypothetical_answer(change))]
+        if sink.approvals or (explained and not sink.executed):
+            return [events.text(held)] if held else []
+        logger.warning(
+            "a change request was answered without an approval; the answer was replaced",
+            extra={"verb": change.verb, "reads": len(sink.executed)},
+        )
+        reasons = list(sink.refusals)
+        if sink.resolution and not sink.resolution.get("ok") and sink.resolution.get("message"):
+            reasons.append(str(sink.resolution["message"]))
+        return [events.text(intents.plain_refusal(change, reasons))]

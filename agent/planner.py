@@ -27,7 +27,7 @@ from strands.types.content import Message, Messages
 from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolSpec
 
-from agent import answers, grammar
+from agent import answers, grammar, intents
 from agent.gateway import tool_suffix
 from centralops import settings
 from centralops.errors import CentralOpsError
@@ -203,7 +203,23 @@ class OfflinePlanner(Model):
         start = questions[-1]
         prompt = _texts(messages[start])
         history = [_texts(messages[i]) for i in reversed(questions[:-1])]
-        intent = grammar.parse(prompt, history)
+        change = intents.classify(prompt)
+        if change is None and history:
+            change = intents.follow_up(history[0], grammar.parse_sentence(prompt))
+        if change is not None:
+            # A change is never answered as a read: it becomes its exact command (which the gate
+            # sends for approval) or a plain answer saying how to ask for it.
+            if change.kind == "negated":
+                return _text_events(intents.negated_answer(change))
+            if change.kind == "hypothetical":
+                return _text_events(intents.hypothetical_answer(change))
+            if change.command is None or not change.targets:
+                return _text_events(intents.plain_refusal(change))
+            intent: grammar.Intent | None = grammar.Intent(
+                "run", command=change.command, targets=change.targets, region=change.region
+            )
+        else:
+            intent = grammar.parse(prompt, history)
         if intent is None:
             return _text_events(grammar.HELP)
         names = {tool_suffix(n): n for n in tool_names}
@@ -222,7 +238,10 @@ class OfflinePlanner(Model):
         resolution = answers.loads(_result_text(resolved))
         if not isinstance(resolution, dict) or not resolution.get("ok"):
             message = resolution.get("message") if isinstance(resolution, dict) else None
-            return _text_events(str(message or _result_text(resolved)))
+            text = str(message or _result_text(resolved))
+            if change is not None:
+                text += "\n\n" + intents.plain_refusal(change)
+            return _text_events(text)
         accounts = resolution.get("accounts", [])
         account_names = {a["account_id"]: a["name"] for a in accounts}
         ids = [a["account_id"] for a in accounts]

@@ -25,8 +25,8 @@ from agent.approvals import ApprovalPolicy, ApprovalStore, PendingCall
 from agent.auth import authenticate
 from agent.config import AgentSettings
 from agent.direct import DirectCommand, parse_direct
-from agent.followups import suggest
-from agent.gate import EventSink, Gate, GateHook, approval_event, approval_text
+from agent.followups import account_choices, suggest
+from agent.gate import EventSink, Gate, GateHook, IntentCheck, approval_event, approval_text
 from agent.models import build_model
 from agent.prompts import system_prompt
 from agent.resources import for_command
@@ -240,6 +240,8 @@ class AgentRuntime:
         resolution = await asyncio.to_thread(self.registry.resolve, direct.targets, gate.caller.groups)
         if not resolution.ok:
             yield events.text(resolution.message())
+            if choices := account_choices(f"run {direct.command} in {direct.targets}", resolution.as_dict()):
+                yield events.followups(choices)
             return
         ids = [a.account_id for a in resolution.accounts]
         call = PendingCall("query" if len(ids) == 1 else "query_accounts", direct.command, ids)
@@ -305,6 +307,8 @@ class AgentRuntime:
         accounts = await asyncio.to_thread(self.registry.all)
         visible = [a for a in accounts if a.enabled and a.entitles(gate.caller.groups)]
         sink = EventSink()
+        check = IntentCheck.of(prompt)
+        held: list[str] = []
         model = self.model_factory()
         session = await asyncio.to_thread(memory.session_manager, self.settings, gate.session_id)
         async with self.gateways.session(gate.caller.token, gate.caller.expires_at) as gw:
@@ -335,12 +339,17 @@ class AgentRuntime:
 
             task = asyncio.create_task(run())
             while (event := await sink.queue.get()) is not None:
+                if check.holds and event["type"] == "text":
+                    held.append(event["delta"])
+                    continue
                 yield event
             await task
         if session is not None:
             await asyncio.to_thread(session.flush)
         if "error" in outcome:
             raise outcome["error"]
+        for event in check.finish(sink, "".join(held)):
+            yield event
         for record in sink.approvals:
             yield events.text(approval_text(record))
         usage["tool_calls"] = sink.tool_calls
@@ -349,7 +358,9 @@ class AgentRuntime:
         tokens = getattr(metrics, "accumulated_usage", None) or {}
         usage["input_tokens"] = int(tokens.get("inputTokens", 0))
         usage["output_tokens"] = int(tokens.get("outputTokens", 0))
-        if not sink.approvals and sink.executed:
+        if choices := account_choices(prompt, sink.resolution):
+            yield events.followups(choices)
+        elif not sink.approvals and sink.executed and not check.holds:
             command, names = sink.executed[-1]
             asked = " ".join(prompt.lower().rstrip("?!. ").split())
             if items := [i for i in suggest(command, names) if i["prompt"].lower() != asked]:

@@ -200,7 +200,9 @@ async def test_answer_groups_failures_per_account(runtime: AgentRuntime, env: Ag
     assert ends == {"staging": True, "development": False}
 
 
-@pytest.mark.parametrize("prompt", ["what is the weather like today?", "tell me a joke", "deploy my app"])
+@pytest.mark.parametrize(
+    "prompt", ["what is the weather like today?", "tell me a joke", "who won the match yesterday?"]
+)
 async def test_outside_the_grammar_says_so_and_calls_nothing(
     runtime: AgentRuntime, env: AgentWorld, alice: str, prompt: str
 ) -> None:
