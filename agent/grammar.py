@@ -17,9 +17,11 @@
 """
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+from agent import filters
 from agent.direct import parse_direct
+from agent.filters import Qualifiers
 from agent.resources import RESOURCES, Resource
 
 _REGION = re.compile(r"\b(?:in\s+(?:region\s+)?|region\s+)?([a-z]{2}(?:-gov)?-[a-z]+-\d)\b")
@@ -55,6 +57,7 @@ class Intent:
         command: The CLI command of ``run``.
         targets: The phrase naming the account(s).
         region: An explicit region.
+        qualifiers: State, exposure, tags, time window and other words that narrow the answer.
     """
 
     action: str
@@ -63,15 +66,20 @@ class Intent:
     command: str | None = None
     targets: str | None = None
     region: str | None = None
+    qualifiers: Qualifiers = field(default_factory=Qualifiers)
 
     def cli_command(self) -> str:
         """The command this intent runs (``{account_id}`` left in for account-scoped ones)."""
+        return self.applied().command
+
+    def applied(self) -> filters.Applied:
+        """The command with the qualifiers applied, the resource whose table answers it, and what to say."""
         if self.action == "run" and self.command:
-            return self.command
+            return filters.Applied(self.resource or _RUN, self.command, ())
         assert self.resource is not None  # noqa: S101 - every non-run intent has a resource
         if self.action == "describe" and self.name and self.resource.describe_command:
-            return self.resource.describe_command.format(name=self.name)
-        return self.resource.list_command
+            return filters.Applied(self.resource, self.resource.describe_command.format(name=self.name), ())
+        return filters.apply(self.resource, self.resource.list_command, self.qualifiers)
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,10 @@ class Partial:
     command: str | None = None
     targets: str | None = None
     region: str | None = None
+    qualifiers: Qualifiers = field(default_factory=Qualifiers)
+
+
+_RUN = Resource("run", "results", (), "", "", ())
 
 
 def _clean(text: str) -> str:
@@ -118,6 +130,7 @@ def parse_sentence(raw: str) -> Partial:
     if rm:
         region = rm.group(1)
         text = (text[: rm.start()] + text[rm.end() :]).strip()
+    text, qualifiers = filters.extract(text)
     low = text.lower()
 
     resource = None
@@ -149,17 +162,19 @@ def parse_sentence(raw: str) -> Partial:
             # "staging buckets", "prod lambda functions": the words before the resource.
             before = [w for w in low[: rpos[0]].split() if w not in _STOP]
             targets = " ".join(before) or None
-        return Partial(action, resource, name, None, targets, region)
+        return Partial(action, resource, name, None, targets, region, qualifiers)
 
     # Without a resource, only an explicit count is an action ("what about dev?" is not a list).
     action = "count" if action == "count" else None
     fm = _FOLLOW.match(low)
     if fm and fm.group(1):
-        return Partial(action, None, None, None, _targets("in " + text[fm.start(1) :]) or None, region)
+        return Partial(
+            action, None, None, None, _targets("in " + text[fm.start(1) :]) or None, region, qualifiers
+        )
     targets = _targets(text)
     if targets is None and action is None and 0 < len(low.split()) <= 3 and not _LIST.search(low):
         targets = text  # a bare reply to "which account?": "production", "staging and dev"
-    return Partial(action, None, None, None, targets, region)
+    return Partial(action, None, None, None, targets or None, region, qualifiers)
 
 
 def parse(prompt: str, history: list[str] | None = None) -> Intent | None:
@@ -193,11 +208,20 @@ def parse(prompt: str, history: list[str] | None = None) -> Intent | None:
                 name=now.name if now.resource else before.name,
                 targets=now.targets or before.targets,
                 region=now.region or before.region,
+                qualifiers=now.qualifiers if (now.qualifiers or now.resource) else before.qualifiers,
             )
             break
     if merged.resource is None:
         return None
-    return Intent(merged.action or "list", merged.resource, merged.name, None, merged.targets, merged.region)
+    return Intent(
+        merged.action or "list",
+        merged.resource,
+        merged.name,
+        None,
+        merged.targets,
+        merged.region,
+        merged.qualifiers,
+    )
 
 
 HELP = """I am the offline planner: I understand a fixed set of requests, and this one is outside it.

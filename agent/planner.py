@@ -27,7 +27,7 @@ from strands.types.content import Message, Messages
 from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolSpec
 
-from agent import answers, grammar, intents
+from agent import answers, exposure, grammar, intents
 from agent.gateway import tool_suffix
 from centralops import settings
 from centralops.errors import CentralOpsError
@@ -245,21 +245,30 @@ class OfflinePlanner(Model):
         accounts = resolution.get("accounts", [])
         account_names = {a["account_id"]: a["name"] for a in accounts}
         ids = [a["account_id"] for a in accounts]
-        command = intent.cli_command()
+        applied = intent.applied()
+        command = applied.command
         bridge = _bridge_results([(u, r) for u, r in exchanges if tool_suffix(u["name"]) in BRIDGE_SUFFIXES])
         if not bridge.calls:
             return _tool_events(self._calls(intent, command, ids, names))
         listed = [r for c, r in bridge.results if c == command]
-        notes = [*bridge.refusals, *resolution.get("notes", [])]
-        resource = intent.resource
+        notes = [*applied.said, *bridge.refusals, *resolution.get("notes", [])]
+        resource = None if intent.action == "run" else applied.resource
         if resource is not None and resource.per_bucket and listed:
             template = resource.per_bucket
+            checks = exposure.CHECKS if resource.key == "public_buckets" else (template,)
             per_bucket = [(c, r) for c, r in bridge.results if c != command]
             if not per_bucket and not bridge.refusals:
-                calls = _per_bucket_calls(template, resource, listed, names["query"], intent.region)
+                calls = [
+                    call
+                    for t in checks
+                    for call in _per_bucket_calls(t, resource, listed, names["query"], intent.region)
+                ]
                 if calls:
                     return _tool_events(calls)
-            answer = answers.compose_per_bucket(resource, listed, per_bucket, account_names, template)
+            if resource.key == "public_buckets":
+                answer = exposure.compose(listed, per_bucket, account_names)
+            else:
+                answer = answers.compose_per_bucket(resource, listed, per_bucket, account_names, template)
             return _text_events("\n\n".join(p for p in [answer, *notes] if p))
         action = "run" if intent.action == "run" else intent.action
         answer = answers.compose(action, resource, listed, account_names, command) if listed else ""

@@ -100,6 +100,15 @@ RESOURCES: tuple[Resource, ...] = (
         per_bucket="aws s3api get-public-access-block --bucket {bucket}",
     ),
     Resource(
+        "public_buckets",
+        "public buckets",
+        (),
+        "aws s3api list-buckets",
+        "Buckets",
+        (Column("Bucket", "Name"),),
+        per_bucket="aws s3api get-public-access-block --bucket {bucket}",
+    ),
+    Resource(
         "bucket_sizes",
         "bucket sizes",
         ("bucket sizes", "bucket size", "sizes of buckets", "sizes of the buckets", "size of buckets"),

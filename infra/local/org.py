@@ -30,6 +30,10 @@ class Account:
     allowed_groups: tuple[str, ...] = ()
     write_role_name: str | None = None
     enabled: bool = True
+    stopped: int = 0  # how many of the instances are stopped
+    public_buckets: tuple[str, ...] = ()  # buckets with a public bucket policy and no public access block
+    alarms: tuple[tuple[str, str], ...] = ()  # (alarm name, state)
+    log_lines: tuple[tuple[str, str], ...] = ()  # (function, log message) in /aws/lambda/<function>
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,15 @@ ACCOUNTS: tuple[Account, ...] = (
         functions=("staging-api", "staging-worker"),
         instances=2,
         write_role_name="CentralOpsWriteRole",
+        stopped=1,
+        public_buckets=("acme-staging-uploads",),
+        alarms=(("staging-5xx", "ALARM"), ("staging-latency", "OK")),
+        log_lines=(
+            ("staging-api", "INFO request served in 12 ms"),
+            ("staging-api", "ERROR upstream timeout calling payments"),
+            ("staging-api", "ERROR database connection refused"),
+            ("staging-worker", "INFO job done"),
+        ),
     ),
     Account(
         "333333333333",
@@ -67,6 +80,11 @@ ACCOUNTS: tuple[Account, ...] = (
         instances=3,
         allowed_groups=(OPERATOR_GROUP,),
         write_role_name="CentralOpsWriteRole",
+        alarms=(("production-5xx", "OK"), ("production-errors", "ALARM"), ("production-latency", "OK")),
+        log_lines=(
+            ("prod-api", "ERROR card declined by processor"),
+            ("prod-api", "INFO request served in 9 ms"),
+        ),
     ),
     Account(
         "444444444444",
@@ -88,6 +106,15 @@ ACCOUNTS: tuple[Account, ...] = (
         enabled=False,
     ),
 )
+
+# Tag ``team`` of seeded resources (buckets, functions; ``<account>-app`` for an account's instances).
+TEAM_TAGS: dict[str, str] = {
+    "acme-staging-uploads": "payments",
+    "acme-prod-backups": "payments",
+    "prod-billing": "payments",
+    "staging-api": "payments",
+    "production-app": "payments",
+}
 
 PEOPLE: tuple[Person, ...] = (
     Person(

@@ -9,6 +9,7 @@ credentials assumed into that account (so moto files them under it).
 import asyncio
 import io
 import logging
+import time
 import zipfile
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,10 @@ TRUST_POLICY = (
 READ_ONLY_POLICY = (
     '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:List*","s3:Get*","ec2:Describe*",'
     '"lambda:List*","lambda:Get*"],"Resource":"*"}]}'
+)
+PUBLIC_READ_POLICY = (
+    '{"Version":"2012-10-17","Statement":[{"Sid":"PublicRead","Effect":"Allow","Principal":"*",'
+    '"Action":"s3:GetObject","Resource":"arn:aws:s3:::BUCKET/*"}]}'
 )
 LAMBDA_TRUST = (
     '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
@@ -143,9 +148,20 @@ def _seed_member(central: boto3.Session, endpoint: str, acct: org.Account) -> No
     s3 = member.client("s3", endpoint_url=endpoint)
     for bucket in acct.buckets:
         s3.create_bucket(Bucket=bucket)
-        s3.put_bucket_tagging(
-            Bucket=bucket, Tagging={"TagSet": [{"Key": "environment", "Value": acct.environment}]}
-        )
+        tags = [{"Key": "environment", "Value": acct.environment}]
+        if bucket in org.TEAM_TAGS:
+            tags.append({"Key": "team", "Value": org.TEAM_TAGS[bucket]})
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})
+        if bucket in acct.public_buckets:
+            s3.put_bucket_policy(Bucket=bucket, Policy=PUBLIC_READ_POLICY.replace("BUCKET", bucket))
+        elif bucket.endswith("-logs"):
+            s3.put_public_access_block(
+                Bucket=bucket,
+                PublicAccessBlockConfiguration=dict.fromkeys(
+                    ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"),
+                    True,
+                ),
+            )
     lam = member.client("lambda", endpoint_url=endpoint)
     code = _function_zip()
     for fn in acct.functions:
@@ -155,11 +171,14 @@ def _seed_member(central: boto3.Session, endpoint: str, acct: org.Account) -> No
             Role=role_arn,
             Handler="index.handler",
             Code={"ZipFile": code},
-            Tags={"environment": acct.environment},
+            Tags={
+                "environment": acct.environment,
+                **({"team": org.TEAM_TAGS[fn]} if fn in org.TEAM_TAGS else {}),
+            },
         )
     if acct.instances:
         ec2 = member.client("ec2", endpoint_url=endpoint)
-        ec2.run_instances(
+        instances = ec2.run_instances(
             ImageId="ami-03cf127a",
             InstanceType="t3.micro",
             MinCount=acct.instances,
@@ -170,10 +189,47 @@ def _seed_member(central: boto3.Session, endpoint: str, acct: org.Account) -> No
                     "Tags": [
                         {"Key": "Name", "Value": f"{acct.name}-app"},
                         {"Key": "environment", "Value": acct.environment},
+                        *(
+                            [{"Key": "team", "Value": org.TEAM_TAGS[f"{acct.name}-app"]}]
+                            if f"{acct.name}-app" in org.TEAM_TAGS
+                            else []
+                        ),
                     ],
                 }
             ],
+        )["Instances"]
+        if acct.stopped:
+            ec2.stop_instances(InstanceIds=[i["InstanceId"] for i in instances[: acct.stopped]])
+    _seed_alarms_and_logs(member, endpoint, acct)
+
+
+def _seed_alarms_and_logs(member: boto3.Session, endpoint: str, acct: org.Account) -> None:
+    """CloudWatch alarms in their states, and Lambda log lines for Logs Insights."""
+    cloudwatch = member.client("cloudwatch", endpoint_url=endpoint)
+    for name, state in acct.alarms:
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            MetricName="Errors",
+            Namespace="AWS/Lambda",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1.0,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
         )
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason="seeded")
+    logs = member.client("logs", endpoint_url=endpoint)
+    now_ms = int(time.time() * 1000)
+    groups: dict[str, list[str]] = {}
+    for function, message in acct.log_lines:
+        groups.setdefault(f"/aws/lambda/{function}", []).append(message)
+    for group, messages in groups.items():
+        logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName="seed")
+        events = [
+            {"timestamp": now_ms - 60_000 * (len(messages) - i), "message": m} for i, m in enumerate(messages)
+        ]
+        logs.put_log_events(logGroupName=group, logStreamName="seed", logEvents=events)
 
 
 def _create_cognito(

@@ -127,7 +127,19 @@ async def test_all_accounts_skips_unentitled_and_says_so(
     assert "Skipped production" in texts(evs)
 
 
-COURTESY = ["please", "pls", "asap", "asap!!", "now", "thanks", "thank you!", "🙏", "please 🙏", "!!!", "right now"]
+COURTESY = [
+    "please",
+    "pls",
+    "asap",
+    "asap!!",
+    "now",
+    "thanks",
+    "thank you!",
+    "🙏",
+    "please 🙏",
+    "!!!",
+    "right now",
+]
 
 
 @pytest.mark.parametrize(

@@ -142,7 +142,7 @@ CASES = [
     (
         "how many instances are running across all prod accounts",
         "query",
-        "aws ec2 describe-instances",
+        "aws ec2 describe-instances --filters Name=instance-state-name,Values=running",
         [PRD],
         "**3**",
     ),
