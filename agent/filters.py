@@ -67,7 +67,7 @@ TAGGED = Resource(
     (),
     "aws resourcegroupstaggingapi get-resources",
     "ResourceTagMappingList",
-    (Column("Resource", "ResourceARN"), Column("Tags", "Tags")),
+    (Column("Resource", "ResourceARN"), Column("Tags", "Tags", fmt="tags")),
 )
 _TAG = re.compile(
     r"\b(?:tagged(?:\s+with)?|with\s+(?:the\s+)?tags?|having\s+(?:the\s+)?tags?|where\s+(?:the\s+)?tag|"
@@ -256,7 +256,7 @@ def apply(resource: Resource, command: str, q: Qualifiers) -> Applied:
                 f"aws resourcegroupstaggingapi get-resources --tag-filters {filters} "
                 f"--resource-type-filters {TAG_TYPES[resource.key]}"
             )
-            resource = replace(TAGGED, label=f"{label} tagged {', '.join(f'{k}={v}' for k, v in q.tags)}")
+            resource = replace(TAGGED, label=label)
             said.append(f"Only {label} tagged {pairs} (through the Resource Groups Tagging API).")
         else:
             said.append(

@@ -1,7 +1,7 @@
 """Whether a request asks for a change, whatever its wording.
 
-A request to create, change, delete, stop, start, attach, detach, put, reboot,
-scale or terminate something is never answered as a read. This module reads
+A request to create, change, delete, empty, stop, start, attach, detach, put,
+reboot, scale or terminate something is never answered as a read. This module reads
 the person's words (no model) and says:
 
 - ``request``: they ask for the change ("delete bucket x in prod", "can you
@@ -59,15 +59,13 @@ VERBS: dict[str, tuple[str, ...]] = {
         "remove",
         "destroy",
         "drop",
-        "purge",
-        "empty",
-        "wipe",
         "erase",
         "tear down",
         "get rid of",
         "nuke",
         "clean up",
     ),
+    "empty": ("empty", "purge", "wipe", "clear out", "flush"),
     "stop": ("stop", "shut down", "shutdown", "halt", "turn off", "power off", "pause"),
     "start": ("start", "boot", "turn on", "power on", "resume", "bring up"),
     "attach": ("attach", "associate", "mount"),
@@ -98,6 +96,7 @@ EXAMPLES: dict[str, str] = {
     "create": "aws s3api create-bucket --bucket <bucket-name>",
     "change": "aws lambda update-function-configuration --function-name <function> --timeout 30",
     "delete": "aws s3api delete-bucket --bucket <bucket-name>",
+    "empty": "aws s3 rm s3://<bucket-name> --recursive",
     "stop": "aws ec2 stop-instances --instance-ids <instance-id>",
     "start": "aws ec2 start-instances --instance-ids <instance-id>",
     "attach": "aws ec2 attach-volume --volume-id <volume-id> --instance-id <instance-id> --device /dev/sdf",

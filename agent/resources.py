@@ -13,7 +13,7 @@ class Column:
     """One column of an answer table: a header, a dotted path into an item, a format.
 
     Path segments that are integers index lists (``Datapoints.0.Average``);
-    ``fmt="bytes"`` renders a number of bytes for people.
+    ``fmt="bytes"`` renders a number of bytes for people; ``fmt="tags"`` a tag list as ``k=v, k=v``.
     """
 
     header: str

@@ -143,6 +143,8 @@ OTHER_CHANGES = [
     ("spin up two more instances in dev", "create"),
     ("deploy my app to production", "change"),
     ("Turn off everything in dev please", "stop"),
+    ("empty the bucket acme-dev-sandbox in dev", "empty"),
+    ("purge the queue staging-jobs in staging", "empty"),
 ]
 
 
