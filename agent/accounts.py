@@ -81,6 +81,8 @@ class AccountEntry:
     enabled: bool = True
     allowed_groups: tuple[str, ...] = ()
     default_region: str | None = None
+    regions: tuple[str, ...] = ()
+    payer: bool = False
 
     @classmethod
     def from_item(cls, item: dict[str, Any]) -> "AccountEntry":
@@ -93,6 +95,8 @@ class AccountEntry:
             enabled=bool(item.get("enabled", True)),
             allowed_groups=tuple(str(g) for g in item.get("allowed_groups") or ()),
             default_region=item.get("default_region"),
+            regions=tuple(str(r) for r in item.get("regions") or ()),
+            payer=bool(item.get("payer", False)),
         )
 
     def entitles(self, groups: Iterable[str]) -> bool:
@@ -136,7 +140,12 @@ class Resolution:
         return {
             "ok": self.ok,
             "accounts": [
-                {"account_id": a.account_id, "name": a.name, "environment": a.environment}
+                {
+                    "account_id": a.account_id,
+                    "name": a.name,
+                    "environment": a.environment,
+                    **({"regions": list(a.regions)} if a.regions else {}),
+                }
                 for a in self.accounts
             ],
             "message": self.message(),
@@ -301,7 +310,8 @@ def resolve(phrase: str, accounts: list[AccountEntry], groups: frozenset[str]) -
             result.notes.append(f"Skipped {_names(refused)}: you are not entitled to query it.")
 
     if text in _ALL:
-        add_group(enabled, "accounts")
+        # The payer (management) account answers cost questions; "all accounts" means the members.
+        add_group([a for a in enabled if not a.payer], "accounts")
         return result
 
     for raw in _SPLIT.split(text):

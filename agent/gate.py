@@ -107,6 +107,12 @@ class Gate:
                 return Decision(refusal=f"{account_id} is not an account in the registry; nothing was run.")
             if not entry.enabled:
                 return Decision(refusal=f"The account {entry.label()} is disabled; nothing was run.")
+            region = args.get("region")
+            if region and entry.regions and region not in entry.regions:
+                return Decision(
+                    refusal=f"The account {entry.name} is limited to the region(s) {', '.join(entry.regions)} "
+                    f"in the registry; nothing was run in {region}."
+                )
             if not entry.entitles(self.caller.groups):
                 return Decision(
                     refusal=f"You are not entitled to query {entry.name}: it is limited to the group(s) "
@@ -159,13 +165,22 @@ def approval_text(record: ApprovalRecord) -> str:
 
 
 def emit_tool_ends(
-    sink: EventSink, names: Mapping[str, str], ids: list[str], command: str, text: str
+    sink: EventSink,
+    names: Mapping[str, str],
+    ids: list[str],
+    command: str,
+    text: str,
+    region: str | None = None,
 ) -> None:
-    """One ``tool`` end event per account of a bridge result; answered calls are remembered."""
+    """One ``tool`` end event per account of a bridge result; answered calls are remembered.
+
+    With an explicit region the event names it (``staging (eu-west-1)``), so a fan-out over
+    regions shows its progress per region.
+    """
     answered = []
     for r in parse_results(text, ids):
         name = names.get(r.account_id, r.account_id)
-        sink.emit(events.tool_end(name, command, ok=r.ok, ms=r.ms))
+        sink.emit(events.tool_end(f"{name} ({region})" if region else name, command, ok=r.ok, ms=r.ms))
         if r.ok:
             answered.append(name)
     if answered:
@@ -182,7 +197,7 @@ class GateHook(HookProvider):
         self.sink = sink
         self.names = dict(names)  # account id -> name, read once per invocation
         self.gateway = gateway
-        self._started: dict[str, tuple[list[str], str]] = {}
+        self._started: dict[str, tuple[list[str], str, str | None]] = {}
 
     def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
         """Register the before/after tool callbacks."""
@@ -216,12 +231,14 @@ class GateHook(HookProvider):
         event.tool_use = {**event.tool_use, "input": decision.arguments}
         ids = [a.account_id for a in decision.accounts]
         command = str(decision.arguments["arguments"].get("cli_command", ""))
-        self._started[str(event.tool_use["toolUseId"])] = (ids, command)
+        region = decision.arguments.get("region") or None
+        self._started[str(event.tool_use["toolUseId"])] = (ids, command, region)
         self.sink.tool_calls += 1
-        where = ", ".join(self.names.get(i, i) for i in ids)
+        where = ", ".join(self.names.get(i, i) for i in ids) + (f" ({region})" if region else "")
         self.sink.emit(events.status(f"Running `{command}` in {where}…"))
         for account_id in ids:
-            self.sink.emit(events.tool_start(self.names.get(account_id, account_id), command))
+            name = self.names.get(account_id, account_id)
+            self.sink.emit(events.tool_start(f"{name} ({region})" if region else name, command))
 
     def after(self, event: AfterToolCallEvent) -> None:
         """Report per-account outcomes of a bridge call; remember what account resolution said."""
@@ -232,7 +249,7 @@ class GateHook(HookProvider):
         started = self._started.pop(str(event.tool_use.get("toolUseId")), None)
         if started is None:
             return
-        ids, command = started
+        ids, command, region = started
         result = event.result
         text = ""
         if isinstance(result, Mapping):
@@ -249,7 +266,7 @@ class GateHook(HookProvider):
             ]
             text = json.dumps({"results": failure})
             event.result = {**result, "content": [{"text": text}]}
-        emit_tool_ends(self.sink, self.names, ids, command, text)
+        emit_tool_ends(self.sink, self.names, ids, command, text, region)
 
 
 @dataclass

@@ -24,7 +24,18 @@ from agent.direct import parse_direct
 from agent.filters import Qualifiers
 from agent.resources import RESOURCES, Resource
 
-_REGION = re.compile(r"\b(?:in\s+(?:region\s+)?|region\s+)?([a-z]{2}(?:-gov)?-[a-z]+-\d)\b")
+_CODE = r"[a-z]{2}(?:-gov)?-[a-z]+-\d"
+_REGION = re.compile(
+    rf"\b(?:(?:in|across|over)\s+(?:the\s+)?(?:regions?\s+)?|regions?\s+)?({_CODE}(?:\s*(?:,|\band\b|&|\bor\b)\s*{_CODE})*)"
+    r"(?:\s+regions?)?\b",
+    re.IGNORECASE,
+)
+_ALL_REGIONS = re.compile(
+    r"\b(?:(?:in|across|over|for)\s+)?(?:all|every|each)\s+(?:the\s+)?(?:enabled\s+|of\s+(?:its|their|the)\s+)?regions?\b"
+    r"|\b(?:in|across)\s+(?:all\s+)?(?:the\s+)?enabled\s+regions\b|\bregion[- ]wide\b",
+    re.IGNORECASE,
+)
+ALL_REGIONS = "*"
 _PREP = r"(?:in|on|across|for|from|within|inside|at|of)"
 # Words around a resource that never name an account ("what are the buckets", "do we have any queues").
 _STOP = frozenset(
@@ -58,6 +69,7 @@ class Intent:
         targets: The phrase naming the account(s).
         region: An explicit region.
         qualifiers: State, exposure, tags, time window and other words that narrow the answer.
+        regions: Several regions to fan out over (``("*",)``: every enabled region of each account).
     """
 
     action: str
@@ -67,6 +79,7 @@ class Intent:
     targets: str | None = None
     region: str | None = None
     qualifiers: Qualifiers = field(default_factory=Qualifiers)
+    regions: tuple[str, ...] = ()
 
     def cli_command(self) -> str:
         """The command this intent runs (``{account_id}`` left in for account-scoped ones)."""
@@ -93,6 +106,7 @@ class Partial:
     targets: str | None = None
     region: str | None = None
     qualifiers: Qualifiers = field(default_factory=Qualifiers)
+    regions: tuple[str, ...] = ()
 
 
 _RUN = Resource("run", "results", (), "", "", ())
@@ -115,6 +129,17 @@ def _targets(tail: str) -> str | None:
     return t or None
 
 
+def _regions_of(text: str) -> tuple[str | None, tuple[str, ...]]:
+    """``(one region, several regions)`` named in the sentence; ``("*",)`` for every region."""
+    low = text.lower()
+    if _ALL_REGIONS.search(low):
+        return None, (ALL_REGIONS,)
+    codes = list(dict.fromkeys(c for m in _REGION.finditer(low) for c in re.findall(_CODE, m.group(1))))
+    if len(codes) == 1:
+        return codes[0], ()
+    return None, tuple(codes)
+
+
 def parse_sentence(raw: str) -> Partial:
     """Parse one sentence into what it says; missing parts stay ``None``."""
     text = _clean(raw)
@@ -125,11 +150,9 @@ def parse_sentence(raw: str) -> Partial:
         if direct is not None:
             return Partial("run", command=direct.command, targets=direct.targets or None)
 
-    region = None
-    rm = _REGION.search(text.lower())
-    if rm:
-        region = rm.group(1)
-        text = (text[: rm.start()] + text[rm.end() :]).strip()
+    region, regions = _regions_of(text)
+    text = _REGION.sub(" ", _ALL_REGIONS.sub(" ", text))
+    text = " ".join(text.split())
     text, qualifiers = filters.extract(text)
     low = text.lower()
 
@@ -162,19 +185,26 @@ def parse_sentence(raw: str) -> Partial:
             # "staging buckets", "prod lambda functions": the words before the resource.
             before = [w for w in low[: rpos[0]].split() if w not in _STOP]
             targets = " ".join(before) or None
-        return Partial(action, resource, name, None, targets, region, qualifiers)
+        return Partial(action, resource, name, None, targets, region, qualifiers, regions)
 
     # Without a resource, only an explicit count is an action ("what about dev?" is not a list).
     action = "count" if action == "count" else None
     fm = _FOLLOW.match(low)
     if fm and fm.group(1):
         return Partial(
-            action, None, None, None, _targets("in " + text[fm.start(1) :]) or None, region, qualifiers
+            action,
+            None,
+            None,
+            None,
+            _targets("in " + text[fm.start(1) :]) or None,
+            region,
+            qualifiers,
+            regions,
         )
     targets = _targets(text)
     if targets is None and action is None and 0 < len(low.split()) <= 3 and not _LIST.search(low):
         targets = text  # a bare reply to "which account?": "production", "staging and dev"
-    return Partial(action, None, None, None, targets or None, region, qualifiers)
+    return Partial(action, None, None, None, targets or None, region, qualifiers, regions)
 
 
 def parse(prompt: str, history: list[str] | None = None) -> Intent | None:
@@ -186,7 +216,7 @@ def parse(prompt: str, history: list[str] | None = None) -> Intent | None:
     """
     now = parse_sentence(prompt)
     if now.action == "run":
-        return Intent("run", command=now.command, targets=now.targets, region=now.region)
+        return Intent("run", command=now.command, targets=now.targets, region=now.region, regions=now.regions)
     if now == Partial():
         return None  # nothing here to complete: "tell me a joke" must not repeat the last question
     merged = now
@@ -207,8 +237,9 @@ def parse(prompt: str, history: list[str] | None = None) -> Intent | None:
                 resource=now.resource or before.resource,
                 name=now.name if now.resource else before.name,
                 targets=now.targets or before.targets,
-                region=now.region or before.region,
+                region=now.region or (None if now.regions else before.region),
                 qualifiers=now.qualifiers if (now.qualifiers or now.resource) else before.qualifiers,
+                regions=now.regions or (() if now.region else before.regions),
             )
             break
     if merged.resource is None:
@@ -221,6 +252,7 @@ def parse(prompt: str, history: list[str] | None = None) -> Intent | None:
         merged.targets,
         merged.region,
         merged.qualifiers,
+        merged.regions,
     )
 
 

@@ -27,7 +27,7 @@ from strands.types.content import Message, Messages
 from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolSpec
 
-from agent import answers, exposure, grammar, intents
+from agent import answers, exposure, grammar, intents, regions
 from agent.gateway import tool_suffix
 from centralops import settings
 from centralops.errors import CentralOpsError
@@ -105,6 +105,7 @@ class _BridgeResults:
     calls: int = 0
     results: list[tuple[str, answers.AccountResult]] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    regional: list[tuple[str, str, answers.AccountResult]] = field(default_factory=list)
 
 
 def _bridge_results(exchanges: list[tuple[dict[str, Any], dict[str, Any]]]) -> _BridgeResults:
@@ -118,7 +119,9 @@ def _bridge_results(exchanges: list[tuple[dict[str, Any], dict[str, Any]]]) -> _
         if result.get("status") == "error" and not text.lstrip().startswith("{"):
             out.refusals.append(text)
             continue
-        out.results.extend((command, r) for r in answers.parse_results(text, ids))
+        parsed = answers.parse_results(text, ids)
+        out.results.extend((command, r) for r in parsed)
+        out.regional.extend((command, str(tool_input.get("region") or ""), r) for r in parsed)
     return out
 
 
@@ -249,10 +252,22 @@ class OfflinePlanner(Model):
         command = applied.command
         bridge = _bridge_results([(u, r) for u, r in exchanges if tool_suffix(u["name"]) in BRIDGE_SUFFIXES])
         if not bridge.calls:
+            if intent.regions and intent.action != "run" and applied.resource.key not in regions.GLOBAL:
+                return self._regional(
+                    intent, command, applied.resource, accounts, bridge, names, account_names, []
+                )
             return _tool_events(self._calls(intent, command, ids, names))
         listed = [r for c, r in bridge.results if c == command]
         notes = [*applied.said, *bridge.refusals, *resolution.get("notes", [])]
         resource = None if intent.action == "run" else applied.resource
+        if intent.regions and resource is not None:
+            if resource.key not in regions.GLOBAL:
+                return self._regional(
+                    intent, command, resource, accounts, bridge, names, account_names, notes
+                )
+            notes.append(
+                f"{resource.label[:1].upper()}{resource.label[1:]} are global: one list per account."
+            )
         if resource is not None and resource.per_bucket and listed:
             template = resource.per_bucket
             checks = exposure.CHECKS if resource.key == "public_buckets" else (template,)
@@ -273,6 +288,54 @@ class OfflinePlanner(Model):
         action = "run" if intent.action == "run" else intent.action
         answer = answers.compose(action, resource, listed, account_names, command) if listed else ""
         return _text_events("\n\n".join(p for p in [answer, *notes] if p))
+
+    def _regional(
+        self,
+        intent: grammar.Intent,
+        command: str,
+        resource: Any,
+        accounts: list[dict[str, Any]],
+        bridge: _BridgeResults,
+        names: dict[str, str],
+        account_names: dict[str, str],
+        notes: list[str],
+    ) -> list[StreamEvent]:
+        """The next step of a question fanned out over regions (discover, call per region, answer)."""
+        discovered = {
+            r.account_id: regions.enabled_regions(r.payload)
+            for c, _, r in bridge.regional
+            if c == regions.DESCRIBE_REGIONS and r.ok
+        }
+        failed = [r for c, _, r in bridge.regional if c == regions.DESCRIBE_REGIONS and not r.ok]
+        by_region, undiscovered, region_notes = regions.plan(intent.regions, accounts, discovered)
+        main = [(region, r) for c, region, r in bridge.regional if c == command]
+        if not main and not bridge.refusals:
+            asked_regions = any(c == regions.DESCRIBE_REGIONS for c, _, _ in bridge.regional)
+            if undiscovered and not asked_regions:
+                return _tool_events(self._calls_in(regions.DESCRIBE_REGIONS, undiscovered, None, names))
+            if by_region:
+                calls = [
+                    c
+                    for region, ids in by_region.items()
+                    for c in self._calls_in(command, ids, region, names)
+                ]
+                return _tool_events(calls)
+        parts = [regions.compose(intent.action, resource, main, account_names)] if main else []
+        parts.extend(
+            f"**{account_names.get(r.account_id, r.account_id)}** — its enabled regions could not be read: {r.error}"
+            for r in failed
+        )
+        if not main and not failed and not bridge.refusals:
+            parts.append("There is no region to look in for these accounts.")
+        return _text_events("\n\n".join(p for p in [*parts, *region_notes, *notes] if p))
+
+    @staticmethod
+    def _calls_in(
+        command: str, ids: list[str], region: str | None, names: dict[str, str]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        return OfflinePlanner._calls(
+            grammar.Intent("run", command=command, region=region), command, ids, names
+        )
 
     @staticmethod
     def _calls(
