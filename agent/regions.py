@@ -83,7 +83,8 @@ def compose(
             }
             for region, r in ordered
         ]
-        parts.append(f"**{total}** {resource.label} across {len(regions)} region(s):")
+        noun = counted(total, resource.label).split(" ", 1)[1]
+        parts.append(f"**{total}** {noun} across {len(regions)} region(s):")
         parts.append(
             table(
                 (Column("Account", "account"), Column("Region", "region"), Column(resource.label, "count")),

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import httpx
 from boto3.dynamodb.types import TypeSerializer
 
 from infra import tables
@@ -114,6 +115,10 @@ def registry_item(acct: org.Account) -> dict[str, Any]:
     }
     if acct.write_role_name:
         item["write_role_name"] = acct.write_role_name
+    if acct.regions:
+        item["regions"] = list(acct.regions)
+    if acct.payer:
+        item["payer"] = True
     return item
 
 
@@ -164,6 +169,14 @@ def _seed_member(central: boto3.Session, endpoint: str, acct: org.Account) -> No
             )
     lam = member.client("lambda", endpoint_url=endpoint)
     code = _function_zip()
+    for region, fn in acct.regional_functions:
+        member.client("lambda", endpoint_url=endpoint, region_name=region).create_function(
+            FunctionName=fn,
+            Runtime="python3.12",
+            Role=role_arn,
+            Handler="index.handler",
+            Code={"ZipFile": code},
+        )
     for fn in acct.functions:
         lam.create_function(
             FunctionName=fn,
@@ -230,6 +243,39 @@ def _seed_alarms_and_logs(member: boto3.Session, endpoint: str, acct: org.Accoun
             {"timestamp": now_ms - 60_000 * (len(messages) - i), "message": m} for i, m in enumerate(messages)
         ]
         logs.put_log_events(logGroupName=group, logStreamName="seed", logEvents=events)
+
+
+def _seed_payer(central: boto3.Session, endpoint: str, accounts_table: str) -> None:
+    """Register the management (payer) account, give it the read-only role, and queue its cost data."""
+    serialize = TypeSerializer().serialize
+    item = {k: serialize(v) for k, v in registry_item(org.MANAGEMENT).items()}
+    central.client("dynamodb", endpoint_url=endpoint).put_item(TableName=accounts_table, Item=item)
+    iam = central.client("iam", endpoint_url=endpoint)
+    iam.create_role(RoleName="CentralOpsTargetRole", AssumeRolePolicyDocument=TRUST_POLICY)
+    iam.put_role_policy(
+        RoleName="CentralOpsTargetRole", PolicyName="ReadOnly", PolicyDocument=READ_ONLY_POLICY
+    )
+    # moto's Cost Explorer answers each distinct request with the next queued result, whatever
+    # its filter or grouping; every question gets one month of per-service costs.
+    month = {
+        "ResultsByTime": [
+            {
+                "TimePeriod": {"Start": "2026-01-01", "End": "2026-02-01"},
+                "Total": {},
+                "Groups": [
+                    {"Keys": [service], "Metrics": {"UnblendedCost": {"Amount": amount, "Unit": "USD"}}}
+                    for service, amount in org.SERVICE_COSTS
+                ],
+                "Estimated": False,
+            }
+        ],
+        "DimensionValueAttributes": [],
+    }
+    httpx.post(
+        f"{endpoint}/moto-api/static/ce/cost-and-usage-results",
+        json={"account_id": org.CENTRAL_ACCOUNT_ID, "results": [month] * 200},
+        timeout=10,
+    ).raise_for_status()
 
 
 def _create_cognito(
@@ -331,6 +377,7 @@ def seed(endpoint: str, *, callback_url: str) -> Seeded:
     central.client("s3", endpoint_url=endpoint).create_bucket(Bucket=org.MEMORY_BUCKET)
     for acct in org.ACCOUNTS:
         _seed_member(central, endpoint, acct)
+    _seed_payer(central, endpoint, names[tables.ACCOUNTS.setting])
     pool, client, refresh = _create_cognito(central, endpoint, callback_url)
     _link_people(endpoint, names, key_id, refresh)
     logger.info("organisation seeded", extra={"accounts": len(org.ACCOUNTS), "people": len(org.PEOPLE)})

@@ -183,10 +183,10 @@ async def test_phrasing_becomes_the_right_call(
 
 
 async def test_region_is_passed_to_the_bridge(runtime: AgentRuntime, env: AgentWorld, alice: str) -> None:
-    await collect(runtime.invoke({"prompt": "list vpcs in us-west-2 in staging", "access_token": alice}))
+    await collect(runtime.invoke({"prompt": "list vpcs in us-west-2 in production", "access_token": alice}))
     [(_, event)] = env.bridge.bridge_calls()
     assert event["region"] == "us-west-2"
-    assert event["account_id"] == STG
+    assert event["account_id"] == PRD
 
 
 async def test_answer_groups_failures_per_account(runtime: AgentRuntime, env: AgentWorld, alice: str) -> None:
