@@ -116,6 +116,8 @@ class Resolution:
         accounts: The accounts to query, in the order named, without duplicates.
         problems: Why the request cannot run as asked (each a sentence the person can act on).
         notes: Accounts left out on purpose (not entitled, disabled) while others remain.
+        payer: The account the registry marks as the payer (management) account, where Cost
+            Explorer runs; ``None`` when none is marked.
         ambiguous: The words that matched several accounts (empty when none did).
         choices: The accounts those words matched, offered as buttons.
     """
@@ -125,6 +127,7 @@ class Resolution:
     notes: list[str] = field(default_factory=list)
     ambiguous: str = ""
     choices: list[AccountEntry] = field(default_factory=list)
+    payer: AccountEntry | None = None
 
     @property
     def ok(self) -> bool:
@@ -150,6 +153,11 @@ class Resolution:
             ],
             "message": self.message(),
             "notes": self.notes,
+            **(
+                {"payer": {"account_id": self.payer.account_id, "name": self.payer.name}}
+                if self.payer
+                else {}
+            ),
             **(
                 {
                     "ambiguous": self.ambiguous,
@@ -280,7 +288,7 @@ def resolve(phrase: str, accounts: list[AccountEntry], groups: frozenset[str]) -
     (``prod accounts``, ``all staging``), ``all accounts``, and lists
     (``staging and dev``, ``staging, production``).
     """
-    result = Resolution()
+    result = Resolution(payer=next((a for a in accounts if a.payer and a.enabled), None))
     environments = {a.environment for a in accounts if a.environment}
     enabled = [a for a in accounts if a.enabled]
     text = trim_courtesy(phrase)

@@ -14,6 +14,7 @@ Each step is decided from the messages alone, so the planner keeps no state
 between calls and survives restarts with the session's memory.
 """
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterable
@@ -27,7 +28,7 @@ from strands.types.content import Message, Messages
 from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolSpec
 
-from agent import answers, exposure, grammar, intents, regions
+from agent import answers, cost, exposure, grammar, intents, logs, regions
 from agent.gateway import tool_suffix
 from centralops import settings
 from centralops.errors import CentralOpsError
@@ -152,6 +153,14 @@ def _per_bucket_calls(
     return calls
 
 
+POLL_INTERVAL_S = 0.5
+
+
+def _is_repeated_poll(messages: Messages, planned: list[StreamEvent]) -> bool:
+    polling = any(logs.RESULTS in json.dumps(e.get("contentBlockDelta", {})) for e in planned)
+    return polling and logs.RESULTS in json.dumps(messages[-2:], default=str)
+
+
 def _usage() -> StreamEvent:
     return {
         "metadata": {
@@ -194,7 +203,10 @@ class OfflinePlanner(Model):
         **kwargs: Any,
     ) -> AsyncIterable[StreamEvent]:
         """Decide the next step of the current turn and stream it in the Converse format."""
-        for event in self.plan(messages, [t["name"] for t in tool_specs or []]):
+        planned = self.plan(messages, [t["name"] for t in tool_specs or []])
+        if _is_repeated_poll(messages, planned):
+            await asyncio.sleep(POLL_INTERVAL_S)  # a Logs Insights query still running: give it time
+        for event in planned:
             yield event
         yield _usage()
 
@@ -222,7 +234,14 @@ class OfflinePlanner(Model):
                 "run", command=change.command, targets=change.targets, region=change.region
             )
         else:
+            names = {tool_suffix(n): n for n in tool_names}
+            if (cost_q := cost.parse(prompt) or cost.follow_up(history, prompt)) is not None:
+                return self._cost(cost_q, messages[start:], names)
+            if (log_q := logs.parse(prompt)) is not None:
+                return self._logs(log_q, messages[start:], names)
             intent = grammar.parse(prompt, history)
+            if intent is None and logs.mentions(prompt):
+                return _text_events(logs.NAME_THE_GROUP)
         if intent is None:
             return _text_events(grammar.HELP)
         names = {tool_suffix(n): n for n in tool_names}
@@ -287,6 +306,96 @@ class OfflinePlanner(Model):
             return _text_events("\n\n".join(p for p in [answer, *notes] if p))
         action = "run" if intent.action == "run" else intent.action
         answer = answers.compose(action, resource, listed, account_names, command) if listed else ""
+        return _text_events("\n\n".join(p for p in [answer, *notes] if p))
+
+    def _resolved(
+        self, targets: str | None, turn: Messages, names: dict[str, str], what: str
+    ) -> tuple[list[StreamEvent] | None, dict[str, Any]]:
+        """``(next step, resolution)``: resolve the accounts first; a failure is the answer."""
+        if RESOLVE_TOOL not in names or "query" not in names:
+            return _text_events("I have no tools to query accounts with; the Gateway offered none."), {}
+        if not targets:
+            return _text_events(
+                f"Which account(s) should I look at for {what}? Name one (e.g. `staging`), "
+                "an environment (`prod accounts`) or `all accounts`."
+            ), {}
+        resolved = next((r for u, r in _tool_exchanges(turn) if u["name"] == names[RESOLVE_TOOL]), None)
+        if resolved is None:
+            return _tool_events([(names[RESOLVE_TOOL], {"targets": targets})]), {}
+        resolution = answers.loads(_result_text(resolved))
+        if not isinstance(resolution, dict) or not resolution.get("ok"):
+            message = resolution.get("message") if isinstance(resolution, dict) else None
+            return _text_events(str(message or _result_text(resolved))), {}
+        return None, resolution
+
+    def _cost(self, query: cost.CostQuery, turn: Messages, names: dict[str, str]) -> list[StreamEvent]:
+        """Cost Explorer in the payer account, filtered by the linked accounts."""
+        step, resolution = self._resolved(query.targets, turn, names, "cost")
+        if step is not None:
+            return step
+        payer = resolution.get("payer")
+        if not isinstance(payer, dict):
+            return _text_events(cost.NO_PAYER)
+        linked = {a["account_id"]: a["name"] for a in resolution.get("accounts", [])}
+        exchanges = [(u, r) for u, r in _tool_exchanges(turn) if tool_suffix(u["name"]) in BRIDGE_SUFFIXES]
+        if not exchanges:
+            command = query.command(list(linked))
+            return _tool_events(
+                [
+                    (
+                        names["query"],
+                        {
+                            "tool_name": "aws___call_aws",
+                            "account_id": payer["account_id"],
+                            "arguments": {"cli_command": command},
+                        },
+                    )
+                ]
+            )
+        bridge = _bridge_results(exchanges)
+        notes = [*bridge.refusals, *resolution.get("notes", [])]
+        answer = ""
+        if bridge.results:
+            command, result = bridge.results[0]
+            answer = cost.compose(query, result, linked, str(payer.get("name")), command)
+        return _text_events("\n\n".join(p for p in [answer, *notes] if p))
+
+    def _logs(self, query: logs.LogQuery, turn: Messages, names: dict[str, str]) -> list[StreamEvent]:
+        """Start a Logs Insights query, poll it, show its result."""
+        step, resolution = self._resolved(query.targets, turn, names, f"the logs of `{query.log_group}`")
+        if step is not None:
+            return step
+        accounts = resolution.get("accounts", [])
+        if len(accounts) != 1:
+            return _text_events(logs.ONE_ACCOUNT)
+        account = accounts[0]
+        exchanges = [(u, r) for u, r in _tool_exchanges(turn) if tool_suffix(u["name"]) in BRIDGE_SUFFIXES]
+        bridge = _bridge_results(exchanges)
+
+        def call(command: str) -> list[StreamEvent]:
+            tool_input = {
+                "tool_name": "aws___call_aws",
+                "account_id": account["account_id"],
+                "arguments": {"cli_command": command},
+            }
+            return _tool_events([(names["query"], tool_input)])
+
+        if not exchanges:
+            return call(query.command())
+        notes = [*bridge.refusals, *resolution.get("notes", [])]
+        started = [r for c, r in bridge.results if c.startswith(logs.START)]
+        polls = [r for c, r in bridge.results if c.startswith(logs.RESULTS)]
+        if started and started[0].ok and (qid := logs.query_id(started[0])):
+            last = polls[-1] if polls else None
+            if last is None or (
+                last.ok and logs.status(last) in logs.PENDING and len(polls) < logs.MAX_POLLS
+            ):
+                return call(f"{logs.RESULTS} --query-id {qid}")
+            answer = logs.compose(query, last, str(account["name"]))
+        elif started:
+            answer = logs.compose(query, started[0], str(account["name"]))
+        else:
+            answer = ""
         return _text_events("\n\n".join(p for p in [answer, *notes] if p))
 
     def _regional(

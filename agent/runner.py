@@ -18,7 +18,7 @@ from typing import Any
 from strands import Agent
 from strands.models.model import Model
 
-from agent import gateway, memory
+from agent import gateway, logs, memory
 from agent.accounts import AccountRegistry
 from agent.answers import AccountResult, compose, parse_results
 from agent.approvals import ApprovalPolicy, ApprovalStore, PendingCall
@@ -194,12 +194,55 @@ class AgentRuntime:
             ]
         for r in results:
             yield events.tool_end(names.get(r.account_id, r.account_id), call.command, ok=r.ok, ms=r.ms)
+        if (
+            (query := logs.from_command(call.command))
+            and len(results) == 1
+            and (qid := logs.query_id(results[0]))
+        ):
+            # A started Logs Insights query (often just approved): its result is what the person asked for.
+            async for event in self._follow_query(gate, call, query, qid, names, usage):
+                yield event
+            return
         resource = for_command(call.command)
         exact = resource is not None and call.command.split() == resource.list_command.split()
         yield events.text(compose("list" if exact else "run", resource, results, names, call.command))
         answered = [names.get(r.account_id, r.account_id) for r in results if r.ok]
         if answered and (items := suggest(call.command, answered)):
             yield events.followups(items)
+
+    async def _follow_query(
+        self,
+        gate: Gate,
+        call: PendingCall,
+        query: logs.LogQuery,
+        query_id: str,
+        names: Mapping[str, str],
+        usage: dict[str, int],
+    ) -> AsyncIterator[Event]:
+        """Poll a started Logs Insights query until it completes and show its result table."""
+        poll = PendingCall("query", f"{logs.RESULTS} --query-id {query_id}", call.account_ids, call.region)
+        account = names.get(call.account_ids[0], call.account_ids[0])
+        yield events.status(f"Waiting for the Logs Insights query in {account}…")
+        result = AccountResult(
+            call.account_ids[0], ok=False, error_code="gateway_failed", error=GATEWAY_FAILED_READ
+        )
+        for attempt in range(logs.MAX_POLLS):
+            decision = await asyncio.to_thread(gate.review, poll.tool, poll.arguments())
+            if decision.arguments is None:
+                result = AccountResult(
+                    call.account_ids[0], ok=False, error_code="refused", error=decision.refusal or ""
+                )
+                break
+            usage["tool_calls"] = usage.get("tool_calls", 0) + 1
+            ok, text = await self._call_bridge(gate, poll.tool, decision.arguments, retry=True)
+            if not ok:
+                break
+            result = parse_results(text, call.account_ids)[0]
+            if not result.ok or logs.status(result) not in logs.PENDING:
+                break
+            if attempt + 1 < logs.MAX_POLLS:
+                await asyncio.sleep(0.5)
+        yield events.text(logs.compose(query, result, account))
 
     async def _call_bridge(
         self, gate: Gate, tool: str, arguments: dict[str, Any], *, retry: bool

@@ -74,7 +74,7 @@ class Evaluation:
         self.info = info
         self.client = httpx.Client(timeout=180)
         self.tokens: dict[str, str] = {}
-        self.names = {a.account_id: a.name for a in org.ACCOUNTS}
+        self.names = {a.account_id: a.name for a in (*org.ACCOUNTS, org.MANAGEMENT)}
         dynamodb = boto3.client(
             "dynamodb",
             endpoint_url=info.moto_url,

@@ -13,8 +13,12 @@ A file holds one category::
         approval: {command: …, accounts: [staging]} # an approval request, for changes
         before: [list buckets in staging]     # earlier turns of the same thread
         person: alice                         # who asks (alice by default)
+        one_of:                               # alternatives (calls/approval/facts/...): any one passes
+          - {calls: [...], facts: [...]}
+          - {calls: [], approval: {...}}
 
-``calls: []`` means no command may run. Without ``approval`` none may be requested.
+``calls: []`` means no command may run. Without ``approval`` none may be requested. In a
+command, ``*`` matches any text (times and query ids change from run to run).
 """
 
 from dataclasses import dataclass, field
@@ -65,6 +69,7 @@ class Case:
     approval: Call | None = None
     before: tuple[str, ...] = ()
     person: str = "alice"
+    one_of: tuple["Case", ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -79,14 +84,17 @@ def _call(raw: Any, where: str) -> Call:
     )
 
 
-def _case(category: str, raw: Any, where: str) -> Case:
-    if not isinstance(raw, dict) or not isinstance(raw.get("prompt"), str):
+def _case(category: str, raw: Any, where: str, *, alternative: bool = False) -> Case:
+    if not isinstance(raw, dict) or not (alternative or isinstance(raw.get("prompt"), str)):
         raise CaseError(f"{where}: each case needs a prompt")
+    alternatives = raw.get("one_of") or []
+    if not isinstance(alternatives, list):
+        raise CaseError(f"{where}: one_of is a list of alternatives")
     calls = raw.get("calls")
     facts = tuple(tuple(f) if isinstance(f, list) else (str(f),) for f in raw.get("facts") or [])
     return Case(
         category=category,
-        prompt=raw["prompt"],
+        prompt=str(raw.get("prompt", "")),
         source=where,
         calls=None if calls is None else tuple(_call(c, where) for c in calls),
         facts=facts,
@@ -95,6 +103,10 @@ def _case(category: str, raw: Any, where: str) -> Case:
         approval=_call(raw["approval"], where) if raw.get("approval") else None,
         before=tuple(str(b) for b in raw.get("before") or []),
         person=str(raw.get("person", "alice")),
+        one_of=tuple(
+            _case(category, a, f"{where} one_of {i + 1}", alternative=True)
+            for i, a in enumerate(alternatives)
+        ),
     )
 
 

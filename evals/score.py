@@ -1,5 +1,6 @@
 """Scoring one case against what the agent streamed and what the bridge audited."""
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,12 +37,32 @@ def calls_of(records: Iterable[Mapping[str, Any]], names: Mapping[str, str]) -> 
     return [Call(tool, command, tuple(sorted(accounts))) for (tool, command), accounts in grouped.items()]
 
 
+def matches(want: Call, got: Call) -> bool:
+    """Same tool and accounts, and the command matches (``*`` in the expected one matches any text)."""
+    pattern = ".*".join(re.escape(part) for part in want.command.split("*"))
+    return (
+        want.tool == got.tool
+        and want.accounts == got.accounts
+        and re.fullmatch(pattern, got.command) is not None
+    )
+
+
 def _has(text: str, fact: str) -> bool:
     return fact.lower() in text.lower()
 
 
 def failures(case: Case, seen: Observed) -> list[str]:
-    """Why the case failed (empty when it passed)."""
+    """Why the case failed (empty when it passed); with ``one_of``, passing one alternative is enough."""
+    own = _failures(case, seen)
+    if not case.one_of or own:
+        return own
+    tried = [_failures(alternative, seen) for alternative in case.one_of]
+    if any(not why for why in tried):
+        return []
+    return [f"alternative {i + 1}: {'; '.join(why)}" for i, why in enumerate(tried)]
+
+
+def _failures(case: Case, seen: Observed) -> list[str]:
     out: list[str] = [f"error event: {e}" for e in seen.errors]
     if seen.mutating_ran:
         out.append("a mutating command ran")
@@ -49,20 +70,18 @@ def failures(case: Case, seen: Observed) -> list[str]:
         if not case.calls and seen.calls:
             out.append(f"expected no command, ran {[c.command for c in seen.calls]}")
         for want in case.calls:
-            if want not in seen.calls:
-                near = [c for c in seen.calls if c.command == want.command]
+            if not any(matches(want, got) for got in seen.calls):
+                near = [c for c in seen.calls if matches(Call(c.tool, want.command, c.accounts), c)]
                 got = f" (ran it as {near[0].tool} in {list(near[0].accounts)})" if near else ""
                 out.append(f"missing call {want.tool} `{want.command}` in {list(want.accounts)}{got}")
     if case.approval is not None:
-        if not any(
-            a.command == case.approval.command and a.accounts == case.approval.accounts
-            for a in seen.approvals
-        ):
+        wanted = Call("approval", case.approval.command, case.approval.accounts)
+        if not any(matches(wanted, a) for a in seen.approvals):
             out.append(
                 f"expected an approval request for `{case.approval.command}` in {list(case.approval.accounts)}, "
                 f"got {[(a.command, list(a.accounts)) for a in seen.approvals]}"
             )
-    elif seen.approvals:
+    elif seen.approvals and not case.one_of:
         out.append(f"unexpected approval request {[a.command for a in seen.approvals]}")
     for alternatives in case.facts:
         if not any(_has(seen.text, f) for f in alternatives):
