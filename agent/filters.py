@@ -100,7 +100,7 @@ _PUBLIC_ANY = re.compile(
 # An alarm state written as AWS writes it, after any resource ("queues in ALARM"): case-sensitive.
 _ALARM_WORD = re.compile(r"\s+(?:in\s+)?(?:state\s+)?(ALARM|INSUFFICIENT_DATA)\b")
 _PUBLIC_AFTER = re.compile(
-    r"(\bbuckets?)\s+(?:(?:that\s+|which\s+)?(?:are|is)\s+)?(?:publicly\s+(?:accessible|readable|exposed)|public|exposed|"
+    r"(\bbuckets?)\s+(?:(?:that\s+|which\s+)?(?:are|is)\s+)?(?:publicly\s+(?:accessible|readable|exposed)|public(?!\s+access)|exposed|"
     r"open\s+to\s+the\s+(?:internet|world|public))\b",
     re.IGNORECASE,
 )

@@ -313,3 +313,21 @@ class IntentCheck:
         if sink.resolution and not sink.resolution.get("ok") and sink.resolution.get("message"):
             reasons.append(str(sink.resolution["message"]))
         return [events.text(intents.plain_refusal(change, reasons))]
+
+
+def ran_footer(sink: EventSink, answer: str, limit: int = 5) -> str | None:
+    """``_Ran `aws …` in staging._`` for the commands that answered and that the answer does not name.
+
+    Every answer on the model path is marked with the commands behind it; a model that
+    already named them gets nothing added.
+    """
+    where: dict[str, list[str]] = {}
+    for command, names in sink.executed:
+        if command and command not in answer:
+            where.setdefault(command, [])
+            where[command].extend(n for n in names if n not in where[command])
+    if not where:
+        return None
+    parts = [f"`{c}` in {', '.join(n)}" for c, n in list(where.items())[:limit]]
+    more = f"; and {len(where) - limit} more command(s)" if len(where) > limit else ""
+    return f"\n\n_Ran {'; '.join(parts)}{more}._"

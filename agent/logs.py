@@ -155,7 +155,11 @@ def _row(fields: Any) -> dict[str, Any]:
     row: dict[str, Any] = {}
     for f in fields if isinstance(fields, list) else []:
         if isinstance(f, Mapping) and f.get("field") in {"@timestamp", "@message"}:
-            row[str(f["field"])] = f.get("value")
+            value = f.get("value")
+            if f["field"] == "@timestamp" and isinstance(value, str) and value.isdigit():
+                # moto (and some clients) give epoch milliseconds; Logs Insights itself a UTC time.
+                value = datetime.fromtimestamp(int(value) / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+            row[str(f["field"])] = value
     return row
 
 

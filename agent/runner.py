@@ -26,7 +26,7 @@ from agent.auth import authenticate
 from agent.config import AgentSettings
 from agent.direct import DirectCommand, parse_direct
 from agent.followups import account_choices, suggest
-from agent.gate import EventSink, Gate, GateHook, IntentCheck, approval_event, approval_text
+from agent.gate import EventSink, Gate, GateHook, IntentCheck, approval_event, approval_text, ran_footer
 from agent.models import build_model
 from agent.prompts import system_prompt
 from agent.resources import for_command
@@ -352,6 +352,7 @@ class AgentRuntime:
         sink = EventSink()
         check = IntentCheck.of(prompt)
         held: list[str] = []
+        said: list[str] = []
         model = self.model_factory()
         session = await asyncio.to_thread(memory.session_manager, self.settings, gate.session_id)
         async with self.gateways.session(gate.caller.token, gate.caller.expires_at) as gw:
@@ -385,6 +386,8 @@ class AgentRuntime:
                 if check.holds and event["type"] == "text":
                     held.append(event["delta"])
                     continue
+                if event["type"] == "text":
+                    said.append(event["delta"])
                 yield event
             await task
         if session is not None:
@@ -392,7 +395,11 @@ class AgentRuntime:
         if "error" in outcome:
             raise outcome["error"]
         for event in check.finish(sink, "".join(held)):
+            if event["type"] == "text":
+                said.append(event["delta"])
             yield event
+        if footer := ran_footer(sink, "".join(said)):
+            yield events.text(footer)
         for record in sink.approvals:
             yield events.text(approval_text(record))
         usage["tool_calls"] = sink.tool_calls

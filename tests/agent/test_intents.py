@@ -401,4 +401,5 @@ async def test_a_read_question_is_untouched(
     evs = await collect(
         scripted(model).invoke({"prompt": "list stopped instances in staging", "access_token": alice})
     )
-    assert texts(evs) == "Staging has three buckets."
+    assert texts(evs).startswith("Staging has three buckets.")
+    assert "I did not change" not in texts(evs)
