@@ -265,6 +265,11 @@ What I understand:
 - resources: S3 buckets, EC2 instances, Lambda functions, DynamoDB tables, IAM roles, VPCs, \
 RDS instances, SQS queues, SNS topics, CloudFormation stacks, CloudWatch alarms
 - accounts: a name, alias or id, an environment (`prod accounts`, `all staging`), `all accounts`, or a list
+- filters: `running instances`, `alarms in ALARM`, `public buckets`, `instances tagged team=payments`
+- regions: `list functions in staging in all regions`, `… in eu-west-1 and us-east-1`
+- cost: `what did we spend last month in staging`, `top services by cost in production`
+- logs: `errors in the last hour in function staging-api in staging`
+- changes: `delete bucket acme-x in staging` asks a second person to approve that exact command
 - explicit commands: `run aws ec2 describe-vpcs in staging` (or `--account staging`)
 - follow-ups: `and in production?`, `what about dev?`
 
