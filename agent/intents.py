@@ -126,10 +126,18 @@ _HYPOTHETICAL = re.compile(
     r"how (?:do|can|could|would|should|might) (?:i|we|you|one|someone)\s+|how to\s+|"
     r"is it safe to\s+|can i safely\s+|should (?:i|we)\s+|"
     r"(?:show|tell) me how to\s+|explain how to\s+|what does it (?:take|mean) to\s+|"
-    r"what would it take to\s+|is it possible for me to\s+)"
+    r"what would it take to\s+|is it possible for me to\s+|"
+    r"is it (?:ok|okay|safe|possible|allowed|fine|a good idea) (?:for (?:me|us) )?to\s+|"
+    r"am i allowed to\s+|are we allowed to\s+|"
+    r"(?:can|could|may|shall|must|do|does) (?:i|we|one) (?:safely |just |still |really )?(?:need to |have to )?)"
 )
 _PASSIVE = re.compile(
     r"\b(?:needs?|has|have|must|should|ought|got)\s+(?:to\s+)?be\s+(\w+(?:\s+(?:down|up|off|on))?)\b"
+)
+# "I want the instance stopped", "we need bucket x deleted in staging".
+_WANTED = re.compile(
+    r"\b(?:want|need|'d like|would like)\s+(?!to\b)(.+?)\s+(\w+(?:\s+(?:down|up|off|on))?)"
+    r"(?:\s+(?:in|on|from|across|for|within)\b.*)?$"
 )
 _CLAUSES = re.compile(r"\s*(?:[,;!?]+|\.(?:\s|$)|\band then\b|\bthen\b|\band\b|\bbut\b)\s*")
 _READ_START = re.compile(
@@ -141,6 +149,7 @@ _ID = re.compile(
 _PREP = re.compile(r"\s(?:in|on|from|across|for|within|inside|at|of)\s+")
 _NOT_NAMES = frozenset(
     "the a an my our all every each this that these those it them its one ones some any new old "
+    "running stopped stopping pending terminated public private empty unused idle everything ok "
     "in on from across for within inside at of to with and or please now asap named called "
     "account accounts instance instances server servers".split()
 )
@@ -275,7 +284,9 @@ def _object(rest: str) -> tuple[Resource | None, str | None, str | None]:
         and not (t.isdigit() and len(t) != 12)
         and (any(c.isdigit() or c in "-_.:/" for c in t) or resource is not None)
     ]
-    name = names[-1] if names else None
+    # An identifier-looking word ("staging-api", "i-0abc") beats a plain one ("memory", "ok").
+    marked = [t for t in names if any(c.isdigit() or c in "-_.:/" for c in t)]
+    name = (marked or names or [None])[-1]
     if name and name.startswith("i-") and resource is None:
         resource = next(r for r in RESOURCES if r.key == "instances")
     if name and resource is not None and name in {w for w, r in _WORDS if r is resource}:
@@ -320,6 +331,11 @@ def classify(prompt: str) -> ChangeIntent | None:
         rest = text[at + len(form) :] if at >= 0 else clause[len(form) :]
         resource, name, targets = _object(rest.strip())
         return ChangeIntent(kind, canonical, form, resource, name, targets or _targets_of(text), region)
+    if not _READ_START.match(_strip_lead(text)) and (wanted := _WANTED.search(text)) is not None:
+        hit = _starts_with(wanted.group(2), _INFLECTED)
+        if hit is not None and not hit[0].endswith("ing"):
+            resource, name, targets = _object(wanted.group(1))
+            return ChangeIntent("request", hit[1], hit[0], resource, name, _targets_of(text), region)
     passive = None if _READ_START.match(_strip_lead(text)) else _PASSIVE.search(text)
     if passive:
         hit = _starts_with(passive.group(1), _INFLECTED)

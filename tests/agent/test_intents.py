@@ -144,6 +144,10 @@ OTHER_CHANGES = [
     ("deploy my app to production", "change"),
     ("Turn off everything in dev please", "stop"),
     ("empty the bucket acme-dev-sandbox in dev", "empty"),
+    ("I want the instance i-0123456789abcdef0 stopped in staging", "stop"),
+    ("we need bucket acme-x deleted in staging", "delete"),
+    ("Open port 22 on sg-123 in staging", "change"),
+    ("ok now delete it", "delete"),
     ("purge the queue staging-jobs in staging", "empty"),
 ]
 
@@ -155,7 +159,39 @@ def test_changes_without_a_known_command_are_requests_too(prompt: str, change: s
     assert "run aws " in intent.how_to_ask()
 
 
+MORE_HYPOTHETICAL = [
+    "Is it OK to delete bucket acme-dev-sandbox in dev?",
+    "Can I delete bucket acme-dev-sandbox in dev?",
+    "do I need to restart instance i-0abc1234 in dev",
+    "how can I delete a bucket",
+    "is it safe to reboot i-0abc1234 in staging",
+]
+
+
+@pytest.mark.parametrize("prompt", MORE_HYPOTHETICAL)
+def test_asking_whether_or_how_is_hypothetical(prompt: str) -> None:
+    intent = intents.classify(prompt)
+    assert intent is not None and intent.kind == "hypothetical", prompt
+
+
+def test_an_identifier_is_preferred_to_a_plain_word_as_the_name() -> None:
+    for prompt, name in [
+        ("update the lambda staging-api memory to 512 in staging", "staging-api"),
+        ("set the alarm staging-5xx to OK in staging", "staging-5xx"),
+        ("start the stopped instances in staging", None),
+        ("Remove the acme-staging-logs bucket, staging", "acme-staging-logs"),
+    ]:
+        intent = intents.classify(prompt)
+        assert intent is not None and intent.name == name, (prompt, intent)
+
+
 READS = [
+    "I want to see stopped instances in staging",
+    "i need the list of stopped instances",
+    "can I list buckets in staging",
+    "which lambda functions can I delete in staging?",
+    "why did the instances stop in staging?",
+    "show me recently deleted buckets",
     "list stopped instances in staging",
     "show running instances in prod",
     "how many instances are running in prod",
