@@ -286,7 +286,8 @@ def _object(rest: str) -> tuple[Resource | None, str | None, str | None]:
     ]
     # An identifier-looking word ("staging-api", "i-0abc") beats a plain one ("memory", "ok").
     marked = [t for t in names if any(c.isdigit() or c in "-_.:/" for c in t)]
-    name = (marked or names or [None])[-1]
+    chosen = marked or names
+    name: str | None = chosen[-1] if chosen else None
     if name and name.startswith("i-") and resource is None:
         resource = next(r for r in RESOURCES if r.key == "instances")
     if name and resource is not None and name in {w for w, r in _WORDS if r is resource}:
