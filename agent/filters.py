@@ -95,7 +95,9 @@ _PUBLIC_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _PUBLIC_ANY = re.compile(
-    r"\b(?:publicly\s+(?:accessible|readable|exposed)|public(?!\s+access))\b", re.IGNORECASE
+    r"(?:\s+(?:that\s+|which\s+)?(?:are|is)\s+(?:currently\s+)?)?"
+    r"\b(?:publicly\s+(?:accessible|readable|exposed)|public(?!\s+access))\b",
+    re.IGNORECASE,
 )
 # An alarm state written as AWS writes it, after any resource ("queues in ALARM"): case-sensitive.
 _ALARM_WORD = re.compile(r"\s+(?:in\s+)?(?:state\s+)?(ALARM|INSUFFICIENT_DATA)\b")
@@ -111,7 +113,10 @@ _WINDOW = re.compile(
     re.IGNORECASE,
 )
 _NUMBERS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "seven": 7, "twenty-four": 24, "twenty four": 24}
-_UNSUPPORTED = re.compile(rf"\b({'|'.join(re.escape(w) for w in UNSUPPORTED)})\b", re.IGNORECASE)
+_UNSUPPORTED = re.compile(
+    rf"(?:\s+(?:that\s+|which\s+)?(?:are|is)\s+(?:not\s+)?)?\b({'|'.join(re.escape(w) for w in UNSUPPORTED)})\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)

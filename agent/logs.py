@@ -102,7 +102,7 @@ def parse(prompt: str) -> LogQuery | None:
         pattern = "(?i)(error|exception|fail)"
     targets = None
     text = re.sub(r"\b(?:in|on|from)\s+(?=(?:in|on|from)\b)", "", " ".join(text.split()), flags=re.IGNORECASE)
-    if m := _TARGETS.search(text):
+    if m := _TARGETS.search(" " + text):
         targets = re.sub(r"\b(?:for|with|containing)\b.*$", "", m.group(1)).strip() or None
     window = q.window or filters.Window("the last hour", amount=1, unit="hour")
     return LogQuery(group, targets, window, pattern)

@@ -94,6 +94,7 @@ def test_tags_are_applied_with_their_case(prompt: str, command: str) -> None:
         ("list buckets created in the last hour in staging", "“in the last hour” was not applied"),
         ("list queues in ALARM in staging", "`ALARM` is an alarm state"),
         ("show the oldest instances in staging", "“oldest”"),
+        ("buckets in staging that are encrypted", "“encrypted”"),
     ],
 )
 def test_a_qualifier_that_cannot_be_applied_is_said(prompt: str, said: str) -> None:
@@ -111,6 +112,7 @@ def test_a_qualifier_that_cannot_be_applied_is_said(prompt: str, said: str) -> N
         "show publicly accessible s3 buckets in staging",
         "are any buckets open to the internet in staging",
         "exposed buckets in staging",
+        "Which S3 buckets in staging are public?",
     ],
 )
 def test_public_buckets_are_checked_per_bucket(prompt: str) -> None:
