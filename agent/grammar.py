@@ -26,7 +26,7 @@ from agent.resources import RESOURCES, Resource
 
 _CODE = r"[a-z]{2}(?:-gov)?-[a-z]+-\d"
 _REGION = re.compile(
-    rf"\b(?:(?:in|across|over)\s+(?:the\s+)?(?:regions?\s+)?|regions?\s+)?({_CODE}(?:\s*(?:,|\band\b|&|\bor\b)\s*{_CODE})*)"
+    rf"(?<![\w:/-])(?:(?:in|across|over)\s+(?:the\s+)?(?:regions?\s+)?|regions?\s+)?({_CODE}(?:\s*(?:,|\band\b|&|\bor\b)\s*{_CODE})*)"
     r"(?:\s+regions?)?\b",
     re.IGNORECASE,
 )

@@ -144,7 +144,7 @@ _READ_START = re.compile(
     r"^(?:list|show|what|which|how|count|get|find|display|describe|are|is|do|does|did|who|when|where|why)\b"
 )
 _ID = re.compile(
-    r"^(?:i-[0-9a-f]{4,}|vol-[0-9a-f]+|vpc-[0-9a-f]+|arn:\S+|https://\S+|[a-z0-9][a-z0-9._/+=@-]*)$"
+    r"^(?:i-[0-9a-f]{4,}|vol-[0-9a-f]+|vpc-[0-9a-f]+|arn:[\w:/.+=@,-]+|https://[\w:/.+=@,%-]+|[a-z0-9][a-z0-9._/+=@-]*)$"
 )
 _PREP = re.compile(r"\s(?:in|on|from|across|for|within|inside|at|of)\s+")
 _NOT_NAMES = frozenset(
@@ -259,6 +259,34 @@ def _starts_with(clause: str, table: list[tuple[str, str]]) -> tuple[str, str] |
     return None
 
 
+# Words after a verb that make it a noun phrase: "start time", "stop reason", "update history".
+_NOUN_AFTER = frozenset(
+    "time times date dates reason reasons state status events event history log logs count size "
+    "timestamp code config configuration settings policy policies protection keys values of script "
+    "page button window period".split()
+)
+# Verbs that are also adjectives before a resource: "open alarms", "empty buckets", "new instances".
+_ADJECTIVES = frozenset({"open", "close", "empty", "new", "block", "allow"})
+# What follows a verb that really asks for a change in a later clause ("… and delete the empty ones").
+_OBJECT_START = frozenset(
+    "the a an all every each it them this that these those my our any some everything".split()
+)
+
+
+def _not_a_verb(form: str, after: list[str], *, later: bool) -> bool:
+    """Whether the verb-looking word is a noun or an adjective here."""
+    nxt = after[0] if after else ""
+    if form == "new" or nxt in _NOUN_AFTER:
+        return True
+    resource_word = any(nxt == w or nxt == w + "s" for w, _ in _WORDS)
+    if form in _ADJECTIVES and resource_word and nxt.endswith("s"):
+        return True
+    if later:
+        # A later clause must name what to change: "and delete the empty ones", not "and start times".
+        return not (nxt in _OBJECT_START or resource_word or any(c.isdigit() or c == "-" for c in nxt))
+    return False
+
+
 def _object(rest: str) -> tuple[Resource | None, str | None, str | None]:
     """The resource, its name and the target words in the words after the verb."""
     at = _targets_at(rest)
@@ -306,11 +334,11 @@ def classify(prompt: str) -> ChangeIntent | None:
     if not text or re.match(r"^(?:/aws\s+)?run\s+", text) or re.match(r"^aws\s+\S+\s+\S+", text):
         return None
     region = None
-    rm = re.search(r"\b(?:in\s+(?:region\s+)?)?([a-z]{2}(?:-gov)?-[a-z]+-\d)\b", text)
+    rm = re.search(r"(?<![\w:/-])(?:in\s+(?:region\s+)?)?([a-z]{2}(?:-gov)?-[a-z]+-\d)\b", text)
     if rm:
         region = rm.group(1)
         text = (text[: rm.start()] + text[rm.end() :]).strip()
-    for clause in (c for c in _CLAUSES.split(text) if c):
+    for index, clause in enumerate(c for c in _CLAUSES.split(text) if c):
         clause = _strip_lead(clause)
         kind: Kind = "request"
         if (m := _NEGATION.match(clause)) is not None:
@@ -326,8 +354,8 @@ def classify(prompt: str) -> ChangeIntent | None:
             continue
         form, canonical = hit
         after = clause[len(form) :].split()
-        if form == "new" or (form == "empty" and after and after[0].endswith("s") and after[0] != "its"):
-            continue  # "new instances", "empty buckets in staging": a qualifier, not a change
+        if _not_a_verb(form, after, later=index > 0):
+            continue
         at = text.find(clause)
         rest = text[at + len(form) :] if at >= 0 else clause[len(form) :]
         resource, name, targets = _object(rest.strip())

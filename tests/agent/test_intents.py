@@ -186,6 +186,11 @@ def test_an_identifier_is_preferred_to_a_plain_word_as_the_name() -> None:
 
 
 READS = [
+    "start time of instance i-22220000 in staging",
+    "list instances and start times in staging",
+    "show stop reason of i-1234 in dev",
+    "open alarms in staging",
+    "update history of stack staging-network",
     "I want to see stopped instances in staging",
     "i need the list of stopped instances",
     "can I list buckets in staging",
@@ -216,6 +221,15 @@ READS = [
 @pytest.mark.parametrize("prompt", READS)
 def test_states_past_tense_and_direct_commands_are_not_change_requests(prompt: str) -> None:
     assert intents.classify(prompt) is None, prompt
+
+
+def test_an_arn_keeps_its_region_and_odd_characters_are_no_name() -> None:
+    arn = "arn:aws:sns:us-east-1:111122223333:alerts"
+    intent = intents.classify(f"delete topic {arn} in staging")
+    assert intent is not None and intent.command == f"aws sns delete-topic --topic-arn {arn}"
+    assert intent.region is None
+    odd = intents.classify("delete topic arn:aws:sns:us-east-1:1:x;rm -rf in staging")
+    assert odd is not None and odd.command is None
 
 
 def test_courtesy_is_not_part_of_the_account() -> None:
