@@ -99,3 +99,27 @@ def test_audit_records_become_calls_and_refused_ones_did_not_run() -> None:
 def test_accuracy_per_category() -> None:
     results = [{"category": "lists", "passed": True}, {"category": "lists", "passed": False}]
     assert by_category(results, ["lists", "cost"]) == {"lists": {"passed": 1, "total": 2, "accuracy": 50.0}}
+
+
+def test_a_real_model_without_credentials_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    from evals.__main__ import model_env
+
+    for key in ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "CENTRALOPS_MODEL_BASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(SystemExit, match="ANTHROPIC_API_KEY"):
+        model_env("anthropic")
+    with pytest.raises(SystemExit, match="OPENAI_API_KEY"):
+        model_env("openai")
+    assert model_env("offline") == {}
+
+
+def test_bedrock_alone_goes_to_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    from evals.__main__ import model_env
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("CENTRALOPS_MODEL_REGION", "eu-west-1")
+    env = model_env("bedrock")
+    assert env["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] == "https://bedrock-runtime.eu-west-1.amazonaws.com"
+    assert env["AWS_ACCESS_KEY_ID"] == "AKIDEXAMPLE"
+    assert env["CENTRALOPS_MODEL_REGION"] == "eu-west-1"
