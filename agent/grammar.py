@@ -163,6 +163,10 @@ def parse_sentence(raw: str) -> Partial:
         if m:
             resource, rpos = r, (m.start(), m.end())
             break
+    if resource is None and qualifiers.state and re.match(r"^(?:what|what's|whats|which|show|list)\b", low):
+        # "what's running in staging?": only instances have a run state.
+        resource = next(r for r in RESOURCES if r.key == "instances")
+        rpos = (0, len(low.split(" in ")[0]) if " in " in low else len(low))
     action = None
     if _COUNT.search(low):
         action = "count"

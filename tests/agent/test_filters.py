@@ -121,6 +121,16 @@ def test_public_buckets_are_checked_per_bucket(prompt: str) -> None:
     assert intent.targets == "staging"
 
 
+@pytest.mark.parametrize(
+    ("prompt", "state", "targets"),
+    [("what's running in staging?", "running", "staging"), ("what is stopped in dev", "stopped", "dev")],
+)
+def test_a_state_alone_asks_about_instances(prompt: str, state: str, targets: str) -> None:
+    intent = grammar.parse(prompt)
+    assert intent is not None and intent.cli_command() == STATE.format(state)
+    assert intent.targets == targets
+
+
 def test_windows_have_bounds() -> None:
     now = datetime(2026, 3, 15, 10, 30, tzinfo=UTC)
     assert Window("last hour").bounds(now) == (datetime(2026, 3, 15, 9, 30, tzinfo=UTC), now)
