@@ -53,6 +53,9 @@ bench: $(STAMP)  ## Run the benchmarks (results in .local/bench/*.json)
 	$(PY) -m bench.slack_ack
 	$(PY) -m bench.slash_command
 
+eval: $(STAMP)  ## Run the phrasings of evals/cases through the configured model on the local stack (MODEL=offline|bedrock|anthropic|openai)
+	$(PY) -m evals $(if $(MODEL),--model $(MODEL))
+
 synth: $(STAMP)  ## Synthesise the CDK app into infra/cdk.out (to deploy: cd infra && npx cdk deploy --all)
 	CDK_OUTDIR=infra/cdk.out $(PY) -m infra.app
 
@@ -73,4 +76,4 @@ teams-package:  ## Zip the Teams app package into .local/centralops-teams.zip
 clean:  ## Remove the virtual environment and local state
 	rm -rf $(VENV) .local .mypy_cache .pytest_cache .ruff_cache
 
-.PHONY: help venv demo chat up lint test bench synth deploy-check scan teams-package clean
+.PHONY: help venv demo chat up lint test bench eval synth deploy-check scan teams-package clean

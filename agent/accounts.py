@@ -37,6 +37,32 @@ ENVIRONMENT_SYNONYMS: dict[str, str] = {
 _ALL = {"all", "all accounts", "every account", "everywhere", "each account", "all of them", "every"}
 _FILLER = re.compile(r"\b(the|my|our|account|accounts|environment|environments|env|envs)\b")
 _SPLIT = re.compile(r"\s*(?:,|&|\+|\band\b|\bor\b)\s*")
+# Words after (or before) an account name that never name one: courtesy, urgency, filler.
+_COURTESY = frozenset(
+    "please pls plz thanks thank thx ty cheers asap now quickly quick urgently urgent today again "
+    "too kindly ok okay thankyou ta mate folks team guys right away".split()
+)
+_COURTESY_PHRASES = re.compile(
+    r"\b(?:thank you|thank u|right now|right away|as soon as possible|if you can|if possible|for me|"
+    r"when you can|as well|real quick|by the way)\b"
+)
+# Anything but letters, digits, spaces and the characters names, ids and lists use (emoji, "!!", "?").
+_NOISE = re.compile(r"[^\w\s,&+./:@=-]")
+
+
+def trim_courtesy(phrase: str) -> str:
+    """The account words of a phrase without trailing or leading courtesy, urgency, emoji or punctuation.
+
+    ``"staging please 🙏"`` → ``"staging"``; ``"prod asap!!"`` → ``"prod"``;
+    ``"dev, thanks"`` → ``"dev"``. Words inside a list are kept (``staging and dev``).
+    """
+    text = _COURTESY_PHRASES.sub(" ", _NOISE.sub(" ", phrase.lower()))
+    words = text.replace(",", " , ").split()
+    while words and (words[-1] in _COURTESY or words[-1] in {",", ".", "and", "&", "+"}):
+        words.pop()
+    while words and (words[0] in _COURTESY or words[0] in {",", "."}):
+        words.pop(0)
+    return " ".join(words).replace(" , ", ", ").strip(" .,")
 
 
 class RegistryError(CentralOpsError):
@@ -57,11 +83,18 @@ class Resolution:
         accounts: The accounts to query, in the order named, without duplicates.
         problems: Why the request cannot run as asked (each a sentence the person can act on).
         notes: Accounts left out on purpose (not entitled, disabled) while others remain.
+        payer: The account the registry marks as the payer (management) account, where Cost
+            Explorer runs; ``None`` when none is marked.
+        ambiguous: The words that matched several accounts (empty when none did).
+        choices: The accounts those words matched, offered as buttons.
     """
 
     accounts: list[AccountEntry] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    ambiguous: str = ""
+    choices: list[AccountEntry] = field(default_factory=list)
+    payer: AccountEntry | None = None
 
     @property
     def ok(self) -> bool:
@@ -77,11 +110,32 @@ class Resolution:
         return {
             "ok": self.ok,
             "accounts": [
-                {"account_id": a.account_id, "name": a.name, "environment": a.environment}
+                {
+                    "account_id": a.account_id,
+                    "name": a.name,
+                    "environment": a.environment,
+                    **({"regions": list(a.regions)} if a.regions else {}),
+                }
                 for a in self.accounts
             ],
             "message": self.message(),
             "notes": self.notes,
+            **(
+                {"payer": {"account_id": self.payer.account_id, "name": self.payer.name}}
+                if self.payer
+                else {}
+            ),
+            **(
+                {
+                    "ambiguous": self.ambiguous,
+                    "choices": [
+                        {"account_id": a.account_id, "name": a.name, "environment": a.environment}
+                        for a in self.choices
+                    ],
+                }
+                if self.choices
+                else {}
+            ),
         }
 
 
@@ -201,10 +255,10 @@ def resolve(phrase: str, accounts: list[AccountEntry], groups: frozenset[str]) -
     (``prod accounts``, ``all staging``), ``all accounts``, and lists
     (``staging and dev``, ``staging, production``).
     """
-    result = Resolution()
+    result = Resolution(payer=next((a for a in accounts if a.payer and a.enabled), None))
     environments = {a.environment for a in accounts if a.environment}
     enabled = [a for a in accounts if a.enabled]
-    text = phrase.strip().lower().strip(".?!")
+    text = trim_courtesy(phrase)
     if not text:
         result.problems.append(f"Name the account(s) to query, for example: {_names(enabled[:2])}.")
         return result
@@ -231,7 +285,8 @@ def resolve(phrase: str, accounts: list[AccountEntry], groups: frozenset[str]) -
             result.notes.append(f"Skipped {_names(refused)}: you are not entitled to query it.")
 
     if text in _ALL:
-        add_group(enabled, "accounts")
+        # The payer (management) account answers cost questions; "all accounts" means the members.
+        add_group([a for a in enabled if not a.payer], "accounts")
         return result
 
     for raw in _SPLIT.split(text):
@@ -271,6 +326,9 @@ def resolve(phrase: str, accounts: list[AccountEntry], groups: frozenset[str]) -
             result.problems.append(
                 f'"{term}" matches several accounts ({", ".join(a.label() for a in live)}); which one did you mean?'
             )
+            if not result.choices:
+                result.ambiguous = term
+                result.choices = [a for a in live if a.entitles(groups)]
             continue
         entry = live[0]
         if not entry.entitles(groups):

@@ -168,6 +168,9 @@ def _cell(value: Any) -> str:
 
 def _value(row: Any, column: Column) -> str:
     value = _get(row, column.path)
+    if column.fmt == "tags" and isinstance(value, list):
+        pairs = (f"{t.get('Key')}={t.get('Value')}" for t in value if isinstance(t, Mapping))
+        return _cell(", ".join(pairs))
     return human_bytes(value) if column.fmt == "bytes" else _cell(value)
 
 

@@ -16,8 +16,9 @@ from typing import Any
 
 from strands.hooks import AfterToolCallEvent, BeforeToolCallEvent, HookProvider, HookRegistry
 
+from agent import intents
 from agent.accounts import AccountEntry, AccountRegistry
-from agent.answers import parse_results
+from agent.answers import loads, parse_results
 from agent.approvals import ApprovalPolicy, ApprovalRecord, ApprovalStore, PendingCall
 from agent.auth import Caller
 from agent.gateway import BRIDGE_TOOLS, Gateway, tool_suffix
@@ -40,6 +41,8 @@ class EventSink:
         self.approvals: list[ApprovalRecord] = []
         self.tool_calls = 0
         self.executed: list[tuple[str, list[str]]] = []
+        self.refusals: list[str] = []
+        self.resolution: dict[str, Any] = {}
 
     def emit(self, event: Event) -> None:
         """Queue an event for the client."""
@@ -104,6 +107,12 @@ class Gate:
                 return Decision(refusal=f"{account_id} is not an account in the registry; nothing was run.")
             if not entry.enabled:
                 return Decision(refusal=f"The account {entry.label()} is disabled; nothing was run.")
+            region = args.get("region")
+            if region and entry.regions and region not in entry.regions:
+                return Decision(
+                    refusal=f"The account {entry.name} is limited to the region(s) {', '.join(entry.regions)} "
+                    f"in the registry; nothing was run in {region}."
+                )
             if not entry.entitles(self.caller.groups):
                 return Decision(
                     refusal=f"You are not entitled to query {entry.name}: it is limited to the group(s) "
@@ -156,13 +165,22 @@ def approval_text(record: ApprovalRecord) -> str:
 
 
 def emit_tool_ends(
-    sink: EventSink, names: Mapping[str, str], ids: list[str], command: str, text: str
+    sink: EventSink,
+    names: Mapping[str, str],
+    ids: list[str],
+    command: str,
+    text: str,
+    region: str | None = None,
 ) -> None:
-    """One ``tool`` end event per account of a bridge result; answered calls are remembered."""
+    """One ``tool`` end event per account of a bridge result; answered calls are remembered.
+
+    With an explicit region the event names it (``staging (eu-west-1)``), so a fan-out over
+    regions shows its progress per region.
+    """
     answered = []
     for r in parse_results(text, ids):
         name = names.get(r.account_id, r.account_id)
-        sink.emit(events.tool_end(name, command, ok=r.ok, ms=r.ms))
+        sink.emit(events.tool_end(f"{name} ({region})" if region else name, command, ok=r.ok, ms=r.ms))
         if r.ok:
             answered.append(name)
     if answered:
@@ -179,7 +197,7 @@ class GateHook(HookProvider):
         self.sink = sink
         self.names = dict(names)  # account id -> name, read once per invocation
         self.gateway = gateway
-        self._started: dict[str, tuple[list[str], str]] = {}
+        self._started: dict[str, tuple[list[str], str, str | None]] = {}
 
     def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
         """Register the before/after tool callbacks."""
@@ -200,6 +218,7 @@ class GateHook(HookProvider):
         )
         if decision.refusal:
             logger.info("bridge call refused", extra={"reason": decision.refusal})
+            self.sink.refusals.append(decision.refusal)
             event.cancel_tool = decision.refusal
             return
         if decision.approval:
@@ -212,19 +231,25 @@ class GateHook(HookProvider):
         event.tool_use = {**event.tool_use, "input": decision.arguments}
         ids = [a.account_id for a in decision.accounts]
         command = str(decision.arguments["arguments"].get("cli_command", ""))
-        self._started[str(event.tool_use["toolUseId"])] = (ids, command)
+        region = decision.arguments.get("region") or None
+        self._started[str(event.tool_use["toolUseId"])] = (ids, command, region)
         self.sink.tool_calls += 1
-        where = ", ".join(self.names.get(i, i) for i in ids)
+        where = ", ".join(self.names.get(i, i) for i in ids) + (f" ({region})" if region else "")
         self.sink.emit(events.status(f"Running `{command}` in {where}…"))
         for account_id in ids:
-            self.sink.emit(events.tool_start(self.names.get(account_id, account_id), command))
+            name = self.names.get(account_id, account_id)
+            self.sink.emit(events.tool_start(f"{name} ({region})" if region else name, command))
 
     def after(self, event: AfterToolCallEvent) -> None:
-        """Report per-account outcomes of a bridge call."""
+        """Report per-account outcomes of a bridge call; remember what account resolution said."""
+        if tool_suffix(event.tool_use["name"]) == "resolve_accounts" and isinstance(event.result, Mapping):
+            resolved = loads("".join(c.get("text", "") for c in event.result.get("content", [])))
+            if isinstance(resolved, dict):
+                self.sink.resolution = resolved
         started = self._started.pop(str(event.tool_use.get("toolUseId")), None)
         if started is None:
             return
-        ids, command = started
+        ids, command, region = started
         result = event.result
         text = ""
         if isinstance(result, Mapping):
@@ -241,4 +266,68 @@ class GateHook(HookProvider):
             ]
             text = json.dumps({"results": failure})
             event.result = {**result, "content": [{"text": text}]}
-        emit_tool_ends(self.sink, self.names, ids, command, text)
+        emit_tool_ends(self.sink, self.names, ids, command, text, region)
+
+
+@dataclass
+class IntentCheck:
+    """The intent of the person's words against the calls a model made (model path).
+
+    Whatever the model, a request to change something is never answered as a read:
+    its answer is held until the turn ends and is released only when an approval
+    request came of it, or when the model ran nothing and told the person how to
+    ask (``run aws …``). Otherwise it is replaced by a plain account of what happened
+    and how to ask. A hypothetical ("what would happen if I deleted …") gets the
+    how-to appended when the model left it out; a negated request passes.
+    """
+
+    change: intents.ChangeIntent | None
+
+    @classmethod
+    def of(cls, prompt: str) -> "IntentCheck":
+        """The check for one prompt."""
+        return cls(intents.classify(prompt))
+
+    @property
+    def holds(self) -> bool:
+        """Whether the model's text waits for :meth:`finish`."""
+        return self.change is not None and self.change.kind == "request"
+
+    def finish(self, sink: EventSink, held: str) -> list[Event]:
+        """The text events that end the answer (the held text, or what replaces it)."""
+        change = self.change
+        explained = "run aws" in held.lower()
+        if change is None or change.kind == "negated":
+            return [events.text(held)] if held else []
+        if change.kind == "hypothetical":
+            if sink.approvals or explained:
+                return []
+            return [events.text("\n\n" + intents.hypothetical_answer(change))]
+        if sink.approvals or (explained and not sink.executed):
+            return [events.text(held)] if held else []
+        logger.warning(
+            "a change request was answered without an approval; the answer was replaced",
+            extra={"verb": change.verb, "reads": len(sink.executed)},
+        )
+        reasons = list(sink.refusals)
+        if sink.resolution and not sink.resolution.get("ok") and sink.resolution.get("message"):
+            reasons.append(str(sink.resolution["message"]))
+        return [events.text(intents.plain_refusal(change, reasons))]
+
+
+def ran_footer(sink: EventSink, answer: str, limit: int = 5) -> str | None:
+    """``_Ran `aws …` in staging._`` for the commands that answered and that the answer does not name.
+
+    Every answer on the model path is marked with the commands behind it; a model that
+    already named them gets nothing added.
+    """
+    where: dict[str, list[str]] = {}
+    for command, names in sink.executed:
+        if command and command not in answer:
+            where.setdefault(command, [])
+            where[command].extend(n for n in names if n not in where[command])
+    if not where:
+        return None
+    parts = [f"`{c}` in {', '.join(n)}" for c, n in list(where.items())[:limit]]
+    more = f"; and {len(where) - limit} more command(s)" if len(where) > limit else ""
+    return f"\n\n_Ran {'; '.join(parts)}{more}._"

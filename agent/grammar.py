@@ -17,12 +17,25 @@
 """
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+from agent import filters
 from agent.direct import parse_direct
+from agent.filters import Qualifiers
 from agent.resources import RESOURCES, Resource
 
-_REGION = re.compile(r"\b(?:in\s+(?:region\s+)?|region\s+)?([a-z]{2}(?:-gov)?-[a-z]+-\d)\b")
+_CODE = r"[a-z]{2}(?:-gov)?-[a-z]+-\d"
+_REGION = re.compile(
+    rf"(?<![\w:/-])(?:(?:in|across|over)\s+(?:the\s+)?(?:regions?\s+)?|regions?\s+)?({_CODE}(?:\s*(?:,|\band\b|&|\bor\b)\s*{_CODE})*)"
+    r"(?:\s+regions?)?\b",
+    re.IGNORECASE,
+)
+_ALL_REGIONS = re.compile(
+    r"\b(?:(?:in|across|over|for)\s+)?(?:all|every|each)\s+(?:the\s+)?(?:enabled\s+|of\s+(?:its|their|the)\s+)?regions?\b"
+    r"|\b(?:in|across)\s+(?:all\s+)?(?:the\s+)?enabled\s+regions\b|\bregion[- ]wide\b",
+    re.IGNORECASE,
+)
+ALL_REGIONS = "*"
 _PREP = r"(?:in|on|across|for|from|within|inside|at|of)"
 # Words around a resource that never name an account ("what are the buckets", "do we have any queues").
 _STOP = frozenset(
@@ -55,6 +68,8 @@ class Intent:
         command: The CLI command of ``run``.
         targets: The phrase naming the account(s).
         region: An explicit region.
+        qualifiers: State, exposure, tags, time window and other words that narrow the answer.
+        regions: Several regions to fan out over (``("*",)``: every enabled region of each account).
     """
 
     action: str
@@ -63,15 +78,21 @@ class Intent:
     command: str | None = None
     targets: str | None = None
     region: str | None = None
+    qualifiers: Qualifiers = field(default_factory=Qualifiers)
+    regions: tuple[str, ...] = ()
 
     def cli_command(self) -> str:
         """The command this intent runs (``{account_id}`` left in for account-scoped ones)."""
+        return self.applied().command
+
+    def applied(self) -> filters.Applied:
+        """The command with the qualifiers applied, the resource whose table answers it, and what to say."""
         if self.action == "run" and self.command:
-            return self.command
+            return filters.Applied(self.resource or _RUN, self.command, ())
         assert self.resource is not None  # noqa: S101 - every non-run intent has a resource
         if self.action == "describe" and self.name and self.resource.describe_command:
-            return self.resource.describe_command.format(name=self.name)
-        return self.resource.list_command
+            return filters.Applied(self.resource, self.resource.describe_command.format(name=self.name), ())
+        return filters.apply(self.resource, self.resource.list_command, self.qualifiers)
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,11 @@ class Partial:
     command: str | None = None
     targets: str | None = None
     region: str | None = None
+    qualifiers: Qualifiers = field(default_factory=Qualifiers)
+    regions: tuple[str, ...] = ()
+
+
+_RUN = Resource("run", "results", (), "", "", ())
 
 
 def _clean(text: str) -> str:
@@ -103,6 +129,17 @@ def _targets(tail: str) -> str | None:
     return t or None
 
 
+def _regions_of(text: str) -> tuple[str | None, tuple[str, ...]]:
+    """``(one region, several regions)`` named in the sentence; ``("*",)`` for every region."""
+    low = text.lower()
+    if _ALL_REGIONS.search(low):
+        return None, (ALL_REGIONS,)
+    codes = list(dict.fromkeys(c for m in _REGION.finditer(low) for c in re.findall(_CODE, m.group(1))))
+    if len(codes) == 1:
+        return codes[0], ()
+    return None, tuple(codes)
+
+
 def parse_sentence(raw: str) -> Partial:
     """Parse one sentence into what it says; missing parts stay ``None``."""
     text = _clean(raw)
@@ -113,11 +150,10 @@ def parse_sentence(raw: str) -> Partial:
         if direct is not None:
             return Partial("run", command=direct.command, targets=direct.targets or None)
 
-    region = None
-    rm = _REGION.search(text.lower())
-    if rm:
-        region = rm.group(1)
-        text = (text[: rm.start()] + text[rm.end() :]).strip()
+    region, regions = _regions_of(text)
+    text = _REGION.sub(" ", _ALL_REGIONS.sub(" ", text))
+    text = " ".join(text.split())
+    text, qualifiers = filters.extract(text)
     low = text.lower()
 
     resource = None
@@ -127,6 +163,10 @@ def parse_sentence(raw: str) -> Partial:
         if m:
             resource, rpos = r, (m.start(), m.end())
             break
+    if resource is None and qualifiers.state and re.match(r"^(?:what|what's|whats|which|show|list)\b", low):
+        # "what's running in staging?": only instances have a run state.
+        resource = next(r for r in RESOURCES if r.key == "instances")
+        rpos = (0, len(low.split(" in ")[0]) if " in " in low else len(low))
     action = None
     if _COUNT.search(low):
         action = "count"
@@ -149,17 +189,26 @@ def parse_sentence(raw: str) -> Partial:
             # "staging buckets", "prod lambda functions": the words before the resource.
             before = [w for w in low[: rpos[0]].split() if w not in _STOP]
             targets = " ".join(before) or None
-        return Partial(action, resource, name, None, targets, region)
+        return Partial(action, resource, name, None, targets, region, qualifiers, regions)
 
     # Without a resource, only an explicit count is an action ("what about dev?" is not a list).
     action = "count" if action == "count" else None
     fm = _FOLLOW.match(low)
     if fm and fm.group(1):
-        return Partial(action, None, None, None, _targets("in " + text[fm.start(1) :]) or None, region)
+        return Partial(
+            action,
+            None,
+            None,
+            None,
+            _targets("in " + text[fm.start(1) :]) or None,
+            region,
+            qualifiers,
+            regions,
+        )
     targets = _targets(text)
     if targets is None and action is None and 0 < len(low.split()) <= 3 and not _LIST.search(low):
         targets = text  # a bare reply to "which account?": "production", "staging and dev"
-    return Partial(action, None, None, None, targets, region)
+    return Partial(action, None, None, None, targets or None, region, qualifiers, regions)
 
 
 def parse(prompt: str, history: list[str] | None = None) -> Intent | None:
@@ -171,7 +220,7 @@ def parse(prompt: str, history: list[str] | None = None) -> Intent | None:
     """
     now = parse_sentence(prompt)
     if now.action == "run":
-        return Intent("run", command=now.command, targets=now.targets, region=now.region)
+        return Intent("run", command=now.command, targets=now.targets, region=now.region, regions=now.regions)
     if now == Partial():
         return None  # nothing here to complete: "tell me a joke" must not repeat the last question
     merged = now
@@ -192,12 +241,23 @@ def parse(prompt: str, history: list[str] | None = None) -> Intent | None:
                 resource=now.resource or before.resource,
                 name=now.name if now.resource else before.name,
                 targets=now.targets or before.targets,
-                region=now.region or before.region,
+                region=now.region or (None if now.regions else before.region),
+                qualifiers=now.qualifiers if (now.qualifiers or now.resource) else before.qualifiers,
+                regions=now.regions or (() if now.region else before.regions),
             )
             break
     if merged.resource is None:
         return None
-    return Intent(merged.action or "list", merged.resource, merged.name, None, merged.targets, merged.region)
+    return Intent(
+        merged.action or "list",
+        merged.resource,
+        merged.name,
+        None,
+        merged.targets,
+        merged.region,
+        merged.qualifiers,
+        merged.regions,
+    )
 
 
 HELP = """I am the offline planner: I understand a fixed set of requests, and this one is outside it.
@@ -209,6 +269,11 @@ What I understand:
 - resources: S3 buckets, EC2 instances, Lambda functions, DynamoDB tables, IAM roles, VPCs, \
 RDS instances, SQS queues, SNS topics, CloudFormation stacks, CloudWatch alarms
 - accounts: a name, alias or id, an environment (`prod accounts`, `all staging`), `all accounts`, or a list
+- filters: `running instances`, `alarms in ALARM`, `public buckets`, `instances tagged team=payments`
+- regions: `list functions in staging in all regions`, `… in eu-west-1 and us-east-1`
+- cost: `what did we spend last month in staging`, `top services by cost in production`
+- logs: `errors in the last hour in function staging-api in staging`
+- changes: `delete bucket acme-x in staging` asks a second person to approve that exact command
 - explicit commands: `run aws ec2 describe-vpcs in staging` (or `--account staging`)
 - follow-ups: `and in production?`, `what about dev?`
 

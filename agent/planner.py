@@ -14,6 +14,7 @@ Each step is decided from the messages alone, so the planner keeps no state
 between calls and survives restarts with the session's memory.
 """
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterable
@@ -27,7 +28,7 @@ from strands.types.content import Message, Messages
 from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolSpec
 
-from agent import answers, grammar
+from agent import answers, cost, exposure, grammar, intents, logs, regions
 from agent.gateway import tool_suffix
 from centralops import settings
 from centralops.errors import CentralOpsError
@@ -105,6 +106,7 @@ class _BridgeResults:
     calls: int = 0
     results: list[tuple[str, answers.AccountResult]] = field(default_factory=list)
     refusals: list[str] = field(default_factory=list)
+    regional: list[tuple[str, str, answers.AccountResult]] = field(default_factory=list)
 
 
 def _bridge_results(exchanges: list[tuple[dict[str, Any], dict[str, Any]]]) -> _BridgeResults:
@@ -118,7 +120,9 @@ def _bridge_results(exchanges: list[tuple[dict[str, Any], dict[str, Any]]]) -> _
         if result.get("status") == "error" and not text.lstrip().startswith("{"):
             out.refusals.append(text)
             continue
-        out.results.extend((command, r) for r in answers.parse_results(text, ids))
+        parsed = answers.parse_results(text, ids)
+        out.results.extend((command, r) for r in parsed)
+        out.regional.extend((command, str(tool_input.get("region") or ""), r) for r in parsed)
     return out
 
 
@@ -147,6 +151,14 @@ def _per_bucket_calls(
                 tool_input["region"] = region
             calls.append((query, tool_input))
     return calls
+
+
+POLL_INTERVAL_S = 0.5
+
+
+def _is_repeated_poll(messages: Messages, planned: list[StreamEvent]) -> bool:
+    polling = any(logs.RESULTS in json.dumps(e.get("contentBlockDelta", {})) for e in planned)
+    return polling and logs.RESULTS in json.dumps(messages[-2:], default=str)
 
 
 def _usage() -> StreamEvent:
@@ -191,7 +203,10 @@ class OfflinePlanner(Model):
         **kwargs: Any,
     ) -> AsyncIterable[StreamEvent]:
         """Decide the next step of the current turn and stream it in the Converse format."""
-        for event in self.plan(messages, [t["name"] for t in tool_specs or []]):
+        planned = self.plan(messages, [t["name"] for t in tool_specs or []])
+        if _is_repeated_poll(messages, planned):
+            await asyncio.sleep(POLL_INTERVAL_S)  # a Logs Insights query still running: give it time
+        for event in planned:
             yield event
         yield _usage()
 
@@ -203,7 +218,30 @@ class OfflinePlanner(Model):
         start = questions[-1]
         prompt = _texts(messages[start])
         history = [_texts(messages[i]) for i in reversed(questions[:-1])]
-        intent = grammar.parse(prompt, history)
+        change = intents.classify(prompt)
+        if change is None and history:
+            change = intents.follow_up(history[0], grammar.parse_sentence(prompt))
+        if change is not None:
+            # A change is never answered as a read: it becomes its exact command (which the gate
+            # sends for approval) or a plain answer saying how to ask for it.
+            if change.kind == "negated":
+                return _text_events(intents.negated_answer(change))
+            if change.kind == "hypothetical":
+                return _text_events(intents.hypothetical_answer(change))
+            if change.command is None or not change.targets:
+                return _text_events(intents.plain_refusal(change))
+            intent: grammar.Intent | None = grammar.Intent(
+                "run", command=change.command, targets=change.targets, region=change.region
+            )
+        else:
+            names = {tool_suffix(n): n for n in tool_names}
+            if (cost_q := cost.parse(prompt) or cost.follow_up(history, prompt)) is not None:
+                return self._cost(cost_q, messages[start:], names)
+            if (log_q := logs.parse(prompt)) is not None:
+                return self._logs(log_q, messages[start:], names)
+            intent = grammar.parse(prompt, history)
+            if intent is None and logs.mentions(prompt):
+                return _text_events(logs.NAME_THE_GROUP)
         if intent is None:
             return _text_events(grammar.HELP)
         names = {tool_suffix(n): n for n in tool_names}
@@ -222,29 +260,191 @@ class OfflinePlanner(Model):
         resolution = answers.loads(_result_text(resolved))
         if not isinstance(resolution, dict) or not resolution.get("ok"):
             message = resolution.get("message") if isinstance(resolution, dict) else None
-            return _text_events(str(message or _result_text(resolved)))
+            text = str(message or _result_text(resolved))
+            if change is not None:
+                text += "\n\n" + intents.plain_refusal(change)
+            return _text_events(text)
         accounts = resolution.get("accounts", [])
         account_names = {a["account_id"]: a["name"] for a in accounts}
         ids = [a["account_id"] for a in accounts]
-        command = intent.cli_command()
+        applied = intent.applied()
+        command = applied.command
         bridge = _bridge_results([(u, r) for u, r in exchanges if tool_suffix(u["name"]) in BRIDGE_SUFFIXES])
         if not bridge.calls:
+            if intent.regions and intent.action != "run" and applied.resource.key not in regions.GLOBAL:
+                return self._regional(
+                    intent, command, applied.resource, accounts, bridge, names, account_names, []
+                )
             return _tool_events(self._calls(intent, command, ids, names))
         listed = [r for c, r in bridge.results if c == command]
-        notes = [*bridge.refusals, *resolution.get("notes", [])]
-        resource = intent.resource
+        notes = [*applied.said, *bridge.refusals, *resolution.get("notes", [])]
+        resource = None if intent.action == "run" else applied.resource
+        if intent.regions and resource is not None:
+            if resource.key not in regions.GLOBAL:
+                return self._regional(
+                    intent, command, resource, accounts, bridge, names, account_names, notes
+                )
+            notes.append(
+                f"{resource.label[:1].upper()}{resource.label[1:]} are global: one list per account."
+            )
         if resource is not None and resource.per_bucket and listed:
             template = resource.per_bucket
+            checks = exposure.CHECKS if resource.key == "public_buckets" else (template,)
             per_bucket = [(c, r) for c, r in bridge.results if c != command]
             if not per_bucket and not bridge.refusals:
-                calls = _per_bucket_calls(template, resource, listed, names["query"], intent.region)
+                calls = [
+                    call
+                    for t in checks
+                    for call in _per_bucket_calls(t, resource, listed, names["query"], intent.region)
+                ]
                 if calls:
                     return _tool_events(calls)
-            answer = answers.compose_per_bucket(resource, listed, per_bucket, account_names, template)
+            if resource.key == "public_buckets":
+                answer = exposure.compose(listed, per_bucket, account_names)
+            else:
+                answer = answers.compose_per_bucket(resource, listed, per_bucket, account_names, template)
             return _text_events("\n\n".join(p for p in [answer, *notes] if p))
         action = "run" if intent.action == "run" else intent.action
         answer = answers.compose(action, resource, listed, account_names, command) if listed else ""
         return _text_events("\n\n".join(p for p in [answer, *notes] if p))
+
+    def _resolved(
+        self, targets: str | None, turn: Messages, names: dict[str, str], what: str
+    ) -> tuple[list[StreamEvent] | None, dict[str, Any]]:
+        """``(next step, resolution)``: resolve the accounts first; a failure is the answer."""
+        if RESOLVE_TOOL not in names or "query" not in names:
+            return _text_events("I have no tools to query accounts with; the Gateway offered none."), {}
+        if not targets:
+            return _text_events(
+                f"Which account(s) should I look at for {what}? Name one (e.g. `staging`), "
+                "an environment (`prod accounts`) or `all accounts`."
+            ), {}
+        resolved = next((r for u, r in _tool_exchanges(turn) if u["name"] == names[RESOLVE_TOOL]), None)
+        if resolved is None:
+            return _tool_events([(names[RESOLVE_TOOL], {"targets": targets})]), {}
+        resolution = answers.loads(_result_text(resolved))
+        if not isinstance(resolution, dict) or not resolution.get("ok"):
+            message = resolution.get("message") if isinstance(resolution, dict) else None
+            return _text_events(str(message or _result_text(resolved))), {}
+        return None, resolution
+
+    def _cost(self, query: cost.CostQuery, turn: Messages, names: dict[str, str]) -> list[StreamEvent]:
+        """Cost Explorer in the payer account, filtered by the linked accounts."""
+        step, resolution = self._resolved(query.targets, turn, names, "cost")
+        if step is not None:
+            return step
+        payer = resolution.get("payer")
+        if not isinstance(payer, dict):
+            return _text_events(cost.NO_PAYER)
+        linked = {a["account_id"]: a["name"] for a in resolution.get("accounts", [])}
+        exchanges = [(u, r) for u, r in _tool_exchanges(turn) if tool_suffix(u["name"]) in BRIDGE_SUFFIXES]
+        if not exchanges:
+            command = query.command(list(linked))
+            return _tool_events(
+                [
+                    (
+                        names["query"],
+                        {
+                            "tool_name": "aws___call_aws",
+                            "account_id": payer["account_id"],
+                            "arguments": {"cli_command": command},
+                        },
+                    )
+                ]
+            )
+        bridge = _bridge_results(exchanges)
+        notes = [*bridge.refusals, *resolution.get("notes", [])]
+        answer = ""
+        if bridge.results:
+            command, result = bridge.results[0]
+            answer = cost.compose(query, result, linked, str(payer.get("name")), command)
+        return _text_events("\n\n".join(p for p in [answer, *notes] if p))
+
+    def _logs(self, query: logs.LogQuery, turn: Messages, names: dict[str, str]) -> list[StreamEvent]:
+        """Start a Logs Insights query, poll it, show its result."""
+        step, resolution = self._resolved(query.targets, turn, names, f"the logs of `{query.log_group}`")
+        if step is not None:
+            return step
+        accounts = resolution.get("accounts", [])
+        if len(accounts) != 1:
+            return _text_events(logs.ONE_ACCOUNT)
+        account = accounts[0]
+        exchanges = [(u, r) for u, r in _tool_exchanges(turn) if tool_suffix(u["name"]) in BRIDGE_SUFFIXES]
+        bridge = _bridge_results(exchanges)
+
+        def call(command: str) -> list[StreamEvent]:
+            tool_input = {
+                "tool_name": "aws___call_aws",
+                "account_id": account["account_id"],
+                "arguments": {"cli_command": command},
+            }
+            return _tool_events([(names["query"], tool_input)])
+
+        if not exchanges:
+            return call(query.command())
+        notes = [*bridge.refusals, *resolution.get("notes", [])]
+        started = [r for c, r in bridge.results if c.startswith(logs.START)]
+        polls = [r for c, r in bridge.results if c.startswith(logs.RESULTS)]
+        if started and started[0].ok and (qid := logs.query_id(started[0])):
+            last = polls[-1] if polls else None
+            if last is None or (
+                last.ok and logs.status(last) in logs.PENDING and len(polls) < logs.MAX_POLLS
+            ):
+                return call(f"{logs.RESULTS} --query-id {qid}")
+            answer = logs.compose(query, last, str(account["name"]))
+        elif started:
+            answer = logs.compose(query, started[0], str(account["name"]))
+        else:
+            answer = ""
+        return _text_events("\n\n".join(p for p in [answer, *notes] if p))
+
+    def _regional(
+        self,
+        intent: grammar.Intent,
+        command: str,
+        resource: Any,
+        accounts: list[dict[str, Any]],
+        bridge: _BridgeResults,
+        names: dict[str, str],
+        account_names: dict[str, str],
+        notes: list[str],
+    ) -> list[StreamEvent]:
+        """The next step of a question fanned out over regions (discover, call per region, answer)."""
+        discovered = {
+            r.account_id: regions.enabled_regions(r.payload)
+            for c, _, r in bridge.regional
+            if c == regions.DESCRIBE_REGIONS and r.ok
+        }
+        failed = [r for c, _, r in bridge.regional if c == regions.DESCRIBE_REGIONS and not r.ok]
+        by_region, undiscovered, region_notes = regions.plan(intent.regions, accounts, discovered)
+        main = [(region, r) for c, region, r in bridge.regional if c == command]
+        if not main and not bridge.refusals:
+            asked_regions = any(c == regions.DESCRIBE_REGIONS for c, _, _ in bridge.regional)
+            if undiscovered and not asked_regions:
+                return _tool_events(self._calls_in(regions.DESCRIBE_REGIONS, undiscovered, None, names))
+            if by_region:
+                calls = [
+                    c
+                    for region, ids in by_region.items()
+                    for c in self._calls_in(command, ids, region, names)
+                ]
+                return _tool_events(calls)
+        parts = [regions.compose(intent.action, resource, main, account_names)] if main else []
+        parts.extend(
+            f"**{account_names.get(r.account_id, r.account_id)}** — its enabled regions could not be read: {r.error}"
+            for r in failed
+        )
+        if not main and not failed and not bridge.refusals:
+            parts.append("There is no region to look in for these accounts.")
+        return _text_events("\n\n".join(p for p in [*parts, *region_notes, *notes] if p))
+
+    @staticmethod
+    def _calls_in(
+        command: str, ids: list[str], region: str | None, names: dict[str, str]
+    ) -> list[tuple[str, dict[str, Any]]]:
+        return OfflinePlanner._calls(
+            grammar.Intent("run", command=command, region=region), command, ids, names
+        )
 
     @staticmethod
     def _calls(

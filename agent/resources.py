@@ -13,7 +13,7 @@ class Column:
     """One column of an answer table: a header, a dotted path into an item, a format.
 
     Path segments that are integers index lists (``Datapoints.0.Average``);
-    ``fmt="bytes"`` renders a number of bytes for people.
+    ``fmt="bytes"`` renders a number of bytes for people; ``fmt="tags"`` a tag list as ``k=v, k=v``.
     """
 
     header: str
@@ -36,6 +36,8 @@ class Resource:
         per_bucket: A second stage run once per bucket listed by the first (``{bucket}``,
             ``{start}``, ``{end}``); ``columns`` then read its output.
         followups: ``(label, prompt)`` pairs offered after an answer (``{targets}``).
+        changes: ``(change, command template)`` pairs (``{name}``): the exact command a request
+            such as "delete bucket x" maps to; it always waits for approval.
     """
 
     key: str
@@ -47,6 +49,7 @@ class Resource:
     describe_command: str | None = None
     per_bucket: str | None = None
     followups: tuple[tuple[str, str], ...] = field(default=())
+    changes: tuple[tuple[str, str], ...] = field(default=())
 
 
 RESOURCES: tuple[Resource, ...] = (
@@ -62,6 +65,10 @@ RESOURCES: tuple[Resource, ...] = (
             ("Public access status", "show bucket public access in {targets}"),
             ("Bucket regions", "show bucket regions in {targets}"),
             ("Bucket sizes", "show bucket sizes in {targets}"),
+        ),
+        changes=(
+            ("delete", "aws s3api delete-bucket --bucket {name}"),
+            ("create", "aws s3api create-bucket --bucket {name}"),
         ),
     ),
     Resource(
@@ -90,6 +97,15 @@ RESOURCES: tuple[Resource, ...] = (
             Column("Block public policy", "PublicAccessBlockConfiguration.BlockPublicPolicy"),
             Column("Restrict public buckets", "PublicAccessBlockConfiguration.RestrictPublicBuckets"),
         ),
+        per_bucket="aws s3api get-public-access-block --bucket {bucket}",
+    ),
+    Resource(
+        "public_buckets",
+        "public buckets",
+        (),
+        "aws s3api list-buckets",
+        "Buckets",
+        (Column("Bucket", "Name"),),
         per_bucket="aws s3api get-public-access-block --bucket {bucket}",
     ),
     Resource(
@@ -123,6 +139,13 @@ RESOURCES: tuple[Resource, ...] = (
             ("VPCs", "list vpcs in {targets}"),
             ("CloudWatch alarms", "list alarms in {targets}"),
         ),
+        changes=(
+            ("stop", "aws ec2 stop-instances --instance-ids {name}"),
+            ("start", "aws ec2 start-instances --instance-ids {name}"),
+            ("reboot", "aws ec2 reboot-instances --instance-ids {name}"),
+            ("terminate", "aws ec2 terminate-instances --instance-ids {name}"),
+            ("delete", "aws ec2 terminate-instances --instance-ids {name}"),
+        ),
     ),
     Resource(
         "functions",
@@ -141,6 +164,7 @@ RESOURCES: tuple[Resource, ...] = (
             ("CloudWatch alarms", "list alarms in {targets}"),
             ("SQS queues", "list sqs queues in {targets}"),
         ),
+        changes=(("delete", "aws lambda delete-function --function-name {name}"),),
     ),
     Resource(
         "tables",
@@ -150,6 +174,7 @@ RESOURCES: tuple[Resource, ...] = (
         "TableNames",
         (Column("Table", ""),),
         "aws dynamodb describe-table --table-name {name}",
+        changes=(("delete", "aws dynamodb delete-table --table-name {name}"),),
     ),
     Resource(
         "roles",
@@ -159,6 +184,7 @@ RESOURCES: tuple[Resource, ...] = (
         "Roles",
         (Column("Role", "RoleName"), Column("Created", "CreateDate")),
         "aws iam get-role --role-name {name}",
+        changes=(("delete", "aws iam delete-role --role-name {name}"),),
     ),
     Resource(
         "vpcs",
@@ -168,6 +194,7 @@ RESOURCES: tuple[Resource, ...] = (
         "Vpcs",
         (Column("VPC", "VpcId"), Column("CIDR", "CidrBlock"), Column("Default", "IsDefault")),
         "aws ec2 describe-vpcs --vpc-ids {name}",
+        changes=(("delete", "aws ec2 delete-vpc --vpc-id {name}"),),
     ),
     Resource(
         "databases",
@@ -181,6 +208,11 @@ RESOURCES: tuple[Resource, ...] = (
             Column("Status", "DBInstanceStatus"),
         ),
         "aws rds describe-db-instances --db-instance-identifier {name}",
+        changes=(
+            ("stop", "aws rds stop-db-instance --db-instance-identifier {name}"),
+            ("start", "aws rds start-db-instance --db-instance-identifier {name}"),
+            ("reboot", "aws rds reboot-db-instance --db-instance-identifier {name}"),
+        ),
     ),
     Resource(
         "queues",
@@ -190,6 +222,7 @@ RESOURCES: tuple[Resource, ...] = (
         "QueueUrls",
         (Column("Queue URL", ""),),
         "aws sqs get-queue-url --queue-name {name}",
+        changes=(("delete", "aws sqs delete-queue --queue-url {name}"),),
     ),
     Resource(
         "topics",
@@ -199,6 +232,7 @@ RESOURCES: tuple[Resource, ...] = (
         "Topics",
         (Column("Topic", "TopicArn"),),
         "aws sns get-topic-attributes --topic-arn {name}",
+        changes=(("delete", "aws sns delete-topic --topic-arn {name}"),),
     ),
     Resource(
         "stacks",
@@ -208,6 +242,7 @@ RESOURCES: tuple[Resource, ...] = (
         "Stacks",
         (Column("Stack", "StackName"), Column("Status", "StackStatus")),
         "aws cloudformation describe-stacks --stack-name {name}",
+        changes=(("delete", "aws cloudformation delete-stack --stack-name {name}"),),
     ),
     Resource(
         "alarms",
@@ -217,6 +252,7 @@ RESOURCES: tuple[Resource, ...] = (
         "MetricAlarms",
         (Column("Alarm", "AlarmName"), Column("State", "StateValue")),
         "aws cloudwatch describe-alarms --alarm-names {name}",
+        changes=(("delete", "aws cloudwatch delete-alarms --alarm-names {name}"),),
     ),
 )
 

@@ -19,15 +19,15 @@ from typing import Any
 from strands import Agent
 from strands.models.model import Model
 
-from agent import gateway, memory
+from agent import gateway, logs, memory
 from agent.accounts import AccountRegistry
 from agent.answers import AccountResult, compose, parse_results, structured
 from agent.approvals import ApprovalPolicy, ApprovalStore, PendingCall
 from agent.auth import authenticate
 from agent.config import AgentSettings
 from agent.direct import DirectCommand, parse_direct
-from agent.followups import suggest
-from agent.gate import EventSink, Gate, GateHook, approval_event
+from agent.followups import account_choices, suggest
+from agent.gate import EventSink, Gate, GateHook, IntentCheck, approval_event, ran_footer
 from agent.models import build_model
 from agent.prompts import system_prompt
 from agent.resources import for_command
@@ -211,12 +211,55 @@ class AgentRuntime:
             ]
         for r in results:
             yield events.tool_end(names.get(r.account_id, r.account_id), call.command, ok=r.ok, ms=r.ms)
+        if (
+            (query := logs.from_command(call.command))
+            and len(results) == 1
+            and (qid := logs.query_id(results[0]))
+        ):
+            # A started Logs Insights query (often just approved): its result is what the person asked for.
+            async for event in self._follow_query(gate, call, query, qid, names, usage):
+                yield event
+            return
         resource = for_command(call.command)
         exact = resource is not None and call.command.split() == resource.list_command.split()
         yield events.text(compose("list" if exact else "run", resource, results, names, call.command))
         answered = [names.get(r.account_id, r.account_id) for r in results if r.ok]
         if answered and (items := suggest(call.command, answered)):
             yield events.followups(items)
+
+    async def _follow_query(
+        self,
+        gate: Gate,
+        call: PendingCall,
+        query: logs.LogQuery,
+        query_id: str,
+        names: Mapping[str, str],
+        usage: dict[str, int],
+    ) -> AsyncIterator[Event]:
+        """Poll a started Logs Insights query until it completes and show its result table."""
+        poll = PendingCall("query", f"{logs.RESULTS} --query-id {query_id}", call.account_ids, call.region)
+        account = names.get(call.account_ids[0], call.account_ids[0])
+        yield events.status(f"Waiting for the Logs Insights query in {account}…")
+        result = AccountResult(
+            call.account_ids[0], ok=False, error_code="gateway_failed", error=GATEWAY_FAILED_READ
+        )
+        for attempt in range(logs.MAX_POLLS):
+            decision = await asyncio.to_thread(gate.review, poll.tool, poll.arguments())
+            if decision.arguments is None:
+                result = AccountResult(
+                    call.account_ids[0], ok=False, error_code="refused", error=decision.refusal or ""
+                )
+                break
+            usage["tool_calls"] = usage.get("tool_calls", 0) + 1
+            ok, text = await self._call_bridge(gate, poll.tool, decision.arguments, retry=True)
+            if not ok:
+                break
+            result = parse_results(text, call.account_ids)[0]
+            if not result.ok or logs.status(result) not in logs.PENDING:
+                break
+            if attempt + 1 < logs.MAX_POLLS:
+                await asyncio.sleep(0.5)
+        yield events.text(logs.compose(query, result, account))
 
     async def _call_bridge(
         self, gate: Gate, tool: str, arguments: dict[str, Any], *, retry: bool
@@ -259,6 +302,8 @@ class AgentRuntime:
         resolution = await asyncio.to_thread(self.registry.resolve, direct.targets, gate.caller.groups)
         if not resolution.ok:
             yield events.text(resolution.message())
+            if choices := account_choices(f"run {direct.command} in {direct.targets}", resolution.as_dict()):
+                yield events.followups(choices)
             return
         ids = [a.account_id for a in resolution.accounts]
         call = PendingCall("query" if len(ids) == 1 else "query_accounts", direct.command, ids)
@@ -324,6 +369,9 @@ class AgentRuntime:
         accounts = await asyncio.to_thread(self.registry.all)
         visible = [a for a in accounts if a.enabled and a.entitles(gate.caller.groups)]
         sink = EventSink()
+        check = IntentCheck.of(prompt)
+        held: list[str] = []
+        said: list[str] = []
         model = self.model_factory()
         session = await asyncio.to_thread(memory.session_manager, self.settings, gate.session_id)
         async with self._gateway(gate) as gw:
@@ -354,19 +402,32 @@ class AgentRuntime:
 
             task = asyncio.create_task(run())
             while (event := await sink.queue.get()) is not None:
+                if check.holds and event["type"] == "text":
+                    held.append(event["delta"])
+                    continue
+                if event["type"] == "text":
+                    said.append(event["delta"])
                 yield event
             await task
         if session is not None:
             await asyncio.to_thread(session.flush)
         if "error" in outcome:
             raise outcome["error"]
+        for event in check.finish(sink, "".join(held)):
+            if event["type"] == "text":
+                said.append(event["delta"])
+            yield event
+        if footer := ran_footer(sink, "".join(said)):
+            yield events.text(footer)
         usage["tool_calls"] = sink.tool_calls
         result = outcome.get("result")
         metrics = getattr(result, "metrics", None)
         tokens = getattr(metrics, "accumulated_usage", None) or {}
         usage["input_tokens"] = int(tokens.get("inputTokens", 0))
         usage["output_tokens"] = int(tokens.get("outputTokens", 0))
-        if not sink.approvals and sink.executed:
+        if choices := account_choices(prompt, sink.resolution):
+            yield events.followups(choices)
+        elif not sink.approvals and sink.executed and not check.holds:
             command, names = sink.executed[-1]
             asked = " ".join(prompt.lower().rstrip("?!. ").split())
             if items := [i for i in suggest(command, names) if i["prompt"].lower() != asked]:

@@ -16,11 +16,16 @@ def resolve_accounts_tool(registry: AccountRegistry, caller: Caller) -> AgentToo
     def resolve_accounts(targets: str) -> str:
         """Turn the words naming AWS accounts into account ids this person may query.
 
-        Understands account names, aliases and 12-digit ids (any case), environments
-        ("prod accounts", "all staging"), "all accounts", and lists ("staging and dev").
-        Returns JSON: ok, accounts [{account_id, name, environment}], message (why not ok:
+        Always call this before any AWS command: the account ids it returns are the only
+        ones to use. Understands account names, aliases and 12-digit ids (any case),
+        environments ("prod accounts", "all staging"), "all accounts", and lists ("staging
+        and dev"); courtesy and emoji around them ("staging please") are ignored.
+        Returns JSON: ok, accounts [{account_id, name, environment, regions?}] (regions:
+        the account's enabled regions when the registry lists them), message (why not ok:
         an unknown or misspelled name with suggestions, an ambiguous name, a disabled
-        account, or an account the person is not entitled to), notes.
+        account, or an account the person is not entitled to), notes, choices and
+        ambiguous (when a name matched several accounts: ask which one), payer
+        {account_id, name} (the management account where Cost Explorer runs).
 
         Args:
             targets: The words the person used, e.g. "staging" or "prod accounts".

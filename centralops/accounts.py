@@ -46,6 +46,8 @@ class AccountItem:
     role_name: str | None = None
     write_role_name: str | None = None
     external_id: str | None = None
+    regions: tuple[str, ...] = ()  # the regions "all regions" covers; empty: the account's enabled regions
+    payer: bool = False  # the organisation's management (payer) account, where Cost Explorer is asked
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> "AccountItem":
@@ -62,6 +64,8 @@ class AccountItem:
             role_name=_opt(item.get("role_name")),
             write_role_name=_opt(item.get("write_role_name")),
             external_id=_opt(item.get("external_id")),
+            regions=_strings(item.get("regions")),
+            payer=bool(item.get("payer", False)),
         )
 
     def to_item(self) -> dict[str, Any]:
@@ -78,6 +82,10 @@ class AccountItem:
             value = getattr(self, name)
             if value:
                 item[name] = value
+        if self.regions:
+            item["regions"] = list(self.regions)
+        if self.payer:
+            item["payer"] = True
         return item
 
     def entitles(self, groups: Iterable[str]) -> bool:

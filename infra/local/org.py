@@ -32,6 +32,13 @@ class Account:
     allowed_groups: tuple[str, ...] = ()
     write_role_name: str | None = None
     enabled: bool = True
+    stopped: int = 0  # how many of the instances are stopped
+    public_buckets: tuple[str, ...] = ()  # buckets with a public bucket policy and no public access block
+    alarms: tuple[tuple[str, str], ...] = ()  # (alarm name, state)
+    log_lines: tuple[tuple[str, str], ...] = ()  # (function, log message) in /aws/lambda/<function>
+    regions: tuple[str, ...] = ()  # the registry's list of the account's regions (empty: not limited)
+    regional_functions: tuple[tuple[str, str], ...] = ()  # (region, function) outside REGION
+    payer: bool = False  # the organisation's management (payer) account: Cost Explorer runs there
 
 
 @dataclass(frozen=True)
@@ -54,22 +61,40 @@ ACCOUNTS: tuple[Account, ...] = (
         "222222222222",
         "staging",
         "staging",
-        ("stage", "stg"),
+        ("stage", "stg", "shop"),
         buckets=("acme-staging-assets", "acme-staging-logs", "acme-staging-uploads"),
         functions=("staging-api", "staging-worker"),
         instances=2,
         write_role_name="CentralOpsWriteRole",
+        stopped=1,
+        regions=("us-east-1", "eu-west-1"),
+        regional_functions=(("eu-west-1", "staging-eu-api"),),
+        public_buckets=("acme-staging-uploads",),
+        alarms=(("staging-5xx", "ALARM"), ("staging-latency", "OK")),
+        log_lines=(
+            ("staging-api", "INFO request served in 12 ms"),
+            ("staging-api", "ERROR upstream timeout calling payments"),
+            ("staging-api", "ERROR database connection refused"),
+            ("staging-worker", "INFO job done"),
+        ),
     ),
     Account(
         "333333333333",
         "production",
         "production",
-        ("prod", "prd"),
+        ("prod", "prd", "shop"),
         buckets=("acme-prod-assets", "acme-prod-logs", "acme-prod-backups", "acme-prod-data-lake"),
         functions=("prod-api", "prod-worker", "prod-billing", "prod-reports", "prod-notifier"),
         instances=3,
         allowed_groups=(OPERATOR_GROUP,),
         write_role_name="CentralOpsWriteRole",
+        alarms=(("production-5xx", "OK"), ("production-errors", "ALARM"), ("production-latency", "OK")),
+        regions=("us-east-1", "eu-west-1", "us-west-2"),
+        regional_functions=(("eu-west-1", "prod-eu-api"), ("us-west-2", "prod-dr-api")),
+        log_lines=(
+            ("prod-api", "ERROR card declined by processor"),
+            ("prod-api", "INFO request served in 9 ms"),
+        ),
     ),
     Account(
         "444444444444",
@@ -91,6 +116,38 @@ ACCOUNTS: tuple[Account, ...] = (
         enabled=False,
     ),
 )
+
+# The central account is also the organisation's payer: registered for Cost Explorer only
+# ("all accounts" leaves it out), and only operators may query it.
+MANAGEMENT = Account(
+    CENTRAL_ACCOUNT_ID,
+    "management",
+    "management",
+    ("payer", "billing"),
+    buckets=(),
+    functions=(),
+    instances=0,
+    allowed_groups=(OPERATOR_GROUP,),
+    payer=True,
+)
+# What the local Cost Explorer answers (moto serves queued results and ignores the filter): one
+# month of costs per service, in USD.
+SERVICE_COSTS: tuple[tuple[str, str], ...] = (
+    ("Amazon Elastic Compute Cloud - Compute", "412.37"),
+    ("Amazon Simple Storage Service", "86.12"),
+    ("AWS Lambda", "23.90"),
+    ("Amazon CloudWatch", "14.55"),
+    ("Amazon DynamoDB", "9.08"),
+)
+
+# Tag ``team`` of seeded resources (buckets, functions; ``<account>-app`` for an account's instances).
+TEAM_TAGS: dict[str, str] = {
+    "acme-staging-uploads": "payments",
+    "acme-prod-backups": "payments",
+    "prod-billing": "payments",
+    "staging-api": "payments",
+    "production-app": "payments",
+}
 
 PEOPLE: tuple[Person, ...] = (
     Person(

@@ -9,11 +9,13 @@ credentials assumed into that account (so moto files them under it).
 import asyncio
 import io
 import logging
+import time
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import httpx
 from boto3.dynamodb.types import TypeSerializer
 
 from centralops.accounts import AccountItem
@@ -29,6 +31,10 @@ TRUST_POLICY = (
 READ_ONLY_POLICY = (
     '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:List*","s3:Get*","ec2:Describe*",'
     '"lambda:List*","lambda:Get*"],"Resource":"*"}]}'
+)
+PUBLIC_READ_POLICY = (
+    '{"Version":"2012-10-17","Statement":[{"Sid":"PublicRead","Effect":"Allow","Principal":"*",'
+    '"Action":"s3:GetObject","Resource":"arn:aws:s3:::BUCKET/*"}]}'
 )
 LAMBDA_TRUST = (
     '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
@@ -160,6 +166,8 @@ def registry_item(acct: org.Account) -> dict[str, Any]:
         default_region=org.REGION,
         role_name="CentralOpsTargetRole",
         write_role_name=acct.write_role_name,
+        regions=tuple(acct.regions),
+        payer=acct.payer,
     ).to_item()
 
 
@@ -194,11 +202,30 @@ def _seed_member(central: boto3.Session, endpoint: str, acct: org.Account) -> No
     s3 = member.client("s3", endpoint_url=endpoint)
     for bucket in acct.buckets:
         s3.create_bucket(Bucket=bucket)
-        s3.put_bucket_tagging(
-            Bucket=bucket, Tagging={"TagSet": [{"Key": "environment", "Value": acct.environment}]}
-        )
+        tags = [{"Key": "environment", "Value": acct.environment}]
+        if bucket in org.TEAM_TAGS:
+            tags.append({"Key": "team", "Value": org.TEAM_TAGS[bucket]})
+        s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": tags})
+        if bucket in acct.public_buckets:
+            s3.put_bucket_policy(Bucket=bucket, Policy=PUBLIC_READ_POLICY.replace("BUCKET", bucket))
+        elif bucket.endswith("-logs"):
+            s3.put_public_access_block(
+                Bucket=bucket,
+                PublicAccessBlockConfiguration=dict.fromkeys(
+                    ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets"),
+                    True,
+                ),
+            )
     lam = member.client("lambda", endpoint_url=endpoint)
     code = _function_zip()
+    for region, fn in acct.regional_functions:
+        member.client("lambda", endpoint_url=endpoint, region_name=region).create_function(
+            FunctionName=fn,
+            Runtime="python3.12",
+            Role=role_arn,
+            Handler="index.handler",
+            Code={"ZipFile": code},
+        )
     for fn in acct.functions:
         lam.create_function(
             FunctionName=fn,
@@ -206,11 +233,14 @@ def _seed_member(central: boto3.Session, endpoint: str, acct: org.Account) -> No
             Role=role_arn,
             Handler="index.handler",
             Code={"ZipFile": code},
-            Tags={"environment": acct.environment},
+            Tags={
+                "environment": acct.environment,
+                **({"team": org.TEAM_TAGS[fn]} if fn in org.TEAM_TAGS else {}),
+            },
         )
     if acct.instances:
         ec2 = member.client("ec2", endpoint_url=endpoint)
-        ec2.run_instances(
+        instances = ec2.run_instances(
             ImageId="ami-03cf127a",
             InstanceType="t3.micro",
             MinCount=acct.instances,
@@ -221,10 +251,80 @@ def _seed_member(central: boto3.Session, endpoint: str, acct: org.Account) -> No
                     "Tags": [
                         {"Key": "Name", "Value": f"{acct.name}-app"},
                         {"Key": "environment", "Value": acct.environment},
+                        *(
+                            [{"Key": "team", "Value": org.TEAM_TAGS[f"{acct.name}-app"]}]
+                            if f"{acct.name}-app" in org.TEAM_TAGS
+                            else []
+                        ),
                     ],
                 }
             ],
+        )["Instances"]
+        if acct.stopped:
+            ec2.stop_instances(InstanceIds=[i["InstanceId"] for i in instances[: acct.stopped]])
+    _seed_alarms_and_logs(member, endpoint, acct)
+
+
+def _seed_alarms_and_logs(member: boto3.Session, endpoint: str, acct: org.Account) -> None:
+    """CloudWatch alarms in their states, and Lambda log lines for Logs Insights."""
+    cloudwatch = member.client("cloudwatch", endpoint_url=endpoint)
+    for name, state in acct.alarms:
+        cloudwatch.put_metric_alarm(
+            AlarmName=name,
+            MetricName="Errors",
+            Namespace="AWS/Lambda",
+            Statistic="Sum",
+            Period=60,
+            EvaluationPeriods=1,
+            Threshold=1.0,
+            ComparisonOperator="GreaterThanOrEqualToThreshold",
         )
+        cloudwatch.set_alarm_state(AlarmName=name, StateValue=state, StateReason="seeded")
+    logs = member.client("logs", endpoint_url=endpoint)
+    now_ms = int(time.time() * 1000)
+    groups: dict[str, list[str]] = {}
+    for function, message in acct.log_lines:
+        groups.setdefault(f"/aws/lambda/{function}", []).append(message)
+    for group, messages in groups.items():
+        logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName="seed")
+        events = [
+            {"timestamp": now_ms - 60_000 * (len(messages) - i), "message": m} for i, m in enumerate(messages)
+        ]
+        logs.put_log_events(logGroupName=group, logStreamName="seed", logEvents=events)
+
+
+def _seed_payer(central: boto3.Session, endpoint: str, accounts_table: str) -> None:
+    """Register the management (payer) account, give it the read-only role, and queue its cost data."""
+    serialize = TypeSerializer().serialize
+    item = {k: serialize(v) for k, v in registry_item(org.MANAGEMENT).items()}
+    central.client("dynamodb", endpoint_url=endpoint).put_item(TableName=accounts_table, Item=item)
+    iam = central.client("iam", endpoint_url=endpoint)
+    iam.create_role(RoleName="CentralOpsTargetRole", AssumeRolePolicyDocument=TRUST_POLICY)
+    iam.put_role_policy(
+        RoleName="CentralOpsTargetRole", PolicyName="ReadOnly", PolicyDocument=READ_ONLY_POLICY
+    )
+    # moto's Cost Explorer answers each distinct request with the next queued result, whatever
+    # its filter or grouping; every question gets one month of per-service costs.
+    month = {
+        "ResultsByTime": [
+            {
+                "TimePeriod": {"Start": "2026-01-01", "End": "2026-02-01"},
+                "Total": {},
+                "Groups": [
+                    {"Keys": [service], "Metrics": {"UnblendedCost": {"Amount": amount, "Unit": "USD"}}}
+                    for service, amount in org.SERVICE_COSTS
+                ],
+                "Estimated": False,
+            }
+        ],
+        "DimensionValueAttributes": [],
+    }
+    httpx.post(
+        f"{endpoint}/moto-api/static/ce/cost-and-usage-results",
+        json={"account_id": org.CENTRAL_ACCOUNT_ID, "results": [month] * 200},
+        timeout=10,
+    ).raise_for_status()
 
 
 def _create_cognito(
@@ -329,6 +429,7 @@ def seed(endpoint: str, *, callback_url: str) -> Seeded:
     central.client("s3", endpoint_url=endpoint).create_bucket(Bucket=org.MEMORY_BUCKET)
     for acct in org.ACCOUNTS:
         _seed_member(central, endpoint, acct)
+    _seed_payer(central, endpoint, names[tables.ACCOUNTS.setting])
     pool, client, refresh, exchange = _create_cognito(central, endpoint, callback_url)
     _link_people(endpoint, names, key_id, refresh)
     logger.info("organisation seeded", extra={"accounts": len(org.ACCOUNTS), "people": len(org.PEOPLE)})

@@ -125,3 +125,99 @@ async def test_all_accounts_skips_unentitled_and_says_so(
     [(_tool, event)] = env.bridge.bridge_calls()
     assert sorted(event["account_ids"]) == ["222222222222", "444444444444"]
     assert "Skipped production" in texts(evs)
+
+
+COURTESY = [
+    "please",
+    "pls",
+    "asap",
+    "asap!!",
+    "now",
+    "thanks",
+    "thank you!",
+    "🙏",
+    "please 🙏",
+    "!!!",
+    "right now",
+]
+
+
+@pytest.mark.parametrize(
+    ("phrase", "expected"),
+    [
+        *((f"staging {c}", ["staging"]) for c in COURTESY),
+        *((f"prod, {c}", ["production"]) for c in COURTESY),
+        ("Staging please 🙏", ["staging"]),
+        ("in-between: staging and dev please", None),
+        ("staging and dev please", ["staging", "development"]),
+        ("please staging", ["staging"]),
+        ("the dev account, thanks 🚀", ["development"]),
+        ("222222222222 🙂", ["staging"]),
+        ("all accounts please", ["development", "production", "staging"]),
+    ],
+)
+def test_courtesy_urgency_emoji_and_punctuation_are_not_account_words(
+    phrase: str, expected: list[str] | None
+) -> None:
+    if expected is None:
+        assert not resolve(phrase, ENTRIES, OPERATORS).ok
+    else:
+        assert names(phrase) == expected
+
+
+def test_an_ambiguous_name_offers_the_accounts_it_matched() -> None:
+    result = resolve("shop please", ENTRIES, OPERATORS)
+    assert not result.ok
+    assert "matches several accounts" in result.message()
+    assert [a.name for a in result.choices] == ["production", "staging"]
+    shaped = result.as_dict()
+    assert shaped["ambiguous"] == "shop"
+    assert [c["name"] for c in shaped["choices"]] == ["production", "staging"]
+
+
+def test_an_ambiguous_name_offers_only_accounts_the_person_may_query() -> None:
+    result = resolve("shop", ENTRIES, frozenset())
+    assert [a.name for a in result.choices] == ["staging"]
+
+
+async def test_ambiguity_on_the_model_path_asks_with_one_button_per_account(
+    runtime: AgentRuntime, env: AgentWorld, alice: str
+) -> None:
+    evs = await collect(runtime.invoke({"prompt": "list buckets in shop please", "access_token": alice}))
+    assert "matches several accounts" in texts(evs)
+    assert env.bridge.bridge_calls() == []
+    [buttons] = [e for e in evs if e["type"] == "followups"]
+    assert buttons["items"] == [
+        {"label": "production (333333333333)", "prompt": "list buckets in production please"},
+        {"label": "staging (222222222222)", "prompt": "list buckets in staging please"},
+    ]
+    picked = await collect(runtime.invoke({"prompt": buttons["items"][1]["prompt"], "access_token": alice}))
+    [(_, event)] = env.bridge.bridge_calls()
+    assert event["account_id"] == "222222222222"
+    assert "acme-staging-assets" in texts(picked)
+
+
+async def test_ambiguity_on_the_direct_path_offers_buttons_too(
+    runtime: AgentRuntime, env: AgentWorld, alice: str
+) -> None:
+    evs = await collect(
+        runtime.invoke({"prompt": "run aws s3api list-buckets in shop", "access_token": alice})
+    )
+    [buttons] = [e for e in evs if e["type"] == "followups"]
+    assert [i["prompt"] for i in buttons["items"]] == [
+        "run aws s3api list-buckets in production",
+        "run aws s3api list-buckets in staging",
+    ]
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    ["list buckets in staging please 🙏", "show buckets in staging asap!!", "staging buckets, thanks!"],
+)
+async def test_courtesy_after_the_account_still_answers(
+    runtime: AgentRuntime, env: AgentWorld, alice: str, prompt: str
+) -> None:
+    evs = await collect(runtime.invoke({"prompt": prompt, "access_token": alice}))
+    [(_, event)] = env.bridge.bridge_calls()
+    assert event["account_id"] == "222222222222"
+    assert "acme-staging-assets" in texts(evs)

@@ -66,9 +66,17 @@ async def test_tool_call_result_answer_with_identity_set_by_code(
     assert event["context"] == {**CONTEXT, "session_id": sid}
     assert "approval_id" not in event
     resolved = json.loads(model.seen[1][-1]["content"][0]["toolResult"]["content"][0]["text"])
-    assert resolved["accounts"] == [{"account_id": STG, "name": "staging", "environment": "staging"}]
+    assert resolved["accounts"] == [
+        {
+            "account_id": STG,
+            "name": "staging",
+            "environment": "staging",
+            "regions": ["us-east-1", "eu-west-1"],
+        }
+    ]
+    assert resolved["payer"] == {"account_id": "123456789012", "name": "management"}
     assert any("acme-staging-assets" in t for t in model.tool_results())
-    assert texts(evs) == "Staging has three buckets."
+    assert texts(evs) == "Staging has three buckets.\n\n_Ran `aws s3api list-buckets` in staging._"
     assert [(e["phase"], e["account"]) for e in of_type(evs, "tool")] == [
         ("start", "staging"),
         ("end", "staging"),

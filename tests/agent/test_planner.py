@@ -142,7 +142,7 @@ CASES = [
     (
         "how many instances are running across all prod accounts",
         "query",
-        "aws ec2 describe-instances",
+        "aws ec2 describe-instances --filters Name=instance-state-name,Values=running",
         [PRD],
         "**3**",
     ),
@@ -183,10 +183,10 @@ async def test_phrasing_becomes_the_right_call(
 
 
 async def test_region_is_passed_to_the_bridge(runtime: AgentRuntime, env: AgentWorld, alice: str) -> None:
-    await collect(runtime.invoke({"prompt": "list vpcs in us-west-2 in staging", "access_token": alice}))
+    await collect(runtime.invoke({"prompt": "list vpcs in us-west-2 in production", "access_token": alice}))
     [(_, event)] = env.bridge.bridge_calls()
     assert event["region"] == "us-west-2"
-    assert event["account_id"] == STG
+    assert event["account_id"] == PRD
 
 
 async def test_answer_groups_failures_per_account(runtime: AgentRuntime, env: AgentWorld, alice: str) -> None:
@@ -200,7 +200,9 @@ async def test_answer_groups_failures_per_account(runtime: AgentRuntime, env: Ag
     assert ends == {"staging": True, "development": False}
 
 
-@pytest.mark.parametrize("prompt", ["what is the weather like today?", "tell me a joke", "deploy my app"])
+@pytest.mark.parametrize(
+    "prompt", ["what is the weather like today?", "tell me a joke", "who won the match yesterday?"]
+)
 async def test_outside_the_grammar_says_so_and_calls_nothing(
     runtime: AgentRuntime, env: AgentWorld, alice: str, prompt: str
 ) -> None:

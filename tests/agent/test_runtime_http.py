@@ -133,7 +133,9 @@ def test_json_response_when_only_json_is_accepted(agent_url: str, env: AgentWorl
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
     assert body["session_id"] == sid
-    assert body["text"] == "**production** has **5** Lambda functions."
+    assert body["text"] == (
+        "**production** has **5** Lambda functions.\n\n_Ran `aws lambda list-functions` in production._"
+    )
     assert [e["type"] for e in body["events"]][-1] == "done"
 
 
