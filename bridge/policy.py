@@ -94,6 +94,9 @@ MUTATING_OVERRIDES: dict[tuple[str, str], str] = {
     ("bedrock-runtime", "ConverseStream"): "runs a paid model invocation",
     ("bedrock-runtime", "InvokeModelWithResponseStream"): "runs a paid model invocation",
     ("bedrock-runtime", "StartAsyncInvoke"): "runs a paid model invocation",
+    ("dms", "TestConnection"): "starts a connection test and records its status",
+    ("elasticbeanstalk", "RequestEnvironmentInfo"): "makes every instance compile and upload its logs",
+    ("iot", "TestInvokeAuthorizer"): "invokes the authorizer's Lambda function",
 }
 
 # AWS CLI customisations (not service operations): reviewed one by one for awscli 1.46.

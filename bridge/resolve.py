@@ -329,7 +329,7 @@ class _RefuseVersion(argparse.Action):
 
 
 def _incomplete(detail: str) -> CommandRefused:
-    if "invalid choice" in detail:
+    if "invalid choice" in detail.lower():
         return _refuse(
             "unknown_command",
             "That is not a command of the AWS CLI CentralOps runs. Check the service and operation names "
