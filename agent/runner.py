@@ -21,12 +21,12 @@ from strands.models.model import Model
 from agent import gateway, memory
 from agent.accounts import AccountRegistry
 from agent.answers import compose, parse_results
-from agent.approvals import ApprovalPolicy, ApprovalStore, PendingCall
+from agent.approvals import ApprovalPolicy, ApprovalStore, PendingCall, operation_of
 from agent.auth import authenticate
 from agent.config import AgentSettings
 from agent.direct import DirectCommand, parse_direct
 from agent.followups import suggest
-from agent.gate import EventSink, Gate, GateHook, approval_event, approval_text
+from agent.gate import Decision, EventSink, Gate, GateHook, approval_event, approval_text, settle
 from agent.models import build_model
 from agent.prompts import system_prompt
 from agent.resources import for_command
@@ -164,14 +164,18 @@ class AgentRuntime:
         if decision.refusal:
             yield events.text(decision.refusal)
             return
-        if decision.approval:
-            yield approval_event(decision.approval, names)
-            yield events.text(approval_text(decision.approval))
-            return
-        assert decision.arguments is not None  # noqa: S101 - Decision sets exactly one field
-        account_names = [names.get(i, i) for i in call.account_ids]
-        yield events.status(f"Running `{call.command}` in {', '.join(account_names)}…")
         async with self.gateways.session(gate.caller.token, gate.caller.expires_at) as gw:
+            decision = await settle(gate, decision, gw, names)
+            if decision.refusal:
+                yield events.text(decision.refusal)
+                return
+            if decision.approval:
+                yield approval_event(decision.approval, names)
+                yield events.text(approval_text(decision.approval))
+                return
+            assert decision.arguments is not None  # noqa: S101 - Decision sets exactly one field
+            account_names = [names.get(i, i) for i in call.account_ids]
+            yield events.status(f"Running `{call.command}` in {', '.join(account_names)}…")
             for name in account_names:
                 yield events.tool_start(name, call.command)
             usage["tool_calls"] = usage.get("tool_calls", 0) + 1
@@ -179,6 +183,16 @@ class AgentRuntime:
         results = parse_results(text, call.account_ids)
         for r in results:
             yield events.tool_end(names.get(r.account_id, r.account_id), call.command, ok=r.ok, ms=r.ms)
+        if approval_id is None and results and all(r.error_code == "approval_required" for r in results):
+            # The bridge judged it a change where the agent's quick rule did not; nothing ran: ask now.
+            service, operation = operation_of(call.command)
+            reason = f"`{service} {operation}` changes resources; a second person must approve it."
+            pending = Decision(arguments=decision.arguments, pending=(call, "mutating", reason))
+            asked = await asyncio.to_thread(gate.ask, pending)
+            assert asked.approval is not None  # noqa: S101 - ask always records an approval
+            yield approval_event(asked.approval, names)
+            yield events.text(approval_text(asked.approval))
+            return
         resource = for_command(call.command)
         exact = resource is not None and call.command.split() == resource.list_command.split()
         yield events.text(compose("list" if exact else "run", resource, results, names, call.command))
@@ -199,6 +213,9 @@ class AgentRuntime:
             await asyncio.to_thread(memory.remember, self.settings, gate.session_id, prompt, "".join(answer))
 
     async def _direct(self, gate: Gate, direct: DirectCommand, usage: dict[str, int]) -> AsyncIterator[Event]:
+        if direct.problem:
+            yield events.text(direct.problem)
+            return
         if not direct.targets:
             yield events.text(
                 f"Say which account(s) to run `{direct.command}` in: `run {direct.command} in staging` "
@@ -283,7 +300,7 @@ class AgentRuntime:
                 model=model,
                 tools=[*gw.tools, resolve_accounts_tool(self.registry, gate.caller)],
                 system_prompt=system_prompt(visible),
-                hooks=[GateHook(gate, sink, {a.account_id: a.name for a in accounts})],
+                hooks=[GateHook(gate, sink, {a.account_id: a.name for a in accounts}, gw)],
                 session_manager=session,
                 agent_id=memory.AGENT_ID,
                 callback_handler=None,

@@ -144,7 +144,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@\"'<>]+:)[^\s@/\"'<>]+@"), r"\1" + REDACTED + "@"),
     # Presigned URLs: the query string carries a signature (and often a session token).
     (
-        re.compile(r"(https?://[^\s?\"'<>]+)\?[^\s\"'<>]*(X-Amz-Signature|X-Amz-Credential|Signature=)[^\s\"'<>]*"),
+        re.compile(
+            r"(https?://[^\s?\"'<>]+)\?[^\s\"'<>]*(X-Amz-Signature|X-Amz-Credential|Signature=)[^\s\"'<>]*"
+        ),
         r"\1?[REDACTED SIGNED QUERY]",
     ),
     (

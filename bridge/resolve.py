@@ -14,7 +14,7 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from bridge.errors import CommandRefused
 
@@ -82,10 +82,10 @@ def _refuse(code: str, message: str) -> CommandRefused:
 def _quiet(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Make an argparse parser raise instead of printing usage and exiting the process."""
 
-    def error(message: str) -> None:
+    def error(message: str) -> NoReturn:
         raise _ParseError(message)
 
-    def exit_(status: int = 0, message: str | None = None) -> None:
+    def exit_(status: int = 0, message: str | None = None) -> NoReturn:
         raise _ParseError(message or "the command cannot be parsed")
 
     parser.error = error  # type: ignore[method-assign]
@@ -126,14 +126,14 @@ class CliModel:
         main = _quiet(driver._create_parser(table))
         for action in main._actions:
             if isinstance(action, argparse._VersionAction):
-                action.__class__ = _RefuseVersion
+                action.__class__ = _RefuseVersion  # type: ignore[assignment]
         self._main, self._driver = main, driver
 
     def commands(self) -> Mapping[str, Any]:
         """The CLI's command table (service name -> command object)."""
         with self._lock:
             self._load()
-            return self._driver._get_command_table()  # type: ignore[no-any-return]
+            return self._driver._get_command_table()
 
     def operation_model(self, api_service: str, api_operation: str) -> Any:
         """botocore's model of one operation."""
