@@ -102,7 +102,6 @@ class CliModel:
         self._main: Any = None
         self._service_parsers: dict[str, Any] = {}
         self._operation_parsers: dict[tuple[str, str, bool], Any] = {}
-        self._no_arg_handlers: set[tuple[str, str]] = set()
 
     def _load(self) -> None:
         if self._driver is not None:
@@ -184,7 +183,7 @@ class CliModel:
             raise _refuse("not_supported", "Help cannot be shown from chat; see the AWS CLI reference.")
         if not isinstance(op, ServiceOperation):
             return self._custom(service, op, remaining, common, operation=operation)
-        return self._operation(service, operation, op, remaining, parsed_globals, yaml_doc, common)
+        return self._operation(service, operation, op, remaining, yaml_doc, common)
 
     def _operation(
         self,
@@ -192,7 +191,6 @@ class CliModel:
         operation: str,
         op: Any,
         args: list[str],
-        parsed_globals: argparse.Namespace,
         yaml_doc: str | None,
         common: dict[str, Any],
     ) -> Resolved:
@@ -218,17 +216,9 @@ class CliModel:
                 f"`{name}` has no option or operand {', '.join(map(repr, unknown))[:200]}. "
                 "Check the spelling against the AWS CLI reference.",
             )
-        if (service, operation) not in self._no_arg_handlers:
-            try:
-                answered = op._session.emit(
-                    f"operation-args-parsed.{service}.{operation}",
-                    parsed_args=parsed,
-                    parsed_globals=parsed_globals,
-                )
-            except Exception as e:
-                raise _refuse("invalid_parameters", f"`{name}`: {e}. Fix the command.") from None
-            if not answered:  # handlers are registered once, at load: none now means none ever
-                self._no_arg_handlers.add((service, operation))
+        # The CLI's ``operation-args-parsed`` handlers are left out: they only reject some combinations of
+        # options (reported by the CLI when it runs), and they assume one operation per process (ec2's
+        # handlers, registered on ``ec2.*`` as each table is built, would judge every later ec2 command).
         values = vars(parsed)
         params: dict[str, Any] = {}
         local: list[str] = []

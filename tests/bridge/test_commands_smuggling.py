@@ -132,3 +132,14 @@ def test_final_parameters_merge_input_documents_as_the_cli_does() -> None:
     assert dict(parsed.parameters) == {"Name": "/cli"}  # the command line wins
     shorthand = commands.parse("aws ec2 describe-instances --filters Name=a,Values=b,c")
     assert shorthand.parameters["Filters"] == [{"Name": "a", "Values": ["b", "c"]}]
+
+
+def test_one_warm_parser_judges_every_command_alike() -> None:
+    """The CLI assumes one operation per process; the bridge's long-lived driver must not carry state over."""
+    command = "aws ec2 accept-address-transfer --address 1.2.3.4"
+    first = commands.parse(command)
+    commands.parse(
+        "aws ec2 modify-network-interface-attribute --network-interface-id eni-1 --source-dest-check"
+    )
+    commands.parse("aws ec2 modify-instance-attribute --instance-id i-1 --no-ebs-optimized")
+    assert commands.parse(command) == first
