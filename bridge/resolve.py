@@ -11,6 +11,7 @@ load from a file or download from a URL are refused instead of loaded.
 import argparse
 import json
 import os
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -324,6 +325,10 @@ class _RefuseVersion(argparse.Action):
 
 
 def _incomplete(detail: str) -> CommandRefused:
+    option = re.match(r"argument (--[a-z0-9-]+): (.*)", detail, re.S)
+    if option:  # a global option's value the CLI rejects (``--output yaml2``)
+        said = " ".join(option.group(2).split()).rstrip(".")[:200]
+        return _refuse("invalid_parameters", f"{option.group(1)}: {said}. Fix its value.")
     if "invalid choice" in detail.lower():
         return _refuse(
             "unknown_command",

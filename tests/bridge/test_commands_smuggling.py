@@ -143,3 +143,10 @@ def test_one_warm_parser_judges_every_command_alike() -> None:
     )
     commands.parse("aws ec2 modify-instance-attribute --instance-id i-1 --no-ebs-optimized")
     assert commands.parse(command) == first
+
+
+def test_a_bad_global_option_value_is_named() -> None:
+    with pytest.raises(CommandRefused) as caught:
+        commands.parse("aws ec2 describe-instances --output yaml2")
+    assert caught.value.code == "invalid_parameters"
+    assert "--output" in caught.value.message and "json" in caught.value.message
