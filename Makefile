@@ -52,6 +52,7 @@ bench: $(STAMP)  ## Run the benchmarks (results in .local/bench/*.json)
 	$(PY) -m bench.interceptor
 	$(PY) -m bench.slack_ack
 	$(PY) -m bench.slash_command
+	$(PY) -m bench.classify
 
 eval: $(STAMP)  ## Run the phrasings of evals/cases through the configured model on the local stack (MODEL=offline|bedrock|anthropic|openai)
 	$(PY) -m evals $(if $(MODEL),--model $(MODEL))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 _RUN = re.compile(r"^\s*(?:/aws\s+)?run\s+(.+?)\s*$", re.IGNORECASE | re.DOTALL)
 _ACCOUNT_FLAG = re.compile(r"\s--accounts?(?:=|\s+)(\S+)")
+_LINE_BREAKS = "\n\r\u2028\u2029\x0b\x0c\x85"
 _IN = re.compile(r"\s+(?:in|on|across)\s+(?=[^-\s])", re.IGNORECASE)
 
 
@@ -21,10 +22,12 @@ class DirectCommand:
     Attributes:
         command: The ``aws ...`` command line.
         targets: The phrase naming the account(s); empty when none was given.
+        problem: Why the request cannot run as typed (a line break inside it), else empty.
     """
 
     command: str
     targets: str
+    problem: str = ""
 
 
 def parse_direct(prompt: str) -> DirectCommand | None:
@@ -33,6 +36,15 @@ def parse_direct(prompt: str) -> DirectCommand | None:
     if not m:
         return None
     body = m.group(1).rstrip("?!.")
+    if any(c in body for c in _LINE_BREAKS):
+        first = body.splitlines()[0].strip() if body.splitlines() else ""
+        return DirectCommand(
+            command=first,
+            targets="",
+            problem="Your request spans several lines, and CentralOps never joins lines into one command "
+            "(nor runs the first and drops the rest). Send exactly one command on one line, e.g. "
+            "`run aws s3 ls in staging`.",
+        )
     targets: list[str] = []
     for flag in _ACCOUNT_FLAG.finditer(" " + body):
         targets.extend(t for t in flag.group(1).split(",") if t)

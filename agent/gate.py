@@ -18,8 +18,8 @@ from strands.hooks import AfterToolCallEvent, BeforeToolCallEvent, HookProvider,
 
 from agent import intents
 from agent.accounts import AccountEntry, AccountRegistry
-from agent.answers import loads, parse_results
-from agent.approvals import ApprovalPolicy, ApprovalRecord, ApprovalStore, PendingCall
+from agent.answers import AccountResult, loads, parse_results
+from agent.approvals import ApprovalPolicy, ApprovalRecord, ApprovalStore, PendingCall, Risk
 from agent.auth import Caller
 from agent.gateway import BRIDGE_TOOLS, Gateway, tool_suffix
 from centralops import events
@@ -54,13 +54,16 @@ class Decision:
     """What the gate made of a bridge call.
 
     Exactly one of ``arguments`` (run this), ``refusal`` (run nothing, say this)
-    or ``approval`` (run nothing yet, ask) is set.
+    or ``approval`` (run nothing yet, ask) is set. ``pending`` (with
+    ``arguments``) means the call needs approval unless the bridge's dry run
+    refuses it or finds it a read: see :func:`settle`.
     """
 
     arguments: dict[str, Any] | None = None
     refusal: str | None = None
     approval: ApprovalRecord | None = None
     accounts: list[AccountEntry] = field(default_factory=list)
+    pending: tuple[PendingCall, Risk, str] | None = None
 
 
 @dataclass
@@ -130,6 +133,12 @@ class Gate:
             return Decision(arguments=args, accounts=entries)
         risk, reason = verdict
         call = PendingCall(tool=suffix, command=command, account_ids=ids, region=args.get("region"))
+        return Decision(arguments=args, accounts=entries, pending=(call, risk, reason))
+
+    def ask(self, decision: Decision) -> Decision:
+        """Record the pending approval of a decision and return the decision to show it."""
+        assert decision.pending is not None  # noqa: S101 - only called for pending decisions
+        call, risk, reason = decision.pending
         record = self.store.create(
             requester=self.caller.requester,
             call=call,
@@ -139,7 +148,61 @@ class Gate:
             thread=self.context,
             ttl_s=self.policy.ttl_s,
         )
-        return Decision(approval=record, accounts=entries)
+        return Decision(approval=record, accounts=decision.accounts)
+
+
+DRY_RUN_FAILED = (
+    "Nothing was run and no approval was requested: the tool gateway did not answer the check that "
+    "comes before an approval. Ask again in a minute; tell your CentralOps administrators if it keeps failing."
+)
+
+
+async def settle(
+    gate: Gate, decision: Decision, gateway: Gateway | None, names: Mapping[str, str]
+) -> Decision:
+    """Turn a pending decision into a refusal, a run or an approval request.
+
+    Nobody is asked to approve a call the bridge would refuse: the bridge's dry
+    run (every check, no AWS call) decides first. When the bridge classifies the
+    call as a read, the approval asked for by a change is not needed either.
+    """
+    if decision.pending is None:
+        return decision
+    call, risk, _ = decision.pending
+    if gateway is not None:
+        assert decision.arguments is not None  # noqa: S101 - pending decisions carry the arguments
+        ok, text = await gateway.call(call.tool, {**decision.arguments, "dry_run": True})
+        if not ok:
+            return Decision(refusal=DRY_RUN_FAILED, accounts=decision.accounts)
+        refused = [r for r in parse_results(text, call.account_ids) if not r.ok]
+        if refused:
+            return Decision(refusal=refusal_text(refused, names), accounts=decision.accounts)
+        if risk == "mutating" and _all_reads(text):
+            return Decision(arguments=decision.arguments, accounts=decision.accounts)
+    return await asyncio.to_thread(gate.ask, decision)
+
+
+def refusal_text(refused: list[AccountResult], names: Mapping[str, str]) -> str:
+    """Why the bridge would refuse a call, per account, said before anyone is asked to approve it."""
+    by_message: dict[str, list[str]] = {}
+    for r in refused:
+        by_message.setdefault(r.error, []).append(names.get(r.account_id, r.account_id))
+    if len(by_message) == 1:
+        [message] = by_message
+        return f"Nothing was run and no approval was requested: {message}"
+    lines = [f"- {', '.join(where)}: {message}" for message, where in by_message.items()]
+    return "Nothing was run and no approval was requested:\n" + "\n".join(lines)
+
+
+def _all_reads(text: str) -> bool:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    items = data.get("results") if isinstance(data, dict) and "results" in data else [data]
+    if not isinstance(items, list):
+        return False
+    return bool(items) and all(isinstance(i, dict) and i.get("classification") == "read" for i in items)
 
 
 def approval_event(record: ApprovalRecord, names: Mapping[str, str]) -> events.ApprovalEvent:
@@ -216,6 +279,7 @@ class GateHook(HookProvider):
         decision = await asyncio.to_thread(
             self.gate.review, suffix, tool_input if isinstance(tool_input, Mapping) else {}
         )
+        decision = await settle(self.gate, decision, self.gateway, self.names)
         if decision.refusal:
             logger.info("bridge call refused", extra={"reason": decision.refusal})
             self.sink.refusals.append(decision.refusal)

@@ -22,12 +22,12 @@ from strands.models.model import Model
 from agent import gateway, logs, memory
 from agent.accounts import AccountRegistry
 from agent.answers import AccountResult, compose, parse_results, structured
-from agent.approvals import ApprovalPolicy, ApprovalStore, PendingCall
+from agent.approvals import ApprovalPolicy, ApprovalStore, PendingCall, operation_of
 from agent.auth import authenticate
 from agent.config import AgentSettings
 from agent.direct import DirectCommand, parse_direct
 from agent.followups import account_choices, suggest
-from agent.gate import EventSink, Gate, GateHook, IntentCheck, approval_event, ran_footer
+from agent.gate import Decision, EventSink, Gate, GateHook, IntentCheck, approval_event, ran_footer, settle
 from agent.models import build_model
 from agent.prompts import system_prompt
 from agent.resources import for_command
@@ -190,6 +190,12 @@ class AgentRuntime:
         if decision.refusal:
             yield events.text(decision.refusal)
             return
+        async with self._gateway(gate) as gw:
+            # Ask the bridge (a dry run) before anyone is asked to approve something it would refuse.
+            decision = await settle(gate, decision, gw, names)
+        if decision.refusal:
+            yield events.text(decision.refusal)
+            return
         if decision.approval:
             # The card says it all: no second line about it next to the card.
             yield approval_event(decision.approval, names)
@@ -211,6 +217,15 @@ class AgentRuntime:
             ]
         for r in results:
             yield events.tool_end(names.get(r.account_id, r.account_id), call.command, ok=r.ok, ms=r.ms)
+        if approval_id is None and results and all(r.error_code == "approval_required" for r in results):
+            # The bridge judged it a change where the agent's quick rule did not; nothing ran: ask now.
+            service, operation = operation_of(call.command)
+            reason = f"`{service} {operation}` changes resources; a second person must approve it."
+            pending = Decision(arguments=decision.arguments, pending=(call, "mutating", reason))
+            asked = await asyncio.to_thread(gate.ask, pending)
+            assert asked.approval is not None  # noqa: S101 - ask always records an approval
+            yield approval_event(asked.approval, names)
+            return
         if (
             (query := logs.from_command(call.command))
             and len(results) == 1
@@ -292,6 +307,9 @@ class AgentRuntime:
             await asyncio.to_thread(memory.remember, self.settings, gate.session_id, prompt, "".join(answer))
 
     async def _direct(self, gate: Gate, direct: DirectCommand, usage: dict[str, int]) -> AsyncIterator[Event]:
+        if direct.problem:
+            yield events.text(direct.problem)
+            return
         if not direct.targets:
             yield events.text(
                 f"Say which account(s) to run `{direct.command}` in: `run {direct.command} in staging` "

@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["help", "login", "logout", "whoami", "accounts", "run", "ask", "usage"]
+Kind = Literal["help", "login", "logout", "whoami", "accounts", "run", "ask", "usage", "multiline_run"]
 
 _RUN = re.compile(
     r"^run\s+(?P<cli>.+?)\s+(?:in|--account)\s+(?P<account>[\w.,-]+)\s*$", re.IGNORECASE | re.DOTALL
@@ -44,6 +44,9 @@ def parse(text: str) -> Command:
     if word in _WORDS:
         return Command(_WORDS[word], cleaned)
     if word == "run" or word.startswith("run "):
+        if any(c in text.strip() for c in "\n\r\u2028\u2029\x0b\x0c\x85"):
+            # Joining the lines would run a command nobody typed on one line.
+            return Command("multiline_run", cleaned)
         m = _RUN.match(cleaned)
         if not m:
             return Command("usage", cleaned)
@@ -71,4 +74,8 @@ def help_text(prefix: str) -> str:
     )
 
 
+RUN_ONE_LINE = (
+    "Your `run` request spans several lines, and CentralOps never joins lines into one command. "
+    "Send the command on one line (`{p} run <aws cli command> in <account>`), one message per command."
+)
 RUN_USAGE = "Say which account to run it in: `{p} run <aws cli command> in <account>`, e.g. `{p} run s3 ls in staging`."

@@ -25,7 +25,7 @@ from bot.chat import (
     Table,
     literal,
 )
-from bot.commands import RUN_USAGE, help_text, parse
+from bot.commands import RUN_ONE_LINE, RUN_USAGE, help_text, parse
 from bot.history import RecentQueries
 from bot.runtime_client import RuntimeClient
 from centralops.errors import CentralOpsError
@@ -100,6 +100,8 @@ class Conversation:
                 await renderer.notice(help_text(prefix))
             elif cmd.kind == "usage":
                 await renderer.notice(RUN_USAGE.format(p=prefix))
+            elif cmd.kind == "multiline_run":
+                await renderer.notice(RUN_ONE_LINE.format(p=prefix))
             elif cmd.kind == "login":
                 url = await self.identity.login_url(who.platform, who.team, who.user)
                 await renderer.login_prompt(url, "Link your chat account to your CentralOps identity:")

@@ -1,26 +1,34 @@
-"""Parse an ``aws`` CLI command into arguments, refuse what must not run, classify the rest.
+"""Parse an ``aws`` CLI command, resolve it to its final API call, refuse what must not run, classify the rest.
 
 The command is split with :mod:`shlex` into an argument vector and never goes
-near a shell. Anything that is not exactly one ``aws`` invocation with
-options the bridge can vouch for is refused here, before any AWS call.
+near a shell. The AWS CLI's own argument model (:mod:`bridge.resolve`) then
+turns it into the service operation and the parameters it would send, and the
+rules of :mod:`bridge.policy` judge that call, not its spelling. Anything that
+is not exactly one ``aws`` invocation the bridge can vouch for is refused here,
+before any AWS call.
 """
 
+import functools
 import re
 import shlex
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from bridge import policy
 from bridge.errors import CommandRefused
+from bridge.resolve import MODEL, Resolved
 
 MAX_ARGS = 100
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 # Outside quotes these mean shell syntax; the bridge has no shell, so they are refused rather than guessed at.
 _UNQUOTED_META = {";": "';'", "&": "'&'", "|": "'|'", "<": "'<'", ">": "'>'", "(": "'('", ")": "')'"}
 _UNQUOTED_META.update(
     {"\\": "a backslash", "`": "a backtick", "$": "'$'", "#": "'#'", "*": "'*'", "?": "'?'"}
 )
 _LOCAL_FILE_PREFIXES = ("file://", "fileb://", "@")
+_PLAIN = re.compile(r"[\t\x20-\x7e]*")  # printable ASCII and tabs: the common case, checked in one pass
+_NO_SHELL = re.compile(r"[^;&|<>()\\`$#*?'\"]*")  # nothing the shell would read: no quote scan needed
 
 
 @dataclass(frozen=True)
@@ -34,6 +42,8 @@ class Command:
         classification: ``"read"`` or ``"mutating"``.
         region: The ``--region`` the command names, if any.
         has_output: Whether the command chooses its ``--output`` format.
+        api_call: ``service:Operation`` of the API call (empty for CLI customisations such as ``s3 cp``).
+        parameters: The final API parameters, after shorthand, JSON values and input documents.
     """
 
     argv: tuple[str, ...]
@@ -42,6 +52,8 @@ class Command:
     classification: str
     region: str | None
     has_output: bool
+    api_call: str = ""
+    parameters: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def text(self) -> str:
@@ -61,6 +73,8 @@ def _check_characters(text: str, max_chars: int) -> None:
             "command_too_long",
             f"The command has {len(text)} characters; the limit is {max_chars}. Shorten it.",
         )
+    if _PLAIN.fullmatch(text):
+        return
     for ch in text:
         if ch in "\n\r":
             raise _refuse(
@@ -83,6 +97,8 @@ def _check_unquoted(text: str) -> None:
     including ``\\"`` and ``\\\\`` inside double quotes, so what this scan calls
     quoted is what the parser keeps as data.
     """
+    if _NO_SHELL.fullmatch(text):
+        return
     quote: str | None = None
     i = 0
     while i < len(text):
@@ -123,31 +139,30 @@ def _forbidden(name: str) -> str | None:
     return None
 
 
-def _split(argv: list[str]) -> tuple[list[str], dict[str, str | None]]:
-    """Positional arguments and the global options among ``argv``."""
-    positional: list[str] = []
-    options: dict[str, str | None] = {}
-    i = 0
-    while i < len(argv):
-        token = argv[i]
-        if token.startswith("--"):
-            name = _option_name(token)
-            value: str | None = token.split("=", 1)[1] if "=" in token else None
-            full = next(
-                (o for o in policy.GLOBAL_OPTIONS_WITH_VALUE if len(name) > 2 and o.startswith(name)), None
+def _check_tokens(args: list[str]) -> None:
+    """Refuse, token by token, what no parse may turn into something harmless."""
+    for arg in args:
+        if arg.lower().startswith(_LOCAL_FILE_PREFIXES) or re.search(r"=(file|fileb)://", arg, re.I):
+            raise _refuse(
+                "local_file",
+                f"{arg[:40]!r} reads a local file, which does not exist where the command runs. "
+                "Pass the value inline instead.",
             )
-            if full and value is None and i + 1 < len(argv):
-                value = argv[i + 1]
-                i += 1
-            options[full or name] = value
-        else:
-            positional.append(token)
-        i += 1
-    return positional, options
+        if arg.startswith("--"):
+            forbidden = _forbidden(_option_name(arg))
+            if forbidden:
+                code, message = policy.FORBIDDEN_OPTIONS[forbidden]
+                raise _refuse(code, message)
+        if arg == "aws":
+            raise _refuse("not_one_command", "The command names `aws` twice. Send exactly one aws command.")
+
+
+def _first_positional(args: list[str]) -> str | None:
+    return next((a for a in args if not a.startswith("-")), None)
 
 
 def parse(text: object, *, local_endpoint_url: str | None = None, max_chars: int = 2048) -> Command:
-    """Parse and check one command.
+    """Parse, resolve and check one command; never runs anything.
 
     Args:
         text: The ``cli_command`` as received.
@@ -155,7 +170,7 @@ def parse(text: object, *, local_endpoint_url: str | None = None, max_chars: int
         max_chars: Longer commands are refused.
 
     Returns:
-        The parsed, classified command.
+        The resolved, classified command.
 
     Raises:
         CommandRefused: With a code and a message saying what to change.
@@ -176,43 +191,24 @@ def parse(text: object, *, local_endpoint_url: str | None = None, max_chars: int
     args = argv[1:]
     if len(args) > MAX_ARGS:
         raise _refuse("command_too_long", f"The command has more than {MAX_ARGS} arguments. Shorten it.")
-    for arg in args:
-        if arg.lower().startswith(_LOCAL_FILE_PREFIXES) or re.search(r"=(file|fileb)://", arg, re.I):
-            raise _refuse(
-                "local_file",
-                f"{arg[:40]!r} reads a local file, which does not exist where the command runs. "
-                "Pass the value inline instead.",
-            )
-        if arg.startswith("--"):
-            forbidden = _forbidden(_option_name(arg))
-            if forbidden:
-                code, message = policy.FORBIDDEN_OPTIONS[forbidden]
-                raise _refuse(code, message)
-        if arg == "aws":
-            raise _refuse("not_one_command", "The command names `aws` twice. Send exactly one aws command.")
-    positional, options = _split(args)
-    _check_endpoint(options, local_endpoint_url)
-    if len(positional) < 2 or not _NAME.match(positional[0]) or not _NAME.match(positional[1]):
-        if positional and positional[0] in policy.UNSUPPORTED_SERVICES:
-            _unsupported_service(positional[0])
-        raise _refuse(
-            "incomplete_command",
-            "The command needs a service and an operation, e.g. `aws ec2 describe-instances`.",
-        )
-    service, operation = positional[0], positional[1]
-    if service in policy.UNSUPPORTED_SERVICES:
-        _unsupported_service(service)
-    _check_operation(service, operation, args)
-    region = options.get("--region")
-    if region is not None and not REGION.match(region):
-        raise _refuse("invalid_region", f"{region!r} is not an AWS region name such as us-east-1.")
+    _check_tokens(args)
+    first = _first_positional(args)
+    if first in policy.UNSUPPORTED_SERVICES:
+        _unsupported_service(first)
+    resolved = MODEL.resolve(args)
+    if resolved.service in policy.UNSUPPORTED_SERVICES:
+        _unsupported_service(resolved.service)
+    _check_globals(resolved, local_endpoint_url)
+    classification = _judge(resolved)
     return Command(
         argv=tuple(args),
-        service=service,
-        operation=operation,
-        classification=policy.classify(service, operation),
-        region=region,
-        has_output="--output" in options,
+        service=resolved.service,
+        operation=resolved.operation,
+        classification=classification,
+        region=resolved.region,
+        has_output=resolved.output is not None,
+        api_call=f"{resolved.api_service}:{resolved.api_operation}" if resolved.kind == "api" else "",
+        parameters=resolved.parameters,
     )
 
 
@@ -223,45 +219,108 @@ def _unsupported_service(service: str) -> None:
     )
 
 
-def _check_endpoint(options: dict[str, str | None], local_endpoint_url: str | None) -> None:
-    if "--endpoint-url" not in options:
-        return
-    value = (options["--endpoint-url"] or "").rstrip("/")
-    if local_endpoint_url and value == local_endpoint_url.rstrip("/"):
-        return
-    raise _refuse(
-        "endpoint_not_allowed",
-        "--endpoint-url is not allowed: commands run against the account's real AWS endpoints. Remove it.",
+def _check_globals(resolved: Resolved, local_endpoint_url: str | None) -> None:
+    g = resolved.globals
+    if g.get("profile"):
+        raise _refuse(*policy.FORBIDDEN_OPTIONS["--profile"])
+    if g.get("debug"):
+        raise _refuse(*policy.FORBIDDEN_OPTIONS["--debug"])
+    if g.get("verify_ssl") is False:
+        raise _refuse(*policy.FORBIDDEN_OPTIONS["--no-verify-ssl"])
+    if g.get("ca_bundle"):
+        raise _refuse(*policy.FORBIDDEN_OPTIONS["--ca-bundle"])
+    if g.get("sign_request") is False:
+        raise _refuse(*policy.FORBIDDEN_OPTIONS["--no-sign-request"])
+    if resolved.endpoint_url is not None:
+        value = resolved.endpoint_url.rstrip("/")
+        if not (local_endpoint_url and value == local_endpoint_url.rstrip("/")):
+            raise _refuse(
+                "endpoint_not_allowed",
+                "--endpoint-url is not allowed: commands run against the account's real AWS endpoints. "
+                "Remove it.",
+            )
+    region = resolved.region
+    if region is not None and not REGION.match(region):
+        raise _refuse("invalid_region", f"{region!r} is not an AWS region name such as us-east-1.")
+
+
+def _denied(name: str, why: str) -> CommandRefused:
+    return _refuse(
+        "denied_operation",
+        f"`{name}` {why}, so CentralOps never runs it, with or without approval. "
+        "Use the AWS console with your own credentials.",
     )
 
 
-def _check_operation(service: str, operation: str, args: list[str]) -> None:
-    key = (service, operation)
+def _judge(r: Resolved) -> str:
+    """Deny, refuse or classify (``"read"`` / ``"mutating"``) a resolved command."""
+    name = f"aws {r.service} {r.operation}".rstrip()
+    key = (r.service, r.operation)
     if key in policy.DENIED_OPERATIONS:
+        raise _denied(name, policy.DENIED_OPERATIONS[key])
+    if key in policy.UNSUPPORTED_OPERATIONS:
+        raise _refuse("not_supported", f"`{name}` {policy.UNSUPPORTED_OPERATIONS[key]}; it cannot run here.")
+    if r.kind == "wait":
+        return "read"
+    if r.kind == "custom":
+        return _judge_custom(r, name)
+    api = (r.api_service, r.api_operation)
+    parameter = policy.DENIED_WITH_PARAMETER.get(api)
+    if parameter and r.parameters.get(parameter) not in (None, False):
         raise _refuse(
             "denied_operation",
-            f"`aws {service} {operation}` {policy.DENIED_OPERATIONS[key]}, so CentralOps never runs it, "
-            "with or without approval. Use the AWS console with your own credentials.",
+            f"`{name}` with {parameter} set (however it is spelled: option, abbreviation or input document) "
+            f"reveals secret values, so CentralOps never runs it. Leave {parameter} out to see the metadata.",
         )
-    if key in policy.DENIED_WITH_OPTION:
-        option = policy.DENIED_WITH_OPTION[key]
-        if any(len(_option_name(t)) > 2 and option.startswith(_option_name(t)) for t in args):
-            raise _refuse(
-                "denied_operation",
-                f"`aws {service} {operation} {option}` reveals secret values, so CentralOps never runs it. "
-                f"Drop {option} to see the parameter's metadata.",
-            )
-    if key in policy.UNSUPPORTED_OPERATIONS:
+    if r.streaming_output:
         raise _refuse(
             "not_supported",
-            f"`aws {service} {operation}` {policy.UNSUPPORTED_OPERATIONS[key]}; it cannot run here.",
+            f"`{name}` writes its output to a file on the server, which CentralOps never does; "
+            "it cannot run here.",
         )
-    if service == "s3" and operation in {"cp", "mv", "sync"}:
-        after = args[args.index(operation) + 1 :]
-        operands = after[: next((i for i, t in enumerate(after) if t.startswith("--")), len(after))]
-        if any(not p.startswith("s3://") for p in operands):
+    if r.local_arguments:
+        raise _refuse(
+            "local_file",
+            f"{', '.join(r.local_arguments)} names a file on the server, which CentralOps never reads or "
+            "writes. Leave it out.",
+        )
+    secret = _secret_output(r.api_service, r.api_operation)
+    if secret:
+        raise _denied(name, f"returns secrets ({secret})")
+    if r.yaml_input:
+        raise _refuse(
+            "not_supported",
+            "--cli-input-yaml is not an option of the AWS CLI version CentralOps runs. "
+            "Use --cli-input-json with the same parameters.",
+        )
+    return policy.classify_api(r.api_service, r.api_operation)
+
+
+def _judge_custom(r: Resolved, name: str) -> str:
+    entry = policy.CUSTOM_COMMANDS.get((r.service, r.operation))
+    if entry is None:
+        raise _refuse(
+            "unknown_command",
+            f"`{name}` is not a command CentralOps can vouch for. Use the service's API operations "
+            f"(e.g. `aws {r.service} describe-...`).",
+        )
+    verdict, why = entry
+    if verdict == "denied":
+        raise _denied(name, why)
+    if verdict == "not_supported":
+        raise _refuse("not_supported", f"`{name}` {why}; it cannot run here.")
+    if r.service == "s3" and r.operation != "ls":
+        local = [p for p in r.positionals if not p.startswith("s3://")]
+        if local:
             raise _refuse(
                 "local_file",
-                f"`aws s3 {operation}` with a local path would use the server's disk. "
-                "Use s3:// locations on both sides.",
+                f"`aws s3 {r.operation}` with a local path ({local[0][:60]!r}) would use the server's disk. "
+                "Use s3:// locations.",
             )
+    return verdict
+
+
+@functools.cache  # bounded by the number of operations in the models
+def _secret_output(api_service: str, api_operation: str) -> str | None:
+    model = MODEL.operation_model(api_service, api_operation)
+    return policy.secret_output(api_service, model.output_shape)

@@ -136,10 +136,15 @@ class Bridge:
         )
         text = raw if isinstance(raw, str) else ""
         plan: _Plan | None = None
+        dry_run = event.get("dry_run") is True
         try:
             caller = caller_of(event)
             plan = self._plan(event, caller, tool)
             await self._entitle(plan, account_ids)
+            if dry_run:
+                if plan.mutating:
+                    await self._check_write_roles(plan, account_ids)
+                return await self._dry_run(plan, account_ids, started)
             if plan.mutating:
                 await self._approve(plan, account_ids)
         except (BridgeError, IdentityError) as e:
@@ -223,7 +228,31 @@ class Bridge:
             code="not_entitled",
         )
 
-    async def _approve(self, plan: _Plan, account_ids: list[str]) -> None:
+    async def _dry_run(self, plan: _Plan, account_ids: list[str], started: float) -> list[Result]:
+        """Every check, no AWS call: the classification per account, or why the account would refuse."""
+        shape = {"command": redact_command(plan.command.text), "classification": plan.command.classification}
+        results: list[Result] = []
+        for account_id in account_ids:
+            ms = int((time.monotonic() - started) * 1000)
+            try:
+                entry = await asyncio.to_thread(self.registry.get, account_id)
+            except BridgeError as e:
+                results.append(error(account_id, e.code, e.message, **shape, ms=ms))
+                continue
+            results.append(
+                {
+                    "ok": True,
+                    "dry_run": True,
+                    "account_id": account_id,
+                    "account_name": entry.name,
+                    **shape,
+                    "api_call": plan.command.api_call,
+                    "ms": ms,
+                }
+            )
+        return results
+
+    async def _check_write_roles(self, plan: _Plan, account_ids: list[str]) -> None:
         entries = await asyncio.gather(*(asyncio.to_thread(self.registry.get, a) for a in account_ids))
         missing = [e.name for e in entries if not e.write_role_name]
         if missing:
@@ -233,6 +262,9 @@ class Bridge:
                 "Ask an administrator to set write_role_name, or make the change yourself.",
                 code="no_write_role",
             )
+
+    async def _approve(self, plan: _Plan, account_ids: list[str]) -> None:
+        await self._check_write_roles(plan, account_ids)
         await asyncio.to_thread(
             self.approvals.consume,
             plan.approval_id,

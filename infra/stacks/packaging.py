@@ -5,6 +5,7 @@ needs; at synthesis the local bundler copies them and installs the bridge's
 dependencies (read from ``pyproject.toml``) as ARM64 wheels for Python 3.12.
 """
 
+import gzip
 import shutil
 import subprocess
 import sys
@@ -92,7 +93,22 @@ class LocalPythonBundler:
                 "Could not install the bridge's dependencies for Lambda (ARM64, Python 3.12): "
                 f"{result.stderr.strip()[-2000:]}\nCheck that PyPI is reachable, then run cdk again."
             )
+        slim_awscli(out)
         return True
+
+
+def slim_awscli(root: Path) -> None:
+    """Shrink the bundled AWS CLI below Lambda's size limit without changing what it does.
+
+    The bridge uses the CLI only to resolve commands: its examples (documentation) go, and its vendored
+    botocore models are stored gzip-compressed, which botocore's loader reads as they are (``.json.gz``).
+    """
+    shutil.rmtree(root / "awscli" / "examples", ignore_errors=True)
+    data = root / "awscli" / "botocore" / "data"
+    for path in sorted(data.rglob("*.json")) if data.is_dir() else []:
+        with path.open("rb") as src, gzip.GzipFile(path.with_suffix(".json.gz"), "wb", mtime=0) as dst:
+            shutil.copyfileobj(src, dst)
+        path.unlink()
 
 
 def bridge_code(bundler: LocalPythonBundler | None = None) -> lambda_.Code:

@@ -71,12 +71,14 @@ async def test_mutation_then_approved_resume_runs_exactly_once(
 ) -> None:
     sid = f"ap-{uuid.uuid4()}"
     approval = await _ask(runtime, alice, sid)
-    assert env.bridge.bridge_calls() == []
+    assert env.bridge.executed() == []
+    [(_, dry)] = env.bridge.bridge_calls()  # the bridge checked the call before anyone was asked
+    assert dry["dry_run"] is True and "approval_id" not in dry
     assert approval["command"] == DELETE and approval["accounts"] == ["staging"]
     _decide(env, approval["approval_id"], "approved")
 
     evs = await _resume(runtime, alice, sid, approval["approval_id"], "approved")
-    [(tool, event)] = env.bridge.bridge_calls()
+    [(tool, event)] = env.bridge.executed()
     assert tool == "query"
     assert event["approval_id"] == approval["approval_id"]
     assert event["arguments"] == {"cli_command": DELETE}
@@ -92,7 +94,7 @@ async def test_mutation_then_approved_resume_runs_exactly_once(
     )
     again = await _resume(runtime, alice, sid, approval["approval_id"], "approved")
     assert "already run once" in texts(again)
-    assert len(env.bridge.bridge_calls()) == 1
+    assert len(env.bridge.executed()) == 1
 
 
 async def test_denied_resume_runs_nothing(runtime: AgentRuntime, env: AgentWorld, alice: str) -> None:
@@ -101,7 +103,7 @@ async def test_denied_resume_runs_nothing(runtime: AgentRuntime, env: AgentWorld
     _decide(env, approval["approval_id"], "denied")
     evs = await _resume(runtime, alice, sid, approval["approval_id"], "denied")
     assert "was denied by bob@example.com. Nothing was run." in texts(evs)
-    assert env.bridge.bridge_calls() == []
+    assert env.bridge.executed() == []
 
 
 async def test_pending_resume_runs_nothing(runtime: AgentRuntime, env: AgentWorld, alice: str) -> None:
@@ -109,7 +111,7 @@ async def test_pending_resume_runs_nothing(runtime: AgentRuntime, env: AgentWorl
     approval = await _ask(runtime, alice, sid)
     evs = await _resume(runtime, alice, sid, approval["approval_id"], "approved")
     assert "still waiting for approval" in texts(evs)
-    assert env.bridge.bridge_calls() == []
+    assert env.bridge.executed() == []
 
 
 async def test_resume_is_bound_to_its_thread_and_requester(
@@ -124,14 +126,14 @@ async def test_resume_is_bound_to_its_thread_and_requester(
     assert of_type(someone_else, "error")[0]["code"] == "approval_mismatch"
     unknown = await _resume(runtime, alice, sid, str(uuid.uuid4()), "approved")
     assert of_type(unknown, "error")[0]["code"] == "unknown_approval"
-    assert env.bridge.bridge_calls() == []
+    assert env.bridge.executed() == []
 
 
 async def test_planner_mutation_asks_for_approval(runtime: AgentRuntime, env: AgentWorld, alice: str) -> None:
     sid = f"ap-{uuid.uuid4()}"
     approval = await _ask(runtime, alice, sid, prompt=f"{DELETE} in staging")
     assert approval["risk"] == "mutating"
-    assert env.bridge.bridge_calls() == []
+    assert env.bridge.executed() == []
 
 
 async def test_production_fanout_over_the_limit_needs_approval(
@@ -141,7 +143,7 @@ async def test_production_fanout_over_the_limit_needs_approval(
     approval = await _ask(runtime, alice, f"ap-{uuid.uuid4()}", prompt="count buckets in all accounts")
     assert approval["risk"] == "fanout"
     assert sorted(approval["accounts"]) == ["development", "production", "staging"]
-    assert env.bridge.bridge_calls() == []
+    assert env.bridge.executed() == []
 
 
 def test_policy_lets_reads_within_the_limit_run() -> None:
@@ -150,3 +152,34 @@ def test_policy_lets_reads_within_the_limit_run() -> None:
     prod = [AccountEntry(f"{i}" * 12, f"p{i}", "production") for i in range(1, 4)]
     assert ApprovalPolicy(prod_fanout_limit=3).review("aws s3 ls", prod) is None
     assert ApprovalPolicy(prod_fanout_limit=2).review("aws s3 ls", prod) is not None
+
+
+async def test_no_approval_is_requested_for_a_call_the_bridge_would_refuse(
+    runtime: AgentRuntime, env: AgentWorld, alice: str
+) -> None:
+    sid = f"ap-{uuid.uuid4()}"
+    message = (
+        "staging has no write role registered for CentralOps, so it cannot run there even with approval."
+    )
+    env.bridge.refusals[DELETE] = ("no_write_role", message)
+    evs = await collect(
+        runtime.invoke(
+            {"prompt": f"run {DELETE} in staging", "access_token": alice, "context": CONTEXT}, session_id=sid
+        )
+    )
+    assert of_type(evs, "approval") == []
+    assert "no approval was requested" in texts(evs) and message in texts(evs)
+    assert env.bridge.executed() == []
+    [(_, dry)] = env.bridge.bridge_calls()
+    assert dry["dry_run"] is True
+    items = env.approvals().scan()["Items"]
+    assert [i for i in items if i.get("session_id") == sid] == []
+
+
+async def test_a_run_request_over_several_lines_is_never_joined(
+    runtime: AgentRuntime, env: AgentWorld, alice: str
+) -> None:
+    prompt = "run aws s3 ls\naws s3 rb s3://acme-staging-logs in staging"
+    evs = await collect(runtime.invoke({"prompt": prompt, "access_token": alice, "context": CONTEXT}))
+    assert "several lines" in texts(evs)
+    assert env.bridge.bridge_calls() == []

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 import uvicorn
 
-from agent.config import AgentSettings
 from agent.runner import AgentRuntime
 from infra.local.gateway import build_app
-from tests.fixtures.agent_stack import AgentWorld, RecordingBridge, collect, texts
+from tests.fixtures.agent_stack import AgentWorld, RecordingBridge, collect, gateway_verifier, texts
 from tests.fixtures.aws import free_port
 
 RAW_LIBRARY_TEXT = ("client session is not running", "Tool execution failed", "Traceback")
@@ -24,7 +23,7 @@ class RestartableGateway:
     def __init__(self, world: AgentWorld, bridge: RecordingBridge) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/mcp"
-        self._build = lambda: build_app(bridge, AgentSettings.verifier(world.settings()))
+        self._build = lambda: build_app(bridge, gateway_verifier(world.pool, world.exchange))
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 

@@ -177,7 +177,8 @@ async def test_model_mutation_waits_for_approval_and_ends_the_turn(
             session_id=sid,
         )
     )
-    assert env.bridge.bridge_calls() == []
+    assert env.bridge.executed() == []
+    assert [e["dry_run"] for _, e in env.bridge.bridge_calls()] == [True]  # checked before asking
     [approval] = of_type(evs, "approval")
     assert approval["risk"] == "mutating"
     assert approval["command"] == "aws s3api delete-bucket --bucket acme-staging-logs"

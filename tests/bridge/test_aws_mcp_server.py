@@ -71,7 +71,7 @@ async def test_expired_credentials_open_a_new_session(
         await client.aclose()
 
 
-async def test_url_parameters_are_not_fetched_by_the_stand_in(
+async def test_url_parameters_are_never_fetched(
     make_bridge, config: BridgeConfig, stand_in: StandIn, requester: str
 ) -> None:
     import asyncio
@@ -96,8 +96,10 @@ async def test_url_parameters_are_not_fetched_by_the_stand_in(
         )
     finally:
         server.close()
-    assert out["ok"] is True, out
+    # The AWS CLI v1 would download such a value where it runs: the bridge refuses it before any call.
+    assert out["error"]["code"] == "remote_file", out
     assert hits == []
+    assert stand_in.stats()["tool_calls"] == 0
 
 
 async def test_sessions_beyond_the_cap_close_the_least_recently_used(

@@ -109,3 +109,115 @@ async def test_a_refused_command_with_a_password_is_audited_without_it(
     [record] = audit_records(org.moto_url, org.tables, requester)
     assert "Hunter2!" not in json.dumps(out) and "Hunter2!" not in json.dumps(record)
     assert record["command"].endswith("--password [REDACTED]")
+
+
+JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhYmMxMjMiLCJleHAiOjE3MDB9.c2lnbmF0dXJlLWJ5dGVz"
+
+
+def test_secret_looking_names_are_redacted_in_any_case_and_separator() -> None:
+    names = [
+        "DB_PASSWORD",
+        "db-password",
+        "dbPassword",
+        "API_KEY",
+        "apiKey",
+        "x-api-key",
+        "PRIVATE_KEY",
+        "GoogleCredentials",
+        "client_secret",
+        "SLACK_TOKEN",
+        "githubToken",
+        "Passphrase",
+        "pwd",
+    ]
+    out = redact({"Variables": {n: "value-1" for n in names}})
+    assert set(out["Variables"].values()) == {REDACTED}
+    kept = [
+        "NextToken",
+        "next_token",
+        "ClientToken",
+        "ContinuationToken",
+        "SecretArn",
+        "TokenType",
+        "PasswordLastUsed",
+        "MinimumPasswordLength",
+        "KeyName",
+        "SecretId",
+        "TokenEndpoint",
+        "Name",
+    ]
+    out = redact({n: "value-1" for n in kept})
+    assert set(out.values()) == {"value-1"}
+
+
+def test_name_value_entries_are_redacted_by_their_name() -> None:
+    ecs = {"environment": [{"name": "STRIPE_SECRET", "value": "v1"}, {"name": "PORT", "value": "80"}]}
+    assert redact(ecs)["environment"] == [
+        {"name": "STRIPE_SECRET", "value": REDACTED},
+        {"name": "PORT", "value": "80"},
+    ]
+    tags = [{"Key": "Name", "Value": "web"}, {"Key": "db_password", "Value": "x"}]
+    assert redact(tags) == [{"Key": "Name", "Value": "web"}, {"Key": "db_password", "Value": REDACTED}]
+    cfn = {"Parameters": [{"ParameterKey": "DbPassword", "ParameterValue": "p"}]}
+    assert redact(cfn)["Parameters"][0]["ParameterValue"] == REDACTED
+    ssm = {"Parameter": {"Name": "/app/db/password", "Value": "hunter2", "Type": "String"}}
+    assert redact(ssm)["Parameter"] == {"Name": "/app/db/password", "Value": REDACTED, "Type": "String"}
+
+
+def test_values_are_redacted_wherever_they_stand() -> None:
+    value = {
+        "Url": "postgres://admin:hunter2@db.example:5432/app",
+        "Note": f"session {SESSION_TOKEN} and {JWT}",
+        "Header": "Authorization: Bearer abcdefghijklmnop",
+        "Code": {"Location": "https://b.s3.amazonaws.com/f.zip?X-Amz-Algorithm=AWS4&X-Amz-Signature=abcdef"},
+        "Misc": "ghp_" + "a" * 36 + " xoxb-1234567890-abcdef sk_live_" + "b" * 24 + " AIza" + "c" * 35,
+    }
+    dumped = json.dumps(redact(value))
+    for secret in (
+        "hunter2",
+        SESSION_TOKEN[:30],
+        JWT[:20],
+        "abcdefghijklmnop",
+        "X-Amz-Signature",
+        "ghp_a",
+        "xoxb-",
+        "sk_live_",
+        "AIzac",
+    ):
+        assert secret not in dumped, secret
+    assert "db.example:5432/app" in dumped and "https://b.s3.amazonaws.com/f.zip" in dumped
+
+
+def test_ids_arns_and_pagination_tokens_are_left_alone() -> None:
+    value = {
+        "NextToken": "eyJuZXh0IjoxfQ==",
+        "ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/db_password-AbCdEf",
+        "InstanceId": "i-0123456789abcdef0",
+        "ETag": "d41d8cd98f00b204e9800998ecf8427ed41d8cd9",
+        "KeyId": "1234abcd-12ab-34cd-56ef-1234567890ab",
+        "MaxTokens": 100,
+        "PasswordResetRequired": True,
+    }
+    assert redact(value) == value
+
+
+def test_text_and_table_output_are_redacted_like_json() -> None:
+    text = (
+        f"ACCESSKEY\t{ACCESS_KEY}\t2020-01-01T00:00:00Z\t{SECRET_KEY}\tActive\tbob\n"
+        "VARIABLES\tDB_PASSWORD\ts3cr3t\n"
+        "SECRETARN\tarn:aws:secretsmanager:us-east-1:1:secret:prod/db_password-AbCd\n"
+    )
+    out = redact_text(text)
+    assert ACCESS_KEY not in out and SECRET_KEY not in out and "s3cr3t" not in out
+    assert "prod/db_password-AbCd" in out and "bob" in out
+    table = (
+        "-------------------------------\n"
+        "|      GetFunctionConfiguration |\n"
+        "+--------------+--------------+\n"
+        "|  API_KEY     |  k-123456    |\n"
+        "|  LOG_LEVEL   |  info        |\n"
+        f"||  SecretAccessKey |  {SECRET_KEY}  ||\n"
+    )
+    out = redact_text(table)
+    assert "k-123456" not in out and SECRET_KEY not in out and "info" in out
+    assert redact_text("export API_KEY=abc123 NextToken=keep") == f"export API_KEY={REDACTED} NextToken=keep"
