@@ -1,7 +1,6 @@
 """Cost (Cost Explorer in the payer account) and logs (Logs Insights: start, poll, table)."""
 
 import json
-import time
 import uuid
 from datetime import UTC, datetime
 
@@ -77,7 +76,7 @@ async def test_cost_runs_in_the_payer_account_only(
     evs = await collect(
         runtime.invoke({"prompt": "top services by cost in staging last month", "access_token": alice})
     )
-    [(tool, event)] = env.bridge.bridge_calls()
+    [(tool, event)] = env.bridge.executed()
     assert (tool, event["account_id"]) == ("query", PAYER)
     command = event["arguments"]["cli_command"]
     assert command.startswith("aws ce get-cost-and-usage --time-period Start=")
@@ -92,7 +91,7 @@ async def test_cost_needs_the_payer_entitlement(runtime: AgentRuntime, env: Agen
     evs = await collect(
         runtime.invoke({"prompt": "what did staging spend last month?", "access_token": dave})
     )
-    assert env.bridge.bridge_calls() == []
+    assert env.bridge.executed() == []
     assert "You are not entitled to query management" in texts(evs)
 
 
@@ -144,37 +143,20 @@ def test_the_log_query_covers_its_window() -> None:
     assert again is not None and (again.log_group, again.pattern) == (q.log_group, q.pattern)
 
 
-async def test_a_log_question_waits_for_approval_then_shows_the_result_table(
+async def test_a_log_question_runs_as_a_read_and_shows_the_result_table(
     runtime: AgentRuntime, env: AgentWorld, alice: str
 ) -> None:
-    sid = f"logs-{uuid.uuid4()}"
-    asked = await collect(
-        runtime.invoke(
-            {"prompt": "errors in the last hour in function staging-api in staging", "access_token": alice},
-            session_id=sid,
-        )
-    )
-    [approval] = of_type(asked, "approval")
-    assert approval["command"].startswith("aws logs start-query --log-group-name /aws/lambda/staging-api")
-    assert env.bridge.bridge_calls() == []
-    env.approvals().update_item(
-        Key={"approval_id": approval["approval_id"]},
-        UpdateExpression="SET #s = :s, decided_by = :by, decided_at = :at",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":s": "approved", ":by": "bob@example.com", ":at": int(time.time())},
-    )
+    # The bridge classifies Logs Insights' start-query as a read (docs/bridge.md), and its dry run is asked
+    # before any approval card: so the question runs at once, is polled, and answers with the table.
     evs = await collect(
         runtime.invoke(
-            {
-                "prompt": "",
-                "access_token": alice,
-                "resume": {"approval_id": approval["approval_id"], "decision": "approved"},
-            },
-            session_id=sid,
+            {"prompt": "errors in the last hour in function staging-api in staging", "access_token": alice},
+            session_id=f"logs-{uuid.uuid4()}",
         )
     )
-    commands = [e["arguments"]["cli_command"] for _, e in env.bridge.bridge_calls()]
-    assert commands[0].startswith("aws logs start-query")
+    assert of_type(evs, "approval") == []
+    commands = [e["arguments"]["cli_command"] for _, e in env.bridge.executed()]
+    assert commands[0].startswith("aws logs start-query --log-group-name /aws/lambda/staging-api")
     assert commands[1] == "aws logs get-query-results --query-id q-1"
     answer = texts(evs)
     assert "| 2026-01-01 00:00:00.000 | ERROR upstream timeout calling payments |" in answer
@@ -185,13 +167,10 @@ async def test_a_log_query_that_runs_as_a_read_is_polled_by_the_planner(
     runtime: AgentRuntime, env: AgentWorld, alice: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("agent.gate.ApprovalPolicy.review", lambda self, command, accounts: None)
-    from tests.fixtures import agent_stack
-
-    monkeypatch.setattr(agent_stack, "MUTATING_PREFIXES", ("delete-",))
     evs = await collect(
         runtime.invoke({"prompt": "show logs of function prod-api in production", "access_token": alice})
     )
-    commands = [e["arguments"]["cli_command"] for _, e in env.bridge.bridge_calls()]
+    commands = [e["arguments"]["cli_command"] for _, e in env.bridge.executed()]
     assert [c.split()[2] for c in commands] == ["start-query", "get-query-results"]
     assert "card declined" in texts(evs)
     assert json.dumps(of_type(evs, "approval")) == "[]"

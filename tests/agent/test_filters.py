@@ -147,7 +147,7 @@ async def test_public_exposure_reads_block_policy_and_acl_of_each_bucket(
     evs = await collect(
         runtime.invoke({"prompt": "which buckets are public in staging?", "access_token": alice})
     )
-    commands = sorted(e["arguments"]["cli_command"] for _, e in env.bridge.bridge_calls()[1:])
+    commands = sorted(e["arguments"]["cli_command"] for _, e in env.bridge.executed()[1:])
     assert len(commands) == 9
     assert "aws s3api get-bucket-policy-status --bucket acme-staging-uploads" in commands
     assert "aws s3api get-bucket-acl --bucket acme-staging-logs" in commands
@@ -163,7 +163,7 @@ async def test_an_unapplied_qualifier_is_said_in_the_answer(
     evs = await collect(
         runtime.invoke({"prompt": "list encrypted buckets in staging", "access_token": alice})
     )
-    [(_, event)] = env.bridge.bridge_calls()
+    [(_, event)] = env.bridge.executed()
     assert event["arguments"] == {"cli_command": "aws s3api list-buckets"}
     assert "I cannot apply “encrypted” to S3 buckets, so this lists all of them." in texts(evs)
 
@@ -174,7 +174,7 @@ async def test_a_tag_filter_reaches_the_bridge_and_the_answer_says_it(
     evs = await collect(
         runtime.invoke({"prompt": "list buckets tagged team=payments in staging", "access_token": alice})
     )
-    [(_, event)] = env.bridge.bridge_calls()
+    [(_, event)] = env.bridge.executed()
     assert "--tag-filters Key=team,Values=payments" in event["arguments"]["cli_command"]
     answer = texts(evs)
     assert "arn:aws:s3:::acme-staging-uploads" in answer
@@ -187,6 +187,6 @@ async def test_a_follow_up_keeps_the_filter(runtime: AgentRuntime, env: AgentWor
         runtime.invoke({"prompt": "list running instances in staging", "access_token": alice}, session_id=sid)
     )
     await collect(runtime.invoke({"prompt": "and in production?", "access_token": alice}, session_id=sid))
-    _, event = env.bridge.bridge_calls()[-1]
+    _, event = env.bridge.executed()[-1]
     assert event["account_id"] == "333333333333"
     assert event["arguments"]["cli_command"] == STATE.format("running")

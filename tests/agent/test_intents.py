@@ -252,8 +252,8 @@ async def test_a_change_request_becomes_an_approval_for_its_exact_command(
     )
     [approval] = of_type(evs, "approval")
     assert (approval["command"], approval["accounts"]) == (command, ["staging"])
-    assert env.bridge.bridge_calls() == []  # nothing ran: it waits for a second person
-    assert "needs approval" in texts(evs)
+    assert env.bridge.executed() == []  # nothing ran: it waits for a second person
+    assert "needs approval" not in texts(evs)  # the card announces it; no second line next to it
     assert not of_type(evs, "followups")
 
 
@@ -272,7 +272,7 @@ async def test_a_change_without_an_exact_command_says_how_to_ask(
     answer = texts(evs)
     assert "I did not change or run anything" in answer
     assert "`run aws " in answer
-    assert env.bridge.bridge_calls() == []
+    assert env.bridge.executed() == []
     assert not of_type(evs, "approval")
 
 
@@ -289,7 +289,7 @@ async def test_hypothetical_and_negated_run_nothing(
 ) -> None:
     evs = await collect(runtime.invoke({"prompt": prompt, "access_token": alice}))
     assert expected in texts(evs)
-    assert env.bridge.bridge_calls() == []
+    assert env.bridge.executed() == []
     assert not of_type(evs, "approval")
 
 
@@ -306,7 +306,7 @@ async def test_a_change_follow_up_in_other_accounts_is_still_a_change(
         "aws s3api delete-bucket --bucket acme-dev-sandbox",
         ["development"],
     )
-    assert env.bridge.bridge_calls() == []
+    assert env.bridge.executed() == []
 
 
 async def test_a_change_in_an_account_the_person_may_not_query_is_refused_plainly(
@@ -318,7 +318,7 @@ async def test_a_change_in_an_account_the_person_may_not_query_is_refused_plainl
     answer = texts(evs)
     assert "not entitled to query production" in answer
     assert "I did not change or run anything" in answer
-    assert env.bridge.bridge_calls() == [] and not of_type(evs, "approval")
+    assert env.bridge.executed() == [] and not of_type(evs, "approval")
 
 
 # ---- any model: the gate, proven with a scripted model --------------------------------------------
@@ -377,7 +377,7 @@ async def test_a_model_that_claims_a_change_it_did_not_make_is_overruled(
     answer = texts(evs)
     assert "is stopped" not in answer
     assert "`run aws ec2 stop-instances --instance-ids i-22220000 in staging`" in answer
-    assert env.bridge.bridge_calls() == []
+    assert env.bridge.executed() == []
 
 
 async def test_a_model_that_asks_for_the_change_keeps_its_answer_and_an_approval_waits(
@@ -409,9 +409,9 @@ async def test_a_model_that_asks_for_the_change_keeps_its_answer_and_an_approval
     )
     [approval] = of_type(evs, "approval")
     assert approval["command"] == command
-    assert "needs approval" in texts(evs)
+    assert "needs approval" not in texts(evs)  # the card announces it; no second line next to it
     assert "I did not change" not in texts(evs)
-    assert env.bridge.bridge_calls() == []
+    assert env.bridge.executed() == []
 
 
 async def test_a_model_that_explains_how_to_ask_is_kept(

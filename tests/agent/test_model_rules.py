@@ -59,7 +59,7 @@ async def test_an_invented_account_id_never_reaches_the_bridge(
         [ToolStep([("query", _query("999999999999", "aws s3api list-buckets"))]), TextStep("Nothing there.")]
     )
     evs = await collect(scripted(model).invoke({"prompt": "list buckets in staging", "access_token": alice}))
-    assert env.bridge.bridge_calls() == []
+    assert env.bridge.executed() == []
     assert "999999999999 is not an account in the registry; nothing was run." in model.tool_results()
     assert "_Ran" not in texts(evs)
 
@@ -110,7 +110,7 @@ async def test_an_ambiguous_name_gives_any_model_buttons(
         "how many buckets in production?",
         "how many buckets in staging?",
     ]
-    assert env.bridge.bridge_calls() == []
+    assert env.bridge.executed() == []
 
 
 async def test_a_region_outside_the_registry_list_is_refused_for_any_model(
@@ -120,7 +120,7 @@ async def test_a_region_outside_the_registry_list_is_refused_for_any_model(
         [ToolStep([("query", _query(STG, "aws ec2 describe-vpcs", region="ap-south-1"))]), TextStep("done")]
     )
     await collect(scripted(model).invoke({"prompt": "vpcs in ap-south-1 in staging", "access_token": alice}))
-    assert env.bridge.bridge_calls() == []
+    assert env.bridge.executed() == []
     assert any("limited to the region(s) us-east-1, eu-west-1" in t for t in model.tool_results())
 
 

@@ -49,7 +49,7 @@ async def test_all_regions_calls_each_registry_region_with_progress(
         runtime.invoke({"prompt": "list lambda functions in staging in all regions", "access_token": alice})
     )
     calls = sorted(
-        (e["region"], e["account_id"], e["arguments"]["cli_command"]) for _, e in env.bridge.bridge_calls()
+        (e["region"], e["account_id"], e["arguments"]["cli_command"]) for _, e in env.bridge.executed()
     )
     assert calls == [
         ("eu-west-1", STG, "aws lambda list-functions"),
@@ -71,7 +71,7 @@ async def test_an_account_without_registry_regions_is_asked_for_its_enabled_regi
     evs = await collect(
         runtime.invoke({"prompt": "count functions in dev in all regions", "access_token": alice})
     )
-    calls = [(e.get("region"), e["arguments"]["cli_command"]) for _, e in env.bridge.bridge_calls()]
+    calls = [(e.get("region"), e["arguments"]["cli_command"]) for _, e in env.bridge.executed()]
     assert calls[0] == (None, "aws ec2 describe-regions")
     assert sorted(calls[1:]) == [
         ("ap-south-1", "aws lambda list-functions"),
@@ -94,7 +94,7 @@ async def test_named_regions_fan_out_over_several_accounts(
     )
     calls = sorted(
         (e["region"], tool, tuple(sorted(e.get("account_ids") or [e.get("account_id")])))
-        for tool, e in env.bridge.bridge_calls()
+        for tool, e in env.bridge.executed()
     )
     assert calls == [("eu-west-1", "query_accounts", (STG, PRD)), ("us-west-2", "query", (PRD,))]
     answer = texts(evs)
@@ -108,7 +108,7 @@ async def test_the_registry_limits_the_regions_an_account_is_queried_in(
     evs = await collect(
         runtime.invoke({"prompt": "list vpcs in ap-south-1 in staging", "access_token": alice})
     )
-    assert env.bridge.bridge_calls() == []
+    assert env.bridge.executed() == []
     assert "limited to the region(s) us-east-1, eu-west-1" in texts(evs)
 
 
@@ -116,6 +116,6 @@ async def test_buckets_are_global(runtime: AgentRuntime, env: AgentWorld, alice:
     evs = await collect(
         runtime.invoke({"prompt": "list buckets in staging in all regions", "access_token": alice})
     )
-    [(_, event)] = env.bridge.bridge_calls()
+    [(_, event)] = env.bridge.executed()
     assert "region" not in event
     assert "S3 buckets are global: one list per account." in texts(evs)
