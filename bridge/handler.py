@@ -8,6 +8,7 @@ AWS at import time: the bridge and its clients are built on the first call.
 
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from bridge.runtime import BackgroundLoop
@@ -44,8 +45,7 @@ def get_bridge() -> "Bridge":
             from bridge.config import BridgeConfig
             from bridge.engine import Bridge
 
-            if not logging.getLogger().handlers:  # Lambda's runtime and host processes bring their own
-                logs.configure()
+            logs.configure_for_lambda()
             _bridge = Bridge(BridgeConfig.from_env())
         return _bridge
 
@@ -64,11 +64,25 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
     if not isinstance(event, dict):
         return _failure("invalid_arguments", "The tool arguments must be a JSON object.")
+    logs.bind(request_id=getattr(context, "aws_request_id", None))
+    started = time.monotonic()
     try:
         bridge = get_bridge()
         if name == "query":
-            return _loop.run(bridge.query(event))
-        return _loop.run(bridge.query_accounts(event))
+            out = _loop.run(bridge.query(event))
+        else:
+            out = _loop.run(bridge.query_accounts(event))
+        results = out.get("results", [out])
+        logger.info(
+            "tool call answered",
+            extra={
+                "tool": name,
+                "accounts": len(results),
+                "errors": sum(1 for r in results if not r.get("ok")),
+                "ms": int((time.monotonic() - started) * 1000),
+            },
+        )
+        return out
     except CentralOpsError as e:
         logger.error("bridge refused to start", extra={"code": e.code})
         return _failure(e.code, e.message)

@@ -80,6 +80,8 @@ TEAMS_UPDATE_INTERVAL_S = "CENTRALOPS_TEAMS_UPDATE_INTERVAL_S"  # shortest gap b
 # Logging
 LOG_FORMAT = "CENTRALOPS_LOG_FORMAT"  # "json" (default) or "text"
 LOG_LEVEL = "CENTRALOPS_LOG_LEVEL"
+# Set by AWS Lambda in every function's environment; its presence means "running in Lambda".
+LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
 
 
 def env_str(name: str, default: str | None = None, *, environ: Mapping[str, str] | None = None) -> str:
