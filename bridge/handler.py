@@ -44,9 +44,12 @@ def get_bridge() -> "Bridge":
         if _bridge is None:
             from bridge.config import BridgeConfig
             from bridge.engine import Bridge
+            from bridge.metrics import MeteredAuditLog
 
             logs.configure_for_lambda()
-            _bridge = Bridge(BridgeConfig.from_env())
+            bridge = Bridge(BridgeConfig.from_env())
+            bridge.audit = MeteredAuditLog(bridge.audit)  # type: ignore[assignment]
+            _bridge = bridge
         return _bridge
 
 
