@@ -58,6 +58,9 @@ $(CHECKOV): scripts/checkov
 test: lint $(CHECKOV)  ## ruff, mypy and the whole test suite (checkov gets its own venv on first run)
 	$(VENV)/bin/pytest
 
+trace: $(STAMP)  ## Print the last question's spans (from make demo/chat/up) as a tree with durations
+	$(PY) -m infra.local.trace
+
 bench: $(STAMP)  ## Run the benchmarks (results in .local/bench/*.json)
 	$(PY) -m bench.fanout
 	$(PY) -m bench.first_text
@@ -78,4 +81,4 @@ teams-package:  ## Zip the Teams app package into .local/centralops-teams.zip
 clean:  ## Remove the virtual environment and local state
 	rm -rf $(VENV) .local .mypy_cache .pytest_cache .ruff_cache
 
-.PHONY: help venv lock demo chat up lint test bench synth scan teams-package clean
+.PHONY: help venv lock demo chat up trace lint test bench synth scan teams-package clean

@@ -28,6 +28,7 @@ from bot.chat import (
 from bot.commands import RUN_USAGE, help_text, parse
 from bot.history import RecentQueries
 from bot.runtime_client import RuntimeClient
+from centralops import tracing
 from centralops.errors import CentralOpsError
 
 logger = logging.getLogger(__name__)
@@ -163,7 +164,10 @@ class Conversation:
             return
         await self.history.add(request.who, request.text)
         thread = await renderer.open(request)
-        await self._stream(request.who, request.where.in_thread(thread), prompt, token, renderer, asked=asked)
+        with tracing.span("bot answer", platform=request.where.platform):
+            await self._stream(
+                request.who, request.where.in_thread(thread), prompt, token, renderer, asked=asked
+            )
 
     async def _stream(
         self,

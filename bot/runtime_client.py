@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 
 from bot.chat import ChatPlace, ChatUser
-from centralops import events
+from centralops import events, tracing
 from centralops.events import Event
 
 logger = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ class RuntimeClient:
             "Authorization": f"Bearer {id_token}",
             "Accept": "text/event-stream",
             SESSION_HEADER: sid,
+            **tracing.headers(),  # W3C traceparent: the agent continues the bot's trace
         }
         log = {"session_id": sid, "platform": where.platform, "resume": bool(resume)}
         finished = False

@@ -12,7 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from bridge.runtime import BackgroundLoop
-from centralops import logs
+from centralops import logs, tracing
 from centralops.errors import CentralOpsError
 
 if TYPE_CHECKING:
@@ -53,6 +53,22 @@ def get_bridge() -> "Bridge":
         return _bridge
 
 
+def _account_spans(results: list[dict[str, Any]]) -> None:
+    """One span per account run, timed by the run itself (its ``ms``), ending now."""
+    end = time.time_ns()
+    for result in results:
+        if result.get("account_id") and "ms" in result:
+            tracing.record(
+                f"account {result['account_id']}",
+                end - int(result["ms"]) * 1_000_000,
+                end,
+                service="bridge",
+                account_id=result["account_id"],
+                ok=bool(result.get("ok")),
+                command=result.get("command", ""),
+            )
+
+
 def _failure(code: str, message: str) -> dict[str, Any]:
     return {"ok": False, "error": {"code": code, "message": message, "account_id": None}}
 
@@ -70,12 +86,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logs.bind(request_id=getattr(context, "aws_request_id", None))
     started = time.monotonic()
     try:
-        bridge = get_bridge()
-        if name == "query":
-            out = _loop.run(bridge.query(event))
-        else:
-            out = _loop.run(bridge.query_accounts(event))
-        results = out.get("results", [out])
+        with tracing.span(f"bridge {name}", service="bridge"):
+            bridge = get_bridge()
+            if name == "query":
+                out = _loop.run(bridge.query(event))
+            else:
+                out = _loop.run(bridge.query_accounts(event))
+            results = out.get("results", [out])
+            _account_spans(results)
         logger.info(
             "tool call answered",
             extra={

@@ -12,6 +12,7 @@ import os
 import sys
 from typing import Any
 
+from centralops import tracing
 from centralops.settings import LAMBDA_FUNCTION_NAME, LOG_FORMAT, LOG_LEVEL
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
@@ -28,7 +29,8 @@ def bind(**fields: Any) -> None:
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     own = {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
-    return {**dict(_bound.get()), **own}
+    trace_id = tracing.current_trace_id()
+    return {**({"trace_id": trace_id} if trace_id else {}), **dict(_bound.get()), **own}
 
 
 class JsonFormatter(logging.Formatter):
