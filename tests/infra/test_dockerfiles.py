@@ -16,8 +16,13 @@ REPO = Path(__file__).resolve().parents[2]
 HADOLINT = REPO / ".local" / "checkov-venv" / "bin" / "hadolint"
 IMAGES = {
     # Dockerfile: (port, health path, module, extra)
-    "agent": (8080, "/ping", "agent", "agent"),
+    "agent": (8080, "/ping", "agent", "agent-image"),
     "bot": (3000, "/health", "bot", "bot"),
+}
+# The agent starts under the AWS Distro for OpenTelemetry, as AgentCore Observability asks.
+COMMANDS = {
+    "agent": '["opentelemetry-instrument", "python", "-m", "agent"]',
+    "bot": '["python", "-m", "bot"]',
 }
 
 
@@ -44,7 +49,8 @@ def test_image_runs_as_non_root_with_healthcheck_port_and_module(name: str) -> N
     assert [args for keyword, args in final_stage if keyword == "EXPOSE"] == [str(port)]
     (healthcheck,) = [args for keyword, args in final_stage if keyword == "HEALTHCHECK"]
     assert f"127.0.0.1:{port}{health}" in healthcheck
-    assert [args for keyword, args in final_stage if keyword == "CMD"] == [f'["python", "-m", "{module}"]']
+    assert [args for keyword, args in final_stage if keyword == "CMD"] == [COMMANDS[name]]
+    assert module in COMMANDS[name]
     runs = [args for keyword, args in instructions if keyword == "RUN"]
     assert f"uv sync --locked --no-editable --extra {extra}" in runs, "install the package extra from uv.lock"
     assert any(k == "COPY" and "uv.lock" in args.split() for k, args in instructions)
@@ -166,6 +172,9 @@ def test_build_stage_install_gives_the_locked_extra_and_the_entry_module(name: s
     other = "microsoft-agents-hosting-aiohttp" if name == "agent" else "strands-agents"
     assert other not in installed, f"the {name} image must not carry the other image's dependencies"
     assert "pytest" not in installed and "aws-cdk-lib" not in installed
+    if name == "agent":
+        assert "aws-opentelemetry-distro" in installed
+        assert (venv / "bin" / "opentelemetry-instrument").exists(), "the image's CMD must exist"
 
 
 @pytest.mark.skipif(not HADOLINT.exists(), reason="hadolint is installed by scripts/checkov on first use")
