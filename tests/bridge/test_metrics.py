@@ -41,14 +41,18 @@ async def test_refusals_are_counted_by_code_and_run_nothing_per_account(
     make_bridge, config: BridgeConfig, requester: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     bridge = _metered(make_bridge, config)
-    await bridge.query(event("aws s3 ls | sh", STAGING, requester))
-    await bridge.query(event("aws s3 ls; rm -rf /", STAGING, requester))
-    await bridge.query(event("aws s3api list-buckets", STAGING, ""))
+    outs = [
+        await bridge.query(event("aws s3 ls | sh", STAGING, requester)),
+        await bridge.query(event("aws s3 ls; rm -rf /", STAGING, requester)),
+        await bridge.query(event("aws s3api list-buckets", STAGING, "")),  # nobody asked
+    ]
+    codes = [out["error"]["code"] for out in outs]
     found = emf.values(capsys.readouterr().out)
     assert emf.total(found, metrics.QUERIES) == 3
-    assert emf.total(found, metrics.REFUSALS, Code="missing_requester") == 1
-    refused_codes = {dict(v.dimensions)["Code"] for v in found if v.name == metrics.REFUSALS}
-    assert len(refused_codes) >= 2 and emf.total(found, metrics.REFUSALS) == 3
+    # Each refusal is counted once, under the code the caller was given.
+    for code in set(codes):
+        assert emf.total(found, metrics.REFUSALS, Code=code) == codes.count(code), code
+    assert len(set(codes)) >= 2 and emf.total(found, metrics.REFUSALS) == 3
     assert [v for v in found if v.name in (metrics.ACCOUNT_LATENCY, metrics.ACCOUNT_ERRORS)] == []
 
 
