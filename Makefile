@@ -10,19 +10,31 @@ EXTRAS ?= dev
 help:  ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): pyproject.toml scripts/find-python
+# Every install comes from uv.lock (docs/dependencies.md). uv itself is bootstrapped into the venv
+# with pip, at the version the lock pins; after that `uv sync` keeps the venv exactly as locked.
+UV := $(VENV)/bin/uv
+UV_VERSION = $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
+# Never let uv download an interpreter of its own: the venv's Python is the one find-python chose.
+export UV_PYTHON_DOWNLOADS := never
+
+$(STAMP): pyproject.toml uv.lock scripts/find-python
 	@py=$$(scripts/find-python) || exit 1; \
 	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 		echo "Creating $(VENV) with $$py"; rm -rf $(VENV); "$$py" -m venv $(VENV) || exit 1; \
 	fi
 	@mkdir -p .local
-	@echo "Installing CentralOps and its dependencies into $(VENV) (a few minutes the first time; log in .local/install.log)"
-	@$(PY) -m pip install --upgrade pip > .local/install.log 2>&1 && \
-		$(PY) -m pip install -e '.[$(EXTRAS)]' >> .local/install.log 2>&1 || \
+	@echo "Installing CentralOps and its locked dependencies into $(VENV) (log in .local/install.log)"
+	@{ [ -x $(UV) ] || $(PY) -m pip install --disable-pip-version-check --quiet "uv==$(UV_VERSION)"; } > .local/install.log 2>&1 && \
+		$(UV) sync --frozen --python $(PY) --extra $(EXTRAS) >> .local/install.log 2>&1 || \
 		{ tail -n 30 .local/install.log; echo "Installing failed; the whole log is .local/install.log." >&2; exit 1; }
 	@touch $(STAMP)
 
-venv: $(STAMP)  ## Create .venv and install the project with its dev tools
+venv: $(STAMP)  ## Create .venv and install the project with its dev tools, exactly as uv.lock pins them
+
+lock: $(STAMP)  ## Re-resolve uv.lock after editing pyproject.toml (docs/dependencies.md), then sync .venv
+	$(UV) lock --python $(PY)
+	$(UV) sync --frozen --python $(PY) --extra $(EXTRAS)
+	@touch $(STAMP)
 
 demo: $(STAMP)  ## Start the local stack and play a short Slack session against it
 	$(PY) -m infra.local demo
@@ -45,6 +57,9 @@ $(CHECKOV): scripts/checkov
 
 test: lint $(CHECKOV)  ## ruff, mypy and the whole test suite (checkov gets its own venv on first run)
 	$(VENV)/bin/pytest
+
+trace: $(STAMP)  ## Print the last question's spans (from make demo/chat/up) as a tree with durations
+	$(PY) -m infra.local.trace
 
 bench: $(STAMP)  ## Run the benchmarks (results in .local/bench/*.json)
 	$(PY) -m bench.fanout
@@ -77,4 +92,4 @@ teams-package:  ## Zip the Teams app package into .local/centralops-teams.zip
 clean:  ## Remove the virtual environment and local state
 	rm -rf $(VENV) .local .mypy_cache .pytest_cache .ruff_cache
 
-.PHONY: help venv demo chat up lint test bench eval synth deploy-check scan teams-package clean
+.PHONY: help venv lock demo chat up trace lint test bench eval synth deploy-check scan teams-package clean

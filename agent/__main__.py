@@ -9,7 +9,7 @@ import sys
 from agent.app import create_app
 from agent.config import AgentSettings
 from agent.runner import AgentRuntime
-from centralops import logs
+from centralops import logs, tracing
 from centralops.errors import ConfigurationError
 
 logger = logging.getLogger("centralops.agent")
@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=None, help="port (CENTRALOPS_AGENT_PORT, default 8080)")
     args = parser.parse_args(argv)
     logs.configure()
+    tracing.setup("agent")
     # The Runtime app logs every task start and end at INFO with its own handler; ours are enough.
     logging.getLogger("bedrock_agentcore").setLevel(logging.WARNING)
     try:

@@ -16,7 +16,7 @@ from bedrock_agentcore.runtime.context import RequestContext
 
 from agent.config import AgentSettings
 from agent.runner import AgentRuntime
-from centralops import events
+from centralops import events, tracing
 from centralops.errors import CentralOpsError
 
 logger = logging.getLogger("centralops.agent.app")
@@ -52,8 +52,10 @@ def create_app(runtime: AgentRuntime | None = None) -> BedrockAgentCoreApp:
             invocation = state["runtime"].invoke(
                 payload, session_id=context.session_id, headers=context.request_headers or {}
             )
-            async for event in invocation:
-                yield dict(event)
+            incoming = dict(context.request.headers) if context.request is not None else {}
+            with tracing.span("agent invocation", carrier=incoming):
+                async for event in invocation:
+                    yield dict(event)
         except CentralOpsError as e:
             yield dict(events.error(e.code, e.message))
             yield dict(events.done(context.session_id or ""))

@@ -12,7 +12,7 @@ from bot.server import CONVERSATION_KEY, IDEMPOTENCY_KEY, build_app
 from bot.slack.http import EDGE_KEY
 from bot.teams.app import TEAMS_BOT, setup_teams
 from bot.teams.config import TeamsConfig
-from centralops import logs
+from centralops import logs, tracing
 from centralops.errors import ConfigurationError
 
 logger = logging.getLogger("bot")
@@ -46,6 +46,7 @@ def create_app(config: BotConfig | None = None) -> web.Application:
 def main() -> int:
     """Start the server; a configuration problem is reported in one line."""
     logs.configure()
+    tracing.setup("bot")
     # boto3 runs in worker threads; a short GIL switch interval keeps the event loop (and so
     # Slack's 3-second acknowledgements) from waiting 5 ms behind them at every wake-up.
     sys.setswitchinterval(0.0005)

@@ -7,10 +7,12 @@ module decides what happens and never sees a platform type.
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot import metrics
 from bot.accounts import AccountDirectory, AccountInfo
 from bot.approvals import ApprovalRefused, ApprovalStore, Decision
 from bot.chat import (
@@ -28,6 +30,7 @@ from bot.chat import (
 from bot.commands import RUN_ONE_LINE, RUN_USAGE, help_text, parse
 from bot.history import RecentQueries
 from bot.runtime_client import RuntimeClient
+from centralops import tracing
 from centralops.errors import CentralOpsError
 from centralops.identity import IdentityError, VerifiedCaller
 
@@ -164,12 +167,16 @@ class Conversation:
         await renderer.notice("Accounts you may query:\n" + "\n".join(lines))
 
     async def _ask(self, request: ChatRequest, prompt: str, renderer: Renderer, prefix: str) -> None:
+        asked = time.monotonic()  # the answer's latency, as the person waits for it, starts here
         token = await self._token(request.who, renderer, prefix)
         if token is None:
             return
         await self.history.add(request.who, request.text)
         thread = await renderer.open(request)
-        await self._stream(request.who, request.where.in_thread(thread), prompt, token, renderer)
+        with tracing.span("bot answer", platform=request.where.platform):
+            await self._stream(
+                request.who, request.where.in_thread(thread), prompt, token, renderer, asked=asked
+            )
 
     async def _stream(
         self,
@@ -179,8 +186,10 @@ class Conversation:
         token: str,
         renderer: Renderer,
         resume: dict[str, str] | None = None,
+        asked: float | None = None,
     ) -> None:
         checklist = Checklist()
+        started, failed = asked or time.monotonic(), False
         try:
             async for event in self.runtime.invoke(
                 id_token=token, prompt=prompt, who=who, where=where, resume=resume
@@ -220,10 +229,12 @@ class Conversation:
                 elif event["type"] == "followups":
                     await renderer.followups(list(event["items"]))
                 elif event["type"] == "error":
+                    failed = True
                     await renderer.error(event["message"])
                 elif event["type"] == "done":
                     break
         finally:
+            metrics.answered((time.monotonic() - started) * 1000, question=resume is None, failed=failed)
             await renderer.finish()
 
     async def decide(
@@ -293,6 +304,8 @@ class Conversation:
             await renderer.error(e.message)
             return
         logger.info("approval decided", extra=log)
+        if decision == "approved":
+            metrics.approval_granted()
         card = decided.card()
         await renderer.decided(dataclasses.replace(card, accounts=await self._names(card.accounts)))
         await self._resume(decided.thread, decided.approval_id, decision, decider, renderer_for, prefix)

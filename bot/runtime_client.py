@@ -18,7 +18,7 @@ import aiohttp
 
 from bot.chat import ChatPlace, ChatUser
 from bot.identity.errors import LOGIN_COMMANDS
-from centralops import events
+from centralops import events, tracing
 from centralops.errors import InvalidTokenError
 from centralops.events import Event
 from centralops.exchange import TokenExchangeError, TokenExchanger
@@ -130,6 +130,7 @@ class RuntimeClient:
             "Authorization": f"Bearer {token}",
             "Accept": "text/event-stream",
             SESSION_HEADER: sid,
+            **tracing.headers(),  # W3C traceparent: the agent continues the bot's trace
         }
         log = {"session_id": sid, "platform": where.platform, "resume": bool(resume)}
         finished = False

@@ -8,10 +8,11 @@ AWS at import time: the bridge and its clients are built on the first call.
 
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from bridge.runtime import BackgroundLoop
-from centralops import logs
+from centralops import logs, tracing
 from centralops.errors import CentralOpsError
 
 if TYPE_CHECKING:
@@ -43,11 +44,29 @@ def get_bridge() -> "Bridge":
         if _bridge is None:
             from bridge.config import BridgeConfig
             from bridge.engine import Bridge
+            from bridge.metrics import MeteredAuditLog
 
-            if not logging.getLogger().handlers:  # Lambda's runtime and host processes bring their own
-                logs.configure()
-            _bridge = Bridge(BridgeConfig.from_env())
+            logs.configure_for_lambda()
+            bridge = Bridge(BridgeConfig.from_env())
+            bridge.audit = MeteredAuditLog(bridge.audit)  # type: ignore[assignment]
+            _bridge = bridge
         return _bridge
+
+
+def _account_spans(results: list[dict[str, Any]]) -> None:
+    """One span per account run, timed by the run itself (its ``ms``), ending now."""
+    end = time.time_ns()
+    for result in results:
+        if result.get("account_id") and "ms" in result:
+            tracing.record(
+                f"account {result['account_id']}",
+                end - int(result["ms"]) * 1_000_000,
+                end,
+                service="bridge",
+                account_id=result["account_id"],
+                ok=bool(result.get("ok")),
+                command=result.get("command", ""),
+            )
 
 
 def _failure(code: str, message: str) -> dict[str, Any]:
@@ -64,11 +83,27 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         )
     if not isinstance(event, dict):
         return _failure("invalid_arguments", "The tool arguments must be a JSON object.")
+    logs.bind(request_id=getattr(context, "aws_request_id", None))
+    started = time.monotonic()
     try:
-        bridge = get_bridge()
-        if name == "query":
-            return _loop.run(bridge.query(event))
-        return _loop.run(bridge.query_accounts(event))
+        with tracing.span(f"bridge {name}", service="bridge"):
+            bridge = get_bridge()
+            if name == "query":
+                out = _loop.run(bridge.query(event))
+            else:
+                out = _loop.run(bridge.query_accounts(event))
+            results = out.get("results", [out])
+            _account_spans(results)
+        logger.info(
+            "tool call answered",
+            extra={
+                "tool": name,
+                "accounts": len(results),
+                "errors": sum(1 for r in results if not r.get("ok")),
+                "ms": int((time.monotonic() - started) * 1000),
+            },
+        )
+        return out
     except CentralOpsError as e:
         logger.error("bridge refused to start", extra={"code": e.code})
         return _failure(e.code, e.message)

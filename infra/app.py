@@ -24,6 +24,7 @@ from infra.stacks.config import DeploymentConfig
 from infra.stacks.gateway import GatewayStack
 from infra.stacks.images import ImagesStack
 from infra.stacks.member import MemberRoleStack
+from infra.stacks.observability import ObservabilityStack
 from infra.stacks.registry import RegistryStack
 from infra.stacks.runtime import RuntimeStack
 
@@ -60,12 +61,13 @@ class Deployment:
     runtime: RuntimeStack
     bot: BotStack | None
     member: MemberRoleStack
+    observability: ObservabilityStack
 
     @property
     def stacks(self) -> list[Stack]:
         """Every stack that was built."""
         built = [self.registry, self.cognito, self.images, self.bridge, self.gateway, self.runtime, self.bot]
-        return [stack for stack in [*built, self.member] if stack is not None]
+        return [stack for stack in [*built, self.member, self.observability] if stack is not None]
 
 
 def stack_name(config: DeploymentConfig, part: str) -> str:
@@ -118,7 +120,18 @@ def build(app: App) -> Deployment:
     # Deployed into member accounts with their own credentials, so it carries no environment.
     member = MemberRoleStack(app, stack_name(config, "MemberRoles"), config=config)
 
-    deployment = Deployment(app, config, registry, cognito, images, bridge, gateway, runtime, bot, member)
+    observability = ObservabilityStack(
+        app,
+        stack_name(config, "Observability"),
+        registry=registry,
+        bridge=bridge,
+        runtime=runtime,
+        bot=bot,
+        **common,
+    )
+    deployment = Deployment(
+        app, config, registry, cognito, images, bridge, gateway, runtime, bot, member, observability
+    )
     for stack in deployment.stacks:
         Tags.of(stack).add("application", "centralops")
         Tags.of(stack).add("centralops:deployment", config.prefix)

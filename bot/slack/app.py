@@ -13,7 +13,6 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.approvals import Decision
@@ -21,6 +20,7 @@ from bot.chat import ChatPlace, ChatRequest, ChatUser, Source
 from bot.config import BotConfig
 from bot.conversation import Conversation
 from bot.idempotency import IdempotencyGuard
+from bot.metrics import CountingRateLimitHandler
 from bot.slack import blocks as b
 from bot.slack.markup import mrkdwn
 from bot.slack.render import PACE_S, SlackRenderer, StreamingSupport
@@ -39,7 +39,7 @@ def web_client(config: BotConfig) -> AsyncWebClient:
     return AsyncWebClient(
         token=config.slack_bot_token,
         base_url=base,
-        retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=3)],
+        retry_handlers=[CountingRateLimitHandler(max_retry_count=3)],
     )
 
 

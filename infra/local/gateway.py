@@ -36,7 +36,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from centralops import logs, settings
+from centralops import logs, settings, tracing
 from centralops.errors import InvalidTokenError
 from centralops.tokens import CognitoVerifier, cognito_issuer
 
@@ -121,8 +121,11 @@ def build_server(handler: LambdaHandler, tools: list[dict[str, Any]], *, target:
         context = LambdaContext(ClientContext(custom={"bedrockAgentCoreToolName": params.name}))
         event = dict(params.arguments or {})
         started = time.monotonic()
+        # Strands carries the agent's trace context in the request's _meta (traceparent).
+        carrier = {k: v for k, v in dict(params.meta or {}).items() if isinstance(v, str)}
         try:
-            result = await asyncio.to_thread(handler, event, context)
+            with tracing.span(f"gateway {params.name}", carrier=carrier):
+                result = await asyncio.to_thread(handler, event, context)
         except Exception:
             # A Lambda that raises surfaces as a tool error, as the real Gateway reports it.
             logger.exception("bridge invocation failed", extra={"tool": params.name})
@@ -293,6 +296,7 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
     logs.configure()
+    tracing.setup("gateway")
     from bridge.handler import handler  # the Lambda target, loaded as Lambda would
     from bridge.interceptor import handler as interceptor  # the REQUEST interceptor Lambda, the same way
 

@@ -279,6 +279,7 @@ class LocalStack:
             {
                 settings.AWS_ENDPOINT_URL: info.moto_url,
                 settings.LOCAL_ENDPOINT_URL: info.moto_url,
+                settings.TRACE_FILE: str((self.root / "traces" / "spans.jsonl").resolve()),
                 settings.COGNITO_USER_POOL_ID: info.user_pool_id,
                 settings.COGNITO_CLIENT_ID: info.client_id,
                 settings.COGNITO_JWKS_URL: f"{info.moto_url}/{info.user_pool_id}/.well-known/jwks.json",

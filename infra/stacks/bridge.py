@@ -115,6 +115,11 @@ class BridgeStack(Stack):
             environment=environment,
             environment_encryption=registry.key,
             log_group=log_group,
+            # Lambda's JSON log format keeps the bridge's own JSON lines as they are and writes its
+            # platform records (START, REPORT) as JSON too, so one query language reads them all.
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
             tracing=lambda_.Tracing.ACTIVE,
             reserved_concurrent_executions=config.bridge_concurrency or None,
         )

@@ -1,6 +1,7 @@
 """Context parsing, optional stacks and the bridge's packaging, without AWS."""
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,7 @@ from aws_cdk.assertions import Template
 
 from centralops.errors import ConfigurationError
 from infra.stacks.config import DeploymentConfig
-from infra.stacks.packaging import LocalPythonBundler, bridge_code, bridge_requirements
+from infra.stacks.packaging import LocalPythonBundler, bridge_code, locked_requirements
 from tests.fixtures.infra_cdk import CENTRAL, CONTEXT, arn_text, as_list
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,17 +84,27 @@ def test_write_roles_without_a_certificate_leave_the_bot_out_and_widen_only_the_
     assert member["Parameters"]["EnableWriteRole"]["Default"] == "true"
 
 
-def test_bridge_requirements_come_from_pyproject() -> None:
-    requirements = bridge_requirements()
-    names = {requirement.split("[")[0].split(">")[0].split("=")[0].strip() for requirement in requirements}
+def test_bridge_requirements_come_from_the_lock() -> None:
+    requirements = locked_requirements()
+    names = {line.split("==")[0] for line in requirements if "==" in line}
     assert {"mcp", "boto3", "python-jose", "httpx"} <= names
 
 
 def test_missing_bridge_extra_is_reported(tmp_path: Path) -> None:
-    pyproject = tmp_path / "pyproject.toml"
-    pyproject.write_text('[project]\nname = "x"\ndependencies = []\n')
-    with pytest.raises(ConfigurationError, match="no 'bridge' extra"):
-        bridge_requirements(pyproject)
+    shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copy(REPO / "uv.lock", tmp_path / "uv.lock")
+    with pytest.raises(ConfigurationError, match="Could not read the 'nosuch' dependencies"):
+        locked_requirements(tmp_path, extra="nosuch")
+
+
+def test_a_stale_lock_is_reported_with_the_command_that_fixes_it(tmp_path: Path) -> None:
+    pyproject = (
+        (REPO / "pyproject.toml").read_text().replace('"httpx>=0.28",', '"httpx>=0.28",\n    "six>=1",')
+    )
+    (tmp_path / "pyproject.toml").write_text(pyproject)
+    shutil.copy(REPO / "uv.lock", tmp_path / "uv.lock")
+    with pytest.raises(ConfigurationError, match="make lock"):
+        locked_requirements(tmp_path)
 
 
 def test_local_bundler_copies_the_lambda_packages_without_caches(tmp_path: Path) -> None:
@@ -128,8 +139,8 @@ def test_cdk_runs_the_local_bundler_when_synthesising_the_function(tmp_path: Pat
 
 
 def test_local_bundler_explains_a_failed_install(tmp_path: Path) -> None:
-    missing = tmp_path / "no-such-project"
-    bundler = LocalPythonBundler(REPO, requirements=[str(missing)])
+    # Not pinned with a hash, so the locked install refuses it.
+    bundler = LocalPythonBundler(REPO, requirements=["six"])
     with pytest.raises(ConfigurationError, match="Could not install the bridge's dependencies"):
         bundler.try_bundle(str(tmp_path / "asset"))
 
