@@ -4,11 +4,11 @@ import gzip
 import json
 from pathlib import Path
 
-from infra.stacks.packaging import bridge_requirements, slim_awscli
+from infra.stacks.packaging import locked_requirements, slim_awscli
 
 
 def test_the_bridge_bundle_includes_the_aws_cli() -> None:
-    assert any(r.startswith("awscli") for r in bridge_requirements())
+    assert any(r.startswith("awscli") for r in locked_requirements())
 
 
 def test_examples_go_and_models_are_stored_gzipped(tmp_path: Path) -> None:
