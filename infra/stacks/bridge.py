@@ -76,7 +76,8 @@ class BridgeStack(Stack):
 
         # Its tables, with exactly the calls it makes: read accounts, consume approvals, append audit
         # (in batches of 25, bridge/audit.py).
-        registry.grant_table(self.role, tables.ACCOUNTS, "dynamodb:GetItem")
+        # GetItem for one account, BatchGetItem for the entitlement check over a fan-out (bridge/registry.py).
+        registry.grant_table(self.role, tables.ACCOUNTS, "dynamodb:GetItem", "dynamodb:BatchGetItem")
         registry.grant_table(self.role, tables.APPROVALS, "dynamodb:GetItem", "dynamodb:UpdateItem")
         registry.grant_table(self.role, tables.AUDIT, "dynamodb:BatchWriteItem")
         # The tables and the function's environment are encrypted with the CMK.

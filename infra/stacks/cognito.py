@@ -172,11 +172,26 @@ class CognitoStack(Stack):
             log_group_name=f"/aws/lambda/{config.prefix}-access-token-claims",
             retention=logs.RetentionDays.THREE_MONTHS,
             encryption_key=registry.key,
-            removal_policy=RemovalPolicy.RETAIN,
+            # Kept on update and delete, removed when a first creation rolls back, so a retry can reuse the name.
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+        )
+        role = iam.Role(
+            self,
+            "AccessTokenClaimsRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="CentralOps access-token claims trigger: may only write its own logs",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteOwnLogs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[log_group.log_group_arn],
+            )
         )
         function = lambda_.Function(
             self,
             "AccessTokenClaims",
+            role=role,
             function_name=f"{config.prefix}-access-token-claims",
             description="CentralOps: adds the email and whether it is verified to access tokens",
             runtime=lambda_.Runtime.PYTHON_3_12,
@@ -186,6 +201,11 @@ class CognitoStack(Stack):
             timeout=Duration.seconds(5),
             memory_size=128,
             log_group=log_group,
+        )
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            "Python 3.12 on purpose, as the bridge and the interceptor: one runtime for every CentralOps function.",
         )
         self.user_pool.add_trigger(
             cognito.UserPoolOperation.PRE_TOKEN_GENERATION_CONFIG, function, cognito.LambdaVersion.V2_0
@@ -231,4 +251,7 @@ class CognitoStack(Stack):
         cfn = client.node.default_child
         assert isinstance(cfn, cognito.CfnUserPoolClient)  # noqa: S101 - the L2 construct's own L1
         cfn.explicit_auth_flows = [DELEGATION_FLOW, "ALLOW_REFRESH_TOKEN_AUTH"]
+        # cfn-lint 1.58's resource schema predates token exchange (2026-11-12) and does not list this flow
+        # yet; only this client's enum check is silenced, every other rule still applies to it.
+        cfn.add_metadata("cfn-lint", {"config": {"ignore_checks": ["E3030"]}})
         return client

@@ -127,6 +127,11 @@ class GatewayStack(Stack):
             f"AwsSolutions-IAM5[Resource::{bridge_arn}:*]",
             "The Gateway's role may invoke the bridge at any version (`<function arn>:*`), as CDK grants it.",
         )
+        acknowledge(
+            self.gateway,
+            f"AwsSolutions-IAM5[Resource::<{self.get_logical_id(self.interceptor.node.default_child)}.Arn>:*]",  # type: ignore[arg-type]
+            "The Gateway's role may invoke its interceptor at any version (`<function arn>:*`), as CDK grants it.",
+        )
         url = self.gateway.gateway_url
         if url is None:
             raise ConfigurationError("The Gateway construct did not expose its URL; upgrade aws-cdk-lib.")
@@ -152,7 +157,7 @@ class GatewayStack(Stack):
             log_group_name=f"/aws/lambda/{config.prefix}-gateway-interceptor",
             retention=logs.RetentionDays.THREE_MONTHS,
             encryption_key=bridge.key,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         role.add_to_policy(
             iam.PolicyStatement(
@@ -184,6 +189,16 @@ class GatewayStack(Stack):
             environment_encryption=bridge.key,
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
+        )
+        acknowledge(
+            role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray's PutTraceSegments and PutTelemetryRecords (active tracing) have no resource-level permissions.",
+        )
+        acknowledge(
+            function,
+            "AwsSolutions-L1",
+            "Python 3.12 on purpose: it runs the bridge's own code asset, built from ARM64 wheels for 3.12.",
         )
         accept(
             function,

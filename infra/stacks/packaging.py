@@ -86,6 +86,8 @@ def locked_requirements(project: Path = REPO_ROOT, extra: str = LAMBDA_EXTRA) ->
             extra,
             "--project",
             str(project),
+            "--python",  # this interpreter: uv must not go looking for one on PATH
+            sys.executable,
         ],
         f"Could not read the '{extra}' dependencies from {project / 'uv.lock'}; if pyproject.toml "
         "changed, run 'make lock' and commit uv.lock",

@@ -264,7 +264,12 @@ def test_bridge_role_reaches_only_its_three_tables_with_the_calls_it_makes(synth
     statements = role_statements(synth, "Bridge", _role_id(synth, "Bridge", "centralops-bridge"))
     dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
     actions = _actions(dynamodb)
-    assert actions == {"dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem"}
+    assert actions == {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:BatchWriteItem",
+    }
     resources = _imports([s["Resource"] for s in dynamodb])
     for name in ("Accounts", "Approvals", "Audit"):
         assert f"ExportsOutputFnGetAtt{name}" in resources

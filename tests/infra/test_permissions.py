@@ -33,6 +33,7 @@ NOT_AWS_CALLS = frozenset(
         ("bot/auth_routes.py", "query"),  # aiohttp's request.query
         ("bot/auth_routes.py", "verify"),  # the JWT verifier's verify()
         ("bridge/handler.py", "query"),  # the bridge's own query tool
+        ("agent/runner.py", "query"),  # a PendingCall of the bridge's query tool (a Logs Insights poll)
     }
 )
 
@@ -58,6 +59,8 @@ NOT_WALKED = {
     "CustomVpcRestrictDefaultSGCustomResourceProviderRole": "CDK's own custom resource; CDK grants it",
     "TargetRole": "member-account role: the person's AWS CLI commands, bounded by ReadOnlyAccess",
     "WriteRole": "member-account role: approved commands, bounded by WritePolicyArn",
+    "AccessTokenClaimsRole": "Cognito's pre token generation trigger: inline code that calls no AWS API, "
+    "and may only write its own logs (test_cdk_security)",
 }
 
 
@@ -129,8 +132,11 @@ def image_entry(walk: Walk, stack: str, image: Any) -> str:
     """The module an image runs: its repository is ``<prefix>-<folder>``, built from ``<folder>/Dockerfile``."""
     (repository,) = walk.of_type(walk.references(stack, image), "AWS::ECR::Repository")
     folder = str((walk.resource(repository) or {})["Properties"]["RepositoryName"]).rsplit("-", 1)[1]
+    # The agent's image runs under the AWS Distro for OpenTelemetry's launcher: the module is the same.
     command = re.search(
-        r'^CMD \["python", "-m", "([\w.]+)"\]', (REPO / folder / "Dockerfile").read_text(), re.M
+        r'^CMD \[(?:"opentelemetry-instrument", )?"python", "-m", "([\w.]+)"\]',
+        (REPO / folder / "Dockerfile").read_text(),
+        re.M,
     )
     assert command, f'{folder}/Dockerfile does not end with CMD ["python", "-m", ...]'
     return f"{command.group(1)}.__main__"
@@ -190,6 +196,7 @@ def code_needs(walk: Walk, workload: Workload) -> Iterator[Need]:
     tables = sorted(walk.of_type(refs, TABLE))
     keys = sorted(walk.of_type(refs, "AWS::KMS::Key"))
     buckets = sorted(walk.of_type(refs, "AWS::S3::Bucket"))
+    pools = sorted(walk.of_type(refs, "AWS::Cognito::UserPool"))
     for use in table_uses(module_closure(workload.entry)):
         assert use.setting in workload.environment, f"{use.owner} needs {use.setting}, which is not set"
         (table,) = walk.of_type(walk.references(workload.stack, workload.environment[use.setting]), TABLE)
@@ -222,6 +229,10 @@ def code_needs(walk: Walk, workload: Workload) -> Iterator[Need]:
                 for member in CONFIG.member_account_ids:
                     arn = f"arn:aws:iam::{member}:role/{role_name}"
                     yield Need(workload.role, action, (arn,), why)
+            elif service == "cognito-idp":
+                # Token exchange (GetDerivedToken) and reading its own client's secret, in the pool it names.
+                assert pools, f"{why}, but its environment names no user pool"
+                yield Need(workload.role, action, tuple(pools), why)
             elif service == "bedrock":
                 model_id = workload.environment[settings.MODEL_ID]
                 model = model_id.split(".", 1)[1] if model_id.split(".", 1)[0] in _GEOGRAPHIES else model_id
