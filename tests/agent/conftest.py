@@ -7,6 +7,7 @@ import pytest
 from strands.models.model import Model
 
 from agent.runner import AgentRuntime
+from tests.fixtures.agent_scripted import ScriptedModel
 from tests.fixtures.agent_stack import AgentWorld, RuntimeFactory, agent_world
 from tests.fixtures.aws import CognitoPool
 from tests.fixtures.exchange import Exchange
@@ -53,6 +54,12 @@ def make_runtime(env: AgentWorld) -> Iterator[RuntimeFactory]:
     yield make
     for runtime in built:
         runtime.gateways.close()
+
+
+@pytest.fixture
+def scripted(make_runtime: RuntimeFactory) -> Callable[[ScriptedModel], AgentRuntime]:
+    """A runtime whose model is the given scripted model."""
+    return lambda model: make_runtime(model_factory=lambda: model)
 
 
 @pytest.fixture

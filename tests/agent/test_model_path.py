@@ -4,30 +4,13 @@ import json
 import uuid
 from collections.abc import Callable
 
-import pytest
-
 from agent.runner import AgentRuntime
 from centralops.identity import CALLER_KEY
 from tests.fixtures.agent_scripted import ScriptedModel, TextStep, ToolStep
-from tests.fixtures.agent_stack import AgentWorld, RuntimeFactory, collect, of_type, texts
+from tests.fixtures.agent_stack import AgentWorld, bridge_query, collect, of_type, texts
 
 STG, PRD, DEV = "222222222222", "333333333333", "444444444444"
 CONTEXT = {"platform": "slack", "team": "T1", "channel": "C1", "thread": "1700000000.000100", "user": "U1"}
-
-
-@pytest.fixture
-def scripted(make_runtime: RuntimeFactory) -> Callable[[ScriptedModel], AgentRuntime]:
-    """A runtime whose model is the given scripted model."""
-    return lambda model: make_runtime(model_factory=lambda: model)
-
-
-def _query(account_id: str, command: str, **extra: object) -> dict[str, object]:
-    return {
-        "account_id": account_id,
-        "tool_name": "aws___call_aws",
-        "arguments": {"cli_command": command},
-        **extra,
-    }
 
 
 async def test_tool_call_result_answer_with_identity_set_by_code(
@@ -40,7 +23,7 @@ async def test_tool_call_result_answer_with_identity_set_by_code(
                 [
                     (
                         "query",
-                        _query(
+                        bridge_query(
                             STG,
                             "aws s3api list-buckets",
                             requester="mallory@example.com",
@@ -90,7 +73,10 @@ async def test_tool_error_reaches_the_model_and_the_stream(
 ) -> None:
     env.bridge.fail.add(STG)
     model = ScriptedModel(
-        [ToolStep([("query", _query(STG, "aws s3api list-buckets"))]), TextStep("Staging refused the call.")]
+        [
+            ToolStep([("query", bridge_query(STG, "aws s3api list-buckets"))]),
+            TextStep("Staging refused the call."),
+        ]
     )
     evs = await collect(scripted(model).invoke({"prompt": "buckets?", "access_token": alice}))
     [result] = model.tool_results()
@@ -136,7 +122,10 @@ async def test_model_cannot_reach_an_unentitled_account(
     scripted: Callable[[ScriptedModel], AgentRuntime], env: AgentWorld, dave: str
 ) -> None:
     model = ScriptedModel(
-        [ToolStep([("query", _query(PRD, "aws s3api list-buckets"))]), TextStep("I may not look there.")]
+        [
+            ToolStep([("query", bridge_query(PRD, "aws s3api list-buckets"))]),
+            TextStep("I may not look there."),
+        ]
     )
     evs = await collect(scripted(model).invoke({"prompt": "production buckets", "access_token": dave}))
     assert env.bridge.bridge_calls() == []
@@ -148,7 +137,9 @@ async def test_model_cannot_reach_an_unentitled_account(
 async def test_model_cannot_reach_an_unregistered_account(
     scripted: Callable[[ScriptedModel], AgentRuntime], env: AgentWorld, alice: str
 ) -> None:
-    model = ScriptedModel([ToolStep([("query", _query("999999999999", "aws s3 ls"))]), TextStep("Unknown.")])
+    model = ScriptedModel(
+        [ToolStep([("query", bridge_query("999999999999", "aws s3 ls"))]), TextStep("Unknown.")]
+    )
     await collect(scripted(model).invoke({"prompt": "buckets in 999999999999", "access_token": alice}))
     assert env.bridge.bridge_calls() == []
     assert "not an account in the registry" in model.tool_results()[0]
@@ -163,7 +154,9 @@ async def test_model_mutation_waits_for_approval_and_ends_the_turn(
                 [
                     (
                         "query",
-                        _query(STG, "aws s3api delete-bucket --bucket acme-staging-logs", region="eu-west-1"),
+                        bridge_query(
+                            STG, "aws s3api delete-bucket --bucket acme-staging-logs", region="eu-west-1"
+                        ),
                     )
                 ]
             ),

@@ -3,28 +3,11 @@
 import json
 from collections.abc import Callable
 
-import pytest
-
 from agent.runner import AgentRuntime
 from tests.fixtures.agent_scripted import ScriptedModel, TextStep, ToolStep
-from tests.fixtures.agent_stack import AgentWorld, RuntimeFactory, collect, of_type, texts
+from tests.fixtures.agent_stack import AgentWorld, bridge_query, collect, of_type, texts
 
 STG = "222222222222"
-
-
-@pytest.fixture
-def scripted(make_runtime: RuntimeFactory) -> Callable[[ScriptedModel], AgentRuntime]:
-    """A runtime whose model is the given scripted model."""
-    return lambda model: make_runtime(model_factory=lambda: model)
-
-
-def _query(account_id: str, command: str, **extra: object) -> dict[str, object]:
-    return {
-        "account_id": account_id,
-        "tool_name": "aws___call_aws",
-        "arguments": {"cli_command": command},
-        **extra,
-    }
 
 
 async def test_the_model_is_told_every_rule(
@@ -56,7 +39,10 @@ async def test_an_invented_account_id_never_reaches_the_bridge(
     scripted: Callable[[ScriptedModel], AgentRuntime], env: AgentWorld, alice: str
 ) -> None:
     model = ScriptedModel(
-        [ToolStep([("query", _query("999999999999", "aws s3api list-buckets"))]), TextStep("Nothing there.")]
+        [
+            ToolStep([("query", bridge_query("999999999999", "aws s3api list-buckets"))]),
+            TextStep("Nothing there."),
+        ]
     )
     evs = await collect(scripted(model).invoke({"prompt": "list buckets in staging", "access_token": alice}))
     assert env.bridge.executed() == []
@@ -72,8 +58,8 @@ async def test_every_answer_is_marked_with_the_commands_that_ran(
             ToolStep([("resolve_accounts", {"targets": "staging"})]),
             ToolStep(
                 [
-                    ("query", _query(STG, "aws s3api list-buckets")),
-                    ("query", _query(STG, "aws lambda list-functions")),
+                    ("query", bridge_query(STG, "aws s3api list-buckets")),
+                    ("query", bridge_query(STG, "aws lambda list-functions")),
                 ]
             ),
             TextStep("Staging has 3 buckets and 2 functions."),
@@ -89,7 +75,9 @@ async def test_a_model_that_names_its_commands_gets_no_footer(
     scripted: Callable[[ScriptedModel], AgentRuntime], env: AgentWorld, alice: str
 ) -> None:
     said = "Staging has 3 buckets. Ran `aws s3api list-buckets` in staging."
-    model = ScriptedModel([ToolStep([("query", _query(STG, "aws s3api list-buckets"))]), TextStep(said)])
+    model = ScriptedModel(
+        [ToolStep([("query", bridge_query(STG, "aws s3api list-buckets"))]), TextStep(said)]
+    )
     evs = await collect(scripted(model).invoke({"prompt": "list buckets in staging", "access_token": alice}))
     assert texts(evs) == said
 
@@ -117,7 +105,10 @@ async def test_a_region_outside_the_registry_list_is_refused_for_any_model(
     scripted: Callable[[ScriptedModel], AgentRuntime], env: AgentWorld, alice: str
 ) -> None:
     model = ScriptedModel(
-        [ToolStep([("query", _query(STG, "aws ec2 describe-vpcs", region="ap-south-1"))]), TextStep("done")]
+        [
+            ToolStep([("query", bridge_query(STG, "aws ec2 describe-vpcs", region="ap-south-1"))]),
+            TextStep("done"),
+        ]
     )
     await collect(scripted(model).invoke({"prompt": "vpcs in ap-south-1 in staging", "access_token": alice}))
     assert env.bridge.executed() == []
