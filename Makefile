@@ -51,6 +51,7 @@ bench: $(STAMP)  ## Run the benchmarks (results in .local/bench/*.json)
 	$(PY) -m bench.first_text
 	$(PY) -m bench.slack_ack
 	$(PY) -m bench.slash_command
+	$(PY) -m bench.throughput
 
 synth: $(STAMP)  ## Synthesise the CDK app into infra/cdk.out (to deploy: cd infra && npx cdk deploy --all)
 	CDK_OUTDIR=infra/cdk.out $(PY) -m infra.app
