@@ -17,8 +17,9 @@ from typing import Any
 
 from strands import Agent
 from strands.models.model import Model
+from strands.types.content import Message
 
-from agent import gateway, memory
+from agent import gateway
 from agent.accounts import AccountRegistry
 from agent.answers import compose, parse_results
 from agent.approvals import ApprovalPolicy, ApprovalStore, PendingCall
@@ -27,6 +28,7 @@ from agent.config import AgentSettings
 from agent.direct import DirectCommand, parse_direct
 from agent.followups import suggest
 from agent.gate import EventSink, Gate, GateHook, approval_event, approval_text
+from agent.memory import MemoryUnavailableError, ThreadMemory
 from agent.models import build_model
 from agent.prompts import system_prompt
 from agent.resources import for_command
@@ -70,6 +72,7 @@ class AgentRuntime:
     policy: ApprovalPolicy
     model_factory: Callable[[], Model]
     gateways: gateway.GatewayPool
+    memory: ThreadMemory | None = None
     # One invocation at a time per session: turns of a thread append to one conversation.
     _turns: dict[str, "_Turns"] = field(default_factory=dict, init=False, repr=False)
 
@@ -89,6 +92,9 @@ class AgentRuntime:
             ),
             model_factory=model_factory or (lambda: build_model(settings)),
             gateways=gateway.GatewayPool(settings.gateway_url),
+            memory=ThreadMemory(settings.memory_table, region=region, endpoint_url=endpoint)
+            if settings.memory_table
+            else None,
         )
 
     async def invoke(
@@ -195,8 +201,9 @@ class AgentRuntime:
             if event["type"] == "text":
                 answer.append(event["delta"])
             yield event
-        if answer:
-            await asyncio.to_thread(memory.remember, self.settings, gate.session_id, prompt, "".join(answer))
+        if answer and self.memory is not None:
+            # After the answer is out: one write, no read (a direct command needs no history).
+            await asyncio.to_thread(self.memory.append, gate.session_id, prompt, "".join(answer))
 
     async def _direct(self, gate: Gate, direct: DirectCommand, usage: dict[str, int]) -> AsyncIterator[Event]:
         if not direct.targets:
@@ -275,17 +282,20 @@ class AgentRuntime:
         visible = [a for a in accounts if a.enabled and a.entitles(gate.caller.groups)]
         sink = EventSink()
         model = self.model_factory()
-        session = await asyncio.to_thread(memory.session_manager, self.settings, gate.session_id)
+        history: list[Message] = []
+        unread: str | None = None
+        if self.memory is not None:
+            try:  # the one read of the turn
+                history = await asyncio.to_thread(self.memory.load, gate.session_id)
+            except MemoryUnavailableError as e:
+                unread = e.message
         async with self.gateways.session(gate.caller.token, gate.caller.expires_at) as gw:
-            # Building the agent reads the session's history from S3: off the event loop.
-            agent = await asyncio.to_thread(
-                Agent,
+            agent = Agent(
                 model=model,
+                messages=history,
                 tools=[*gw.tools, resolve_accounts_tool(self.registry, gate.caller)],
                 system_prompt=system_prompt(visible),
                 hooks=[GateHook(gate, sink, {a.account_id: a.name for a in accounts})],
-                session_manager=session,
-                agent_id=memory.AGENT_ID,
                 callback_handler=None,
             )
             outcome: dict[str, Any] = {}
@@ -306,8 +316,6 @@ class AgentRuntime:
             while (event := await sink.queue.get()) is not None:
                 yield event
             await task
-        if session is not None:
-            await asyncio.to_thread(session.flush)
         if "error" in outcome:
             raise outcome["error"]
         for record in sink.approvals:
@@ -323,6 +331,11 @@ class AgentRuntime:
             asked = " ".join(prompt.lower().rstrip("?!. ").split())
             if items := [i for i in suggest(command, names) if i["prompt"].lower() != asked]:
                 yield events.followups(items)
+        if unread:
+            yield events.text("\n\n" + unread)
+        if self.memory is not None:
+            # After the answer is out: the one write of the turn.
+            await asyncio.to_thread(self.memory.save, gate.session_id, agent.messages)
 
 
 async def _one(event: Event) -> AsyncIterator[Event]:

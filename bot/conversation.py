@@ -158,9 +158,12 @@ class Conversation:
         token = await self._token(request.who, renderer, prefix)
         if token is None:
             return
-        await self.history.add(request.who, request.text)
         thread = await renderer.open(request)
-        await self._stream(request.who, request.where.in_thread(thread), prompt, token, renderer)
+        try:
+            await self._stream(request.who, request.where.in_thread(thread), prompt, token, renderer)
+        finally:
+            # After the answer is out: it is a convenience for the App Home tab, never in the way.
+            await self.history.add(request.who, request.text)
 
     async def _stream(
         self,

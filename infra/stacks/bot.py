@@ -222,7 +222,9 @@ class BotStack(Stack):
             role, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"
         )
         # Claims chat events once, and keeps each person's recent queries.
-        registry.table(tables.IDEMPOTENCY).grant(role, "dynamodb:PutItem", "dynamodb:GetItem")
+        registry.table(tables.IDEMPOTENCY).grant(
+            role, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"
+        )
         registry.table(tables.APPROVALS).grant(role, "dynamodb:GetItem", "dynamodb:UpdateItem")
         registry.table(tables.ACCOUNTS).grant(role, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan")
         # Refresh tokens are KMS ciphertext in the identity-links table.

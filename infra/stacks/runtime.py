@@ -104,7 +104,8 @@ class RuntimeStack(Stack):
         )
         accounts.grant(self.role, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan")
         approvals.grant(self.role, "dynamodb:GetItem", "dynamodb:PutItem")
-        self.memory_bucket.grant_read_write(self.role)
+        memory = registry.table(tables.MEMORY)
+        memory.grant(self.role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
         registry.key.grant_encrypt_decrypt(self.role)
 
         self.runtime = agentcore.Runtime(
@@ -130,7 +131,7 @@ class RuntimeStack(Stack):
                 settings.GATEWAY_URL: gateway.gateway_url,
                 settings.ACCOUNTS_TABLE: accounts.table_name,
                 settings.APPROVALS_TABLE: approvals.table_name,
-                settings.MEMORY_BUCKET: self.memory_bucket.bucket_name,
+                settings.MEMORY_TABLE: memory.table_name,
                 settings.MODEL_PROVIDER: "bedrock",
                 settings.MODEL_ID: config.model_id,
                 settings.MODEL_REGION: self.region,
