@@ -192,7 +192,8 @@ async def count_slack(info: org.StackInfo, rec: Recording) -> dict[str, Any]:
     out: dict[str, Any] = {}
     try:
         for kind, prompt in PROMPTS.items():
-            await slash(console, prompt, "C0WARM")
+            # Warm in the channel counted: role credentials are per person and channel.
+            await slash(console, prompt, "C0COUNT")
             start = rec.count()
             await slash(console, prompt, "C0COUNT")
             await asyncio.sleep(0.3)

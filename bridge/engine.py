@@ -22,7 +22,7 @@ from bridge.results import Result, audit_records, caller_of, error, parse_json
 logger = logging.getLogger(__name__)
 
 CALL_AWS = "aws___call_aws"
-MAX_ACCOUNTS = 500
+MAX_ACCOUNTS = 1_000
 
 
 @dataclass(frozen=True)
