@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agent.resources import Column, Resource
+from centralops import events
+from centralops.events import Event
 
 MAX_ROWS = 50
 MAX_RAW = 3000
@@ -287,3 +289,27 @@ def compose_per_bucket(
         if not r.ok:
             parts.append(_failure(r, names.get(r.account_id, r.account_id)))
     return "\n\n".join(parts)
+
+
+def full_results_of(text: str) -> tuple[Event | None, str]:
+    """The ``file`` event for a fan-out whose full results the bridge put in S3, and a note for the answer.
+
+    Returns ``(None, "")`` when the response carried everything inline.
+    """
+    doc = loads(text)
+    if not isinstance(doc, Mapping):
+        return None, ""
+    ref = doc.get("full_results")
+    if isinstance(ref, Mapping) and isinstance(ref.get("bucket"), str) and isinstance(ref.get("key"), str):
+        size = int(ref.get("bytes") or 0)
+        accounts = int(ref.get("accounts") or 0)
+        summary = f"Full results of {accounts} accounts ({human_bytes(size)})"
+        event = events.file("centralops-results.json", ref["bucket"], ref["key"], size, summary)
+        note = (
+            f"\n\n_The output above is cut per account; the full results of {accounts} accounts "
+            f"({human_bytes(size)}) are attached as a file._"
+        )
+        return event, note
+    if isinstance(doc.get("full_results_error"), str):
+        return None, "\n\n_" + doc["full_results_error"] + "_"
+    return None, ""

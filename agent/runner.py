@@ -21,7 +21,7 @@ from strands.types.content import Message
 
 from agent import gateway
 from agent.accounts import AccountRegistry
-from agent.answers import compose, parse_results
+from agent.answers import compose, full_results_of, parse_results
 from agent.approvals import ApprovalPolicy, ApprovalStore, PendingCall
 from agent.auth import authenticate
 from agent.config import AgentSettings
@@ -188,6 +188,11 @@ class AgentRuntime:
         resource = for_command(call.command)
         exact = resource is not None and call.command.split() == resource.list_command.split()
         yield events.text(compose("list" if exact else "run", resource, results, names, call.command))
+        attachment, note = full_results_of(text)
+        if note:
+            yield events.text(note)
+        if attachment is not None:
+            yield attachment
         answered = [names.get(r.account_id, r.account_id) for r in results if r.ok]
         if answered and (items := suggest(call.command, answered)):
             yield events.followups(items)

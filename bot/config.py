@@ -26,6 +26,7 @@ class BotConfig:
         slack_app_token: ``xapp-`` token; when set, Slack talks over Socket Mode.
         slack_api_url: Web API base URL (the local stand-in); ``None`` is Slack itself.
         slack_streaming: Use ``chat.startStream``; ``False`` forces the ``chat.update`` fallback.
+        results_bucket: The central bucket where the bridge keeps full fan-out results (read-only here).
     """
 
     runtime_url: str
@@ -43,6 +44,7 @@ class BotConfig:
     slack_app_token: str | None = None
     slack_api_url: str | None = None
     slack_streaming: bool = True
+    results_bucket: str | None = None
 
     @property
     def slack_enabled(self) -> bool:
@@ -73,4 +75,5 @@ class BotConfig:
             slack_app_token=s.env_opt(s.SLACK_APP_TOKEN, environ=e),
             slack_api_url=s.env_opt(s.SLACK_API_URL, environ=e),
             slack_streaming=s.env_bool(s.SLACK_STREAMING, True, environ=e),
+            results_bucket=s.env_opt(s.RESULTS_BUCKET, environ=e),
         )

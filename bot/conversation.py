@@ -25,8 +25,10 @@ from bot.chat import (
 )
 from bot.commands import RUN_USAGE, help_text, parse
 from bot.history import RecentQueries
+from bot.results import ResultFiles
 from bot.runtime_client import RuntimeClient
 from centralops.errors import CentralOpsError
+from centralops.events import FileEvent
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +64,7 @@ class Conversation:
         accounts: The account registry (read-only).
         history: Recent queries per person.
         approver_group: Cognito group allowed to decide approvals.
+        files: Reads full fan-out results for ``file`` events; without it they are described, not attached.
         prefix: How help texts address the bot when the renderer does not say (``/aws``).
     """
 
@@ -74,6 +77,7 @@ class Conversation:
         accounts: AccountDirectory,
         history: RecentQueries,
         approver_group: str,
+        files: ResultFiles | None = None,
     ) -> None:
         self.identity = identity
         self.runtime = runtime
@@ -81,6 +85,7 @@ class Conversation:
         self.accounts = accounts
         self.history = history
         self.approver_group = approver_group
+        self.files = files
 
     async def handle(self, request: ChatRequest, renderer: Renderer, *, prefix: str = "/aws") -> None:
         """Answer one message; every failure ends as a message the person can act on."""
@@ -207,10 +212,27 @@ class Conversation:
                     await renderer.followups(list(event["items"]))
                 elif event["type"] == "error":
                     await renderer.error(event["message"])
+                elif event["type"] == "file":
+                    await self._attach(event, renderer)
                 elif event["type"] == "done":
                     break
         finally:
             await renderer.finish()
+
+    async def _attach(self, event: FileEvent, renderer: Renderer) -> None:
+        """Attach a result document to the thread (renderers that can), else say where it went."""
+        attach = getattr(renderer, "attach", None)
+        if self.files is None or attach is None:
+            await renderer.text(
+                f"\n\n_{event['summary']} could not be attached here; ask about fewer accounts._"
+            )
+            return
+        try:
+            content = await self.files.read(event)
+        except CentralOpsError as e:
+            await renderer.text(f"\n\n_{e.message}_")
+            return
+        await attach(event["name"], content, event["summary"])
 
     async def decide(
         self,

@@ -15,6 +15,7 @@ from bridge.config import BridgeConfig
 from bridge.credentials import Caller, CredentialProvider
 from bridge.errors import AccountError, BridgeError, CommandRefused
 from bridge.fanout import fan_out
+from bridge.offload import fit
 from bridge.redact import cap, redact, redact_command, redact_text
 from bridge.registry import Registry
 from bridge.results import Result, audit_records, caller_of, error, parse_json
@@ -63,6 +64,7 @@ class Bridge:
     ) -> None:
         self.config = config
         factory = client_factory or self._boto_client
+        self._factory = factory
         self.registry = registry or Registry(
             config.accounts_table,
             lambda: factory("dynamodb"),
@@ -121,7 +123,15 @@ class Bridge:
         else:
             results = await self._run(list(dict.fromkeys(ids)), event)
         ok = sum(1 for r in results if r["ok"])
-        return {"results": results, "ok_count": ok, "error_count": len(results) - ok}
+        response = {"results": results, "ok_count": ok, "error_count": len(results) - ok}
+        return await asyncio.to_thread(
+            fit,
+            response,
+            max_bytes=self.config.max_response_bytes,
+            bucket=self.config.results_bucket,
+            s3=lambda: self._factory("s3"),
+            requester=caller_of(event).requester,
+        )
 
     async def _run(self, account_ids: list[str], event: dict[str, Any]) -> list[Result]:
         started = time.monotonic()
@@ -160,6 +170,16 @@ class Bridge:
                 "account_timeout",
                 f"Account {a} did not answer within {self.config.account_timeout_s:g} s. "
                 "Narrow the command or retry this account alone.",
+                command=redact_command(plan.command.text),
+                classification=plan.command.classification,
+                ms=ms,
+            ),
+            budget_s=self.config.total_budget_s,
+            on_budget=lambda a, ms: error(
+                a,
+                "budget_exhausted",
+                f"Account {a} had not answered when the whole request reached its "
+                f"{self.config.total_budget_s:g} s budget. Ask about fewer accounts or narrow the command.",
                 command=redact_command(plan.command.text),
                 classification=plan.command.classification,
                 ms=ms,

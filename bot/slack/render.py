@@ -370,6 +370,16 @@ class SlackRenderer:
                 metadata=metadata,
             )
 
+    async def attach(self, name: str, content: bytes, title: str) -> None:
+        """Upload a document (the full results of a wide fan-out) into the thread."""
+        try:
+            await self.client.files_upload_v2(
+                channel=self.channel, thread_ts=self.thread_ts, content=content, filename=name, title=title
+            )
+        except SlackApiError as e:
+            logger.warning("file upload failed", extra={"error": e.response.get("error")})
+            self._errors.append(f"{title} could not be attached as a file; ask about fewer accounts.")
+
     async def _attach(self) -> None:
         try:
             await self.client.files_upload_v2(

@@ -159,6 +159,7 @@ class CliRunner:
 def build_server(runner: CliRunner, faults: Faults, stats: Stats) -> MCPServer:
     """The MCP server with its tool and admin routes."""
     server = MCPServer("aws-mcp", instructions="AWS MCP Server (local stand-in backed by moto).")
+    started_as = (faults.latency_only, faults.response_bytes)
 
     async def _account(access_key_id: str, token: str | None) -> str:
         if faults.latency_only and not faults.account_latency_ms:
@@ -225,6 +226,7 @@ def build_server(runner: CliRunner, faults: Faults, stats: Stats) -> MCPServer:
         for name in vars(fresh):
             setattr(stats, name, getattr(fresh, name))
         faults.fail_next, faults.account_latency_ms = 0, {}
+        faults.latency_only, faults.response_bytes = started_as
         faults.generation += 1
         return JSONResponse({"ok": True})
 

@@ -13,7 +13,8 @@ SLACK_TEAM_ID = "T0CENTRAL"
 TEAMS_TENANT_ID = "00000000-0000-4000-8000-00000000c0de"
 APPROVER_GROUP = "centralops-approvers"
 OPERATOR_GROUP = "centralops-operators"
-MEMORY_BUCKET = "centralops-agent-memory"
+RESULTS_BUCKET = "centralops-results"  # full fan-out results (bridge writes, bot attaches)
+RESULTS_EXPIRY_DAYS = 7
 
 
 @dataclass(frozen=True)

@@ -226,6 +226,7 @@ class BotStack(Stack):
             role, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"
         )
         registry.table(tables.APPROVALS).grant(role, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        registry.results.grant_read(role)  # the full results of wide fan-outs, attached to threads
         registry.table(tables.ACCOUNTS).grant(role, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan")
         # Refresh tokens are KMS ciphertext in the identity-links table.
         registry.key.grant_encrypt_decrypt(role)
@@ -249,6 +250,7 @@ class BotStack(Stack):
             settings.IDEMPOTENCY_TABLE: registry.table(tables.IDEMPOTENCY).table_name,
             settings.APPROVALS_TABLE: registry.table(tables.APPROVALS).table_name,
             settings.ACCOUNTS_TABLE: registry.table(tables.ACCOUNTS).table_name,
+            settings.RESULTS_BUCKET: registry.results.bucket_name,
             settings.KMS_KEY_ID: registry.key.key_arn,
             settings.APPROVER_GROUP: config.approver_group,
             settings.LOG_FORMAT: "json",

@@ -74,12 +74,14 @@ class BridgeStack(Stack):
         accounts.grant(self.role, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
         approvals.grant(self.role, "dynamodb:GetItem", "dynamodb:UpdateItem")
         audit.grant(self.role, "dynamodb:PutItem")
+        registry.results.grant_put(self.role)
         registry.key.grant_encrypt_decrypt(self.role)
 
         environment = {
             settings.ACCOUNTS_TABLE: accounts.table_name,
             settings.APPROVALS_TABLE: approvals.table_name,
             settings.AUDIT_TABLE: audit.table_name,
+            settings.RESULTS_BUCKET: registry.results.bucket_name,
             settings.KMS_KEY_ID: registry.key.key_arn,
             settings.AWS_MCP_URL: config.aws_mcp_url,
             settings.AWS_MCP_REGION: config.aws_mcp_region,

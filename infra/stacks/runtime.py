@@ -2,10 +2,9 @@
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Fn, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, Fn, Stack
 from aws_cdk import aws_bedrockagentcore as agentcore
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from centralops import settings
@@ -39,7 +38,6 @@ class RuntimeStack(Stack):
     Attributes:
         runtime: The Runtime; inbound auth is the Cognito JWT authorizer.
         invocation_url: What the bot POSTs to (``.../invocations?qualifier=DEFAULT``).
-        memory_bucket: Conversation memory of the agent, encrypted with the CMK.
     """
 
     def __init__(
@@ -57,23 +55,6 @@ class RuntimeStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         accounts = registry.table(tables.ACCOUNTS)
         approvals = registry.table(tables.APPROVALS)
-
-        self.memory_bucket = s3.Bucket(
-            self,
-            "Memory",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=registry.key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            server_access_logs_bucket=registry.access_logs,
-            server_access_logs_prefix="memory/",
-            lifecycle_rules=[
-                s3.LifecycleRule(expiration=Duration.days(90), noncurrent_version_expiration=Duration.days(7))
-            ],
-            removal_policy=RemovalPolicy.RETAIN,
-        )
 
         self.role = iam.Role(
             self,
@@ -153,4 +134,3 @@ class RuntimeStack(Stack):
         CfnOutput(self, "RuntimeArn", value=self.runtime.agent_runtime_arn)
         CfnOutput(self, "RuntimeId", value=self.runtime.agent_runtime_id)
         CfnOutput(self, "InvocationUrl", value=self.invocation_url)
-        CfnOutput(self, "MemoryBucketName", value=self.memory_bucket.bucket_name)

@@ -173,7 +173,7 @@ def test_tables_are_encrypted_with_the_cmk_recoverable_and_keyed_as_the_local_st
             assert index["KeySchema"] == [{"AttributeName": spec.index_key, "KeyType": "HASH"}]
 
 
-def test_secrets_logs_images_and_memory_are_encrypted_with_the_cmk(synth: Synthesized) -> None:
+def test_secrets_logs_images_and_results_are_encrypted_with_the_cmk(synth: Synthesized) -> None:
     secrets = list(synth.all_resources("AWS::SecretsManager::Secret"))
     assert {r["Properties"]["Name"] for _, _, r in secrets} == {"centralops/slack", "centralops/teams"}
     for _, _, secret in secrets:
@@ -187,9 +187,16 @@ def test_secrets_logs_images_and_memory_are_encrypted_with_the_cmk(synth: Synthe
     for _, _, repository in synth.all_resources("AWS::ECR::Repository"):
         assert repository["Properties"]["EncryptionConfiguration"]["EncryptionType"] == "KMS"
         assert repository["Properties"]["ImageTagMutability"] == "IMMUTABLE"
-    (memory,) = synth.resources("Runtime", "AWS::S3::Bucket").values()
-    (rule,) = memory["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert not synth.resources("Runtime", "AWS::S3::Bucket")  # conversation memory is a DynamoDB table
+    (results,) = [
+        b
+        for logical_id, b in synth.resources("Registry", "AWS::S3::Bucket").items()
+        if "Results" in logical_id
+    ]
+    (rule,) = results["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    (expiry,) = results["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert expiry["ExpirationInDays"] == 7
 
 
 def test_load_balancer_serves_only_modern_tls_and_redirects_http(synth: Synthesized) -> None:
