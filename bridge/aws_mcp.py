@@ -109,6 +109,7 @@ class AwsMcpClient:
         self._retries = retries
         self._clock = clock
         self._sessions: dict[str, _Session] = {}
+        self._busy: dict[str, int] = {}  # calls in flight per session: never evicted while in use
         self.sessions_opened = 0
 
     async def _session(self, key: str, credentials: AwsCredentials, idempotent: bool) -> Client:
@@ -118,9 +119,11 @@ class AwsMcpClient:
             session = _Session(self._url, credentials, self._region, self._retries, self._timeout, idempotent)
             self.sessions_opened += 1
         self._sessions[key] = session  # most recently used last
-        while len(self._sessions) > self._max_sessions:
-            oldest = next(iter(self._sessions))
-            self._drop(oldest, self._sessions[oldest])
+        self._busy[key] = self._busy.get(key, 0) + 1  # released by call()
+        excess = len(self._sessions) - self._max_sessions
+        # Least recently used first; a session with a call in flight (a wide fan-out) is kept.
+        for idle in [k for k in self._sessions if not self._busy.get(k)][: max(0, excess)]:
+            self._drop(idle, self._sessions[idle])
         try:
             await asyncio.wait_for(session.ready.wait(), self._timeout)
         except TimeoutError:
@@ -172,7 +175,11 @@ class AwsMcpClient:
         """
         key = f"{credentials.access_key_id}#{'r' if idempotent else 'w'}"
         for attempt in (1, 2):
-            client = await self._session(key, credentials, idempotent)
+            try:
+                client = await self._session(key, credentials, idempotent)
+            except BaseException:  # an error, or the account's budget cancelling the wait
+                self._release(key)
+                raise
             try:
                 result = await asyncio.wait_for(
                     client.call_tool(tool_name, arguments, read_timeout_seconds=self._timeout),
@@ -197,8 +204,17 @@ class AwsMcpClient:
                     "if it persists, check the server's health.",
                     code="aws_mcp_error",
                 ) from e
+            finally:
+                self._release(key)
             return ToolResult(_text(result), bool(result.is_error))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _release(self, key: str) -> None:
+        left = self._busy.get(key, 0) - 1
+        if left > 0:
+            self._busy[key] = left
+        else:
+            self._busy.pop(key, None)
 
     async def aclose(self) -> None:
         """Close every session."""

@@ -1,5 +1,7 @@
 """The AWS MCP Server stand-in and the bridge's client: SigV4 required, sessions reused, CLI semantics."""
 
+import asyncio
+
 import httpx
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -122,4 +124,28 @@ async def test_sessions_beyond_the_cap_close_the_least_recently_used(
         await client.call(creds[PRODUCTION], "aws___call_aws", call)
         assert client.sessions_opened == 4
     finally:
+        await client.aclose()
+
+
+async def test_a_session_with_a_call_in_flight_is_never_closed_by_the_cap(
+    make_bridge, config: BridgeConfig, stand_in: StandIn, requester: str
+) -> None:
+    from tests.bridge.conftest import DEVELOPMENT, PRODUCTION
+
+    bridge = make_bridge(config)
+    accounts = (STAGING, PRODUCTION, DEVELOPMENT)
+    creds = [await bridge.credentials.get(a, "CentralOpsTargetRole", Caller(requester)) for a in accounts]
+    stand_in.faults(latency_only=True, latency_ms=300)
+    client = AwsMcpClient(stand_in.mcp_url, "us-east-1", max_sessions=1)
+    call = {"cli_command": "aws sts get-caller-identity"}
+    try:
+        # Three accounts at once through a cap of one: none may close another's session mid-call.
+        results = await asyncio.gather(*(client.call(c, "aws___call_aws", call) for c in creds))
+        assert [r.is_error for r in results] == [False, False, False]
+        assert client.sessions_opened == 3
+        # Once idle, the cap applies again.
+        await client.call(creds[0], "aws___call_aws", call)
+        assert len(client._sessions) == 1
+    finally:
+        stand_in.faults(latency_ms=0)
         await client.aclose()
