@@ -226,7 +226,11 @@ class BotStack(Stack):
             role, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"
         )
         registry.table(tables.APPROVALS).grant(role, "dynamodb:GetItem", "dynamodb:UpdateItem")
-        registry.results.grant_read(role)  # the full results of wide fan-outs, attached to threads
+        role.add_to_policy(  # the full results of wide fan-outs, attached to threads
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[registry.results.arn_for_objects("results/*")]
+            )
+        )
         registry.table(tables.ACCOUNTS).grant(role, "dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan")
         # Refresh tokens are KMS ciphertext in the identity-links table.
         registry.key.grant_encrypt_decrypt(role)

@@ -74,7 +74,11 @@ class BridgeStack(Stack):
         accounts.grant(self.role, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query")
         approvals.grant(self.role, "dynamodb:GetItem", "dynamodb:UpdateItem")
         audit.grant(self.role, "dynamodb:PutItem")
-        registry.results.grant_put(self.role)
+        self.role.add_to_policy(  # full results of wide fan-outs; written once, never read back
+            iam.PolicyStatement(
+                actions=["s3:PutObject"], resources=[registry.results.arn_for_objects("results/*")]
+            )
+        )
         registry.key.grant_encrypt_decrypt(self.role)
 
         environment = {

@@ -270,13 +270,19 @@ def test_bridge_role_reaches_only_its_three_tables_with_the_calls_it_makes(synth
     for name in ("IdentityLinks", "OauthStates", "Idempotency"):
         assert f"ExportsOutputFnGetAtt{name}" not in resources
     services = {action.split(":")[0] for action in _actions(statements)}
-    assert services == {"logs", "sts", "aws-mcp", "dynamodb", "kms", "xray"}
+    assert services == {"logs", "sts", "aws-mcp", "dynamodb", "kms", "xray", "s3"}
+    s3 = [s for s in statements if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+    assert _actions(s3) == {"s3:PutObject"}  # full fan-out results, under results/ of the results bucket
+    assert all("Results" in _imports(s["Resource"]) and "results/*" in json.dumps(s["Resource"]) for s in s3)
 
 
 def test_bot_task_role_reaches_only_its_tables_and_the_key(synth: Synthesized) -> None:
     statements = role_statements(synth, "Bot", _role_id(synth, "Bot", "centralops-bot-task"))
     services = {action.split(":")[0] for action in _actions(statements)}
-    assert services == {"dynamodb", "kms"}
+    assert services == {"dynamodb", "kms", "s3"}
+    s3 = [s for s in statements if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+    assert _actions(s3) == {"s3:GetObject"}  # only reads the full results it attaches to threads
+    assert all("Results" in _imports(s["Resource"]) and "results/*" in json.dumps(s["Resource"]) for s in s3)
     dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
     assert "dynamodb:DeleteTable" not in _actions(dynamodb)
     assert "ExportsOutputFnGetAttAudit" not in _imports([s["Resource"] for s in dynamodb])
