@@ -226,7 +226,7 @@ class BotStack(Stack):
             role, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"
         )
         registry.table(tables.APPROVALS).grant(role, "dynamodb:GetItem", "dynamodb:UpdateItem")
-        role.add_to_policy(  # the full results of wide fan-outs, attached to threads
+        role.add_to_principal_policy(  # the full results of wide fan-outs, attached to threads
             iam.PolicyStatement(
                 actions=["s3:GetObject"], resources=[registry.results.arn_for_objects("results/*")]
             )
