@@ -169,6 +169,8 @@ class Bridge:
             ]
             await self._audit(results, caller, event, "refused")
             return results
+        if len(account_ids) > 1:
+            await asyncio.to_thread(self.registry.prefetch, account_ids)
         results = await fan_out(
             account_ids,
             lambda a: self._one(a, plan),
@@ -257,7 +259,10 @@ class Bridge:
             return int((time.monotonic() - started) * 1000)
 
         try:
-            entry = await asyncio.to_thread(self.registry.get, account_id)
+            if self.registry.cached(account_id):
+                entry = self.registry.get(account_id)
+            else:
+                entry = await asyncio.to_thread(self.registry.get, account_id)
             role = entry.write_role_name if plan.mutating else entry.role_name
             if not role:  # checked before the approval was consumed; kept for safety
                 raise AccountError(f"{entry.name} has no write role.", code="no_write_role")

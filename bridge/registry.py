@@ -90,6 +90,34 @@ class Registry:
             )
         return entry
 
+    def cached(self, account_id: str) -> bool:
+        """Whether :meth:`get` would answer ``account_id`` from the cache (no request)."""
+        hit = self._cache.get(account_id)
+        return bool(hit and hit[0] > self._clock())
+
+    def prefetch(self, account_ids: list[str]) -> None:
+        """Load the uncached entries of a fan-out with ``BatchGetItem``, 100 ids per request.
+
+        A thousand accounts cost ten requests instead of a thousand. Ids the table does not hold,
+        malformed ids and any failure are left to :meth:`get`, which reports each per account.
+        """
+        wanted = [a for a in dict.fromkeys(account_ids) if _ACCOUNT_ID.match(a) and not self.cached(a)]
+        for start in range(0, len(wanted), 100):
+            keys = [{"account_id": {"S": a}} for a in wanted[start : start + 100]]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            for _ in range(5):  # unprocessed keys (throttling) are asked again a few times
+                try:
+                    out = self._dynamodb().batch_get_item(RequestItems=request)
+                except (ClientError, BotoCoreError):
+                    return
+                expires = self._clock() + self._ttl
+                for item in out.get("Responses", {}).get(self._table, []):
+                    entry = self._entry(item["account_id"]["S"], item)
+                    self._cache[entry.account_id] = (expires, entry)
+                request = out.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+
     def _load(self, account_id: str) -> AccountEntry:
         try:
             item = (
@@ -107,7 +135,9 @@ class Registry:
                 f"Account {account_id} is not in the CentralOps registry. Check the id or register the account.",
                 code="unknown_account",
             )
+        return self._entry(account_id, item)
 
+    def _entry(self, account_id: str, item: dict[str, Any]) -> AccountEntry:
         def s(name: str) -> str | None:
             value = item.get(name, {}).get("S")
             return value or None

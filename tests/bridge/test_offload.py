@@ -118,3 +118,29 @@ async def test_a_thousand_accounts_are_accepted_and_more_are_refused(
     out = await make_bridge(config).query_accounts(event(COMMAND, ids, requester))
     assert [r["error"]["code"] for r in out["results"]] == ["too_many_accounts"]
     assert "limit is 1000" in out["results"][0]["error"]["message"]
+
+
+async def test_a_fan_out_reads_the_registry_in_batches_of_a_hundred(
+    make_bridge: Callable[..., Bridge], config: BridgeConfig, stand_in: StandIn, requester: str
+) -> None:
+    stand_in.faults(latency_only=True)
+    bridge = make_bridge(config)
+    client = bridge.registry._dynamodb()
+    calls: list[str] = []
+    for name in ("get_item", "batch_get_item"):
+        real = getattr(client, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        setattr(client, name, counted)
+    unknown = "799999999999"
+    out = await bridge.query_accounts(event(COMMAND, [*ACCOUNTS, unknown], requester))
+    assert calls == ["batch_get_item", "get_item"]  # one batch for all; the unknown id is reported on its own
+    by_id = {r["account_id"]: r for r in out["results"]}
+    assert all(by_id[a]["ok"] for a in ACCOUNTS)
+    assert by_id[unknown]["error"]["code"] == "unknown_account"
+    calls.clear()
+    await bridge.query_accounts(event(COMMAND, ACCOUNTS, requester))
+    assert calls == []  # cached
