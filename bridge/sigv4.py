@@ -5,8 +5,10 @@ into it, so the protocol itself stays the maintained library's.
 """
 
 import asyncio
+import functools
 import logging
 import random
+import ssl
 from collections.abc import Generator
 
 import httpx2
@@ -56,6 +58,18 @@ class SigV4HttpAuth(httpx2.Auth):
         yield request
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One TLS context for every AWS MCP session of the process.
+
+    Building one loads the system's CA certificates: about 20 ms of CPU, which each new session
+    (each account of a wide fan-out) paid again. The context is read-only once built and safe to share.
+    """
+    import httpcore2
+
+    return httpcore2.default_ssl_context()
+
+
 class RetryingTransport(httpx2.AsyncBaseTransport):
     """Retries requests the server did not process: throttling, 5xx answers and refused connections.
 
@@ -80,7 +94,7 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
         self._statuses = statuses
         self._retries = retries
         self._base = base_delay_s
-        self._inner = inner or httpx2.AsyncHTTPTransport()
+        self._inner = inner or httpx2.AsyncHTTPTransport(verify=tls_context())
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Send, retrying with backoff while the answer says "try again"."""
