@@ -190,7 +190,7 @@ async def _measure(
 
 
 async def _point(
-    config: BridgeConfig, moto_url: str, accounts: list[str], concurrency: int
+    config: BridgeConfig, moto_url: str, accounts: list[str], concurrency: int, max_sessions: int
 ) -> dict[str, Any]:
     """One cold fan-out (credentials, sessions), then one measured warm fan-out."""
 
@@ -199,7 +199,10 @@ async def _point(
 
     # The cold run opens every account's role and MCP session; on a loaded laptop that outlasts the
     # production budget, which is not what this point measures.
-    bridge = Bridge(replace(config, max_concurrency=concurrency, total_budget_s=1800), client_factory=factory)
+    bridge = Bridge(
+        replace(config, max_concurrency=concurrency, total_budget_s=1800, max_sessions=max_sessions),
+        client_factory=factory,
+    )
     cold_s, cold = await _timed(bridge.query_accounts(_event(accounts)))
     if cold.get("error_count"):
         raise SystemExit(
@@ -211,6 +214,7 @@ async def _point(
     await bridge.aclose()
     return {
         "accounts": len(accounts),
+        "max_sessions": max_sessions,
         "cold_s": round(cold_s, 3),
         "wall_s": round(wall_s, 3),
         "bridge_cpu_s": round(bridge_cpu_s, 3),
@@ -221,7 +225,7 @@ async def _point(
     }
 
 
-def _curve(points: list[int], latency_ms: int, concurrency: int) -> None:
+def _curve(points: list[int], latency_ms: int, concurrency: int, max_sessions: int) -> None:
     rows = []
     for n in points:
         out = subprocess.run(
@@ -235,6 +239,8 @@ def _curve(points: list[int], latency_ms: int, concurrency: int) -> None:
                 str(latency_ms),
                 "--concurrency",
                 str(concurrency),
+                "--max-sessions",
+                str(max_sessions),
             ],
             cwd=ROOT,
             capture_output=True,
@@ -242,10 +248,8 @@ def _curve(points: list[int], latency_ms: int, concurrency: int) -> None:
             check=True,
         )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    report(
-        "fanout_curve",
-        {"latency_ms": latency_ms, "concurrency": concurrency, "latency_only": True, "points": rows},
-    )
+    name = "fanout_curve" if max_sessions == 256 else f"fanout_curve_sessions_{max_sessions}"
+    report(name, {"latency_ms": latency_ms, "concurrency": concurrency, "latency_only": True, "points": rows})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -257,9 +261,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-only", action="store_true", help="the stand-in runs no CLI")
     parser.add_argument("--curve", help="comma-separated account counts, e.g. 10,100,1000")
     parser.add_argument("--point", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--max-sessions", type=int, default=256, help="the bridge's idle MCP sessions (curve)"
+    )
     args = parser.parse_args(argv)
     if args.curve:
-        _curve([int(n) for n in args.curve.split(",")], args.latency_ms, args.concurrency)
+        _curve([int(n) for n in args.curve.split(",")], args.latency_ms, args.concurrency, args.max_sessions)
         return
     if args.point:
         args.accounts, args.latency_only = args.point, True
@@ -294,7 +301,11 @@ def main(argv: list[str] | None = None) -> None:
             audit_table=tables["audit"],
         )
         if args.point:
-            print(json.dumps(asyncio.run(_point(config, moto_url, accounts, args.concurrency))))
+            print(
+                json.dumps(
+                    asyncio.run(_point(config, moto_url, accounts, args.concurrency, args.max_sessions))
+                )
+            )
             return
         stand_in_url = f"http://127.0.0.1:{mcp_port}"
         figures = asyncio.run(

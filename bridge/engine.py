@@ -81,6 +81,7 @@ class Bridge:
             config.aws_mcp_region,
             call_timeout_s=config.call_timeout_s,
             retries=config.mcp_retries,
+            max_sessions=config.max_sessions,
         )
         self.approvals = approvals or Approvals(
             config.approvals_table, lambda: factory("dynamodb"), self._normalise
