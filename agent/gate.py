@@ -16,7 +16,7 @@ from typing import Any
 from strands.hooks import AfterToolCallEvent, BeforeToolCallEvent, HookProvider, HookRegistry
 
 from agent.accounts import AccountEntry, AccountRegistry
-from agent.answers import parse_results
+from agent.answers import full_results_of, parse_results
 from agent.approvals import ApprovalPolicy, ApprovalRecord, ApprovalStore, PendingCall
 from agent.auth import Caller
 from agent.gateway import BRIDGE_TOOLS, tool_suffix
@@ -161,6 +161,9 @@ def emit_tool_ends(
             answered.append(name)
     if answered:
         sink.executed.append((command, answered))
+    attachment, _ = full_results_of(text)  # the model reads the note itself; the thread gets the file
+    if attachment is not None:
+        sink.emit(attachment)
 
 
 class GateHook(HookProvider):
