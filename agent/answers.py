@@ -12,6 +12,7 @@ from typing import Any
 
 from agent.resources import Column, Resource
 from centralops import events
+from centralops.events import Event
 
 logger = logging.getLogger(__name__)
 
@@ -416,3 +417,27 @@ async def structured(stream: AsyncIterator[events.Event]) -> AsyncIterator[event
         yield event
     for out in splitter.close():
         yield out
+
+
+def full_results_of(text: str) -> tuple[Event | None, str]:
+    """The ``file`` event for a fan-out whose full results the bridge put in S3, and a note for the answer.
+
+    Returns ``(None, "")`` when the response carried everything inline.
+    """
+    doc = loads(text)
+    if not isinstance(doc, Mapping):
+        return None, ""
+    ref = doc.get("full_results")
+    if isinstance(ref, Mapping) and isinstance(ref.get("bucket"), str) and isinstance(ref.get("key"), str):
+        size = int(ref.get("bytes") or 0)
+        accounts = int(ref.get("accounts") or 0)
+        summary = f"Full results of {accounts} accounts ({human_bytes(size)})"
+        event = events.file("centralops-results.json", ref["bucket"], ref["key"], size, summary)
+        note = (
+            f"\n\n_The output above is cut per account; the full results of {accounts} accounts "
+            f"({human_bytes(size)}) are attached as a file._"
+        )
+        return event, note
+    if isinstance(doc.get("full_results_error"), str):
+        return None, "\n\n_" + doc["full_results_error"] + "_"
+    return None, ""

@@ -24,8 +24,7 @@ class AgentSettings:
         model_id: The provider's model id; each provider has a default.
         model_region: The Bedrock region of the model.
         model_base_url: Base URL of an OpenAI-compatible server or the Ollama host.
-        memory_bucket: S3 bucket of the conversation memory; no persistence when ``None``.
-        memory_prefix: Key prefix inside the bucket.
+        memory_table: DynamoDB table of the conversation memory (one item per thread); none when ``None``.
         cognito_issuer: Expected ``iss`` of the pool's tokens.
         cognito_client_id: The bot's sign-in app client (the people's ID tokens).
         cognito_jwks_url: Where the pool's keys are served.
@@ -50,8 +49,7 @@ class AgentSettings:
     model_id: str | None
     model_region: str
     model_base_url: str | None
-    memory_bucket: str | None
-    memory_prefix: str
+    memory_table: str | None
     cognito_issuer: str
     cognito_client_id: str
     cognito_jwks_url: str | None
@@ -88,8 +86,7 @@ class AgentSettings:
             model_id=settings.env_opt(settings.MODEL_ID, environ=e),
             model_region=settings.env_str(settings.MODEL_REGION, region, environ=e),
             model_base_url=settings.env_opt(settings.MODEL_BASE_URL, environ=e),
-            memory_bucket=settings.env_opt(settings.MEMORY_BUCKET, environ=e),
-            memory_prefix=settings.env_str(settings.MEMORY_PREFIX, "sessions/", environ=e),
+            memory_table=settings.env_opt(settings.MEMORY_TABLE, environ=e),
             cognito_issuer=issuer,
             cognito_client_id=settings.env_str(settings.COGNITO_CLIENT_ID, environ=e),
             cognito_jwks_url=settings.env_opt(settings.COGNITO_JWKS_URL, environ=e),

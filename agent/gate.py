@@ -18,7 +18,7 @@ from strands.hooks import AfterToolCallEvent, BeforeToolCallEvent, HookProvider,
 
 from agent import intents
 from agent.accounts import AccountEntry, AccountRegistry
-from agent.answers import AccountResult, loads, parse_results
+from agent.answers import AccountResult, full_results_of, loads, parse_results
 from agent.approvals import ApprovalPolicy, ApprovalRecord, ApprovalStore, PendingCall, Risk
 from agent.auth import Caller
 from agent.gateway import BRIDGE_TOOLS, Gateway, tool_suffix
@@ -248,6 +248,9 @@ def emit_tool_ends(
             answered.append(name)
     if answered:
         sink.executed.append((command, answered))
+    attachment, _ = full_results_of(text)  # the model reads the note itself; the thread gets the file
+    if attachment is not None:
+        sink.emit(attachment)
 
 
 class GateHook(HookProvider):

@@ -1,28 +1,42 @@
-"""Conversation memory per session id (the chat thread), persisted in S3.
+"""Conversation memory: one DynamoDB item per chat thread, read once and written once per turn.
 
-Strands' ``S3SessionManager`` stores the agent's messages under
-``<prefix>session_<id>/``; every invocation of the same session restores
-them, so "and in production?" is understood — also after the agent restarts.
-In AWS the bucket is a real S3 bucket; locally moto serves it.
+The item (partition key ``thread_id``, a key-safe form of the session id)
+holds the thread's recent messages as a list of JSON strings, newest last,
+and a ``ttl``. A model turn reads the item once before the model runs
+(:meth:`ThreadMemory.load`, a consistent ``GetItem``) and writes it once after
+the answer has been streamed (:meth:`ThreadMemory.save`, one ``PutItem``). A
+direct command needs no history, so it only appends its exchange
+(:meth:`ThreadMemory.append`, one ``UpdateItem`` with ``list_append``), also
+after its answer is out. So "and in production?" is understood in the same
+thread, also after the agent restarts, at one request before the first text
+of a model answer and none before a direct one.
+
+The item stays small: at most :data:`MAX_MESSAGES` messages, long tool
+results and answers cut to :data:`MAX_TEXT_CHARS`, and a history always
+starts with a person's question (a tool result is never kept without the call
+it answers).
 """
 
 import hashlib
+import json
+import logging
 import re
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+import time
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
-from strands.session import S3SessionManager
 from strands.types.content import Message
-from strands.types.session import SessionAgent, SessionMessage
 
-from agent.config import AgentSettings
 from centralops.errors import CentralOpsError
 
-AGENT_ID = "centralops"
+logger = logging.getLogger("centralops.agent.memory")
+
+MAX_MESSAGES = 40
+MAX_TEXT_CHARS = 4_000
+TTL_S = 30 * 24 * 3600
 _SAFE = re.compile(r"^[A-Za-z0-9._:=@+-]{1,200}$")
+CUT = "\n[cut: the full output was shown in the thread]"
 
 
 def storage_id(session_id: str) -> str:
@@ -38,108 +52,164 @@ class MemoryUnavailableError(CentralOpsError):
     code = "memory_unavailable"
 
 
-class BufferedS3SessionManager(S3SessionManager):
-    """An S3 session manager whose writes run in the background, in order.
+NOT_SAVED = (
+    "The answer above is complete, but this conversation could not be saved; "
+    "a follow-up in this thread may not remember it. Ask it in full if it does not."
+)
+NOT_READ = (
+    "I could not read this thread's earlier messages, so I answered this question on its own. "
+    "If it follows up on an earlier one, ask it in full."
+)
 
-    Reading the history happens when the agent is built; the writes of the
-    turn (messages, agent state) go to one worker thread so the answer is not
-    held up by S3 round trips. :meth:`flush` waits for them; the agent calls it
-    before it reports ``done``, so a finished invocation is a saved one.
+
+def _shrink(value: Any) -> Any:
+    """The value with every long text cut to :data:`MAX_TEXT_CHARS` (tool results, answers)."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_TEXT_CHARS else value[:MAX_TEXT_CHARS] + CUT
+    if isinstance(value, list):
+        return [_shrink(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _shrink(v) for k, v in value.items()}
+    return value
+
+
+def _is_question(message: Message) -> bool:
+    return message["role"] == "user" and any("text" in block for block in message["content"])
+
+
+def trim(messages: list[Message]) -> list[Message]:
+    """The most recent messages to keep: at most :data:`MAX_MESSAGES`, starting at a question."""
+    kept = list(messages[-MAX_MESSAGES:])
+    while kept and not _is_question(kept[0]):
+        kept.pop(0)
+    return [_shrink(m) for m in kept]
+
+
+def _decode(item: dict[str, Any]) -> list[Message]:
+    out: list[Message] = []
+    for raw in item.get("messages", {}).get("L", []):
+        try:
+            message = json.loads(raw["S"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if isinstance(message, dict) and message.get("role") in {"user", "assistant"}:
+            out.append(message)  # type: ignore[arg-type]
+    return out
+
+
+def _encode(messages: list[Message]) -> dict[str, Any]:
+    return {"L": [{"S": json.dumps(m, separators=(",", ":"), default=str)} for m in messages]}
+
+
+class ThreadMemory:
+    """The memory table, one item per thread.
+
+    Args:
+        table_name: The memory table (partition key ``thread_id``, TTL attribute ``ttl``).
+        client: A boto3 DynamoDB client; created lazily when omitted.
+        region: Region of the lazily created client.
+        endpoint_url: Endpoint of the lazily created client (moto locally).
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-writer")
-        self._pending: list[Future[None]] = []
-
-    def create_message(
-        self, session_id: str, agent_id: str, session_message: SessionMessage, **kwargs: Any
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        client: Any = None,
+        region: str | None = None,
+        endpoint_url: str | None = None,
     ) -> None:
-        """Queue the write of a new message."""
-        self._pending.append(
-            self._writer.submit(super().create_message, session_id, agent_id, session_message)
-        )
+        self.table_name = table_name
+        self._client = client
+        self._region = region
+        self._endpoint_url = endpoint_url
+        self._lock = threading.Lock()
 
-    def update_message(
-        self, session_id: str, agent_id: str, session_message: SessionMessage, **kwargs: Any
-    ) -> None:
-        """Queue the rewrite of a message."""
-        self._pending.append(
-            self._writer.submit(super().update_message, session_id, agent_id, session_message)
-        )
+    @property
+    def client(self) -> Any:
+        """The DynamoDB client (created on first use; creation is not thread-safe, hence the lock)."""
+        with self._lock:
+            if self._client is None:
+                import boto3
 
-    def update_agent(self, session_id: str, session_agent: SessionAgent, **kwargs: Any) -> None:
-        """Queue the write of the agent's state."""
-        self._pending.append(self._writer.submit(super().update_agent, session_id, session_agent))
+                self._client = boto3.session.Session().client(
+                    "dynamodb", region_name=self._region, endpoint_url=self._endpoint_url
+                )
+            return self._client
 
-    def flush(self) -> None:
-        """Wait for every queued write, then stop the writer.
+    def _key(self, session_id: str) -> dict[str, Any]:
+        return {"thread_id": {"S": storage_id(session_id)}}
+
+    def load(self, session_id: str) -> list[Message]:
+        """The thread's recent messages, oldest first (one consistent ``GetItem``).
 
         Raises:
-            MemoryUnavailableError: A write failed; the conversation may lack this turn.
+            MemoryUnavailableError: The table could not be read.
         """
         try:
-            for future in self._pending:
-                future.result()
-        except (BotoCoreError, ClientError, OSError) as e:
-            raise MemoryUnavailableError(
-                "The answer above is complete, but this conversation could not be saved; "
-                "a follow-up in this thread may not remember it."
-            ) from e
-        finally:
-            self._pending.clear()
-            self._writer.shutdown(wait=False)
+            out = self.client.get_item(
+                TableName=self.table_name, Key=self._key(session_id), ConsistentRead=True
+            )
+        except (BotoCoreError, ClientError) as e:
+            logger.warning("memory read failed", extra={"error": str(e)})
+            raise MemoryUnavailableError(NOT_READ) from e
+        return trim(_decode(out.get("Item") or {}))
 
+    def save(self, session_id: str, messages: list[Message]) -> None:
+        """Replace the thread's messages with the most recent of ``messages`` (one ``PutItem``).
 
-_sessions: dict[str, boto3.Session] = {}
-_sessions_lock = threading.Lock()
+        Raises:
+            MemoryUnavailableError: The write failed.
+        """
+        item = {
+            **self._key(session_id),
+            "messages": _encode(trim(messages)),
+            "ttl": {"N": str(int(time.time()) + TTL_S)},
+        }
+        try:
+            self.client.put_item(TableName=self.table_name, Item=item)
+        except (BotoCoreError, ClientError) as e:
+            logger.warning("memory write failed", extra={"error": str(e)})
+            raise MemoryUnavailableError(NOT_SAVED) from e
 
+    def append(self, session_id: str, prompt: str, answer: str) -> None:
+        """Add a question and its answer without reading the thread (one ``UpdateItem``).
 
-def _boto_session(region: str) -> boto3.Session:
-    # One boto3 session per process: it caches the service models, so each
-    # invocation's S3 client is cheap to create.
-    with _sessions_lock:
-        if region not in _sessions:
-            _sessions[region] = boto3.Session(region_name=region)
-        return _sessions[region]
+        When the thread already holds :data:`MAX_MESSAGES` messages the append
+        is refused by its condition, and the thread is read, trimmed and
+        written instead (rare: once every few dozen turns of a long thread).
 
-
-def session_manager(settings: AgentSettings, session_id: str) -> BufferedS3SessionManager | None:
-    """The session manager of ``session_id``; ``None`` when no memory bucket is configured."""
-    if not settings.memory_bucket:
-        return None
-    boto_session = _boto_session(settings.region)
-    with _sessions_lock:  # creating clients from one boto3 session is not thread-safe
-        return BufferedS3SessionManager(
-            session_id=storage_id(session_id),
-            bucket=settings.memory_bucket,
-            prefix=settings.memory_prefix,
-            boto_session=boto_session,
-            endpoint_url=settings.endpoint_url,
-        )
-
-
-def remember(settings: AgentSettings, session_id: str, prompt: str, answer: str) -> None:
-    """Add a question and its answer to the session (the direct path has no agent of its own).
-
-    Raises:
-        MemoryUnavailableError: The exchange could not be saved.
-    """
-    manager = session_manager(settings, session_id)
-    if manager is None:
-        return
-    from strands import Agent
-
-    from agent.planner import OfflinePlanner
-
-    # An agent bound to the session reads its history, so the exchange is appended after it.
-    agent = Agent(model=OfflinePlanner(), session_manager=manager, agent_id=AGENT_ID, callback_handler=None)
-    exchange: list[Message] = [
-        {"role": "user", "content": [{"text": prompt}]},
-        {"role": "assistant", "content": [{"text": answer}]},
-    ]
-    for message in exchange:
-        agent.messages.append(message)
-        manager.append_message(message, agent)
-    manager.sync_agent(agent)
-    manager.flush()
+        Raises:
+            MemoryUnavailableError: The exchange could not be saved.
+        """
+        exchange: list[Message] = [
+            {"role": "user", "content": [{"text": prompt}]},
+            {"role": "assistant", "content": [{"text": answer}]},
+        ]
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key=self._key(session_id),
+                UpdateExpression="SET #m = list_append(if_not_exists(#m, :empty), :new), #t = :ttl",
+                ConditionExpression="attribute_not_exists(#m) OR size(#m) < :max",
+                ExpressionAttributeNames={"#m": "messages", "#t": "ttl"},
+                ExpressionAttributeValues={
+                    ":empty": {"L": []},
+                    ":new": _encode([_shrink(m) for m in exchange]),
+                    ":ttl": {"N": str(int(time.time()) + TTL_S)},
+                    ":max": {"N": str(MAX_MESSAGES)},
+                },
+            )
+            return
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                logger.warning("memory append failed", extra={"error": str(e)})
+                raise MemoryUnavailableError(NOT_SAVED) from e
+        except BotoCoreError as e:
+            logger.warning("memory append failed", extra={"error": str(e)})
+            raise MemoryUnavailableError(NOT_SAVED) from e
+        try:
+            history = self.load(session_id)
+        except MemoryUnavailableError as e:
+            raise MemoryUnavailableError(NOT_SAVED) from e
+        self.save(session_id, [*history, *exchange])

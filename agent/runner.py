@@ -18,16 +18,18 @@ from typing import Any
 
 from strands import Agent
 from strands.models.model import Model
+from strands.types.content import Message
 
-from agent import gateway, logs, memory
+from agent import gateway, logs
 from agent.accounts import AccountRegistry
-from agent.answers import AccountResult, compose, parse_results, structured
+from agent.answers import AccountResult, compose, full_results_of, parse_results, structured
 from agent.approvals import ApprovalPolicy, ApprovalStore, PendingCall, operation_of
 from agent.auth import authenticate
 from agent.config import AgentSettings
 from agent.direct import DirectCommand, parse_direct
 from agent.followups import account_choices, suggest
 from agent.gate import Decision, EventSink, Gate, GateHook, IntentCheck, approval_event, ran_footer, settle
+from agent.memory import MemoryUnavailableError, ThreadMemory
 from agent.models import build_model
 from agent.prompts import system_prompt
 from agent.resources import for_command
@@ -82,6 +84,7 @@ class AgentRuntime:
     model_factory: Callable[[], Model]
     gateways: gateway.GatewayPool
     exchanger: TokenExchanger
+    memory: ThreadMemory | None = None
     # One invocation at a time per session: turns of a thread append to one conversation.
     _turns: dict[str, "_Turns"] = field(default_factory=dict, init=False, repr=False)
 
@@ -102,6 +105,9 @@ class AgentRuntime:
             model_factory=model_factory or (lambda: build_model(settings)),
             gateways=gateway.GatewayPool(settings.gateway_url),
             exchanger=settings.exchanger(),
+            memory=ThreadMemory(settings.memory_table, region=region, endpoint_url=endpoint)
+            if settings.memory_table
+            else None,
         )
 
     @asynccontextmanager
@@ -238,6 +244,11 @@ class AgentRuntime:
         resource = for_command(call.command)
         exact = resource is not None and call.command.split() == resource.list_command.split()
         yield events.text(compose("list" if exact else "run", resource, results, names, call.command))
+        attachment, note = full_results_of(text)
+        if note:
+            yield events.text(note)
+        if attachment is not None:
+            yield attachment
         answered = [names.get(r.account_id, r.account_id) for r in results if r.ok]
         if answered and (items := suggest(call.command, answered)):
             yield events.followups(items)
@@ -303,8 +314,9 @@ class AgentRuntime:
             elif event["type"] == "approval":
                 answer.append(f"This needs approval before it runs: {event['reason']} Nothing has run yet.")
             yield event
-        if answer:
-            await asyncio.to_thread(memory.remember, self.settings, gate.session_id, prompt, "".join(answer))
+        if answer and self.memory is not None:
+            # After the answer is out: one write, no read (a direct command needs no history).
+            await asyncio.to_thread(self.memory.append, gate.session_id, prompt, "".join(answer))
 
     async def _direct(self, gate: Gate, direct: DirectCommand, usage: dict[str, int]) -> AsyncIterator[Event]:
         if direct.problem:
@@ -391,17 +403,20 @@ class AgentRuntime:
         held: list[str] = []
         said: list[str] = []
         model = self.model_factory()
-        session = await asyncio.to_thread(memory.session_manager, self.settings, gate.session_id)
+        history: list[Message] = []
+        unread: str | None = None
+        if self.memory is not None:
+            try:  # the one read of the turn
+                history = await asyncio.to_thread(self.memory.load, gate.session_id)
+            except MemoryUnavailableError as e:
+                unread = e.message
         async with self._gateway(gate) as gw:
-            # Building the agent reads the session's history from S3: off the event loop.
-            agent = await asyncio.to_thread(
-                Agent,
+            agent = Agent(
                 model=model,
+                messages=history,
                 tools=[*gw.tools, resolve_accounts_tool(self.registry, gate.caller)],
                 system_prompt=system_prompt(visible),
                 hooks=[GateHook(gate, sink, {a.account_id: a.name for a in accounts}, gw)],
-                session_manager=session,
-                agent_id=memory.AGENT_ID,
                 callback_handler=None,
             )
             outcome: dict[str, Any] = {}
@@ -427,8 +442,6 @@ class AgentRuntime:
                     said.append(event["delta"])
                 yield event
             await task
-        if session is not None:
-            await asyncio.to_thread(session.flush)
         if "error" in outcome:
             raise outcome["error"]
         for event in check.finish(sink, "".join(held)):
@@ -450,6 +463,11 @@ class AgentRuntime:
             asked = " ".join(prompt.lower().rstrip("?!. ").split())
             if items := [i for i in suggest(command, names) if i["prompt"].lower() != asked]:
                 yield events.followups(items)
+        if unread:
+            yield events.text("\n\n" + unread)
+        if self.memory is not None:
+            # After the answer is out: the one write of the turn.
+            await asyncio.to_thread(self.memory.save, gate.session_id, agent.messages)
 
 
 async def _one(event: Event) -> AsyncIterator[Event]:

@@ -11,12 +11,25 @@ warm ``query_accounts`` over 50 accounts at ``fanout_concurrency``), ``ratio``
 sequential queries to one account, goal 1), plus the cold figures and the
 fan-out at the default concurrency of 16.
 
-Run: ``python -m bench.fanout [--accounts 50] [--latency-ms 200] [--concurrency 50]``.
+With ``--latency-only`` the stand-in answers after the injected latency
+without running the CLI, which is how a remote AWS MCP Server costs the bridge
+(goal: ``ratio`` <= 1.3).
+
+``--curve 10,100,1000`` instead reports, for each number of accounts, one warm
+fan-out in a fresh process (latency-only, ``--concurrency``): ``wall_s``,
+``bridge_cpu_s``, ``peak_rss_mb`` (the whole bench process: bridge, boto3,
+MCP sessions) and ``response_bytes`` (the JSON the bridge returns), written to
+``.local/bench/fanout_curve.json``.
+
+Run: ``python -m bench.fanout [--accounts 50] [--latency-ms 200] [--concurrency 50] [--latency-only]
+[--curve 10,100,1000]``.
 """
 
 import argparse
 import asyncio
 import contextlib
+import json
+import resource
 import socket
 import statistics
 import subprocess
@@ -32,6 +45,7 @@ import boto3
 import httpx
 
 from bench import report
+from bench.throughput import cpu_ms
 from bridge.config import BridgeConfig
 from bridge.engine import Bridge
 from centralops.identity import CALLER_KEY, VerifiedCaller
@@ -48,7 +62,7 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _process(args: list[str], health: str, log: Path) -> Iterator[None]:
+def _process(args: list[str], health: str, log: Path) -> Iterator[int]:
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=out)
@@ -62,7 +76,7 @@ def _process(args: list[str], health: str, log: Path) -> Iterator[None]:
                 time.sleep(0.05)
             else:
                 raise SystemExit(f"{args[2]} did not start; see {log}")
-            yield
+            yield proc.pid
         finally:
             proc.terminate()
             proc.wait(timeout=10)
@@ -126,7 +140,12 @@ async def _timed(coro: Any) -> tuple[float, Any]:
 
 
 async def _measure(
-    config: BridgeConfig, moto_url: str, stand_in_url: str, accounts: list[str], concurrency: int
+    config: BridgeConfig,
+    moto_url: str,
+    stand_in_url: str,
+    accounts: list[str],
+    concurrency: int,
+    stand_in_pid: int,
 ) -> dict[str, Any]:
     def factory(service: str) -> Any:
         return _client(moto_url, service)
@@ -146,9 +165,10 @@ async def _measure(
     singles = [(await _timed(bridge.query(_event(accounts[0]))))[0] for _ in range(7)]
     async with httpx.AsyncClient(base_url=stand_in_url, timeout=5) as admin:
         await admin.post("/admin/reset")
-        cpu = time.process_time()
+        cpu, stand_in_cpu = time.process_time(), cpu_ms(stand_in_pid)
         fanouts = [(await _timed(bridge.query_accounts(_event(accounts))))[0] for _ in range(5)]
         out["bridge_cpu_s_per_fanout"] = (time.process_time() - cpu) / len(fanouts)
+        out["stand_in_cpu_s_per_fanout"] = (cpu_ms(stand_in_pid) - stand_in_cpu) / 1000 / len(fanouts)
         serial_ms = (await admin.get("/stats")).json()["exec_ms"] / len(fanouts)
     out["single_s"] = statistics.median(singles)
     out["fanout_s"] = statistics.median(fanouts)
@@ -173,13 +193,87 @@ async def _measure(
     return out
 
 
+async def _point(
+    config: BridgeConfig, moto_url: str, accounts: list[str], concurrency: int, max_sessions: int
+) -> dict[str, Any]:
+    """One cold fan-out (credentials, sessions), then one measured warm fan-out."""
+
+    def factory(service: str) -> Any:
+        return _client(moto_url, service)
+
+    # The cold run opens every account's role and MCP session; on a loaded laptop that outlasts the
+    # production budget, which is not what this point measures.
+    bridge = Bridge(
+        replace(config, max_concurrency=concurrency, total_budget_s=1800, max_sessions=max_sessions),
+        client_factory=factory,
+    )
+    cold_s, cold = await _timed(bridge.query_accounts(_event(accounts)))
+    if cold.get("error_count"):
+        raise SystemExit(
+            f"the fan-out had errors: {[r.get('error') for r in cold['results'] if not r['ok']][:3]}"
+        )
+    cpu = time.process_time()
+    wall_s, warm = await _timed(bridge.query_accounts(_event(accounts)))
+    bridge_cpu_s = time.process_time() - cpu
+    await bridge.aclose()
+    return {
+        "accounts": len(accounts),
+        "max_sessions": max_sessions,
+        "cold_s": round(cold_s, 3),
+        "wall_s": round(wall_s, 3),
+        "bridge_cpu_s": round(bridge_cpu_s, 3),
+        "bridge_cpu_ms_per_account": round(bridge_cpu_s * 1000 / len(accounts), 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "response_bytes": len(json.dumps(warm)),
+        "ok_count": warm.get("ok_count"),
+    }
+
+
+def _curve(points: list[int], latency_ms: int, concurrency: int, max_sessions: int) -> None:
+    rows = []
+    for n in points:
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.fanout",
+                "--point",
+                str(n),
+                "--latency-ms",
+                str(latency_ms),
+                "--concurrency",
+                str(concurrency),
+                "--max-sessions",
+                str(max_sessions),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    name = "fanout_curve" if max_sessions == 256 else f"fanout_curve_sessions_{max_sessions}"
+    report(name, {"latency_ms": latency_ms, "concurrency": concurrency, "latency_only": True, "points": rows})
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print its JSON figures."""
     parser = argparse.ArgumentParser(prog="python -m bench.fanout", description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=50)
     parser.add_argument("--latency-ms", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=50, help="fan-out concurrency for fanout_s")
+    parser.add_argument("--latency-only", action="store_true", help="the stand-in runs no CLI")
+    parser.add_argument("--curve", help="comma-separated account counts, e.g. 10,100,1000")
+    parser.add_argument("--point", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--max-sessions", type=int, default=256, help="the bridge's idle MCP sessions (curve)"
+    )
     args = parser.parse_args(argv)
+    if args.curve:
+        _curve([int(n) for n in args.curve.split(",")], args.latency_ms, args.concurrency, args.max_sessions)
+        return
+    if args.point:
+        args.accounts, args.latency_only = args.point, True
     logs = ROOT / ".local" / "logs"
     moto_port, mcp_port = _free_port(), _free_port()
     moto_url = f"http://127.0.0.1:{moto_port}"
@@ -194,10 +288,12 @@ def main(argv: list[str] | None = None) -> None:
         moto_url,
     ]
     stand_in += ["--latency-ms", str(args.latency_ms)]
-    accounts = [f"8000000000{i:02d}" for i in range(1, args.accounts + 1)]
+    if args.latency_only:
+        stand_in.append("--latency-only")
+    accounts = [f"8{i:011d}" for i in range(1, args.accounts + 1)]
     with (
         _process(moto, f"{moto_url}/moto-api/", logs / "bench-moto.log"),
-        _process(stand_in, f"http://127.0.0.1:{mcp_port}/health", logs / "bench-aws-mcp.log"),
+        _process(stand_in, f"http://127.0.0.1:{mcp_port}/health", logs / "bench-aws-mcp.log") as stand_in_pid,
     ):
         tables = _seed(moto_url, accounts)
         config = BridgeConfig(
@@ -208,11 +304,21 @@ def main(argv: list[str] | None = None) -> None:
             approvals_table=tables["approvals"],
             audit_table=tables["audit"],
         )
+        if args.point:
+            print(
+                json.dumps(
+                    asyncio.run(_point(config, moto_url, accounts, args.concurrency, args.max_sessions))
+                )
+            )
+            return
         stand_in_url = f"http://127.0.0.1:{mcp_port}"
-        figures = asyncio.run(_measure(config, moto_url, stand_in_url, accounts, args.concurrency))
+        figures = asyncio.run(
+            _measure(config, moto_url, stand_in_url, accounts, args.concurrency, stand_in_pid)
+        )
     result = {
         "accounts": args.accounts,
         "latency_ms": args.latency_ms,
+        "latency_only": args.latency_only,
         "fanout_concurrency": args.concurrency,
         "command": COMMAND,
         **{k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()},

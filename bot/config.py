@@ -34,6 +34,7 @@ class BotConfig:
         bot_client_secret: Its secret.
         cognito_token_url: The pool's token endpoint (the bot's client-credentials token).
         cognito_exchange_url: A ``cognito-idp`` endpoint serving ``GetDerivedToken``; ``None`` is Cognito.
+        results_bucket: The central bucket where the bridge keeps full fan-out results (read-only here).
     """
 
     runtime_url: str
@@ -56,6 +57,7 @@ class BotConfig:
     bot_client_secret: str | None = field(default=None, repr=False)
     cognito_token_url: str | None = None
     cognito_exchange_url: str | None = None
+    results_bucket: str | None = None
 
     def exchanger(self) -> TokenExchanger | None:
         """Exchanges a person's ID token for the Runtime's audience; ``None`` without exchange settings."""
@@ -112,4 +114,5 @@ class BotConfig:
             ),
             cognito_token_url=s.env_str(s.COGNITO_DOMAIN_URL, environ=e).rstrip("/") + "/oauth2/token",
             cognito_exchange_url=s.env_opt(s.COGNITO_EXCHANGE_URL, environ=e),
+            results_bucket=s.env_opt(s.RESULTS_BUCKET, environ=e),
         )

@@ -29,9 +29,11 @@ from bot.chat import (
 )
 from bot.commands import RUN_ONE_LINE, RUN_USAGE, help_text, parse
 from bot.history import RecentQueries
+from bot.results import ResultFiles
 from bot.runtime_client import RuntimeClient
 from centralops import tracing
 from centralops.errors import CentralOpsError
+from centralops.events import FileEvent
 from centralops.identity import IdentityError, VerifiedCaller
 
 logger = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ class Conversation:
         accounts: The account registry (read-only).
         history: Recent queries per person.
         approver_group: Cognito group allowed to decide approvals.
+        files: Reads full fan-out results for ``file`` events; without it they are described, not attached.
         prefix: How help texts address the bot when the renderer does not say (``/aws``).
     """
 
@@ -84,6 +87,7 @@ class Conversation:
         accounts: AccountDirectory,
         history: RecentQueries,
         approver_group: str,
+        files: ResultFiles | None = None,
     ) -> None:
         self.identity = identity
         self.runtime = runtime
@@ -91,6 +95,7 @@ class Conversation:
         self.accounts = accounts
         self.history = history
         self.approver_group = approver_group
+        self.files = files
 
     async def handle(self, request: ChatRequest, renderer: Renderer, *, prefix: str = "/aws") -> None:
         """Answer one message; every failure ends as a message the person can act on."""
@@ -171,12 +176,15 @@ class Conversation:
         token = await self._token(request.who, renderer, prefix)
         if token is None:
             return
-        await self.history.add(request.who, request.text)
         thread = await renderer.open(request)
-        with tracing.span("bot answer", platform=request.where.platform):
-            await self._stream(
-                request.who, request.where.in_thread(thread), prompt, token, renderer, asked=asked
-            )
+        try:
+            with tracing.span("bot answer", platform=request.where.platform):
+                await self._stream(
+                    request.who, request.where.in_thread(thread), prompt, token, renderer, asked=asked
+                )
+        finally:
+            # After the answer is out: it is a convenience for the App Home tab, never in the way.
+            await self.history.add(request.who, request.text)
 
     async def _stream(
         self,
@@ -231,11 +239,28 @@ class Conversation:
                 elif event["type"] == "error":
                     failed = True
                     await renderer.error(event["message"])
+                elif event["type"] == "file":
+                    await self._attach(event, renderer)
                 elif event["type"] == "done":
                     break
         finally:
             metrics.answered((time.monotonic() - started) * 1000, question=resume is None, failed=failed)
             await renderer.finish()
+
+    async def _attach(self, event: FileEvent, renderer: Renderer) -> None:
+        """Attach a result document to the thread (renderers that can), else say where it went."""
+        attach = getattr(renderer, "attach", None)
+        if self.files is None or attach is None:
+            await renderer.text(
+                f"\n\n_{event['summary']} could not be attached here; ask about fewer accounts._"
+            )
+            return
+        try:
+            content = await self.files.read(event)
+        except CentralOpsError as e:
+            await renderer.text(f"\n\n_{e.message}_")
+            return
+        await attach(event["name"], content, event["summary"])
 
     async def decide(
         self,

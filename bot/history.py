@@ -1,7 +1,11 @@
 """A person's recent queries, for the App Home tab, kept in DynamoDB so every replica sees them.
 
 Stored in the idempotency table under ``recent#{platform}#{team}#{user}`` with a
-TTL, as a short list (newest first): no extra table for a convenience.
+TTL, as a list (oldest first): no extra table for a convenience. Recording a
+query is one ``UpdateItem`` that appends, without reading; the list is cut
+back to :data:`KEEP` only when it reaches :data:`CAP` (one read and one write,
+once every few dozen queries), and readers show the newest :data:`KEEP`
+distinct queries.
 """
 
 import time
@@ -10,10 +14,11 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.chat import ChatUser
-from bot.dynamo import Table, storage_error
+from bot.dynamo import Table, is_conditional_failure, storage_error
 from centralops.errors import CentralOpsError
 
 KEEP = 10
+CAP = 50
 TTL_S = 30 * 24 * 3600
 
 
@@ -33,21 +38,33 @@ class RecentQueries:
 
     async def add(self, who: ChatUser, text: str) -> None:
         """Record a query (best effort: a failure here never blocks an answer)."""
-        try:
-            recent = await self.list(who)
-        except CentralOpsError:
-            recent = []
-        recent = [text[:200], *[q for q in recent if q != text[:200]]][:KEEP]
+        ttl = {"N": str(int(time.time()) + TTL_S)}
         try:
             await self.table.call(
-                "put_item",
-                Item={
-                    **_key(who),
-                    "queries": {"L": [{"S": q} for q in recent]},
-                    "ttl": {"N": str(int(time.time()) + TTL_S)},
+                "update_item",
+                Key=_key(who),
+                UpdateExpression="SET #q = list_append(if_not_exists(#q, :empty), :new), #t = :ttl",
+                ConditionExpression="attribute_not_exists(#q) OR size(#q) < :cap",
+                ExpressionAttributeNames={"#q": "queries", "#t": "ttl"},
+                ExpressionAttributeValues={
+                    ":empty": {"L": []},
+                    ":new": {"L": [{"S": text[:200]}]},
+                    ":ttl": ttl,
+                    ":cap": {"N": str(CAP)},
                 },
             )
-        except (BotoCoreError, ClientError):
+            return
+        except ClientError as e:
+            if not is_conditional_failure(e):
+                return
+        except BotoCoreError:
+            return
+        try:
+            recent = [*reversed(await self.list(who)), text[:200]]
+            await self.table.call(
+                "put_item", Item={**_key(who), "queries": {"L": [{"S": q} for q in recent]}, "ttl": ttl}
+            )
+        except (CentralOpsError, BotoCoreError, ClientError):
             return
 
     async def list(self, who: ChatUser) -> list[str]:
@@ -57,4 +74,8 @@ class RecentQueries:
         except (BotoCoreError, ClientError) as e:
             raise storage_error(e, "read your recent queries") from e
         item = out.get("Item") or {}
-        return [q["S"] for q in item.get("queries", {}).get("L", [])]
+        recent: list[str] = []
+        for q in reversed(item.get("queries", {}).get("L", [])):
+            if q["S"] not in recent:
+                recent.append(q["S"])
+        return recent[:KEEP]

@@ -19,6 +19,7 @@ from bot.conversation import Conversation
 from bot.dynamo import Table
 from bot.history import RecentQueries
 from bot.idempotency import IdempotencyGuard
+from bot.results import ResultFiles
 from bot.runtime_client import RuntimeClient
 from bot.slack.app import SlackEdge
 from bot.slack.http import setup_slack
@@ -66,6 +67,7 @@ def build_conversation(
         accounts=AccountDirectory(table(config.accounts_table)),
         history=RecentQueries(idempotency_table),
         approver_group=config.approver_group,
+        files=ResultFiles(config.results_bucket, region=config.region, endpoint_url=config.endpoint_url),
     )
     return conversation, IdempotencyGuard(idempotency_table)
 

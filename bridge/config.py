@@ -33,6 +33,11 @@ class BridgeConfig:
         max_command_chars: Longer commands are refused.
         mcp_retries: Retries of an AWS MCP Server request answered 429 or 5xx.
         registry_ttl_s: How long a registry entry is cached.
+        max_sessions: Idle AWS MCP sessions kept open (about two sockets each: mind Lambda's 1,024 descriptors).
+        total_budget_s: Budget of a whole ``query_accounts`` call; accounts not done by then are reported.
+        max_response_bytes: A response larger than this keeps a summary per account and puts the full
+            results in ``results_bucket``.
+        results_bucket: The central bucket for full results (with lifecycle expiry); none when ``None``.
     """
 
     region: str = "us-east-1"
@@ -52,6 +57,10 @@ class BridgeConfig:
     max_command_chars: int = 2_048
     mcp_retries: int = 3
     registry_ttl_s: float = 60.0
+    max_sessions: int = 256
+    total_budget_s: float = 240.0
+    max_response_bytes: int = 4_000_000
+    results_bucket: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "BridgeConfig":
@@ -79,7 +88,17 @@ class BridgeConfig:
             max_command_chars=env_int(settings.BRIDGE_MAX_COMMAND_CHARS, 2_048, environ=e),
             mcp_retries=env_int(settings.BRIDGE_MCP_RETRIES, 3, environ=e),
             registry_ttl_s=env_float(settings.BRIDGE_REGISTRY_TTL_S, 60.0, environ=e),
+            max_sessions=env_int(settings.BRIDGE_MAX_SESSIONS, 256, environ=e),
+            total_budget_s=env_float(settings.BRIDGE_TOTAL_BUDGET_S, 240.0, environ=e),
+            max_response_bytes=env_int(settings.BRIDGE_MAX_RESPONSE_BYTES, 4_000_000, environ=e),
+            results_bucket=env_opt(settings.RESULTS_BUCKET, environ=e),
         )
         if config.max_concurrency < 1:
             raise ConfigurationError(f"{settings.BRIDGE_MAX_CONCURRENCY} must be at least 1.")
+        if config.max_response_bytes < 100_000:
+            raise ConfigurationError(f"{settings.BRIDGE_MAX_RESPONSE_BYTES} must be at least 100000.")
+        if config.total_budget_s <= 0 or config.account_timeout_s <= 0:
+            raise ConfigurationError(
+                f"{settings.BRIDGE_TOTAL_BUDGET_S} and {settings.BRIDGE_ACCOUNT_TIMEOUT_S} must be positive."
+            )
         return config

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from bridge.config import BridgeConfig
 from bridge.credentials import Caller, CredentialProvider
 from bridge.errors import AccountError, BridgeError, CommandRefused
 from bridge.fanout import fan_out
+from bridge.offload import fit
 from bridge.redact import cap, redact, redact_command, redact_text
 from bridge.registry import Registry
 from bridge.results import Result, audit_records, caller_of, error, parse_json
@@ -23,7 +25,8 @@ from centralops.identity import IdentityError
 logger = logging.getLogger(__name__)
 
 CALL_AWS = "aws___call_aws"
-MAX_ACCOUNTS = 500
+_boto_lock = threading.Lock()
+MAX_ACCOUNTS = 1_000
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,9 @@ class Bridge:
         client_factory: Callable[[str], Any] | None = None,
     ) -> None:
         self.config = config
+        self._boto_session: Any = None
         factory = client_factory or self._boto_client
+        self._results_s3 = lambda: factory("s3")  # the full results of wide fan-outs
         self.registry = registry or Registry(
             config.accounts_table,
             lambda: factory("dynamodb"),
@@ -79,6 +84,7 @@ class Bridge:
             config.aws_mcp_region,
             call_timeout_s=config.call_timeout_s,
             retries=config.mcp_retries,
+            max_sessions=config.max_sessions,
         )
         self.approvals = approvals or Approvals(
             config.approvals_table, lambda: factory("dynamodb"), self._normalise
@@ -86,15 +92,21 @@ class Bridge:
         self.audit = audit or AuditLog(config.audit_table, lambda: factory("dynamodb"))
 
     def _boto_client(self, service: str) -> Any:
-        import boto3
+        # One boto3 session for all the bridge's clients: each new session reloads the endpoint and
+        # service catalogues (about 0.1 s of CPU); creating clients from one is not thread-safe.
         from botocore.config import Config
 
-        return boto3.session.Session().client(
-            service,
-            region_name=self.config.region,
-            endpoint_url=self.config.endpoint_url,
-            config=Config(max_pool_connections=64, retries={"mode": "standard", "max_attempts": 3}),
-        )
+        with _boto_lock:
+            if self._boto_session is None:
+                import boto3
+
+                self._boto_session = boto3.session.Session()
+            return self._boto_session.client(
+                service,
+                region_name=self.config.region,
+                endpoint_url=self.config.endpoint_url,
+                config=Config(max_pool_connections=64, retries={"mode": "standard", "max_attempts": 3}),
+            )
 
     def _normalise(self, text: str) -> str:
         return self._parse(text).text
@@ -124,7 +136,15 @@ class Bridge:
         else:
             results = await self._run(list(dict.fromkeys(ids)), event, "query_accounts")
         ok = sum(1 for r in results if r["ok"])
-        return {"results": results, "ok_count": ok, "error_count": len(results) - ok}
+        response = {"results": results, "ok_count": ok, "error_count": len(results) - ok}
+        return await asyncio.to_thread(
+            fit,
+            response,
+            max_bytes=self.config.max_response_bytes,
+            bucket=self.config.results_bucket,
+            s3=self._results_s3,
+            requester=caller_of(event).requester,
+        )
 
     async def _run(self, account_ids: list[str], event: dict[str, Any], tool: str) -> list[Result]:
         started = time.monotonic()
@@ -170,6 +190,16 @@ class Bridge:
                 "account_timeout",
                 f"Account {a} did not answer within {self.config.account_timeout_s:g} s. "
                 "Narrow the command or retry this account alone.",
+                command=redact_command(plan.command.text),
+                classification=plan.command.classification,
+                ms=ms,
+            ),
+            budget_s=self.config.total_budget_s,
+            on_budget=lambda a, ms: error(
+                a,
+                "budget_exhausted",
+                f"Account {a} had not answered when the whole request reached its "
+                f"{self.config.total_budget_s:g} s budget. Ask about fewer accounts or narrow the command.",
                 command=redact_command(plan.command.text),
                 classification=plan.command.classification,
                 ms=ms,
@@ -283,7 +313,10 @@ class Bridge:
             return int((time.monotonic() - started) * 1000)
 
         try:
-            entry = await asyncio.to_thread(self.registry.get, account_id)
+            if self.registry.cached(account_id):
+                entry = self.registry.get(account_id)
+            else:
+                entry = await asyncio.to_thread(self.registry.get, account_id)
             role = entry.write_role_name if plan.mutating else entry.role_name
             if not role:  # checked before the approval was consumed; kept for safety
                 raise AccountError(f"{entry.name} has no write role.", code="no_write_role")

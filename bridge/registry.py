@@ -100,6 +100,11 @@ class Registry:
             )
         return entry
 
+    def cached(self, account_id: str) -> bool:
+        """Whether :meth:`get` would answer ``account_id`` from the cache (no request)."""
+        hit = self._cache.get(account_id)
+        return bool(hit and hit[0] > self._clock())
+
     def prefetch(self, account_ids: list[str]) -> dict[str, AccountEntry]:
         """The registered entries (enabled or not) of ``account_ids``, read in as few calls as possible.
 

@@ -84,6 +84,21 @@ class ErrorEvent(TypedDict):
     message: str
 
 
+class FileEvent(TypedDict):
+    """A document too large for the answer, kept in the central results bucket for the bot to attach.
+
+    ``bucket`` and ``key`` name the S3 object; ``name`` is the file name to show,
+    ``bytes`` its size and ``summary`` one line describing it.
+    """
+
+    type: Literal["file"]
+    name: str
+    bucket: str
+    key: str
+    bytes: int
+    summary: str
+
+
 class DoneEvent(TypedDict):
     """The end of one invocation."""
 
@@ -93,10 +108,18 @@ class DoneEvent(TypedDict):
 
 
 Event = (
-    StatusEvent | TextEvent | TableEvent | ToolEvent | ApprovalEvent | FollowupsEvent | ErrorEvent | DoneEvent
+    StatusEvent
+    | TextEvent
+    | TableEvent
+    | ToolEvent
+    | ApprovalEvent
+    | FollowupsEvent
+    | ErrorEvent
+    | FileEvent
+    | DoneEvent
 )
 
-EVENT_TYPES = frozenset({"status", "text", "table", "tool", "approval", "followups", "error", "done"})
+EVENT_TYPES = frozenset({"status", "text", "table", "tool", "approval", "followups", "error", "file", "done"})
 
 
 def status(text: str) -> StatusEvent:
@@ -137,6 +160,11 @@ def error(code: str, message: str) -> ErrorEvent:
 def followups(items: Iterable[Followup]) -> FollowupsEvent:
     """Build a ``followups`` event with at most three items."""
     return {"type": "followups", "items": list(items)[:3]}
+
+
+def file(name: str, bucket: str, key: str, size: int, summary: str) -> FileEvent:
+    """Build a ``file`` event for a document kept in S3."""
+    return {"type": "file", "name": name, "bucket": bucket, "key": key, "bytes": size, "summary": summary}
 
 
 def done(session_id: str, usage: dict[str, int] | None = None) -> DoneEvent:

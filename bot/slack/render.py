@@ -513,7 +513,24 @@ class SlackRenderer:
             metadata=metadata,
         )
 
-    async def _upload(self, content: str, filename: str, title: str, kind: str) -> None:
+    async def attach(self, name: str, content: bytes, title: str) -> None:
+        """Upload a document (the full results of a wide fan-out) into the thread."""
+        await self._upload(
+            content,
+            name,
+            title,
+            "json",
+            failed=f"{title} could not be attached as a file; ask about fewer accounts.",
+        )
+
+    async def _upload(
+        self,
+        content: str | bytes,
+        filename: str,
+        title: str,
+        kind: str,
+        failed: str = "The full answer could not be attached as a file; ask about fewer accounts at once.",
+    ) -> None:
         try:
             await self.client.files_upload_v2(
                 channel=self.channel,
@@ -525,6 +542,4 @@ class SlackRenderer:
             )
         except SlackApiError as e:
             logger.warning("file upload failed", extra={"error": e.response.get("error")})
-            self._errors.append(
-                "The full answer could not be attached as a file; ask about fewer accounts at once."
-            )
+            self._errors.append(failed)

@@ -10,8 +10,14 @@ Test and benchmark hooks (loopback only): ``GET /health``, ``GET /stats``
 (request and execution counters), ``POST /admin/faults`` (latency, failures,
 per-account delays), ``POST /admin/reset``.
 
+With ``--latency-only`` (or ``{"latency_only": true}`` posted to ``/admin/faults``)
+it answers each call after the injected delay with a small JSON document
+(``{"LatencyOnly": true, "Command", "Account"}``, padded to ``--response-bytes``)
+without running the CLI: a remote AWS MCP Server costs the bridge a round trip,
+not the stand-in's serial CLI execution.
+
 Run: ``python -m infra.local.aws_mcp --port 5101 --aws-endpoint http://127.0.0.1:5100
-[--latency-ms N] [--fail-first N]``.
+[--latency-ms N] [--fail-first N] [--latency-only [--response-bytes N]]``.
 """
 
 import argparse
@@ -62,6 +68,8 @@ class Faults:
     fail_next: int = 0
     fail_status: int = 503
     account_latency_ms: dict[str, int] = field(default_factory=dict)
+    latency_only: bool = False  # answer after the delay without running the CLI (a remote server's cost)
+    response_bytes: int = 0  # latency-only: pad each answer to about this many bytes
     generation: int = 0  # bumped by /admin/reset: calls still waiting from before never execute
 
 
@@ -151,6 +159,12 @@ class CliRunner:
 def build_server(runner: CliRunner, faults: Faults, stats: Stats) -> MCPServer:
     """The MCP server with its tool and admin routes."""
     server = MCPServer("aws-mcp", instructions="AWS MCP Server (local stand-in backed by moto).")
+    started_as = (faults.latency_only, faults.response_bytes)
+
+    async def _account(access_key_id: str, token: str | None) -> str:
+        if faults.latency_only and not faults.account_latency_ms:
+            return access_key_id  # no account mapping needed: nothing runs and no delay depends on it
+        return await asyncio.to_thread(runner.account_of, access_key_id, token)
 
     @server.tool(name="aws___call_aws", description=CALL_AWS_DESCRIPTION)
     async def call_aws(cli_command: str, ctx: Context) -> str:
@@ -164,13 +178,20 @@ def build_server(runner: CliRunner, faults: Faults, stats: Stats) -> MCPServer:
         argv = shlex.split(cli_command)
         if not argv or argv[0] != "aws":
             raise ToolError("cli_command must start with `aws`.")
-        account = await asyncio.to_thread(runner.account_of, access_key_id, token)
+        account = await _account(access_key_id, token)
         delay = faults.latency_ms + faults.account_latency_ms.get(account, 0)
         if delay:
             generation = faults.generation
             await asyncio.sleep(delay / 1000)  # outside the lock: concurrent calls overlap
             if faults.generation != generation:
                 raise ToolError("Abandoned: the stand-in was reset while this call waited.")
+        if faults.latency_only:
+            stats.by_account[account] += 1
+            stats.commands.append(cli_command)
+            answer = {"LatencyOnly": True, "Command": cli_command, "Account": account}
+            if faults.response_bytes > 0:
+                answer["Padding"] = "x" * faults.response_bytes
+            return json.dumps(answer)
         code, out, err, exec_ms = await asyncio.to_thread(runner.run, argv[1:], access_key_id, token)
         stats.executed += 1
         stats.exec_ms += exec_ms
@@ -195,6 +216,8 @@ def build_server(runner: CliRunner, faults: Faults, stats: Stats) -> MCPServer:
         faults.fail_next = int(body.get("fail_next", faults.fail_next))
         faults.fail_status = int(body.get("fail_status", faults.fail_status))
         faults.account_latency_ms = {str(k): int(v) for k, v in body.get("account_latency_ms", {}).items()}
+        faults.latency_only = bool(body.get("latency_only", faults.latency_only))
+        faults.response_bytes = int(body.get("response_bytes", faults.response_bytes))
         return JSONResponse({"ok": True})
 
     @server.custom_route("/admin/reset", methods=["POST"])
@@ -203,6 +226,7 @@ def build_server(runner: CliRunner, faults: Faults, stats: Stats) -> MCPServer:
         for name in vars(fresh):
             setattr(stats, name, getattr(fresh, name))
         faults.fail_next, faults.account_latency_ms = 0, {}
+        faults.latency_only, faults.response_bytes = started_as
         faults.generation += 1
         return JSONResponse({"ok": True})
 
@@ -294,9 +318,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--region", default="us-east-1")
     parser.add_argument("--latency-ms", type=int, default=0, help="delay added to every tool call")
     parser.add_argument("--fail-first", type=int, default=0, help="answer the first N tool calls with 503")
+    parser.add_argument(
+        "--latency-only",
+        action="store_true",
+        help="answer after the injected latency without running the CLI (how a remote server costs us)",
+    )
+    parser.add_argument("--response-bytes", type=int, default=0, help="with --latency-only: pad each answer")
     args = parser.parse_args(argv)
     logs.configure(fmt="text")
-    app = build_app(args.aws_endpoint, region=args.region, faults=Faults(args.latency_ms, args.fail_first))
+    faults = Faults(
+        args.latency_ms, args.fail_first, latency_only=args.latency_only, response_bytes=args.response_bytes
+    )
+    app = build_app(args.aws_endpoint, region=args.region, faults=faults)
     logger.info("aws mcp stand-in listening", extra={"url": f"http://{args.host}:{args.port}/mcp"})
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 

@@ -13,9 +13,10 @@ SLACK_TEAM_ID = "T0CENTRAL"
 TEAMS_TENANT_ID = "00000000-0000-4000-8000-00000000c0de"
 APPROVER_GROUP = "centralops-approvers"
 OPERATOR_GROUP = "centralops-operators"
-MEMORY_BUCKET = "centralops-agent-memory"
 RUNTIME_AUDIENCE = "centralops-runtime"  # resource server of the agent's hop (aud of Runtime tokens)
 GATEWAY_AUDIENCE = "centralops-gateway"  # resource server of the Gateway's hop (aud of Gateway tokens)
+RESULTS_BUCKET = "centralops-results"  # full fan-out results (bridge writes, bot attaches)
+RESULTS_EXPIRY_DAYS = 7
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Seed a fresh moto server with the demo organisation of :mod:`infra.local.org`.
 
-The central account gets the registry tables, the KMS key, the memory bucket
+The central account gets the registry tables, the KMS key, the results bucket
 and the Cognito user pool with the demo people; each member account gets the
 CentralOps roles and its own buckets, instances and functions, created with
 credentials assumed into that account (so moto files them under it).
@@ -426,7 +426,21 @@ def seed(endpoint: str, *, callback_url: str) -> Seeded:
     key_id = central.client("kms", endpoint_url=endpoint).create_key(Description="centralops local")[
         "KeyMetadata"
     ]["KeyId"]
-    central.client("s3", endpoint_url=endpoint).create_bucket(Bucket=org.MEMORY_BUCKET)
+    s3 = central.client("s3", endpoint_url=endpoint)
+    s3.create_bucket(Bucket=org.RESULTS_BUCKET)
+    s3.put_bucket_lifecycle_configuration(  # as in AWS: full fan-out results expire
+        Bucket=org.RESULTS_BUCKET,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "expire-results",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": "results/"},
+                    "Expiration": {"Days": org.RESULTS_EXPIRY_DAYS},
+                }
+            ]
+        },
+    )
     for acct in org.ACCOUNTS:
         _seed_member(central, endpoint, acct)
     _seed_payer(central, endpoint, names[tables.ACCOUNTS.setting])

@@ -294,7 +294,7 @@ class LocalStack:
                 settings.KMS_KEY_ID: info.kms_key_id,
                 settings.GATEWAY_URL: info.gateway_url,
                 settings.MODEL_PROVIDER: self.model,
-                settings.MEMORY_BUCKET: org.MEMORY_BUCKET,
+                settings.RESULTS_BUCKET: org.RESULTS_BUCKET,
                 settings.AGENT_PORT: str(p.agent),
                 settings.AWS_MCP_URL: info.aws_mcp_url,
                 settings.AWS_MCP_REGION: org.REGION,

@@ -265,9 +265,23 @@ class BotStack(Stack):
             role, tables.OAUTH_STATES, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"
         )
         # Claims chat events once, and keeps each person's recent queries.
-        registry.grant_table(role, tables.IDEMPOTENCY, "dynamodb:PutItem", "dynamodb:GetItem")
+        registry.grant_table(
+            role, tables.IDEMPOTENCY, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"
+        )
         registry.grant_table(role, tables.APPROVALS, "dynamodb:GetItem", "dynamodb:UpdateItem")
         registry.grant_table(role, tables.ACCOUNTS, "dynamodb:GetItem", "dynamodb:Scan")
+        role.add_to_principal_policy(  # the full results of wide fan-outs, attached to threads
+            iam.PolicyStatement(
+                actions=["s3:GetObject"], resources=[registry.results.arn_for_objects("results/*")]
+            )
+        )
+        # cdk-nag names the finding by the export this stack imports the bucket's ARN from.
+        results = self.resolve(registry.export_value(registry.results.bucket_arn))["Fn::ImportValue"]
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{results}/results/*]",
+            "The bot reads the result documents the bridge writes, one object per wide answer, under results/.",
+        )
         # Refresh tokens are KMS ciphertext in the identity-links table; the tables use the CMK too.
         registry.grant_key(role, *CMK_READ_WRITE)
 
@@ -292,6 +306,7 @@ class BotStack(Stack):
             settings.IDEMPOTENCY_TABLE: registry.table(tables.IDEMPOTENCY).table_name,
             settings.APPROVALS_TABLE: registry.table(tables.APPROVALS).table_name,
             settings.ACCOUNTS_TABLE: registry.table(tables.ACCOUNTS).table_name,
+            settings.RESULTS_BUCKET: registry.results.bucket_name,
             settings.KMS_KEY_ID: registry.key.key_arn,
             settings.APPROVER_GROUP: config.approver_group,
             settings.LOG_FORMAT: "json",

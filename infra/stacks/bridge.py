@@ -80,6 +80,18 @@ class BridgeStack(Stack):
         registry.grant_table(self.role, tables.ACCOUNTS, "dynamodb:GetItem", "dynamodb:BatchGetItem")
         registry.grant_table(self.role, tables.APPROVALS, "dynamodb:GetItem", "dynamodb:UpdateItem")
         registry.grant_table(self.role, tables.AUDIT, "dynamodb:BatchWriteItem")
+        self.role.add_to_policy(  # full results of wide fan-outs; written once, never read back
+            iam.PolicyStatement(
+                actions=["s3:PutObject"], resources=[registry.results.arn_for_objects("results/*")]
+            )
+        )
+        # cdk-nag names the finding by the export this stack imports the bucket's ARN from.
+        results = self.resolve(registry.export_value(registry.results.bucket_arn))["Fn::ImportValue"]
+        acknowledge(
+            self.role,
+            f"AwsSolutions-IAM5[Resource::{results}/results/*]",
+            "The bridge writes one result document per wide answer under results/, with a generated name.",
+        )
         # The tables and the function's environment are encrypted with the CMK.
         registry.grant_key(self.role, *CMK_READ_WRITE)
         acknowledge(
@@ -92,6 +104,7 @@ class BridgeStack(Stack):
             settings.ACCOUNTS_TABLE: accounts.table_name,
             settings.APPROVALS_TABLE: approvals.table_name,
             settings.AUDIT_TABLE: audit.table_name,
+            settings.RESULTS_BUCKET: registry.results.bucket_name,
             settings.KMS_KEY_ID: registry.key.key_arn,
             settings.AWS_MCP_URL: config.aws_mcp_url,
             settings.AWS_MCP_REGION: config.aws_mcp_region,

@@ -16,6 +16,8 @@ from infra.stacks.findings import accept, acknowledge
 # Reading what the CMK protects (tables, secrets, objects) needs Decrypt; writing it, the other two.
 CMK_READ_WRITE = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
 
+RESULTS_EXPIRY_DAYS = 7  # full fan-out results are kept this long
+
 
 class RegistryStack(Stack):
     """State shared by every deployable, encrypted with one customer-managed key.
@@ -113,8 +115,30 @@ class RegistryStack(Stack):
             "This is the access-log bucket itself; logging it into itself would loop.",
         )
 
+        # Full results of wide fan-outs: the bridge writes them, the bot attaches them; they expire.
+        self.results = s3.Bucket(
+            self,
+            "Results",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="results/",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=Duration.days(RESULTS_EXPIRY_DAYS),
+                    noncurrent_version_expiration=Duration.days(1),
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
         CfnOutput(self, "KmsKeyArn", value=self.key.key_arn, description="CMK of tables, tokens and secrets")
         CfnOutput(self, "AccessLogsBucketName", value=self.access_logs.bucket_name)
+        CfnOutput(self, "ResultsBucketName", value=self.results.bucket_name)
 
     def table(self, spec: tables.TableSpec) -> dynamodb.Table:
         """The table deployed for ``spec``."""

@@ -1,11 +1,10 @@
 """The runtime stack: the agent on AgentCore Runtime, behind the Cognito JWT authorizer."""
 
-from typing import Any, cast
+from typing import Any
 
-from aws_cdk import CfnElement, CfnOutput, Duration, Fn, RemovalPolicy, Stack, Token
+from aws_cdk import CfnOutput, Duration, Fn, Stack, Token
 from aws_cdk import aws_bedrockagentcore as agentcore
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from centralops import settings
@@ -36,7 +35,6 @@ class RuntimeStack(Stack):
     Attributes:
         runtime: The Runtime; inbound auth is the Cognito JWT authorizer.
         invocation_url: What the bot POSTs to (``.../invocations?qualifier=DEFAULT``).
-        memory_bucket: Conversation memory of the agent, encrypted with the CMK.
     """
 
     def __init__(
@@ -54,23 +52,7 @@ class RuntimeStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         accounts = registry.table(tables.ACCOUNTS)
         approvals = registry.table(tables.APPROVALS)
-
-        self.memory_bucket = s3.Bucket(
-            self,
-            "Memory",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=registry.key,
-            bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            server_access_logs_bucket=registry.access_logs,
-            server_access_logs_prefix="memory/",
-            lifecycle_rules=[
-                s3.LifecycleRule(expiration=Duration.days(90), noncurrent_version_expiration=Duration.days(7))
-            ],
-            removal_policy=RemovalPolicy.RETAIN,
-        )
+        memory = registry.table(tables.MEMORY)
 
         self.role = iam.Role(
             self,
@@ -101,18 +83,9 @@ class RuntimeStack(Stack):
         )
         registry.grant_table(self.role, tables.ACCOUNTS, "dynamodb:Scan")
         registry.grant_table(self.role, tables.APPROVALS, "dynamodb:GetItem", "dynamodb:PutItem")
-        # What Strands' S3SessionManager calls: list a session, read, write and delete its objects.
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ListMemory", actions=["s3:ListBucket"], resources=[self.memory_bucket.bucket_arn]
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadWriteMemory",
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
-                resources=[self.memory_bucket.arn_for_objects("*")],
-            )
+        # Conversation memory: one item per thread, read once and written once per turn (agent/memory.py).
+        registry.grant_table(
+            self.role, tables.MEMORY, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
         )
         registry.grant_key(self.role, *CMK_READ_WRITE)
         cognito.grant_token_exchange(self.role)
@@ -141,7 +114,7 @@ class RuntimeStack(Stack):
                 settings.GATEWAY_URL: gateway.gateway_url,
                 settings.ACCOUNTS_TABLE: accounts.table_name,
                 settings.APPROVALS_TABLE: approvals.table_name,
-                settings.MEMORY_BUCKET: self.memory_bucket.bucket_name,
+                settings.MEMORY_TABLE: memory.table_name,
                 settings.MODEL_PROVIDER: "bedrock",
                 settings.MODEL_ID: config.model_id,
                 settings.MODEL_REGION: self.region,
@@ -169,14 +142,12 @@ class RuntimeStack(Stack):
         CfnOutput(self, "RuntimeArn", value=self.runtime.agent_runtime_arn)
         CfnOutput(self, "RuntimeId", value=self.runtime.agent_runtime_id)
         CfnOutput(self, "InvocationUrl", value=self.invocation_url)
-        CfnOutput(self, "MemoryBucketName", value=self.memory_bucket.bucket_name)
 
     def _acknowledge_wildcards(self, model: str) -> None:
         # cdk-nag names each wildcard finding by the statement's resource as rendered in the template.
         region = "<AWS::Region>" if Token.is_unresolved(self.region) else self.region
         account = "<AWS::AccountId>" if Token.is_unresolved(self.account) else self.account
         logs = f"arn:<AWS::Partition>:logs:{region}:{account}:log-group:"
-        memory = self.resolve(self.get_logical_id(cast(CfnElement, self.memory_bucket.node.default_child)))
         for finding, reason in [
             (
                 "Resource::*",
@@ -187,7 +158,6 @@ class RuntimeStack(Stack):
                 f"Resource::arn:<AWS::Partition>:bedrock:*::foundation-model/{model}",
                 "A cross-region inference profile serves the model from any region of its geography.",
             ),
-            (f"Resource::<{memory}.Arn>/*", "The agent's memory objects, one prefix per chat thread."),
             (
                 f"Resource::{logs}/aws/bedrock-agentcore/runtimes/*",
                 "AgentCore names the Runtime's log group after the runtime id, known only once created.",

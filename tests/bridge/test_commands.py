@@ -8,6 +8,7 @@ import pytest
 
 from bridge import commands
 from bridge.config import BridgeConfig
+from bridge.engine import MAX_ACCOUNTS
 from bridge.errors import CommandRefused
 from centralops.identity import CALLER_KEY
 from tests.bridge.conftest import STAGING, Org, event
@@ -165,7 +166,7 @@ async def test_malformed_tool_calls_are_refused_without_a_call(
     assert (await bridge.query_accounts({**event("aws s3 ls", [], requester)}))["results"][0]["error"][
         "code"
     ] == ("invalid_arguments")
-    too_many = [f"{i:012d}" for i in range(501)]
+    too_many = [f"{i:012d}" for i in range(MAX_ACCOUNTS + 1)]
     assert (await bridge.query_accounts(event("aws s3 ls", too_many, requester)))["results"][0]["error"][
         "code"
     ] == "too_many_accounts"

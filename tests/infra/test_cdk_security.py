@@ -181,7 +181,7 @@ def test_tables_are_encrypted_with_the_cmk_recoverable_and_keyed_as_the_local_st
             assert index["KeySchema"] == [{"AttributeName": spec.index_key, "KeyType": "HASH"}]
 
 
-def test_secrets_logs_images_and_memory_are_encrypted_with_the_cmk(synth: Synthesized) -> None:
+def test_secrets_logs_images_and_results_are_encrypted_with_the_cmk(synth: Synthesized) -> None:
     secrets = list(synth.all_resources("AWS::SecretsManager::Secret"))
     assert len(secrets) == 2
     for _, _, secret in secrets:
@@ -201,9 +201,16 @@ def test_secrets_logs_images_and_memory_are_encrypted_with_the_cmk(synth: Synthe
         assert repository["Properties"]["EncryptionConfiguration"]["EncryptionType"] == "KMS"
         assert repository["Properties"]["ImageTagMutability"] == "IMMUTABLE"
         assert repository["DeletionPolicy"] == "RetainExceptOnCreate", "a retried first deploy would collide"
-    (memory,) = synth.resources("Runtime", "AWS::S3::Bucket").values()
-    (rule,) = memory["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert not synth.resources("Runtime", "AWS::S3::Bucket")  # conversation memory is a DynamoDB table
+    (results,) = [
+        b
+        for logical_id, b in synth.resources("Registry", "AWS::S3::Bucket").items()
+        if "Results" in logical_id
+    ]
+    (rule,) = results["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    (expiry,) = results["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert expiry["ExpirationInDays"] == 7
 
 
 def test_load_balancer_serves_only_modern_tls_and_redirects_http(synth: Synthesized) -> None:
@@ -276,13 +283,19 @@ def test_bridge_role_reaches_only_its_three_tables_with_the_calls_it_makes(synth
     for name in ("IdentityLinks", "OauthStates", "Idempotency"):
         assert f"ExportsOutputFnGetAtt{name}" not in resources
     services = {action.split(":")[0] for action in _actions(statements)}
-    assert services == {"logs", "sts", "dynamodb", "kms", "xray"}
+    assert services == {"logs", "sts", "dynamodb", "kms", "xray", "s3"}
+    s3 = [s for s in statements if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+    assert _actions(s3) == {"s3:PutObject"}  # full fan-out results, under results/ of the results bucket
+    assert all("Results" in _imports(s["Resource"]) and "results/*" in json.dumps(s["Resource"]) for s in s3)
 
 
 def test_bot_task_role_reaches_only_its_tables_and_the_key(synth: Synthesized) -> None:
     statements = role_statements(synth, "Bot", _role_id(synth, "Bot", "centralops-bot-task"))
     services = {action.split(":")[0] for action in _actions(statements)}
-    assert services == {"dynamodb", "kms", "cognito-idp"}
+    assert services == {"dynamodb", "kms", "cognito-idp", "s3"}
+    s3 = [s for s in statements if any(a.startswith("s3:") for a in as_list(s["Action"]))]
+    assert _actions(s3) == {"s3:GetObject"}  # only reads the full results it attaches to threads
+    assert all("Results" in _imports(s["Resource"]) and "results/*" in json.dumps(s["Resource"]) for s in s3)
     dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
     assert "dynamodb:DeleteTable" not in _actions(dynamodb)
     assert "ExportsOutputFnGetAttAudit" not in _imports([s["Resource"] for s in dynamodb])

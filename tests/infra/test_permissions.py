@@ -38,16 +38,9 @@ NOT_AWS_CALLS = frozenset(
 )
 
 # The library modules that call AWS on a deployable's behalf, with the methods it uses: the
-# agent's model is Strands' BedrockModel (streaming Converse, no native token counting) and its
-# memory Strands' S3SessionManager.
+# agent's model is Strands' BedrockModel (streaming Converse, no native token counting).
 LIBRARY_CALLS: dict[str, list[tuple[Path, dict[str, set[str]]]]] = {
-    "agent": [
-        (STRANDS / "models" / "bedrock.py", {"bedrock-runtime": {"converse_stream"}}),
-        (
-            STRANDS / "session" / "s3_session_manager.py",
-            {"s3": {"get_object", "put_object", "head_object", "list_objects_v2", "delete_objects"}},
-        ),
-    ]
+    "agent": [(STRANDS / "models" / "bedrock.py", {"bedrock-runtime": {"converse_stream"}})]
 }
 # Actions one call needs besides its own: the bridge names the person (SourceIdentity) and
 # tags the session in every AssumeRole (bridge/credentials.py).
@@ -218,7 +211,7 @@ def code_needs(walk: Walk, workload: Workload) -> Iterator[Need]:
                     yield Need(workload.role, action, (key,), why)
             elif service == "s3":
                 for bucket in buckets:
-                    resource = bucket if action == "s3:ListBucket" else f"{bucket}/session_x/agent.json"
+                    resource = bucket if action == "s3:ListBucket" else f"{bucket}/results/x.json"
                     yield Need(workload.role, action, (resource,), why)
                     key = _encryption_key(walk, bucket)
                     if key and action in {"s3:GetObject", "s3:PutObject"}:
@@ -308,9 +301,10 @@ def test_the_code_of_each_deployable_is_found_calling_aws() -> None:
     entries = {"bridge": "bridge.handler", "bot": "bot.__main__", "agent": "agent.__main__"}
     actions = {name: {a for c in calls_of(entry) for a in c.actions} for name, entry in entries.items()}
     # A scan that finds nothing proves nothing: each deployable's known calls must show up.
-    assert {"sts:AssumeRole", "dynamodb:GetItem", "dynamodb:UpdateItem"} <= actions["bridge"]
+    assert {"sts:AssumeRole", "dynamodb:GetItem", "dynamodb:UpdateItem", "s3:PutObject"} <= actions["bridge"]
     assert {"kms:Encrypt", "kms:Decrypt", "dynamodb:PutItem", "dynamodb:DeleteItem"} <= actions["bot"]
-    assert {"bedrock:InvokeModelWithResponseStream", "s3:PutObject", "s3:ListBucket"} <= actions["agent"]
+    assert "s3:GetObject" in actions["bot"]
+    assert {"bedrock:InvokeModelWithResponseStream", "dynamodb:GetItem"} <= actions["agent"]
 
 
 def test_every_dynamodb_call_is_traced_to_the_table_it_is_made_on() -> None:
