@@ -16,6 +16,7 @@ printed is a JSON object, also written to ``.local/bench/first_text.json``.
 """
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -59,6 +60,9 @@ def id_token(moto_url: str, pool_id: str, client_id: str, person: org.Person) ->
 
 def runtime_token(info: StackInfo, person: org.Person) -> str:
     """What the bot sends the Runtime for ``person``: the ID token exchanged with the bot as actor."""
+    # Both calls go to the local stack's Cognito, which accepts any credentials; the shell need have none.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     secret = client_secret(
         None,
         user_pool_id=info.user_pool_id,
