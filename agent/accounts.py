@@ -224,7 +224,7 @@ def _environment_of(word: str, environments: set[str]) -> str | None:
 
 
 def _by_term(term: str, accounts: list[AccountEntry]) -> list[AccountEntry]:
-    return [a for a in accounts if term in {a.account_id, a.name.lower(), *(x.lower() for x in a.aliases)}]
+    return [a for a in accounts if a.matches(term)]
 
 
 def _suggest(term: str, accounts: list[AccountEntry], environments: set[str]) -> list[str]:

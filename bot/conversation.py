@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import metrics
-from bot.accounts import AccountDirectory, AccountInfo
+from bot.accounts import AccountDirectory
 from bot.approvals import ApprovalRefused, ApprovalStore, Decision
 from bot.chat import (
     ApprovalCard,
@@ -31,6 +31,7 @@ from bot.commands import RUN_ONE_LINE, RUN_USAGE, help_text, parse
 from bot.history import RecentQueries
 from bot.runtime_client import RuntimeClient
 from centralops import tracing
+from centralops.accounts import AccountItem
 from centralops.errors import CentralOpsError
 from centralops.identity import IdentityError, VerifiedCaller
 
@@ -44,7 +45,7 @@ class HomeView:
     """What a person's home surface shows."""
 
     link: IdentityLink | None = None
-    accounts: list[AccountInfo] = field(default_factory=list)
+    accounts: list[AccountItem] = field(default_factory=list)
     recent: list[str] = field(default_factory=list)
     problem: str | None = None
 

@@ -92,6 +92,15 @@ class AccountItem:
         """Whether a caller with these Cognito groups may query the account (see :func:`entitled`)."""
         return entitled(self.allowed_groups, groups)
 
+    def queryable_by(self, groups: Iterable[str]) -> bool:
+        """Whether a caller with these groups may query the account now (enabled, and entitled)."""
+        return self.enabled and self.entitles(groups)
+
+    def matches(self, ref: str) -> bool:
+        """Whether ``ref`` names this account: its id, name or an alias, in any case."""
+        ref = ref.strip().lower()
+        return ref in {self.account_id, self.name.lower(), *(a.lower() for a in self.aliases)}
+
     def label(self) -> str:
         """``staging (222222222222)``."""
         return f"{self.name} ({self.account_id})"

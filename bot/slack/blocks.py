@@ -8,11 +8,11 @@ and a message carries one table.
 
 from typing import Any
 
-from bot.accounts import AccountInfo
 from bot.chat import ApprovalCard, Checklist, Table
 from bot.conversation import HomeView
 from bot.slack.markup import code, mrkdwn, notification
 from bot.slack.markup import markdown as safe_markdown
+from centralops.accounts import AccountItem
 from centralops.events import Followup
 
 APPROVE = "centralops_approve"
@@ -215,7 +215,7 @@ def followup_blocks(items: list[Followup]) -> list[dict[str, Any]]:
     return [{"type": "actions", "block_id": "followups", "elements": buttons}]
 
 
-def _account_line(a: AccountInfo) -> str:
+def _account_line(a: AccountItem) -> str:
     return f"• *{mrkdwn(a.name)}* {code(a.account_id)} ({mrkdwn(a.environment)})"
 
 
