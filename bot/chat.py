@@ -86,6 +86,9 @@ class CheckItem:
     ms: int | None = None
 
 
+NO_ANSWER = "The agent finished without an answer. Try asking in other words."
+"""What an answer that ended with nothing to show says, on every platform."""
+
 MAX_CHECK_LINES = 15
 """Account lines a checklist shows, on every platform; the rest is summed up in one line."""
 

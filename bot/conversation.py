@@ -34,6 +34,7 @@ from centralops import tracing
 from centralops.accounts import AccountItem
 from centralops.errors import CentralOpsError
 from centralops.identity import IdentityError, VerifiedCaller
+from centralops.platforms import login_command
 
 logger = logging.getLogger(__name__)
 
@@ -283,7 +284,8 @@ class Conversation:
                 logger.info("approval refused: decider has no verified identity", extra=log)
                 await renderer.notice(
                     "Your sign-in has no verified email, so your decision cannot be recorded under your name. "
-                    "Ask an administrator to verify your email, then sign in again with `/aws login`."
+                    "Ask an administrator to verify your email, then sign in again with "
+                    f"`{login_command(decider.platform)}`."
                 )
                 return
             self_request = me == approval.requester.lower() or (

@@ -202,7 +202,8 @@ class Approvals:
 
     @staticmethod
     def _unavailable(e: Exception) -> ApprovalRefused:
+        logger.warning("approvals table call failed", extra={"error": repr(e)[:300]})
         return ApprovalRefused(
-            f"The approvals table could not be read ({e}). Nothing was run; try again shortly.",
+            "The approval could not be checked right now. Nothing was run; try again shortly.",
             code="approvals_unavailable",
         )

@@ -1,5 +1,6 @@
 """Account registry lookups, cached briefly so a fan-out reads each entry once."""
 
+import logging
 import re
 import threading
 import time
@@ -13,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bridge.errors import AccountError
 from centralops.accounts import AccountItem, entitled
 
+logger = logging.getLogger(__name__)
 _deserialize = TypeDeserializer().deserialize
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -145,8 +147,9 @@ class Registry:
                 .get("Item")
             )
         except (ClientError, BotoCoreError) as e:
+            logger.warning("registry read failed", extra={"account_id": account_id, "error": repr(e)[:300]})
             raise AccountError(
-                f"The account registry could not be read ({e}). Try again; if it persists, check the bridge's role.",
+                "The account registry could not be read. Try again; if it persists, check the bridge's role.",
                 code="registry_unavailable",
             ) from e
         if not item:

@@ -25,7 +25,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chat import ApprovalCard, ChatRequest, Checklist, Table, cut_at_boundary
+from bot.chat import NO_ANSWER, ApprovalCard, ChatRequest, Checklist, Table, cut_at_boundary
 from bot.slack import blocks as b
 from bot.slack import markup
 from bot.slack.reply import NOT_REACHABLE, ResponseUrlReply
@@ -494,7 +494,7 @@ class SlackRenderer:
             return
         last = self._last
         if tail.strip() or last is None or last.get("stream"):
-            body = tail.strip() or "The agent finished without an answer. Try asking in other words."
+            body = tail.strip() or NO_ANSWER
             await self.client.chat_postMessage(
                 channel=self.channel,
                 thread_ts=self.thread_ts,

@@ -62,7 +62,13 @@ def test_a_decided_and_consumed_item_reads_back() -> None:
 
 def test_a_minimal_item_takes_the_defaults_and_an_unknown_risk_reads_as_other() -> None:
     item = ApprovalItem.from_item({"approval_id": "c" * 32, "risk": "<b>bold</b>"})
-    assert (item.status, item.tool, item.region, item.expires_at, item.risk) == (PENDING, "", None, 0, "other")
+    assert (item.status, item.tool, item.region, item.expires_at, item.risk) == (
+        PENDING,
+        "",
+        None,
+        0,
+        "other",
+    )
     assert item.thread == {}
 
 
