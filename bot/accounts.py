@@ -6,13 +6,10 @@ The bridge enforces entitlement (the agent checks it too, for kinder messages); 
 
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.dynamo import Table, storage_error
+from bot.dynamo import Table, from_attributes, storage_error
 from centralops.accounts import AccountItem
-
-_deserialize = TypeDeserializer().deserialize
 
 
 class AccountDirectory:
@@ -38,7 +35,7 @@ class AccountDirectory:
                 kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
         except (BotoCoreError, ClientError) as e:
             raise storage_error(e, "read the account registry") from e
-        out = [AccountItem.from_item({k: _deserialize(x) for k, x in raw.items()}) for raw in items]
+        out = [AccountItem.from_item(from_attributes(raw)) for raw in items]
         return sorted(out, key=lambda a: a.name)
 
     async def visible_to(self, groups: set[str]) -> list[AccountItem]:

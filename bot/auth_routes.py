@@ -260,7 +260,7 @@ class AuthRoutes:
         if not access_token:
             return ""
         try:
-            user = await asyncio.to_thread(self.service.idp().get_user, AccessToken=access_token)
+            user = await asyncio.to_thread(lambda: self.service.idp().get_user(AccessToken=access_token))
         except (ClientError, BotoCoreError):
             logger.warning("could not read the Cognito user's attributes")
             return ""

@@ -17,6 +17,7 @@ import boto3
 import httpx
 import pytest
 
+from bot.dynamo import Table
 from bot.identity import IdentityStore
 from centralops import settings
 from infra.local import org
@@ -40,9 +41,8 @@ def _link_teams_people(info: StackInfo) -> None:
     }
     idp = boto3.client("cognito-idp", **aws)
     store = IdentityStore(
-        info.tables[settings.IDENTITY_LINKS_TABLE],
+        Table(info.tables[settings.IDENTITY_LINKS_TABLE], client=boto3.client("dynamodb", **aws)),
         info.kms_key_id,
-        dynamodb=boto3.resource("dynamodb", **aws),
         kms=boto3.client("kms", **aws),
     )
 
