@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.dynamo import Table, from_attributes, storage_error
+from bot.dynamo import DynamoTable, from_attributes, storage_error
 from centralops.accounts import AccountItem
 
 
@@ -19,7 +19,7 @@ class AccountDirectory:
         table: The accounts table.
     """
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: DynamoTable) -> None:
         self.table = table
 
     async def all(self) -> list[AccountItem]:

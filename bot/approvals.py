@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.chat import ApprovalCard
-from bot.dynamo import Table, from_attributes, is_conditional_failure, storage_error
+from bot.dynamo import DynamoTable, from_attributes, is_conditional_failure, storage_error
 from centralops.approvals import PENDING, ApprovalItem, Decision
 from centralops.errors import CentralOpsError
 
@@ -22,7 +22,7 @@ from centralops.errors import CentralOpsError
 _ID = re.compile(r"^[A-Za-z0-9_.:-]{6,128}$")
 
 
-class ApprovalRefused(CentralOpsError):
+class DecisionRefused(CentralOpsError):
     """A decision that may not be made; ``message`` says why."""
 
     code = "approval_refused"
@@ -65,7 +65,7 @@ class ApprovalStore:
         table: The approvals table (partition key ``approval_id``).
     """
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: DynamoTable) -> None:
         self.table = table
 
     async def get(self, approval_id: str) -> Approval | None:
@@ -85,7 +85,7 @@ class ApprovalStore:
         """Set the decision once, only while the approval is pending and not expired.
 
         Raises:
-            ApprovalRefused: Somebody decided first, or the approval expired or vanished.
+            DecisionRefused: Somebody decided first, or the approval expired or vanished.
         """
         now = int(time.time())
         try:
@@ -109,7 +109,7 @@ class ApprovalStore:
         except ClientError as e:
             if not is_conditional_failure(e):
                 raise storage_error(e, "record the decision") from e
-            raise ApprovalRefused(await self._why_closed(approval_id)) from None
+            raise DecisionRefused(await self._why_closed(approval_id)) from None
         except BotoCoreError as e:
             raise storage_error(e, "record the decision") from e
         return Approval.from_dynamodb(out["Attributes"])

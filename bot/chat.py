@@ -166,7 +166,7 @@ class ApprovalCard:
     decided_at: datetime | None = None
 
 
-class IdentityLink(Protocol):
+class LinkedIdentity(Protocol):
     """A linked identity as the identity service returns it."""
 
     @property
@@ -197,7 +197,7 @@ class IdentityProvider(Protocol):
         """A fresh ID token; raises a ``CentralOpsError`` telling the user to run ``/aws login``."""
         ...
 
-    async def whoami(self, platform: str, team: str, user: str) -> IdentityLink | None:
+    async def whoami(self, platform: str, team: str, user: str) -> LinkedIdentity | None:
         """The linked identity, or ``None``."""
         ...
 

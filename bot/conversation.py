@@ -14,15 +14,15 @@ from typing import Any
 
 from bot import metrics
 from bot.accounts import AccountDirectory
-from bot.approvals import ApprovalRefused, ApprovalStore, Decision
+from bot.approvals import ApprovalStore, Decision, DecisionRefused
 from bot.chat import (
     ApprovalCard,
     ChatPlace,
     ChatRequest,
     ChatUser,
     Checklist,
-    IdentityLink,
     IdentityProvider,
+    LinkedIdentity,
     Renderer,
     Table,
     literal,
@@ -45,7 +45,7 @@ RendererFactory = Callable[[ChatPlace, ChatUser], Renderer]
 class HomeView:
     """What a person's home surface shows."""
 
-    link: IdentityLink | None = None
+    link: LinkedIdentity | None = None
     accounts: list[AccountItem] = field(default_factory=list)
     recent: list[str] = field(default_factory=list)
     problem: str | None = None
@@ -300,7 +300,7 @@ class Conversation:
                 )
                 return
             decided = await self.approvals.decide(approval_id, decision, _principal(claims))
-        except ApprovalRefused as e:
+        except DecisionRefused as e:
             await renderer.notice(e.message)
             return
         except CentralOpsError as e:

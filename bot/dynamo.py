@@ -28,7 +28,7 @@ class StorageError(CentralOpsError):
     code = "storage"
 
 
-class Table:
+class DynamoTable:
     """One DynamoDB table, with a client injected or created on first use.
 
     Args:
@@ -46,11 +46,11 @@ class Table:
         self._region = region
         self._endpoint_url = endpoint_url
         self._lock = threading.Lock()
-        self._origin: Table | None = None
+        self._origin: DynamoTable | None = None
 
-    def sibling(self, name: str) -> "Table":
+    def sibling(self, name: str) -> "DynamoTable":
         """Another table on this one's client (injected, or created once on first use by either)."""
-        other = Table(name, region=self._region, endpoint_url=self._endpoint_url)
+        other = DynamoTable(name, region=self._region, endpoint_url=self._endpoint_url)
         other._origin = self._origin or self
         return other
 

@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.chat import ChatUser
-from bot.dynamo import Table, storage_error
+from bot.dynamo import DynamoTable, storage_error
 from centralops.errors import CentralOpsError
 
 KEEP = 10
@@ -28,7 +28,7 @@ class RecentQueries:
         table: The idempotency table.
     """
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: DynamoTable) -> None:
         self.table = table
 
     async def add(self, who: ChatUser, text: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.dynamo import Table, from_attributes, storage_error, to_attributes
+from bot.dynamo import DynamoTable, from_attributes, storage_error, to_attributes
 from bot.identity.errors import IdentityError
 from centralops.platforms import login_command
 
@@ -59,7 +59,7 @@ class IdentityStore:
 
     def __init__(
         self,
-        table: Table,
+        table: DynamoTable,
         kms_key_id: str,
         *,
         kms: Any | None = None,

@@ -15,7 +15,7 @@ from jose import jwt
 from jose.exceptions import JWTError
 
 from bot.config import BotConfig
-from bot.dynamo import Table
+from bot.dynamo import DynamoTable
 from bot.identity.cognito import CognitoSettings, secret_hash
 from bot.identity.errors import IdentityError, NotLinkedError, RelinkRequiredError
 from bot.identity.links import IdentityLink, IdentityStore, link_key
@@ -242,7 +242,7 @@ class IdentityService:
             config.endpoint_url if config else settings.env_opt(settings.AWS_ENDPOINT_URL, environ=environ)
         )
         store = IdentityStore(
-            Table(
+            DynamoTable(
                 settings.env_str(settings.IDENTITY_LINKS_TABLE, environ=environ),
                 client=clients.get("dynamodb"),
                 region=region,

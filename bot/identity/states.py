@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.dynamo import Table, from_attributes, storage_error, to_attributes
+from bot.dynamo import DynamoTable, from_attributes, storage_error, to_attributes
 from bot.identity.errors import IdentityError
 from bot.identity.links import link_key
 
@@ -52,7 +52,7 @@ class OAuthStateStore:
 
     def __init__(
         self,
-        table: Table,
+        table: DynamoTable,
         *,
         ttl_s: int = STATE_TTL_S,
         clock: Callable[[], float] = time.time,

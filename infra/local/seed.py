@@ -384,12 +384,12 @@ def _create_cognito(
 
 
 def _link_people(endpoint: str, tables_: dict[str, str], kms_key_id: str, refresh: dict[str, str]) -> None:
-    from bot.dynamo import Table
+    from bot.dynamo import DynamoTable
     from bot.identity import IdentityStore  # the bot's own store writes the links, encrypted as it reads them
 
     session = _session(endpoint)
     store = IdentityStore(
-        Table(
+        DynamoTable(
             tables_[tables.IDENTITY_LINKS.setting], client=session.client("dynamodb", endpoint_url=endpoint)
         ),
         kms_key_id,

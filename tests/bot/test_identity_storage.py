@@ -7,7 +7,7 @@ import boto3
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from bot.dynamo import Table
+from bot.dynamo import DynamoTable
 from bot.identity import IdentityError, IdentityStore, OAuthStateStore
 
 TABLE = "centralops-prod-identity-links-9c2e"
@@ -37,7 +37,7 @@ def built_in(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str | None, boo
 async def test_links_and_states_build_their_client_in_a_worker_thread_in_the_configured_region(
     built_in: list[tuple[str, str | None, bool]],
 ) -> None:
-    links = Table(TABLE, region="eu-west-1")
+    links = DynamoTable(TABLE, region="eu-west-1")
     store = IdentityStore(links, "alias/centralops", region="eu-west-1")
     states = OAuthStateStore(links.sibling("centralops-prod-oauth-states"))
 
@@ -54,7 +54,7 @@ async def test_links_and_states_build_their_client_in_a_worker_thread_in_the_con
 async def test_a_kms_failure_tells_a_teams_user_the_teams_command(
     built_in: list[tuple[str, str | None, bool]],
 ) -> None:
-    store = IdentityStore(Table(TABLE, client=_Unreachable()), "alias/centralops", region="eu-west-1")
+    store = IdentityStore(DynamoTable(TABLE, client=_Unreachable()), "alias/centralops", region="eu-west-1")
 
     with pytest.raises(IdentityError) as raised:
         await store.save("teams", "T1", "U1", username="alice", email="a@example.com", refresh_token="r")

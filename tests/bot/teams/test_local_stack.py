@@ -17,7 +17,7 @@ import boto3
 import httpx
 import pytest
 
-from bot.dynamo import Table
+from bot.dynamo import DynamoTable
 from bot.identity import IdentityStore
 from centralops import settings
 from infra.local import org
@@ -41,7 +41,7 @@ def _link_teams_people(info: StackInfo) -> None:
     }
     idp = boto3.client("cognito-idp", **aws)
     store = IdentityStore(
-        Table(info.tables[settings.IDENTITY_LINKS_TABLE], client=boto3.client("dynamodb", **aws)),
+        DynamoTable(info.tables[settings.IDENTITY_LINKS_TABLE], client=boto3.client("dynamodb", **aws)),
         info.kms_key_id,
         kms=boto3.client("kms", **aws),
     )

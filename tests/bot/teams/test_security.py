@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.accounts import AccountDirectory
 from bot.approvals import ApprovalStore
 from bot.conversation import Conversation
-from bot.dynamo import Table
+from bot.dynamo import DynamoTable
 from bot.history import RecentQueries
 from bot.runtime_client import RuntimeClient
 from bot.teams import TeamsConfig, setup_teams
@@ -27,7 +27,7 @@ class _NoIdentity:
 
 
 def _conversation() -> Conversation:
-    table = Table("unused", client=object())
+    table = DynamoTable("unused", client=object())
     return Conversation(
         identity=_NoIdentity(),
         runtime=RuntimeClient("http://127.0.0.1:9/invocations"),
