@@ -1,7 +1,8 @@
 """The account registry as the bot reads it: which accounts a person may query.
 
-The bridge enforces entitlement (the agent checks it too, for kinder messages); the bot reads the same registry only to answer
-``/aws accounts``, fill the App Home tab and tell production changes apart.
+The bridge enforces entitlement (the agent checks it too, for kinder messages); the bot reads the
+same registry only to answer ``/aws accounts``, fill the App Home tab and name the accounts of a
+decided approval card.
 """
 
 from typing import Any

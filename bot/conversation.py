@@ -74,7 +74,6 @@ class Conversation:
         accounts: The account registry (read-only).
         history: Recent queries per person.
         approver_group: Cognito group allowed to decide approvals.
-        prefix: How help texts address the bot when the renderer does not say (``/aws``).
     """
 
     def __init__(
@@ -95,7 +94,13 @@ class Conversation:
         self.approver_group = approver_group
 
     async def handle(self, request: ChatRequest, renderer: Renderer, *, prefix: str = "/aws") -> None:
-        """Answer one message; every failure ends as a message the person can act on."""
+        """Answer one message; every failure ends as a message the person can act on.
+
+        Args:
+            request: The message and who sent it where.
+            renderer: Where the answer goes.
+            prefix: How help texts address the bot on this platform (``/aws``, ``@CentralOps``).
+        """
         who = request.who
         cmd = parse(request.text)
         log = {"platform": who.platform, "user": who.user, "command": cmd.kind, "source": request.source}

@@ -147,7 +147,7 @@ class RuntimeClient:
                     line = raw.decode("utf-8", "replace").rstrip("\r\n")
                     try:
                         parsed = list(events.iter_sse([line]))
-                    except (ValueError, events.ProtocolError):
+                    except events.ProtocolError:
                         logger.warning("runtime sent an unreadable line", extra={**log, "line": line[:120]})
                         continue
                     for event in parsed:
