@@ -50,8 +50,8 @@ async def secured() -> AsyncIterator[TestClient[web.Request, web.Application]]:
 
 def _activity() -> dict[str, Any]:
     console = TeamsConsole("http://127.0.0.1:9", "http://127.0.0.1:9")
-    return console._message(
-        "alice", "list buckets in staging", console._personal_conversation("alice"), {}, mention=False
+    return console.message_activity(
+        "alice", "list buckets in staging", console.personal_conversation("alice"), {}, mention=False
     )
 
 
