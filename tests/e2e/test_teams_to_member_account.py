@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from infra.local import org
+from infra.local.consoles.teams import TeamsConsole
 from infra.local.org import StackInfo
-from infra.local.teams_console import TeamsConsole
 
 pytestmark = pytest.mark.e2e
 

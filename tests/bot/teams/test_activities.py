@@ -5,7 +5,7 @@ from microsoft_agents.activity import Activity
 from bot.chat import ChatPlace
 from bot.teams.activities import clean_text, continuation, conversation_id, inbound, split_conversation
 from bot.teams.cards import teams_markdown
-from infra.local.teams_console import CHANNEL, TeamsConsole
+from infra.local.consoles.teams import CHANNEL, TeamsConsole
 
 console = TeamsConsole("http://127.0.0.1:9", "http://127.0.0.1:9")
 

@@ -13,8 +13,8 @@ import pytest
 
 from bot.teams import render
 from centralops import events
+from infra.local.consoles.teams import card_text
 from infra.local.payload_checks import TEAMS_MESSAGE_BYTES, check_teams
-from infra.local.teams_console import card_text
 from tests.fixtures.teams_fakes import TeamsStack
 
 EVIL = "[click](https://evil.example) *x* _y_ `z` <at>Bob</at> <!channel> # h &amp; **bold** @here"

@@ -16,7 +16,7 @@ from bot.history import RecentQueries
 from bot.runtime_client import RuntimeClient
 from bot.teams import TeamsConfig, setup_teams
 from centralops.errors import ConfigurationError
-from infra.local.teams_console import TeamsConsole
+from infra.local.consoles.teams import TeamsConsole
 
 
 class _NoIdentity:

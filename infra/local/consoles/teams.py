@@ -423,7 +423,7 @@ async def demo(bot_url: str, connector_url: str) -> list[TeamsConversation]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m infra.local.teams_console [--channel] USER TEXT``: one exchange, printed as Teams shows it."""
+    """``python -m infra.local.consoles.teams [--channel] USER TEXT``: one exchange, printed as Teams shows it."""
     parser = argparse.ArgumentParser(description="Talk to the bot as Microsoft Teams does.")
     parser.add_argument("--bot", default="http://127.0.0.1:3000")
     parser.add_argument("--connector", default="http://127.0.0.1:5105")
