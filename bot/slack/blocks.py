@@ -53,13 +53,12 @@ def markdown(text: str) -> dict[str, Any]:
 def checklist_text(checklist: Checklist) -> str:
     """The compact per-account checklist as mrkdwn."""
     lines = []
-    # The status line describes work in progress: once every call has ended it only adds noise.
-    if checklist.status and (not checklist.items or any(i.state == "running" for i in checklist.items)):
-        lines.append(f"_{mrkdwn(checklist.status)}_")
+    if status := checklist.status_line():
+        lines.append(f"_{mrkdwn(status)}_")
     shown, more = checklist.visible()
     for item in shown:
         took = f" · {item.ms} ms" if item.ms is not None else ""
-        lines.append(f"{_ICON[item.state]} *{mrkdwn(item.account)}* {code(item.command, 80)}{took}")
+        lines.append(f"{_ICON[item.state]} *{mrkdwn(item.account)}* {code(item.shown_command)}{took}")
     if more:
         lines.append(more)
     return "\n".join(lines) or "_Working on it…_"

@@ -409,7 +409,7 @@ class ThreadRenderer(_Base):
         answer = "".join(self._answer).strip()
         lines: list[str] = []
         if not self._done:
-            lines.append(core(f"{WORKING} {self._checklist.status or 'Working on it…'}"))
+            lines.append(core(f"{WORKING} {self._checklist.status_line() or 'Working on it…'}"))
             lines.extend(core(line) for line in cards.checklist_lines(self._checklist))
             if answer:
                 lines.extend(["", answer])

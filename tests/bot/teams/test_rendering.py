@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.chat import CheckItem
 from bot.teams import render
 from centralops import events
 from infra.local.consoles.teams import card_text
@@ -200,7 +201,8 @@ async def test_hostile_checklist_lines_in_a_channel_are_code(teams: TeamsStack) 
     )
     post = await teams.console.channel(user="alice", text="q")
     [answer] = post.messages
-    assert f"❌ `{EVIL.replace('`', "'")}` — `aws s3 ls {EVIL.replace('`', "'")}`" in answer["text"]
+    command = CheckItem(EVIL, f"aws s3 ls {EVIL}").shown_command  # clipped as on every platform
+    assert f"❌ `{EVIL.replace('`', "'")}` — `{command.replace('`', "'")}`" in answer["text"]
     assert await problems(teams) == []
 
 
