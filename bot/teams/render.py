@@ -22,10 +22,10 @@ from microsoft_agents.activity import Activity, ActivityTypes, Attachment
 from microsoft_agents.hosting.core import TurnContext
 
 from bot.chat import NO_ANSWER, ApprovalCard, ChatRequest, ChatUser, Checklist, Table, cut_at_boundary
+from bot.pacing import Throttle
 from bot.teams import cards
 from bot.teams.activities import Surface
 from bot.teams.profiles import TeamsEmails
-from bot.teams.throttle import Throttle
 from centralops.events import Followup
 
 logger = logging.getLogger(__name__)
