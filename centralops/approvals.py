@@ -6,9 +6,11 @@ through :class:`ApprovalItem`, so the shape cannot drift between them. The item
 is described in docs/ARCHITECTURE.md (approvals).
 """
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal, Self
+
+from centralops.items import optional_int, optional_str, strings
 
 PENDING: Final = "pending"
 APPROVED: Final = "approved"
@@ -22,18 +24,6 @@ Risk = Literal["mutating", "fanout", "other"]
 """Why a call waits for a second person."""
 
 RISKS: Final = frozenset({"mutating", "fanout", "other"})
-
-
-def _strings(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,) if value else ()
-    if isinstance(value, Iterable) and not isinstance(value, Mapping):
-        return tuple(str(v) for v in value if v)
-    return ()
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if value is not None and value != "" else None
 
 
 @dataclass(frozen=True)
@@ -72,19 +62,19 @@ class ApprovalItem:
             status=str(item.get("status") or PENDING),
             requester=str(item.get("requester") or ""),
             command=str(item.get("command") or ""),
-            accounts=_strings(item.get("accounts")),
+            accounts=strings(item.get("accounts")),
             tool=str(item.get("tool") or ""),
-            region=str(item["region"]) if item.get("region") else None,
+            region=optional_str(item.get("region")),
             reason=str(item.get("reason") or ""),
             risk=risk if risk in RISKS else "other",
             session_id=str(item.get("session_id") or ""),
             thread={str(k): str(v) for k, v in thread.items()} if isinstance(thread, Mapping) else {},
-            created_at=_int(item.get("created_at")) or 0,
-            expires_at=_int(item.get("expires_at")) or 0,
-            decided_by=str(item["decided_by"]) if item.get("decided_by") else None,
-            decided_at=_int(item.get("decided_at")),
-            consumed_at=_int(item.get("consumed_at")),
-            ttl=_int(item.get("ttl")),
+            created_at=optional_int(item.get("created_at")) or 0,
+            expires_at=optional_int(item.get("expires_at")) or 0,
+            decided_by=optional_str(item.get("decided_by")),
+            decided_at=optional_int(item.get("decided_at")),
+            consumed_at=optional_int(item.get("consumed_at")),
+            ttl=optional_int(item.get("ttl")),
         )
 
     def to_item(self) -> dict[str, Any]:
