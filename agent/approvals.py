@@ -18,6 +18,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from agent.accounts import AccountEntry
+from agent.dynamo import LazyTable
 from centralops.approvals import PENDING, ApprovalItem, Risk
 from centralops.errors import CentralOpsError
 
@@ -165,19 +166,7 @@ class ApprovalStore:
         region: str | None = None,
         endpoint_url: str | None = None,
     ) -> None:
-        self._table_name = table_name
-        self._dynamodb = dynamodb
-        self._region = region
-        self._endpoint_url = endpoint_url
-
-    def _table(self) -> Any:
-        if self._dynamodb is None:
-            import boto3
-
-            self._dynamodb = boto3.resource(
-                "dynamodb", region_name=self._region, endpoint_url=self._endpoint_url
-            )
-        return self._dynamodb.Table(self._table_name)
+        self._table = LazyTable(table_name, dynamodb=dynamodb, region=region, endpoint_url=endpoint_url)
 
     def create(
         self,
