@@ -208,7 +208,7 @@ class IdentityProvider(Protocol):
     """The identity service (``bot.identity``): chat user to Cognito ID token."""
 
     async def id_token(self, platform: str, team: str, user: str) -> str:
-        """A fresh ID token; raises a ``CentralOpsError`` telling the user to run ``/aws login``."""
+        """A fresh ID token; raises a ``CentralOpsError`` naming the platform's login command."""
         ...
 
     async def whoami(self, platform: str, team: str, user: str) -> LinkedIdentity | None:
