@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from agent.dynamo import LazyTable
 from centralops.accounts import AccountItem
 from centralops.errors import CentralOpsError
 
@@ -164,22 +165,11 @@ class AccountRegistry:
         ttl_s: float = 30.0,
     ) -> None:
         self._table_name = table_name
-        self._dynamodb = dynamodb
-        self._region = region
-        self._endpoint_url = endpoint_url
+        self._table = LazyTable(table_name, dynamodb=dynamodb, region=region, endpoint_url=endpoint_url)
         self._ttl_s = ttl_s
         self._cache: list[AccountEntry] | None = None
         self._loaded_at = 0.0
         self._lock = threading.Lock()
-
-    def _table(self) -> Any:
-        if self._dynamodb is None:
-            import boto3
-
-            self._dynamodb = boto3.resource(
-                "dynamodb", region_name=self._region, endpoint_url=self._endpoint_url
-            )
-        return self._dynamodb.Table(self._table_name)
 
     def all(self) -> list[AccountEntry]:
         """Every account of the registry, enabled or not, sorted by name.
@@ -224,7 +214,7 @@ def _environment_of(word: str, environments: set[str]) -> str | None:
 
 
 def _by_term(term: str, accounts: list[AccountEntry]) -> list[AccountEntry]:
-    return [a for a in accounts if term in {a.account_id, a.name.lower(), *(x.lower() for x in a.aliases)}]
+    return [a for a in accounts if a.matches(term)]
 
 
 def _suggest(term: str, accounts: list[AccountEntry], environments: set[str]) -> list[str]:

@@ -12,17 +12,17 @@ import shlex
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from agent.accounts import AccountEntry
+from agent.dynamo import LazyTable
+from centralops.approvals import PENDING, ApprovalItem, Risk
 from centralops.errors import CentralOpsError
 
 logger = logging.getLogger("centralops.agent.approvals")
-
-Risk = Literal["mutating", "fanout", "other"]
 
 # Operations that only read. Anything else is treated as a change.
 _READ_PREFIXES = (
@@ -133,45 +133,18 @@ class PendingCall:
         return args
 
 
-@dataclass
-class ApprovalRecord:
-    """One approvals-table item."""
+@dataclass(frozen=True)
+class ApprovalRecord(ApprovalItem):
+    """One approvals-table item (the kernel's shape), with the exact call it is bound to."""
 
-    approval_id: str
-    status: str
-    requester: str
-    call: PendingCall
-    reason: str
-    risk: Risk
-    session_id: str
-    thread: dict[str, str] = field(default_factory=dict)
-    created_at: int = 0
-    expires_at: int = 0
-    decided_by: str | None = None
-    consumed_at: int | None = None
-
-    @classmethod
-    def from_item(cls, item: Mapping[str, Any]) -> "ApprovalRecord":
-        """Read an item written by :meth:`ApprovalStore.create` (and updated by the bot)."""
-        accounts = [str(a) for a in item.get("accounts") or []]
-        return cls(
-            approval_id=str(item["approval_id"]),
-            status=str(item.get("status", "pending")),
-            requester=str(item.get("requester", "")),
-            call=PendingCall(
-                tool=str(item.get("tool") or ("query" if len(accounts) == 1 else "query_accounts")),
-                command=str(item.get("command", "")),
-                account_ids=accounts,
-                region=item.get("region") or None,
-            ),
-            reason=str(item.get("reason", "")),
-            risk=item.get("risk", "other"),
-            session_id=str(item.get("session_id", "")),
-            thread={k: str(v) for k, v in (item.get("thread") or {}).items()},
-            created_at=int(item.get("created_at", 0)),
-            expires_at=int(item.get("expires_at", 0)),
-            decided_by=item.get("decided_by"),
-            consumed_at=int(item["consumed_at"]) if item.get("consumed_at") else None,
+    @property
+    def call(self) -> PendingCall:
+        """The recorded call (an item that records no tool was written for ``query`` when it names one account)."""
+        return PendingCall(
+            tool=self.tool or ("query" if len(self.accounts) == 1 else "query_accounts"),
+            command=self.command,
+            account_ids=list(self.accounts),
+            region=self.region,
         )
 
 
@@ -193,19 +166,7 @@ class ApprovalStore:
         region: str | None = None,
         endpoint_url: str | None = None,
     ) -> None:
-        self._table_name = table_name
-        self._dynamodb = dynamodb
-        self._region = region
-        self._endpoint_url = endpoint_url
-
-    def _table(self) -> Any:
-        if self._dynamodb is None:
-            import boto3
-
-            self._dynamodb = boto3.resource(
-                "dynamodb", region_name=self._region, endpoint_url=self._endpoint_url
-            )
-        return self._dynamodb.Table(self._table_name)
+        self._table = LazyTable(table_name, dynamodb=dynamodb, region=region, endpoint_url=endpoint_url)
 
     def create(
         self,
@@ -226,35 +187,24 @@ class ApprovalStore:
         now = int(time.time())
         record = ApprovalRecord(
             approval_id=str(uuid.uuid4()),
-            status="pending",
+            status=PENDING,
             requester=requester,
-            call=call,
+            command=call.command,
+            accounts=tuple(call.account_ids),
+            tool=call.tool,
+            region=call.region,
             reason=reason,
             risk=risk,
             session_id=session_id,
             thread={k: str(v) for k, v in thread.items() if v},
             created_at=now,
             expires_at=now + ttl_s,
+            ttl=now + ttl_s + 86400,
         )
-        item: dict[str, Any] = {
-            "approval_id": record.approval_id,
-            "status": "pending",
-            "requester": requester,
-            "command": call.command,
-            "accounts": list(call.account_ids),
-            "tool": call.tool,
-            "reason": reason,
-            "risk": risk,
-            "session_id": session_id,
-            "thread": record.thread,
-            "created_at": now,
-            "expires_at": record.expires_at,
-            "ttl": record.expires_at + 86400,
-        }
-        if call.region:
-            item["region"] = call.region
         try:
-            self._table().put_item(Item=item, ConditionExpression="attribute_not_exists(approval_id)")
+            self._table().put_item(
+                Item=record.to_item(), ConditionExpression="attribute_not_exists(approval_id)"
+            )
         except (BotoCoreError, ClientError) as e:
             raise ApprovalError("The approval request could not be recorded; try again in a minute.") from e
         logger.info(

@@ -11,6 +11,7 @@ from typing import Any
 
 from centralops.errors import InvalidTokenError
 from centralops.identity import IdentityError, VerifiedCaller
+from centralops.platforms import login_hint
 from centralops.tokens import CognitoVerifier, bearer_token
 
 
@@ -52,8 +53,11 @@ def authenticate(
     """
     token = token_from(headers, payload)
     if not token:
+        context = payload.get("context")
+        platform = str(context.get("platform") or "") if isinstance(context, Mapping) else ""
         raise InvalidTokenError(
-            "No sign-in token came with this request. Link your chat account with `/aws login` and try again."
+            f"No sign-in token came with this request. Link your chat account with {login_hint(platform or None)} "
+            "and try again."
         )
     claims = verifier.verify(token)
     try:

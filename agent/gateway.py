@@ -19,6 +19,7 @@ from typing import Any
 from strands.tools.mcp import MCPClient
 
 from centralops.errors import CentralOpsError
+from centralops.platforms import login_hint
 
 logger = logging.getLogger("centralops.agent.gateway")
 
@@ -84,7 +85,7 @@ class Gateway:
         return True, text
 
 
-async def _open(url: str, token: str, *, startup_timeout: int = 20) -> Gateway:
+async def _open(url: str, token: str, *, startup_timeout: int = 20, platform: str | None = None) -> Gateway:
     client = MCPClient(url=url, headers={"Authorization": f"Bearer {token}"}, startup_timeout=startup_timeout)
     started = False
     try:
@@ -97,18 +98,20 @@ async def _open(url: str, token: str, *, startup_timeout: int = 20) -> Gateway:
             await asyncio.to_thread(_stop, client)
         raise GatewayError(
             "The tool gateway could not be reached or refused your sign-in; try again, "
-            "and sign in again (`/aws login`) if it persists."
+            f"and sign in again ({login_hint(platform)}) if it persists."
         ) from e
 
 
 @asynccontextmanager
-async def connect(url: str, token: str, *, startup_timeout: int = 20) -> AsyncIterator[Gateway]:
+async def connect(
+    url: str, token: str, *, startup_timeout: int = 20, platform: str | None = None
+) -> AsyncIterator[Gateway]:
     """Open a fresh MCP session with the Gateway as the caller, closed on exit.
 
     Raises:
         GatewayError: The Gateway is unreachable or rejected the token.
     """
-    gateway = await _open(url, token, startup_timeout=startup_timeout)
+    gateway = await _open(url, token, startup_timeout=startup_timeout, platform=platform)
     try:
         yield gateway
     finally:
@@ -180,8 +183,10 @@ class GatewayPool:
             _close_later(gw.client)
 
     @asynccontextmanager
-    async def session(self, token: str, token_expires_at: float) -> AsyncIterator[Gateway]:
-        """A started session for ``token``, reused when one is idle.
+    async def session(
+        self, token: str, token_expires_at: float, *, platform: str | None = None
+    ) -> AsyncIterator[Gateway]:
+        """A started session for ``token``, reused when one is idle (``platform``: the person's, for messages).
 
         Raises:
             GatewayError: The Gateway is unreachable or rejected the token.
@@ -189,7 +194,7 @@ class GatewayPool:
         key = self._key(token)
         gateway = self._checkout(key)
         if gateway is None:
-            gateway = await _open(self.url, token)
+            gateway = await _open(self.url, token, platform=platform)
             self.opened += 1
         try:
             yield gateway

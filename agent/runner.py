@@ -119,8 +119,12 @@ class AgentRuntime:
         """
         issued = self.exchanger.cached(gate.caller.token)
         if issued is None:  # only a cache miss pays a thread hop (and a call to Cognito)
-            issued = await asyncio.to_thread(self.exchanger.exchange, gate.caller.token)
-        async with self.gateways.session(issued.token, issued.expires_at) as gw:
+            issued = await asyncio.to_thread(
+                self.exchanger.exchange, gate.caller.token, platform=gate.context.get("platform")
+            )
+        async with self.gateways.session(
+            issued.token, issued.expires_at, platform=gate.context.get("platform")
+        ) as gw:
             yield gw
 
     async def invoke(

@@ -36,10 +36,10 @@ from bot.config import BotConfig
 from bot.server import build_app
 from centralops import events, settings
 from infra.local import org
+from infra.local.consoles.slack import SlackConsole
 from infra.local.org import StackInfo
 from infra.local.slack_api import STATE_KEY
 from infra.local.slack_api import build_app as build_stand_in
-from infra.local.slack_console import SlackConsole
 from infra.local.stack import LocalStack, Ports
 from tests.fixtures.aws import CognitoPool, session
 from tests.fixtures.slack_runtime import FakeRuntime, Step

@@ -22,7 +22,7 @@ from typing import Any
 
 from bench import report
 from infra.local import org
-from infra.local.slack_console import SlackConsole
+from infra.local.consoles.slack import SlackConsole
 from infra.local.stack import LocalStack, Ports
 
 COMMAND = "list buckets in staging"

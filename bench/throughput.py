@@ -48,7 +48,7 @@ from bench import report
 from bench.first_text import runtime_token
 from centralops.events import iter_sse
 from infra.local import org
-from infra.local.slack_console import SlackConsole
+from infra.local.consoles.slack import SlackConsole
 from infra.local.stack import LocalStack, Ports
 
 PROMPTS = {"direct": "run aws s3api list-buckets in staging", "planner": "list buckets in staging"}

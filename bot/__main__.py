@@ -21,7 +21,7 @@ logger = logging.getLogger("bot")
 def create_app(config: BotConfig | None = None) -> web.Application:
     """Assemble the production application from the environment."""
     config = config or BotConfig.from_env()
-    identity = IdentityService.from_env()
+    identity = IdentityService.from_env(config=config)
     app = build_app(config, identity=identity)
     edge = app.get(EDGE_KEY)
 

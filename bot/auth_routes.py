@@ -26,9 +26,10 @@ import httpx
 from aiohttp import web
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.identity import LOGIN_COMMANDS, IdentityError, IdentityLink, IdentityService, OAuthState
+from bot.identity import IdentityError, IdentityLink, IdentityService, OAuthState
 from centralops import settings
 from centralops.errors import ConfigurationError, InvalidTokenError
+from centralops.platforms import LOGIN_COMMANDS, SLACK, TEAMS, login_command
 from centralops.tokens import CognitoVerifier
 
 logger = logging.getLogger("centralops.bot.auth")
@@ -73,10 +74,14 @@ def page(title: str, body: str, *, status: int = 200) -> web.Response:
     return web.Response(text=text, status=status, content_type="text/html", headers=_HEADERS)
 
 
-def _again(platform: str) -> str:
-    return (
-        f"Go back to chat and run {LOGIN_COMMANDS.get(platform, '/aws login')} again for a new sign-in link."
-    )
+def _again(platform: str | None) -> str:
+    """What to do for a new sign-in link; both platforms' command when the sign-in's platform is unknown."""
+    if platform is None:
+        return (
+            f"Go back to chat and run {LOGIN_COMMANDS[SLACK]} again (in Teams: {LOGIN_COMMANDS[TEAMS]}) "
+            "for a new sign-in link."
+        )
+    return f"Go back to chat and run {login_command(platform)} again for a new sign-in link."
 
 
 @dataclass
@@ -122,7 +127,7 @@ class AuthRoutes:
         if state is None:
             return page(
                 "This sign-in link has expired",
-                "Sign-in links work once and for 10 minutes. Go back to chat and run /aws login again.",
+                "Sign-in links work once and for 10 minutes. " + _again(None),
                 status=400,
             )
         raise web.HTTPFound(self.authorize_url(state), headers=_HEADERS)
@@ -154,16 +159,16 @@ class AuthRoutes:
         state_value = str(query.get("state", ""))
         if query.get("error"):
             # Cognito reports a cancelled or refused sign-in here; the state is used up either way.
-            if state_value:
-                await self.service.oauth_states.consume(state_value)
+            used = await self.service.oauth_states.consume(state_value) if state_value else None
             raise LinkRefusedError(
-                f"The sign-in did not complete ({query.get('error')}). Run /aws login again to retry.",
+                f"The sign-in did not complete ({query.get('error')}). "
+                + _again(used.platform if used else None),
                 reason="idp_error",
             )
         code = str(query.get("code", ""))
         if not state_value or not code:
             raise LinkRefusedError(
-                "This page expects a sign-in response. Run /aws login to start one.", reason="malformed"
+                "This page expects a sign-in response. " + _again(None), reason="malformed"
             )
         try:
             state = await self.service.oauth_states.consume(state_value)
@@ -172,7 +177,7 @@ class AuthRoutes:
         if state is None:
             raise LinkRefusedError(
                 "This sign-in link was already used or has expired (links work once and for 10 minutes). "
-                "Go back to chat and run /aws login again.",
+                + _again(None),
                 reason="state",
             )
         tokens = await self._exchange(state, code)
@@ -255,7 +260,7 @@ class AuthRoutes:
         if not access_token:
             return ""
         try:
-            user = await asyncio.to_thread(self.service.idp().get_user, AccessToken=access_token)
+            user = await asyncio.to_thread(lambda: self.service.idp().get_user(AccessToken=access_token))
         except (ClientError, BotoCoreError):
             logger.warning("could not read the Cognito user's attributes")
             return ""

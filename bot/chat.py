@@ -85,9 +85,21 @@ class CheckItem:
     state: Literal["running", "ok", "failed"] = "running"
     ms: int | None = None
 
+    @property
+    def shown_command(self) -> str:
+        """The command as a checklist line shows it: one line, at most :data:`CHECK_COMMAND_MAX` characters."""
+        text = self.command.replace("\n", " ")
+        return text if len(text) <= CHECK_COMMAND_MAX else text[: CHECK_COMMAND_MAX - 1] + "…"
+
+
+NO_ANSWER = "The agent finished without an answer. Try asking in other words."
+"""What an answer that ended with nothing to show says, on every platform."""
 
 MAX_CHECK_LINES = 15
 """Account lines a checklist shows, on every platform; the rest is summed up in one line."""
+
+CHECK_COMMAND_MAX = 80
+"""Characters of a command a checklist line shows, on every platform."""
 
 
 @dataclass
@@ -105,6 +117,11 @@ class Checklist:
             return shown, ""
         ended = sum(i.state != "running" for i in rest)
         return shown, f"…and {len(rest)} more ({ended} done)"
+
+    def status_line(self) -> str:
+        """The status to show: it describes work in progress, so it is dropped once every call has ended."""
+        running = not self.items or any(i.state == "running" for i in self.items)
+        return self.status if running else ""
 
     def start(self, account: str, command: str) -> None:
         """Record a call that started."""
@@ -163,7 +180,7 @@ class ApprovalCard:
     decided_at: datetime | None = None
 
 
-class IdentityLink(Protocol):
+class LinkedIdentity(Protocol):
     """A linked identity as the identity service returns it."""
 
     @property
@@ -191,10 +208,10 @@ class IdentityProvider(Protocol):
     """The identity service (``bot.identity``): chat user to Cognito ID token."""
 
     async def id_token(self, platform: str, team: str, user: str) -> str:
-        """A fresh ID token; raises a ``CentralOpsError`` telling the user to run ``/aws login``."""
+        """A fresh ID token; raises a ``CentralOpsError`` naming the platform's login command."""
         ...
 
-    async def whoami(self, platform: str, team: str, user: str) -> IdentityLink | None:
+    async def whoami(self, platform: str, team: str, user: str) -> LinkedIdentity | None:
         """The linked identity, or ``None``."""
         ...
 

@@ -13,16 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot import metrics
-from bot.accounts import AccountDirectory, AccountInfo
-from bot.approvals import ApprovalRefused, ApprovalStore, Decision
+from bot.accounts import AccountDirectory
+from bot.approvals import ApprovalStore, Decision, DecisionRefused
 from bot.chat import (
     ApprovalCard,
     ChatPlace,
     ChatRequest,
     ChatUser,
     Checklist,
-    IdentityLink,
     IdentityProvider,
+    LinkedIdentity,
     Renderer,
     Table,
     literal,
@@ -32,9 +32,11 @@ from bot.history import RecentQueries
 from bot.results import ResultFiles
 from bot.runtime_client import RuntimeClient
 from centralops import tracing
+from centralops.accounts import AccountItem
 from centralops.errors import CentralOpsError
 from centralops.events import FileEvent
 from centralops.identity import IdentityError, VerifiedCaller
+from centralops.platforms import login_command
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +47,8 @@ RendererFactory = Callable[[ChatPlace, ChatUser], Renderer]
 class HomeView:
     """What a person's home surface shows."""
 
-    link: IdentityLink | None = None
-    accounts: list[AccountInfo] = field(default_factory=list)
+    link: LinkedIdentity | None = None
+    accounts: list[AccountItem] = field(default_factory=list)
     recent: list[str] = field(default_factory=list)
     problem: str | None = None
 
@@ -75,7 +77,6 @@ class Conversation:
         history: Recent queries per person.
         approver_group: Cognito group allowed to decide approvals.
         files: Reads full fan-out results for ``file`` events; without it they are described, not attached.
-        prefix: How help texts address the bot when the renderer does not say (``/aws``).
     """
 
     def __init__(
@@ -98,7 +99,13 @@ class Conversation:
         self.files = files
 
     async def handle(self, request: ChatRequest, renderer: Renderer, *, prefix: str = "/aws") -> None:
-        """Answer one message; every failure ends as a message the person can act on."""
+        """Answer one message; every failure ends as a message the person can act on.
+
+        Args:
+            request: The message and who sent it where.
+            renderer: Where the answer goes.
+            prefix: How help texts address the bot on this platform (``/aws``, ``@CentralOps``).
+        """
         who = request.who
         cmd = parse(request.text)
         log = {"platform": who.platform, "user": who.user, "command": cmd.kind, "source": request.source}
@@ -307,7 +314,8 @@ class Conversation:
                 logger.info("approval refused: decider has no verified identity", extra=log)
                 await renderer.notice(
                     "Your sign-in has no verified email, so your decision cannot be recorded under your name. "
-                    "Ask an administrator to verify your email, then sign in again with `/aws login`."
+                    "Ask an administrator to verify your email, then sign in again with "
+                    f"`{login_command(decider.platform)}`."
                 )
                 return
             self_request = me == approval.requester.lower() or (
@@ -322,7 +330,7 @@ class Conversation:
                 )
                 return
             decided = await self.approvals.decide(approval_id, decision, _principal(claims))
-        except ApprovalRefused as e:
+        except DecisionRefused as e:
             await renderer.notice(e.message)
             return
         except CentralOpsError as e:

@@ -7,15 +7,19 @@ acknowledging Slack within its 3 seconds.
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from centralops.errors import CentralOpsError
 
 logger = logging.getLogger(__name__)
+
+_serialize = TypeSerializer().serialize
+_deserialize = TypeDeserializer().deserialize
 
 
 class StorageError(CentralOpsError):
@@ -24,7 +28,7 @@ class StorageError(CentralOpsError):
     code = "storage"
 
 
-class Table:
+class DynamoTable:
     """One DynamoDB table, with a client injected or created on first use.
 
     Args:
@@ -42,10 +46,19 @@ class Table:
         self._region = region
         self._endpoint_url = endpoint_url
         self._lock = threading.Lock()
+        self._origin: DynamoTable | None = None
+
+    def sibling(self, name: str) -> "DynamoTable":
+        """Another table on this one's client (injected, or created once on first use by either)."""
+        other = DynamoTable(name, region=self._region, endpoint_url=self._endpoint_url)
+        other._origin = self._origin or self
+        return other
 
     @property
     def client(self) -> Any:
         """The boto3 client."""
+        if self._origin is not None:
+            return self._origin.client
         with self._lock:  # boto3's default session is not safe for concurrent client creation
             if self._client is None:
                 self._client = boto3.session.Session().client(
@@ -72,17 +85,35 @@ class Table:
         return await asyncio.to_thread(run)
 
 
+def to_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain item (``str``, ``int``, ``list``, ``dict``...) as DynamoDB attribute values."""
+    return {k: _serialize(v) for k, v in item.items()}
+
+
+def from_attributes(item: Mapping[str, Any]) -> dict[str, Any]:
+    """DynamoDB attribute values as a plain item (numbers come back as ``Decimal``)."""
+    return {k: _deserialize(v) for k, v in item.items()}
+
+
 def is_conditional_failure(error: ClientError) -> bool:
     """Whether a ``ClientError`` is a failed condition expression."""
     return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
-def storage_error(error: BotoCoreError | ClientError, what: str) -> StorageError:
-    """Translate a boto error into a message a person can act on (and log what it was)."""
+def storage_error(
+    error: BotoCoreError | ClientError, what: str, kind: type[CentralOpsError] = StorageError
+) -> CentralOpsError:
+    """Translate a boto error into a message a person can act on (and log what it was).
+
+    Args:
+        error: What boto raised.
+        what: What CentralOps was doing, as the person reads it (``"read the approval"``).
+        kind: The error to raise (a part with its own error type keeps it).
+    """
     code = (
         error.response.get("Error", {}).get("Code")
         if isinstance(error, ClientError)
         else type(error).__name__
     )
     logger.warning("dynamodb call failed", extra={"what": what, "error_code": code})
-    return StorageError(f"CentralOps could not {what} (its database did not answer). Try again in a minute.")
+    return kind(f"CentralOps could not {what} (its database did not answer). Try again in a minute.")

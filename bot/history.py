@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.chat import ChatUser
-from bot.dynamo import Table, is_conditional_failure, storage_error
+from bot.dynamo import DynamoTable, is_conditional_failure, storage_error
 from centralops.errors import CentralOpsError
 
 KEEP = 10
@@ -33,7 +33,7 @@ class RecentQueries:
         table: The idempotency table.
     """
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: DynamoTable) -> None:
         self.table = table
 
     async def add(self, who: ChatUser, text: str) -> None:

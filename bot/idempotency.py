@@ -5,7 +5,7 @@ import time
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bot.dynamo import Table, is_conditional_failure, storage_error
+from bot.dynamo import DynamoTable, is_conditional_failure, storage_error
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +18,7 @@ class IdempotencyGuard:
         ttl_s: How long a claim is remembered (Slack retries within minutes).
     """
 
-    def __init__(self, table: Table, *, ttl_s: int = 24 * 3600) -> None:
+    def __init__(self, table: DynamoTable, *, ttl_s: int = 24 * 3600) -> None:
         self.table = table
         self.ttl_s = ttl_s
 

@@ -17,11 +17,11 @@ from typing import Any
 import aiohttp
 
 from bot.chat import ChatPlace, ChatUser
-from bot.identity.errors import LOGIN_COMMANDS
 from centralops import events, tracing
 from centralops.errors import InvalidTokenError
 from centralops.events import Event
 from centralops.exchange import TokenExchangeError, TokenExchanger
+from centralops.platforms import login_command
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class RuntimeClient:
                     line = raw.decode("utf-8", "replace").rstrip("\r\n")
                     try:
                         parsed = list(events.iter_sse([line]))
-                    except (ValueError, events.ProtocolError):
+                    except events.ProtocolError:
                         logger.warning("runtime sent an unreadable line", extra={**log, "line": line[:120]})
                         continue
                     for event in parsed:
@@ -170,10 +170,9 @@ class RuntimeClient:
 
 def _refusal(status: int, platform: str = "slack") -> events.ErrorEvent:
     if status in (401, 403):
-        login = LOGIN_COMMANDS.get(platform, "/aws login")
         return events.error(
             "runtime_unauthorized",
-            f"The agent did not accept your sign-in. Run `{login}` to link your account again, then retry.",
+            f"The agent did not accept your sign-in. Run `{login_command(platform)}` to link your account again, then retry.",
         )
     if status == 429:
         return events.error("runtime_busy", "The agent is busy right now. Try again in a minute.")

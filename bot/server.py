@@ -16,7 +16,7 @@ from bot.approvals import ApprovalStore
 from bot.chat import IdentityProvider
 from bot.config import BotConfig
 from bot.conversation import Conversation
-from bot.dynamo import Table
+from bot.dynamo import DynamoTable
 from bot.history import RecentQueries
 from bot.idempotency import IdempotencyGuard
 from bot.results import ResultFiles
@@ -53,8 +53,8 @@ def build_conversation(
         dynamodb: A boto3 DynamoDB client shared by the tables; created lazily when omitted.
     """
 
-    def table(name: str) -> Table:
-        return Table(name, client=dynamodb, region=config.region, endpoint_url=config.endpoint_url)
+    def table(name: str) -> DynamoTable:
+        return DynamoTable(name, client=dynamodb, region=config.region, endpoint_url=config.endpoint_url)
 
     idempotency_table = table(config.idempotency_table)
     conversation = Conversation(

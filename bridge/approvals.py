@@ -5,12 +5,15 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bridge.errors import ApprovalRefused, BridgeError
 from bridge.redact import redact_command
+from centralops.approvals import APPROVED, ApprovalItem
 
 logger = logging.getLogger(__name__)
+_deserialize = TypeDeserializer().deserialize
 
 
 def _same_command(approved: str, requested: str, normalise: Callable[[str], str]) -> bool:
@@ -96,9 +99,9 @@ class Approvals:
                 ExpressionAttributeNames={"#status": "status", "#command": "command"},
                 ExpressionAttributeValues={
                     ":now": {"N": str(now)},
-                    ":approved": {"S": "approved"},
+                    ":approved": {"S": APPROVED},
                     ":requester": {"S": requester},
-                    ":command": item["command"],
+                    ":command": {"S": item.command},
                 },
             )
         except ClientError as e:
@@ -112,7 +115,7 @@ class Approvals:
             raise self._unavailable(e) from e
         logger.info("approval consumed", extra={"approval_id": approval_id, "requester": requester})
 
-    def _get(self, approval_id: str) -> dict[str, Any]:
+    def _get(self, approval_id: str) -> ApprovalItem:
         try:
             item = (
                 self._dynamodb()
@@ -126,11 +129,11 @@ class Approvals:
                 f"Approval {approval_id} does not exist. Request an approval in chat and retry with its id.",
                 code="approval_not_found",
             )
-        return dict(item)
+        return ApprovalItem.from_item({k: _deserialize(v) for k, v in item.items()})
 
     def _check(
         self,
-        item: dict[str, Any],
+        item: ApprovalItem,
         approval_id: str,
         *,
         command: str,
@@ -138,28 +141,27 @@ class Approvals:
         requester: str,
         now: int,
     ) -> None:
-        status = item.get("status", {}).get("S")
-        if status != "approved":
+        if item.status != APPROVED:
             raise ApprovalRefused(
-                f"Approval {approval_id} is {status or 'undecided'}, not approved. "
+                f"Approval {approval_id} is {item.status}, not approved. "
                 "Wait for an approver's decision or request a new approval.",
                 code="approval_not_approved",
             )
-        if "consumed_at" in item:
+        if item.consumed_at is not None:
             raise ApprovalRefused(
                 f"Approval {approval_id} has already been used; each approval runs once. Request a new one.",
                 code="approval_used",
             )
-        if int(item.get("expires_at", {}).get("N", "0")) <= now:
+        if item.expires_at <= now:
             raise ApprovalRefused(
                 f"Approval {approval_id} has expired. Request a new approval.", code="approval_expired"
             )
-        if item.get("requester", {}).get("S") != requester:
+        if item.requester != requester:
             raise ApprovalRefused(
                 f"Approval {approval_id} was granted to someone else. Request your own approval.",
                 code="approval_wrong_requester",
             )
-        decided_by = item.get("decided_by", {}).get("S", "")
+        decided_by = item.decided_by or ""
         if not decided_by or decided_by.lower() == requester.lower():
             # The promise is a second person: whatever the chat front end allowed, the bridge checks it.
             raise ApprovalRefused(
@@ -167,14 +169,13 @@ class Approvals:
                 "than the requester to approve it. Ask another approver.",
                 code="approval_self_approved",
             )
-        if not _same_command(item.get("command", {}).get("S", ""), command, self._normalise):
+        if not _same_command(item.command, command, self._normalise):
             raise ApprovalRefused(
                 f"Approval {approval_id} was granted for a different command. "
                 "Run exactly the approved command, or request a new approval.",
                 code="approval_wrong_command",
             )
-        approved_accounts = item.get("accounts", {})
-        listed = approved_accounts.get("SS") or [v.get("S") for v in approved_accounts.get("L", [])]
+        listed = item.accounts
         if sorted(set(listed)) != sorted(set(accounts)):
             raise ApprovalRefused(
                 f"Approval {approval_id} was granted for account(s) {', '.join(sorted(listed))}, "
@@ -183,15 +184,15 @@ class Approvals:
             )
 
     @staticmethod
-    def _check_call(item: dict[str, Any], approval_id: str, *, region: str | None, tool: str) -> None:
-        approved_tool = item.get("tool", {}).get("S")
+    def _check_call(item: ApprovalItem, approval_id: str, *, region: str | None, tool: str) -> None:
+        approved_tool = item.tool
         if approved_tool != tool:
             raise ApprovalRefused(
                 f"Approval {approval_id} was granted for the {approved_tool or 'unrecorded'} tool, not {tool}. "
                 "Run it exactly as it was approved, or request a new approval.",
                 code="approval_wrong_tool",
             )
-        approved_region = item.get("region", {}).get("S") or None
+        approved_region = item.region
         if approved_region != (region or None):
             raise ApprovalRefused(
                 f"Approval {approval_id} was granted for region {approved_region or '(the account default)'}, "
@@ -201,7 +202,8 @@ class Approvals:
 
     @staticmethod
     def _unavailable(e: Exception) -> ApprovalRefused:
+        logger.warning("approvals table call failed", extra={"error": repr(e)[:300]})
         return ApprovalRefused(
-            f"The approvals table could not be read ({e}). Nothing was run; try again shortly.",
+            "The approval could not be checked right now. Nothing was run; try again shortly.",
             code="approvals_unavailable",
         )

@@ -21,7 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from bridge.credentials import AwsCredentials
 from bridge.errors import AwsMcpError
-from bridge.sigv4 import NOT_PROCESSED_STATUS, RETRYABLE_STATUS, RetryingTransport, SigV4HttpAuth
+from bridge.transport import NOT_PROCESSED_STATUS, RETRYABLE_STATUS, RetryingTransport, SigV4HttpAuth
 
 logger = logging.getLogger(__name__)
 

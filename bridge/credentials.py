@@ -6,6 +6,7 @@ session, so one person's credentials are never handed to another.
 """
 
 import asyncio
+import logging
 import re
 import threading
 import time
@@ -17,6 +18,8 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bridge.errors import AccountError
+
+logger = logging.getLogger(__name__)
 
 REFRESH_BEFORE_S = 300.0
 _SOURCE_IDENTITY = re.compile(r"[^\w+=,.@-]", re.ASCII)
@@ -148,8 +151,9 @@ class CredentialProvider:
                 code="assume_role_denied",
             ) from e
         except BotoCoreError as e:
+            logger.warning("sts unreachable", extra={"account_id": account_id, "error": repr(e)[:300]})
             raise AccountError(
-                f"STS could not be reached to enter account {account_id} ({e}). Try again shortly.",
+                f"STS could not be reached to enter account {account_id}. Try again shortly.",
                 code="sts_unavailable",
             ) from e
         expiration = out["Expiration"]

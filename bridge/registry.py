@@ -1,5 +1,6 @@
 """Account registry lookups, cached briefly so a fan-out reads each entry once."""
 
+import logging
 import re
 import threading
 import time
@@ -13,6 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from bridge.errors import AccountError
 from centralops.accounts import AccountItem, entitled
 
+logger = logging.getLogger(__name__)
 _deserialize = TypeDeserializer().deserialize
 
 _ACCOUNT_ID = re.compile(r"^\d{12}$")
@@ -20,7 +22,7 @@ _BATCH_GET = 100  # DynamoDB's BatchGetItem limit
 
 
 @dataclass(frozen=True)
-class AccountEntry:
+class TargetAccount:
     """What the bridge needs from a registry entry."""
 
     account_id: str
@@ -66,7 +68,7 @@ class Registry:
         self._default_external_id = default_external_id
         self._ttl = ttl_s
         self._clock = clock
-        self._cache: dict[str, tuple[float, AccountEntry]] = {}
+        self._cache: dict[str, tuple[float, TargetAccount]] = {}
         self._lock = threading.Lock()
 
     def _dynamodb(self) -> Any:
@@ -75,7 +77,7 @@ class Registry:
                 self._client = self._factory()
             return self._client
 
-    def get(self, account_id: str) -> AccountEntry:
+    def get(self, account_id: str) -> TargetAccount:
         """The enabled entry for ``account_id``.
 
         Raises:
@@ -105,7 +107,7 @@ class Registry:
         hit = self._cache.get(account_id)
         return bool(hit and hit[0] > self._clock())
 
-    def prefetch(self, account_ids: list[str]) -> dict[str, AccountEntry]:
+    def prefetch(self, account_ids: list[str]) -> dict[str, TargetAccount]:
         """The registered entries (enabled or not) of ``account_ids``, read in as few calls as possible.
 
         Cached entries are used as they are; the others are read with ``BatchGetItem`` (100 keys a
@@ -113,7 +115,7 @@ class Registry:
         Malformed and unknown ids are simply absent. A read that fails leaves its ids absent too:
         :meth:`get` then reports the failure for each account.
         """
-        found: dict[str, AccountEntry] = {}
+        found: dict[str, TargetAccount] = {}
         missing: list[str] = []
         now = self._clock()
         for account_id in dict.fromkeys(account_ids):
@@ -142,7 +144,7 @@ class Registry:
                     break
         return found
 
-    def _load(self, account_id: str) -> AccountEntry:
+    def _load(self, account_id: str) -> TargetAccount:
         try:
             item = (
                 self._dynamodb()
@@ -150,8 +152,9 @@ class Registry:
                 .get("Item")
             )
         except (ClientError, BotoCoreError) as e:
+            logger.warning("registry read failed", extra={"account_id": account_id, "error": repr(e)[:300]})
             raise AccountError(
-                f"The account registry could not be read ({e}). Try again; if it persists, check the bridge's role.",
+                "The account registry could not be read. Try again; if it persists, check the bridge's role.",
                 code="registry_unavailable",
             ) from e
         if not item:
@@ -161,9 +164,9 @@ class Registry:
             )
         return self._entry(item)
 
-    def _entry(self, item: dict[str, Any]) -> AccountEntry:
+    def _entry(self, item: dict[str, Any]) -> TargetAccount:
         entry = AccountItem.from_item({k: _deserialize(v) for k, v in item.items()})
-        return AccountEntry(
+        return TargetAccount(
             account_id=entry.account_id,
             name=entry.name,
             enabled=entry.enabled,

@@ -10,23 +10,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from centralops.items import optional_str, strings
+
 
 def entitled(allowed_groups: Iterable[str], groups: Iterable[str]) -> bool:
     """Whether a caller in ``groups`` may query an account limited to ``allowed_groups``."""
     allowed = set(allowed_groups)
     return not allowed or bool(allowed & set(groups))
-
-
-def _strings(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        return (value,) if value else ()
-    if isinstance(value, Iterable) and not isinstance(value, Mapping):
-        return tuple(str(v) for v in value if v)
-    return ()
-
-
-def _opt(value: Any) -> str | None:
-    return str(value) if value else None
 
 
 @dataclass(frozen=True)
@@ -57,14 +47,14 @@ class AccountItem:
             account_id=account_id,
             name=str(item.get("name") or account_id),
             environment=str(item.get("environment") or "").strip().lower(),
-            aliases=_strings(item.get("aliases")),
+            aliases=strings(item.get("aliases")),
             enabled=bool(item.get("enabled", True)),
-            allowed_groups=_strings(item.get("allowed_groups")),
-            default_region=_opt(item.get("default_region")),
-            role_name=_opt(item.get("role_name")),
-            write_role_name=_opt(item.get("write_role_name")),
-            external_id=_opt(item.get("external_id")),
-            regions=_strings(item.get("regions")),
+            allowed_groups=strings(item.get("allowed_groups")),
+            default_region=optional_str(item.get("default_region")),
+            role_name=optional_str(item.get("role_name")),
+            write_role_name=optional_str(item.get("write_role_name")),
+            external_id=optional_str(item.get("external_id")),
+            regions=strings(item.get("regions")),
             payer=bool(item.get("payer", False)),
         )
 
@@ -91,6 +81,15 @@ class AccountItem:
     def entitles(self, groups: Iterable[str]) -> bool:
         """Whether a caller with these Cognito groups may query the account (see :func:`entitled`)."""
         return entitled(self.allowed_groups, groups)
+
+    def queryable_by(self, groups: Iterable[str]) -> bool:
+        """Whether a caller with these groups may query the account now (enabled, and entitled)."""
+        return self.enabled and self.entitles(groups)
+
+    def matches(self, ref: str) -> bool:
+        """Whether ``ref`` names this account: its id, name or an alias, in any case."""
+        ref = ref.strip().lower()
+        return ref in {self.account_id, self.name.lower(), *(a.lower() for a in self.aliases)}
 
     def label(self) -> str:
         """``staging (222222222222)``."""

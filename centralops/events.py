@@ -204,14 +204,22 @@ def iter_sse(lines: Iterable[str]) -> Iterator[Event]:
     Comment lines and non-``data`` fields are skipped. AgentCore frames one
     JSON value per ``data:`` line; a value that is itself a JSON string holding
     an event (what some runtimes produce for yielded strings) is unwrapped.
+
+    Raises:
+        ProtocolError: A ``data:`` line that is not JSON, or not an event (the events before it are
+            yielded first).
     """
     for line in lines:
         if not line.startswith("data:"):
             continue
         payload = line[5:].strip()
-        if not payload:
-            continue
+        if payload:
+            yield parse_event(_unwrapped(payload))
+
+
+def _unwrapped(payload: str) -> Any:
+    try:
         value = json.loads(payload)
-        if isinstance(value, str):
-            value = json.loads(value)
-        yield parse_event(value)
+        return json.loads(value) if isinstance(value, str) else value
+    except json.JSONDecodeError as e:
+        raise ProtocolError(f"event is not JSON: {payload[:80]!r}") from e

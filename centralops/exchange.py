@@ -26,6 +26,7 @@ from jose import jwt
 from jose.exceptions import JWTError
 
 from centralops.errors import CentralOpsError, ConfigurationError, InvalidTokenError
+from centralops.platforms import login_hint
 
 logger = logging.getLogger("centralops.exchange")
 
@@ -153,12 +154,15 @@ class TokenExchanger:
                 return cached
         return None
 
-    def exchange(self, subject_token: str, subject_type: str = "ACCESS_TOKEN") -> Issued:
+    def exchange(
+        self, subject_token: str, subject_type: str = "ACCESS_TOKEN", *, platform: str | None = None
+    ) -> Issued:
         """A token for :attr:`audience` carrying the person of ``subject_token``, with this service as actor.
 
         Args:
             subject_token: The person's token (verified by the caller).
             subject_type: ``ACCESS_TOKEN`` or ``ID_TOKEN``.
+            platform: The person's chat platform, for what a refusal tells them (``None``: both platforms').
 
         Raises:
             InvalidTokenError: Cognito refused the person's token (expired, revoked, user disabled).
@@ -168,14 +172,14 @@ class TokenExchanger:
         if cached is not None:
             return cached
         key = self._key(subject_token, subject_type)
-        issued = self._derive(subject_token, subject_type)
+        issued = self._derive(subject_token, subject_type, platform)
         with self._lock:
             self._issued[key] = issued
             while len(self._issued) > self.max_cached:
                 self._issued.popitem(last=False)
         return issued
 
-    def _derive(self, subject_token: str, subject_type: str) -> Issued:
+    def _derive(self, subject_token: str, subject_type: str, platform: str | None) -> Issued:
         from botocore.exceptions import BotoCoreError, ClientError
 
         actor = self.actor_token()
@@ -196,10 +200,10 @@ class TokenExchanger:
             logger.warning("token exchange refused", extra={"audience": self.audience, "error_code": code})
             if code in REFUSED_CODES and "secret" not in str(e).lower():
                 raise InvalidTokenError(
-                    "Your sign-in was not accepted for this step; sign in again (in chat: /aws login)."
+                    f"Your sign-in was not accepted for this step; sign in again (in chat: {login_hint(platform)})."
                 ) from e
             raise TokenExchangeError(
-                f"Cognito could not pass your sign-in on right now ({code or 'error'}). Try again in a minute."
+                "Cognito could not pass your sign-in on right now. Try again in a minute."
             ) from e
         except BotoCoreError as e:
             raise TokenExchangeError(

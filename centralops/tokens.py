@@ -24,6 +24,7 @@ from jose import jwt
 from jose.exceptions import ExpiredSignatureError, JWTClaimsError, JWTError
 
 from centralops.errors import InvalidTokenError
+from centralops.platforms import login_hint
 
 JwksFetcher = Callable[[str], dict[str, Any]]
 
@@ -150,7 +151,7 @@ class CognitoVerifier:
             InvalidTokenError: With a message saying why.
         """
         if not token:
-            raise InvalidTokenError("No token was sent. Sign in again (in chat: /aws login).")
+            raise InvalidTokenError(f"No token was sent. Sign in again (in chat: {login_hint(None)}).")
         try:
             header = jwt.get_unverified_header(token)
         except JWTError as e:

@@ -11,13 +11,12 @@ effect on all of them at once.
 """
 
 from bot.identity.cognito import CognitoSettings, secret_hash
-from bot.identity.errors import LOGIN_COMMANDS, IdentityError, NotLinkedError, RelinkRequiredError
+from bot.identity.errors import IdentityError, NotLinkedError, RelinkRequiredError
 from bot.identity.links import IdentityLink, IdentityStore, link_key
 from bot.identity.service import REFRESH_MARGIN_S, IdentityService
 from bot.identity.states import STATE_TTL_S, OAuthState, OAuthStateStore
 
 __all__ = [
-    "LOGIN_COMMANDS",
     "REFRESH_MARGIN_S",
     "STATE_TTL_S",
     "CognitoSettings",

@@ -3,7 +3,7 @@
 import asyncio
 import base64
 import logging
-import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,8 +12,9 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from bot.dynamo import DynamoTable, from_attributes, storage_error, to_attributes
 from bot.identity.errors import IdentityError
-from centralops import settings
+from centralops.platforms import login_command
 
 logger = logging.getLogger("centralops.bot.identity")
 
@@ -45,83 +46,64 @@ class IdentityLink:
         return self.email or self.username
 
 
-def _region() -> str | None:
-    return os.environ.get(settings.AWS_REGION) or None
-
-
-class Table:
-    """A lazily created DynamoDB table handle (``dynamodb`` is a boto3 DynamoDB service resource)."""
-
-    def __init__(self, table_name: str, dynamodb: Any | None) -> None:
-        self.name = table_name
-        self._dynamodb = dynamodb
-        self._table: Any | None = None
-
-    @property
-    def resource(self) -> Any:
-        if self._dynamodb is None:
-            self._dynamodb = boto3.resource("dynamodb", region_name=_region())
-        return self._dynamodb
-
-    @property
-    def table(self) -> Any:
-        if self._table is None:
-            self._table = self.resource.Table(self.name)
-        return self._table
-
-    async def call(self, operation: str, what: str, **kwargs: Any) -> Any:
-        try:
-            return await asyncio.to_thread(getattr(self.table, operation), **kwargs)
-        except ClientError as e:
-            raise IdentityError(
-                f"CentralOps could not {what} (DynamoDB table {self.name}: "
-                f"{e.response.get('Error', {}).get('Code', 'error')}). Try again in a minute."
-            ) from e
-        except BotoCoreError as e:
-            raise IdentityError(
-                f"CentralOps could not reach DynamoDB to {what}. Try again in a minute."
-            ) from e
-
-
 class IdentityStore:
     """Identity links in DynamoDB, with the refresh token encrypted by KMS.
 
     Args:
-        table_name: The identity-links table.
+        table: The identity-links table (partition key ``link_id``).
         kms_key_id: The KMS key (id, ARN or alias) that encrypts refresh tokens.
-        dynamodb: A boto3 DynamoDB service resource; created on first use when omitted.
-        kms: A boto3 KMS client; created on first use when omitted.
+        kms: A boto3 KMS client; created on first use (in a worker thread) when omitted.
+        region: Region of the lazily created KMS client (the bot's ``BotConfig.region``).
+        endpoint_url: Endpoint of the lazily created KMS client (the local moto server).
     """
 
     def __init__(
-        self, table_name: str, kms_key_id: str, *, dynamodb: Any | None = None, kms: Any | None = None
+        self,
+        table: DynamoTable,
+        kms_key_id: str,
+        *,
+        kms: Any | None = None,
+        region: str = "us-east-1",
+        endpoint_url: str | None = None,
     ):
-        self._table = Table(table_name, dynamodb)
+        self.table = table
         self._kms_key_id = kms_key_id
         self._kms = kms
-
-    @property
-    def dynamodb(self) -> Any:
-        """The DynamoDB service resource in use (shared with the OAuth-state store)."""
-        return self._table.resource
+        self._region = region
+        self._endpoint_url = endpoint_url
+        self._lock = threading.Lock()
 
     def _kms_client(self) -> Any:
-        if self._kms is None:
-            self._kms = boto3.client("kms", region_name=_region())
+        with self._lock:  # boto3's default session is not safe for concurrent client creation
+            if self._kms is None:
+                self._kms = boto3.session.Session().client(
+                    "kms", region_name=self._region, endpoint_url=self._endpoint_url
+                )
         return self._kms
 
-    async def _kms_call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
+    async def _call(self, operation: str, what: str, **kwargs: Any) -> Any:
         try:
-            result: dict[str, Any] = await asyncio.to_thread(getattr(self._kms_client(), operation), **kwargs)
+            return await self.table.call(operation, **kwargs)
+        except (BotoCoreError, ClientError) as e:
+            raise storage_error(e, what, IdentityError) from e
+
+    async def _kms_call(self, operation: str, platform: str, **kwargs: Any) -> dict[str, Any]:
+        def run() -> dict[str, Any]:
+            result: dict[str, Any] = getattr(self._kms_client(), operation)(**kwargs)
+            return result
+
+        try:
+            result = await asyncio.to_thread(run)
         except (ClientError, BotoCoreError) as e:
             code = (
                 e.response.get("Error", {}).get("Code", "error")
                 if isinstance(e, ClientError)
-                else "unreachable"
+                else type(e).__name__
             )
+            logger.warning("kms call failed", extra={"operation": operation, "error_code": code})
             raise IdentityError(
-                f"CentralOps could not {operation} the stored sign-in with KMS ({code}). "
-                "Try again in a minute; if it persists, run /aws login to link again."
+                f"CentralOps could not {operation} the stored sign-in. "
+                f"Try again in a minute; if it persists, run `{login_command(platform)}` to link again."
             ) from e
         return result
 
@@ -132,6 +114,7 @@ class IdentityStore:
         link = IdentityLink(link_key(platform, team, user), platform, team, user, username, email, _now_iso())
         encrypted = await self._kms_call(
             "encrypt",
+            platform,
             KeyId=self._kms_key_id,
             Plaintext=refresh_token.encode(),
             EncryptionContext={"link_id": link.link_id},
@@ -146,16 +129,16 @@ class IdentityStore:
             "linked_at": link.linked_at,
             "refresh_token": base64.b64encode(encrypted["CiphertextBlob"]).decode(),
         }
-        await self._table.call("put_item", "save your link", Item=item)
+        await self._call("put_item", "save your link", Item=to_attributes(item))
         logger.info("identity linked", extra={"link_id": link.link_id, "username": username})
         return link
 
     async def _item(self, link_id: str) -> dict[str, Any] | None:
-        result = await self._table.call(
-            "get_item", "read your link", Key={"link_id": link_id}, ConsistentRead=True
+        result = await self._call(
+            "get_item", "read your link", Key={"link_id": {"S": link_id}}, ConsistentRead=True
         )
-        item: dict[str, Any] | None = result.get("Item")
-        return item
+        item = result.get("Item")
+        return from_attributes(item) if item else None
 
     @staticmethod
     def _link(item: Mapping[str, Any]) -> IdentityLink:
@@ -172,6 +155,7 @@ class IdentityStore:
     async def _decrypt(self, item: Mapping[str, Any]) -> str:
         result = await self._kms_call(
             "decrypt",
+            str(item.get("platform") or str(item["link_id"]).split("#", 1)[0]),
             CiphertextBlob=base64.b64decode(str(item["refresh_token"])),
             EncryptionContext={"link_id": str(item["link_id"])},
         )
@@ -189,15 +173,15 @@ class IdentityStore:
 
     async def pop(self, platform: str, team: str, user: str) -> tuple[IdentityLink, str] | None:
         """Delete the link and return it with its decrypted refresh token (``None`` if there was none)."""
-        result = await self._table.call(
+        result = await self._call(
             "delete_item",
             "remove your link",
-            Key={"link_id": link_key(platform, team, user)},
+            Key={"link_id": {"S": link_key(platform, team, user)}},
             ReturnValues="ALL_OLD",
         )
-        item = result.get("Attributes")
-        if not item:
+        if not result.get("Attributes"):
             return None
+        item = from_attributes(result["Attributes"])
         logger.info("identity unlinked", extra={"link_id": item["link_id"]})
         try:
             return self._link(item), await self._decrypt(item)
@@ -206,10 +190,10 @@ class IdentityStore:
 
     async def delete(self, platform: str, team: str, user: str) -> bool:
         """Delete the link; ``True`` when there was one."""
-        result = await self._table.call(
+        result = await self._call(
             "delete_item",
             "remove your link",
-            Key={"link_id": link_key(platform, team, user)},
+            Key={"link_id": {"S": link_key(platform, team, user)}},
             ReturnValues="ALL_OLD",
         )
         return bool(result.get("Attributes"))

@@ -14,11 +14,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from jose import jwt
 from jose.exceptions import JWTError
 
+from bot.config import BotConfig
+from bot.dynamo import DynamoTable
 from bot.identity.cognito import CognitoSettings, secret_hash
 from bot.identity.errors import IdentityError, NotLinkedError, RelinkRequiredError
 from bot.identity.links import IdentityLink, IdentityStore, link_key
 from bot.identity.states import OAuthStateStore
 from centralops import settings
+from centralops.platforms import login_hint
 
 logger = logging.getLogger("centralops.bot.identity")
 
@@ -63,7 +66,7 @@ class IdentityService:
         self.public_url = (self.public_url or settings.env_str(settings.PUBLIC_URL)).rstrip("/")
         if self.states is None:
             self.states = OAuthStateStore(
-                settings.env_str(settings.OAUTH_STATES_TABLE), dynamodb=self.store.dynamodb
+                self.store.table.sibling(settings.env_str(settings.OAUTH_STATES_TABLE))
             )
 
     @property
@@ -125,11 +128,10 @@ class IdentityService:
                 self.cognito.client_secret, link.username, self.cognito.client_id
             )
         try:
-            result = await asyncio.to_thread(
-                self.idp().initiate_auth,
-                ClientId=self.cognito.client_id,
-                AuthFlow="REFRESH_TOKEN_AUTH",
-                AuthParameters=params,
+            result = await asyncio.to_thread(  # the client is created in the worker thread too
+                lambda: self.idp().initiate_auth(
+                    ClientId=self.cognito.client_id, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters=params
+                )
             )
         except ClientError as e:
             code = e.response.get("Error", {}).get("Code", "")
@@ -137,14 +139,14 @@ class IdentityService:
             if code in {"NotAuthorizedException", "UserNotFoundException"}:
                 raise RelinkRequiredError(link.platform) from e
             raise IdentityError(
-                f"Cognito could not issue a token for you right now ({code or 'error'}). "
-                "Try again in a minute."
+                "Cognito could not issue a token for you right now. Try again in a minute."
             ) from e
         except BotoCoreError as e:
             raise IdentityError("Cognito could not be reached to sign you in. Try again in a minute.") from e
         id_token = str(result["AuthenticationResult"]["IdToken"])
         exp = float(
-            self.claims(id_token).get("exp") or self.clock() + result["AuthenticationResult"]["ExpiresIn"]
+            self.claims(id_token, link.platform).get("exp")
+            or self.clock() + result["AuthenticationResult"]["ExpiresIn"]
         )
         logger.info("id token exchanged", extra={"link_id": link.link_id})
         return id_token, exp
@@ -200,8 +202,12 @@ class IdentityService:
         return f"{self.public_url}/auth/start?{urlencode({'state': state.state})}"
 
     @staticmethod
-    def claims(id_token: str) -> dict[str, Any]:
+    def claims(id_token: str, platform: str | None = None) -> dict[str, Any]:
         """The claims of an ID token, unverified (for groups and email of a token Cognito just issued).
+
+        Args:
+            id_token: The token.
+            platform: The chat platform of the person, for the message (``None``: both platforms').
 
         Raises:
             IdentityError: The token is not a JWT.
@@ -209,28 +215,46 @@ class IdentityService:
         try:
             claims: dict[str, Any] = jwt.get_unverified_claims(id_token)
         except JWTError as e:
-            raise IdentityError("Cognito returned a token that is not a JWT. Run /aws login again.") from e
+            raise IdentityError(
+                f"Cognito returned a token that is not a JWT. Run {login_hint(platform)} again."
+            ) from e
         return claims
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, **clients: Any) -> "IdentityService":
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, config: BotConfig | None = None, **clients: Any
+    ) -> "IdentityService":
         """Build the service from ``CENTRALOPS_*`` settings.
 
         Args:
             environ: Where to read settings (``os.environ`` when omitted).
-            **clients: ``dynamodb`` (resource), ``kms``, ``cognito_idp`` and ``http``, when injected.
+            config: The bot's settings: the region and endpoint of its AWS clients (read from
+                ``environ`` when omitted).
+            **clients: ``dynamodb`` (client), ``kms``, ``cognito_idp`` and ``http``, when injected.
 
         Raises:
             ConfigurationError: A required setting is missing.
         """
+        region = (
+            config.region if config else settings.env_str(settings.AWS_REGION, "us-east-1", environ=environ)
+        )
+        endpoint_url = (
+            config.endpoint_url if config else settings.env_opt(settings.AWS_ENDPOINT_URL, environ=environ)
+        )
         store = IdentityStore(
-            settings.env_str(settings.IDENTITY_LINKS_TABLE, environ=environ),
+            DynamoTable(
+                settings.env_str(settings.IDENTITY_LINKS_TABLE, environ=environ),
+                client=clients.get("dynamodb"),
+                region=region,
+                endpoint_url=endpoint_url,
+            ),
             settings.env_str(settings.KMS_KEY_ID, environ=environ),
-            dynamodb=clients.get("dynamodb"),
             kms=clients.get("kms"),
+            region=region,
+            endpoint_url=endpoint_url,
         )
         states = OAuthStateStore(
-            settings.env_str(settings.OAUTH_STATES_TABLE, environ=environ), dynamodb=clients.get("dynamodb")
+            store.table.sibling(settings.env_str(settings.OAUTH_STATES_TABLE, environ=environ))
         )
         return cls(
             store,

@@ -8,7 +8,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.identity.links import Table, link_key
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bot.dynamo import DynamoTable, from_attributes, storage_error, to_attributes
+from bot.identity.errors import IdentityError
+from bot.identity.links import link_key
 
 STATE_TTL_S = 600
 """How long a sign-in link (an OAuth ``state``) stays usable."""
@@ -41,21 +45,19 @@ class OAuthStateStore:
     """OAuth ``state`` records in DynamoDB; :meth:`consume` lets exactly one caller have each.
 
     Args:
-        table_name: The OAuth-states table (partition key ``state``, TTL attribute ``ttl``).
-        dynamodb: A boto3 DynamoDB service resource; created on first use when omitted.
+        table: The OAuth-states table (partition key ``state``, TTL attribute ``ttl``).
         ttl_s: How long a state stays usable.
         clock: Epoch seconds (tests move it).
     """
 
     def __init__(
         self,
-        table_name: str,
+        table: DynamoTable,
         *,
-        dynamodb: Any | None = None,
         ttl_s: int = STATE_TTL_S,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._table = Table(table_name, dynamodb)
+        self.table = table
         self._ttl_s = ttl_s
         self._clock = clock
 
@@ -80,17 +82,26 @@ class OAuthStateStore:
             # DynamoDB deletes expired items lazily; expires_at is what is enforced.
             "ttl": state.expires_at + 3600,
         }
-        await self._table.call(
+        await self._call(
             "put_item",
             "start the sign-in",
-            Item=item,
+            Item=to_attributes(item),
             ConditionExpression="attribute_not_exists(#s)",
             ExpressionAttributeNames={"#s": "state"},
         )
         return state
 
-    def _parse(self, item: Mapping[str, Any] | None) -> OAuthState | None:
-        if not item or int(item["expires_at"]) <= self._clock():
+    async def _call(self, operation: str, what: str, **kwargs: Any) -> Any:
+        try:
+            return await self.table.call(operation, **kwargs)
+        except (BotoCoreError, ClientError) as e:
+            raise storage_error(e, what, IdentityError) from e
+
+    def _parse(self, attributes: Mapping[str, Any] | None) -> OAuthState | None:
+        if not attributes:
+            return None
+        item = from_attributes(attributes)
+        if int(item["expires_at"]) <= self._clock():
             return None
         return OAuthState(
             state=str(item["state"]),
@@ -103,8 +114,8 @@ class OAuthStateStore:
 
     async def peek(self, state: str) -> OAuthState | None:
         """The state if it exists and has not expired, without using it up."""
-        result = await self._table.call(
-            "get_item", "read the sign-in", Key={"state": state}, ConsistentRead=True
+        result = await self._call(
+            "get_item", "read the sign-in", Key={"state": {"S": state}}, ConsistentRead=True
         )
         return self._parse(result.get("Item"))
 
@@ -114,7 +125,7 @@ class OAuthStateStore:
         Returns:
             The state, or ``None`` when it is unknown, already used or expired.
         """
-        result = await self._table.call(
-            "delete_item", "finish the sign-in", Key={"state": state}, ReturnValues="ALL_OLD"
+        result = await self._call(
+            "delete_item", "finish the sign-in", Key={"state": {"S": state}}, ReturnValues="ALL_OLD"
         )
         return self._parse(result.get("Attributes"))

@@ -8,11 +8,11 @@ and a message carries one table.
 
 from typing import Any
 
-from bot.accounts import AccountInfo
 from bot.chat import ApprovalCard, Checklist, Table
 from bot.conversation import HomeView
 from bot.slack.markup import code, mrkdwn, notification
 from bot.slack.markup import markdown as safe_markdown
+from centralops.accounts import AccountItem
 from centralops.events import Followup
 
 APPROVE = "centralops_approve"
@@ -53,13 +53,12 @@ def markdown(text: str) -> dict[str, Any]:
 def checklist_text(checklist: Checklist) -> str:
     """The compact per-account checklist as mrkdwn."""
     lines = []
-    # The status line describes work in progress: once every call has ended it only adds noise.
-    if checklist.status and (not checklist.items or any(i.state == "running" for i in checklist.items)):
-        lines.append(f"_{mrkdwn(checklist.status)}_")
+    if status := checklist.status_line():
+        lines.append(f"_{mrkdwn(status)}_")
     shown, more = checklist.visible()
     for item in shown:
         took = f" · {item.ms} ms" if item.ms is not None else ""
-        lines.append(f"{_ICON[item.state]} *{mrkdwn(item.account)}* {code(item.command, 80)}{took}")
+        lines.append(f"{_ICON[item.state]} *{mrkdwn(item.account)}* {code(item.shown_command)}{took}")
     if more:
         lines.append(more)
     return "\n".join(lines) or "_Working on it…_"
@@ -215,7 +214,7 @@ def followup_blocks(items: list[Followup]) -> list[dict[str, Any]]:
     return [{"type": "actions", "block_id": "followups", "elements": buttons}]
 
 
-def _account_line(a: AccountInfo) -> str:
+def _account_line(a: AccountItem) -> str:
     return f"• *{mrkdwn(a.name)}* {code(a.account_id)} ({mrkdwn(a.environment)})"
 
 

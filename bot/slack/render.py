@@ -25,7 +25,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.chat import ApprovalCard, ChatRequest, Checklist, Table, cut_at_boundary
+from bot.chat import NO_ANSWER, ApprovalCard, ChatRequest, Checklist, Table, cut_at_boundary
+from bot.pacing import Pacer
 from bot.slack import blocks as b
 from bot.slack import markup
 from bot.slack.reply import NOT_REACHABLE, ResponseUrlReply
@@ -118,7 +119,7 @@ class SlackRenderer:
         self._wake = asyncio.Event()
         self._closing = asyncio.Event()
         self._pump: asyncio.Task[None] | None = None
-        self._next_at = 0.0
+        self._pacer = Pacer(pace_s)
         self._lock = asyncio.Lock()
 
     # -- private answers -------------------------------------------------
@@ -176,7 +177,7 @@ class SlackRenderer:
                 self.thread_ts = f"response-url-{self.channel}"
             else:
                 self.thread_ts = self._status_ts = str(out["ts"])
-                self._next_at = asyncio.get_running_loop().time() + self.pace_s
+                self._pacer.spent()
         if self.on_open is not None:
             self.on_open()
         return self.thread_ts
@@ -240,7 +241,7 @@ class SlackRenderer:
                 clipped = True
             if clipped:
                 await self._upload(table.csv(), "table.csv", table.title or "CentralOps table", "csv")
-            self._next_at = asyncio.get_running_loop().time() + self.pace_s
+            self._pacer.spent()
 
     async def approval(self, card: ApprovalCard) -> None:
         """Post the approval card at once (after what was said so far)."""
@@ -311,10 +312,9 @@ class SlackRenderer:
             self._pump = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         while not self._closing.is_set():
             await self._wake.wait()
-            delay = self._next_at - loop.time()
+            delay = self._pacer.wait_s()
             if delay > 0:
                 try:
                     await asyncio.wait_for(self._closing.wait(), timeout=delay)
@@ -330,7 +330,7 @@ class SlackRenderer:
                     logger.warning("slack update failed", extra={"error": e.response.get("error")})
                     did = True
             if did:
-                self._next_at = loop.time() + self.pace_s
+                self._pacer.spent()
             if self._checklist_dirty or self._ready():
                 self._wake.set()
 
@@ -494,7 +494,7 @@ class SlackRenderer:
             return
         last = self._last
         if tail.strip() or last is None or last.get("stream"):
-            body = tail.strip() or "The agent finished without an answer. Try asking in other words."
+            body = tail.strip() or NO_ANSWER
             await self.client.chat_postMessage(
                 channel=self.channel,
                 thread_ts=self.thread_ts,

@@ -197,12 +197,12 @@ def checklist_lines(checklist: Checklist, *, failed_only: bool = False, plain: b
     lines = []
     for item in shown:
         took = f" ({item.ms} ms)" if item.ms is not None else ""
-        lines.append(f"{_MARK[item.state]} {show(item.account)} — {show(item.command)}{took}")
+        lines.append(f"{_MARK[item.state]} {show(item.account)} — {show(item.shown_command)}{took}")
     return [*lines, more] if more else lines
 
 
 def progress_text(checklist: Checklist) -> str:
     """The status line and the checklist, as one short informative text."""
-    parts = [checklist.status] if checklist.status else []
+    parts = [status] if (status := checklist.status_line()) else []
     parts.extend(checklist_lines(checklist, plain=True))
     return "\n".join(parts) or "Working on it…"

@@ -16,7 +16,7 @@ from microsoft_agents.hosting.core import TurnContext
 from microsoft_agents.hosting.core.connector import ConnectorClientBase
 from microsoft_agents.hosting.core.connector.teams import TeamsConnectorClient
 
-from bot.dynamo import Table, storage_error
+from bot.dynamo import DynamoTable, storage_error
 from bot.identity import STATE_TTL_S
 from bot.teams.activities import split_conversation
 
@@ -35,7 +35,7 @@ class TeamsEmails:
         ttl_s: How long an email is kept (a sign-in link's life, plus a margin).
     """
 
-    def __init__(self, table: Table, *, ttl_s: int = STATE_TTL_S + 300) -> None:
+    def __init__(self, table: DynamoTable, *, ttl_s: int = STATE_TTL_S + 300) -> None:
         self.table = table
         self.ttl_s = ttl_s
 

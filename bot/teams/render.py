@@ -21,11 +21,11 @@ from typing import Any
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment
 from microsoft_agents.hosting.core import TurnContext
 
-from bot.chat import ApprovalCard, ChatRequest, ChatUser, Checklist, Table, cut_at_boundary
+from bot.chat import NO_ANSWER, ApprovalCard, ChatRequest, ChatUser, Checklist, Table, cut_at_boundary
+from bot.pacing import Throttle
 from bot.teams import cards
 from bot.teams.activities import Surface
 from bot.teams.profiles import TeamsEmails
-from bot.teams.throttle import Throttle
 from centralops.events import Followup
 
 logger = logging.getLogger(__name__)
@@ -349,7 +349,7 @@ class StreamRenderer(_Base):
                 attachments, approvals = [cards.attachment(cards.approval(approvals[0]))], approvals[1:]
             if not self._streamed.strip():
                 # Teams' final streamed message needs text; a blank one shows only the cards.
-                self._stream.queue_text_chunk(" " if attachments else "The agent finished without an answer.")
+                self._stream.queue_text_chunk(" " if attachments else NO_ANSWER)
             if attachments:
                 self._stream.set_attachments(attachments)
             try:
@@ -409,7 +409,7 @@ class ThreadRenderer(_Base):
         answer = "".join(self._answer).strip()
         lines: list[str] = []
         if not self._done:
-            lines.append(core(f"{WORKING} {self._checklist.status or 'Working on it…'}"))
+            lines.append(core(f"{WORKING} {self._checklist.status_line() or 'Working on it…'}"))
             lines.extend(core(line) for line in cards.checklist_lines(self._checklist))
             if answer:
                 lines.extend(["", answer])
@@ -417,7 +417,7 @@ class ThreadRenderer(_Base):
             if answer:
                 lines.append(answer)
             elif not (self._errors or self._tables or self._followups or self._approvals):
-                lines.append("The agent finished without an answer. Try asking in other words.")
+                lines.append(NO_ANSWER)
             if any(i.state == "failed" for i in self._checklist.items):
                 failed = cards.checklist_lines(self._checklist, failed_only=True)
                 lines.extend(["", *(core(line) for line in failed)])

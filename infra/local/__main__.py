@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "up":
             return _up(stack)
-        from infra.local import console
+        from infra.local.consoles import demo as console
 
         print(
             "Starting the local stack (moto, AWS MCP Server, Gateway, agent, bot, Slack and Teams stand-ins)…",

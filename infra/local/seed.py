@@ -399,13 +399,15 @@ def _create_cognito(
 
 
 def _link_people(endpoint: str, tables_: dict[str, str], kms_key_id: str, refresh: dict[str, str]) -> None:
+    from bot.dynamo import DynamoTable
     from bot.identity import IdentityStore  # the bot's own store writes the links, encrypted as it reads them
 
     session = _session(endpoint)
     store = IdentityStore(
-        tables_[tables.IDENTITY_LINKS.setting],
+        DynamoTable(
+            tables_[tables.IDENTITY_LINKS.setting], client=session.client("dynamodb", endpoint_url=endpoint)
+        ),
         kms_key_id,
-        dynamodb=session.resource("dynamodb", endpoint_url=endpoint),
         kms=session.client("kms", endpoint_url=endpoint),
     )
 

@@ -21,6 +21,7 @@ It is as strict as Slack where the bot could get it wrong:
 """
 
 import argparse
+import functools
 import itertools
 import json
 import logging
@@ -28,6 +29,7 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -227,126 +229,173 @@ def _post(state: SlackState, args: dict[str, Any], **extra: Any) -> dict[str, An
     return message
 
 
-def _method(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, Any]:
-    if method in STREAM_METHODS and not state.streaming:
-        raise _Fail("unknown_method")
-    if method == "auth.test":
-        return {
-            "url": "https://centralops-local.slack.com/",
-            "team": "CentralOps local",
-            "user": "centralops",
+def _auth_test(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "url": "https://centralops-local.slack.com/",
+        "team": "CentralOps local",
+        "user": "centralops",
+        "team_id": state.team,
+        "user_id": BOT_USER_ID,
+        "bot_id": BOT_ID,
+        "is_enterprise_install": False,
+    }
+
+
+def _post_message(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    m = _post(state, args)
+    return {"channel": m["channel"], "ts": m["ts"], "message": m}
+
+
+def _update(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    _need(args, "channel", "ts")
+    found = state.find(str(args["channel"]), str(args["ts"]))
+    if found is None:
+        raise _Fail("message_not_found")
+    _refuse_blocks(state, args)
+    m = found
+    for key in ("text", "blocks", "metadata"):
+        if key in args:
+            m[key] = args[key]
+    m["edits"] += 1
+    return {"channel": m["channel"], "ts": m["ts"], "text": m["text"]}
+
+
+def _delete(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    _need(args, "channel", "ts")
+    gone = state.find(str(args["channel"]), str(args["ts"]))
+    if gone is None:
+        raise _Fail("message_not_found")
+    state.messages[gone["channel"]].remove(gone)
+    return {"channel": gone["channel"], "ts": gone["ts"]}
+
+
+def _post_ephemeral(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    _need(args, "channel", "user")
+    state.reachable(str(args["channel"]))
+    e = {
+        "ts": state.next_ts(),
+        "channel": str(args["channel"]),
+        "user": str(args["user"]),
+        "thread_ts": args.get("thread_ts") or None,
+        "text": str(args.get("text") or ""),
+        "blocks": args.get("blocks") or [],
+    }
+    state.ephemeral.append(e)
+    return {"message_ts": e["ts"]}
+
+
+def _start_stream(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    _need(args, "channel", "thread_ts")
+    if str(args["channel"])[:1] in "CG":
+        _need(args, "recipient_team_id", "recipient_user_id")
+    m = _post(state, args, stream="in_progress", text=_chunk_text(args))
+    return {"channel": m["channel"], "ts": m["ts"]}
+
+
+def _stream_chunk(state: SlackState, args: dict[str, Any], *, stop: bool) -> dict[str, Any]:
+    _need(args, "channel", "ts")
+    found = state.find(str(args["channel"]), str(args["ts"]))
+    if found is None:
+        raise _Fail("message_not_found")
+    m = found
+    if m.get("stream") != "in_progress":
+        raise _Fail("message_not_in_streaming_state")
+    m["text"] += _chunk_text(args)
+    m["edits"] += 1
+    if stop:
+        m["stream"] = "completed"
+        m["blocks"] = args.get("blocks") or m["blocks"]
+        m["metadata"] = args.get("metadata") or m["metadata"]
+    return {"channel": m["channel"], "ts": m["ts"]}
+
+
+def _view(state: SlackState, args: dict[str, Any], *, method: str) -> dict[str, Any]:
+    _need(args, "view")
+    key = str(args.get("user_id") or args.get("trigger_id") or "")
+    state.views[key] = {"view": args["view"], "method": method}
+    return {"view": {"id": "V" + uuid.uuid4().hex[:10].upper(), **args["view"]}}
+
+
+def _users_info(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    _need(args, "user")
+    person = _people().get(str(args["user"]))
+    if person is None:
+        raise _Fail("user_not_found")
+    profile = {"display_name": person.slack_name}
+    if "users:read.email" in state.scopes:
+        profile["email"] = person.email
+    return {
+        "user": {
+            "id": person.slack_user_id,
             "team_id": state.team,
-            "user_id": BOT_USER_ID,
-            "bot_id": BOT_ID,
-            "is_enterprise_install": False,
+            "name": person.slack_name,
+            "real_name": person.slack_name.capitalize(),
+            "profile": profile,
         }
-    if method == "chat.postMessage":
-        m = _post(state, args)
-        return {"channel": m["channel"], "ts": m["ts"], "message": m}
-    if method == "chat.update":
-        _need(args, "channel", "ts")
-        found = state.find(str(args["channel"]), str(args["ts"]))
-        if found is None:
-            raise _Fail("message_not_found")
-        _refuse_blocks(state, args)
-        m = found
-        for key in ("text", "blocks", "metadata"):
-            if key in args:
-                m[key] = args[key]
-        m["edits"] += 1
-        return {"channel": m["channel"], "ts": m["ts"], "text": m["text"]}
-    if method == "chat.delete":
-        _need(args, "channel", "ts")
-        gone = state.find(str(args["channel"]), str(args["ts"]))
-        if gone is None:
-            raise _Fail("message_not_found")
-        state.messages[gone["channel"]].remove(gone)
-        return {"channel": gone["channel"], "ts": gone["ts"]}
-    if method == "chat.postEphemeral":
-        _need(args, "channel", "user")
-        state.reachable(str(args["channel"]))
-        e = {
-            "ts": state.next_ts(),
-            "channel": str(args["channel"]),
-            "user": str(args["user"]),
-            "thread_ts": args.get("thread_ts") or None,
-            "text": str(args.get("text") or ""),
-            "blocks": args.get("blocks") or [],
-        }
-        state.ephemeral.append(e)
-        return {"message_ts": e["ts"]}
-    if method == "chat.startStream":
-        _need(args, "channel", "thread_ts")
-        if str(args["channel"])[:1] in "CG":
-            _need(args, "recipient_team_id", "recipient_user_id")
-        m = _post(state, args, stream="in_progress", text=_chunk_text(args))
-        return {"channel": m["channel"], "ts": m["ts"]}
-    if method in ("chat.appendStream", "chat.stopStream"):
-        _need(args, "channel", "ts")
-        found = state.find(str(args["channel"]), str(args["ts"]))
-        if found is None:
-            raise _Fail("message_not_found")
-        m = found
-        if m.get("stream") != "in_progress":
-            raise _Fail("message_not_in_streaming_state")
-        m["text"] += _chunk_text(args)
-        m["edits"] += 1
-        if method == "chat.stopStream":
-            m["stream"] = "completed"
-            m["blocks"] = args.get("blocks") or m["blocks"]
-            m["metadata"] = args.get("metadata") or m["metadata"]
-        return {"channel": m["channel"], "ts": m["ts"]}
-    if method in ("views.publish", "views.open"):
-        _need(args, "view")
-        key = str(args.get("user_id") or args.get("trigger_id") or "")
-        state.views[key] = {"view": args["view"], "method": method}
-        return {"view": {"id": "V" + uuid.uuid4().hex[:10].upper(), **args["view"]}}
-    if method == "users.info":
-        _need(args, "user")
-        person = _people().get(str(args["user"]))
-        if person is None:
-            raise _Fail("user_not_found")
-        profile = {"display_name": person.slack_name}
-        if "users:read.email" in state.scopes:
-            profile["email"] = person.email
-        return {
-            "user": {
-                "id": person.slack_user_id,
-                "team_id": state.team,
-                "name": person.slack_name,
-                "real_name": person.slack_name.capitalize(),
-                "profile": profile,
-            }
-        }
-    if method == "files.getUploadURLExternal":
-        _need(args, "filename", "length")
-        file_id = "F" + uuid.uuid4().hex[:10].upper()
-        state.files[file_id] = {"id": file_id, "name": str(args["filename"]), "content": None}
-        return {"upload_url": f"{state.base_url}/_upload/{file_id}", "file_id": file_id}
-    if method == "files.completeUploadExternal":
-        _need(args, "files")
-        done = []
-        for f in args["files"]:
-            stored = state.files.get(str(f.get("id")))
-            if stored is None or stored["content"] is None:
-                raise _Fail("file_not_found")
-            stored["title"] = f.get("title") or stored["name"]
-            done.append({k: v for k, v in stored.items() if k != "content"})
-        if args.get("channel_id"):
-            _post(
-                state,
-                {
-                    "channel": args["channel_id"],
-                    "thread_ts": args.get("thread_ts"),
-                    "text": args.get("initial_comment"),
-                },
-                files=done,
-            )
-        return {"files": done}
-    if method == "conversations.replies":
-        _need(args, "channel", "ts")
-        return {"messages": state.thread(str(args["channel"]), str(args["ts"])), "has_more": False}
-    raise _Fail("unknown_method")
+    }
+
+
+def _upload_url(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    _need(args, "filename", "length")
+    file_id = "F" + uuid.uuid4().hex[:10].upper()
+    state.files[file_id] = {"id": file_id, "name": str(args["filename"]), "content": None}
+    return {"upload_url": f"{state.base_url}/_upload/{file_id}", "file_id": file_id}
+
+
+def _complete_upload(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    _need(args, "files")
+    done = []
+    for f in args["files"]:
+        stored = state.files.get(str(f.get("id")))
+        if stored is None or stored["content"] is None:
+            raise _Fail("file_not_found")
+        stored["title"] = f.get("title") or stored["name"]
+        done.append({k: v for k, v in stored.items() if k != "content"})
+    if args.get("channel_id"):
+        _post(
+            state,
+            {
+                "channel": args["channel_id"],
+                "thread_ts": args.get("thread_ts"),
+                "text": args.get("initial_comment"),
+            },
+            files=done,
+        )
+    return {"files": done}
+
+
+def _replies(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    _need(args, "channel", "ts")
+    return {"messages": state.thread(str(args["channel"]), str(args["ts"])), "has_more": False}
+
+
+Handler = Callable[[SlackState, dict[str, Any]], dict[str, Any]]
+"""One Web API method: its arguments in, the fields of its ``ok`` answer out (``_Fail`` for an error)."""
+
+HANDLERS: dict[str, Handler] = {
+    "auth.test": _auth_test,
+    "chat.postMessage": _post_message,
+    "chat.update": _update,
+    "chat.delete": _delete,
+    "chat.postEphemeral": _post_ephemeral,
+    "chat.startStream": _start_stream,
+    "chat.appendStream": functools.partial(_stream_chunk, stop=False),
+    "chat.stopStream": functools.partial(_stream_chunk, stop=True),
+    "views.publish": functools.partial(_view, method="views.publish"),
+    "views.open": functools.partial(_view, method="views.open"),
+    "users.info": _users_info,
+    "files.getUploadURLExternal": _upload_url,
+    "files.completeUploadExternal": _complete_upload,
+    "conversations.replies": _replies,
+}
+"""The Web API methods the stand-in answers, by name."""
+
+
+def _method(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, Any]:
+    handler = HANDLERS.get(method)
+    if handler is None or (method in STREAM_METHODS and not state.streaming):
+        raise _Fail("unknown_method")
+    return handler(state, args)
 
 
 def _authorized(state: SlackState, request: web.Request, args: dict[str, Any], expected: str) -> bool:

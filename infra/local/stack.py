@@ -41,6 +41,15 @@ class StackError(CentralOpsError):
 
 
 @dataclass(frozen=True)
+class ProcessSpec:
+    """One process of the stack: its log name, its ``python`` arguments and the URL that answers 200 when ready."""
+
+    name: str
+    args: tuple[str, ...]
+    health_url: str
+
+
+@dataclass(frozen=True)
 class Ports:
     """Loopback ports of the stack's processes."""
 
@@ -161,50 +170,8 @@ class LocalStack:
             seeded = seed.seed(moto_url, callback_url=f"{bot_url}/auth/callback")
             self.info = self._info(seeded)
             env = self._env(self.info)
-            p = self.ports
-            self._spawn(
-                "aws-mcp",
-                ["-m", "infra.local.aws_mcp", "--port", str(p.aws_mcp), "--aws-endpoint", moto_url],
-                f"{self.info.aws_mcp_url.removesuffix('/mcp')}/health",
-                env,
-            )
-            self._spawn(
-                "gateway",
-                ["-m", "infra.local.gateway", "--port", str(p.gateway)],
-                f"{self.url(p.gateway)}/health",
-                env,
-            )
-            self._spawn(
-                "slack-api",
-                ["-m", "infra.local.slack_api", "--port", str(p.slack_api)],
-                f"{self.url(p.slack_api)}/health",
-                env,
-            )
-            self._spawn(
-                "hosted-ui",
-                [
-                    "-m",
-                    "infra.local.hosted_ui",
-                    "--port",
-                    str(p.hosted_ui),
-                    "--moto",
-                    moto_url,
-                    "--pool",
-                    seeded.user_pool_id,
-                    "--client",
-                    seeded.client_id,
-                ],
-                f"{self.url(p.hosted_ui)}/health",
-                env,
-            )
-            self._spawn(
-                "teams-connector",
-                ["-m", "infra.local.teams_connector", "--port", str(p.teams_connector)],
-                f"{self.url(p.teams_connector)}/health",
-                env,
-            )
-            self._spawn("agent", ["-m", "agent"], f"{self.url(p.agent)}/ping", env)
-            self._spawn("bot", ["-m", "bot"], f"{bot_url}/health", env)
+            for spec in self._services(seeded):
+                self._spawn(spec.name, list(spec.args), spec.health_url, env)
             self._wait_healthy(self.processes[1:])
         except BaseException:
             self.stop()
@@ -212,6 +179,40 @@ class LocalStack:
         (self.root / "stack.json").write_text(json.dumps(asdict(self.info), indent=2))
         logger.info("local stack started", extra={"seconds": round(time.monotonic() - started, 1)})
         return self.info
+
+    def _services(self, seeded: seed.Seeded) -> list[ProcessSpec]:
+        """The processes started once moto is seeded, in start order."""
+        p, url = self.ports, self.url
+        return [
+            ProcessSpec(
+                "aws-mcp",
+                ("-m", "infra.local.aws_mcp", "--port", str(p.aws_mcp), "--aws-endpoint", url(p.moto)),
+                f"{url(p.aws_mcp)}/health",
+            ),
+            ProcessSpec(
+                "gateway", ("-m", "infra.local.gateway", "--port", str(p.gateway)), f"{url(p.gateway)}/health"
+            ),
+            ProcessSpec(
+                "slack-api",
+                ("-m", "infra.local.slack_api", "--port", str(p.slack_api)),
+                f"{url(p.slack_api)}/health",
+            ),
+            ProcessSpec(
+                "hosted-ui",
+                (
+                    *("-m", "infra.local.hosted_ui", "--port", str(p.hosted_ui), "--moto", url(p.moto)),
+                    *("--pool", seeded.user_pool_id, "--client", seeded.client_id),
+                ),
+                f"{url(p.hosted_ui)}/health",
+            ),
+            ProcessSpec(
+                "teams-connector",
+                ("-m", "infra.local.teams_connector", "--port", str(p.teams_connector)),
+                f"{url(p.teams_connector)}/health",
+            ),
+            ProcessSpec("agent", ("-m", "agent"), f"{url(p.agent)}/ping"),
+            ProcessSpec("bot", ("-m", "bot"), f"{url(p.bot)}/health"),
+        ]
 
     def stop(self) -> None:
         """Stop every process: SIGTERM, then SIGKILL after a grace period."""

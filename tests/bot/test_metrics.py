@@ -3,7 +3,7 @@
 import pytest
 
 from centralops import metrics
-from tests.bot.test_slack_approvals import ask
+from tests.bot.slack.test_slack_approvals import ask
 from tests.fixtures import emf
 from tests.fixtures.slack_stack import CHANNEL, SlackStack
 from tests.fixtures.slack_stack import slack as slack

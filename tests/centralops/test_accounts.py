@@ -53,3 +53,15 @@ def test_a_minimal_item_takes_the_defaults() -> None:
         True,
         (),
     )
+
+
+def test_an_account_is_named_by_id_name_or_alias_in_any_case() -> None:
+    account = AccountItem("333333333333", "Production", aliases=("Prod", "live"))
+    assert all(account.matches(ref) for ref in ("333333333333", " production ", "PROD", "Live"))
+    assert not any(account.matches(ref) for ref in ("prod-eu", "33333333333", ""))
+
+
+def test_a_disabled_account_is_queryable_by_nobody() -> None:
+    assert AccountItem("1" * 12, "x", allowed_groups=("ops",)).queryable_by(["ops"])
+    assert not AccountItem("1" * 12, "x", enabled=False).queryable_by(["ops"])
+    assert not AccountItem("1" * 12, "x", allowed_groups=("ops",)).queryable_by(["dev"])

@@ -1,5 +1,7 @@
 """The event protocol: what the agent encodes the bot can parse, and nothing else."""
 
+import json
+
 import pytest
 
 from centralops import events
@@ -28,10 +30,35 @@ def test_comments_and_other_fields_are_skipped() -> None:
     assert list(events.iter_sse([": keep-alive", "event: message", "", "data:"])) == []
 
 
-@pytest.mark.parametrize("payload", ['{"type": "nonsense"}', "[1, 2]", "not json", '{"delta": "x"}'])
+@pytest.mark.parametrize(
+    "payload",
+    [
+        '{"type": "nonsense"}',
+        "[1, 2]",
+        "not json",
+        '{"delta": "x"}',
+        '{"type": "text", "delta": "cut',
+        '"not json inside a string"',
+        '"[1, 2]"',
+        "NaN",
+    ],
+)
 def test_anything_else_is_a_protocol_error(payload: str) -> None:
-    with pytest.raises((events.ProtocolError, ValueError)):
+    with pytest.raises(events.ProtocolError):
         list(events.iter_sse([f"data: {payload}"]))
+
+
+def test_the_events_before_a_bad_line_are_read_and_the_bad_line_stops_the_stream() -> None:
+    lines = [
+        "data: " + json.dumps(events.text("first")),
+        "data: {oops",
+        "data: " + json.dumps(events.done("s")),
+    ]
+    read: list[events.Event] = []
+    with pytest.raises(events.ProtocolError, match="not JSON"):
+        for event in events.iter_sse(lines):
+            read.append(event)
+    assert read == [events.text("first")]
 
 
 def test_followups_are_capped_at_three() -> None:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from infra.local.consoles.slack import SlackConsole
 from infra.local.org import StackInfo
-from infra.local.slack_console import SlackConsole
 from infra.local.stack import LocalStack, Ports
 
 

@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from infra.local import org
-from infra.local.slack_console import SlackConsole
+from infra.local.consoles.slack import SlackConsole
 from tests.fixtures.identity_stack import Browser
 
 pytestmark = pytest.mark.e2e

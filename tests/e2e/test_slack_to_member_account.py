@@ -3,8 +3,8 @@
 import pytest
 
 from infra.local import org
+from infra.local.consoles.slack import SlackConsole
 from infra.local.org import StackInfo
-from infra.local.slack_console import SlackConsole
 from tests.fixtures.aws import session
 
 pytestmark = pytest.mark.e2e

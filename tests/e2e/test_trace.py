@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from infra.local import org, trace
-from infra.local.slack_console import SlackConsole
+from infra.local.consoles.slack import SlackConsole
 from infra.local.stack import LocalStack
 
 pytestmark = pytest.mark.e2e

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from centralops import settings
+from infra.local.consoles.slack import SlackConsole
 from infra.local.org import StackInfo
-from infra.local.slack_console import SlackConsole
 from infra.local.stack import LocalStack, Ports
 
 LIMIT = 100_000

@@ -5,13 +5,15 @@ from microsoft_agents.activity import Activity
 from bot.chat import ChatPlace
 from bot.teams.activities import clean_text, continuation, conversation_id, inbound, split_conversation
 from bot.teams.cards import teams_markdown
-from infra.local.teams_console import CHANNEL, TeamsConsole
+from infra.local.consoles.teams import CHANNEL, TeamsConsole
 
 console = TeamsConsole("http://127.0.0.1:9", "http://127.0.0.1:9")
 
 
 def _channel_post(text: str, thread: str | None = None) -> Activity:
-    activity = console._message("alice", text, {}, {"team": {"id": "19:team@thread.tacv2"}}, mention=True)
+    activity = console.message_activity(
+        "alice", text, {}, {"team": {"id": "19:team@thread.tacv2"}}, mention=True
+    )
     activity["conversation"] = {
         "id": thread or f"{CHANNEL};messageid={activity['id']}",
         "conversationType": "channel",
@@ -22,7 +24,7 @@ def _channel_post(text: str, thread: str | None = None) -> Activity:
 
 def test_a_person_is_keyed_by_tenant_and_entra_object_id() -> None:
     activity = Activity.model_validate(
-        console._message("bob", "hi", console._personal_conversation("bob"), {}, mention=False)
+        console.message_activity("bob", "hi", console.personal_conversation("bob"), {}, mention=False)
     )
 
     found = inbound(activity)

@@ -3,7 +3,7 @@
 from typing import Any
 
 from centralops import events
-from infra.local.teams_console import TeamsConversation, card_text
+from infra.local.consoles.teams import TeamsConversation, card_text
 from tests.fixtures.teams_fakes import TeamsStack
 
 PROD = "333333333333"

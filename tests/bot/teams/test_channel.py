@@ -3,7 +3,7 @@
 import itertools
 
 from centralops import events
-from infra.local.teams_console import CHANNEL
+from infra.local.consoles.teams import CHANNEL
 from tests.fixtures.teams_fakes import TeamsStack
 
 

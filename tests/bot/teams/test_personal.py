@@ -84,10 +84,10 @@ async def test_a_redelivered_activity_is_answered_once(teams: TeamsStack) -> Non
         "how many lambda functions in production?", (0, events.text("5")), (0, events.done("s"))
     )
     console = teams.console
-    activity = console._message(  # the exact same delivery, twice, as Teams retries it
+    activity = console.message_activity(  # the exact same delivery, twice, as Teams retries it
         "alice",
         "how many lambda functions in production?",
-        console._personal_conversation("alice"),
+        console.personal_conversation("alice"),
         {},
         mention=False,
     )

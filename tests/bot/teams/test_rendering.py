@@ -11,10 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.chat import CheckItem
 from bot.teams import render
 from centralops import events
+from infra.local.consoles.teams import card_text
 from infra.local.payload_checks import TEAMS_MESSAGE_BYTES, check_teams
-from infra.local.teams_console import card_text
 from tests.fixtures.teams_fakes import TeamsStack
 
 EVIL = "[click](https://evil.example) *x* _y_ `z` <at>Bob</at> <!channel> # h &amp; **bold** @here"
@@ -200,7 +201,8 @@ async def test_hostile_checklist_lines_in_a_channel_are_code(teams: TeamsStack) 
     )
     post = await teams.console.channel(user="alice", text="q")
     [answer] = post.messages
-    assert f"❌ `{EVIL.replace('`', "'")}` — `aws s3 ls {EVIL.replace('`', "'")}`" in answer["text"]
+    command = CheckItem(EVIL, f"aws s3 ls {EVIL}").shown_command  # clipped as on every platform
+    assert f"❌ `{EVIL.replace('`', "'")}` — `{command.replace('`', "'")}`" in answer["text"]
     assert await problems(teams) == []
 
 

@@ -11,12 +11,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.accounts import AccountDirectory
 from bot.approvals import ApprovalStore
 from bot.conversation import Conversation
-from bot.dynamo import Table
+from bot.dynamo import DynamoTable
 from bot.history import RecentQueries
 from bot.runtime_client import RuntimeClient
 from bot.teams import TeamsConfig, setup_teams
 from centralops.errors import ConfigurationError
-from infra.local.teams_console import TeamsConsole
+from infra.local.consoles.teams import TeamsConsole
 
 
 class _NoIdentity:
@@ -27,7 +27,7 @@ class _NoIdentity:
 
 
 def _conversation() -> Conversation:
-    table = Table("unused", client=object())
+    table = DynamoTable("unused", client=object())
     return Conversation(
         identity=_NoIdentity(),
         runtime=RuntimeClient("http://127.0.0.1:9/invocations"),
@@ -50,8 +50,8 @@ async def secured() -> AsyncIterator[TestClient[web.Request, web.Application]]:
 
 def _activity() -> dict[str, Any]:
     console = TeamsConsole("http://127.0.0.1:9", "http://127.0.0.1:9")
-    return console._message(
-        "alice", "list buckets in staging", console._personal_conversation("alice"), {}, mention=False
+    return console.message_activity(
+        "alice", "list buckets in staging", console.personal_conversation("alice"), {}, mention=False
     )
 
 

@@ -10,9 +10,9 @@ import sys
 import time
 
 from infra.local import org
+from infra.local.consoles.slack import SlackConsole, Thread
+from infra.local.consoles.teams import demo as teams_demo
 from infra.local.slack_api import render_thread
-from infra.local.slack_console import SlackConsole, Thread
-from infra.local.teams_console import demo as teams_demo
 
 DEMO_CHANNEL = "C0OPS"
 CHANNEL_NAMES = {DEMO_CHANNEL: "ops"}

@@ -1,4 +1,4 @@
-"""HTTP plumbing for the AWS MCP Server: SigV4 signing and retries, as ``httpx2`` pieces.
+"""HTTP for the AWS MCP Server client: SigV4 signing, one TLS context and retries, as ``httpx2`` pieces.
 
 The ``mcp`` client speaks HTTP through an ``httpx2.AsyncClient``; these plug
 into it, so the protocol itself stays the maintained library's.

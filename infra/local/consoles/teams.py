@@ -208,7 +208,7 @@ class TeamsConsole:
             "channelData": {"tenant": {"id": self.tenant_id}, **channel_data},
         }
 
-    def _message(
+    def message_activity(
         self,
         user: str,
         text: str,
@@ -217,6 +217,7 @@ class TeamsConsole:
         *,
         mention: bool,
     ) -> dict[str, Any]:
+        """A ``message`` activity from a demo person, as Teams delivers it (``mention``: the bot is @-mentioned)."""
         activity = self._base(user, conversation, channel_data)
         entities: list[dict[str, Any]] = [
             {"type": "clientInfo", "locale": "en-US", "country": "US", "platform": "Web", "timezone": "UTC"}
@@ -228,7 +229,8 @@ class TeamsConsole:
         activity.update({"type": "message", "textFormat": "plain", "text": text, "entities": entities})
         return activity
 
-    def _personal_conversation(self, user: str) -> dict[str, Any]:
+    def personal_conversation(self, user: str) -> dict[str, Any]:
+        """The ``conversation`` of a demo person's 1:1 chat with the bot."""
         aad = self.person(user)["aadObjectId"]
         return {"id": f"a:1on1-{aad}", "conversationType": "personal"}
 
@@ -259,8 +261,8 @@ class TeamsConsole:
 
     async def personal(self, user: str, text: str, *, wait: bool = True) -> TeamsConversation:
         """A 1:1 message from ``user``."""
-        conversation = self._personal_conversation(user)
-        activity = self._message(user, text, conversation, {}, mention=False)
+        conversation = self.personal_conversation(user)
+        activity = self.message_activity(user, text, conversation, {}, mention=False)
         return await self._exchange("personal", activity, user, text, wait)
 
     async def channel(
@@ -273,7 +275,7 @@ class TeamsConsole:
             "channel": {"id": channel},
             "team": {"id": TEAM},
         }
-        activity = self._message(user, text, {}, channel_data, mention=True)
+        activity = self.message_activity(user, text, {}, channel_data, mention=True)
         conversation_id = thread or f"{channel};messageid={activity['id']}"
         activity["conversation"] = {
             "id": conversation_id,
@@ -290,7 +292,7 @@ class TeamsConsole:
     ) -> TeamsConversation:
         """An @mention in a group chat."""
         conversation = {"id": chat, "conversationType": "groupChat", "isGroup": True}
-        activity = self._message(user, text, conversation, {}, mention=True)
+        activity = self.message_activity(user, text, conversation, {}, mention=True)
         return await self._exchange("groupChat", activity, user, text, wait)
 
     async def click(
@@ -306,7 +308,7 @@ class TeamsConsole:
         """Click an ``Action.Execute`` button on a card the bot posted in ``on``'s conversation."""
         base = on.conversation_id
         conversation = (
-            self._personal_conversation(user)
+            self.personal_conversation(user)
             if on.surface == "personal"
             else {
                 "id": base,
@@ -346,7 +348,7 @@ class TeamsConsole:
 
     async def install(self, user: str) -> TeamsConversation:
         """``user`` adds the app in a 1:1 chat: Teams sends ``conversationUpdate`` with the bot as a new member."""
-        conversation = self._personal_conversation(user)
+        conversation = self.personal_conversation(user)
         activity = self._base(user, conversation, {})
         activity.update({"type": "conversationUpdate", "membersAdded": [{"id": BOT_ID}]})
         return await self._exchange("personal", activity, user, "[installed the app]", True)
@@ -421,7 +423,7 @@ async def demo(bot_url: str, connector_url: str) -> list[TeamsConversation]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m infra.local.teams_console [--channel] USER TEXT``: one exchange, printed as Teams shows it."""
+    """``python -m infra.local.consoles.teams [--channel] USER TEXT``: one exchange, printed as Teams shows it."""
     parser = argparse.ArgumentParser(description="Talk to the bot as Microsoft Teams does.")
     parser.add_argument("--bot", default="http://127.0.0.1:3000")
     parser.add_argument("--connector", default="http://127.0.0.1:5105")

@@ -4,7 +4,7 @@ a decision updates the card and resumes the agent in the original thread."""
 from typing import Any
 
 from centralops import events
-from infra.local.slack_console import SlackConsole, Thread
+from infra.local.consoles.slack import SlackConsole, Thread
 from tests.fixtures.slack_runtime import Step
 from tests.fixtures.slack_stack import CHANNEL, SlackStack
 from tests.fixtures.slack_stack import slack as slack

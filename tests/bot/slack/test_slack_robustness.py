@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from centralops import events
-from infra.local.slack_console import SlackConsole
+from infra.local.consoles.slack import SlackConsole
 from tests.fixtures.aws import free_port
 from tests.fixtures.slack_stack import CHANNEL, SlackStack
 from tests.fixtures.slack_stack import slack as slack

@@ -7,7 +7,7 @@ import yaml
 
 from infra.local.slack_api import MANIFEST, METHOD_SCOPES, manifest_scopes
 
-BOT = Path(__file__).resolve().parents[2] / "bot"
+BOT = Path(__file__).resolve().parents[3] / "bot"
 CALL = re.compile(r"\.(auth|chat|conversations|files|reactions|users|views)_([A-Za-z0-9_]+)\(")
 HELPERS = {
     # slack-sdk helpers and the Web API methods they call

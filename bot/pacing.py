@@ -1,9 +1,37 @@
-"""At most one update per interval: the newest state wins, nothing is lost at the end."""
+"""Pacing of one answer's writes to a chat platform, the same primitive on every platform.
+
+:class:`Pacer` spaces calls at least an interval apart; :class:`Throttle` builds on it to
+coalesce state changes into spaced writes (the newest state wins, nothing is lost at the end).
+Slack paces its Web API calls with a :class:`Pacer`, Teams its channel-message updates with a
+:class:`Throttle`.
+"""
 
 import asyncio
 import contextlib
 import time
 from collections.abc import Awaitable, Callable
+
+
+class Pacer:
+    """Spaces calls at least ``interval_s`` apart.
+
+    Args:
+        interval_s: Shortest gap between two calls.
+        clock: Monotonic seconds.
+    """
+
+    def __init__(self, interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self._clock = clock
+        self._last: float | None = None
+
+    def wait_s(self) -> float:
+        """How long until the next call may go (0 when it may go now)."""
+        return 0.0 if self._last is None else max(0.0, self._last + self.interval_s - self._clock())
+
+    def spent(self) -> None:
+        """A call went now: the next one waits a whole interval."""
+        self._last = self._clock()
 
 
 class Throttle:
@@ -27,8 +55,7 @@ class Throttle:
     ) -> None:
         self.interval_s = interval_s
         self._flush = flush
-        self._clock = clock
-        self._last: float | None = None
+        self._pacer = Pacer(interval_s, clock)
         self._pending: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.flushes = 0
@@ -37,7 +64,7 @@ class Throttle:
         """The state changed: flush now if allowed, otherwise once the interval is over."""
         if self._pending is not None and not self._pending.done():
             return
-        wait = self._wait()
+        wait = self._pacer.wait_s()
         if wait <= 0:
             await self._run()
         else:
@@ -49,13 +76,10 @@ class Throttle:
             self._pending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pending
-        wait = self._wait()
+        wait = self._pacer.wait_s()
         if wait > 0:
             await asyncio.sleep(wait)
         await self._run()
-
-    def _wait(self) -> float:
-        return 0.0 if self._last is None else self._last + self.interval_s - self._clock()
 
     async def _later(self, wait: float) -> None:
         await asyncio.sleep(wait)
@@ -63,6 +87,6 @@ class Throttle:
 
     async def _run(self) -> None:
         async with self._lock:
-            self._last = self._clock()
+            self._pacer.spent()
             self.flushes += 1
             await self._flush()

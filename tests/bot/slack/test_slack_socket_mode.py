@@ -11,9 +11,9 @@ from bot.config import BotConfig
 from bot.server import build_app
 from centralops import events
 from infra.local import org
+from infra.local.consoles.slack import SlackConsole
 from infra.local.slack_api import STATE_KEY, SlackState
 from infra.local.slack_api import build_app as build_stand_in
-from infra.local.slack_console import SlackConsole
 from tests.fixtures.aws import CognitoPool, session
 from tests.fixtures.slack_runtime import FakeRuntime
 from tests.fixtures.slack_stack import CHANNEL, CognitoIdentity, create_tables, serve

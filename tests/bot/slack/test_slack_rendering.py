@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
-from bot.accounts import AccountInfo
 from bot.chat import ApprovalCard, CheckItem, Checklist, Table
 from bot.conversation import HomeView
 from bot.slack import blocks as b
 from bot.slack import markup
 from bot.slack.render import INLINE_CAP, SlackRenderer, StreamingSupport
 from centralops import events
+from centralops.accounts import AccountItem
 from infra.local.payload_checks import check_blocks, check_slack, slack_markup
 from tests.fixtures.slack_stack import CHANNEL, SlackStack
 from tests.fixtures.slack_stack import slack as slack
@@ -109,7 +109,7 @@ def test_every_block_with_aws_data_is_valid_and_inert() -> None:
     checklist = Checklist(status=EVIL, items=[CheckItem(EVIL, EVIL, "failed", 3)] * 20)
     home = HomeView(
         accounts=[
-            AccountInfo(
+            AccountItem(
                 account_id="123",
                 name=EVIL,
                 environment=EVIL,

@@ -1,8 +1,8 @@
-"""The channel-message throttle: the newest state wins, spaced writes, nothing lost at the end."""
+"""Pacing: spaced calls, and the throttle built on them (the newest state wins, nothing lost at the end)."""
 
 import asyncio
 
-from bot.teams.throttle import Throttle
+from bot.pacing import Pacer, Throttle
 
 
 async def test_many_pokes_inside_one_interval_make_one_write_now_and_one_final_write() -> None:
@@ -37,3 +37,16 @@ async def test_a_delayed_write_shows_the_state_of_its_time() -> None:
 
     assert states == ["first", "second", "final"]
     assert throttle.flushes == 3
+
+
+def test_a_pacer_lets_the_first_call_go_and_spaces_the_next_by_its_interval() -> None:
+    now = [100.0]
+    pacer = Pacer(1.3, clock=lambda: now[0])
+    assert pacer.wait_s() == 0.0
+
+    pacer.spent()
+    now[0] += 0.5
+
+    assert abs(pacer.wait_s() - 0.8) < 1e-9
+    now[0] += 2.0
+    assert pacer.wait_s() == 0.0
