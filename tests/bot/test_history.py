@@ -6,11 +6,11 @@ import boto3
 
 from bot import history
 from bot.chat import ChatUser
-from bot.dynamo import Table
+from bot.dynamo import DynamoTable
 from bot.history import RecentQueries
 
 
-def _table(moto_url: str) -> Table:
+def _table(moto_url: str) -> DynamoTable:
     client = boto3.client(
         "dynamodb",
         endpoint_url=moto_url,
@@ -25,13 +25,13 @@ def _table(moto_url: str) -> Table:
         AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
-    return Table(name, client=client)
+    return DynamoTable(name, client=client)
 
 
-class Counting(Table):
+class Counting(DynamoTable):
     """A table that records the operations called on it."""
 
-    def __init__(self, inner: Table) -> None:
+    def __init__(self, inner: DynamoTable) -> None:
         super().__init__(inner.name, client=inner.client)
         self.ops: list[str] = []
 
