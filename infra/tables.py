@@ -28,8 +28,9 @@ OAUTH_STATES = TableSpec("oauth-states", "state", settings.OAUTH_STATES_TABLE, t
 APPROVALS = TableSpec("approvals", "approval_id", settings.APPROVALS_TABLE, ttl_attribute="ttl")
 AUDIT = TableSpec("audit", "audit_id", settings.AUDIT_TABLE)
 IDEMPOTENCY = TableSpec("idempotency", "key", settings.IDEMPOTENCY_TABLE, ttl_attribute="ttl")
+ALERTS = TableSpec("alerts", "key", settings.ALERTS_TABLE, ttl_attribute="ttl")
 
-ALL_TABLES = (ACCOUNTS, IDENTITY_LINKS, OAUTH_STATES, APPROVALS, AUDIT, IDEMPOTENCY)
+ALL_TABLES = (ACCOUNTS, IDENTITY_LINKS, OAUTH_STATES, APPROVALS, AUDIT, IDEMPOTENCY, ALERTS)
 
 
 def table_name(spec: TableSpec, prefix: str = "centralops") -> str:
