@@ -26,6 +26,7 @@ class AccountInfo:
     aliases: tuple[str, ...]
     enabled: bool
     allowed_groups: tuple[str, ...]
+    payer: bool = False  # the organisation's management account: Cost Explorer only
 
     def allows(self, groups: set[str]) -> bool:
         """Whether a member of ``groups`` may query this account (enabled, and the kernel's entitlement rule)."""
@@ -71,6 +72,7 @@ class AccountDirectory:
                     aliases=item.aliases,
                     enabled=item.enabled,
                     allowed_groups=item.allowed_groups,
+                    payer=item.payer,
                 )
             )
         return sorted(out, key=lambda a: a.name)

@@ -76,6 +76,7 @@ class AlertConsumer:
         self._registry: tuple[float, dict[str, AccountInfo]] | None = None
         self._stopping = False
         self.outcomes: dict[str, int] = {}
+        self.retry_visibility_s = RETRY_VISIBILITY_S
 
     @property
     def sqs(self) -> Any:
@@ -212,5 +213,5 @@ class AlertConsumer:
                 self.sqs.change_message_visibility,
                 QueueUrl=self.queue_url,
                 ReceiptHandle=receipt,
-                VisibilityTimeout=RETRY_VISIBILITY_S,
+                VisibilityTimeout=self.retry_visibility_s,
             )

@@ -159,7 +159,7 @@ def _console(region: str, fragment: str, service: str = "cloudwatch") -> str:
 
 
 def _dict(value: Any) -> dict[str, Any]:
-    return _dict(value)
+    return value if isinstance(value, dict) else {}
 
 
 def _list(value: Any) -> list[Any]:

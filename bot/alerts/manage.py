@@ -239,7 +239,9 @@ class AlertCommands:
         known = await self.accounts.all()
         own = next((a for a in known if a.account_id == alert.account_id), None)
         env = own.environment if own else ""
-        return [a for a in known if a.environment and a.environment != env and a.allows(groups)]
+        return [
+            a for a in known if a.environment and a.environment != env and not a.payer and a.allows(groups)
+        ]
 
     async def mute(
         self, record_key: str, who: ChatUser, where: ChatPlace, renderer: Renderer, prefix: str

@@ -206,12 +206,13 @@ class AlertRouter:
         now = self.clock()
         record = await self.store.message(key)
         if record is not None:
-            if alert.event_id in record.events:
+            shown = bool(record.ref or record.digest)
+            if shown and alert.event_id in record.events:
                 logger.info("alert already applied", extra={**_log(alert), "channel": place.channel})
                 return True
-            if not record.ref and not record.digest and now - record.claimed_at < CLAIM_STALE_S:
+            if not shown and now - record.claimed_at < CLAIM_STALE_S:
                 raise DeliveryError("Another delivery of this alert is being posted; retrying.")
-            if record.ref or record.digest:
+            if shown:
                 stale = float(record.state_time or 0) > alert.time.timestamp()
                 reopened = not alert.resolved and record.resolved_at and now - record.resolved_at > REOPEN_S
                 if stale:
@@ -241,7 +242,12 @@ class AlertRouter:
             await self.store.save_message(record)  # a stale claim taken over, or a new message replacing one
         minute = int(now // 60)
         if await self.store.count(f"rate#{place.key}#{minute}") <= self.per_minute:
-            record.ref = await self._poster(place).post(place, self._view(record, alert, account))
+            try:
+                record.ref = await self._poster(place).post(place, self._view(record, alert, account))
+            except DeliveryError:
+                record.claimed_at = 0.0  # known not posted: the retry posts at once
+                await self.store.save_message(record)
+                raise
             await self.store.save_message(record)
         else:
             await self._group(place, minute, record, alert, account)
