@@ -171,10 +171,15 @@ class TeamsAlertPoster:
                 sent["id"] = str(getattr(response, "id", "") or "")
 
         try:
-            # The SDK's own proactive path: claims naming this bot, a token for the connector when configured.
-            await self.bot.adapter.continue_conversation(
-                app_id, reference.get_continuation_activity(), callback
-            )
+            # The SDK's own proactive path: claims naming this bot and a token for the connector; without an
+            # app id (the local stack's anonymous mode), anonymous claims, as for an unsigned incoming activity.
+            continued = reference.get_continuation_activity()
+            if app_id:
+                await self.bot.adapter.continue_conversation(app_id, continued, callback)
+            else:
+                await self.bot.adapter.continue_conversation_with_claims(
+                    ClaimsIdentity(), continued, callback
+                )
         except Exception as e:  # the SDK raises plain exceptions for connector failures
             logger.warning("teams refused an alert card", extra={"error": type(e).__name__})
             raise DeliveryError("Teams did not take the alert message.") from e

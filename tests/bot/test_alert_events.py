@@ -56,7 +56,10 @@ HEALTH = {
         "statusCode": "open",
         "eventRegion": "us-west-2",
         "eventDescription": [
-            {"language": "en_US", "latestDescription": "We are investigating increased error rates for EC2 APIs."}
+            {
+                "language": "en_US",
+                "latestDescription": "We are investigating increased error rates for EC2 APIs.",
+            }
         ],
         "affectedEntities": [{"entityValue": "i-abcd1111"}],
     },
@@ -81,7 +84,9 @@ ECS = {
         "stoppedReason": "Essential container in task exited",
         "stoppedAt": "2026-12-03T13:10:00.512Z",
         "launchType": "FARGATE",
-        "containers": [{"name": "api", "exitCode": 137, "lastStatus": "STOPPED", "reason": "OutOfMemoryError"}],
+        "containers": [
+            {"name": "api", "exitCode": 137, "lastStatus": "STOPPED", "reason": "OutOfMemoryError"}
+        ],
         "version": 5,
     },
 }
@@ -127,20 +132,38 @@ def test_health_event() -> None:
 
 def test_ecs_task_stopped() -> None:
     alert = parse_event(ECS)
-    assert (alert.kind, alert.severity, alert.title, alert.state) == ("task", "high", "service:api", "STOPPED")
+    assert (alert.kind, alert.severity, alert.title, alert.state) == (
+        "task",
+        "high",
+        "service:api",
+        "STOPPED",
+    )
     assert "api exited 137" in alert.reason
-    assert alert.queries[0].startswith("ecs describe-tasks --cluster arn:aws:ecs:us-east-1:444444444444:cluster/dev-cluster")
+    assert alert.queries[0].startswith(
+        "ecs describe-tasks --cluster arn:aws:ecs:us-east-1:444444444444:cluster/dev-cluster"
+    )
 
 
 def test_other_events_are_shown_by_their_detail_type() -> None:
-    event = {**ECS, "source": "aws.codepipeline", "detail-type": "CodePipeline Pipeline Execution State Change"}
+    event = {
+        **ECS,
+        "source": "aws.codepipeline",
+        "detail-type": "CodePipeline Pipeline Execution State Change",
+    }
     alert = parse_event(event)
     assert (alert.kind, alert.title) == ("event", "CodePipeline Pipeline Execution State Change")
 
 
 @pytest.mark.parametrize(
     "body",
-    ["", "not json", "[]", '{"id": "x"}', json.dumps({**ECS, "account": "12"}), json.dumps({**ECS, "detail": []})],
+    [
+        "",
+        "not json",
+        "[]",
+        '{"id": "x"}',
+        json.dumps({**ECS, "account": "12"}),
+        json.dumps({**ECS, "detail": []}),
+    ],
 )
 def test_what_is_not_an_event_is_refused(body: str) -> None:
     with pytest.raises(NotAnEvent):
