@@ -4,9 +4,9 @@ import json
 
 import pytest
 
+from bot.accounts import AccountInfo
 from bot.alerts.events import NotAnEvent, parse_event, parse_message
 from bot.alerts.grammar import SelectionError, parse_selection
-from bot.accounts import AccountInfo
 from tests.fixtures.alerts import alarm_event
 
 GUARDDUTY = {
