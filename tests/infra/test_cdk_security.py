@@ -282,7 +282,9 @@ def test_bridge_role_reaches_only_its_three_tables_with_the_calls_it_makes(synth
 def test_bot_task_role_reaches_only_its_tables_and_the_key(synth: Synthesized) -> None:
     statements = role_statements(synth, "Bot", _role_id(synth, "Bot", "centralops-bot-task"))
     services = {action.split(":")[0] for action in _actions(statements)}
-    assert services == {"dynamodb", "kms", "cognito-idp"}
+    assert services == {"dynamodb", "kms", "cognito-idp", "sqs"}
+    sqs = [s for s in statements if any(a.startswith("sqs:") for a in as_list(s["Action"]))]
+    assert all("CentralOps-Events" in str(s["Resource"]) for s in sqs), "only the alerts queues"
     dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
     assert "dynamodb:DeleteTable" not in _actions(dynamodb)
     assert "ExportsOutputFnGetAttAudit" not in _imports([s["Resource"] for s in dynamodb])

@@ -59,6 +59,8 @@ NOT_WALKED = {
     "CustomVpcRestrictDefaultSGCustomResourceProviderRole": "CDK's own custom resource; CDK grants it",
     "TargetRole": "member-account role: the person's AWS CLI commands, bounded by ReadOnlyAccess",
     "WriteRole": "member-account role: approved commands, bounded by WritePolicyArn",
+    "ForwardRole": "member-account role EventBridge assumes to put alert events on the central bus "
+    "(its one statement: test_cdk_events)",
     "AccessTokenClaimsRole": "Cognito's pre token generation trigger: inline code that calls no AWS API, "
     "and may only write its own logs (test_cdk_security)",
 }
@@ -233,6 +235,11 @@ def code_needs(walk: Walk, workload: Workload) -> Iterator[Need]:
                 # Token exchange (GetDerivedToken) and reading its own client's secret, in the pool it names.
                 assert pools, f"{why}, but its environment names no user pool"
                 yield Need(workload.role, action, tuple(pools), why)
+            elif service == "sqs":
+                # The alerts consumer: its queue, and the dead-letter queue it copies refused events to.
+                queues = sorted(walk.of_type(refs, "AWS::SQS::Queue"))
+                assert queues, f"{why}, but its environment names no queue"
+                yield Need(workload.role, action, tuple(queues), why)
             elif service == "bedrock":
                 model_id = workload.environment[settings.MODEL_ID]
                 model = model_id.split(".", 1)[1] if model_id.split(".", 1)[0] in _GEOGRAPHIES else model_id
