@@ -10,6 +10,7 @@ import sys
 import time
 
 from infra.local import org
+from infra.local.alerts_demo import demo as alerts_demo
 from infra.local.slack_api import render_thread
 from infra.local.slack_console import SlackConsole, Thread
 from infra.local.teams_console import demo as teams_demo
@@ -77,6 +78,7 @@ async def demo(info: org.StackInfo) -> int:
             except TimeoutError as e:
                 failures += 1
                 print(f"» bob clicks Approve\n  no answer: {e}\n", flush=True)
+        failures += await alerts_demo(info, console, DEMO_CHANNEL)
     finally:
         await console.close()
     print("And the same bot in Microsoft Teams:\n", flush=True)

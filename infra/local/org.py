@@ -13,6 +13,7 @@ SLACK_TEAM_ID = "T0CENTRAL"
 TEAMS_TENANT_ID = "00000000-0000-4000-8000-00000000c0de"
 APPROVER_GROUP = "centralops-approvers"
 OPERATOR_GROUP = "centralops-operators"
+ALERTS_ADMIN_GROUP = "centralops-admins"  # may change which alerts a channel gets
 MEMORY_BUCKET = "centralops-agent-memory"
 RUNTIME_AUDIENCE = "centralops-runtime"  # resource server of the agent's hop (aud of Runtime tokens)
 GATEWAY_AUDIENCE = "centralops-gateway"  # resource server of the Gateway's hop (aud of Gateway tokens)
@@ -163,7 +164,7 @@ PEOPLE: tuple[Person, ...] = (
         "bob@example.com",
         "bob@example.com",
         "Demo-Passw0rd!bob",
-        groups=(OPERATOR_GROUP, APPROVER_GROUP),
+        groups=(OPERATOR_GROUP, APPROVER_GROUP, ALERTS_ADMIN_GROUP),
         slack_user_id="U0BOB",
         slack_name="bob",
         teams_aad_id="aad-bob-0002",

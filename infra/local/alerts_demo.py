@@ -1,0 +1,75 @@
+"""The alerts part of ``make demo``: an alarm arrives, someone investigates, the alarm resolves.
+
+Everything takes the production path: bob subscribes the channel with a signed
+slash command; the local alarm simulator (:mod:`infra.local.events`) puts the
+documented event on the production account's bus, from where it reaches the
+central queue and the bot's consumer; alice's Investigate click asks the real
+agent as alice; the OK event edits the same message.
+"""
+
+import asyncio
+import time
+from typing import Any
+
+from infra.local import events, org
+from infra.local.slack_api import render_thread
+from infra.local.slack_console import SlackConsole, Thread
+
+ALARM = "production-errors"
+
+
+async def _alert_message(
+    console: SlackConsole, channel: str, state: str, wait_s: float = 30
+) -> dict[str, Any]:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        for message in await console.channel_messages(channel):
+            if (message.get("metadata") or {}).get(
+                "event_type"
+            ) == "centralops_alert" and f"*{state}*" in str(message.get("blocks")):
+                return message
+        await asyncio.sleep(0.2)
+    raise TimeoutError(f"no {state} alert in the channel within {wait_s:.0f} s")
+
+
+def _show(title: str, text: str) -> None:
+    print(f"» {title}")
+    print("\n".join(f"  {line}" for line in text.splitlines()))
+    print(flush=True)
+
+
+async def demo(info: org.StackInfo, console: SlackConsole, channel: str) -> int:
+    """Play the alert scenario; 0 when every step showed what it should."""
+    production = org.account("production").account_id
+    try:
+        subscribed = await console.slash("bob", "subscribe production alarms here", channel)
+        _show("bob: /aws subscribe production alarms here", subscribed.render())
+        await asyncio.to_thread(
+            events.set_alarm_state,
+            info.moto_url,
+            production,
+            ALARM,
+            "ALARM",
+            "Threshold Crossed: 1 out of the last 1 datapoints [4.0] was >= the threshold (1.0).",
+        )
+        message = await _alert_message(console, channel, "ALARM")
+        _show(f"the alarm {ALARM} in production fires; CentralOps posts it", render_thread([message]))
+        thread = Thread(console, channel, message["ts"], "U0ALICE", "0")
+        investigated = await console.click("alice", thread, "Investigate", wait_s=90)
+        await asyncio.sleep(1.5)  # the second prepared query streams after the first
+        await investigated.refresh()
+        _show("alice clicks Investigate (asked as alice, in the alarm's thread)", investigated.render())
+        await asyncio.to_thread(
+            events.set_alarm_state,
+            info.moto_url,
+            production,
+            ALARM,
+            "OK",
+            "Threshold Crossed: back below 1.0.",
+        )
+        resolved = await _alert_message(console, channel, "OK")
+        _show("the alarm resolves: the same message is edited", render_thread([resolved]))
+    except (TimeoutError, LookupError) as e:
+        print(f"  the alert scenario stopped: {e}\n", flush=True)
+        return 1
+    return 0
