@@ -50,6 +50,12 @@ def _utc(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _one_line(text: str) -> str:
+    """Runs of whitespace (line breaks too) as one space, keeping a leading or trailing one."""
+    inner = " ".join(text.split())
+    return (" " if text[:1].isspace() else "") + inner + (" " if text[-1:].isspace() else "")
+
+
 def _rich(*parts: tuple[str, bool]) -> dict[str, Any]:
     """A ``rich_text`` block of literal text (``(text, bold)`` parts): shown exactly as written."""
     elements = [
@@ -92,8 +98,8 @@ def alert_blocks(view: AlertView) -> list[dict[str, Any]]:
     facts = [(k, v) for k, v in a.facts if v]
     if facts:
         parts: list[tuple[str, bool]] = []
-        for k, v in facts:
-            parts += [(f"{k}: ", True), (f"{v}   ", False)]
+        for i, (k, v) in enumerate(facts):
+            parts += [(f"{' · ' if i else ''}{k}: ", True), (v, False)]
         blocks.append(_rich(*parts))
     notes = [f"{mrkdwn(_utc(a.time.timestamp()))}"]
     if view.environment:

@@ -56,8 +56,10 @@ async def demo(info: org.StackInfo, console: SlackConsole, channel: str) -> int:
         _show(f"the alarm {ALARM} in production fires; CentralOps posts it", render_thread([message]))
         thread = Thread(console, channel, message["ts"], "U0ALICE", "0")
         investigated = await console.click("alice", thread, "Investigate", wait_s=90)
-        await asyncio.sleep(1.5)  # the second prepared query streams after the first
-        await investigated.refresh()
+        deadline = time.monotonic() + 90
+        while len(investigated.answers()) < 2 and time.monotonic() < deadline:  # two prepared queries
+            await asyncio.sleep(0.3)
+            await investigated.refresh()
         _show("alice clicks Investigate (asked as alice, in the alarm's thread)", investigated.render())
         await asyncio.to_thread(
             events.set_alarm_state,
