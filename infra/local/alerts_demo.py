@@ -18,18 +18,42 @@ from infra.local.slack_console import SlackConsole, Thread
 ALARM = "production-errors"
 
 
-async def _alert_message(
-    console: SlackConsole, channel: str, state: str, wait_s: float = 30
+async def alert_message(
+    console: SlackConsole, channel: str, state: str, name: str = ALARM, wait_s: float = 30
 ) -> dict[str, Any]:
+    """The channel's alert message for alarm ``name`` once it shows ``state``."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         for message in await console.channel_messages(channel):
-            if (message.get("metadata") or {}).get(
-                "event_type"
-            ) == "centralops_alert" and f"*{state}*" in str(message.get("blocks")):
+            shown = str(message.get("blocks"))
+            alert = (message.get("metadata") or {}).get("event_type") == "centralops_alert"
+            if alert and f"*{state}*" in shown and name in shown:
                 return message
         await asyncio.sleep(0.2)
-    raise TimeoutError(f"no {state} alert in the channel within {wait_s:.0f} s")
+    raise TimeoutError(f"no {state} alert for {name} in the channel within {wait_s:.0f} s")
+
+
+async def alarm(info: org.StackInfo, console: SlackConsole, words: list[str], channel: str) -> Thread:
+    """``:alarm <account> <alarm> <STATE>`` of ``make chat``: the alert's thread once the bot shows it.
+
+    Raises:
+        LookupError: The words do not name an account, an alarm and a state.
+    """
+    account = next((a for a in org.ACCOUNTS if len(words) == 3 and words[0] in (a.name, a.account_id)), None)
+    if account is None or words[2].upper() not in ("ALARM", "OK", "INSUFFICIENT_DATA"):
+        raise LookupError("usage: :alarm <account> <alarm name> <ALARM|OK|INSUFFICIENT_DATA>")
+    state = words[2].upper()
+    await asyncio.to_thread(
+        events.set_alarm_state,
+        info.moto_url,
+        account.account_id,
+        words[1],
+        state,
+        f"Set to {state} from the chat console.",
+    )
+    message = await alert_message(console, channel, state, words[1])
+    thread = Thread(console, channel, message["ts"], "U0ALICE", "0")
+    return await thread.refresh()
 
 
 def _show(title: str, text: str) -> None:
@@ -52,7 +76,7 @@ async def demo(info: org.StackInfo, console: SlackConsole, channel: str) -> int:
             "ALARM",
             "Threshold Crossed: 1 out of the last 1 datapoints [4.0] was >= the threshold (1.0).",
         )
-        message = await _alert_message(console, channel, "ALARM")
+        message = await alert_message(console, channel, "ALARM")
         _show(f"the alarm {ALARM} in production fires; CentralOps posts it", render_thread([message]))
         thread = Thread(console, channel, message["ts"], "U0ALICE", "0")
         investigated = await console.click("alice", thread, "Investigate", wait_s=90)
@@ -69,7 +93,7 @@ async def demo(info: org.StackInfo, console: SlackConsole, channel: str) -> int:
             "OK",
             "Threshold Crossed: back below 1.0.",
         )
-        resolved = await _alert_message(console, channel, "OK")
+        resolved = await alert_message(console, channel, "OK")
         _show("the alarm resolves: the same message is edited", render_thread([resolved]))
     except (TimeoutError, LookupError) as e:
         print(f"  the alert scenario stopped: {e}\n", flush=True)
