@@ -18,10 +18,12 @@ findings, AWS Health events and stopped ECS tasks (plus any patterns in the
 import json
 from typing import Any
 
-from aws_cdk import BootstraplessSynthesizer, CfnOutput, CfnParameter, Duration, Stack
+import jsii
+from aws_cdk import BootstraplessSynthesizer, CfnOutput, CfnParameter, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -67,6 +69,24 @@ def _pattern(raw: dict[str, Any]) -> events.EventPattern:
     )
 
 
+@jsii.implements(events.IRuleTarget)
+class _QueueTarget:
+    """The queue as the rule's target, with the dead-letter queue and a day of retries."""
+
+    def __init__(self, queue: sqs.IQueue, dead_letters: sqs.IQueue) -> None:
+        self.queue = queue
+        self.dead_letters = dead_letters
+
+    def bind(self, _rule: events.IRule, _id: str | None = None) -> events.RuleTargetConfig:
+        return events.RuleTargetConfig(
+            arn=self.queue.queue_arn,
+            dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self.dead_letters.queue_arn),
+            retry_policy=events.CfnRule.RetryPolicyProperty(
+                maximum_retry_attempts=20, maximum_event_age_in_seconds=24 * 3600
+            ),
+        )
+
+
 class EventsStack(Stack):
     """The central bus, the queue the bot consumes and its dead-letter queue.
 
@@ -99,12 +119,23 @@ class EventsStack(Stack):
                     resources=[self.bus.event_bus_arn],
                 )
             )
+        # Events from member accounts are data about them: encrypted with a key of this stack, which
+        # EventBridge may use for this stack's rule only.
+        self.key = kms.Key(
+            self,
+            "Key",
+            alias=f"alias/{config.prefix}-alerts",
+            description="CentralOps: the alerts queue and its dead-letter queue",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
         self.dead_letters = sqs.Queue(
             self,
             "DeadLetters",
             queue_name=f"{config.prefix}-alerts-dlq",
             retention_period=Duration.days(14),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key,
             enforce_ssl=True,
         )
         acknowledge(self.dead_letters, "AwsSolutions-SQS3", "This queue is the dead-letter queue itself.")
@@ -114,7 +145,8 @@ class EventsStack(Stack):
             queue_name=f"{config.prefix}-alerts",
             visibility_timeout=VISIBILITY,
             retention_period=Duration.days(4),
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key,
             enforce_ssl=True,
             dead_letter_queue=sqs.DeadLetterQueue(max_receive_count=MAX_RECEIVES, queue=self.dead_letters),
         )
@@ -122,17 +154,39 @@ class EventsStack(Stack):
         self.rule = events.Rule(
             self,
             "ToBot",
+            rule_name=f"{config.prefix}-alerts-to-bot",
             event_bus=self.bus,
             description="CentralOps: events of registered member accounts to the bot's queue",
             event_pattern=events.EventPattern(account=members or [self.account]),
-            targets=[
-                targets.SqsQueue(
-                    self.queue,
-                    dead_letter_queue=self.dead_letters,
-                    retry_attempts=20,
-                    max_event_age=Duration.hours(24),
+        )
+        # The target is declared here rather than with targets.SqsQueue, which leaves the queue policy
+        # and the key policy without a source condition for an encrypted queue.
+        self.rule.add_target(_QueueTarget(self.queue, self.dead_letters))
+        # The rule's ARN written out, not referenced: the key policy naming the rule would otherwise
+        # depend on the rule, which depends on the queue, which depends on the key.
+        rule_arn = self.format_arn(
+            service="events",
+            resource="rule",
+            resource_name=f"{bus_name(config)}/{config.prefix}-alerts-to-bot",
+        )
+        only_this_rule = {"ArnEquals": {"aws:SourceArn": rule_arn}}
+        events_principal = iam.ServicePrincipal("events.amazonaws.com")
+        for queue in (self.queue, self.dead_letters):
+            queue.add_to_resource_policy(
+                iam.PolicyStatement(
+                    principals=[events_principal],
+                    actions=["sqs:SendMessage"],
+                    resources=[queue.queue_arn],
+                    conditions=only_this_rule,
                 )
-            ],
+            )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[events_principal],
+                actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                resources=["*"],
+                conditions=only_this_rule,
+            )
         )
         CfnOutput(
             self, "AlertsBusArn", value=self.bus.event_bus_arn, description="Target of the member rules"
@@ -153,6 +207,10 @@ class EventsStack(Stack):
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.dead_letters.queue_arn])
+        )
+        # Receiving decrypts; copying a refused message to the dead-letter queue encrypts.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[self.key.key_arn])
         )
         self.registry.grant_table(
             role,

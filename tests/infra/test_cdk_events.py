@@ -43,7 +43,11 @@ def test_the_rule_sends_registered_accounts_events_to_the_queue_with_a_dead_lett
         "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
         "maxReceiveCount": 5,
     }
-    assert queue["SqsManagedSseEnabled"] is True and queue["VisibilityTimeout"] >= 120
+    key_id = _logical(synth, "Events", "AWS::KMS::Key", "Key")
+    assert queue["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]} and queue["VisibilityTimeout"] >= 120
+    key_policy = synth.template("Events")["Resources"][key_id]["Properties"]["KeyPolicy"]["Statement"]
+    (events_use,) = [s for s in key_policy if s.get("Principal") == {"Service": "events.amazonaws.com"}]
+    assert "aws:SourceArn" in json.dumps(events_use["Condition"]) and "kms:*" not in events_use["Action"]
     # EventBridge may send to the queue only for this rule.
     for policy in synth.resources("Events", "AWS::SQS::QueuePolicy").values():
         for s in policy["Properties"]["PolicyDocument"]["Statement"]:
