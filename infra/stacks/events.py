@@ -25,6 +25,7 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
+from aws_cdk.interfaces.aws_events import IRuleRef
 from constructs import Construct
 
 from centralops import settings
@@ -77,7 +78,9 @@ class _QueueTarget:
         self.queue = queue
         self.dead_letters = dead_letters
 
-    def bind(self, _rule: events.IRule, _id: str | None = None) -> events.RuleTargetConfig:
+    def bind(self, rule: IRuleRef, id: str | None = None) -> events.RuleTargetConfig:
+        """The target's configuration (the rule and id are not needed)."""
+        del rule, id
         return events.RuleTargetConfig(
             arn=self.queue.queue_arn,
             dead_letter_config=events.CfnRule.DeadLetterConfigProperty(arn=self.dead_letters.queue_arn),
