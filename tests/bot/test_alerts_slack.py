@@ -1,8 +1,11 @@
 """Alerts in Slack, end to end through the real Bolt app, the Slack stand-in, moto's SQS and DynamoDB."""
 
+import asyncio
 import json
+from collections.abc import Callable
 
 from centralops import events
+from infra.local.slack_console import Thread
 from tests.fixtures.alerts import (
     CHANNEL,
     PRODUCTION,
@@ -13,6 +16,16 @@ from tests.fixtures.alerts import (
 )
 from tests.fixtures.alerts import alerts_slack as alerts_slack
 from tests.fixtures.slack_stack import slack_cognito as slack_cognito
+
+
+async def until(done: Callable[[], bool], thread: Thread, wait_s: float = 30) -> None:
+    """Refresh ``thread`` until ``done()``."""
+    for _ in range(int(wait_s / 0.1)):
+        if done():
+            return
+        await asyncio.sleep(0.1)
+        await thread.refresh()
+    raise TimeoutError(thread.render())
 
 
 async def subscribe(stack: AlertsStack, text: str = "production alarms here", channel: str = CHANNEL) -> str:
@@ -164,10 +177,9 @@ async def test_investigate_asks_as_the_clicker_in_the_alarm_thread(alerts_slack:
     alerts_slack.put(alarm_event())
     await alerts_slack.drain()
     (message,) = alert_messages(await alerts_slack.console.channel_messages(CHANNEL))
-    from infra.local.slack_console import Thread
-
     thread = Thread(alerts_slack.console, CHANNEL, message["ts"], "U0ALICE", "0")
     after = await alerts_slack.console.click("alice", thread, "Investigate")
+    await until(lambda: len(after.answers()) >= 2, after)  # two prepared queries, one after the other
     prompts = [i.body["prompt"] for i in alerts_slack.runtime.invocations]
     assert prompts[0] == (
         f"run aws cloudwatch describe-alarms --alarm-names prod-billing-errors --region us-east-1 in {PRODUCTION}"
@@ -196,8 +208,6 @@ async def test_investigate_by_someone_without_entitlement_gets_the_usual_refusal
         f"run aws cloudwatch describe-alarms --alarm-names prod-billing-errors --region us-east-1 in {PRODUCTION}",
         [events.error("not_entitled", refusal), events.done("s")],
     )
-    from infra.local.slack_console import Thread
-
     thread = Thread(alerts_slack.console, CHANNEL, message["ts"], "U0DAVE", "0")
     after = await alerts_slack.console.click("dave", thread, "Investigate")
     # Dave is in no group: production is not his to query, and the agent answers as for any question.
@@ -213,8 +223,6 @@ async def test_a_forged_or_foreign_button_value_does_nothing(alerts_slack: Alert
     alerts_slack.put(alarm_event())
     await alerts_slack.drain()
     (message,) = alert_messages(await alerts_slack.console.channel_messages(CHANNEL))
-    from infra.local.slack_console import Thread
-
     thread = Thread(alerts_slack.console, CHANNEL, message["ts"], "U0ALICE", "0")
     forged = "msg#slack#T0CENTRAL#C0OTHER#" + "0" * 32
     after = await alerts_slack.console.click("alice", thread, "Investigate", value=forged)
@@ -227,8 +235,6 @@ async def test_mute_keeps_the_message_current_and_needs_entitlement(alerts_slack
     alerts_slack.put(alarm_event())
     await alerts_slack.drain()
     (message,) = alert_messages(await alerts_slack.console.channel_messages(CHANNEL))
-    from infra.local.slack_console import Thread
-
     thread = Thread(alerts_slack.console, CHANNEL, message["ts"], "U0DAVE", "0")
     refused = await alerts_slack.console.click("dave", thread, "Mute 1 h")
     assert "cannot mute" in refused.ephemeral[-1]["text"]
@@ -250,8 +256,6 @@ async def test_hostile_alarm_names_and_reasons_stay_data(alerts_slack: AlertsSta
     ]
     assert all("<!channel>" not in t for t in mrkdwn)
     assert "<!channel>" not in message["text"]
-    from infra.local.slack_console import Thread
-
     thread = Thread(alerts_slack.console, CHANNEL, message["ts"], "U0ALICE", "0")
     await alerts_slack.console.click("alice", thread, "Investigate")
     # The name cannot be put into a command safely: no query carries it; the metric query still runs.
