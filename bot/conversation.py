@@ -85,6 +85,8 @@ class Conversation:
         prefix: How help texts address the bot when the renderer does not say (``/aws``).
     """
 
+    alerts: AlertCommandsPort | None = None  # set by bot.alerts.setup_alerts
+
     def __init__(
         self,
         *,
@@ -101,7 +103,6 @@ class Conversation:
         self.accounts = accounts
         self.history = history
         self.approver_group = approver_group
-        self.alerts: AlertCommandsPort | None = None  # set by bot.alerts.setup_alerts
 
     async def handle(self, request: ChatRequest, renderer: Renderer, *, prefix: str = "/aws") -> None:
         """Answer one message; every failure ends as a message the person can act on."""

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 REGION = "us-east-1"
 CENTRAL_ACCOUNT_ID = "123456789012"
 SLACK_TEAM_ID = "T0CENTRAL"
+ALERTS_ADMIN_GROUP = "centralops-admins"  # may change which alerts a channel gets
 TEAMS_TENANT_ID = "00000000-0000-4000-8000-00000000c0de"
 APPROVER_GROUP = "centralops-approvers"
 OPERATOR_GROUP = "centralops-operators"
-ALERTS_ADMIN_GROUP = "centralops-admins"  # may change which alerts a channel gets
 MEMORY_BUCKET = "centralops-agent-memory"
 RUNTIME_AUDIENCE = "centralops-runtime"  # resource server of the agent's hop (aud of Runtime tokens)
 GATEWAY_AUDIENCE = "centralops-gateway"  # resource server of the Gateway's hop (aud of Gateway tokens)

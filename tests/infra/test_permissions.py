@@ -235,11 +235,6 @@ def code_needs(walk: Walk, workload: Workload) -> Iterator[Need]:
                 # Token exchange (GetDerivedToken) and reading its own client's secret, in the pool it names.
                 assert pools, f"{why}, but its environment names no user pool"
                 yield Need(workload.role, action, tuple(pools), why)
-            elif service == "sqs":
-                # The alerts consumer: its queue, and the dead-letter queue it copies refused events to.
-                queues = sorted(walk.of_type(refs, "AWS::SQS::Queue"))
-                assert queues, f"{why}, but its environment names no queue"
-                yield Need(workload.role, action, tuple(queues), why)
             elif service == "bedrock":
                 model_id = workload.environment[settings.MODEL_ID]
                 model = model_id.split(".", 1)[1] if model_id.split(".", 1)[0] in _GEOGRAPHIES else model_id
@@ -250,6 +245,11 @@ def code_needs(walk: Walk, workload: Workload) -> Iterator[Need]:
                 yield Need(
                     workload.role, action, (f"arn:aws:bedrock:{region}::foundation-model/{model}",), why
                 )
+            elif service == "sqs":
+                # The alerts consumer: its queue, and the dead-letter queue it copies refused events to.
+                queues = sorted(walk.of_type(refs, "AWS::SQS::Queue"))
+                assert queues, f"{why}, but its environment names no queue"
+                yield Need(workload.role, action, tuple(queues), why)
             else:
                 raise AssertionError(f"{why}: the walk has no resource rule for {action}; add one")
 
