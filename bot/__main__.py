@@ -5,6 +5,7 @@ import sys
 
 from aiohttp import web
 
+from bot.alerts.setup import setup_alerts
 from bot.auth_routes import setup_auth_routes
 from bot.config import BotConfig
 from bot.identity import IdentityLink, IdentityService
@@ -38,8 +39,10 @@ def create_app(config: BotConfig | None = None) -> web.Application:
 
     setup_auth_routes(app, identity, email_lookup=email_lookup, on_linked=on_linked)
     teams = TeamsConfig.from_env()
-    if teams.enabled:
-        setup_teams(app, app[CONVERSATION_KEY], teams, guard=app[IDEMPOTENCY_KEY])
+    teams_bot = (
+        setup_teams(app, app[CONVERSATION_KEY], teams, guard=app[IDEMPOTENCY_KEY]) if teams.enabled else None
+    )
+    setup_alerts(app, app[CONVERSATION_KEY], teams_bot=teams_bot)
     return app
 
 

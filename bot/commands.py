@@ -4,7 +4,10 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-Kind = Literal["help", "login", "logout", "whoami", "accounts", "run", "ask", "usage", "multiline_run"]
+Kind = Literal[
+    "help", "login", "logout", "whoami", "accounts", "run", "ask", "usage", "multiline_run",
+    "subscribe", "unsubscribe", "subscriptions",
+]  # fmt: skip
 
 _RUN = re.compile(
     r"^run\s+(?P<cli>.+?)\s+(?:in|--account)\s+(?P<account>[\w.,-]+)\s*$", re.IGNORECASE | re.DOTALL
@@ -18,7 +21,9 @@ _WORDS: dict[str, Kind] = {
     "unlink": "logout",
     "whoami": "whoami",
     "accounts": "accounts",
+    "subscriptions": "subscriptions",
 }
+_ALERT_WORDS: tuple[Kind, ...] = ("subscribe", "unsubscribe")
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,9 @@ def parse(text: str) -> Command:
     word = cleaned.lower()
     if word in _WORDS:
         return Command(_WORDS[word], cleaned)
+    first, _, rest = cleaned.partition(" ")
+    if first.lower() in _ALERT_WORDS:
+        return Command(first.lower(), rest)  # type: ignore[arg-type]
     if word == "run" or word.startswith("run "):
         if any(c in text.strip() for c in "\n\r\u2028\u2029\x0b\x0c\x85"):
             # Joining the lines would run a command nobody typed on one line.
@@ -69,6 +77,8 @@ def help_text(prefix: str) -> str:
         f"• `{p} accounts` — the accounts you may query\n"
         f"• `{p} login` / `{p} logout` — link or unlink your CentralOps identity\n"
         f"• `{p} whoami` — the identity you are linked to\n"
+        f"• `{p} subscribe production alarms here` / `{p} unsubscribe …` / `{p} subscriptions` — "
+        "this channel's alerts (changing them needs the alerts admin group)\n"
         "Mention me in a channel or a thread, or write to me directly; a reply in the same thread "
         "continues the conversation."
     )

@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bot import metrics
 from bot.accounts import AccountDirectory
@@ -41,6 +41,16 @@ from centralops.platforms import login_command
 logger = logging.getLogger(__name__)
 
 RendererFactory = Callable[[ChatPlace, ChatUser], Renderer]
+
+
+class AlertCommandsPort(Protocol):
+    """The alerts part of the core (``bot.alerts.manage.AlertCommands``)."""
+
+    async def command(
+        self, kind: str, text: str, who: ChatUser, where: ChatPlace, renderer: Renderer, prefix: str
+    ) -> None:
+        """``subscribe …``, ``unsubscribe …`` or ``subscriptions``."""
+        ...
 
 
 @dataclass
@@ -78,6 +88,8 @@ class Conversation:
         approver_group: Cognito group allowed to decide approvals.
         files: Reads full fan-out results for ``file`` events; without it they are described, not attached.
     """
+
+    alerts: AlertCommandsPort | None = None  # set by bot.alerts.setup_alerts
 
     def __init__(
         self,
@@ -131,6 +143,13 @@ class Conversation:
                 await renderer.notice(await self._whoami_text(who, prefix))
             elif cmd.kind == "accounts":
                 await self._accounts(who, renderer, prefix)
+            elif cmd.kind in ("subscribe", "unsubscribe", "subscriptions"):
+                if self.alerts is None:
+                    await renderer.notice(
+                        "Alerts are not set up in this CentralOps. Ask your administrators."
+                    )
+                else:
+                    await self.alerts.command(cmd.kind, cmd.text, who, request.where, renderer, prefix)
             else:
                 prompt = f"run {cmd.cli} in {cmd.account}" if cmd.kind == "run" else cmd.text
                 await self._ask(request, prompt, renderer, prefix)

@@ -101,6 +101,16 @@ TEAMS_TENANT_ID = "CENTRALOPS_TEAMS_TENANT_ID"  # the app registration's Entra t
 TEAMS_ANONYMOUS = "CENTRALOPS_TEAMS_ANONYMOUS"  # "true" accepts unsigned activities: local stack only
 TEAMS_UPDATE_INTERVAL_S = "CENTRALOPS_TEAMS_UPDATE_INTERVAL_S"  # shortest gap between channel message updates
 
+# Alerts (events from member accounts, through the central bus and its queue)
+ALERTS_QUEUE_URL = "CENTRALOPS_ALERTS_QUEUE_URL"  # unset: the bot consumes no events
+ALERTS_DEAD_LETTER_URL = "CENTRALOPS_ALERTS_DEAD_LETTER_URL"
+ALERTS_TABLE = "CENTRALOPS_ALERTS_TABLE"
+ALERTS_ADMIN_GROUP = "CENTRALOPS_ALERTS_ADMIN_GROUP"  # may change a channel's subscriptions
+ALERTS_PER_MINUTE = (
+    "CENTRALOPS_ALERTS_PER_MINUTE"  # new alert messages per channel and minute; more are grouped
+)
+ALERTS_WAIT_S = "CENTRALOPS_ALERTS_WAIT_S"  # SQS long-poll wait
+
 # Logging
 LOG_FORMAT = "CENTRALOPS_LOG_FORMAT"  # "json" (default) or "text"
 LOG_LEVEL = "CENTRALOPS_LOG_LEVEL"

@@ -21,6 +21,7 @@ from infra.stacks.bot import BotStack
 from infra.stacks.bridge import BridgeStack
 from infra.stacks.cognito import CognitoStack
 from infra.stacks.config import DeploymentConfig
+from infra.stacks.events import EventsStack, MemberEventsStack
 from infra.stacks.gateway import GatewayStack
 from infra.stacks.images import ImagesStack
 from infra.stacks.member import MemberRoleStack
@@ -62,12 +63,15 @@ class Deployment:
     bot: BotStack | None
     member: MemberRoleStack
     observability: ObservabilityStack
+    events: EventsStack | None = None
+    member_events: MemberEventsStack | None = None
 
     @property
     def stacks(self) -> list[Stack]:
         """Every stack that was built."""
         built = [self.registry, self.cognito, self.images, self.bridge, self.gateway, self.runtime, self.bot]
-        return [stack for stack in [*built, self.member, self.observability] if stack is not None]
+        alerts = [self.events, self.member_events]
+        return [stack for stack in [*built, self.member, self.observability, *alerts] if stack is not None]
 
 
 def stack_name(config: DeploymentConfig, part: str) -> str:
@@ -129,9 +133,15 @@ def build(app: App) -> Deployment:
         bot=bot,
         **common,
     )
+    alerts = EventsStack(app, stack_name(config, "Events"), registry=registry, **common)
+    if bot is not None:
+        for key, value in alerts.connect_bot(bot.service.task_definition.task_role).items():
+            bot.service.task_definition.default_container.add_environment(key, value)  # type: ignore[union-attr]
+    member_events = MemberEventsStack(app, stack_name(config, "MemberEvents"), config=config)
     deployment = Deployment(
-        app, config, registry, cognito, images, bridge, gateway, runtime, bot, member, observability
-    )
+        app, config, registry, cognito, images, bridge, gateway, runtime, bot, member, observability,
+        alerts, member_events,
+    )  # fmt: skip
     for stack in deployment.stacks:
         Tags.of(stack).add("application", "centralops")
         Tags.of(stack).add("centralops:deployment", config.prefix)

@@ -29,8 +29,9 @@ APPROVALS = TableSpec("approvals", "approval_id", settings.APPROVALS_TABLE, ttl_
 AUDIT = TableSpec("audit", "audit_id", settings.AUDIT_TABLE)
 IDEMPOTENCY = TableSpec("idempotency", "key", settings.IDEMPOTENCY_TABLE, ttl_attribute="ttl")
 MEMORY = TableSpec("memory", "thread_id", settings.MEMORY_TABLE, ttl_attribute="ttl")
+ALERTS = TableSpec("alerts", "key", settings.ALERTS_TABLE, ttl_attribute="ttl")
 
-ALL_TABLES = (ACCOUNTS, IDENTITY_LINKS, OAUTH_STATES, APPROVALS, AUDIT, IDEMPOTENCY, MEMORY)
+ALL_TABLES = (ACCOUNTS, IDENTITY_LINKS, OAUTH_STATES, APPROVALS, AUDIT, IDEMPOTENCY, MEMORY, ALERTS)
 
 
 def table_name(spec: TableSpec, prefix: str = "centralops") -> str:

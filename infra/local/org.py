@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 REGION = "us-east-1"
 CENTRAL_ACCOUNT_ID = "123456789012"
 SLACK_TEAM_ID = "T0CENTRAL"
+ALERTS_ADMIN_GROUP = "centralops-admins"  # may change which alerts a channel gets
 TEAMS_TENANT_ID = "00000000-0000-4000-8000-00000000c0de"
 APPROVER_GROUP = "centralops-approvers"
 OPERATOR_GROUP = "centralops-operators"
@@ -164,7 +165,7 @@ PEOPLE: tuple[Person, ...] = (
         "bob@example.com",
         "bob@example.com",
         "Demo-Passw0rd!bob",
-        groups=(OPERATOR_GROUP, APPROVER_GROUP),
+        groups=(OPERATOR_GROUP, APPROVER_GROUP, ALERTS_ADMIN_GROUP),
         slack_user_id="U0BOB",
         slack_name="bob",
         teams_aad_id="aad-bob-0002",

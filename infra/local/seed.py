@@ -369,7 +369,7 @@ def _create_cognito(
         SupportedIdentityProviders=["COGNITO"],
         ReadAttributes=["email", "email_verified"],  # ID tokens carry both, as Cognito's defaults do
     )["UserPoolClient"]["ClientId"]
-    for group in (org.OPERATOR_GROUP, org.APPROVER_GROUP):
+    for group in sorted({org.OPERATOR_GROUP, org.APPROVER_GROUP, *(g for p in org.PEOPLE for g in p.groups)}):
         idp.create_group(UserPoolId=pool, GroupName=group)
     refresh: dict[str, str] = {}
     for person in org.PEOPLE:

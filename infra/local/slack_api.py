@@ -643,6 +643,7 @@ async def health(_: web.Request) -> web.Response:
 
 
 _EMOJI = {
+    ":rotating_light:": "🚨",
     ":white_check_mark:": "✓",
     ":x:": "✗",
     ":hourglass_flowing_sand:": "…",
@@ -675,6 +676,8 @@ def _block_lines(block: dict[str, Any]) -> list[str]:
         return ["  ".join(f"[{(e.get('text') or {}).get('text', '?')}]" for e in block.get("elements", []))]
     if kind == "divider":
         return ["─" * 20]
+    if kind == "rich_text":
+        return [_cell_text(block)]
     if kind == "table":
         # Slack draws the table block as a grid; the first row is the header.
         rows = [[_cell_text(c) for c in row] for row in block.get("rows") or []]

@@ -25,6 +25,7 @@ import httpx
 
 from centralops import settings
 from centralops.errors import CentralOpsError
+from infra.local import events as local_events
 from infra.local import org, seed
 from infra.local.payload_checks import CHECKS_FILE_ENV
 
@@ -169,7 +170,7 @@ class LocalStack:
             bot_url = self.url(self.ports.bot)
             seeded = seed.seed(moto_url, callback_url=f"{bot_url}/auth/callback")
             self.info = self._info(seeded)
-            env = self._env(self.info)
+            env = {**self._env(self.info), **local_events.wire(moto_url).env()}  # alerts: bus, queue, rules
             for spec in self._services(seeded):
                 self._spawn(spec.name, list(spec.args), spec.health_url, env)
             self._wait_healthy(self.processes[1:])
@@ -311,6 +312,8 @@ class LocalStack:
                 settings.SLACK_SIGNING_SECRET: info.slack_signing_secret,
                 settings.SLACK_API_URL: info.slack_api_url,
                 settings.APPROVER_GROUP: org.APPROVER_GROUP,
+                settings.ALERTS_ADMIN_GROUP: org.ALERTS_ADMIN_GROUP,
+                settings.ALERTS_WAIT_S: "2",  # short long-polls: the local stack stops quickly
                 settings.TEAMS_ANONYMOUS: "true",  # the local Connector stand-in signs nothing
                 settings.LOG_FORMAT: "text",
             }

@@ -24,7 +24,7 @@ def synth() -> Synthesized:
 
 def test_cfn_lint_reports_no_error_in_any_template(synth: Synthesized) -> None:
     paths = [str(path) for path in synth.paths.values()]
-    assert len(paths) == 9
+    assert len(paths) == 11
     result = subprocess.run(
         [str(CFN_LINT), "--format", "json", *paths],
         capture_output=True,

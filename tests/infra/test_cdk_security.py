@@ -292,7 +292,9 @@ def test_bridge_role_reaches_only_its_three_tables_with_the_calls_it_makes(synth
 def test_bot_task_role_reaches_only_its_tables_and_the_key(synth: Synthesized) -> None:
     statements = role_statements(synth, "Bot", _role_id(synth, "Bot", "centralops-bot-task"))
     services = {action.split(":")[0] for action in _actions(statements)}
-    assert services == {"dynamodb", "kms", "cognito-idp", "s3"}
+    assert services == {"dynamodb", "kms", "cognito-idp", "s3", "sqs"}
+    sqs = [s for s in statements if any(a.startswith("sqs:") for a in as_list(s["Action"]))]
+    assert all("CentralOps-Events" in str(s["Resource"]) for s in sqs), "only the alerts queues"
     s3 = [s for s in statements if any(a.startswith("s3:") for a in as_list(s["Action"]))]
     assert _actions(s3) == {"s3:GetObject"}  # only reads the full results it attaches to threads
     assert all("Results" in _imports(s["Resource"]) and "results/*" in json.dumps(s["Resource"]) for s in s3)

@@ -44,7 +44,7 @@ def test_synth_makes_no_lookup_and_builds_the_bot_behind_its_certificate(
         monkeypatch.setenv(name, value)
     synth = synthesize(WITHOUT_LOCATION, tmp_path, nag=False)
     assert "missing" not in _manifest(tmp_path), "synthesis asked for a context lookup"
-    assert len(synth.templates) == 9  # with CentralOps-Observability
+    assert len(synth.templates) == 11  # with CentralOps-Observability, -Events and -MemberEvents
     subnets = synth.resources("Bot", "AWS::EC2::Subnet").values()
     zones = {json.dumps(subnet["Properties"]["AvailabilityZone"]) for subnet in subnets}
     assert zones == {json.dumps({"Fn::Select": [i, {"Fn::GetAZs": ""}]}) for i in range(2)}

@@ -52,6 +52,8 @@ NOT_WALKED = {
     "CustomVpcRestrictDefaultSGCustomResourceProviderRole": "CDK's own custom resource; CDK grants it",
     "TargetRole": "member-account role: the person's AWS CLI commands, bounded by ReadOnlyAccess",
     "WriteRole": "member-account role: approved commands, bounded by WritePolicyArn",
+    "ForwardRole": "member-account role EventBridge assumes to put alert events on the central bus "
+    "(its one statement: test_cdk_events)",
     "AccessTokenClaimsRole": "Cognito's pre token generation trigger: inline code that calls no AWS API, "
     "and may only write its own logs (test_cdk_security)",
 }
@@ -245,6 +247,11 @@ def code_needs(walk: Walk, workload: Workload) -> Iterator[Need]:
                 yield Need(
                     workload.role, action, (f"arn:aws:bedrock:{region}::foundation-model/{model}",), why
                 )
+            elif service == "sqs":
+                # The alerts consumer: its queue, and the dead-letter queue it copies refused events to.
+                queues = sorted(walk.of_type(refs, "AWS::SQS::Queue"))
+                assert queues, f"{why}, but its environment names no queue"
+                yield Need(workload.role, action, tuple(queues), why)
             else:
                 raise AssertionError(f"{why}: the walk has no resource rule for {action}; add one")
 

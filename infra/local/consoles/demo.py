@@ -10,6 +10,8 @@ import sys
 import time
 
 from infra.local import org
+from infra.local.alerts_demo import alarm
+from infra.local.alerts_demo import demo as alerts_demo
 from infra.local.consoles.slack import SlackConsole, Thread
 from infra.local.consoles.teams import demo as teams_demo
 from infra.local.slack_api import render_thread
@@ -23,7 +25,8 @@ Type what you would type in Slack:
   <question>             an @mention of the bot in the current thread (a follow-up continues it)
 Console commands:
   :as <name>             speak as another demo user (alice, bob, carol, dave)
-  :click <label>         click a button of the current thread (Approve, Deny, a follow-up…)
+  :click <label>         click a button of the current thread (Approve, Deny, a follow-up, Investigate…)
+  :alarm <account> <alarm> <ALARM|OK>   an alarm changes state (after `/aws subscribe production alarms here` as bob)
   :new                   start a new thread
   :quit                  stop
 """
@@ -77,6 +80,7 @@ async def demo(info: org.StackInfo) -> int:
             except TimeoutError as e:
                 failures += 1
                 print(f"» bob clicks Approve\n  no answer: {e}\n", flush=True)
+        failures += await alerts_demo(info, console, DEMO_CHANNEL)
     finally:
         await console.close()
     print("And the same bot in Microsoft Teams:\n", flush=True)
@@ -122,7 +126,9 @@ async def chat(info: org.StackInfo) -> int:
                 if line == ":new":
                     thread = None
                     continue
-                if line.startswith(":click "):
+                if line.startswith(":alarm "):
+                    thread = await alarm(info, console, line[7:].split(), DEMO_CHANNEL)
+                elif line.startswith(":click "):
                     if thread is None:
                         print("There is no thread yet: ask something first.")
                         continue

@@ -1,0 +1,1 @@
+"""Alerts: events from member accounts in subscribed channels, with Investigate and Mute."""
