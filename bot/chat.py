@@ -9,7 +9,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from centralops.events import Followup
 
@@ -256,4 +256,17 @@ class Renderer(Protocol):
 
     async def decided(self, card: ApprovalCard) -> None:
         """Replace an approval card, for everyone, with its decision."""
+        ...
+
+
+@runtime_checkable
+class RatesAnswers(Protocol):
+    """A renderer that can offer thumbs up / down on the answer it closes."""
+
+    def rate(self, answer_id: str) -> None:
+        """Offer feedback on this answer (called before :meth:`Renderer.finish`)."""
+        ...
+
+    def cite(self, sources: list[tuple[str, str]]) -> None:
+        """Name the ``(account, command)`` calls the answer came from (called before ``finish``)."""
         ...

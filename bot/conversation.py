@@ -23,13 +23,15 @@ from bot.chat import (
     Checklist,
     IdentityLink,
     IdentityProvider,
+    RatesAnswers,
     Renderer,
     Table,
     literal,
 )
 from bot.commands import RUN_ONE_LINE, RUN_USAGE, help_text, parse
+from bot.feedback import AnswerRecord, FeedbackStore, WeekRate
 from bot.history import RecentQueries
-from bot.runtime_client import RuntimeClient
+from bot.runtime_client import RuntimeClient, session_id
 from centralops import tracing
 from centralops.errors import CentralOpsError
 from centralops.identity import IdentityError, VerifiedCaller
@@ -47,6 +49,9 @@ class HomeView:
     accounts: list[AccountInfo] = field(default_factory=list)
     recent: list[str] = field(default_factory=list)
     problem: str | None = None
+    admin: bool = False
+    registry: list[AccountInfo] = field(default_factory=list)
+    feedback: list[WeekRate] = field(default_factory=list)
 
 
 def _groups(claims: dict[str, Any]) -> set[str]:
@@ -71,7 +76,8 @@ class Conversation:
         approvals: The approvals table.
         accounts: The account registry (read-only).
         history: Recent queries per person.
-        approver_group: Cognito group allowed to decide approvals.
+        approver_group: Cognito group allowed to decide approvals (and, in App Home, the admins).
+        feedback: Where answers and votes on them are kept; no feedback buttons when omitted.
         prefix: How help texts address the bot when the renderer does not say (``/aws``).
     """
 
@@ -84,6 +90,7 @@ class Conversation:
         accounts: AccountDirectory,
         history: RecentQueries,
         approver_group: str,
+        feedback: FeedbackStore | None = None,
     ) -> None:
         self.identity = identity
         self.runtime = runtime
@@ -91,6 +98,7 @@ class Conversation:
         self.accounts = accounts
         self.history = history
         self.approver_group = approver_group
+        self.feedback = feedback
 
     async def handle(self, request: ChatRequest, renderer: Renderer, *, prefix: str = "/aws") -> None:
         """Answer one message; every failure ends as a message the person can act on."""
@@ -235,7 +243,33 @@ class Conversation:
                     break
         finally:
             metrics.answered((time.monotonic() - started) * 1000, question=resume is None, failed=failed)
+            await self._offer_feedback(prompt, checklist, who, where, renderer)
             await renderer.finish()
+
+    async def _offer_feedback(
+        self, prompt: str, checklist: Checklist, who: ChatUser, where: ChatPlace, renderer: Renderer
+    ) -> None:
+        """Name the calls the answer came from and, when feedback is kept, remember the answer for a vote."""
+        if not isinstance(renderer, RatesAnswers):
+            return
+        record = AnswerRecord.new(
+            prompt or "(the change after an approval)",
+            checklist,
+            who,
+            where,
+            trace_id=tracing.current_trace_id() or "",
+            session_id=session_id(where.platform, where.team, where.channel, where.thread or where.channel),
+        )
+        renderer.cite(record.commands)
+        if self.feedback is None:
+            return
+        try:
+            await self.feedback.remember(record)
+        except CentralOpsError as e:
+            # The answer is shown either way; only the buttons are left out.
+            logger.warning("answer not kept for feedback", extra={"code": e.code})
+            return
+        renderer.rate(record.answer_id)
 
     async def decide(
         self,
@@ -355,7 +389,14 @@ class Conversation:
             view.recent = await self.history.list(who)
             if view.link is not None:
                 token = await self.identity.id_token(who.platform, who.team, who.user)
-                view.accounts = await self.accounts.visible_to(_groups(self.identity.claims(token)))
+                groups = _groups(self.identity.claims(token))
+                view.accounts = await self.accounts.visible_to(groups)
+                # Admins (the approvers) see every account and how answers are rated.
+                view.admin = self.approver_group in groups
+                if view.admin:
+                    view.registry = await self.accounts.all()
+                    if self.feedback is not None:
+                        view.feedback = await self.feedback.weekly(who.platform, who.team)
         except CentralOpsError as e:
             view.problem = e.message
         return view

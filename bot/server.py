@@ -17,6 +17,7 @@ from bot.chat import IdentityProvider
 from bot.config import BotConfig
 from bot.conversation import Conversation
 from bot.dynamo import Table
+from bot.feedback import FeedbackStore
 from bot.history import RecentQueries
 from bot.idempotency import IdempotencyGuard
 from bot.runtime_client import RuntimeClient
@@ -66,6 +67,7 @@ def build_conversation(
         accounts=AccountDirectory(table(config.accounts_table)),
         history=RecentQueries(idempotency_table),
         approver_group=config.approver_group,
+        feedback=FeedbackStore(idempotency_table),
     )
     return conversation, IdempotencyGuard(idempotency_table)
 

@@ -28,6 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.chat import ApprovalCard, ChatRequest, Checklist, Table, cut_at_boundary
 from bot.slack import blocks as b
 from bot.slack import markup
+from bot.slack.feedback import feedback_block
 from bot.slack.reply import NOT_REACHABLE, ResponseUrlReply
 from centralops.events import Followup
 
@@ -111,6 +112,7 @@ class SlackRenderer:
         self._answer_ts: str | None = None  # fallback message of the current segment
         self._last: dict[str, Any] | None = None  # the newest message of the answer: ts, text, blocks
         self._followups: list[Followup] = []
+        self._rating: list[dict[str, Any]] = []  # the feedback buttons of the closing message
         self._errors: list[str] = []
         self._approval_posted = False
         self._finished = False
@@ -257,6 +259,13 @@ class SlackRenderer:
     async def followups(self, items: list[Followup]) -> None:
         """Keep the buttons for the final message."""
         self._followups = items
+
+    def rate(self, answer_id: str) -> None:
+        """Put thumbs up / down on the closing message."""
+        self._rating = [feedback_block(answer_id)]
+
+    def cite(self, sources: list[tuple[str, str]]) -> None:
+        """Slack names each call in the answer's task cards (or checklist) already."""
 
     async def error(self, message: str) -> None:
         """Keep the error for the final message (where the person reads the outcome)."""
@@ -477,7 +486,7 @@ class SlackRenderer:
         if self._cut:
             await self._upload(self._file, "answer.md", "CentralOps answer", "markdown")
         tail = self._closing_text() + "".join(f"\n\n⚠️ {m}" for m in self._errors)
-        followups = b.followup_blocks(self._followups)
+        followups = b.followup_blocks(self._followups) + self._rating
         metadata = {
             "event_type": b.ANSWER_EVENT,
             "event_payload": {"status": "error" if self._errors else "done", "file": self._cut},

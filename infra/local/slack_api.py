@@ -67,6 +67,10 @@ METHOD_SCOPES: dict[str, str | None] = {
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
     "conversations.replies": "channels:history",
+    "conversations.open": "im:write",
+    "assistant.threads.setStatus": "assistant:write",
+    "assistant.threads.setSuggestedPrompts": "assistant:write",
+    "assistant.threads.setTitle": "assistant:write",
 }
 """The bot-token scope each Web API method needs (Slack's method reference, "Scopes")."""
 
@@ -105,6 +109,7 @@ class SlackState:
     problems: list[dict[str, Any]] = field(default_factory=list)
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     socket_acks: dict[str, Any] = field(default_factory=dict)
+    assistant: dict[str, dict[str, Any]] = field(default_factory=dict)
     _seq: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
     _epoch: int = field(default_factory=lambda: int(time.time()))
 
@@ -131,6 +136,7 @@ class SlackState:
         self.channels.clear()
         self.responses.clear()
         self.problems.clear()
+        self.assistant.clear()
 
     def check(self, where: str, method: str, args: dict[str, Any]) -> None:
         """Check one payload; keep and report what is wrong with it."""
@@ -343,6 +349,31 @@ def _method(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, A
                 files=done,
             )
         return {"files": done}
+    if method == "conversations.open":
+        _need(args, "users")
+        users = str(args["users"]).split(",")
+        if len(users) != 1 or _people().get(users[0]) is None:
+            raise _Fail("user_not_found")
+        return {"channel": {"id": "D" + users[0][1:], "is_im": True}}
+    if method.startswith("assistant.threads."):
+        # The assistant thread's loading state, suggested prompts and title, as Slack keeps them.
+        _need(args, "channel_id", "thread_ts")
+        thread = state.assistant.setdefault(f"{args['channel_id']}:{args['thread_ts']}", {"statuses": []})
+        if method == "assistant.threads.setStatus":
+            if "status" not in args:
+                raise _Fail("missing_status")
+            thread["statuses"].append(str(args["status"]))
+        elif method == "assistant.threads.setSuggestedPrompts":
+            prompts = _maybe_json(args.get("prompts")) or []
+            if not prompts or len(prompts) > 4 or any(not p.get("title") or not p.get("message") for p in prompts):
+                raise _Fail("invalid_prompts")
+            thread["prompts"], thread["prompts_title"] = prompts, args.get("title")
+        elif method == "assistant.threads.setTitle":
+            _need(args, "title")
+            thread["title"] = str(args["title"])
+        else:
+            raise _Fail("unknown_method")
+        return {}
     if method == "conversations.replies":
         _need(args, "channel", "ts")
         return {"messages": state.thread(str(args["channel"]), str(args["ts"])), "has_more": False}
@@ -458,6 +489,11 @@ async def inspect_ephemeral(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     user = request.query.get("user")
     return web.json_response({"messages": [e for e in state.ephemeral if not user or e["user"] == user]})
+
+
+async def inspect_assistant(request: web.Request) -> web.Response:
+    """Loading states, suggested prompts and titles of assistant threads (``channel:thread_ts`` keys)."""
+    return web.json_response({"threads": request.app[STATE_KEY].assistant})
 
 
 async def inspect_views(request: web.Request) -> web.Response:
@@ -710,6 +746,7 @@ def build_app(
     app.router.add_get("/_stand-in/thread", inspect_thread)
     app.router.add_get("/_stand-in/ephemeral", inspect_ephemeral)
     app.router.add_get("/_stand-in/views", inspect_views)
+    app.router.add_get("/_stand-in/assistant", inspect_assistant)
     app.router.add_get("/_stand-in/files", inspect_files)
     app.router.add_get("/_stand-in/calls", inspect_calls)
     app.router.add_post("/_stand-in/config", configure)
