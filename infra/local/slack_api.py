@@ -365,7 +365,11 @@ def _method(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, A
             thread["statuses"].append(str(args["status"]))
         elif method == "assistant.threads.setSuggestedPrompts":
             prompts = _maybe_json(args.get("prompts")) or []
-            if not prompts or len(prompts) > 4 or any(not p.get("title") or not p.get("message") for p in prompts):
+            if (
+                not prompts
+                or len(prompts) > 4
+                or any(not p.get("title") or not p.get("message") for p in prompts)
+            ):
                 raise _Fail("invalid_prompts")
             thread["prompts"], thread["prompts_title"] = prompts, args.get("title")
         elif method == "assistant.threads.setTitle":

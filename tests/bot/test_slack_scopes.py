@@ -8,7 +8,9 @@ import yaml
 from infra.local.slack_api import MANIFEST, METHOD_SCOPES, manifest_scopes
 
 BOT = Path(__file__).resolve().parents[2] / "bot"
-CALL = re.compile(r"\.(assistant_threads|auth|chat|conversations|files|reactions|users|views)_([A-Za-z0-9_]+)\(")
+CALL = re.compile(
+    r"\.(assistant_threads|auth|chat|conversations|files|reactions|users|views)_([A-Za-z0-9_]+)\("
+)
 HELPERS = {
     # slack-sdk helpers and the Web API methods they call
     "chat.stream": ["chat.startStream", "chat.appendStream", "chat.stopStream"],
