@@ -30,6 +30,7 @@ from bot.slack import blocks as b
 from bot.slack import markup
 from bot.slack.feedback import feedback_block
 from bot.slack.reply import NOT_REACHABLE, ResponseUrlReply
+from bot.slack.tasks import DISPLAY_MODE, TaskCards
 from centralops.events import Followup
 
 logger = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ class SlackRenderer:
         self._last: dict[str, Any] | None = None  # the newest message of the answer: ts, text, blocks
         self._followups: list[Followup] = []
         self._rating: list[dict[str, Any]] = []  # the feedback buttons of the closing message
+        self._tasks = TaskCards()  # the checklist as task cards, where the stream exists
         self._errors: list[str] = []
         self._approval_posted = False
         self._finished = False
@@ -186,6 +188,8 @@ class SlackRenderer:
     async def progress(self, checklist: Checklist) -> None:
         """Schedule the checklist to be shown."""
         self._checklist = checklist
+        if self._reply is not None:
+            return  # a response_url answer shows no progress (the pump would find nothing to do)
         self._checklist_dirty = True
         self._kick()
 
@@ -361,11 +365,14 @@ class SlackRenderer:
             return False
         self._checklist_dirty = False
         checklist = self._checklist or Checklist()
+        tasks = await self._task_cards(checklist)
+        if tasks is not None:
+            checklist = Checklist()  # the calls show as task cards in the stream, not in a message
         if final:
             checklist = Checklist(status="", items=checklist.items)
         text = b.checklist_text(checklist) if (checklist.items or checklist.status) else ""
         if text == self._shown_checklist and not (final and not text and self._status_ts):
-            return False
+            return bool(tasks)
         self._shown_checklist = text
         if self._status_ts is not None and self._status_ts == self.thread_ts and self._question:
             # A finished answer that ran nothing keeps only the question: no progress line is left behind.
@@ -414,29 +421,57 @@ class SlackRenderer:
         await self._update_fallback(self._segment)
         return True
 
+    async def _open_stream(self) -> AsyncChatStream:
+        if self._stream is None:
+            self._stream = await self.client.chat_stream(
+                channel=self.channel,
+                thread_ts=str(self.thread_ts),
+                recipient_team_id=self.team,
+                recipient_user_id=self.user,
+                task_display_mode=DISPLAY_MODE,
+                buffer_size=1,
+            )
+        return self._stream
+
+    async def _task_cards(self, checklist: Checklist) -> bool | None:
+        """Show the calls as task cards in the stream: whether a call was made; ``None`` where it cannot."""
+        if self._reply is not None or not (checklist.items or self._tasks.started):
+            return None
+        if not (self.streaming.enabled and self._stream_here):
+            return None
+        if self._stream is None and self._tasks.started and self._finished:
+            return False  # the answer's last stream is closed; its cards were sent as calls ended
+        chunks = self._tasks.chunks(checklist)
+        if not chunks:
+            return False
+        try:
+            await (await self._open_stream()).append(chunks=chunks)
+            return True
+        except SlackApiError as e:
+            if self._stream is None or self._stream.ts is not None:
+                raise
+            self._no_stream(e)
+            self._tasks = TaskCards()
+            return None
+
+    def _no_stream(self, e: SlackApiError) -> None:
+        # The stream never started: this answer is one updated message instead, and the
+        # workspace-wide switch goes off only when the methods themselves are missing.
+        error = e.response.get("error")
+        logger.info("streaming unavailable; updating one message", extra={"error": error})
+        if error in _NO_STREAMING:
+            self.streaming.enabled = False
+        self._stream_here = False
+        self._stream = None
+
     async def _append(self, piece: str) -> bool:
         """Append through the streaming methods; ``False`` when the workspace has none."""
         try:
-            if self._stream is None:
-                self._stream = await self.client.chat_stream(
-                    channel=self.channel,
-                    thread_ts=str(self.thread_ts),
-                    recipient_team_id=self.team,
-                    recipient_user_id=self.user,
-                    buffer_size=1,
-                )
-            await self._stream.append(markdown_text=markup.markdown(piece))
+            await (await self._open_stream()).append(markdown_text=markup.markdown(piece))
             return True
         except SlackApiError as e:
             if self._stream is not None and self._stream.ts is None:
-                # The stream never started: this answer is one updated message instead, and the
-                # workspace-wide switch goes off only when the methods themselves are missing.
-                error = e.response.get("error")
-                logger.info("streaming unavailable; updating one message", extra={"error": error})
-                if error in _NO_STREAMING:
-                    self.streaming.enabled = False
-                self._stream_here = False
-                self._stream = None
+                self._no_stream(e)
                 return False
             raise
 

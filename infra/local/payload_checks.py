@@ -37,6 +37,7 @@ MARKDOWN_CHARS = 12_000
 TEXT_CHARS = 40_000
 TEAMS_MESSAGE_BYTES = 40 * 1024
 INFORMATIVE_CHARS = 1000
+TASK_FIELD_CHARS = 256
 
 _WJ = "\u2060"
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
@@ -167,6 +168,15 @@ def check_slack(method: str, args: dict[str, Any]) -> list[str]:
         problems.append(f"markdown_text of {len(markdown)} characters (at most {MARKDOWN_CHARS})")
     if markdown:
         problems.extend(slack_markup(markdown, "markdown"))
+    for c in chunks:
+        # Task cards and plan titles show data (accounts, commands, statuses): escaped as markdown_text is.
+        if isinstance(c, dict) and c.get("type") in ("task_update", "plan_update"):
+            for key in ("title", "details", "output"):
+                if isinstance(c.get(key), str):
+                    problems.extend(slack_markup(c[key], "markdown"))
+            for key in ("details", "output"):
+                if len(str(c.get(key) or "")) > TASK_FIELD_CHARS:
+                    problems.append(f"task {key} of more than {TASK_FIELD_CHARS} characters")
     return problems
 
 

@@ -189,6 +189,22 @@ def _chunk_text(args: dict[str, Any]) -> str:
     return text
 
 
+def _keep_tasks(message: dict[str, Any], args: dict[str, Any]) -> None:
+    """Task cards and the plan title as Slack keeps them: the latest update of each task id."""
+    chunks = _maybe_json(args.get("chunks")) or []
+    for chunk in chunks if isinstance(chunks, list) else []:
+        if not isinstance(chunk, dict):
+            continue
+        if chunk.get("type") == "plan_update":
+            _need(chunk, "title")
+            message["plan"] = str(chunk["title"])
+        elif chunk.get("type") == "task_update":
+            _need(chunk, "id", "title", "status")
+            if chunk["status"] not in ("pending", "in_progress", "complete", "error"):
+                raise _Fail("invalid_chunks")
+            message.setdefault("tasks", {})[str(chunk["id"])] = chunk
+
+
 class _Fail(Exception):
     def __init__(self, error: str) -> None:
         super().__init__(error)
@@ -285,7 +301,11 @@ def _method(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, A
         _need(args, "channel", "thread_ts")
         if str(args["channel"])[:1] in "CG":
             _need(args, "recipient_team_id", "recipient_user_id")
+        if args.get("task_display_mode") not in (None, "timeline", "plan"):
+            raise _Fail("invalid_arguments")
         m = _post(state, args, stream="in_progress", text=_chunk_text(args))
+        m["task_display_mode"] = args.get("task_display_mode") or "timeline"
+        _keep_tasks(m, args)
         return {"channel": m["channel"], "ts": m["ts"]}
     if method in ("chat.appendStream", "chat.stopStream"):
         _need(args, "channel", "ts")
@@ -296,6 +316,7 @@ def _method(state: SlackState, method: str, args: dict[str, Any]) -> dict[str, A
         if m.get("stream") != "in_progress":
             raise _Fail("message_not_in_streaming_state")
         m["text"] += _chunk_text(args)
+        _keep_tasks(m, args)
         m["edits"] += 1
         if method == "chat.stopStream":
             m["stream"] = "completed"
@@ -664,6 +685,13 @@ def _block_lines(block: dict[str, Any]) -> list[str]:
         return [" ".join(str(e.get("text", "")) for e in block.get("elements", []))]
     if kind == "actions":
         return ["  ".join(f"[{(e.get('text') or {}).get('text', '?')}]" for e in block.get("elements", []))]
+    if kind == "context_actions":
+        return [
+            "  ".join(
+                "[👍] [👎]" if e.get("type") == "feedback_buttons" else "[…]"
+                for e in block.get("elements", [])
+            )
+        ]
     if kind == "divider":
         return ["─" * 20]
     if kind == "table":
@@ -692,10 +720,19 @@ def render_message(message: dict[str, Any]) -> list[str]:
         else names.get(str(message.get("user")), str(message.get("user")))
     )
     lines: list[str] = []
+    if message.get("plan"):
+        lines.append(f"▸ {message['plan']}")
+    for t in (message.get("tasks") or {}).values():
+        icon = {"complete": "✓", "error": "✗"}.get(t["status"], "⏳")
+        parts = [t["title"], t.get("details"), t.get("output")]
+        lines.append(f"{icon} " + " · ".join(str(p) for p in parts if p))
     if message.get("stream") or not message.get("blocks"):
         lines.extend(str(message.get("text") or "").splitlines())
         tail = [
-            ln for b in message.get("blocks") or [] if b.get("type") == "actions" for ln in _block_lines(b)
+            ln
+            for b in message.get("blocks") or []
+            if b.get("type") in ("actions", "context_actions")
+            for ln in _block_lines(b)
         ]
         lines.extend(tail)
     else:
