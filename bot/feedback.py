@@ -148,6 +148,29 @@ class FeedbackStore:
             except (BotoCoreError, ClientError) as e:
                 logger.warning("channel accounts not updated", extra={"error": type(e).__name__})
 
+    async def alias(self, platform: str, ref: str, answer_id: str) -> None:
+        """Name an answer by the platform's message (Teams reports votes by message id)."""
+        try:
+            await self.table.call(
+                "put_item",
+                Item={
+                    "key": _s(f"answer-ref#{platform}#{ref}"),
+                    "answer_id": _s(answer_id),
+                    "ttl": {"N": str(int(time.time()) + TTL_S)},
+                },
+            )
+        except (BotoCoreError, ClientError) as e:
+            raise storage_error(e, "keep this answer for feedback") from e
+
+    async def resolve(self, platform: str, ref: str) -> str | None:
+        """The answer a platform message showed, if it was named with :meth:`alias`."""
+        try:
+            out = await self.table.call("get_item", Key={"key": _s(f"answer-ref#{platform}#{ref}")})
+        except (BotoCoreError, ClientError) as e:
+            raise storage_error(e, "record your feedback") from e
+        item = out.get("Item") or {}
+        return item["answer_id"]["S"] if "answer_id" in item else None
+
     async def usual_accounts(self, place: ChatPlace) -> list[str]:
         """The accounts answers in this channel ran commands in (empty when unknown or unreadable)."""
         try:
@@ -157,7 +180,7 @@ class FeedbackStore:
             return []
         return sorted((out.get("Item") or {}).get("accounts", {}).get("SS", []))
 
-    async def vote(self, answer_id: str, voter: ChatUser, *, positive: bool) -> Outcome:
+    async def vote(self, answer_id: str, voter: ChatUser, *, positive: bool, comment: str = "") -> Outcome:
         """Record ``voter``'s thumbs up or down on an answer; counted once per person, changeable.
 
         Returns:

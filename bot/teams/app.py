@@ -35,6 +35,7 @@ from bot.idempotency import IdempotencyGuard
 from bot.teams import cards
 from bot.teams.activities import Inbound, Surface, continuation, inbound, request_of
 from bot.teams.config import TeamsConfig
+from bot.teams.feedback import FEEDBACK_INVOKE, TeamsFeedback
 from bot.teams.profiles import TeamsEmails
 from bot.teams.render import ClickOutcome, ClickRenderer, StreamRenderer, ThreadRenderer
 from bot.teams.turns import Background, Turns
@@ -102,6 +103,8 @@ class TeamsBot:
         self.app.adaptive_card.action_execute(cards.APPROVE)(self._on_approve)
         self.app.adaptive_card.action_execute(cards.DENY)(self._on_deny)
         self.app.adaptive_card.action_execute(cards.FOLLOWUP)(self._on_followup)
+        self.feedback = TeamsFeedback(conversation.feedback)
+        self.app.invoke(FEEDBACK_INVOKE)(self.feedback.on_submit)
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
         """Log the failure and tell the person something useful (never the exception's text)."""
@@ -144,6 +147,7 @@ class TeamsBot:
         self, turns: Turns, activity: Activity, surface: Surface, thread: str, who: ChatUser | None = None
     ) -> Renderer:
         turn = turns.turn(activity)
+        renderer: StreamRenderer | ThreadRenderer
         if surface == "personal":
             chat = activity.conversation.id if activity.conversation else ""
             renderer = StreamRenderer(
@@ -155,15 +159,17 @@ class TeamsBot:
                 lock=self._streams.setdefault(chat, asyncio.Lock()),
             )
             turns.on_close(renderer.release)
-            return renderer
-        return ThreadRenderer(
-            turn.context,
-            surface,
-            interval_s=self.config.update_interval_s,
-            thread=thread,
-            who=who,
-            emails=self.emails,
-        )
+        else:
+            renderer = ThreadRenderer(
+                turn.context,
+                surface,
+                interval_s=self.config.update_interval_s,
+                thread=thread,
+                who=who,
+                emails=self.emails,
+            )
+        renderer.on_rated = self.feedback.link
+        return renderer
 
     async def _claim(self, activity: Activity) -> bool:
         if self.guard is None or not activity.id or activity.conversation is None:

@@ -20,9 +20,10 @@ from typing import Any
 
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment
 from microsoft_agents.hosting.core import TurnContext
+from microsoft_agents.hosting.core.app.streaming.citation import Citation
 
 from bot.chat import ApprovalCard, ChatRequest, ChatUser, Checklist, Table, cut_at_boundary
-from bot.teams import cards
+from bot.teams import cards, native
 from bot.teams.activities import Surface
 from bot.teams.profiles import TeamsEmails
 from bot.teams.throttle import Throttle
@@ -139,6 +140,25 @@ class _Base:
         self.surface = surface
         self.who = who
         self.emails = emails
+        self.answer_id = ""  # set by rate(): the answer carries Teams' feedback loop
+        self.sources: list[tuple[str, str]] = []  # set by cite(): the calls the answer came from
+        self.on_rated: Callable[[str, str], Awaitable[None]] | None = None  # (message key, answer id)
+
+    def rate(self, answer_id: str) -> None:
+        """Offer Teams' thumbs up / down on the answer."""
+        self.answer_id = answer_id
+
+    def cite(self, sources: list[tuple[str, str]]) -> None:
+        """Cite each account call the answer came from."""
+        self.sources = list(sources)
+
+    async def _rated(self, message_id: str | None) -> None:
+        """Name the answer by the message that shows it, so a vote on the message finds it."""
+        if not (self.answer_id and message_id and self.on_rated):
+            return
+        ctx = await self._context()
+        conversation = ctx.activity.conversation.id if ctx.activity.conversation else ""
+        await self.on_rated(native.message_key(conversation, message_id), self.answer_id)
 
     async def _send(self, activity: Activity, *, private: bool = False) -> str | None:
         ctx = await self._context()
@@ -202,6 +222,22 @@ class StreamRenderer(_Base):
         self._guard: asyncio.Task[None] | None = None
         self._after: ThreadRenderer | None = None  # where the answer continues once the stream closed
         self._finishing = False
+
+    def _label_stream(self) -> None:
+        """The SDK's AI label, citations (referred to in a last line) and feedback loop on the final message."""
+        stream = self._stream
+        if self.sources and self._streamed.strip():
+            line = native.sources_line(self.sources)
+            stream.queue_text_chunk(line)
+            self._streamed += line
+            stream.set_citations(
+                [
+                    Citation(content=c.appearance.abstract, title=c.appearance.name)
+                    for c in native.citations(self.sources)
+                ]
+            )
+        stream.set_generated_by_ai_label(True)
+        stream.set_feedback_loop(bool(self.answer_id))
 
     async def _begin(self) -> Any:
         if self._stream is None:
@@ -323,6 +359,9 @@ class StreamRenderer(_Base):
             else:
                 await self._guard  # the stream is closing: let it close
         if self._after is not None:
+            self._after.rate(self.answer_id)
+            self._after.cite(self.sources)
+            self._after.on_rated = self.on_rated
             try:
                 for table in self._tables:
                     await self._after.table(table)
@@ -352,10 +391,13 @@ class StreamRenderer(_Base):
                 self._stream.queue_text_chunk(" " if attachments else "The agent finished without an answer.")
             if attachments:
                 self._stream.set_attachments(attachments)
+            self._label_stream()
             try:
                 await self._stream.end_stream()
             finally:
                 self.release()
+            # Teams names the final message of a stream by the stream's id.
+            await self._rated(getattr(self._stream, "_stream_id", None))
             for card in approvals:
                 await self._send(_approval_message(card))
             return
@@ -429,7 +471,14 @@ class ThreadRenderer(_Base):
                 attachments.append(cards.attachment(cards.followups(self._followups)))
         text = "\n".join(lines).strip()
         budget = int(MESSAGE_BYTES * TEXT_SHARE) if attachments else MESSAGE_BYTES
-        return _message(_clip(text, budget) if text else None, attachments or None)
+        if not self._done or not text:
+            return _message(_clip(text, budget) if text else None, attachments or None)
+        cited = self.sources if answer else []
+        line = native.sources_line(cited)
+        entity = [c.model_dump(mode="json", by_alias=True) for c in native.citations(cited)]
+        room = budget - utf16_bytes(line) - utf16_bytes(entity) - 1000  # the label entity's own keys
+        activity = _message(_clip(text, room) + line, attachments or None)
+        return native.label(activity, cited, feedback=bool(self.answer_id))
 
     @property
     def empty(self) -> bool:
@@ -486,6 +535,7 @@ class ThreadRenderer(_Base):
         """Write the complete answer."""
         self._done = True
         await self._throttle.close()
+        await self._rated(self._message_id)
 
 
 @dataclass
