@@ -211,6 +211,8 @@ class FeedbackStore:
             "at": {"N": str(now)},
             "ttl": {"N": str(now + TTL_S)},
         }
+        if comment.strip():
+            item["comment"] = _s(comment.strip()[:1000])
         try:
             await self.table.call(
                 "put_item",

@@ -392,12 +392,16 @@ class StreamRenderer(_Base):
             if attachments:
                 self._stream.set_attachments(attachments)
             self._label_stream()
+            # Teams names the final message of a stream by the stream's id (known once the first
+            # update went out): link it before the buttons can show, else right after.
+            early = getattr(self._stream, "_stream_id", None)
+            await self._rated(early)
             try:
                 await self._stream.end_stream()
             finally:
                 self.release()
-            # Teams names the final message of a stream by the stream's id.
-            await self._rated(getattr(self._stream, "_stream_id", None))
+            if not early:
+                await self._rated(getattr(self._stream, "_stream_id", None))
             for card in approvals:
                 await self._send(_approval_message(card))
             return
@@ -534,8 +538,11 @@ class ThreadRenderer(_Base):
     async def finish(self) -> None:
         """Write the complete answer."""
         self._done = True
+        early = self._message_id  # the progress message becomes the answer: link it before it shows
+        await self._rated(early)
         await self._throttle.close()
-        await self._rated(self._message_id)
+        if not early:
+            await self._rated(self._message_id)
 
 
 @dataclass

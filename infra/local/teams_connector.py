@@ -85,6 +85,8 @@ class Message:
             "final": self.final,
             "text": self.activity.get("text") or "",
             "attachments": self.activity.get("attachments") or [],
+            "entities": [e for e in self.activity.get("entities") or [] if e.get("type") != "streaminfo"],
+            "channelData": self.activity.get("channelData") or {},
         }
 
 

@@ -17,6 +17,7 @@ enforces it on every post, so a bot that keeps Teams waiting fails loudly.
 
 import argparse
 import asyncio
+import json
 import itertools
 import time
 import uuid
@@ -343,6 +344,33 @@ class TeamsConsole:
             resumes = body.get("type") == CARD or verb == "followup"
             follow.messages = await self.settle(base, seen, require_new=resumes)
         return turn, follow
+
+    async def feedback(
+        self, user: str, on: TeamsConversation, message_id: str, *, like: bool, comment: str = ""
+    ) -> Turn:
+        """Click Teams' thumbs up or down under a bot message (and optionally type a comment)."""
+        conversation = (
+            self._personal_conversation(user)
+            if on.surface == "personal"
+            else {"id": on.conversation_id, "conversationType": on.surface, "isGroup": True}
+        )
+        activity = self._base(user, conversation, {})
+        activity.update(
+            {
+                "type": "invoke",
+                "name": "message/submitAction",
+                "id": f"f:{uuid.uuid4().hex}",
+                "replyToId": message_id,
+                "value": {
+                    "actionName": "feedback",
+                    "actionValue": {
+                        "reaction": "like" if like else "dislike",
+                        "feedback": json.dumps({"feedbackText": comment}),
+                    },
+                },
+            }
+        )
+        return await self.post(activity)
 
     async def install(self, user: str) -> TeamsConversation:
         """``user`` adds the app in a 1:1 chat: Teams sends ``conversationUpdate`` with the bot as a new member."""
