@@ -17,8 +17,8 @@ enforces it on every post, so a bot that keeps Teams waiting fails loudly.
 
 import argparse
 import asyncio
-import json
 import itertools
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
