@@ -10,7 +10,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from bot import metrics
 from bot.accounts import AccountDirectory, AccountInfo
@@ -39,6 +39,7 @@ from centralops.identity import IdentityError, VerifiedCaller
 logger = logging.getLogger(__name__)
 
 RendererFactory = Callable[[ChatPlace, ChatUser], Renderer]
+ViewerRole = Literal["decided", "requester", "approver", "unlinked", "viewer"]
 
 
 @dataclass
@@ -343,6 +344,34 @@ class Conversation:
         card = decided.card()
         await renderer.decided(dataclasses.replace(card, accounts=await self._names(card.accounts)))
         await self._resume(decided.thread, decided.approval_id, decision, decider, renderer_for, prefix)
+
+    async def approval_view(
+        self, approval_id: str, viewer: ChatUser
+    ) -> tuple[ApprovalCard | None, ViewerRole]:
+        """What one person may do with an approval card: the card (from the table) and their role.
+
+        Roles: ``decided`` (no longer pending), ``requester`` (waits for someone else),
+        ``approver`` (may decide), ``unlinked`` (must sign in first), ``viewer`` (anyone else).
+        The card only shows this; :meth:`decide` and the bridge enforce it.
+        """
+        approval = await self.approvals.get(approval_id)
+        if approval is None:
+            return None, "viewer"
+        card = approval.card()
+        card = dataclasses.replace(card, accounts=await self._names(card.accounts))
+        if approval.status != "pending" or approval.expired:
+            return card, "decided"
+        t = approval.thread or {}
+        if t.get("user") == viewer.user and t.get("platform", viewer.platform) == viewer.platform:
+            return card, "requester"
+        try:
+            token = await self.identity.id_token(viewer.platform, viewer.team, viewer.user)
+        except CentralOpsError:
+            return card, "unlinked"
+        claims = self.identity.claims(token)
+        if _principal(claims).lower() == approval.requester.lower():
+            return card, "requester"
+        return card, "approver" if self.approver_group in _groups(claims) else "viewer"
 
     async def _names(self, refs: list[str]) -> list[str]:
         """Account names for ids (as the approval item stores them), for people to read."""

@@ -23,7 +23,7 @@ from microsoft_agents.hosting.core import TurnContext
 from microsoft_agents.hosting.core.app.streaming.citation import Citation
 
 from bot.chat import ApprovalCard, ChatRequest, ChatUser, Checklist, Table, cut_at_boundary
-from bot.teams import cards, native
+from bot.teams import approval_views, cards, native
 from bot.teams.activities import Surface
 from bot.teams.profiles import TeamsEmails
 from bot.teams.throttle import Throttle
@@ -118,7 +118,7 @@ def _message(
 
 def _approval_message(card: ApprovalCard) -> Activity:
     return _message(
-        attachments=[cards.attachment(cards.approval(card))], summary=f"Approval needed: {card.command}"
+        attachments=[cards.attachment(approval_views.base(card))], summary=f"Approval needed: {card.command}"
     )
 
 
@@ -162,6 +162,7 @@ class _Base:
 
     async def _send(self, activity: Activity, *, private: bool = False) -> str | None:
         ctx = await self._context()
+        approval_views.address(activity, ctx.activity.from_property)
         if private and self.surface != "personal" and ctx.activity.from_property is not None:
             activity.make_targeted_activity(ctx.activity.from_property)
         response = await ctx.send_activity(activity)
@@ -385,7 +386,7 @@ class StreamRenderer(_Base):
             approvals = self._approvals
             if not self._streamed.strip() and not attachments and approvals:
                 # An answer that is only an approval: the card is the final message, no placeholder text.
-                attachments, approvals = [cards.attachment(cards.approval(approvals[0]))], approvals[1:]
+                attachments, approvals = [cards.attachment(approval_views.base(approvals[0]))], approvals[1:]
             if not self._streamed.strip():
                 # Teams' final streamed message needs text; a blank one shows only the cards.
                 self._stream.queue_text_chunk(" " if attachments else "The agent finished without an answer.")

@@ -83,12 +83,13 @@ class TeamsConversation:
         return "\n".join(parts)
 
     def cards(self, verb: str | None = None) -> list[tuple[str, dict[str, Any]]]:
-        """``(message id, card)`` of every Adaptive Card, optionally only those with a button of ``verb``."""
+        """``(message id, card)`` of every Adaptive Card, optionally only those with a button (or refresh) of ``verb``."""
         found = []
         for message in self.messages:
             for attachment in message.get("attachments") or []:
                 content = attachment.get("content") or {}
                 verbs = {a.get("verb") for a in content.get("actions") or []}
+                verbs.add(((content.get("refresh") or {}).get("action") or {}).get("verb"))
                 if verb is None or verb in verbs:
                     found.append((message["id"], content))
         return found
