@@ -7,6 +7,7 @@ The core (:mod:`bot.conversation`) speaks only these types; ``bot/slack`` and
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -269,4 +270,13 @@ class RatesAnswers(Protocol):
 
     def cite(self, sources: list[tuple[str, str]]) -> None:
         """Name the ``(account, command)`` calls the answer came from (called before ``finish``)."""
+        ...
+
+
+@runtime_checkable
+class Stoppable(Protocol):
+    """A renderer that can show a Stop button while the answer streams."""
+
+    async def stoppable(self, turn_id: str, stop: Callable[[], None]) -> None:
+        """Offer Stop for turn ``turn_id`` (a click goes to the edge); ``stop()`` ends it from here."""
         ...

@@ -5,10 +5,12 @@ Edges (``bot/slack``, ``bot/teams``) turn their payloads into
 module decides what happens and never sees a platform type.
 """
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,6 +27,7 @@ from bot.chat import (
     IdentityProvider,
     RatesAnswers,
     Renderer,
+    Stoppable,
     Table,
     literal,
 )
@@ -32,6 +35,7 @@ from bot.commands import RUN_ONE_LINE, RUN_USAGE, help_text, parse
 from bot.feedback import AnswerRecord, FeedbackStore, WeekRate
 from bot.history import RecentQueries
 from bot.runtime_client import RuntimeClient, session_id
+from bot.stops import StopSwitch, until_stopped
 from centralops import tracing
 from centralops.errors import CentralOpsError
 from centralops.identity import IdentityError, VerifiedCaller
@@ -39,6 +43,10 @@ from centralops.identity import IdentityError, VerifiedCaller
 logger = logging.getLogger(__name__)
 
 RendererFactory = Callable[[ChatPlace, ChatUser], Renderer]
+STOPPED = (
+    "Stopped, as you asked: nothing more runs for this answer. "
+    "Calls already sent finish in their accounts (read-only) but are not shown."
+)
 ViewerRole = Literal["decided", "requester", "approver", "unlinked", "viewer"]
 
 
@@ -79,6 +87,7 @@ class Conversation:
         history: Recent queries per person.
         approver_group: Cognito group allowed to decide approvals (and, in App Home, the admins).
         feedback: Where answers and votes on them are kept; no feedback buttons when omitted.
+        stops: Stoppable turns across replicas; no Stop button when omitted.
         prefix: How help texts address the bot when the renderer does not say (``/aws``).
     """
 
@@ -92,6 +101,7 @@ class Conversation:
         history: RecentQueries,
         approver_group: str,
         feedback: FeedbackStore | None = None,
+        stops: StopSwitch | None = None,
     ) -> None:
         self.identity = identity
         self.runtime = runtime
@@ -100,6 +110,7 @@ class Conversation:
         self.history = history
         self.approver_group = approver_group
         self.feedback = feedback
+        self.stops = stops
 
     async def handle(self, request: ChatRequest, renderer: Renderer, *, prefix: str = "/aws") -> None:
         """Answer one message; every failure ends as a message the person can act on."""
@@ -199,53 +210,88 @@ class Conversation:
     ) -> None:
         checklist = Checklist()
         started, failed = asked or time.monotonic(), False
-        try:
-            async for event in self.runtime.invoke(
-                id_token=token, prompt=prompt, who=who, where=where, resume=resume
-            ):
-                if event["type"] == "status":
-                    checklist.status = event["text"]
-                    await renderer.progress(checklist)
-                elif event["type"] == "tool":
-                    if event["phase"] == "start":
-                        checklist.start(event["account"], event["command"])
-                    else:
-                        checklist.end(
-                            event["account"], event["command"], ok=event.get("ok", True), ms=event.get("ms")
+        asked_for: list[str] = []  # approvals this turn asked for (denied if the person stops it)
+        events = self.runtime.invoke(id_token=token, prompt=prompt, who=who, where=where, resume=resume)
+        async with self._stoppable(who, renderer, resume) as stop:
+            try:
+                async for event in until_stopped(events, stop):
+                    if event["type"] == "status":
+                        checklist.status = event["text"]
+                        await renderer.progress(checklist)
+                    elif event["type"] == "tool":
+                        if event["phase"] == "start":
+                            checklist.start(event["account"], event["command"])
+                        else:
+                            checklist.end(
+                                event["account"],
+                                event["command"],
+                                ok=event.get("ok", True),
+                                ms=event.get("ms"),
+                            )
+                        await renderer.progress(checklist)
+                    elif event["type"] == "text":
+                        await renderer.text(event["delta"])
+                    elif event["type"] == "table":
+                        await renderer.table(
+                            Table(
+                                columns=[str(c) for c in event["columns"]],
+                                rows=[[str(v) for v in row] for row in event["rows"]],
+                                title=str(event.get("title") or ""),
+                            )
                         )
-                    await renderer.progress(checklist)
-                elif event["type"] == "text":
-                    await renderer.text(event["delta"])
-                elif event["type"] == "table":
-                    await renderer.table(
-                        Table(
-                            columns=[str(c) for c in event["columns"]],
-                            rows=[[str(v) for v in row] for row in event["rows"]],
-                            title=str(event.get("title") or ""),
+                    elif event["type"] == "approval":
+                        asked_for.append(str(event["approval_id"]))
+                        await renderer.approval(
+                            ApprovalCard(
+                                approval_id=event["approval_id"],
+                                command=event["command"],
+                                accounts=list(event["accounts"]),
+                                reason=event["reason"],
+                                risk=event["risk"],
+                                requester=event.get("requester") or who.name or who.user,
+                            )
                         )
-                    )
-                elif event["type"] == "approval":
-                    await renderer.approval(
-                        ApprovalCard(
-                            approval_id=event["approval_id"],
-                            command=event["command"],
-                            accounts=list(event["accounts"]),
-                            reason=event["reason"],
-                            risk=event["risk"],
-                            requester=event.get("requester") or who.name or who.user,
-                        )
-                    )
-                elif event["type"] == "followups":
-                    await renderer.followups(list(event["items"]))
-                elif event["type"] == "error":
-                    failed = True
-                    await renderer.error(event["message"])
-                elif event["type"] == "done":
-                    break
-        finally:
-            metrics.answered((time.monotonic() - started) * 1000, question=resume is None, failed=failed)
-            await self._offer_feedback(prompt, checklist, who, where, renderer)
-            await renderer.finish()
+                    elif event["type"] == "followups":
+                        await renderer.followups(list(event["items"]))
+                    elif event["type"] == "error":
+                        failed = True
+                        await renderer.error(event["message"])
+                    elif event["type"] == "done":
+                        break
+                if stop.is_set():
+                    await self._after_stop(token, asked_for, renderer)
+            finally:
+                metrics.answered((time.monotonic() - started) * 1000, question=resume is None, failed=failed)
+                await self._offer_feedback(prompt, checklist, who, where, renderer)
+                await renderer.finish()
+
+    @contextlib.asynccontextmanager
+    async def _stoppable(
+        self, who: ChatUser, renderer: Renderer, resume: dict[str, str] | None
+    ) -> AsyncIterator[asyncio.Event]:
+        """A Stop for a question's turn; never for the turn that runs an approved change."""
+        if self.stops is None or resume is not None or not isinstance(renderer, Stoppable):
+            yield asyncio.Event()
+            return
+        turn_id = self.stops.new_id()
+        async with self.stops.watch(turn_id, who) as stop:
+            try:
+                await renderer.stoppable(turn_id, stop.set)
+            except Exception:  # a missing Stop button never costs the answer
+                logger.warning("stop button not shown", exc_info=True)
+            yield stop
+
+    async def _after_stop(self, token: str, asked_for: list[str], renderer: Renderer) -> None:
+        """The person stopped the turn: withdraw what it asked to approve, and say what happened."""
+        me = _principal(self.identity.claims(token)) or "the requester"
+        withdrawn = 0
+        for approval_id in asked_for:
+            try:
+                await self.approvals.decide(approval_id, "denied", me)
+                withdrawn += 1
+            except CentralOpsError as e:
+                logger.info("approval of a stopped turn not withdrawn", extra={"code": e.code})
+        await renderer.error(STOPPED + (" The approval it asked for was withdrawn." if withdrawn else ""))
 
     async def _offer_feedback(
         self, prompt: str, checklist: Checklist, who: ChatUser, where: ChatPlace, renderer: Renderer

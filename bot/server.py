@@ -24,6 +24,7 @@ from bot.runtime_client import RuntimeClient
 from bot.slack.app import SlackEdge
 from bot.slack.http import setup_slack
 from bot.slack.render import PACE_S
+from bot.stops import StopSwitch
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ def build_conversation(
         history=RecentQueries(idempotency_table),
         approver_group=config.approver_group,
         feedback=FeedbackStore(idempotency_table),
+        stops=StopSwitch(idempotency_table),
     )
     return conversation, IdempotencyGuard(idempotency_table)
 

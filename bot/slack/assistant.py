@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat import ChatPlace, ChatUser, Checklist
 from bot.dynamo import Table
-from bot.slack.feedback import FEEDBACK, REASK, THANKS, parse_vote
+from bot.slack.feedback import FEEDBACK, REASK, STOP, STOP_REPLIES, THANKS, parse_vote
 from bot.slack.render import SlackRenderer
 from centralops.errors import CentralOpsError
 
@@ -138,6 +138,7 @@ class SlackAssistant:
         app.use(self.assistant)
         app.action(FEEDBACK)(self.edge._acked(self.on_feedback))
         app.action(REASK)(self.edge._acked(self.on_reask))
+        app.action(STOP)(self.edge._acked(self.on_stop))
 
     def _background(self, work: Any) -> Any:
         """An Assistant listener (Bolt acks it) that hands ``work`` to a background task."""
@@ -251,6 +252,21 @@ class SlackAssistant:
             )
         except SlackApiError as e:
             logger.warning("feedback reply failed", extra={"error": e.response.get("error")})
+
+    async def on_stop(self, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
+        """Stop: the turn ends on whichever replica streams it, if the clicker is the person who asked."""
+        stops = self.edge.conversation.stops
+        user = body.get("user") or {}
+        who = ChatUser("slack", str((body.get("team") or {}).get("id", "")), str(user.get("id", "")))
+        turn_id = str(action.get("value", ""))
+        if stops is None or not turn_id.isalnum():
+            return
+        try:
+            outcome = await stops.request(turn_id, who)
+        except CentralOpsError as e:
+            await self._tell(client, body, e.message)
+            return
+        await self._tell(client, body, STOP_REPLIES[outcome])
 
     async def on_reask(self, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         """App Home's "Ask again": the question is asked anew, as the clicker, in their DM with the app."""

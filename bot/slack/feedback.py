@@ -12,6 +12,7 @@ from bot.feedback import Outcome
 
 FEEDBACK = "centralops_feedback"
 REASK = "centralops_reask"
+STOP = "centralops_stop"
 _UP, _DOWN = "up", "down"
 
 THANKS: dict[Outcome, str] = {
@@ -52,3 +53,35 @@ def parse_vote(value: str) -> tuple[bool, str] | None:
     if kind not in (_UP, _DOWN) or not answer_id or len(answer_id) > 64 or not answer_id.isalnum():
         return None
     return kind == _UP, answer_id
+
+
+def stop_blocks(turn_id: str) -> list[dict[str, Any]]:
+    """The private Stop control of a streaming answer (only the person who asked sees it)."""
+    return [
+        {
+            "type": "context",
+            "elements": [
+                {"type": "mrkdwn", "text": "Working on your answer. Stop it if you no longer need it."}
+            ],
+        },
+        {
+            "type": "actions",
+            "block_id": "stop",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": STOP,
+                    "text": {"type": "plain_text", "text": "Stop"},
+                    "style": "danger",
+                    "value": turn_id,
+                }
+            ],
+        },
+    ]
+
+
+STOP_REPLIES = {
+    "stopping": "Stopping this answer…",
+    "finished": "This answer has already finished, so there is nothing to stop.",
+    "not_yours": "Only the person who asked can stop this answer.",
+}

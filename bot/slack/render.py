@@ -28,7 +28,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.chat import ApprovalCard, ChatRequest, Checklist, Table, cut_at_boundary
 from bot.slack import blocks as b
 from bot.slack import markup
-from bot.slack.feedback import feedback_block
+from bot.slack.feedback import feedback_block, stop_blocks
 from bot.slack.reply import NOT_REACHABLE, ResponseUrlReply
 from bot.slack.tasks import DISPLAY_MODE, TaskCards
 from centralops.events import Followup
@@ -263,6 +263,11 @@ class SlackRenderer:
     async def followups(self, items: list[Followup]) -> None:
         """Keep the buttons for the final message."""
         self._followups = items
+
+    async def stoppable(self, turn_id: str, stop: Callable[[], None]) -> None:
+        """Offer Stop to the requester alone, next to the answer (a private message in the thread)."""
+        if self._reply is None:
+            await self._ephemeral(text="Working on your answer.", blocks=stop_blocks(turn_id))
 
     def rate(self, answer_id: str) -> None:
         """Put thumbs up / down on the closing message."""

@@ -169,3 +169,93 @@ async def test_a_question_in_an_assistant_thread_gets_a_title_loading_states_and
     state = (await slack.console.assistant())[f"D0ALICE:{ts}"]
     assert state["title"] == "list buckets in staging"
     assert state["statuses"][:2] == ["is working on it…", "Listing buckets"]
+
+
+def slow_answer(slack: SlackStack, prompt: str, *, approval: dict[str, Any] | None = None) -> None:
+    steps: list[Any] = [events.status("Listing buckets"), events.tool_start("staging", "aws s3 ls")]
+    if approval is not None:
+        steps.append(approval)
+    for _ in range(40):  # the agent keeps working (and writing) for about 12 s
+        steps += [0.3, events.status("Listing buckets")]
+    steps += [events.text("too late\n"), events.done("s")]
+    slack.runtime.script(prompt, steps)
+
+
+async def closed(thread: Any) -> None:
+    """Wait for the answer to close (private replies do not count)."""
+
+    async def done() -> Any:
+        await thread.refresh()
+        return thread.answers()
+
+    await until(done, 30)
+
+
+async def stop_button(slack: SlackStack, user: str) -> dict[str, Any]:
+    def offered() -> Any:
+        return [e for e in slack.stand_in.ephemeral if e["user"] == user and "Stop" in str(e["blocks"])]
+
+    [ephemeral] = await until(offered)
+    assert ephemeral["thread_ts"], "offered in the answer's thread"
+    return ephemeral
+
+
+async def test_stop_ends_the_agents_turn_and_says_so(slack: SlackStack) -> None:
+    slow_answer(slack, "list buckets slowly")
+    thread = await slack.console.slash("alice", "list buckets slowly", CHANNEL, wait=False)
+    offer = await stop_button(slack, "U0ALICE")
+    thread.ts = offer["thread_ts"]
+    # Someone else's click stops nothing.
+    await slack.console.click("bob", thread, "Stop", on={**offer, "channel": CHANNEL}, wait=False)
+    await until(lambda: [e for e in slack.stand_in.ephemeral if "Only the person who asked" in e["text"]])
+    assert slack.runtime.closed_early == []
+    started = time.monotonic()
+    await slack.console.click("alice", thread, "Stop", on={**offer, "channel": CHANNEL}, wait=False)
+    await closed(thread)
+    assert time.monotonic() - started < 8, "the answer stopped long before the agent would have finished"
+    [answer] = thread.answers()
+    assert "Stopped, as you asked" in thread.render() and "too late" not in thread.render()
+    assert answer["metadata"]["event_payload"]["status"] == "error"
+    await until(lambda: slack.runtime.closed_early == ["list buckets slowly"])
+
+
+async def test_stopping_a_turn_withdraws_the_approval_it_asked_for(slack: SlackStack) -> None:
+    thread_ts = "pending"
+    approval_id = slack.put_approval(
+        requester="alice@example.com",
+        thread={
+            "platform": "slack",
+            "team": TEAM,
+            "channel": CHANNEL,
+            "thread": thread_ts,
+            "user": "U0ALICE",
+        },
+        command="aws ec2 stop-instances --instance-ids i-0abc",
+        accounts=["333333333333"],
+    )
+    approval = {
+        "type": "approval",
+        "approval_id": approval_id,
+        "command": "aws ec2 stop-instances --instance-ids i-0abc",
+        "accounts": ["333333333333"],
+        "reason": "changes production",
+        "risk": "mutating",
+    }
+    slow_answer(slack, "stop i-0abc", approval=approval)
+    thread = await slack.console.slash("alice", "stop i-0abc", CHANNEL, wait=False)
+    offer = await stop_button(slack, "U0ALICE")
+    thread.ts = offer["thread_ts"]
+    await slack.console.click("alice", thread, "Stop", on={**offer, "channel": CHANNEL}, wait=False)
+    await closed(thread)
+    assert "The approval it asked for was withdrawn" in thread.render()
+    stored = slack.approval(approval_id)
+    assert stored["status"]["S"] == "denied"
+
+
+async def test_a_stop_after_the_answer_finished_changes_nothing(slack: SlackStack) -> None:
+    script_staging(slack)
+    thread = await slack.console.slash("alice", "list buckets in staging", CHANNEL)
+    offer = await stop_button(slack, "U0ALICE")
+    await slack.console.click("alice", thread, "Stop", on={**offer, "channel": CHANNEL}, wait=False)
+    await until(lambda: [e for e in slack.stand_in.ephemeral if "already finished" in e["text"]])
+    assert "Stopped" not in thread.render()
