@@ -35,6 +35,12 @@ logger = logging.getLogger(__name__)
 POLL_S = 2.0
 TTL_S = 24 * 3600
 Outcome = Literal["stopping", "finished", "not_yours"]
+REPLIES: dict[Outcome, str] = {
+    "stopping": "Stopping this answer…",
+    "finished": "This answer has already finished, so there is nothing to stop.",
+    "not_yours": "Only the person who asked can stop this answer.",
+}
+"""What the person who clicked Stop is told, on every platform."""
 
 
 def _key(turn_id: str) -> dict[str, dict[str, str]]:

@@ -22,8 +22,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat import ChatPlace, ChatUser, Checklist
 from bot.dynamo import Table
-from bot.slack.feedback import FEEDBACK, REASK, STOP, STOP_REPLIES, THANKS, parse_vote
+from bot.slack.feedback import FEEDBACK, REASK, STOP, THANKS, parse_vote
 from bot.slack.render import SlackRenderer
+from bot.stops import REPLIES
 from centralops.errors import CentralOpsError
 
 if TYPE_CHECKING:
@@ -266,7 +267,7 @@ class SlackAssistant:
         except CentralOpsError as e:
             await self._tell(client, body, e.message)
             return
-        await self._tell(client, body, STOP_REPLIES[outcome])
+        await self._tell(client, body, REPLIES[outcome])
 
     async def on_reask(self, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         """App Home's "Ask again": the question is asked anew, as the clicker, in their DM with the app."""

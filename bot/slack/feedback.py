@@ -78,10 +78,3 @@ def stop_blocks(turn_id: str) -> list[dict[str, Any]]:
             ],
         },
     ]
-
-
-STOP_REPLIES = {
-    "stopping": "Stopping this answer…",
-    "finished": "This answer has already finished, so there is nothing to stop.",
-    "not_yours": "Only the person who asked can stop this answer.",
-}

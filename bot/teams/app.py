@@ -32,12 +32,13 @@ from pydantic import ValidationError
 from bot.chat import ChatPlace, ChatRequest, ChatUser, Renderer
 from bot.conversation import Conversation
 from bot.idempotency import IdempotencyGuard
+from bot.stops import REPLIES
 from bot.teams import approval_views, cards
 from bot.teams.activities import Inbound, Surface, continuation, inbound, request_of
 from bot.teams.config import TeamsConfig
 from bot.teams.feedback import FEEDBACK_INVOKE, TeamsFeedback
 from bot.teams.profiles import TeamsEmails
-from bot.teams.render import ClickOutcome, ClickRenderer, StreamRenderer, ThreadRenderer
+from bot.teams.render import STOP, ClickOutcome, ClickRenderer, StreamRenderer, ThreadRenderer
 from bot.teams.turns import Background, Turns
 from centralops import settings
 from centralops.errors import CentralOpsError
@@ -106,6 +107,7 @@ class TeamsBot:
         self.app.adaptive_card.action_execute(cards.FOLLOWUP)(self._on_followup)
         self.app.adaptive_card.action_execute(approval_views.VIEW)(self._on_view)
         self.app.adaptive_card.action_execute(approval_views.REVIEW)(self._on_review)
+        self.app.adaptive_card.action_execute(STOP)(self._on_stop)
         self.feedback = TeamsFeedback(conversation.feedback)
         self.app.invoke(FEEDBACK_INVOKE)(self.feedback.on_submit)
 
@@ -335,6 +337,21 @@ class TeamsBot:
         else:
             doc = approval_views.for_viewer(approval, role, self.conversation.approver_group)
         return AdaptiveCardInvokeResponse(status_code=HTTPStatus.OK, type=cards.CONTENT_TYPE, value=doc)
+
+    async def _on_stop(
+        self, context: TurnContext, _state: TurnState, data: Any
+    ) -> AdaptiveCardInvokeResponse:
+        """Stop: ends the turn on whichever replica writes the answer, if the clicker asked the question."""
+        found = inbound(context.activity)
+        turn_id = str((data or {}).get("turn_id") or "") if isinstance(data, dict) else ""
+        stops = self.conversation.stops
+        if found is None or not turn_id.isalnum() or stops is None:
+            return _message_response("This Stop button is not valid, so nothing was stopped.")
+        try:
+            outcome = await stops.request(turn_id, found.who)
+        except CentralOpsError as e:
+            return _message_response(cards.teams_markdown(e.message))
+        return _message_response(REPLIES[outcome])
 
     async def _on_followup(
         self, context: TurnContext, _state: TurnState, data: Any

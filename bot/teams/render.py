@@ -102,6 +102,24 @@ def table_cards(tables: list[Table], budget: int) -> list[Attachment]:
     return out
 
 
+STOP = "stop"
+
+
+def stop_card(turn_id: str) -> dict[str, Any]:
+    """The Stop button of an answer still being written (only the person who asked may use it)."""
+    return cards.card(
+        [
+            {
+                "type": "TextBlock",
+                "text": "Stop the answer if you no longer need it.",
+                "isSubtle": True,
+                "size": "Small",
+            }
+        ],
+        [cards._execute("Stop", STOP, {"turn_id": turn_id}, style="destructive")],
+    )
+
+
 def _message(
     text: str | None = None, attachments: list[Attachment] | None = None, summary: str | None = None
 ) -> Activity:
@@ -143,6 +161,12 @@ class _Base:
         self.answer_id = ""  # set by rate(): the answer carries Teams' feedback loop
         self.sources: list[tuple[str, str]] = []  # set by cite(): the calls the answer came from
         self.on_rated: Callable[[str, str], Awaitable[None]] | None = None  # (message key, answer id)
+        self.turn_id = ""  # set by stoppable(): the answer offers Stop while it streams
+        self._stop: Callable[[], None] | None = None
+
+    async def stoppable(self, turn_id: str, stop: Callable[[], None]) -> None:
+        """Offer Stop while the answer streams."""
+        self.turn_id, self._stop = turn_id, stop
 
     def rate(self, answer_id: str) -> None:
         """Offer Teams' thumbs up / down on the answer."""
@@ -296,6 +320,17 @@ class StreamRenderer(_Base):
             await self._after.progress(checklist)
             return
         self._inform(await self._begin(), cards.progress_text(checklist)[:INFORMATIVE_MAX])
+        self._stopped_in_teams()
+
+    def _stopped_in_teams(self) -> bool:
+        """Whether the person pressed Teams' own Stop on the streaming message (then the turn ends too)."""
+        # The SDK records Teams' "cancelled by user" refusal of a stream update; it has no public flag.
+        if self._stream is None or not getattr(self._stream, "_user_cancelled", False):
+            return False
+        if self._stop is not None:
+            self._stop()
+            self._stop = None
+        return True
 
     async def text(self, delta: str) -> None:
         """A chunk of the answer: whole lines stream, within the message size budget."""
@@ -306,6 +341,7 @@ class StreamRenderer(_Base):
         self._texted = True
         self._pending += delta
         self._flush_lines()
+        self._stopped_in_teams()
 
     def _flush_lines(self, final: bool = False) -> None:
         ready = self._pending if final else self._pending[: self._pending.rfind("\n") + 1]
@@ -343,8 +379,9 @@ class StreamRenderer(_Base):
         if self._after is not None:
             await self._after.error(message)
             return
-        if self._stream is None:
-            await self._send(_message(f"⚠️ {message}"))
+        if self._stream is None or self._stopped_in_teams():
+            # No stream, or Teams refuses the rest of it: a message of its own.
+            await self._send(_message(cards.teams_markdown(f"⚠️ {message}")))
             return
         self._flush_lines(final=True)
         self._stream.queue_text_chunk(("\n\n" if self._streamed else "") + f"⚠️ {message}")
@@ -470,6 +507,8 @@ class ThreadRenderer(_Base):
                 lines.extend(["", *(core(line) for line in failed)])
         lines.extend(core(f"⚠️ {e}") for e in self._errors)
         attachments: list[Attachment] = []
+        if not self._done and self.turn_id:
+            attachments = [cards.attachment(stop_card(self.turn_id))]
         if self._done:
             attachments = table_cards(self._tables, int(MESSAGE_BYTES * (1 - TEXT_SHARE)))
             if self._followups:

@@ -89,3 +89,59 @@ async def test_feedback_on_an_unknown_message_records_nothing(teams: TeamsStack)
     entity = ai_entity(chat.messages[0])
     assert entity["additionalType"] == ["AIGeneratedContent"] and not entity.get("citation")
     assert "Sources" not in chat.messages[0]["text"]
+
+
+def slow(teams: TeamsStack, prompt: str) -> None:
+    steps: list[Any] = [
+        (0, events.status("Listing buckets…")),
+        (0, events.tool_start("staging", "aws s3 ls")),
+    ]
+    steps += [(0.3, events.status("Listing buckets…")) for _ in range(40)]  # about 12 s of work
+    steps += [(0, events.text("too late\n")), (0, events.done("s"))]
+    teams.runtime.script(prompt, *steps)
+
+
+async def test_stop_on_a_channel_answer_ends_the_turn(teams: TeamsStack) -> None:
+    slow(teams, "list buckets slowly")
+    post = await teams.console.channel(user="alice", text="list buckets slowly", wait=False)
+
+    async def stop_offered() -> Any:
+        return [
+            (m["id"], c)
+            for m in await teams.console.messages(post.conversation_id)
+            for a in m["attachments"]
+            for c in [a["content"]]
+            if any(x.get("verb") == "stop" for x in c.get("actions") or [])
+        ]
+
+    for _ in range(100):
+        offered = await stop_offered()
+        if offered:
+            break
+        await asyncio.sleep(0.1)
+    [(message_id, card)] = offered
+    data = card["actions"][0]["data"]
+    other, _ = await teams.console.click("bob", post, message_id, "stop", data, wait=False)
+    assert other.body["value"] == "Only the person who asked can stop this answer."
+    started = asyncio.get_running_loop().time()
+    turn, _ = await teams.console.click("alice", post, message_id, "stop", data, wait=False)
+    assert turn.body["value"] == "Stopping this answer…"
+    settled = await teams.console.settle(post.conversation_id, set(), timeout_s=30)
+    assert asyncio.get_running_loop().time() - started < 8
+    [answer] = settled
+    assert "Stopped, as you asked" in answer["text"] and "too late" not in answer["text"]
+    assert not answer["attachments"], "the Stop button is gone once the answer is final"
+
+
+async def test_teams_own_stop_on_a_1on1_stream_ends_the_turn(teams: TeamsStack) -> None:
+    slow(teams, "list buckets slowly")
+    chat = await teams.console.personal(user="alice", text="list buckets slowly", wait=False)
+    await asyncio.sleep(1.0)
+    await teams.console._http.post(
+        f"{teams.console.connector_url}/_stand-in/config", json={"stop_stream": chat.conversation_id}
+    )
+    started = asyncio.get_running_loop().time()
+    settled = await teams.console.settle(chat.conversation_id, set(), timeout_s=30)
+    assert asyncio.get_running_loop().time() - started < 8
+    assert any("Stopped, as you asked" in m["text"] for m in settled)
+    assert not any("too late" in m["text"] for m in settled)
