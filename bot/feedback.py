@@ -239,8 +239,8 @@ class FeedbackStore:
             outcome = "changed"
         except BotoCoreError as e:
             raise storage_error(e, "record your feedback") from e
-        await self._count(voter, week, vote, moved=outcome == "changed")
         metrics.feedback(voter.platform, positive=positive)
+        await self._count(voter, week, vote, moved=outcome == "changed")
         logger.info(
             "feedback recorded",
             extra={"answer_id": answer_id, "vote": vote, "outcome": outcome, "platform": voter.platform},

@@ -109,6 +109,14 @@ class TeamsConversation:
             lines.extend(f"  {line}" for line in text.splitlines() if text)
             for attachment in message.get("attachments") or []:
                 lines.extend(f"  │ {line}" for line in _card_text(attachment).splitlines())
+            for entity in message.get("entities") or []:
+                if "AIGeneratedContent" in (entity.get("additionalType") or []):
+                    lines.append("  AI generated")
+                for c in sorted(entity.get("citation") or [], key=lambda c: c.get("position", 0)):
+                    look = c.get("appearance") or {}
+                    lines.append(f"  [{c.get('position')}] {look.get('name')}: {look.get('abstract')}")
+            if (message.get("channelData") or {}).get("feedbackLoop"):
+                lines.append("  [👍] [👎]")
         return "\n".join(lines)
 
 

@@ -47,6 +47,11 @@ async def until(check: Any, wait_s: float = 10) -> Any:
     raise TimeoutError("condition not met")
 
 
+def told(slack: SlackStack, user: str, words: str) -> list[dict[str, Any]]:
+    """Private replies to ``user`` that say ``words``."""
+    return [e for e in slack.stand_in.ephemeral if e["user"] == user and words in e["text"]]
+
+
 def feedback_elements(thread_messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         e
@@ -78,8 +83,7 @@ async def test_every_answer_carries_feedback_and_a_vote_is_kept_with_what_was_as
 
     # The same vote again is not counted twice; changing one's mind moves the count.
     await slack.console.rate("bob", thread, positive=False)
-    await until(lambda: slack.stand_in.ephemeral)
-    assert "already recorded" in slack.stand_in.ephemeral[-1]["text"]
+    await until(lambda: told(slack, "U0BOB", "already recorded"))
     await slack.console.rate("bob", thread, positive=True)
     moved = await until(
         lambda: (
@@ -98,8 +102,7 @@ async def test_a_forged_or_unknown_answer_id_records_nothing(slack: SlackStack) 
     script_staging(slack)
     thread = await slack.console.slash("alice", "list buckets in staging", CHANNEL)
     await slack.console.rate("bob", thread, positive=False, value="down:0123456789abcdef0123456789abcdef")
-    await until(lambda: slack.stand_in.ephemeral)
-    assert "too old to rate" in slack.stand_in.ephemeral[-1]["text"]
+    await until(lambda: told(slack, "U0BOB", "too old to rate"))
     await slack.console.rate("bob", thread, positive=False, value="down:../../x")
     await asyncio.sleep(0.5)
     assert item(slack, f"feedback-week#slack#{TEAM}#{week_of(time.time())}") is None
