@@ -56,12 +56,12 @@ def parse_vote(value: str) -> tuple[bool, str] | None:
 
 
 def stop_blocks(turn_id: str) -> list[dict[str, Any]]:
-    """The private Stop control of a streaming answer (only the person who asked sees it)."""
+    """The Stop control of an answer being written (the click is refused to anyone but who asked)."""
     return [
         {
             "type": "context",
             "elements": [
-                {"type": "mrkdwn", "text": "Working on your answer. Stop it if you no longer need it."}
+                {"type": "mrkdwn", "text": "Whoever asked can stop this answer while it is written."}
             ],
         },
         {

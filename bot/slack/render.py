@@ -115,6 +115,7 @@ class SlackRenderer:
         self._followups: list[Followup] = []
         self._rating: list[dict[str, Any]] = []  # the feedback buttons of the closing message
         self._tasks = TaskCards()  # the checklist as task cards, where the stream exists
+        self._stop_ts: str | None = None  # the Stop message while the answer is written
         self._errors: list[str] = []
         self._approval_posted = False
         self._finished = False
@@ -211,6 +212,8 @@ class SlackRenderer:
             self._reply.table(table)
             return
         async with self._lock:
+            if self._checklist_dirty:
+                await self._flush_checklist()  # the task cards come before the table, as they happened
             if self._tables >= MAX_TABLE_MESSAGES:
                 await self._flush_text(final=True)
                 self._cut = True
@@ -265,9 +268,15 @@ class SlackRenderer:
         self._followups = items
 
     async def stoppable(self, turn_id: str, stop: Callable[[], None]) -> None:
-        """Offer Stop to the requester alone, next to the answer (a private message in the thread)."""
+        """Offer Stop in the thread while the answer is written; the message goes when the answer closes."""
         if self._reply is None:
-            await self._ephemeral(text="Working on your answer.", blocks=stop_blocks(turn_id))
+            out = await self.client.chat_postMessage(
+                channel=self.channel,
+                thread_ts=self.thread_ts,
+                text="The answer is being written. Stop",
+                blocks=stop_blocks(turn_id),
+            )
+            self._stop_ts = str(out["ts"])
 
     def rate(self, answer_id: str) -> None:
         """Put thumbs up / down on the closing message."""
@@ -320,6 +329,9 @@ class SlackRenderer:
             await self._flush_text(final=True)
             await self._close_answer()
             self._errors = []
+            if self._stop_ts is not None:
+                await self.client.chat_delete(channel=self.channel, ts=self._stop_ts)
+                self._stop_ts = None
 
     # -- pacing ------------------------------------------------------------
 

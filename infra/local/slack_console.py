@@ -81,8 +81,8 @@ class Thread:
 
     @property
     def finished(self) -> bool:
-        """An answer closed, or a private reply arrived (the Stop control of a running answer is none)."""
-        return bool(self.answers() or [e for e in self.ephemeral if not _is_stop_control(e)])
+        """An answer closed, or a private reply arrived."""
+        return bool(self.answers() or self.ephemeral)
 
     @property
     def text(self) -> str:
@@ -109,14 +109,6 @@ class Thread:
     def render(self) -> str:
         """What Slack would show."""
         return render_thread(self.messages, ephemeral=self.ephemeral)
-
-
-def _is_stop_control(message: dict[str, Any]) -> bool:
-    return any(
-        e.get("action_id") == "centralops_stop"
-        for block in message.get("blocks") or []
-        for e in block.get("elements") or []
-    )
 
 
 class SlackConsole:

@@ -196,11 +196,11 @@ async def closed(thread: Any) -> None:
 
 async def stop_button(slack: SlackStack, user: str) -> dict[str, Any]:
     def offered() -> Any:
-        return [e for e in slack.stand_in.ephemeral if e["user"] == user and "Stop" in str(e["blocks"])]
+        return [m for m in slack.stand_in.messages.get(CHANNEL, []) if "centralops_stop" in str(m["blocks"])]
 
-    [ephemeral] = await until(offered)
-    assert ephemeral["thread_ts"], "offered in the answer's thread"
-    return ephemeral
+    [message] = await until(offered)
+    assert message["thread_ts"] and "can stop this answer" in str(message["blocks"])
+    return message
 
 
 async def test_stop_ends_the_agents_turn_and_says_so(slack: SlackStack) -> None:
@@ -209,11 +209,11 @@ async def test_stop_ends_the_agents_turn_and_says_so(slack: SlackStack) -> None:
     offer = await stop_button(slack, "U0ALICE")
     thread.ts = offer["thread_ts"]
     # Someone else's click stops nothing.
-    await slack.console.click("bob", thread, "Stop", on={**offer, "channel": CHANNEL}, wait=False)
+    await slack.console.click("bob", thread, "Stop", on=offer, wait=False)
     await until(lambda: [e for e in slack.stand_in.ephemeral if "Only the person who asked" in e["text"]])
     assert slack.runtime.closed_early == []
     started = time.monotonic()
-    await slack.console.click("alice", thread, "Stop", on={**offer, "channel": CHANNEL}, wait=False)
+    await slack.console.click("alice", thread, "Stop", on=offer, wait=False)
     await closed(thread)
     assert time.monotonic() - started < 8, "the answer stopped long before the agent would have finished"
     [answer] = thread.answers()
@@ -248,7 +248,7 @@ async def test_stopping_a_turn_withdraws_the_approval_it_asked_for(slack: SlackS
     thread = await slack.console.slash("alice", "stop i-0abc", CHANNEL, wait=False)
     offer = await stop_button(slack, "U0ALICE")
     thread.ts = offer["thread_ts"]
-    await slack.console.click("alice", thread, "Stop", on={**offer, "channel": CHANNEL}, wait=False)
+    await slack.console.click("alice", thread, "Stop", on=offer, wait=False)
     await closed(thread)
     assert "The approval it asked for was withdrawn" in thread.render()
     stored = slack.approval(approval_id)
@@ -256,9 +256,14 @@ async def test_stopping_a_turn_withdraws_the_approval_it_asked_for(slack: SlackS
 
 
 async def test_a_stop_after_the_answer_finished_changes_nothing(slack: SlackStack) -> None:
-    script_staging(slack)
-    thread = await slack.console.slash("alice", "list buckets in staging", CHANNEL)
-    offer = await stop_button(slack, "U0ALICE")
-    await slack.console.click("alice", thread, "Stop", on={**offer, "channel": CHANNEL}, wait=False)
-    await until(lambda: [e for e in slack.stand_in.ephemeral if "already finished" in e["text"]])
-    assert "Stopped" not in thread.render()
+    steps: list[Any] = [events.status("Listing buckets")]
+    steps += [0.3, events.status("Listing buckets")] * 5
+    slack.runtime.script("q", [*steps, events.text("3 buckets.\n"), events.done("s")])
+    thread = await slack.console.slash("alice", "q", CHANNEL, wait=False)
+    offer = await stop_button(slack, "U0ALICE")  # as alice's screen still shows it
+    thread.ts = offer["thread_ts"]
+    await closed(thread)
+    assert "centralops_stop" not in str(thread.messages), "the Stop message went when the answer closed"
+    await slack.console.click("alice", thread, "Stop", on=offer, wait=False)
+    await until(lambda: told(slack, "U0ALICE", "already finished"))
+    assert "Stopped" not in thread.render() and "3 buckets." in thread.render()
