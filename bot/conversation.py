@@ -213,8 +213,9 @@ class Conversation:
         asked_for: list[str] = []  # approvals this turn asked for (denied if the person stops it)
         events = self.runtime.invoke(id_token=token, prompt=prompt, who=who, where=where, resume=resume)
         async with self._stoppable(who, renderer, resume) as stop:
+            stream = until_stopped(events, stop)
             try:
-                async for event in until_stopped(events, stop):
+                async for event in stream:
                     if event["type"] == "status":
                         checklist.status = event["text"]
                         await renderer.progress(checklist)
@@ -261,6 +262,7 @@ class Conversation:
                 if stop.is_set():
                     await self._after_stop(token, asked_for, renderer)
             finally:
+                await stream.aclose()  # closes the Runtime response too, whether the answer ended or stopped
                 metrics.answered((time.monotonic() - started) * 1000, question=resume is None, failed=failed)
                 await self._offer_feedback(prompt, checklist, who, where, renderer)
                 await renderer.finish()

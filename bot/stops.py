@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import (
     Any,
     Literal,
@@ -154,7 +154,7 @@ class StopSwitch:
                 stop.set()
 
 
-async def until_stopped(events: AsyncIterator[Any], stop: asyncio.Event) -> AsyncIterator[Any]:
+async def until_stopped(events: AsyncIterator[Any], stop: asyncio.Event) -> AsyncGenerator[Any, None]:
     """The events of ``events`` until ``stop`` is set; then the pending read is cancelled.
 
     Cancelling the read inside the Runtime client's stream closes its HTTP

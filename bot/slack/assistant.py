@@ -14,6 +14,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from slack_bolt.context.assistant.thread_context import AssistantThreadContext
 from slack_bolt.context.assistant.thread_context_store.async_store import AsyncAssistantThreadContextStore
 from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
@@ -60,15 +61,15 @@ class DynamoThreadContextStore(AsyncAssistantThreadContextStore):
                     "ttl": {"N": str(int(time.time()) + CONTEXT_TTL_S)},
                 },
             )
-        except Exception:
-            logger.warning("assistant thread context not saved", exc_info=True)
+        except (BotoCoreError, ClientError) as e:
+            logger.warning("assistant thread context not saved", extra={"error": type(e).__name__})
 
     async def find(self, *, channel_id: str, thread_ts: str) -> AssistantThreadContext | None:
         """The thread's context, if one was kept."""
         try:
             out = await self.table.call("get_item", Key={"key": {"S": f"assistant#{channel_id}#{thread_ts}"}})
-        except Exception:
-            logger.warning("assistant thread context not read", exc_info=True)
+        except (BotoCoreError, ClientError) as e:
+            logger.warning("assistant thread context not read", extra={"error": type(e).__name__})
             return None
         item = (out.get("Item") or {}).get("context", {}).get("M")
         return AssistantThreadContext({k: v["S"] for k, v in item.items()}) if item else None

@@ -37,7 +37,7 @@ def item(slack: SlackStack, key: str) -> dict[str, Any] | None:
     return out.get("Item")
 
 
-async def until(check: Any, wait_s: float = 10) -> Any:
+async def until(check: Any, wait_s: float = 30) -> Any:
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         found = await check() if asyncio.iscoroutinefunction(check) else check()
