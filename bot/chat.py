@@ -7,9 +7,10 @@ The core (:mod:`bot.conversation`) speaks only these types; ``bot/slack`` and
 
 import csv
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from centralops.events import Followup
 
@@ -273,4 +274,26 @@ class Renderer(Protocol):
 
     async def decided(self, card: ApprovalCard) -> None:
         """Replace an approval card, for everyone, with its decision."""
+        ...
+
+
+@runtime_checkable
+class RatesAnswers(Protocol):
+    """A renderer that can offer thumbs up / down on the answer it closes."""
+
+    def rate(self, answer_id: str) -> None:
+        """Offer feedback on this answer (called before :meth:`Renderer.finish`)."""
+        ...
+
+    def cite(self, sources: list[tuple[str, str]]) -> None:
+        """Name the ``(account, command)`` calls the answer came from (called before ``finish``)."""
+        ...
+
+
+@runtime_checkable
+class Stoppable(Protocol):
+    """A renderer that can show a Stop button while the answer streams."""
+
+    async def stoppable(self, turn_id: str, stop: Callable[[], None]) -> None:
+        """Offer Stop for turn ``turn_id`` (a click goes to the edge); ``stop()`` ends it from here."""
         ...

@@ -5,12 +5,14 @@ Edges (``bot/slack``, ``bot/teams``) turn their payloads into
 module decides what happens and never sees a platform type.
 """
 
+import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from bot import metrics
 from bot.accounts import AccountDirectory
@@ -23,14 +25,18 @@ from bot.chat import (
     Checklist,
     IdentityProvider,
     LinkedIdentity,
+    RatesAnswers,
     Renderer,
+    Stoppable,
     Table,
     literal,
 )
 from bot.commands import RUN_ONE_LINE, RUN_USAGE, help_text, parse
+from bot.feedback import AnswerRecord, FeedbackStore, WeekRate
 from bot.history import RecentQueries
 from bot.results import ResultFiles
-from bot.runtime_client import RuntimeClient
+from bot.runtime_client import RuntimeClient, session_id
+from bot.stops import StopSwitch, until_stopped
 from centralops import tracing
 from centralops.accounts import AccountItem
 from centralops.errors import CentralOpsError
@@ -41,6 +47,11 @@ from centralops.platforms import login_command
 logger = logging.getLogger(__name__)
 
 RendererFactory = Callable[[ChatPlace, ChatUser], Renderer]
+STOPPED = (
+    "Stopped, as you asked: nothing more runs for this answer. "
+    "Calls already sent finish in their accounts (read-only) but are not shown."
+)
+ViewerRole = Literal["decided", "requester", "approver", "unlinked", "viewer"]
 
 
 class AlertCommandsPort(Protocol):
@@ -61,6 +72,9 @@ class HomeView:
     accounts: list[AccountItem] = field(default_factory=list)
     recent: list[str] = field(default_factory=list)
     problem: str | None = None
+    admin: bool = False
+    registry: list[AccountItem] = field(default_factory=list)
+    feedback: list[WeekRate] = field(default_factory=list)
 
 
 def _groups(claims: dict[str, Any]) -> set[str]:
@@ -85,8 +99,10 @@ class Conversation:
         approvals: The approvals table.
         accounts: The account registry (read-only).
         history: Recent queries per person.
-        approver_group: Cognito group allowed to decide approvals.
+        approver_group: Cognito group allowed to decide approvals (and, in App Home, the admins).
         files: Reads full fan-out results for ``file`` events; without it they are described, not attached.
+        feedback: Where answers and votes on them are kept; no feedback buttons when omitted.
+        stops: Stoppable turns across replicas; no Stop button when omitted.
     """
 
     alerts: AlertCommandsPort | None = None  # set by bot.alerts.setup_alerts
@@ -101,6 +117,8 @@ class Conversation:
         history: RecentQueries,
         approver_group: str,
         files: ResultFiles | None = None,
+        feedback: FeedbackStore | None = None,
+        stops: StopSwitch | None = None,
     ) -> None:
         self.identity = identity
         self.runtime = runtime
@@ -109,6 +127,8 @@ class Conversation:
         self.history = history
         self.approver_group = approver_group
         self.files = files
+        self.feedback = feedback
+        self.stops = stops
 
     async def handle(self, request: ChatRequest, renderer: Renderer, *, prefix: str = "/aws") -> None:
         """Answer one message; every failure ends as a message the person can act on.
@@ -224,54 +244,117 @@ class Conversation:
     ) -> None:
         checklist = Checklist()
         started, failed = asked or time.monotonic(), False
+        asked_for: list[str] = []  # approvals this turn asked for (denied if the person stops it)
+        events = self.runtime.invoke(id_token=token, prompt=prompt, who=who, where=where, resume=resume)
+        async with self._stoppable(who, renderer, resume) as stop:
+            stream = until_stopped(events, stop)
+            try:
+                async for event in stream:
+                    if event["type"] == "status":
+                        checklist.status = event["text"]
+                        await renderer.progress(checklist)
+                    elif event["type"] == "tool":
+                        if event["phase"] == "start":
+                            checklist.start(event["account"], event["command"])
+                        else:
+                            checklist.end(
+                                event["account"],
+                                event["command"],
+                                ok=event.get("ok", True),
+                                ms=event.get("ms"),
+                            )
+                        await renderer.progress(checklist)
+                    elif event["type"] == "text":
+                        await renderer.text(event["delta"])
+                    elif event["type"] == "table":
+                        await renderer.table(
+                            Table(
+                                columns=[str(c) for c in event["columns"]],
+                                rows=[[str(v) for v in row] for row in event["rows"]],
+                                title=str(event.get("title") or ""),
+                            )
+                        )
+                    elif event["type"] == "approval":
+                        asked_for.append(str(event["approval_id"]))
+                        await renderer.approval(
+                            ApprovalCard(
+                                approval_id=event["approval_id"],
+                                command=event["command"],
+                                accounts=list(event["accounts"]),
+                                reason=event["reason"],
+                                risk=event["risk"],
+                                requester=event.get("requester") or who.name or who.user,
+                            )
+                        )
+                    elif event["type"] == "followups":
+                        await renderer.followups(list(event["items"]))
+                    elif event["type"] == "error":
+                        failed = True
+                        await renderer.error(event["message"])
+                    elif event["type"] == "file":
+                        await self._attach(event, renderer)
+                    elif event["type"] == "done":
+                        break
+                if stop.is_set():
+                    await self._after_stop(token, asked_for, renderer)
+            finally:
+                await stream.aclose()  # closes the Runtime response too, whether the answer ended or stopped
+                metrics.answered((time.monotonic() - started) * 1000, question=resume is None, failed=failed)
+                await self._offer_feedback(prompt, checklist, who, where, renderer)
+                await renderer.finish()
+
+    @contextlib.asynccontextmanager
+    async def _stoppable(
+        self, who: ChatUser, renderer: Renderer, resume: dict[str, str] | None
+    ) -> AsyncIterator[asyncio.Event]:
+        """A Stop for a question's turn; never for the turn that runs an approved change."""
+        if self.stops is None or resume is not None or not isinstance(renderer, Stoppable):
+            yield asyncio.Event()
+            return
+        turn_id = self.stops.new_id()
+        async with self.stops.watch(turn_id, who) as stop:
+            try:
+                await renderer.stoppable(turn_id, stop.set)
+            except Exception:  # a missing Stop button never costs the answer
+                logger.warning("stop button not shown", exc_info=True)
+            yield stop
+
+    async def _after_stop(self, token: str, asked_for: list[str], renderer: Renderer) -> None:
+        """The person stopped the turn: withdraw what it asked to approve, and say what happened."""
+        me = _principal(self.identity.claims(token)) or "the requester"
+        withdrawn = 0
+        for approval_id in asked_for:
+            try:
+                await self.approvals.decide(approval_id, "denied", me)
+                withdrawn += 1
+            except CentralOpsError as e:
+                logger.info("approval of a stopped turn not withdrawn", extra={"code": e.code})
+        await renderer.error(STOPPED + (" The approval it asked for was withdrawn." if withdrawn else ""))
+
+    async def _offer_feedback(
+        self, prompt: str, checklist: Checklist, who: ChatUser, where: ChatPlace, renderer: Renderer
+    ) -> None:
+        """Name the calls the answer came from and, when feedback is kept, remember the answer for a vote."""
+        if not isinstance(renderer, RatesAnswers):
+            return
+        record = AnswerRecord.new(
+            prompt or "(the change after an approval)",
+            checklist,
+            who,
+            where,
+            trace_id=tracing.current_trace_id() or "",
+            session_id=session_id(where.platform, where.team, where.channel, where.thread or where.channel),
+        )
+        renderer.cite(record.commands)
+        if self.feedback is None:
+            return
         try:
-            async for event in self.runtime.invoke(
-                id_token=token, prompt=prompt, who=who, where=where, resume=resume
-            ):
-                if event["type"] == "status":
-                    checklist.status = event["text"]
-                    await renderer.progress(checklist)
-                elif event["type"] == "tool":
-                    if event["phase"] == "start":
-                        checklist.start(event["account"], event["command"])
-                    else:
-                        checklist.end(
-                            event["account"], event["command"], ok=event.get("ok", True), ms=event.get("ms")
-                        )
-                    await renderer.progress(checklist)
-                elif event["type"] == "text":
-                    await renderer.text(event["delta"])
-                elif event["type"] == "table":
-                    await renderer.table(
-                        Table(
-                            columns=[str(c) for c in event["columns"]],
-                            rows=[[str(v) for v in row] for row in event["rows"]],
-                            title=str(event.get("title") or ""),
-                        )
-                    )
-                elif event["type"] == "approval":
-                    await renderer.approval(
-                        ApprovalCard(
-                            approval_id=event["approval_id"],
-                            command=event["command"],
-                            accounts=list(event["accounts"]),
-                            reason=event["reason"],
-                            risk=event["risk"],
-                            requester=event.get("requester") or who.name or who.user,
-                        )
-                    )
-                elif event["type"] == "followups":
-                    await renderer.followups(list(event["items"]))
-                elif event["type"] == "error":
-                    failed = True
-                    await renderer.error(event["message"])
-                elif event["type"] == "file":
-                    await self._attach(event, renderer)
-                elif event["type"] == "done":
-                    break
-        finally:
-            metrics.answered((time.monotonic() - started) * 1000, question=resume is None, failed=failed)
-            await renderer.finish()
+            await self.feedback.remember(record)
+        except CentralOpsError as e:
+            # The answer is shown either way; only the buttons are left out.
+            logger.warning("answer not kept for feedback", extra={"code": e.code})
+            return
+        renderer.rate(record.answer_id)
 
     async def _attach(self, event: FileEvent, renderer: Renderer) -> None:
         """Attach a result document to the thread (renderers that can), else say where it went."""
@@ -362,6 +445,34 @@ class Conversation:
         await renderer.decided(dataclasses.replace(card, accounts=await self._names(card.accounts)))
         await self._resume(decided.thread, decided.approval_id, decision, decider, renderer_for, prefix)
 
+    async def approval_view(
+        self, approval_id: str, viewer: ChatUser
+    ) -> tuple[ApprovalCard | None, ViewerRole]:
+        """What one person may do with an approval card: the card (from the table) and their role.
+
+        Roles: ``decided`` (no longer pending), ``requester`` (waits for someone else),
+        ``approver`` (may decide), ``unlinked`` (must sign in first), ``viewer`` (anyone else).
+        The card only shows this; :meth:`decide` and the bridge enforce it.
+        """
+        approval = await self.approvals.get(approval_id)
+        if approval is None:
+            return None, "viewer"
+        card = approval.card()
+        card = dataclasses.replace(card, accounts=await self._names(card.accounts))
+        if approval.status != "pending" or approval.expired(time.time()):
+            return card, "decided"
+        t = approval.thread or {}
+        if t.get("user") == viewer.user and t.get("platform", viewer.platform) == viewer.platform:
+            return card, "requester"
+        try:
+            token = await self.identity.id_token(viewer.platform, viewer.team, viewer.user)
+        except CentralOpsError:
+            return card, "unlinked"
+        claims = self.identity.claims(token)
+        if _principal(claims).lower() == approval.requester.lower():
+            return card, "requester"
+        return card, "approver" if self.approver_group in _groups(claims) else "viewer"
+
     async def _names(self, refs: list[str]) -> list[str]:
         """Account names for ids (as the approval item stores them), for people to read."""
         try:
@@ -407,7 +518,14 @@ class Conversation:
             view.recent = await self.history.list(who)
             if view.link is not None:
                 token = await self.identity.id_token(who.platform, who.team, who.user)
-                view.accounts = await self.accounts.visible_to(_groups(self.identity.claims(token)))
+                groups = _groups(self.identity.claims(token))
+                view.accounts = await self.accounts.visible_to(groups)
+                # Admins (the approvers) see every account and how answers are rated.
+                view.admin = self.approver_group in groups
+                if view.admin:
+                    view.registry = await self.accounts.all()
+                    if self.feedback is not None:
+                        view.feedback = await self.feedback.weekly(who.platform, who.team)
         except CentralOpsError as e:
             view.problem = e.message
         return view

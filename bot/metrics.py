@@ -1,7 +1,7 @@
 """The bot's CloudWatch metrics (EMF on stdout, which the container's log driver sends on).
 
-Answer latency and Runtime errors per answer, approvals granted, and chat API
-calls answered 429, by platform.
+Answer latency and Runtime errors per answer, approvals granted, feedback on
+answers and chat API calls answered 429, by platform.
 """
 
 import logging
@@ -42,6 +42,12 @@ def answered(ms: float, *, question: bool, failed: bool) -> None:
 def approval_granted() -> None:
     """A second person granted an approval."""
     _emit({metrics.APPROVALS_GRANTED: ("Count", 1)})
+
+
+def feedback(platform: str, *, positive: bool) -> None:
+    """A person rated an answer on ``platform`` (a changed vote counts again, as the other kind)."""
+    name = metrics.FEEDBACK_POSITIVE if positive else metrics.FEEDBACK_NEGATIVE
+    _emit({name: ("Count", 1)}, {metrics.PLATFORM: platform})
 
 
 def throttled(platform: str) -> None:

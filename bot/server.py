@@ -17,6 +17,7 @@ from bot.chat import IdentityProvider
 from bot.config import BotConfig
 from bot.conversation import Conversation
 from bot.dynamo import DynamoTable
+from bot.feedback import FeedbackStore
 from bot.history import RecentQueries
 from bot.idempotency import IdempotencyGuard
 from bot.results import ResultFiles
@@ -24,6 +25,7 @@ from bot.runtime_client import RuntimeClient
 from bot.slack.app import SlackEdge
 from bot.slack.http import setup_slack
 from bot.slack.render import PACE_S
+from bot.stops import StopSwitch
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ def build_conversation(
         history=RecentQueries(idempotency_table),
         approver_group=config.approver_group,
         files=ResultFiles(config.results_bucket, region=config.region, endpoint_url=config.endpoint_url),
+        feedback=FeedbackStore(idempotency_table),
+        stops=StopSwitch(idempotency_table),
     )
     return conversation, IdempotencyGuard(idempotency_table)
 

@@ -27,6 +27,8 @@ ANSWER_LATENCY = "AnswerLatency"  # milliseconds from the question to the end of
 RUNTIME_ERRORS = "RuntimeErrors"  # answers that ended in an error from, or on the way to, the Runtime
 CHAT_THROTTLED = "ChatThrottled"  # dimension PLATFORM: chat API calls answered 429
 APPROVALS_GRANTED = "ApprovalsGranted"  # approvals a second person granted
+FEEDBACK_POSITIVE = "FeedbackPositive"  # dimension PLATFORM: thumbs up on an answer
+FEEDBACK_NEGATIVE = "FeedbackNegative"  # dimension PLATFORM: thumbs down on an answer
 
 # Dimensions.
 SERVICE = "service"  # added by Powertools to every metric

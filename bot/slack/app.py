@@ -22,6 +22,7 @@ from bot.conversation import Conversation
 from bot.idempotency import IdempotencyGuard
 from bot.metrics import CountingRateLimitHandler
 from bot.slack import blocks as b
+from bot.slack.assistant import AssistantRenderer, SlackAssistant
 from bot.slack.markup import mrkdwn
 from bot.slack.render import PACE_S, SlackRenderer, StreamingSupport
 from centralops.errors import CentralOpsError
@@ -114,9 +115,10 @@ class SlackEdge:
         card_ts: str | None = None,
         on_open: Callable[[], None] | None = None,
         response_url: str | None = None,
+        assistant: bool = False,
     ) -> SlackRenderer:
         """A renderer for one answer in one place; ``on_open`` runs once the answer has started."""
-        return SlackRenderer(
+        return (AssistantRenderer if assistant else SlackRenderer)(
             client,
             channel=place.channel,
             team=place.team,
@@ -175,6 +177,7 @@ class SlackEdge:
         app.action(b.DENY)(self._acked(self.on_deny))
         app.action(re.compile(f"^{b.FOLLOWUP_PREFIX}\\d+$"))(self._acked(self.on_followup))
         app.action(b.LOGIN)(self.on_login_click)
+        SlackAssistant(self, self.idempotency.table).register()
 
     def _acked(self, work: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., Awaitable[None]]:
         """A Bolt listener that acks, then runs ``work`` (which takes only what it names) in the background."""
@@ -182,9 +185,7 @@ class SlackEdge:
 
         async def listener(ack: AsyncAck, **kwargs: Any) -> None:
             await ack()
-            task = asyncio.create_task(work(**{k: kwargs[k] for k in wanted}))
-            self._tasks.add(task)  # keep a reference until it finishes
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(work(**{k: kwargs[k] for k in wanted}))
 
         # Bolt passes listener arguments by name: declare the ones `work` needs.
         listener.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
@@ -192,6 +193,17 @@ class SlackEdge:
             + [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in wanted]
         )
         return listener
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` in the background, keeping a reference until it finishes."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def ask(self, client: AsyncWebClient, who: ChatUser, place: ChatPlace, text: str) -> None:
+        """Ask ``text`` as ``who`` in a new thread of ``place`` (App Home's "Ask again")."""
+        async with Slot(self.starting) as slot:
+            await self._handle(client, who, place, text, "command", slot)
 
     async def on_command(self, command: dict[str, Any], client: AsyncWebClient) -> None:
         """``/aws ...`` (acknowledged already): answer in a new thread (or privately)."""
@@ -216,7 +228,13 @@ class SlackEdge:
         await self._event(body, event, client, "dm")
 
     async def _event(
-        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, source: Source
+        self,
+        body: dict[str, Any],
+        event: dict[str, Any],
+        client: AsyncWebClient,
+        source: Source,
+        *,
+        assistant: bool = False,
     ) -> None:
         team = str(body.get("team_id") or event.get("team", ""))
         async with Slot(self.starting) as slot:
@@ -229,9 +247,8 @@ class SlackEdge:
             user = str(event.get("user", ""))
             who = ChatUser(PLATFORM, team, user, await self._name(client, user))
             place = ChatPlace(PLATFORM, team, str(channel), str(ts))
-            await self._handle(
-                client, who, place, _MENTION.sub(" ", str(event.get("text", ""))), source, slot
-            )
+            text = _MENTION.sub(" ", str(event.get("text", "")))
+            await self._handle(client, who, place, text, source, slot, assistant=assistant)
 
     async def _handle(
         self,
@@ -242,8 +259,12 @@ class SlackEdge:
         source: Source,
         slot: "Slot",
         response_url: str | None = None,
+        *,
+        assistant: bool = False,
     ) -> None:
-        renderer = self.renderer(client, place, who, on_open=slot.release, response_url=response_url)
+        renderer = self.renderer(
+            client, place, who, on_open=slot.release, response_url=response_url, assistant=assistant
+        )
         try:
             await self.conversation.handle(
                 ChatRequest(who, place, text.strip(), source), renderer, prefix=PREFIX

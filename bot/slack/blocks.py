@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.chat import ApprovalCard, Checklist, Table
 from bot.conversation import HomeView
+from bot.slack.feedback import REASK
 from bot.slack.markup import code, mrkdwn, notification
 from bot.slack.markup import markdown as safe_markdown
 from centralops.accounts import AccountItem
@@ -237,8 +238,39 @@ def home_view(view: HomeView, login_url: str | None) -> dict[str, Any]:
     blocks.append(section("\n".join(lines) if lines else "_None yet: link your account first._"))
     blocks.append({"type": "divider"})
     blocks.append(section("*Your recent queries*"))
-    recent = [f"• {code(q, 150)}" for q in view.recent]
-    blocks.append(
-        section("\n".join(recent) if recent else "_Nothing yet. Try `/aws list buckets in staging`._")
-    )
-    return {"type": "home", "blocks": blocks[:50]}
+    if not view.recent:
+        blocks.append(section("_Nothing yet. Try `/aws list buckets in staging`._"))
+    for q in view.recent:
+        # One click asks the same question again, in a new thread of the person's DM with the app.
+        blocks.append(
+            {
+                **section(f"• {code(q, 150)}"),
+                "accessory": {
+                    "type": "button",
+                    "action_id": REASK,
+                    "text": {"type": "plain_text", "text": "Ask again"},
+                    "value": clip(q, 2000),
+                },
+            }
+        )
+    if view.admin:
+        blocks.extend(admin_blocks(view))
+    return {"type": "home", "blocks": blocks[:100]}
+
+
+def admin_blocks(view: HomeView) -> list[dict[str, Any]]:
+    """For admins: how answers are rated week by week, and every registered account."""
+    out: list[dict[str, Any]] = [{"type": "divider"}, section("*Answers rated, per week* (admins)")]
+    lines = [
+        f"• {mrkdwn(w.week)}: {w.down} of {w.up + w.down} thumbs down ({w.rate:.0%})"
+        if w.up + w.down
+        else f"• {mrkdwn(w.week)}: no feedback"
+        for w in view.feedback
+    ]
+    out.append(section("\n".join(lines) if lines else "_No feedback yet._"))
+    out.append(section("*Registered accounts* (admins)"))
+    rows = [_account_line(a) + ("" if a.enabled else " — _disabled_") for a in view.registry[:40]]
+    out.append(section("\n".join(rows) if rows else "_No accounts registered._"))
+    if len(view.registry) > 40:
+        out.append(context(f"…and {len(view.registry) - 40} more."))
+    return out

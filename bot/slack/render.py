@@ -29,7 +29,9 @@ from bot.chat import NO_ANSWER, ApprovalCard, ChatRequest, Checklist, Table, cut
 from bot.pacing import Pacer
 from bot.slack import blocks as b
 from bot.slack import markup
+from bot.slack.feedback import feedback_block, stop_blocks
 from bot.slack.reply import NOT_REACHABLE, ResponseUrlReply
+from bot.slack.tasks import DISPLAY_MODE, TaskCards
 from centralops.events import Followup
 
 logger = logging.getLogger(__name__)
@@ -112,6 +114,9 @@ class SlackRenderer:
         self._answer_ts: str | None = None  # fallback message of the current segment
         self._last: dict[str, Any] | None = None  # the newest message of the answer: ts, text, blocks
         self._followups: list[Followup] = []
+        self._rating: list[dict[str, Any]] = []  # the feedback buttons of the closing message
+        self._tasks = TaskCards()  # the checklist as task cards, where the stream exists
+        self._stop_ts: str | None = None  # the Stop message while the answer is written
         self._errors: list[str] = []
         self._approval_posted = False
         self._finished = False
@@ -185,6 +190,8 @@ class SlackRenderer:
     async def progress(self, checklist: Checklist) -> None:
         """Schedule the checklist to be shown."""
         self._checklist = checklist
+        if self._reply is not None:
+            return  # a response_url answer shows no progress (the pump would find nothing to do)
         self._checklist_dirty = True
         self._kick()
 
@@ -206,6 +213,8 @@ class SlackRenderer:
             self._reply.table(table)
             return
         async with self._lock:
+            if self._checklist_dirty:
+                await self._flush_checklist()  # the task cards come before the table, as they happened
             if self._tables >= MAX_TABLE_MESSAGES:
                 await self._flush_text(final=True)
                 self._cut = True
@@ -259,6 +268,24 @@ class SlackRenderer:
         """Keep the buttons for the final message."""
         self._followups = items
 
+    async def stoppable(self, turn_id: str, stop: Callable[[], None]) -> None:
+        """Offer Stop in the thread while the answer is written; the message goes when the answer closes."""
+        if self._reply is None:
+            out = await self.client.chat_postMessage(
+                channel=self.channel,
+                thread_ts=self.thread_ts,
+                text="The answer is being written. Stop",
+                blocks=stop_blocks(turn_id),
+            )
+            self._stop_ts = str(out["ts"])
+
+    def rate(self, answer_id: str) -> None:
+        """Put thumbs up / down on the closing message."""
+        self._rating = [feedback_block(answer_id)]
+
+    def cite(self, sources: list[tuple[str, str]]) -> None:
+        """Slack names each call in the answer's task cards (or checklist) already."""
+
     async def error(self, message: str) -> None:
         """Keep the error for the final message (where the person reads the outcome)."""
         self._errors.append(message)
@@ -303,6 +330,9 @@ class SlackRenderer:
             await self._flush_text(final=True)
             await self._close_answer()
             self._errors = []
+            if self._stop_ts is not None:
+                await self.client.chat_delete(channel=self.channel, ts=self._stop_ts)
+                self._stop_ts = None
 
     # -- pacing ------------------------------------------------------------
 
@@ -352,11 +382,14 @@ class SlackRenderer:
             return False
         self._checklist_dirty = False
         checklist = self._checklist or Checklist()
+        tasks = await self._task_cards(checklist)
+        if tasks is not None:
+            checklist = Checklist()  # the calls show as task cards in the stream, not in a message
         if final:
             checklist = Checklist(status="", items=checklist.items)
         text = b.checklist_text(checklist) if (checklist.items or checklist.status) else ""
         if text == self._shown_checklist and not (final and not text and self._status_ts):
-            return False
+            return bool(tasks)
         self._shown_checklist = text
         if self._status_ts is not None and self._status_ts == self.thread_ts and self._question:
             # A finished answer that ran nothing keeps only the question: no progress line is left behind.
@@ -405,29 +438,57 @@ class SlackRenderer:
         await self._update_fallback(self._segment)
         return True
 
+    async def _open_stream(self) -> AsyncChatStream:
+        if self._stream is None:
+            self._stream = await self.client.chat_stream(
+                channel=self.channel,
+                thread_ts=str(self.thread_ts),
+                recipient_team_id=self.team,
+                recipient_user_id=self.user,
+                task_display_mode=DISPLAY_MODE,
+                buffer_size=1,
+            )
+        return self._stream
+
+    async def _task_cards(self, checklist: Checklist) -> bool | None:
+        """Show the calls as task cards in the stream: whether a call was made; ``None`` where it cannot."""
+        if self._reply is not None or not (checklist.items or self._tasks.started):
+            return None
+        if not (self.streaming.enabled and self._stream_here):
+            return None
+        if self._stream is None and self._tasks.started and self._finished:
+            return False  # the answer's last stream is closed; its cards were sent as calls ended
+        chunks = self._tasks.chunks(checklist)
+        if not chunks:
+            return False
+        try:
+            await (await self._open_stream()).append(chunks=chunks)
+            return True
+        except SlackApiError as e:
+            if self._stream is None or self._stream.ts is not None:
+                raise
+            self._no_stream(e)
+            self._tasks = TaskCards()
+            return None
+
+    def _no_stream(self, e: SlackApiError) -> None:
+        # The stream never started: this answer is one updated message instead, and the
+        # workspace-wide switch goes off only when the methods themselves are missing.
+        error = e.response.get("error")
+        logger.info("streaming unavailable; updating one message", extra={"error": error})
+        if error in _NO_STREAMING:
+            self.streaming.enabled = False
+        self._stream_here = False
+        self._stream = None
+
     async def _append(self, piece: str) -> bool:
         """Append through the streaming methods; ``False`` when the workspace has none."""
         try:
-            if self._stream is None:
-                self._stream = await self.client.chat_stream(
-                    channel=self.channel,
-                    thread_ts=str(self.thread_ts),
-                    recipient_team_id=self.team,
-                    recipient_user_id=self.user,
-                    buffer_size=1,
-                )
-            await self._stream.append(markdown_text=markup.markdown(piece))
+            await (await self._open_stream()).append(markdown_text=markup.markdown(piece))
             return True
         except SlackApiError as e:
             if self._stream is not None and self._stream.ts is None:
-                # The stream never started: this answer is one updated message instead, and the
-                # workspace-wide switch goes off only when the methods themselves are missing.
-                error = e.response.get("error")
-                logger.info("streaming unavailable; updating one message", extra={"error": error})
-                if error in _NO_STREAMING:
-                    self.streaming.enabled = False
-                self._stream_here = False
-                self._stream = None
+                self._no_stream(e)
                 return False
             raise
 
@@ -477,7 +538,7 @@ class SlackRenderer:
         if self._cut:
             await self._upload(self._file, "answer.md", "CentralOps answer", "markdown")
         tail = self._closing_text() + "".join(f"\n\n⚠️ {m}" for m in self._errors)
-        followups = b.followup_blocks(self._followups)
+        followups = b.followup_blocks(self._followups) + self._rating
         metadata = {
             "event_type": b.ANSWER_EVENT,
             "event_payload": {"status": "error" if self._errors else "done", "file": self._cut},

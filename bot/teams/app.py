@@ -32,13 +32,16 @@ from pydantic import ValidationError
 from bot.chat import ChatPlace, ChatRequest, ChatUser, Renderer
 from bot.conversation import Conversation
 from bot.idempotency import IdempotencyGuard
-from bot.teams import cards
+from bot.stops import REPLIES
+from bot.teams import approval_views, cards
 from bot.teams.activities import Inbound, Surface, continuation, inbound, request_of
 from bot.teams.config import TeamsConfig
+from bot.teams.feedback import FEEDBACK_INVOKE, TeamsFeedback
 from bot.teams.profiles import TeamsEmails
-from bot.teams.render import ClickOutcome, ClickRenderer, StreamRenderer, ThreadRenderer
+from bot.teams.render import STOP, ClickOutcome, ClickRenderer, StreamRenderer, ThreadRenderer
 from bot.teams.turns import Background, Turns
 from centralops import settings
+from centralops.errors import CentralOpsError
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +105,11 @@ class TeamsBot:
         self.app.adaptive_card.action_execute(cards.APPROVE)(self._on_approve)
         self.app.adaptive_card.action_execute(cards.DENY)(self._on_deny)
         self.app.adaptive_card.action_execute(cards.FOLLOWUP)(self._on_followup)
+        self.app.adaptive_card.action_execute(approval_views.VIEW)(self._on_view)
+        self.app.adaptive_card.action_execute(approval_views.REVIEW)(self._on_review)
+        self.app.adaptive_card.action_execute(STOP)(self._on_stop)
+        self.feedback = TeamsFeedback(conversation.feedback)
+        self.app.invoke(FEEDBACK_INVOKE)(self.feedback.on_submit)
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
         """Log the failure and tell the person something useful (never the exception's text)."""
@@ -144,6 +152,7 @@ class TeamsBot:
         self, turns: Turns, activity: Activity, surface: Surface, thread: str, who: ChatUser | None = None
     ) -> Renderer:
         turn = turns.turn(activity)
+        renderer: StreamRenderer | ThreadRenderer
         if surface == "personal":
             chat = activity.conversation.id if activity.conversation else ""
             renderer = StreamRenderer(
@@ -155,15 +164,17 @@ class TeamsBot:
                 lock=self._streams.setdefault(chat, asyncio.Lock()),
             )
             turns.on_close(renderer.release)
-            return renderer
-        return ThreadRenderer(
-            turn.context,
-            surface,
-            interval_s=self.config.update_interval_s,
-            thread=thread,
-            who=who,
-            emails=self.emails,
-        )
+        else:
+            renderer = ThreadRenderer(
+                turn.context,
+                surface,
+                interval_s=self.config.update_interval_s,
+                thread=thread,
+                who=who,
+                emails=self.emails,
+            )
+        renderer.on_rated = self.feedback.link
+        return renderer
 
     async def _claim(self, activity: Activity) -> bool:
         if self.guard is None or not activity.id or activity.conversation is None:
@@ -297,6 +308,50 @@ class TeamsBot:
             await context.send_activity(sign_in)
             return _message_response("Sign in first: I sent you a sign-in card. Then click again.")
         return _message_response(cards.teams_markdown(outcome.text))
+
+    async def _on_view(
+        self, context: TurnContext, _state: TurnState, data: Any
+    ) -> AdaptiveCardInvokeResponse:
+        """A card refresh (or Back): the approval card as this person may use it."""
+        return await self._view(context, data, review=False)
+
+    async def _on_review(
+        self, context: TurnContext, _state: TurnState, data: Any
+    ) -> AdaptiveCardInvokeResponse:
+        """Approve, first step: an approver confirms; anyone else gets their own view back."""
+        return await self._view(context, data, review=True)
+
+    async def _view(self, context: TurnContext, data: Any, *, review: bool) -> AdaptiveCardInvokeResponse:
+        found = inbound(context.activity)
+        approval_id = str((data or {}).get("approval_id") or "") if isinstance(data, dict) else ""
+        if found is None or not approval_id:
+            return _message_response("This card is not a valid CentralOps approval.")
+        try:
+            approval, role = await self.conversation.approval_view(approval_id, found.who)
+        except CentralOpsError as e:
+            return _message_response(cards.teams_markdown(e.message))
+        if approval is None:
+            return _message_response("This approval no longer exists, so there is nothing to decide.")
+        if review and role == "approver":
+            doc = approval_views.confirm(approval)
+        else:
+            doc = approval_views.for_viewer(approval, role, self.conversation.approver_group)
+        return AdaptiveCardInvokeResponse(status_code=HTTPStatus.OK, type=cards.CONTENT_TYPE, value=doc)
+
+    async def _on_stop(
+        self, context: TurnContext, _state: TurnState, data: Any
+    ) -> AdaptiveCardInvokeResponse:
+        """Stop: ends the turn on whichever replica writes the answer, if the clicker asked the question."""
+        found = inbound(context.activity)
+        turn_id = str((data or {}).get("turn_id") or "") if isinstance(data, dict) else ""
+        stops = self.conversation.stops
+        if found is None or not turn_id.isalnum() or stops is None:
+            return _message_response("This Stop button is not valid, so nothing was stopped.")
+        try:
+            outcome = await stops.request(turn_id, found.who)
+        except CentralOpsError as e:
+            return _message_response(cards.teams_markdown(e.message))
+        return _message_response(REPLIES[outcome])
 
     async def _on_followup(
         self, context: TurnContext, _state: TurnState, data: Any

@@ -20,10 +20,11 @@ from typing import Any
 
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment
 from microsoft_agents.hosting.core import TurnContext
+from microsoft_agents.hosting.core.app.streaming.citation import Citation
 
 from bot.chat import NO_ANSWER, ApprovalCard, ChatRequest, ChatUser, Checklist, Table, cut_at_boundary
 from bot.pacing import Throttle
-from bot.teams import cards
+from bot.teams import approval_views, cards, native
 from bot.teams.activities import Surface
 from bot.teams.profiles import TeamsEmails
 from centralops.events import Followup
@@ -101,6 +102,24 @@ def table_cards(tables: list[Table], budget: int) -> list[Attachment]:
     return out
 
 
+STOP = "stop"
+
+
+def stop_card(turn_id: str) -> dict[str, Any]:
+    """The Stop button of an answer still being written (only the person who asked may use it)."""
+    return cards.card(
+        [
+            {
+                "type": "TextBlock",
+                "text": "Stop the answer if you no longer need it.",
+                "isSubtle": True,
+                "size": "Small",
+            }
+        ],
+        [cards._execute("Stop", STOP, {"turn_id": turn_id}, style="destructive")],
+    )
+
+
 def _message(
     text: str | None = None, attachments: list[Attachment] | None = None, summary: str | None = None
 ) -> Activity:
@@ -117,7 +136,7 @@ def _message(
 
 def _approval_message(card: ApprovalCard) -> Activity:
     return _message(
-        attachments=[cards.attachment(cards.approval(card))], summary=f"Approval needed: {card.command}"
+        attachments=[cards.attachment(approval_views.base(card))], summary=f"Approval needed: {card.command}"
     )
 
 
@@ -139,9 +158,35 @@ class _Base:
         self.surface = surface
         self.who = who
         self.emails = emails
+        self.answer_id = ""  # set by rate(): the answer carries Teams' feedback loop
+        self.sources: list[tuple[str, str]] = []  # set by cite(): the calls the answer came from
+        self.on_rated: Callable[[str, str], Awaitable[None]] | None = None  # (message key, answer id)
+        self.turn_id = ""  # set by stoppable(): the answer offers Stop while it streams
+        self._stop: Callable[[], None] | None = None
+
+    async def stoppable(self, turn_id: str, stop: Callable[[], None]) -> None:
+        """Offer Stop while the answer streams."""
+        self.turn_id, self._stop = turn_id, stop
+
+    def rate(self, answer_id: str) -> None:
+        """Offer Teams' thumbs up / down on the answer."""
+        self.answer_id = answer_id
+
+    def cite(self, sources: list[tuple[str, str]]) -> None:
+        """Cite each account call the answer came from."""
+        self.sources = list(sources)
+
+    async def _rated(self, message_id: str | None) -> None:
+        """Name the answer by the message that shows it, so a vote on the message finds it."""
+        if not (self.answer_id and message_id and self.on_rated):
+            return
+        ctx = await self._context()
+        conversation = ctx.activity.conversation.id if ctx.activity.conversation else ""
+        await self.on_rated(native.message_key(conversation, message_id), self.answer_id)
 
     async def _send(self, activity: Activity, *, private: bool = False) -> str | None:
         ctx = await self._context()
+        approval_views.address(activity, ctx.activity.from_property)
         if private and self.surface != "personal" and ctx.activity.from_property is not None:
             activity.make_targeted_activity(ctx.activity.from_property)
         response = await ctx.send_activity(activity)
@@ -203,6 +248,22 @@ class StreamRenderer(_Base):
         self._after: ThreadRenderer | None = None  # where the answer continues once the stream closed
         self._finishing = False
 
+    def _label_stream(self) -> None:
+        """The SDK's AI label, citations (referred to in a last line) and feedback loop on the final message."""
+        stream = self._stream
+        if self.sources and self._streamed.strip():
+            line = native.sources_line(self.sources)
+            stream.queue_text_chunk(line)
+            self._streamed += line
+            stream.set_citations(
+                [
+                    Citation(content=c.appearance.abstract, title=c.appearance.name)
+                    for c in native.citations(self.sources)
+                ]
+            )
+        stream.set_generated_by_ai_label(True)
+        stream.set_feedback_loop(bool(self.answer_id))
+
     async def _begin(self) -> Any:
         if self._stream is None:
             # Teams runs one stream per chat at a time: a second question waits for the first answer.
@@ -259,6 +320,17 @@ class StreamRenderer(_Base):
             await self._after.progress(checklist)
             return
         self._inform(await self._begin(), cards.progress_text(checklist)[:INFORMATIVE_MAX])
+        self._stopped_in_teams()
+
+    def _stopped_in_teams(self) -> bool:
+        """Whether the person pressed Teams' own Stop on the streaming message (then the turn ends too)."""
+        # The SDK records Teams' "cancelled by user" refusal of a stream update; it has no public flag.
+        if self._stream is None or not getattr(self._stream, "_user_cancelled", False):
+            return False
+        if self._stop is not None:
+            self._stop()
+            self._stop = None
+        return True
 
     async def text(self, delta: str) -> None:
         """A chunk of the answer: whole lines stream, within the message size budget."""
@@ -269,6 +341,7 @@ class StreamRenderer(_Base):
         self._texted = True
         self._pending += delta
         self._flush_lines()
+        self._stopped_in_teams()
 
     def _flush_lines(self, final: bool = False) -> None:
         ready = self._pending if final else self._pending[: self._pending.rfind("\n") + 1]
@@ -306,8 +379,9 @@ class StreamRenderer(_Base):
         if self._after is not None:
             await self._after.error(message)
             return
-        if self._stream is None:
-            await self._send(_message(f"⚠️ {message}"))
+        if self._stream is None or self._stopped_in_teams():
+            # No stream, or Teams refuses the rest of it: a message of its own.
+            await self._send(_message(cards.teams_markdown(f"⚠️ {message}")))
             return
         self._flush_lines(final=True)
         self._stream.queue_text_chunk(("\n\n" if self._streamed else "") + f"⚠️ {message}")
@@ -323,6 +397,9 @@ class StreamRenderer(_Base):
             else:
                 await self._guard  # the stream is closing: let it close
         if self._after is not None:
+            self._after.rate(self.answer_id)
+            self._after.cite(self.sources)
+            self._after.on_rated = self.on_rated
             try:
                 for table in self._tables:
                     await self._after.table(table)
@@ -346,16 +423,23 @@ class StreamRenderer(_Base):
             approvals = self._approvals
             if not self._streamed.strip() and not attachments and approvals:
                 # An answer that is only an approval: the card is the final message, no placeholder text.
-                attachments, approvals = [cards.attachment(cards.approval(approvals[0]))], approvals[1:]
+                attachments, approvals = [cards.attachment(approval_views.base(approvals[0]))], approvals[1:]
             if not self._streamed.strip():
                 # Teams' final streamed message needs text; a blank one shows only the cards.
                 self._stream.queue_text_chunk(" " if attachments else NO_ANSWER)
             if attachments:
                 self._stream.set_attachments(attachments)
+            self._label_stream()
+            # Teams names the final message of a stream by the stream's id (known once the first
+            # update went out): link it before the buttons can show, else right after.
+            early = getattr(self._stream, "_stream_id", None)
+            await self._rated(early)
             try:
                 await self._stream.end_stream()
             finally:
                 self.release()
+            if not early:
+                await self._rated(getattr(self._stream, "_stream_id", None))
             for card in approvals:
                 await self._send(_approval_message(card))
             return
@@ -423,13 +507,22 @@ class ThreadRenderer(_Base):
                 lines.extend(["", *(core(line) for line in failed)])
         lines.extend(core(f"⚠️ {e}") for e in self._errors)
         attachments: list[Attachment] = []
+        if not self._done and self.turn_id:
+            attachments = [cards.attachment(stop_card(self.turn_id))]
         if self._done:
             attachments = table_cards(self._tables, int(MESSAGE_BYTES * (1 - TEXT_SHARE)))
             if self._followups:
                 attachments.append(cards.attachment(cards.followups(self._followups)))
         text = "\n".join(lines).strip()
         budget = int(MESSAGE_BYTES * TEXT_SHARE) if attachments else MESSAGE_BYTES
-        return _message(_clip(text, budget) if text else None, attachments or None)
+        if not self._done or not text:
+            return _message(_clip(text, budget) if text else None, attachments or None)
+        cited = self.sources if answer else []
+        line = native.sources_line(cited)
+        entity = [c.model_dump(mode="json", by_alias=True) for c in native.citations(cited)]
+        room = budget - utf16_bytes(line) - utf16_bytes(entity) - 1000  # the label entity's own keys
+        activity = _message(_clip(text, room) + line, attachments or None)
+        return native.label(activity, cited, feedback=bool(self.answer_id))
 
     @property
     def empty(self) -> bool:
@@ -485,7 +578,11 @@ class ThreadRenderer(_Base):
     async def finish(self) -> None:
         """Write the complete answer."""
         self._done = True
+        early = self._message_id  # the progress message becomes the answer: link it before it shows
+        await self._rated(early)
         await self._throttle.close()
+        if not early:
+            await self._rated(self._message_id)
 
 
 @dataclass

@@ -37,6 +37,10 @@ MARKDOWN_CHARS = 12_000
 TEXT_CHARS = 40_000
 TEAMS_MESSAGE_BYTES = 40 * 1024
 INFORMATIVE_CHARS = 1000
+TASK_FIELD_CHARS = 256
+CITATIONS = 20
+CITATION_NAME = 80
+CITATION_ABSTRACT = 160
 
 _WJ = "\u2060"
 _MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
@@ -167,6 +171,15 @@ def check_slack(method: str, args: dict[str, Any]) -> list[str]:
         problems.append(f"markdown_text of {len(markdown)} characters (at most {MARKDOWN_CHARS})")
     if markdown:
         problems.extend(slack_markup(markdown, "markdown"))
+    for c in chunks:
+        # Task cards and plan titles show data (accounts, commands, statuses): escaped as markdown_text is.
+        if isinstance(c, dict) and c.get("type") in ("task_update", "plan_update"):
+            for key in ("title", "details", "output"):
+                if isinstance(c.get(key), str):
+                    problems.extend(slack_markup(c[key], "markdown"))
+            for key in ("details", "output"):
+                if len(str(c.get(key) or "")) > TASK_FIELD_CHARS:
+                    problems.append(f"task {key} of more than {TASK_FIELD_CHARS} characters")
     return problems
 
 
@@ -200,6 +213,33 @@ def _card_texts(node: Any) -> list[str]:
     return found
 
 
+def _ai_entity(activity: dict[str, Any]) -> list[str]:
+    """The AI label and citations as Teams documents them (bot messages with AI-generated content)."""
+    problems: list[str] = []
+    text = str(activity.get("text") or "")
+    for entity in activity.get("entities") or []:
+        if not isinstance(entity, dict) or entity.get("type") != "https://schema.org/Message":
+            continue
+        if entity.get("@type") != "Message" or entity.get("@context") != "https://schema.org":
+            problems.append("AI entity without @type Message and @context https://schema.org")
+        if entity.get("additionalType") not in (None, ["AIGeneratedContent"]):
+            problems.append(f"AI entity additionalType {entity.get('additionalType')!r}")
+        cited = entity.get("citation") or []
+        if len(cited) > CITATIONS:
+            problems.append(f"{len(cited)} citations (Teams shows at most {CITATIONS})")
+        for c in cited:
+            look = c.get("appearance") or {}
+            if c.get("@type") != "Claim" or look.get("@type") != "DigitalDocument":
+                problems.append("citation without @type Claim / DigitalDocument")
+            if len(str(look.get("name") or "")) > CITATION_NAME or not look.get("name"):
+                problems.append(f"citation name empty or over {CITATION_NAME} characters")
+            if len(str(look.get("abstract") or "")) > CITATION_ABSTRACT:
+                problems.append(f"citation abstract over {CITATION_ABSTRACT} characters")
+            if f"[{c.get('position')}]" not in text:
+                problems.append(f"citation {c.get('position')} is not referred to in the text")
+    return problems
+
+
 def check_teams(activity: dict[str, Any]) -> list[str]:
     """Problems of one activity the bot sent or updated."""
     problems = []
@@ -210,6 +250,10 @@ def check_teams(activity: dict[str, Any]) -> list[str]:
         if isinstance(entity, dict) and entity.get("streamType") == "informative":
             if len(str(activity.get("text") or "")) > INFORMATIVE_CHARS:
                 problems.append("informative update over 1000 characters")
+    problems.extend(_ai_entity(activity))
+    data = activity.get("channelData") or {}
+    if isinstance(data, dict) and "feedbackLoop" in data and "feedbackLoopEnabled" in data:
+        problems.append("channelData sets both feedbackLoop and feedbackLoopEnabled (Teams refuses it)")
     for attachment in activity.get("attachments") or []:
         if attachment.get("contentType") != "application/vnd.microsoft.card.adaptive":
             continue

@@ -69,6 +69,10 @@ METHOD_SCOPES: dict[str, str | None] = {
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
     "conversations.replies": "channels:history",
+    "conversations.open": "im:write",
+    "assistant.threads.setStatus": "assistant:write",
+    "assistant.threads.setSuggestedPrompts": "assistant:write",
+    "assistant.threads.setTitle": "assistant:write",
 }
 """The bot-token scope each Web API method needs (Slack's method reference, "Scopes")."""
 
@@ -107,6 +111,7 @@ class SlackState:
     problems: list[dict[str, Any]] = field(default_factory=list)
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
     socket_acks: dict[str, Any] = field(default_factory=dict)
+    assistant: dict[str, dict[str, Any]] = field(default_factory=dict)
     _seq: "itertools.count[int]" = field(default_factory=lambda: itertools.count(1))
     _epoch: int = field(default_factory=lambda: int(time.time()))
 
@@ -133,6 +138,7 @@ class SlackState:
         self.channels.clear()
         self.responses.clear()
         self.problems.clear()
+        self.assistant.clear()
 
     def check(self, where: str, method: str, args: dict[str, Any]) -> None:
         """Check one payload; keep and report what is wrong with it."""
@@ -183,6 +189,22 @@ def _chunk_text(args: dict[str, Any]) -> str:
         if isinstance(chunk, dict) and chunk.get("type") == "markdown_text":
             text += str(chunk.get("text", ""))
     return text
+
+
+def _keep_tasks(message: dict[str, Any], args: dict[str, Any]) -> None:
+    """Task cards and the plan title as Slack keeps them: the latest update of each task id."""
+    chunks = _maybe_json(args.get("chunks")) or []
+    for chunk in chunks if isinstance(chunks, list) else []:
+        if not isinstance(chunk, dict):
+            continue
+        if chunk.get("type") == "plan_update":
+            _need(chunk, "title")
+            message["plan"] = str(chunk["title"])
+        elif chunk.get("type") == "task_update":
+            _need(chunk, "id", "title", "status")
+            if chunk["status"] not in ("pending", "in_progress", "complete", "error"):
+                raise _Fail("invalid_chunks")
+            message.setdefault("tasks", {})[str(chunk["id"])] = chunk
 
 
 class _Fail(Exception):
@@ -288,7 +310,11 @@ def _start_stream(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     _need(args, "channel", "thread_ts")
     if str(args["channel"])[:1] in "CG":
         _need(args, "recipient_team_id", "recipient_user_id")
+    if args.get("task_display_mode") not in (None, "timeline", "plan"):
+        raise _Fail("invalid_arguments")
     m = _post(state, args, stream="in_progress", text=_chunk_text(args))
+    m["task_display_mode"] = args.get("task_display_mode") or "timeline"
+    _keep_tasks(m, args)
     return {"channel": m["channel"], "ts": m["ts"]}
 
 
@@ -301,6 +327,7 @@ def _stream_chunk(state: SlackState, args: dict[str, Any], *, stop: bool) -> dic
     if m.get("stream") != "in_progress":
         raise _Fail("message_not_in_streaming_state")
     m["text"] += _chunk_text(args)
+    _keep_tasks(m, args)
     m["edits"] += 1
     if stop:
         m["stream"] = "completed"
@@ -364,6 +391,44 @@ def _complete_upload(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     return {"files": done}
 
 
+def _open_conversation(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    _need(args, "users")
+    users = str(args["users"]).split(",")
+    if len(users) != 1 or _people().get(users[0]) is None:
+        raise _Fail("user_not_found")
+    return {"channel": {"id": "D" + users[0][1:], "is_im": True}}
+
+
+def _assistant_thread(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    """An assistant thread's record as Slack keeps it: loading states, suggested prompts and title."""
+    _need(args, "channel_id", "thread_ts")
+    return state.assistant.setdefault(f"{args['channel_id']}:{args['thread_ts']}", {"statuses": []})
+
+
+def _set_status(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    thread = _assistant_thread(state, args)
+    if "status" not in args:
+        raise _Fail("missing_status")
+    thread["statuses"].append(str(args["status"]))
+    return {}
+
+
+def _set_suggested_prompts(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    thread = _assistant_thread(state, args)
+    prompts = _maybe_json(args.get("prompts")) or []
+    if not prompts or len(prompts) > 4 or any(not p.get("title") or not p.get("message") for p in prompts):
+        raise _Fail("invalid_prompts")
+    thread["prompts"], thread["prompts_title"] = prompts, args.get("title")
+    return {}
+
+
+def _set_title(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
+    thread = _assistant_thread(state, args)
+    _need(args, "title")
+    thread["title"] = str(args["title"])
+    return {}
+
+
 def _replies(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
     _need(args, "channel", "ts")
     return {"messages": state.thread(str(args["channel"]), str(args["ts"])), "has_more": False}
@@ -387,6 +452,10 @@ HANDLERS: dict[str, Handler] = {
     "files.getUploadURLExternal": _upload_url,
     "files.completeUploadExternal": _complete_upload,
     "conversations.replies": _replies,
+    "conversations.open": _open_conversation,
+    "assistant.threads.setStatus": _set_status,
+    "assistant.threads.setSuggestedPrompts": _set_suggested_prompts,
+    "assistant.threads.setTitle": _set_title,
 }
 """The Web API methods the stand-in answers, by name."""
 
@@ -507,6 +576,11 @@ async def inspect_ephemeral(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     user = request.query.get("user")
     return web.json_response({"messages": [e for e in state.ephemeral if not user or e["user"] == user]})
+
+
+async def inspect_assistant(request: web.Request) -> web.Response:
+    """Loading states, suggested prompts and titles of assistant threads (``channel:thread_ts`` keys)."""
+    return web.json_response({"threads": request.app[STATE_KEY].assistant})
 
 
 async def inspect_views(request: web.Request) -> web.Response:
@@ -674,6 +748,13 @@ def _block_lines(block: dict[str, Any]) -> list[str]:
         return [" ".join(str(e.get("text", "")) for e in block.get("elements", []))]
     if kind == "actions":
         return ["  ".join(f"[{(e.get('text') or {}).get('text', '?')}]" for e in block.get("elements", []))]
+    if kind == "context_actions":
+        return [
+            "  ".join(
+                "[👍] [👎]" if e.get("type") == "feedback_buttons" else "[…]"
+                for e in block.get("elements", [])
+            )
+        ]
     if kind == "divider":
         return ["─" * 20]
     if kind == "rich_text":
@@ -704,10 +785,19 @@ def render_message(message: dict[str, Any]) -> list[str]:
         else names.get(str(message.get("user")), str(message.get("user")))
     )
     lines: list[str] = []
+    if message.get("plan"):
+        lines.append(f"▸ {message['plan']}")
+    for t in (message.get("tasks") or {}).values():
+        icon = {"complete": "✓", "error": "✗"}.get(t["status"], "⏳")
+        parts = [t["title"], t.get("details"), t.get("output")]
+        lines.append(f"{icon} " + " · ".join(str(p) for p in parts if p))
     if message.get("stream") or not message.get("blocks"):
         lines.extend(str(message.get("text") or "").splitlines())
         tail = [
-            ln for b in message.get("blocks") or [] if b.get("type") == "actions" for ln in _block_lines(b)
+            ln
+            for b in message.get("blocks") or []
+            if b.get("type") in ("actions", "context_actions")
+            for ln in _block_lines(b)
         ]
         lines.extend(tail)
     else:
@@ -762,6 +852,7 @@ def build_app(
     app.router.add_get("/_stand-in/thread", inspect_thread)
     app.router.add_get("/_stand-in/ephemeral", inspect_ephemeral)
     app.router.add_get("/_stand-in/views", inspect_views)
+    app.router.add_get("/_stand-in/assistant", inspect_assistant)
     app.router.add_get("/_stand-in/files", inspect_files)
     app.router.add_get("/_stand-in/calls", inspect_calls)
     app.router.add_post("/_stand-in/config", configure)

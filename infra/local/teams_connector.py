@@ -43,6 +43,9 @@ STREAM_TIMED_OUT = {
         "message": "Content stream finished due to exceeded streaming time.",
     }
 }
+STREAM_STOPPED = {
+    "error": {"code": "ContentStreamNotAllowed", "message": "Content stream was cancelled by user."}
+}
 STREAMING_REFUSED = {
     "error": {"code": "BadArgument", "message": "Streaming api is not enabled for this conversation."}
 }
@@ -85,6 +88,8 @@ class Message:
             "final": self.final,
             "text": self.activity.get("text") or "",
             "attachments": self.activity.get("attachments") or [],
+            "entities": [e for e in self.activity.get("entities") or [] if e.get("type") != "streaminfo"],
+            "channelData": self.activity.get("channelData") or {},
         }
 
 
@@ -97,6 +102,7 @@ class Connector:
     conversations: list[dict[str, Any]] = field(default_factory=list)
     problems: list[dict[str, Any]] = field(default_factory=list)
     stream_limit_s: float = STREAM_LIMIT_S
+    stopped: set[str] = field(default_factory=set)  # 1:1 chats whose person pressed Teams' Stop
     stream_started: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -178,6 +184,12 @@ async def send(request: web.Request) -> web.Response:
     info = _stream_info(activity)
     stream_id = (info or {}).get("streamId") or activity.get("id")
     started = connector.stream_started.get(str(stream_id)) if info is not None else None
+    if info is not None and conversation in connector.stopped:
+        # The person pressed Stop on the streaming message: Teams refuses the rest of that stream.
+        connector.record("refused", conversation, activity, reason="stream stopped by the person")
+        return web.json_response(STREAM_STOPPED, status=403)
+    if info is None:
+        connector.stopped.discard(conversation)  # the next answer streams again
     if started is not None and time.monotonic() - started > connector.stream_limit_s:
         connector.record("refused", conversation, activity, reason="stream older than the two-minute limit")
         return web.json_response(STREAM_TIMED_OUT, status=403)
@@ -230,8 +242,15 @@ async def delete(request: web.Request) -> web.Response:
 
 
 async def configure(request: web.Request) -> web.Response:
-    """``POST /_stand-in/config``: ``{"stream_limit_s": seconds}`` (a scaled-down Teams)."""
+    """``POST /_stand-in/config``: ``{"stream_limit_s": seconds}`` (a scaled-down Teams), or
+    ``{"stop_stream": conversation id}`` (the person presses Stop on the message streaming there)."""
     body = await request.json()
+    if "stop_stream" in body:
+        connector = request.app[CONNECTOR]
+        connector.stopped.add(str(body["stop_stream"]))
+        for message in connector.messages.values():
+            if message.conversation == body["stop_stream"] and message.streamed and not message.final:
+                message.final = True  # Teams shows what streamed so far as the message, stopped
     if "stream_limit_s" in body:
         request.app[CONNECTOR].stream_limit_s = float(body["stream_limit_s"])
     return web.json_response({"ok": True})

@@ -8,6 +8,7 @@ would show it.
 import asyncio
 import sys
 import time
+from typing import Any
 
 from infra.local import org
 from infra.local.alerts_demo import alarm
@@ -27,6 +28,9 @@ Console commands:
   :as <name>             speak as another demo user (alice, bob, carol, dave)
   :click <label>         click a button of the current thread (Approve, Deny, a follow-up, Investigate…)
   :alarm <account> <alarm> <ALARM|OK>   an alarm changes state (after `/aws subscribe production alarms here` as bob)
+  :good | :bad           thumbs up / down on the newest answer of the current thread
+  :assistant             open the assistant view (while viewing #ops); what you type next goes there
+  :home                  show your App Home tab
   :new                   start a new thread
   :quit                  stop
 """
@@ -83,6 +87,7 @@ async def demo(info: org.StackInfo) -> int:
         failures += await alerts_demo(info, console, DEMO_CHANNEL)
     finally:
         await console.close()
+    failures += await _assistant_demo(info)
     print("And the same bot in Microsoft Teams:\n", flush=True)
     try:
         for conversation in await teams_demo(info.bot_url, info.teams_connector_url):
@@ -96,11 +101,49 @@ async def demo(info: org.StackInfo) -> int:
     return 1 if failures else 0
 
 
+async def _assistant_demo(info: org.StackInfo) -> int:
+    """Slack's assistant view: prompts for the channel being viewed, then an answer with task cards."""
+    console = SlackConsole.from_stack(info)
+    try:
+        started = time.monotonic()
+        ts = await console.assistant_thread("alice", viewing=DEMO_CHANNEL)
+        offered: dict[str, Any] = {}
+        for _ in range(100):
+            offered = (await console.assistant()).get(f"D0ALICE:{ts}", {})
+            if offered.get("prompts"):
+                break
+            await asyncio.sleep(0.1)
+        prompts: list[dict[str, str]] = offered.get("prompts") or []
+        print(
+            f"» alice opens the CentralOps assistant while viewing #ops    ({time.monotonic() - started:.1f} s)"
+        )
+        print(
+            f"  {offered.get('prompts_title') or 'Suggested'}: "
+            + " · ".join(str(p["title"]) for p in prompts)
+        )
+        question = prompts[0]["message"] if prompts else "list buckets in staging"
+        started = time.monotonic()
+        thread = await console.assistant_ask("alice", ts, question)
+        _print_step("alice", f"{question} (in the assistant thread)", thread, time.monotonic() - started)
+        state = (await console.assistant()).get(f"D0ALICE:{ts}", {})
+        print(
+            f"  thread title: {state.get('title')!r}; loading states shown: {state.get('statuses')}\n",
+            flush=True,
+        )
+        return 0
+    except TimeoutError as e:
+        print(f"» the assistant did not answer: {e}\n", flush=True)
+        return 1
+    finally:
+        await console.close()
+
+
 async def chat(info: org.StackInfo) -> int:
     """Talk to the bot as a demo user until ``:quit`` or end of input."""
     console = SlackConsole.from_stack(info)
     who = "alice"
     thread: Thread | None = None
+    assistant: str | None = None  # the assistant thread's ts, once opened
     shown: dict[str, int] = {}  # messages of each thread already printed
     print(CHAT_HELP)
     loop = asyncio.get_running_loop()
@@ -124,7 +167,37 @@ async def chat(info: org.StackInfo) -> int:
                         who = name
                     continue
                 if line == ":new":
-                    thread = None
+                    thread, assistant = None, None
+                    continue
+                if line == ":assistant":
+                    assistant = await console.assistant_thread(who, viewing=DEMO_CHANNEL)
+                    await asyncio.sleep(0.5)
+                    offered = (await console.assistant()).get(
+                        f"D{org.person(who).slack_user_id[1:]}:{assistant}", {}
+                    )
+                    titles = [p["title"] for p in offered.get("prompts") or []]
+                    print(
+                        f"Assistant open. {offered.get('prompts_title') or 'Suggested'}: "
+                        + " · ".join(titles)
+                    )
+                    continue
+                if line == ":home":
+                    view = await console.open_home(who)
+                    print(render_thread([{"bot_id": "B", "blocks": view["blocks"], "text": ""}]))
+                    continue
+                if line in {":good", ":bad"}:
+                    if thread is None:
+                        print("There is no answer yet: ask something first.")
+                        continue
+                    await console.rate(who, thread, positive=line == ":good")
+                    print("Feedback sent.")
+                    continue
+                if assistant is not None and not line.startswith(("/aws", ":click")):
+                    thread = await console.assistant_ask(who, assistant, line)
+                    _print_step(
+                        who, line, thread, time.monotonic() - started, skip=shown.get(thread.ts or "", 0)
+                    )
+                    shown[thread.ts or ""] = len(thread.messages)
                     continue
                 if line.startswith(":alarm "):
                     thread = await alarm(info, console, line[7:].split(), DEMO_CHANNEL)

@@ -325,6 +325,123 @@ class SlackConsole:
         }
         return await self._event(event, user, channel, ts, ts, event_id, wait, wait_s)
 
+    async def assistant_thread(self, user: str, *, viewing: str | None = None) -> str:
+        """Open the assistant view as ``user`` (while viewing channel ``viewing``); the thread's ts."""
+        uid = user_id(user)
+        channel = f"D{uid[1:]}"
+        ts = await self.say(user, channel, "")  # the thread Slack starts in the app's DM
+        await self._assistant_event("assistant_thread_started", uid, channel, ts, viewing)
+        return ts
+
+    async def assistant_viewing(self, user: str, thread_ts: str, viewing: str) -> None:
+        """The person switches to channel ``viewing`` with the assistant thread open."""
+        uid = user_id(user)
+        await self._assistant_event(
+            "assistant_thread_context_changed", uid, f"D{uid[1:]}", thread_ts, viewing
+        )
+
+    async def _assistant_event(self, kind: str, uid: str, channel: str, ts: str, viewing: str | None) -> None:
+        context = {"channel_id": viewing, "team_id": self.team} if viewing else {}
+        event = {
+            "type": kind,
+            "assistant_thread": {"user_id": uid, "context": context, "channel_id": channel, "thread_ts": ts},
+            "event_ts": f"{time.time():.6f}",
+        }
+        await self._deliver("events_api", self.event_body(event), "application/json")
+
+    async def assistant_ask(self, user: str, thread_ts: str, text: str, *, wait_s: float = 60) -> Thread:
+        """A question typed in an assistant thread (a DM thread, as Slack delivers it)."""
+        uid = user_id(user)
+        channel = f"D{uid[1:]}"
+        ts = await self.say(user, channel, text, thread_ts)
+        event = {
+            "type": "message",
+            "channel_type": "im",
+            "user": uid,
+            "text": text,
+            "ts": ts,
+            "thread_ts": thread_ts,
+            "event_ts": ts,
+            "channel": channel,
+            "team": self.team,
+        }
+        return await self._event(event, user, channel, thread_ts, ts, None, True, wait_s)
+
+    async def assistant(self) -> dict[str, Any]:
+        """Loading states, prompts and titles of assistant threads, by ``channel:thread_ts``."""
+        return dict((await self._get("/_stand-in/assistant"))["threads"])
+
+    async def rate(self, user: str, thread: Thread, *, positive: bool, value: str | None = None) -> None:
+        """Click the thumbs up or down of the newest answer in ``thread``."""
+        await thread.refresh()
+        for m in reversed(thread.messages):
+            for block in m.get("blocks") or []:
+                for e in block.get("elements") or [] if block.get("type") == "context_actions" else []:
+                    if e.get("type") == "feedback_buttons":
+                        button = e["positive_button" if positive else "negative_button"]
+                        action = {
+                            "type": "feedback_buttons",
+                            "action_id": e["action_id"],
+                            "block_id": block.get("block_id", ""),
+                            "value": button["value"] if value is None else value,
+                            "action_ts": f"{time.time():.6f}",
+                        }
+                        await self._block_action(user, action, message=m)
+                        return
+        raise LookupError("no feedback buttons in the thread")
+
+    async def home_click(self, user: str, label: str) -> None:
+        """Click a button of the App Home view the bot published for ``user``."""
+        uid = user_id(user)
+        view = (await self._get("/_stand-in/views"))["views"][uid]["view"]
+        for block in view.get("blocks") or []:
+            button = block.get("accessory") or {}
+            if button.get("type") == "button" and (button.get("text") or {}).get("text") == label:
+                action = {
+                    "type": "button",
+                    "action_id": button["action_id"],
+                    "block_id": block.get("block_id", ""),
+                    "value": button.get("value", ""),
+                    "action_ts": f"{time.time():.6f}",
+                }
+                await self._block_action(user, action, view=view)
+                return
+        raise LookupError(f"no {label!r} button in the App Home view")
+
+    async def _block_action(
+        self,
+        user: str,
+        action: dict[str, Any],
+        *,
+        message: dict[str, Any] | None = None,
+        view: dict[str, Any] | None = None,
+    ) -> None:
+        uid = user_id(user)
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": {"id": uid, "username": user_name(uid), "name": user_name(uid), "team_id": self.team},
+            "api_app_id": APP_ID,
+            "token": "unused-verification-token",
+            "trigger_id": f"{int(time.time())}.{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex[:16]}",
+            "team": {"id": self.team, "domain": "centralops-local"},
+            "actions": [action],
+        }
+        if message is not None:
+            payload["container"] = {
+                "type": "message",
+                "message_ts": message["ts"],
+                "channel_id": message["channel"],
+                "is_ephemeral": False,
+            }
+            payload["channel"] = {"id": message["channel"], "name": message["channel"].lower()}
+            payload["message"] = message
+            payload["response_url"] = f"{self.stand_in_url}/_response/{uuid.uuid4().hex}"
+        else:
+            payload["container"] = {"type": "view", "view_id": "VHOME"}
+            payload["view"] = {**(view or {}), "id": "VHOME"}
+        body = urlencode({"payload": json.dumps(payload)})
+        await self._deliver("interactive", body, "application/x-www-form-urlencoded")
+
     async def _event(
         self,
         event: dict[str, Any],

@@ -18,6 +18,7 @@ enforces it on every post, so a bot that keeps Teams waiting fails loudly.
 import argparse
 import asyncio
 import itertools
+import json
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -82,12 +83,13 @@ class TeamsConversation:
         return "\n".join(parts)
 
     def cards(self, verb: str | None = None) -> list[tuple[str, dict[str, Any]]]:
-        """``(message id, card)`` of every Adaptive Card, optionally only those with a button of ``verb``."""
+        """``(message id, card)`` of every Adaptive Card, optionally only those with a button (or refresh) of ``verb``."""
         found = []
         for message in self.messages:
             for attachment in message.get("attachments") or []:
                 content = attachment.get("content") or {}
                 verbs = {a.get("verb") for a in content.get("actions") or []}
+                verbs.add(((content.get("refresh") or {}).get("action") or {}).get("verb"))
                 if verb is None or verb in verbs:
                     found.append((message["id"], content))
         return found
@@ -107,6 +109,14 @@ class TeamsConversation:
             lines.extend(f"  {line}" for line in text.splitlines() if text)
             for attachment in message.get("attachments") or []:
                 lines.extend(f"  │ {line}" for line in _card_text(attachment).splitlines())
+            for entity in message.get("entities") or []:
+                if "AIGeneratedContent" in (entity.get("additionalType") or []):
+                    lines.append("  AI generated")
+                for c in sorted(entity.get("citation") or [], key=lambda c: c.get("position", 0)):
+                    look = c.get("appearance") or {}
+                    lines.append(f"  [{c.get('position')}] {look.get('name')}: {look.get('abstract')}")
+            if (message.get("channelData") or {}).get("feedbackLoop"):
+                lines.append("  [👍] [👎]")
         return "\n".join(lines)
 
 
@@ -345,6 +355,33 @@ class TeamsConsole:
             resumes = body.get("type") == CARD or verb == "followup"
             follow.messages = await self.settle(base, seen, require_new=resumes)
         return turn, follow
+
+    async def feedback(
+        self, user: str, on: TeamsConversation, message_id: str, *, like: bool, comment: str = ""
+    ) -> Turn:
+        """Click Teams' thumbs up or down under a bot message (and optionally type a comment)."""
+        conversation = (
+            self.personal_conversation(user)
+            if on.surface == "personal"
+            else {"id": on.conversation_id, "conversationType": on.surface, "isGroup": True}
+        )
+        activity = self._base(user, conversation, {})
+        activity.update(
+            {
+                "type": "invoke",
+                "name": "message/submitAction",
+                "id": f"f:{uuid.uuid4().hex}",
+                "replyToId": message_id,
+                "value": {
+                    "actionName": "feedback",
+                    "actionValue": {
+                        "reaction": "like" if like else "dislike",
+                        "feedback": json.dumps({"feedbackText": comment}),
+                    },
+                },
+            }
+        )
+        return await self.post(activity)
 
     async def install(self, user: str) -> TeamsConversation:
         """``user`` adds the app in a 1:1 chat: Teams sends ``conversationUpdate`` with the bot as a new member."""

@@ -24,7 +24,7 @@ async def test_question_answers_in_the_thread_of_a_parent_message(slack: SlackSt
     assert thread.ts is not None
     parent = thread.messages[0]
     assert parent["text"] == "<@U0ALICE> asked: list buckets in staging"
-    assert "✓ *staging* `aws s3 ls` · 42 ms" in thread.render()
+    assert "✓ staging · aws s3 ls · done in 42 ms" in thread.render()
     [answer] = thread.answers()
     assert answer["thread_ts"] == thread.ts
     assert answer["text"] == "Buckets in *staging*:\n- acme-staging-assets\n- acme-staging-logs"

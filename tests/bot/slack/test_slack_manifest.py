@@ -52,7 +52,14 @@ def test_manifest_declares_what_the_bot_uses(manifest: dict[str, Any]) -> None:
         "users:read.email",
     } <= scopes
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
-    assert events == {"app_mention", "message.im", "app_home_opened"}
+    assert events == {
+        "app_mention",
+        "message.im",
+        "app_home_opened",
+        "assistant_thread_started",
+        "assistant_thread_context_changed",
+    }
+    assert "assistant:write" in scopes and manifest["features"]["assistant_view"]["assistant_description"]
     [command] = manifest["features"]["slash_commands"]
     assert command["command"] == "/aws"
     urls = {command["url"], manifest["settings"]["interactivity"]["request_url"]}

@@ -33,10 +33,18 @@ async def test_answer_streams_with_the_streaming_methods(slack: SlackStack) -> N
     assert answer["text"] == "".join(PIECES)
     assert ok_calls(slack, "chat.startStream") and ok_calls(slack, "chat.stopStream")
     assert len(ok_calls(slack, "chat.appendStream")) >= 1
-    # The buttons ride on the closed stream; the checklist shows both accounts' outcomes.
+    # The buttons ride on the closed stream; each account is a task card with its outcome, the
+    # command and the time taken, in the stream itself (no mrkdwn checklist in the parent).
     assert any(e["action_id"].startswith("centralops_followup_") for _, e in thread.buttons())
+    assert answer["task_display_mode"] == "plan"
+    assert answer["plan"] == "Querying 2 accounts…"
+    assert [(t["title"], t["status"], t["details"], t.get("output")) for t in answer["tasks"].values()] == [
+        ("staging", "complete", "aws s3 ls", "done in 10 ms"),
+        ("production", "error", "aws s3 ls", "failed in 20 ms"),
+    ]
     shown = thread.render()
-    assert "✓ *staging*" in shown and "✗ *production*" in shown
+    assert "✓ staging · aws s3 ls · done in 10 ms" in shown and "✗ production" in shown
+    assert "*staging*" not in str(thread.messages[0]["blocks"])
 
 
 async def test_without_streaming_methods_one_message_is_updated(slack: SlackStack) -> None:
@@ -53,6 +61,8 @@ async def test_without_streaming_methods_one_message_is_updated(slack: SlackStac
         "unknown_method"
     ]
     assert ok_calls(slack, "chat.appendStream") == []
+    # Without the streaming methods the calls show as the mrkdwn checklist in the parent message.
+    assert "✓ *staging*" in thread.render() and "✗ *production*" in thread.render()
     # The next answer goes straight to the fallback without asking again.
     await slack.console.slash("alice", "q", CHANNEL)
     assert len([c for c in slack.stand_in.calls if c["method"] == "chat.startStream"]) == 1

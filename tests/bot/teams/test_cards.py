@@ -38,10 +38,56 @@ async def _request_approval(
         accounts=[PROD],
         thread={k: str(context[k]) for k in ("platform", "team", "channel", "thread", "user", "user_name")},
     )
-    [(card_id, card)] = post.cards("approve")
-    assert {a["verb"] for a in card["actions"]} == {"approve", "deny"}
-    assert all(a["type"] == "Action.Execute" for a in card["actions"])
+    # Everyone first gets the card without buttons; Teams refreshes it into each person's view.
+    [(card_id, card)] = [(i, c) for i, c in post.cards() if c.get("refresh")]
+    assert "actions" not in card and card["refresh"]["action"]["verb"] == "approval_view"
+    assert card["refresh"]["userIds"] == [teams.console.person(user)["id"]], "the requester always refreshes"
     return post, card_id
+
+
+async def _view(
+    teams: TeamsStack, user: str, post: TeamsConversation, card_id: str, verb: str, approval_id: str
+) -> dict[str, Any]:
+    turn, _ = await teams.console.click(user, post, card_id, verb, {"approval_id": approval_id}, wait=False)
+    assert turn.body["type"] == "application/vnd.microsoft.card.adaptive", turn.body
+    view: dict[str, Any] = turn.body["value"]
+    return view
+
+
+async def test_each_person_sees_the_approval_card_for_what_they_may_do(teams: TeamsStack) -> None:
+    post, card_id = await _request_approval(teams, "appr-views-0001")
+
+    approver = await _view(teams, "bob", post, card_id, "approval_view", "appr-views-0001")
+    assert [(a["title"], a["verb"]) for a in approver["actions"]] == [
+        ("Approve", "approve_review"),
+        ("Deny", "deny"),
+    ]
+    requester = await _view(teams, "alice", post, card_id, "approval_view", "appr-views-0001")
+    assert "actions" not in requester and "Waiting for approval" in card_text(requester)
+    unlinked = await _view(teams, "carol", post, card_id, "approval_view", "appr-views-0001")
+    assert "actions" not in unlinked and "Sign in to CentralOps" in card_text(unlinked)
+    # Approve asks to confirm first; nothing is decided until "Approve now".
+    confirm = await _view(teams, "bob", post, card_id, "approve_review", "appr-views-0001")
+    assert [(a["title"], a["verb"]) for a in confirm["actions"]] == [
+        ("Approve now", "approve"),
+        ("Back", "approval_view"),
+    ]
+    assert "aws ec2 stop-instances --instance-ids i-0abc" in str(confirm["body"])
+    stored = teams.dynamodb.get_item(
+        TableName=teams.approvals_table, Key={"approval_id": {"S": "appr-views-0001"}}
+    )
+    assert stored["Item"]["status"]["S"] == "pending"
+    # A forged review by someone who may not decide shows their own view, never the confirmation.
+    forged = await _view(teams, "carol", post, card_id, "approve_review", "appr-views-0001")
+    assert "actions" not in forged
+
+
+async def test_someone_who_is_no_approver_sees_who_may_decide(teams: TeamsStack) -> None:
+    post, card_id = await _request_approval(teams, "appr-views-0002", user="bob")
+    other = await _view(teams, "alice", post, card_id, "approval_view", "appr-views-0002")
+    assert "actions" not in other and "Only members of centralops-approvers" in card_text(other)
+    review = await _view(teams, "alice", post, card_id, "approve_review", "appr-views-0002")
+    assert "actions" not in review, "no confirmation for someone who may not approve"
 
 
 async def test_an_approver_approves_and_the_card_is_replaced_for_everyone_then_the_agent_resumes(

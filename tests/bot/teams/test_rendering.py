@@ -68,7 +68,7 @@ async def test_hostile_data_in_an_approval_card_is_shown_as_written(teams: Teams
         (0, events.done("s")),
     )
     post = await teams.console.channel(user="alice", text="change it")
-    [(_, card)] = post.cards("approve")
+    [(_, card)] = post.cards("approval_view")
     assert not any(EVIL in t for t in text_blocks(card)), "data never lands in a TextBlock"
     runs = text_runs(card)
     assert f"aws s3 rb s3://{EVIL}" in runs
@@ -94,10 +94,10 @@ async def test_an_answer_that_is_only_an_approval_shows_only_the_card(teams: Tea
         (0, events.done("s")),
     )
     post = await teams.console.channel(user="alice", text="stop it")
-    assert len(post.messages) == 1 and post.cards("approve")
+    assert len(post.messages) == 1 and post.cards("approval_view")
     assert not (post.messages[0]["text"] or "").strip(), "no placeholder line next to the card"
     chat = await teams.console.personal(user="alice", text="stop it")
-    assert len(chat.messages) == 1 and chat.cards("approve")
+    assert len(chat.messages) == 1 and chat.cards("approval_view")
     assert not chat.messages[0]["text"].strip()
 
 
