@@ -16,6 +16,16 @@ UV := $(VENV)/bin/uv
 UV_VERSION = $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
 # Never let uv download an interpreter of its own: the venv's Python is the one find-python chose.
 export UV_PYTHON_DOWNLOADS := never
+# Bytecode: uv installs none (compiling all ~10,700 modules would cost ~40 s per install), so Python
+# compiles a module at first import. With PYTHONDONTWRITEBYTECODE set in the environment, every process
+# of the local stack (and every stack the tests start) would compile the same ~2,600 modules again on
+# each start. make's targets keep what they compile in .local/pycache instead: nothing is written beside
+# the sources or into .venv, and `make clean` removes it. `make demo PYCACHE=` keeps the environment's choice.
+PYCACHE ?= $(CURDIR)/.local/pycache
+ifneq ($(PYCACHE),)
+export PYTHONPYCACHEPREFIX := $(PYCACHE)
+export PYTHONDONTWRITEBYTECODE :=
+endif
 
 $(STAMP): pyproject.toml uv.lock scripts/find-python
 	@py=$$(scripts/find-python) || exit 1; \
