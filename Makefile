@@ -25,6 +25,8 @@ PYCACHE ?= $(CURDIR)/.local/pycache
 ifneq ($(PYCACHE),)
 export PYTHONPYCACHEPREFIX := $(PYCACHE)
 export PYTHONDONTWRITEBYTECODE :=
+# Installing compiles nothing worth keeping (ensurepip would compile all of pip).
+$(STAMP): export PYTHONDONTWRITEBYTECODE := 1
 endif
 
 $(STAMP): pyproject.toml uv.lock scripts/find-python
