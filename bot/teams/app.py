@@ -32,7 +32,7 @@ from pydantic import ValidationError
 from bot.chat import ChatPlace, ChatRequest, ChatUser, Renderer
 from bot.conversation import Conversation
 from bot.idempotency import IdempotencyGuard
-from bot.teams import cards
+from bot.teams import cards, files
 from bot.teams.activities import Inbound, Surface, continuation, inbound, request_of
 from bot.teams.config import TeamsConfig
 from bot.teams.profiles import TeamsEmails
@@ -79,12 +79,14 @@ class TeamsBot:
         *,
         guard: IdempotencyGuard | None = None,
         emails: TeamsEmails | None = None,
+        answer_files: files.AnswerFiles | None = None,
     ) -> None:
         config.validate()
         self.conversation = conversation
         self.config = config
         self.guard = guard
         self.emails = emails
+        self.answer_files = answer_files
         self.auth = auth_configuration(config)
         self.connections = MsalConnectionManager(connections_configurations={"SERVICE_CONNECTION": self.auth})
         self.adapter = CloudAdapter(connection_manager=self.connections)
@@ -102,6 +104,7 @@ class TeamsBot:
         self.app.adaptive_card.action_execute(cards.APPROVE)(self._on_approve)
         self.app.adaptive_card.action_execute(cards.DENY)(self._on_deny)
         self.app.adaptive_card.action_execute(cards.FOLLOWUP)(self._on_followup)
+        self.app.invoke(files.INVOKE)(self._on_file_consent)
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
         """Log the failure and tell the person something useful (never the exception's text)."""
@@ -153,6 +156,7 @@ class TeamsBot:
                 who=who,
                 emails=self.emails,
                 lock=self._streams.setdefault(chat, asyncio.Lock()),
+                answer_files=self.answer_files,
             )
             turns.on_close(renderer.release)
             return renderer
@@ -298,6 +302,13 @@ class TeamsBot:
             return _message_response("Sign in first: I sent you a sign-in card. Then click again.")
         return _message_response(cards.teams_markdown(outcome.text))
 
+    async def _on_file_consent(self, context: TurnContext, _state: TurnState) -> None:
+        """*Allow* or *Decline* on the card offering a long answer as a file (1:1 chats)."""
+        if self.answer_files is None:
+            await context.send_activity(files.invoke_ok())
+            return
+        await files.on_consent(context, self.answer_files, allow_http_loopback=self.config.anonymous)
+
     async def _on_followup(
         self, context: TurnContext, _state: TurnState, data: Any
     ) -> AdaptiveCardInvokeResponse:
@@ -365,7 +376,8 @@ def setup_teams(
     config = config or TeamsConfig.from_env()
     if emails is None and guard is not None:
         emails = TeamsEmails(guard.table)  # the same small-items table, keyed apart
-    bot = TeamsBot(conversation, config, guard=guard, emails=emails)
+    answer_files = files.AnswerFiles(guard.table) if guard is not None else None
+    bot = TeamsBot(conversation, config, guard=guard, emails=emails, answer_files=answer_files)
     if config.anonymous:
         logger.warning(
             "TEAMS ANONYMOUS MODE: /api/messages accepts activities WITHOUT a Bot Framework token. "

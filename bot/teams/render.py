@@ -22,7 +22,7 @@ from microsoft_agents.activity import Activity, ActivityTypes, Attachment
 from microsoft_agents.hosting.core import TurnContext
 
 from bot.chat import ApprovalCard, ChatRequest, ChatUser, Checklist, Table, cut_at_boundary
-from bot.teams import cards
+from bot.teams import cards, files
 from bot.teams.activities import Surface
 from bot.teams.profiles import TeamsEmails
 from bot.teams.throttle import Throttle
@@ -72,6 +72,34 @@ def fit_text(text: str, budget: int) -> str:
         units -= (utf16_bytes(head) - room) // 2 + 1
         head = cut_at_boundary(text, units) or text[: max(units, 0)]
     return head.rstrip() + note
+
+
+MAX_PARTS = 5
+"""Messages one answer may take in a channel or group chat, where Teams offers no file upload."""
+CONTINUES = "\n\n_(continued in the next message)_"
+
+
+def split_text(text: str, budget: int, max_parts: int = MAX_PARTS) -> list[str]:
+    """``text`` in at most ``max_parts`` messages of ``budget`` UTF-16 bytes, each cut at a paragraph or line.
+
+    Every part but the last says it continues; what does not fit in ``max_parts`` is cut with a note.
+    """
+    parts: list[str] = []
+    rest = text
+    room = budget - utf16_bytes(CONTINUES)
+    while len(parts) < max_parts - 1 and utf16_bytes(rest) > budget:
+        units = room // 2
+        head = cut_at_boundary(rest, units) or rest[:units]
+        while head and utf16_bytes(head) > room:
+            units -= (utf16_bytes(head) - room) // 2 + 1
+            head = cut_at_boundary(rest, units) or rest[: max(units, 0)]
+        if not head:
+            break
+        parts.append(head.rstrip() + CONTINUES)
+        rest = rest[len(head) :].lstrip("\n")
+    if rest.strip():
+        parts.append(fit_text(rest, budget))
+    return parts
 
 
 def table_cards(tables: list[Table], budget: int) -> list[Attachment]:
@@ -183,9 +211,12 @@ class StreamRenderer(_Base):
         emails: TeamsEmails | None = None,
         lock: asyncio.Lock | None = None,
         guard_s: float | None = None,
+        answer_files: files.AnswerFiles | None = None,
     ) -> None:
         super().__init__(context, surface, who, emails)
         self.thread = thread
+        self.answer_files = answer_files
+        self._full: list[str] = []  # every text delta: the whole answer, for a file when the message is cut
         self._lock = lock
         self._holding = False
         self._stream: Any = None
@@ -267,6 +298,7 @@ class StreamRenderer(_Base):
             return
         await self._begin()
         self._texted = True
+        self._full.append(delta)
         self._pending += delta
         self._flush_lines()
 
@@ -336,8 +368,10 @@ class StreamRenderer(_Base):
             return
         if self._stream is not None:
             self._flush_lines(final=True)
-            if self._cut:
-                note = "\n\n_The answer was cut here: Teams messages are limited in size. Ask about fewer accounts at once to see the rest._"
+            tables_budget = MESSAGE_BYTES - utf16_bytes(self._streamed) - 4000 - utf16_bytes(FILE_NOTE)
+            offer = await self._keep_file(tables_budget) if self._clipped(tables_budget) else None
+            if offer is not None or self._cut:
+                note = FILE_NOTE if offer is not None else CUT_NOTE
                 self._stream.queue_text_chunk(note)
                 self._streamed += note
             attachments = table_cards(self._tables, MESSAGE_BYTES - utf16_bytes(self._streamed) - 4000)
@@ -356,6 +390,8 @@ class StreamRenderer(_Base):
                 await self._stream.end_stream()
             finally:
                 self.release()
+            if offer is not None:
+                await self._send(_message(attachments=[offer], summary="The whole answer as a file"))
             for card in approvals:
                 await self._send(_approval_message(card))
             return
@@ -366,6 +402,39 @@ class StreamRenderer(_Base):
             await self._send(_message(attachments=extra, summary="The answer's tables and next questions"))
         for card in self._approvals:
             await self._send(_approval_message(card))
+
+    def _clipped(self, tables_budget: int) -> bool:
+        """Whether the message leaves part of the answer out (text cut, rows or tables dropped)."""
+        if self._cut or len(self._tables) > MAX_TABLES:
+            return True
+        shown = table_cards(self._tables, tables_budget)
+        return any(_rows_shown(a) < len(t.rows) for a, t in zip(shown, self._tables, strict=False))
+
+    async def _keep_file(self, tables_budget: int) -> Attachment | None:
+        """Keep the whole answer for the file consent flow; the consent card, or ``None`` (no store, too big)."""
+        if self.answer_files is None or self.surface != "personal" or self.who is None:
+            return None
+        content = files.answer_file("".join(self._full), self._tables)
+        name = files.file_name()
+        file_id = await self.answer_files.keep(name, content, self.who.team, self.who.user)
+        if file_id is None:
+            return None
+        return files.consent_attachment(
+            file_id, name, len(content), "The whole answer, with every table in full (Markdown)."
+        )
+
+
+FILE_NOTE = "\n\n_The message shows part of the answer: the whole answer is offered as a file below._"
+CUT_NOTE = (
+    "\n\n_The answer was cut here: Teams messages are limited in size. "
+    "Ask about fewer accounts at once to see the rest._"
+)
+
+
+def _rows_shown(attachment: Attachment) -> int:
+    content = attachment.content if isinstance(attachment.content, dict) else {}
+    tables = [e for e in content.get("body") or [] if isinstance(e, dict) and e.get("type") == "Table"]
+    return sum(max(len(t.get("rows") or []) - 1, 0) for t in tables)
 
 
 class ThreadRenderer(_Base):
@@ -391,6 +460,7 @@ class ThreadRenderer(_Base):
         self._tables: list[Table] = []
         self._approvals = 0
         self._done = False
+        self._rest: list[Activity] = []  # the answer's further messages, when it does not fit in one
         self._throttle = Throttle(interval_s, self._flush)
 
     @property
@@ -429,6 +499,16 @@ class ThreadRenderer(_Base):
                 attachments.append(cards.attachment(cards.followups(self._followups)))
         text = "\n".join(lines).strip()
         budget = int(MESSAGE_BYTES * TEXT_SHARE) if attachments else MESSAGE_BYTES
+        if self._done and utf16_bytes(text) > budget:
+            # No file upload outside 1:1 chats: the answer continues in further messages, the cards last.
+            first, *more = split_text(text, budget)
+            self._rest = [_message(p) for p in more]
+            if self._rest:
+                if attachments:
+                    self._rest[-1].attachments = attachments
+                return _message(first)
+            return _message(first, attachments or None)
+        self._rest = []
         return _message(_clip(text, budget) if text else None, attachments or None)
 
     @property
@@ -483,9 +563,11 @@ class ThreadRenderer(_Base):
         await self._throttle.poke()
 
     async def finish(self) -> None:
-        """Write the complete answer."""
+        """Write the complete answer (and its further messages, when it does not fit in one)."""
         self._done = True
         await self._throttle.close()
+        for activity in self._rest:
+            await self._send(activity)
 
 
 @dataclass
