@@ -107,7 +107,7 @@ async def test_an_answer_too_long_for_a_teams_message_continues_in_the_next(team
 
     post = await teams.console.channel(user="alice", text="list every object")
 
-    first, second = post.messages
+    first, _ = post.messages
     assert first["text"].startswith("x" * 1000) and "continued in the next message" in first["text"]
     assert all(len(m["text"]) < 21_000 for m in post.messages)
     assert "".join(m["text"].split("\n")[0] for m in post.messages) == "x" * 30_000
