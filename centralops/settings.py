@@ -94,6 +94,9 @@ TEAMS_UPDATE_INTERVAL_S = "CENTRALOPS_TEAMS_UPDATE_INTERVAL_S"  # shortest gap b
 LOG_FORMAT = "CENTRALOPS_LOG_FORMAT"  # "json" (default) or "text"
 LOG_LEVEL = "CENTRALOPS_LOG_LEVEL"
 TRACE_FILE = "CENTRALOPS_TRACE_FILE"  # local stack: append every span to this JSON-lines file
+OTLP_TRACES_ENDPOINT = (
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"  # OpenTelemetry's own name: where spans go as OTLP/HTTP
+)
 # Set by AWS Lambda in every function's environment; its presence means "running in Lambda".
 LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
 

@@ -127,6 +127,7 @@ def build(app: App) -> Deployment:
         bridge=bridge,
         runtime=runtime,
         bot=bot,
+        gateway=gateway,
         **common,
     )
     deployment = Deployment(
