@@ -32,11 +32,16 @@ endif
 $(STAMP): pyproject.toml uv.lock scripts/find-python
 	@py=$$(scripts/find-python) || exit 1; \
 	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
-		echo "Creating $(VENV) with $$py"; rm -rf $(VENV); "$$py" -m venv $(VENV) || exit 1; \
+		echo "Creating $(VENV) with $$py"; rm -rf $(VENV); "$$py" -m venv --without-pip $(VENV) || exit 1; \
 	fi
 	@mkdir -p .local
 	@echo "Installing CentralOps and its locked dependencies into $(VENV) (log in .local/install.log)"
-	@{ [ -x $(UV) ] || $(PY) -m pip install --disable-pip-version-check --quiet "uv==$(UV_VERSION)"; } > .local/install.log 2>&1 && \
+	@# uv goes in with the finder's own pip (no pip in .venv: uv sync would remove it again); an
+	@# interpreter whose pip cannot target another one gets pip in the venv first.
+	@py=$$(scripts/find-python) || exit 1; \
+	{ [ -x $(UV) ] || "$$py" -m pip --python $(PY) install --disable-pip-version-check --quiet "uv==$(UV_VERSION)" || \
+		{ $(PY) -m ensurepip --default-pip && $(PY) -m pip install --disable-pip-version-check --quiet "uv==$(UV_VERSION)"; }; \
+	} > .local/install.log 2>&1 && \
 		$(UV) sync --frozen --python $(PY) --extra $(EXTRAS) >> .local/install.log 2>&1 || \
 		{ tail -n 30 .local/install.log; echo "Installing failed; the whole log is .local/install.log." >&2; exit 1; }
 	@touch $(STAMP)
