@@ -42,6 +42,8 @@ TEXT_SHARE = 0.5  # of the budget, for the text when cards ride along
 WORKING = "⏳"
 INFORMATIVE_MAX = 1000
 """Teams refuses informative updates longer than 1000 characters."""
+INFORM_GAP_S = 1.0
+"""Teams takes one streaming update a second (the SDK waits that long between two)."""
 STREAM_GUARD_S = 100.0
 """Teams ends a stream after two minutes; the answer leaves the stream before that."""
 CONTINUED = "_The answer continues in the next message…_"
@@ -222,6 +224,9 @@ class StreamRenderer(_Base):
         self._stream: Any = None
         self._texted = False
         self._last_info = ""
+        self._inform_at = 0.0  # loop time before which no informative update goes out
+        self._held_info: str | None = None
+        self._inform_timer: asyncio.TimerHandle | None = None
         self._checklist: Checklist | None = None
         self._approvals: list[ApprovalCard] = []
         self._followups: list[Followup] = []
@@ -279,9 +284,31 @@ class StreamRenderer(_Base):
 
     def _inform(self, stream: Any, text: str) -> None:
         # Teams ignores informative updates once text streams; stop sending them then.
-        if not self._texted and text != self._last_info:
-            self._last_info = text
+        if self._texted or text == self._last_info:
+            return
+        self._last_info = text
+        loop = asyncio.get_running_loop()
+        if loop.time() >= self._inform_at:
+            self._inform_at = loop.time() + INFORM_GAP_S
+            self._held_info = None
             stream.queue_informative_update(text)
+            return
+        # The SDK sends one update a second and queues the rest: a stale checklist would hold the answer
+        # back. Keep only the newest; it goes out when the second is up, or just before the text.
+        self._held_info = text
+        if self._inform_timer is None:
+            self._inform_timer = loop.call_at(self._inform_at, self._release_info)
+
+    def _release_info(self, before_text: bool = False) -> None:
+        if self._inform_timer is not None:
+            self._inform_timer.cancel()
+            self._inform_timer = None
+        text, self._held_info = self._held_info, None
+        if not text or self._finishing or self._after is not None or self._stream is None:
+            return
+        if before_text or not self._texted:
+            self._inform_at = asyncio.get_running_loop().time() + INFORM_GAP_S
+            self._stream.queue_informative_update(text)
 
     async def progress(self, checklist: Checklist) -> None:
         """An informative update with the status and the checklist."""
@@ -297,6 +324,8 @@ class StreamRenderer(_Base):
             await self._after.text(delta)
             return
         await self._begin()
+        if not self._texted:
+            self._release_info(before_text=True)
         self._texted = True
         self._full.append(delta)
         self._pending += delta
@@ -349,6 +378,7 @@ class StreamRenderer(_Base):
     async def finish(self) -> None:
         """The final message with its cards, then any approval cards."""
         self._finishing = True
+        self._release_info()  # drops progress not shown yet: the answer is complete
         if self._guard is not None:
             if self._after is None:
                 self._guard.cancel()
