@@ -16,15 +16,32 @@ UV := $(VENV)/bin/uv
 UV_VERSION = $(shell sed -n '/^name = "uv"$$/{n;s/^version = "\(.*\)"$$/\1/p;}' uv.lock)
 # Never let uv download an interpreter of its own: the venv's Python is the one find-python chose.
 export UV_PYTHON_DOWNLOADS := never
+# Bytecode: uv installs none (compiling all ~10,700 modules would cost ~40 s per install), so Python
+# compiles a module at first import. With PYTHONDONTWRITEBYTECODE set in the environment, every process
+# of the local stack (and every stack the tests start) would compile the same ~2,600 modules again on
+# each start. make's targets keep what they compile in .local/pycache instead: nothing is written beside
+# the sources or into .venv, and `make clean` removes it. `make demo PYCACHE=` keeps the environment's choice.
+PYCACHE ?= $(CURDIR)/.local/pycache
+ifneq ($(PYCACHE),)
+export PYTHONPYCACHEPREFIX := $(PYCACHE)
+export PYTHONDONTWRITEBYTECODE :=
+# Installing compiles nothing worth keeping (ensurepip would compile all of pip).
+$(STAMP): export PYTHONDONTWRITEBYTECODE := 1
+endif
 
 $(STAMP): pyproject.toml uv.lock scripts/find-python
 	@py=$$(scripts/find-python) || exit 1; \
 	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
-		echo "Creating $(VENV) with $$py"; rm -rf $(VENV); "$$py" -m venv $(VENV) || exit 1; \
+		echo "Creating $(VENV) with $$py"; rm -rf $(VENV); "$$py" -m venv --without-pip $(VENV) || exit 1; \
 	fi
 	@mkdir -p .local
 	@echo "Installing CentralOps and its locked dependencies into $(VENV) (log in .local/install.log)"
-	@{ [ -x $(UV) ] || $(PY) -m pip install --disable-pip-version-check --quiet "uv==$(UV_VERSION)"; } > .local/install.log 2>&1 && \
+	@# uv goes in with the finder's own pip (no pip in .venv: uv sync would remove it again); an
+	@# interpreter whose pip cannot target another one gets pip in the venv first.
+	@py=$$(scripts/find-python) || exit 1; \
+	{ [ -x $(UV) ] || "$$py" -m pip --python $(PY) install --disable-pip-version-check --quiet "uv==$(UV_VERSION)" || \
+		{ $(PY) -m ensurepip --default-pip && $(PY) -m pip install --disable-pip-version-check --quiet "uv==$(UV_VERSION)"; }; \
+	} > .local/install.log 2>&1 && \
 		$(UV) sync --frozen --python $(PY) --extra $(EXTRAS) >> .local/install.log 2>&1 || \
 		{ tail -n 30 .local/install.log; echo "Installing failed; the whole log is .local/install.log." >&2; exit 1; }
 	@touch $(STAMP)

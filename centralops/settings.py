@@ -115,6 +115,9 @@ ALERTS_WAIT_S = "CENTRALOPS_ALERTS_WAIT_S"  # SQS long-poll wait
 LOG_FORMAT = "CENTRALOPS_LOG_FORMAT"  # "json" (default) or "text"
 LOG_LEVEL = "CENTRALOPS_LOG_LEVEL"
 TRACE_FILE = "CENTRALOPS_TRACE_FILE"  # local stack: append every span to this JSON-lines file
+OTLP_TRACES_ENDPOINT = (
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"  # OpenTelemetry's own name: where spans go as OTLP/HTTP
+)
 # Set by AWS Lambda in every function's environment; its presence means "running in Lambda".
 LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
 

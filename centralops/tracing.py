@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from centralops.settings import TRACE_FILE
+from centralops.settings import OTLP_TRACES_ENDPOINT, TRACE_FILE
 
 TRACER = "centralops"
 # A span's own service, where one process hosts another's code (the local Gateway runs the bridge).
@@ -78,27 +78,39 @@ def _plain(value: Any) -> bool:
 
 
 def setup(service: str, path: str | None = None) -> bool:
-    """Send this process's spans to the trace file, when one is configured.
+    """Send this process's spans to the trace file, or as OTLP to a collector, when either is configured.
 
     Args:
         service: ``bot``, ``agent``, ``gateway`` or ``bridge``: the spans' ``service.name``.
         path: The file; ``CENTRALOPS_TRACE_FILE`` when omitted.
 
+    Without a file, ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` (OpenTelemetry's own setting) sends
+    the spans over OTLP/HTTP in batches: in AWS, to the ADOT collector beside the bot
+    (``docs/observability.md``).
+
     Returns:
-        Whether tracing to a file was set up.
+        Whether tracing was set up.
     """
     path = path or os.environ.get(TRACE_FILE)
-    if not path:
+    endpoint = os.environ.get(OTLP_TRACES_ENDPOINT)
+    if not path and not endpoint:
         return False
     try:
         from opentelemetry import trace
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
-        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
     except ImportError:
         return False
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    provider.add_span_processor(SimpleSpanProcessor(JsonLinesExporter(Path(path), service)))  # type: ignore[arg-type]
+    if path:
+        provider.add_span_processor(SimpleSpanProcessor(JsonLinesExporter(Path(path), service)))  # type: ignore[arg-type]
+    else:
+        try:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        except ImportError:
+            return False
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
     trace.set_tracer_provider(provider)
     return True
 

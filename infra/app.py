@@ -131,6 +131,7 @@ def build(app: App) -> Deployment:
         bridge=bridge,
         runtime=runtime,
         bot=bot,
+        gateway=gateway,
         **common,
     )
     alerts = EventsStack(app, stack_name(config, "Events"), registry=registry, **common)

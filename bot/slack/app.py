@@ -22,6 +22,7 @@ from bot.conversation import Conversation
 from bot.idempotency import IdempotencyGuard
 from bot.metrics import CountingRateLimitHandler
 from bot.slack import blocks as b
+from bot.slack import reply
 from bot.slack.assistant import AssistantRenderer, SlackAssistant
 from bot.slack.markup import mrkdwn
 from bot.slack.render import PACE_S, SlackRenderer, StreamingSupport
@@ -316,6 +317,8 @@ class SlackEdge:
         message = body.get("message") or {}
         card_ts = str(message.get("ts") or (body.get("container") or {}).get("message_ts", ""))
         thread = str(message.get("thread_ts") or card_ts)
+        if reply.posted_through_response_url(message):
+            thread = reply.reply_thread(channel)  # where the approval was asked
         decider = ChatUser(
             PLATFORM, team, str(user.get("id", "")), str(user.get("username") or user.get("name") or "")
         )
@@ -334,7 +337,7 @@ class SlackEdge:
             decider=decider,
             where=place,
             renderer=renderer,
-            renderer_for=lambda p, w: self.renderer(client, p, w),
+            renderer_for=lambda p, w: self.renderer(client, p, w, response_url=body.get("response_url")),
             prefix=PREFIX,
         )
 
@@ -345,6 +348,11 @@ class SlackEdge:
         channel = str((body.get("channel") or {}).get("id", ""))
         message = body.get("message") or {}
         thread = str(message.get("thread_ts") or message.get("ts") or "")
+        through = reply.posted_through_response_url(message)
+        if through:
+            thread = reply.reply_thread(
+                channel
+            )  # the answer's conversation; answered through the click's URL
         if not channel or not thread:
             return
         who = ChatUser(
@@ -358,6 +366,7 @@ class SlackEdge:
                 str(action.get("value", "")),
                 "followup",
                 slot,
+                body.get("response_url") if through else None,
             )
 
     async def on_login_click(self, ack: AsyncAck) -> None:

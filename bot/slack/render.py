@@ -30,7 +30,7 @@ from bot.pacing import Pacer
 from bot.slack import blocks as b
 from bot.slack import markup
 from bot.slack.feedback import feedback_block, stop_blocks
-from bot.slack.reply import NOT_REACHABLE, ResponseUrlReply
+from bot.slack.reply import NOT_REACHABLE, ResponseUrlReply, is_reply_thread, reply_thread
 from bot.slack.tasks import DISPLAY_MODE, TaskCards
 from centralops.events import Followup
 
@@ -99,6 +99,9 @@ class SlackRenderer:
         self.card_ts = card_ts
         self.response_url = response_url
         self._reply: ResponseUrlReply | None = None  # set when the channel is out of reach
+        if response_url and is_reply_thread(thread_ts):
+            # A click on an answer given through a response_url: answer the same way.
+            self._reply = ResponseUrlReply(response_url, user)
         self._checklist: Checklist | None = None
         self._checklist_dirty = False
         self._status_ts: str | None = None
@@ -164,6 +167,8 @@ class SlackRenderer:
     async def open(self, request: ChatRequest) -> str:
         """Post the parent message of a slash command, or reuse the event's thread."""
         self._question = request.text
+        if self._reply is not None and not self._reply.question:
+            self._reply.question = request.text  # a click answered through its response_url
         if self.thread_ts is None:
             try:
                 out = await self.client.chat_postMessage(
@@ -179,7 +184,7 @@ class SlackRenderer:
                     extra={"channel": self.channel, "error": e.response.get("error")},
                 )
                 self._reply = ResponseUrlReply(self.response_url, self.user, question=request.text)
-                self.thread_ts = f"response-url-{self.channel}"
+                self.thread_ts = reply_thread(self.channel)
             else:
                 self.thread_ts = self._status_ts = str(out["ts"])
                 self._pacer.spent()
@@ -267,6 +272,8 @@ class SlackRenderer:
     async def followups(self, items: list[Followup]) -> None:
         """Keep the buttons for the final message."""
         self._followups = items
+        if self._reply is not None:
+            self._reply.followups(items)
 
     async def stoppable(self, turn_id: str, stop: Callable[[], None]) -> None:
         """Offer Stop in the thread while the answer is written; the message goes when the answer closes."""
@@ -294,12 +301,13 @@ class SlackRenderer:
         """Replace the clicked approval card for everyone."""
         if self.on_open is not None:
             self.on_open()
-        if self.card_ts:
+        text = markup.notification(f"{card.status}: {card.command}")
+        if self._reply is not None:
+            # A card posted through a response_url: the click's own response_url replaces it.
+            await self._reply.replace(text, b.approval_blocks(card))
+        elif self.card_ts:
             await self.client.chat_update(
-                channel=self.channel,
-                ts=self.card_ts,
-                text=markup.notification(f"{card.status}: {card.command}"),
-                blocks=b.approval_blocks(card),
+                channel=self.channel, ts=self.card_ts, text=text, blocks=b.approval_blocks(card)
             )
 
     async def finish(self) -> None:

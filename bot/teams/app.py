@@ -33,7 +33,7 @@ from bot.chat import ChatPlace, ChatRequest, ChatUser, Renderer
 from bot.conversation import Conversation
 from bot.idempotency import IdempotencyGuard
 from bot.stops import REPLIES
-from bot.teams import approval_views, cards
+from bot.teams import approval_views, cards, files
 from bot.teams.activities import Inbound, Surface, continuation, inbound, request_of
 from bot.teams.config import TeamsConfig
 from bot.teams.feedback import FEEDBACK_INVOKE, TeamsFeedback
@@ -82,12 +82,14 @@ class TeamsBot:
         *,
         guard: IdempotencyGuard | None = None,
         emails: TeamsEmails | None = None,
+        answer_files: files.AnswerFiles | None = None,
     ) -> None:
         config.validate()
         self.conversation = conversation
         self.config = config
         self.guard = guard
         self.emails = emails
+        self.answer_files = answer_files
         self.auth = auth_configuration(config)
         self.connections = MsalConnectionManager(connections_configurations={"SERVICE_CONNECTION": self.auth})
         self.adapter = CloudAdapter(connection_manager=self.connections)
@@ -110,6 +112,7 @@ class TeamsBot:
         self.app.adaptive_card.action_execute(STOP)(self._on_stop)
         self.feedback = TeamsFeedback(conversation.feedback)
         self.app.invoke(FEEDBACK_INVOKE)(self.feedback.on_submit)
+        self.app.invoke(files.INVOKE)(self._on_file_consent)
 
     async def _on_turn_error(self, context: TurnContext, error: Exception) -> None:
         """Log the failure and tell the person something useful (never the exception's text)."""
@@ -162,6 +165,7 @@ class TeamsBot:
                 who=who,
                 emails=self.emails,
                 lock=self._streams.setdefault(chat, asyncio.Lock()),
+                answer_files=self.answer_files,
             )
             turns.on_close(renderer.release)
         else:
@@ -353,6 +357,13 @@ class TeamsBot:
             return _message_response(cards.teams_markdown(e.message))
         return _message_response(REPLIES[outcome])
 
+    async def _on_file_consent(self, context: TurnContext, _state: TurnState) -> None:
+        """*Allow* or *Decline* on the card offering a long answer as a file (1:1 chats)."""
+        if self.answer_files is None:
+            await context.send_activity(files.invoke_ok())
+            return
+        await files.on_consent(context, self.answer_files, allow_http_loopback=self.config.anonymous)
+
     async def _on_followup(
         self, context: TurnContext, _state: TurnState, data: Any
     ) -> AdaptiveCardInvokeResponse:
@@ -420,7 +431,8 @@ def setup_teams(
     config = config or TeamsConfig.from_env()
     if emails is None and guard is not None:
         emails = TeamsEmails(guard.table)  # the same small-items table, keyed apart
-    bot = TeamsBot(conversation, config, guard=guard, emails=emails)
+    answer_files = files.AnswerFiles(guard.table) if guard is not None else None
+    bot = TeamsBot(conversation, config, guard=guard, emails=emails, answer_files=answer_files)
     if config.anonymous:
         logger.warning(
             "TEAMS ANONYMOUS MODE: /api/messages accepts activities WITHOUT a Bot Framework token. "

@@ -24,7 +24,7 @@ from microsoft_agents.hosting.core.app.streaming.citation import Citation
 
 from bot.chat import NO_ANSWER, ApprovalCard, ChatRequest, ChatUser, Checklist, Table, cut_at_boundary
 from bot.pacing import Throttle
-from bot.teams import approval_views, cards, native
+from bot.teams import approval_views, cards, files, native
 from bot.teams.activities import Surface
 from bot.teams.profiles import TeamsEmails
 from centralops.events import Followup
@@ -43,6 +43,8 @@ TEXT_SHARE = 0.5  # of the budget, for the text when cards ride along
 WORKING = "⏳"
 INFORMATIVE_MAX = 1000
 """Teams refuses informative updates longer than 1000 characters."""
+INFORM_GAP_S = 1.0
+"""Teams takes one streaming update a second (the SDK waits that long between two)."""
 STREAM_GUARD_S = 100.0
 """Teams ends a stream after two minutes; the answer leaves the stream before that."""
 CONTINUED = "_The answer continues in the next message…_"
@@ -73,6 +75,34 @@ def fit_text(text: str, budget: int) -> str:
         units -= (utf16_bytes(head) - room) // 2 + 1
         head = cut_at_boundary(text, units) or text[: max(units, 0)]
     return head.rstrip() + note
+
+
+MAX_PARTS = 5
+"""Messages one answer may take in a channel or group chat, where Teams offers no file upload."""
+CONTINUES = "\n\n_(continued in the next message)_"
+
+
+def split_text(text: str, budget: int, max_parts: int = MAX_PARTS) -> list[str]:
+    """``text`` in at most ``max_parts`` messages of ``budget`` UTF-16 bytes, each cut at a paragraph or line.
+
+    Every part but the last says it continues; what does not fit in ``max_parts`` is cut with a note.
+    """
+    parts: list[str] = []
+    rest = text
+    room = budget - utf16_bytes(CONTINUES)
+    while len(parts) < max_parts - 1 and utf16_bytes(rest) > budget:
+        units = room // 2
+        head = cut_at_boundary(rest, units) or rest[:units]
+        while head and utf16_bytes(head) > room:
+            units -= (utf16_bytes(head) - room) // 2 + 1
+            head = cut_at_boundary(rest, units) or rest[: max(units, 0)]
+        if not head:
+            break
+        parts.append(head.rstrip() + CONTINUES)
+        rest = rest[len(head) :].lstrip("\n")
+    if rest.strip():
+        parts.append(fit_text(rest, budget))
+    return parts
 
 
 def table_cards(tables: list[Table], budget: int) -> list[Attachment]:
@@ -228,14 +258,20 @@ class StreamRenderer(_Base):
         emails: TeamsEmails | None = None,
         lock: asyncio.Lock | None = None,
         guard_s: float | None = None,
+        answer_files: files.AnswerFiles | None = None,
     ) -> None:
         super().__init__(context, surface, who, emails)
         self.thread = thread
+        self.answer_files = answer_files
+        self._full: list[str] = []  # every text delta: the whole answer, for a file when the message is cut
         self._lock = lock
         self._holding = False
         self._stream: Any = None
         self._texted = False
         self._last_info = ""
+        self._inform_at = 0.0  # loop time before which no informative update goes out
+        self._held_info: str | None = None
+        self._inform_timer: asyncio.TimerHandle | None = None
         self._checklist: Checklist | None = None
         self._approvals: list[ApprovalCard] = []
         self._followups: list[Followup] = []
@@ -309,9 +345,31 @@ class StreamRenderer(_Base):
 
     def _inform(self, stream: Any, text: str) -> None:
         # Teams ignores informative updates once text streams; stop sending them then.
-        if not self._texted and text != self._last_info:
-            self._last_info = text
+        if self._texted or text == self._last_info:
+            return
+        self._last_info = text
+        loop = asyncio.get_running_loop()
+        if loop.time() >= self._inform_at:
+            self._inform_at = loop.time() + INFORM_GAP_S
+            self._held_info = None
             stream.queue_informative_update(text)
+            return
+        # The SDK sends one update a second and queues the rest: a stale checklist would hold the answer
+        # back. Keep only the newest; it goes out when the second is up, or just before the text.
+        self._held_info = text
+        if self._inform_timer is None:
+            self._inform_timer = loop.call_at(self._inform_at, self._release_info)
+
+    def _release_info(self, before_text: bool = False) -> None:
+        if self._inform_timer is not None:
+            self._inform_timer.cancel()
+            self._inform_timer = None
+        text, self._held_info = self._held_info, None
+        if not text or self._finishing or self._after is not None or self._stream is None:
+            return
+        if before_text or not self._texted:
+            self._inform_at = asyncio.get_running_loop().time() + INFORM_GAP_S
+            self._stream.queue_informative_update(text)
 
     async def progress(self, checklist: Checklist) -> None:
         """An informative update with the status and the checklist."""
@@ -338,7 +396,10 @@ class StreamRenderer(_Base):
             await self._after.text(delta)
             return
         await self._begin()
+        if not self._texted:
+            self._release_info(before_text=True)
         self._texted = True
+        self._full.append(delta)
         self._pending += delta
         self._flush_lines()
         self._stopped_in_teams()
@@ -391,6 +452,7 @@ class StreamRenderer(_Base):
     async def finish(self) -> None:
         """The final message with its cards, then any approval cards."""
         self._finishing = True
+        self._release_info()  # drops progress not shown yet: the answer is complete
         if self._guard is not None:
             if self._after is None:
                 self._guard.cancel()
@@ -413,8 +475,10 @@ class StreamRenderer(_Base):
             return
         if self._stream is not None:
             self._flush_lines(final=True)
-            if self._cut:
-                note = "\n\n_The answer was cut here: Teams messages are limited in size. Ask about fewer accounts at once to see the rest._"
+            tables_budget = MESSAGE_BYTES - utf16_bytes(self._streamed) - 4000 - utf16_bytes(FILE_NOTE)
+            offer = await self._keep_file(tables_budget) if self._clipped(tables_budget) else None
+            if offer is not None or self._cut:
+                note = FILE_NOTE if offer is not None else CUT_NOTE
                 self._stream.queue_text_chunk(note)
                 self._streamed += note
             attachments = table_cards(self._tables, MESSAGE_BYTES - utf16_bytes(self._streamed) - 4000)
@@ -440,6 +504,8 @@ class StreamRenderer(_Base):
                 self.release()
             if not early:
                 await self._rated(getattr(self._stream, "_stream_id", None))
+            if offer is not None:
+                await self._send(_message(attachments=[offer], summary="The whole answer as a file"))
             for card in approvals:
                 await self._send(_approval_message(card))
             return
@@ -450,6 +516,39 @@ class StreamRenderer(_Base):
             await self._send(_message(attachments=extra, summary="The answer's tables and next questions"))
         for card in self._approvals:
             await self._send(_approval_message(card))
+
+    def _clipped(self, tables_budget: int) -> bool:
+        """Whether the message leaves part of the answer out (text cut, rows or tables dropped)."""
+        if self._cut or len(self._tables) > MAX_TABLES:
+            return True
+        shown = table_cards(self._tables, tables_budget)
+        return any(_rows_shown(a) < len(t.rows) for a, t in zip(shown, self._tables, strict=False))
+
+    async def _keep_file(self, tables_budget: int) -> Attachment | None:
+        """Keep the whole answer for the file consent flow; the consent card, or ``None`` (no store, too big)."""
+        if self.answer_files is None or self.surface != "personal" or self.who is None:
+            return None
+        content = files.answer_file("".join(self._full), self._tables)
+        name = files.file_name()
+        file_id = await self.answer_files.keep(name, content, self.who.team, self.who.user)
+        if file_id is None:
+            return None
+        return files.consent_attachment(
+            file_id, name, len(content), "The whole answer, with every table in full (Markdown)."
+        )
+
+
+FILE_NOTE = "\n\n_The message shows part of the answer: the whole answer is offered as a file below._"
+CUT_NOTE = (
+    "\n\n_The answer was cut here: Teams messages are limited in size. "
+    "Ask about fewer accounts at once to see the rest._"
+)
+
+
+def _rows_shown(attachment: Attachment) -> int:
+    content = attachment.content if isinstance(attachment.content, dict) else {}
+    tables = [e for e in content.get("body") or [] if isinstance(e, dict) and e.get("type") == "Table"]
+    return sum(max(len(t.get("rows") or []) - 1, 0) for t in tables)
 
 
 class ThreadRenderer(_Base):
@@ -475,6 +574,7 @@ class ThreadRenderer(_Base):
         self._tables: list[Table] = []
         self._approvals = 0
         self._done = False
+        self._rest: list[Activity] = []  # the answer's further messages, when it does not fit in one
         self._throttle = Throttle(interval_s, self._flush)
 
     @property
@@ -515,12 +615,21 @@ class ThreadRenderer(_Base):
                 attachments.append(cards.attachment(cards.followups(self._followups)))
         text = "\n".join(lines).strip()
         budget = int(MESSAGE_BYTES * TEXT_SHARE) if attachments else MESSAGE_BYTES
+        self._rest = []
         if not self._done or not text:
             return _message(_clip(text, budget) if text else None, attachments or None)
         cited = self.sources if answer else []
         line = native.sources_line(cited)
         entity = [c.model_dump(mode="json", by_alias=True) for c in native.citations(cited)]
         room = budget - utf16_bytes(line) - utf16_bytes(entity) - 1000  # the label entity's own keys
+        if utf16_bytes(text) > room:
+            # No file upload outside 1:1 chats: the answer continues in further messages, the cards last.
+            first, *more = split_text(text, room)
+            self._rest = [_message(p) for p in more]
+            if self._rest and attachments:
+                self._rest[-1].attachments = attachments
+            if self._rest:
+                return native.label(_message(first + line), cited, feedback=bool(self.answer_id))
         activity = _message(_clip(text, room) + line, attachments or None)
         return native.label(activity, cited, feedback=bool(self.answer_id))
 
@@ -576,13 +685,15 @@ class ThreadRenderer(_Base):
         await self._throttle.poke()
 
     async def finish(self) -> None:
-        """Write the complete answer."""
+        """Write the complete answer (and its further messages, when it does not fit in one)."""
         self._done = True
         early = self._message_id  # the progress message becomes the answer: link it before it shows
         await self._rated(early)
         await self._throttle.close()
         if not early:
             await self._rated(self._message_id)
+        for activity in self._rest:
+            await self._send(activity)
 
 
 @dataclass

@@ -15,6 +15,7 @@ fixture reads it), and keeps the problems it found for ``/_stand-in/problems``.
 """
 
 import json
+import logging
 import os
 import re
 import threading
@@ -27,6 +28,7 @@ from slack_sdk.models.blocks import Block
 
 CHECKS_FILE_ENV = "CENTRALOPS_PAYLOAD_CHECKS"
 SCHEMA_ENV = "CENTRALOPS_ADAPTIVE_CARD_SCHEMA"
+CARD = "application/vnd.microsoft.card.adaptive"
 SCHEMA = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "adaptive-card.v1.5.schema.json"
 
 MESSAGE_BLOCKS = 50
@@ -48,6 +50,7 @@ _CODE = re.compile(r"(?<![`\\])(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
 _LINKISH = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*:(?=//)|\bwww(?=\.)|@(?=\w)|\](?=[(\[:])")
 _MD = re.compile(r"[*_`~\[\]<>]|^\s*(?:#|[-+] |\d+\. )|(?i:\b[a-z][a-z0-9+.-]*://)|\bwww\.", re.M)
 _lock = threading.Lock()
+logger = logging.getLogger("centralops.local.payload_checks")
 
 
 def slack_markup(text: str, kind: str) -> list[str]:
@@ -185,9 +188,21 @@ def check_slack(method: str, args: dict[str, Any]) -> list[str]:
 
 @cache
 def _card_validator() -> Any:
+    """The Adaptive Card 1.5 validator, or None when the schema file is not there.
+
+    The schema sits beside the repository (``../shared/schemas``); a clone
+    elsewhere has none. The stand-in then skips only this one check (said once
+    in its log) rather than failing every card the bot sends.
+    """
     from jsonschema import Draft6Validator
 
     path = Path(os.environ.get(SCHEMA_ENV) or SCHEMA)
+    if not path.is_file():
+        logger.warning(
+            "Adaptive Card schema not found: cards are not checked against it",
+            extra={"path": str(path), "setting": SCHEMA_ENV},
+        )
+        return None
     return Draft6Validator(json.loads(path.read_text()))
 
 
@@ -255,10 +270,11 @@ def check_teams(activity: dict[str, Any]) -> list[str]:
     if isinstance(data, dict) and "feedbackLoop" in data and "feedbackLoopEnabled" in data:
         problems.append("channelData sets both feedbackLoop and feedbackLoopEnabled (Teams refuses it)")
     for attachment in activity.get("attachments") or []:
-        if attachment.get("contentType") != "application/vnd.microsoft.card.adaptive":
+        if attachment.get("contentType") != CARD:
             continue
         card = attachment.get("content") or {}
-        for error in _card_validator().iter_errors(card):
+        validator = _card_validator()
+        for error in validator.iter_errors(card) if validator is not None else ():
             problems.append(f"Adaptive Card 1.5 schema: {error.message[:200]} at {list(error.absolute_path)}")
         for text in _card_texts(card):
             problems.extend(teams_markup(text))

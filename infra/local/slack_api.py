@@ -519,7 +519,8 @@ async def api(request: web.Request) -> web.Response:
 
 
 async def response_url(request: web.Request) -> web.Response:
-    """A slash command's ``response_url``: up to five messages, in the channel or for the person only."""
+    """A slash command's or a click's ``response_url``: up to five messages, in the channel or for the
+    person only; a click's (``?source=<clicked ts>``) may also replace or delete the clicked message."""
     state = request.app[STATE_KEY]
     channel, user, key = (request.match_info[k] for k in ("channel", "user", "key"))
     body = await request.json()
@@ -529,6 +530,18 @@ async def response_url(request: web.Request) -> web.Response:
         return web.Response(status=404, text="used_url")
     state.responses[key] = uses + 1
     state.check("response_url", "response_url", body)
+    source = request.query.get("source")  # a click's response_url knows the clicked message
+    if source and (body.get("replace_original") or body.get("delete_original")):
+        shown = state.messages.get(channel, [])
+        original = next((m for m in shown if m["ts"] == source), None)
+        if original is None:
+            return web.Response(status=404, text="message_not_found")
+        if body.get("delete_original"):
+            shown.remove(original)
+        else:
+            original.update(text=str(body.get("text") or ""), blocks=body.get("blocks") or [])
+            original["edits"] = original.get("edits", 0) + 1
+        return web.Response(text="ok")
     message = {
         "ts": state.next_ts(),
         "channel": channel,

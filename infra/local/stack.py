@@ -142,7 +142,7 @@ class LocalStack:
         if missing:
             raise StackError(
                 f"Missing Python packages: {', '.join(missing)}. Run `make demo` (it installs them) "
-                "or `.venv/bin/pip install -e '.[local]'`."
+                "or `make venv` (both install from uv.lock)."
             )
         busy = {f.name: getattr(self.ports, f.name) for f in fields(self.ports)}
         busy = {name: port for name, port in busy.items() if _port_in_use(port)}

@@ -30,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
-from infra.local import org
+from infra.local import onedrive, org
 from infra.local.payload_checks import check_teams, record
 
 logger = logging.getLogger("infra.local.teams_connector")
@@ -107,9 +107,9 @@ class Connector:
     started: float = field(default_factory=time.monotonic)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
-    def check(self, op: str, activity: dict[str, Any]) -> None:
-        """Check one activity; keep and report what is wrong with it."""
-        problems = check_teams(activity)
+    def check(self, op: str, activity: dict[str, Any], files: list[str] | None = None) -> None:
+        """Check one activity (and the problems of its file cards); keep and report what is wrong."""
+        problems = check_teams(activity) + (files or [])
         record("teams", f"{op} {activity.get('type')}", problems)
         if problems:
             logger.error("invalid activity", extra={"op": op, "problems": problems})
@@ -193,7 +193,9 @@ async def send(request: web.Request) -> web.Response:
     if started is not None and time.monotonic() - started > connector.stream_limit_s:
         connector.record("refused", conversation, activity, reason="stream older than the two-minute limit")
         return web.json_response(STREAM_TIMED_OUT, status=403)
-    connector.check("send", activity)
+    connector.check(
+        "send", activity, onedrive.check_file_cards(request.app[onedrive.DRIVE], conversation, activity)
+    )
     new = connector.post(conversation, activity, reply_to, targeted)
     connector.record(
         "reply" if reply_to else "send",
@@ -354,6 +356,7 @@ def create_app() -> web.Application:
     app.router.add_get("/_stand-in/activities", activities)
     app.router.add_get("/_stand-in/messages", messages)
     app.router.add_delete("/_stand-in/activities", reset)
+    onedrive.add_routes(app)  # the uploads of Teams' file consent flow
     return app
 
 

@@ -23,6 +23,7 @@ from infra.stacks.findings import accept, acknowledge
 from infra.stacks.images import ImagesStack
 from infra.stacks.registry import CMK_READ_WRITE, RegistryStack
 from infra.stacks.runtime import RuntimeStack
+from infra.stacks.telemetry import OTLP_TRACES_URL, add_collector
 
 BOT_PORT = 3000
 # Kept on delete and on replacement, but removed when the stack's first creation rolls back, so that
@@ -152,6 +153,8 @@ class BotStack(Stack):
             min_healthy_percent=100,
             health_check_grace_period=Duration.seconds(30),
         )
+        # The bot's spans go as OTLP to an ADOT collector beside it, which sends them to X-Ray.
+        add_collector(self.service.task_definition, task_role, log_group)
         # ECS reads the secrets with the execution role; with an imported key, Secret.grant_read
         # cannot add the KMS half of that permission, so it is granted here.
         execution_role = self.service.task_definition.obtain_execution_role()
@@ -267,8 +270,14 @@ class BotStack(Stack):
             role, tables.OAUTH_STATES, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem"
         )
         # Claims chat events once, and keeps each person's recent queries.
+        # Also keeps long Teams answers until the person accepts or declines the file (then deleted).
         registry.grant_table(
-            role, tables.IDEMPOTENCY, "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"
+            role,
+            tables.IDEMPOTENCY,
+            "dynamodb:PutItem",
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
         )
         registry.grant_table(role, tables.APPROVALS, "dynamodb:GetItem", "dynamodb:UpdateItem")
         registry.grant_table(role, tables.ACCOUNTS, "dynamodb:GetItem", "dynamodb:Scan")
@@ -312,4 +321,5 @@ class BotStack(Stack):
             settings.KMS_KEY_ID: registry.key.key_arn,
             settings.APPROVER_GROUP: config.approver_group,
             settings.LOG_FORMAT: "json",
+            settings.OTLP_TRACES_ENDPOINT: OTLP_TRACES_URL,
         }

@@ -21,8 +21,10 @@ from infra import tables
 from infra.stacks.bot import BotStack
 from infra.stacks.bridge import BridgeStack
 from infra.stacks.config import DeploymentConfig
+from infra.stacks.gateway import GatewayStack
 from infra.stacks.registry import RegistryStack
 from infra.stacks.runtime import RuntimeStack
+from infra.stacks.telemetry import AgentCoreDelivery, delivery_name
 
 MINUTE = Duration.minutes(1)
 # Above this p95, a person waits too long for the agent's answer (the planner answers in about a second,
@@ -71,6 +73,7 @@ class ObservabilityStack(Stack):
         bridge: BridgeStack,
         runtime: RuntimeStack,
         bot: BotStack | None,
+        gateway: GatewayStack | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -106,6 +109,26 @@ class ObservabilityStack(Stack):
         )
         self.alarms: dict[str, cw.Alarm] = {}
         self._prefix = config.prefix
+        # AgentCore's own logs and traces of the Runtime and the Gateway (infra/stacks/telemetry.py).
+        self.deliveries = {
+            "runtime": AgentCoreDelivery(
+                self,
+                "RuntimeDelivery",
+                name=delivery_name(config.prefix, "runtime"),
+                resource_arn=runtime.runtime.agent_runtime_arn,
+                key=registry.key,
+                kind="runtime",
+            )
+        }
+        if gateway is not None:
+            self.deliveries["gateway"] = AgentCoreDelivery(
+                self,
+                "GatewayDelivery",
+                name=delivery_name(config.prefix, "gateway"),
+                resource_arn=gateway.gateway.gateway_arn,
+                key=registry.key,
+                kind="gateway",
+            )
 
         function = bridge.function
         self._alarm(

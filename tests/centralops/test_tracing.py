@@ -76,3 +76,55 @@ def test_make_trace_explains_when_there_is_nothing_to_show(tmp_path: Path, capsy
     empty.write_text('{"torn": \n')
     assert trace.main(["--file", str(empty)]) == 1
     assert "ask the bot something" in capsys.readouterr().err
+
+
+OTLP = """
+from opentelemetry import trace
+from centralops import tracing
+assert tracing.setup("bot")
+with tracing.span("bot answer", platform="teams"):
+    print(tracing.headers()["traceparent"])
+trace.get_tracer_provider().shutdown()  # flush the batch, as the process does on exit
+"""
+
+
+def test_without_a_file_spans_go_as_otlp_to_the_collector() -> None:
+    """The bot in AWS: OTLP/HTTP (protobuf) to the collector beside it, batched."""
+    import http.server
+    import threading
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+    received: list[tuple[str, str, bytes]] = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.path, self.headers["Content-Type"], body))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = {k: v for k, v in os.environ.items() if k != "CENTRALOPS_TRACE_FILE"}
+        env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] = f"http://127.0.0.1:{server.server_port}/v1/traces"
+        out = subprocess.run(
+            [sys.executable, "-c", OTLP], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+        )
+    finally:
+        server.shutdown()
+    assert out.returncode == 0, out.stderr
+    trace_id = out.stdout.split("-")[1]
+    [(path, content_type, body)] = received
+    assert path == "/v1/traces" and content_type == "application/x-protobuf"
+    request = ExportTraceServiceRequest.FromString(body)
+    [resource_spans] = request.resource_spans
+    resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+    assert resource["service.name"] == "bot"
+    [span] = [s for scope in resource_spans.scope_spans for s in scope.spans]
+    assert span.name == "bot answer" and span.trace_id.hex() == trace_id

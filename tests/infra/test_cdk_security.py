@@ -245,7 +245,7 @@ def test_bot_service_health_checks_and_scales(synth: Synthesized) -> None:
     assert target["Properties"]["MaxCapacity"] > 2
     assert len(synth.resources("Bot", "AWS::ApplicationAutoScaling::ScalingPolicy")) == 2
     (task,) = synth.resources("Bot", "AWS::ECS::TaskDefinition").values()
-    (container,) = task["Properties"]["ContainerDefinitions"]
+    (container,) = [c for c in task["Properties"]["ContainerDefinitions"] if c["Name"] == "bot"]
     assert container["PortMappings"][0]["ContainerPort"] == 3000
     environment = {item["Name"]: item["Value"] for item in container["Environment"]}
     secrets = {item["Name"] for item in container["Secrets"]}
@@ -292,12 +292,20 @@ def test_bridge_role_reaches_only_its_three_tables_with_the_calls_it_makes(synth
 def test_bot_task_role_reaches_only_its_tables_and_the_key(synth: Synthesized) -> None:
     statements = role_statements(synth, "Bot", _role_id(synth, "Bot", "centralops-bot-task"))
     services = {action.split(":")[0] for action in _actions(statements)}
-    assert services == {"dynamodb", "kms", "cognito-idp", "s3", "sqs"}
     sqs = [s for s in statements if any(a.startswith("sqs:") for a in as_list(s["Action"]))]
     assert all("CentralOps-Events" in str(s["Resource"]) for s in sqs), "only the alerts queues"
     s3 = [s for s in statements if any(a.startswith("s3:") for a in as_list(s["Action"]))]
     assert _actions(s3) == {"s3:GetObject"}  # only reads the full results it attaches to threads
     assert all("Results" in _imports(s["Resource"]) and "results/*" in json.dumps(s["Resource"]) for s in s3)
+    # xray: the ADOT collector beside the bot; s3: full results; sqs: the alerts queues.
+    assert services == {"dynamodb", "kms", "cognito-idp", "xray", "s3", "sqs"}
+    xray = [s for s in statements if any(a.startswith("xray:") for a in as_list(s["Action"]))]
+    assert {a for s in xray for a in as_list(s["Action"])} <= {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "xray:GetSamplingRules",
+        "xray:GetSamplingTargets",
+    }, "the collector writes traces and nothing else"
     dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
     assert "dynamodb:DeleteTable" not in _actions(dynamodb)
     assert "ExportsOutputFnGetAttAudit" not in _imports([s["Resource"] for s in dynamodb])
@@ -444,7 +452,7 @@ def test_the_bot_and_the_agent_are_configured_for_their_hops(synth: Synthesized)
     assert settings.AGENT_CLIENT_SECRET not in agent_env, "the agent reads its secret from Secrets Manager"
     assert "AgentServiceSecret" in _imports(agent_env[settings.AGENT_CLIENT_SECRET_ARN])
     (task,) = synth.resources("Bot", "AWS::ECS::TaskDefinition").values()
-    (container,) = task["Properties"]["ContainerDefinitions"]
+    (container,) = [c for c in task["Properties"]["ContainerDefinitions"] if c["Name"] == "bot"]
     bot_env = {e["Name"]: e["Value"] for e in container["Environment"]}
     assert "RuntimeAudience" in _imports(bot_env[settings.RUNTIME_AUDIENCE])
     assert "BotServiceClient" in _imports(bot_env[settings.BOT_CLIENT_ID])

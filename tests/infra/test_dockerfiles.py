@@ -17,7 +17,7 @@ HADOLINT = REPO / ".local" / "checkov-venv" / "bin" / "hadolint"
 IMAGES = {
     # Dockerfile: (port, health path, module, extra)
     "agent": (8080, "/ping", "agent", "agent-image"),
-    "bot": (3000, "/health", "bot", "bot"),
+    "bot": (3000, "/health", "bot", "bot-image"),
 }
 # The agent starts under the AWS Distro for OpenTelemetry, as AgentCore Observability asks.
 COMMANDS = {

@@ -132,3 +132,83 @@ def test_without_a_bot_there_are_no_bot_alarms() -> None:
     }
     assert "centralops-BridgeErrors" in names
     assert not any("Bot" in name for name in names)
+
+
+def _logical_ids_of(value: Any) -> set[str]:
+    """Logical ids a CloudFormation value refers to (Ref, GetAtt, cross-stack imports by name)."""
+    found: set[str] = set()
+    if isinstance(value, dict):
+        if "Ref" in value:
+            found.add(value["Ref"])
+        if "Fn::GetAtt" in value:
+            found.add(value["Fn::GetAtt"][0])
+        if "Fn::ImportValue" in value:
+            found.add(json.dumps(value["Fn::ImportValue"]))
+        for item in value.values():
+            found |= _logical_ids_of(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= _logical_ids_of(item)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("kind", "stack", "resource_type"),
+    [
+        ("runtime", "Runtime", "AWS::BedrockAgentCore::Runtime"),
+        ("gateway", "Gateway", "AWS::BedrockAgentCore::Gateway"),
+    ],
+)
+def test_agentcore_logs_and_traces_are_delivered(
+    synth: Synthesized, kind: str, stack: str, resource_type: str
+) -> None:
+    """APPLICATION_LOGS to a vended-logs log group, TRACES to X-Ray, for the Runtime and the Gateway."""
+    template = synth.template("Observability")
+    resources = template["Resources"]
+    (resource_id,) = synth.resources(stack, resource_type)
+    sources = {
+        r["Properties"]["LogType"]: (logical_id, r["Properties"])
+        for logical_id, r in synth.resources("Observability", "AWS::Logs::DeliverySource").items()
+        if r["Properties"]["Name"].startswith(f"centralops-{kind}-")
+    }
+    assert set(sources) == {"APPLICATION_LOGS", "TRACES"}
+    for _, source in sources.values():
+        # The ARN comes from the Runtime's or Gateway's own stack.
+        assert resource_id in json.dumps(source["ResourceArn"])
+    destinations = {
+        logical_id: r["Properties"]
+        for logical_id, r in synth.resources("Observability", "AWS::Logs::DeliveryDestination").items()
+        if r["Properties"]["Name"].startswith(f"centralops-{kind}-")
+    }
+    by_type = {d["DeliveryDestinationType"]: (logical_id, d) for logical_id, d in destinations.items()}
+    assert set(by_type) == {"CWL", "XRAY"}
+    (group_id,) = _logical_ids_of(by_type["CWL"][1]["DestinationResourceArn"])
+    group = resources[group_id]["Properties"]
+    assert group["LogGroupName"] == f"/aws/vendedlogs/bedrock-agentcore/{kind}/centralops-{kind}"
+    assert group["RetentionInDays"] == 90 and "KmsKeyId" in group
+    deliveries = {
+        (r["Properties"]["DeliverySourceName"], *_logical_ids_of(r["Properties"]["DeliveryDestinationArn"]))
+        for r in synth.resources("Observability", "AWS::Logs::Delivery").values()
+    }
+    assert (sources["APPLICATION_LOGS"][1]["Name"], by_type["CWL"][0]) in deliveries
+    assert (sources["TRACES"][1]["Name"], by_type["XRAY"][0]) in deliveries
+
+
+def test_the_bot_sends_otlp_to_an_adot_collector_in_its_task(synth: Synthesized) -> None:
+    (task,) = synth.resources("Bot", "AWS::ECS::TaskDefinition").values()
+    containers = {c["Name"]: c for c in task["Properties"]["ContainerDefinitions"]}
+    collector = containers["otel-collector"]
+    assert collector["Image"].startswith("public.ecr.aws/aws-observability/aws-otel-collector:v")
+    assert collector["Command"] == ["--config=/etc/ecs/ecs-xray.yaml"]
+    assert collector["Essential"] is False, "a stopped collector loses spans, never answers"
+    env = {e["Name"]: e["Value"] for e in containers["bot"]["Environment"]}
+    assert env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] == "http://127.0.0.1:4318/v1/traces"
+    (role_id,) = _logical_ids_of(task["Properties"]["TaskRoleArn"])
+    actions = {
+        action
+        for policy in synth.resources("Bot", "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"].get("Roles", [])
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    assert {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} <= actions

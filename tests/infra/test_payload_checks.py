@@ -1,5 +1,9 @@
 """The checks the Slack and Teams stand-ins run on every payload find what they should."""
 
+from pathlib import Path
+
+import pytest
+
 from infra.local.payload_checks import check_blocks, check_slack, check_teams
 
 
@@ -38,3 +42,24 @@ def test_teams_cards_against_the_schema_size_and_markdown_in_text_blocks() -> No
     )
     assert check_teams(card([{"type": "TextBlock"}])), "schema: a TextBlock needs text"
     assert check_teams({"type": "message", "text": "é" * 21_000})
+
+
+def test_a_clone_without_the_card_schema_still_checks_size_and_markdown(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from infra.local import payload_checks
+
+    monkeypatch.setenv(payload_checks.SCHEMA_ENV, str(tmp_path / "absent.json"))
+    payload_checks._card_validator.cache_clear()
+    try:
+        body = [{"type": "TextBlock", "text": "[x](https://evil.example)"}]
+        content = {"type": "AdaptiveCard", "version": "1.5", "body": body}
+        activity = {
+            "type": "message",
+            "attachments": [{"contentType": payload_checks.CARD, "content": content}],
+        }
+        assert payload_checks._card_validator() is None
+        assert any("markdown" in p for p in check_teams(activity))
+        assert check_teams({"type": "message", "text": "é" * 21_000})
+    finally:
+        payload_checks._card_validator.cache_clear()

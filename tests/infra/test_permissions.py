@@ -156,7 +156,8 @@ def workloads(walk: Walk) -> list[Workload]:
         found.append(Workload(entry, stack, logical_id, role, properties["EnvironmentVariables"]))
     for stack, logical_id, task in walk.synth.all_resources("AWS::ECS::TaskDefinition"):
         properties = task["Properties"]
-        (container,) = properties["ContainerDefinitions"]
+        # The workload's own container; the ADOT collector beside it is not essential.
+        (container,) = [c for c in properties["ContainerDefinitions"] if c.get("Essential", True)]
         environment = {item["Name"]: item["Value"] for item in container["Environment"]}
         (role,) = walk.references(stack, properties["TaskRoleArn"])
         (execution,) = walk.references(stack, properties["ExecutionRoleArn"])
@@ -263,8 +264,7 @@ def platform_needs(walk: Walk, workload: Workload) -> Iterator[Need]:
     """What AWS does with the workload's roles: secrets, image pulls, logs."""
     resource = walk.synth.template(workload.stack)["Resources"][workload.resource]
     properties = resource["Properties"]
-    if workload.execution_role:
-        (container,) = properties["ContainerDefinitions"]
+    for container in properties.get("ContainerDefinitions", []) if workload.execution_role else []:
         for item in container.get("Secrets", []):
             (secret,) = walk.references(workload.stack, item["ValueFrom"])
             why = f"ECS reads {item['Name']} from {secret} for the {workload.deployable} task"
@@ -274,7 +274,8 @@ def platform_needs(walk: Walk, workload: Workload) -> Iterator[Need]:
                 yield Need(
                     workload.execution_role, "kms:Decrypt", (key,), f"{why}; it is encrypted with {key}"
                 )
-        yield from _pull(walk, workload.execution_role, workload.stack, container["Image"], "ECS")
+        if not isinstance(container["Image"], str):  # a public image (the ADOT collector) needs no grant
+            yield from _pull(walk, workload.execution_role, workload.stack, container["Image"], "ECS")
         options = container["LogConfiguration"]["Options"]
         (group,) = walk.references(workload.stack, options["awslogs-group"])
         for action in ("logs:CreateLogStream", "logs:PutLogEvents"):

@@ -518,7 +518,11 @@ class SlackConsole:
             "team": {"id": self.team, "domain": "centralops-local"},
             "channel": {"id": message["channel"], "name": message["channel"].lower()},
             "message": message,
-            "response_url": f"{self.stand_in_url}/_response/{uuid.uuid4().hex}",
+            # A click's own response_url, bound to the clicked message (replace_original replaces it).
+            "response_url": (
+                f"{self.stand_in_url}/_response/{message['channel']}/{uid}/{uuid.uuid4().hex}"
+                f"?source={message['ts']}"
+            ),
             "actions": [action],
         }
         body = urlencode({"payload": json.dumps(payload)})

@@ -38,6 +38,8 @@ TEAM = "19:acme-operations@thread.tacv2"
 GROUP_CHAT = "19:ops-oncall@thread.v2"
 WORKING = "⏳"
 CARD = "application/vnd.microsoft.card.adaptive"
+FILE_CONSENT = "application/vnd.microsoft.teams.card.file.consent"
+FILE_INFO = "application/vnd.microsoft.teams.card.file.info"
 
 
 class TeamsTurnTooSlow(RuntimeError):
@@ -153,7 +155,13 @@ def card_text(content: dict[str, Any]) -> str:
 
 
 def _card_text(attachment: dict[str, Any]) -> str:
-    return card_text(attachment.get("content") or {})
+    content = attachment.get("content") or {}
+    if attachment.get("contentType") == FILE_CONSENT:
+        size = content.get("sizeInBytes")
+        return f"📎 {attachment.get('name')} ({size} bytes): {content.get('description')}\n[Allow]  [Decline]"
+    if attachment.get("contentType") == FILE_INFO:
+        return f"📎 {attachment.get('name')} (in OneDrive: {attachment.get('contentUrl')})"
+    return card_text(content)
 
 
 class TeamsConsole:
@@ -382,6 +390,60 @@ class TeamsConsole:
             }
         )
         return await self.post(activity)
+
+    async def answer_file(
+        self, user: str, on: TeamsConversation, *, accept: bool = True
+    ) -> tuple[Turn, TeamsConversation]:
+        """Click *Allow* (or *Decline*) on the file consent card the bot posted in ``on``'s 1:1 chat.
+
+        As Teams does: on *Allow*, a OneDrive upload session is created first (at the stand-in), and
+        the invoke carries its ``uploadInfo``.
+
+        Raises:
+            LookupError: ``on`` holds no file consent card.
+        """
+        found = [
+            (m["id"], a)
+            for m in on.messages
+            for a in m.get("attachments") or []
+            if a.get("contentType") == FILE_CONSENT
+        ]
+        if not found:
+            raise LookupError("The bot offered no file in this exchange.")
+        message_id, consent = found[-1]
+        content = consent.get("content") or {}
+        value: dict[str, Any] = {"type": "fileUpload", "action": "accept" if accept else "decline"}
+        if accept:
+            response = await self._http.post(
+                f"{self.connector_url}/_stand-in/uploads",
+                json={"conversation": on.conversation_id, "name": consent.get("name")},
+            )
+            response.raise_for_status()
+            value.update(context=content.get("acceptContext"), uploadInfo=response.json())
+        else:
+            value["context"] = content.get("declineContext")
+        activity = self._base(user, self.personal_conversation(user), {})
+        activity.update(
+            {
+                "type": "invoke",
+                "name": "fileConsent/invoke",
+                "id": f"f:{uuid.uuid4().hex}",
+                "replyToId": message_id,
+                "value": value,
+            }
+        )
+        seen = await self._message_ids(on.conversation_id)
+        turn = await self.post(activity)
+        follow = TeamsConversation(
+            "personal",
+            on.conversation_id,
+            user,
+            "[clicked Allow]" if accept else "[clicked Decline]",
+            activity["id"],
+            turn,
+        )
+        follow.messages = await self.settle(on.conversation_id, seen, require_new=False)
+        return turn, follow
 
     async def install(self, user: str) -> TeamsConversation:
         """``user`` adds the app in a 1:1 chat: Teams sends ``conversationUpdate`` with the bot as a new member."""

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from bot.chat import CheckItem
-from bot.teams import render
+from bot.teams import files, render
 from centralops import events
 from infra.local.consoles.teams import card_text
 from infra.local.payload_checks import TEAMS_MESSAGE_BYTES, check_teams
@@ -23,6 +23,16 @@ EVIL = "[click](https://evil.example) *x* _y_ `z` <at>Bob</at> <!channel> # h &a
 
 def utf16(message: dict[str, Any]) -> int:
     return len(json.dumps(message, ensure_ascii=False).encode("utf-16-le"))
+
+
+async def with_file_offer(teams: TeamsStack, conversation: str) -> list[dict[str, Any]]:
+    """The chat's messages once the file consent card arrived (it follows the stream's final message)."""
+    for _ in range(100):
+        messages = await teams.console.messages(conversation)
+        if any(a.get("contentType") == files.CONSENT for m in messages for a in m["attachments"]):
+            return messages
+        await asyncio.sleep(0.1)
+    raise AssertionError("no file consent card")
 
 
 async def problems(teams: TeamsStack) -> list[Any]:
@@ -127,21 +137,28 @@ async def test_a_200_row_table_is_an_adaptive_card_table_within_the_size_limit(
 
 
 async def test_a_60_kb_answer_is_cut_at_a_line_within_teams_size(teams: TeamsStack) -> None:
+    """1:1: cut at a line, the whole answer offered as a file. Channel: the answer across messages."""
     lines = [f"line {i:05d}: é€😀 " + "x" * 50 + "\n" for i in range(1000)]
     full = "".join(lines)
     teams.runtime.script(
         "long", (0, events.text(full[:30_000])), (0, events.text(full[30_000:])), (0, events.done("s"))
     )
-    for send in (teams.console.personal, teams.console.channel):
-        post = await send(user="alice", text="long")
-        [answer] = post.messages
-        assert check_teams({"type": "message", "text": answer["text"]}) == []
-        head = answer["text"].split("\n\n_The answer was cut here")[0]
-        assert full.startswith(head.rstrip("\n")) and head.rstrip("\n").endswith("x"), (
-            "cut after a whole line"
-        )
-        assert "cut here" in answer["text"]
-        assert len(answer["text"].encode("utf-16-le")) <= render.MESSAGE_BYTES
+    post = await teams.console.personal(user="alice", text="long")
+    post.messages = await with_file_offer(teams, post.conversation_id)
+    answer, offer = post.messages
+    assert check_teams({"type": "message", "text": answer["text"]}) == []
+    head = answer["text"].split(render.FILE_NOTE)[0]
+    assert full.startswith(head.rstrip("\n")) and head.rstrip("\n").endswith("x"), "cut after a whole line"
+    assert len(answer["text"].encode("utf-16-le")) <= render.MESSAGE_BYTES
+    assert [a["contentType"] for a in offer["attachments"]] == [files.CONSENT]
+
+    post = await teams.console.channel(user="alice", text="long")
+    assert 1 < len(post.messages) <= render.MAX_PARTS
+    texts = [m["text"] for m in post.messages]
+    assert all(len(t.encode("utf-16-le")) <= render.MESSAGE_BYTES for t in texts)
+    assert all(t.endswith(render.CONTINUES.strip()) for t in texts[:-1])
+    shown = "\n".join(t.removesuffix(render.CONTINUES.strip()).strip() for t in texts)
+    assert shown.strip() == full.strip(), "every line, in order, nothing cut mid-line"
     assert await problems(teams) == []
 
 
