@@ -193,7 +193,8 @@ class Bridge:
             ]
             await self._audit(results, caller, event, tool, "refused")
             return results
-        # Write-ahead audit: no account runs the command before its intent is stored.
+        # Write-ahead audit: no account runs the command before its intent is stored; outcomes are
+        # recorded as they arrive (timed-out accounts, which may still have run, when the call ends).
         shape = {"command": redact_command(plan.command.text), "classification": plan.command.classification}
         trail = WriteAhead(self.audit, audit_intents(account_ids, caller, event, tool, **shape))
         blocked = await trail.begin()
@@ -215,28 +216,24 @@ class Bridge:
             work,
             concurrency=self.config.max_concurrency,
             timeout_s=self.config.account_timeout_s,
-            on_timeout=lambda a, ms: done(
-                error(
-                    a,
-                    "account_timeout",
-                    f"Account {a} did not answer within {self.config.account_timeout_s:g} s. "
-                    "Narrow the command or retry this account alone.",
-                    command=redact_command(plan.command.text),
-                    classification=plan.command.classification,
-                    ms=ms,
-                )
+            on_timeout=lambda a, ms: error(
+                a,
+                "account_timeout",
+                f"Account {a} did not answer within {self.config.account_timeout_s:g} s. "
+                "Narrow the command or retry this account alone.",
+                command=redact_command(plan.command.text),
+                classification=plan.command.classification,
+                ms=ms,
             ),
             budget_s=self.config.total_budget_s,
-            on_budget=lambda a, ms: done(
-                error(
-                    a,
-                    "budget_exhausted",
-                    f"Account {a} had not answered when the whole request reached its "
-                    f"{self.config.total_budget_s:g} s budget. Ask about fewer accounts or narrow the command.",
-                    command=redact_command(plan.command.text),
-                    classification=plan.command.classification,
-                    ms=ms,
-                )
+            on_budget=lambda a, ms: error(
+                a,
+                "budget_exhausted",
+                f"Account {a} had not answered when the whole request reached its "
+                f"{self.config.total_budget_s:g} s budget. Ask about fewer accounts or narrow the command.",
+                command=redact_command(plan.command.text),
+                classification=plan.command.classification,
+                ms=ms,
             ),
         )
         return await self._settle(trail, results, None)
