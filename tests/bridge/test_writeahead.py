@@ -155,7 +155,7 @@ async def test_a_refused_approval_leaves_no_intent_and_runs_nothing(
 async def test_a_slow_account_does_not_hold_back_the_record_of_the_others(
     make_bridge, config: BridgeConfig, requester: str, org: Org, stand_in: StandIn
 ) -> None:
-    stand_in.faults(account_latency_ms={SLOW: 4000})
+    stand_in.faults(account_latency_ms={SLOW: 8000})
     bridge = make_bridge(config)
     task = asyncio.create_task(bridge.query_accounts(event(LIST, [STAGING, DEVELOPMENT, SLOW], requester)))
     deadline = time.monotonic() + 15
