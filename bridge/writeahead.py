@@ -53,7 +53,8 @@ class WriteAhead:
         self._final: dict[str, AuditRecord] = {}
         self._buffer: list[AuditRecord] = []
         self._timer: asyncio.TimerHandle | None = None
-        self._writes: list[asyncio.Task[list[AuditRecord]]] = []
+        self._writes: list[asyncio.Future[list[AuditRecord]]] = []
+        self._chunks: list[list[AuditRecord]] = []
 
     async def begin(self) -> set[str]:
         """Store every intent; return the accounts whose intent could not be stored (they must not run)."""
@@ -65,8 +66,8 @@ class WriteAhead:
                 return await asyncio.to_thread(self._audit.put, chunk, intent=True)
 
         chunks = [records[i : i + BATCH] for i in range(0, len(records), BATCH)]
-        left = await asyncio.gather(*(batch(c) for c in chunks))
-        return {r.account_id for unwritten in left for r in unwritten}
+        left = await asyncio.gather(*(batch(c) for c in chunks), return_exceptions=True)
+        return {r.account_id for chunk, out in zip(chunks, left, strict=True) for r in _unwritten(chunk, out)}
 
     def complete(
         self, account_id: str, outcome: str, duration_ms: int, error_code: str | None
@@ -90,6 +91,7 @@ class WriteAhead:
             self._timer = None
         while self._buffer:
             chunk, self._buffer = self._buffer[:BATCH], self._buffer[BATCH:]
+            self._chunks.append(chunk)
             self._writes.append(asyncio.ensure_future(asyncio.to_thread(self._audit.put, chunk)))
 
     async def close(self) -> list[AuditRecord]:
@@ -99,10 +101,19 @@ class WriteAhead:
         person still gets the result, because the command has run.
         """
         self._flush()
-        left = [r for unwritten in await asyncio.gather(*self._writes) for r in unwritten]
+        outs = await asyncio.gather(*self._writes, return_exceptions=True)
+        left = [r for chunk, out in zip(self._chunks, outs, strict=True) for r in _unwritten(chunk, out)]
         if left:
             logger.error(
                 "audit outcomes unwritten; their intents stay open for reconciliation",
                 extra={"count": len(left), "audit_ids": [r.audit_id for r in left][:25]},
             )
         return [self._final[a] for a in self._intents if a in self._final]
+
+
+def _unwritten(chunk: list[AuditRecord], out: list[AuditRecord] | BaseException) -> list[AuditRecord]:
+    """The records of one write left unwritten; all of them when the write itself failed."""
+    if isinstance(out, BaseException):
+        logger.error("audit write failed unexpectedly", exc_info=out, extra={"count": len(chunk)})
+        return chunk
+    return out

@@ -213,3 +213,25 @@ def test_intents_carry_who_what_where_and_when(config: BridgeConfig) -> None:
         "status": "intent",
         "pending_account": STAGING,
     }
+
+
+class _BrokenOutcomes(AuditLog):
+    """Stores intents, then fails every outcome write with an error nobody planned for."""
+
+    def put(self, records, *, intent=False):  # type: ignore[no-untyped-def]
+        if not intent:
+            raise RuntimeError("outcome write broke")
+        return super().put(records, intent=intent)
+
+
+async def test_a_broken_outcome_write_still_gives_the_person_the_result_and_leaves_the_intent_open(
+    make_bridge, config: BridgeConfig, requester: str, org: Org, stand_in: StandIn
+) -> None:
+    bridge = make_bridge(config)
+    bridge.audit = _BrokenOutcomes(org.tables.audit, lambda: central(org.moto_url, "dynamodb"))
+    out = await bridge.query(event(LIST, STAGING, requester))
+    assert out["ok"] is True and {b["Name"] for b in out["result"]["Buckets"]} == set(BUCKETS[STAGING])
+    assert stand_in.stats()["executed"] == 1
+    [record] = audit_records(org.moto_url, org.tables, requester)
+    assert record["status"] == "intent"  # the command ran; an admin reconciles it
+    assert [i.account_id for i in _open(org, requester)] == [STAGING]
