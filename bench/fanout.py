@@ -49,6 +49,7 @@ from bench.throughput import cpu_ms
 from bridge.config import BridgeConfig
 from bridge.engine import Bridge
 from centralops.identity import CALLER_KEY, VerifiedCaller
+from infra import tables as specs
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION = "us-east-1"
@@ -100,12 +101,14 @@ def _seed(moto_url: str, accounts: list[str]) -> dict[str, str]:
         "approvals": f"{prefix}-approvals",
         "audit": f"{prefix}-audit",
     }
-    for kind, key in (("accounts", "account_id"), ("approvals", "approval_id"), ("audit", "audit_id")):
+    for kind, spec in (("accounts", specs.ACCOUNTS), ("approvals", specs.APPROVALS), ("audit", specs.AUDIT)):
+        attrs, indexes = specs.index_definition(spec)  # the audit's pending-intents index costs writes too
         ddb.create_table(
             TableName=tables[kind],
-            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": spec.partition_key, "KeyType": "HASH"}],
+            AttributeDefinitions=attrs,
             BillingMode="PAY_PER_REQUEST",
+            **({"GlobalSecondaryIndexes": indexes} if indexes else {}),
         )
     for i, account_id in enumerate(accounts):
         ddb.put_item(

@@ -76,16 +76,9 @@ class Approvals:
         Raises:
             ApprovalRefused: With a code saying which condition failed.
         """
-        if not approval_id or not isinstance(approval_id, str):
-            raise ApprovalRefused(
-                f"`{redact_command(command)}` changes resources, so it needs an approval. Ask for one in chat; "
-                "an approver's Approve button lets it run once.",
-                code="approval_required",
-            )
-        now = int(self._clock())
-        item = self._get(approval_id)
-        self._check(item, approval_id, command=command, accounts=accounts, requester=requester, now=now)
-        self._check_call(item, approval_id, region=region, tool=tool)
+        approval_id, item, now = self._verified(
+            approval_id, command=command, accounts=accounts, requester=requester, region=region, tool=tool
+        )
         try:
             self._dynamodb().update_item(
                 TableName=self._table,
@@ -114,6 +107,49 @@ class Approvals:
         except BotoCoreError as e:
             raise self._unavailable(e) from e
         logger.info("approval consumed", extra={"approval_id": approval_id, "requester": requester})
+
+    def check(
+        self,
+        approval_id: str | None,
+        *,
+        command: str,
+        accounts: Sequence[str],
+        requester: str,
+        region: str | None = None,
+        tool: str = "query",
+    ) -> None:
+        """Refuse early, without using it up, an approval that :meth:`consume` would refuse now.
+
+        Consuming still checks everything again in its one conditional write.
+
+        Raises:
+            ApprovalRefused: With a code saying which condition failed.
+        """
+        self._verified(
+            approval_id, command=command, accounts=accounts, requester=requester, region=region, tool=tool
+        )
+
+    def _verified(
+        self,
+        approval_id: str | None,
+        *,
+        command: str,
+        accounts: Sequence[str],
+        requester: str,
+        region: str | None,
+        tool: str,
+    ) -> tuple[str, ApprovalItem, int]:
+        if not approval_id or not isinstance(approval_id, str):
+            raise ApprovalRefused(
+                f"`{redact_command(command)}` changes resources, so it needs an approval. Ask for one in chat; "
+                "an approver's Approve button lets it run once.",
+                code="approval_required",
+            )
+        now = int(self._clock())
+        item = self._get(approval_id)
+        self._check(item, approval_id, command=command, accounts=accounts, requester=requester, now=now)
+        self._check_call(item, approval_id, region=region, tool=tool)
+        return approval_id, item, now
 
     def _get(self, approval_id: str) -> ApprovalItem:
         try:

@@ -19,7 +19,17 @@ from bridge.fanout import fan_out
 from bridge.offload import fit
 from bridge.redact import cap, redact, redact_command, redact_text
 from bridge.registry import Registry
-from bridge.results import Result, audit_records, caller_of, error, parse_json
+from bridge.results import (
+    Result,
+    audit_intents,
+    audit_records,
+    caller_of,
+    error,
+    not_recorded,
+    outcome,
+    parse_json,
+)
+from bridge.writeahead import WriteAhead
 from centralops.identity import IdentityError
 
 logger = logging.getLogger(__name__)
@@ -166,7 +176,10 @@ class Bridge:
                     await self._check_write_roles(plan, account_ids)
                 return await self._dry_run(plan, account_ids, started)
             if plan.mutating:
-                await self._approve(plan, account_ids)
+                await self._check_write_roles(plan, account_ids)
+                await asyncio.to_thread(
+                    self.approvals.check, plan.approval_id, **self._bound(plan, account_ids)
+                )
         except (BridgeError, IdentityError) as e:
             ms = int((time.monotonic() - started) * 1000)
             command = redact_command(plan.command.text if plan else text)
@@ -180,9 +193,27 @@ class Bridge:
             ]
             await self._audit(results, caller, event, tool, "refused")
             return results
+        # Write-ahead audit: no account runs the command before its intent is stored; outcomes are
+        # recorded as they arrive (timed-out accounts, which may still have run, when the call ends).
+        shape = {"command": redact_command(plan.command.text), "classification": plan.command.classification}
+        trail = WriteAhead(self.audit, audit_intents(account_ids, caller, event, tool, **shape))
+        blocked = await trail.begin()
+        if plan.mutating and (refused := await self._approve(plan, account_ids, blocked, started)):
+            return await self._settle(trail, refused, "refused")
+
+        def done(result: Result) -> Result:
+            code = None if result["ok"] else result["error"]["code"]
+            trail.complete(result["account_id"], outcome(result), int(result.get("ms", 0)), code)
+            return result
+
+        async def work(account_id: str) -> Result:
+            if account_id in blocked:
+                return done(not_recorded(account_id, mutating=False, **shape, ms=0))
+            return done(await self._one(account_id, plan))
+
         results = await fan_out(
             account_ids,
-            lambda a: self._one(a, plan),
+            work,
             concurrency=self.config.max_concurrency,
             timeout_s=self.config.account_timeout_s,
             on_timeout=lambda a, ms: error(
@@ -205,8 +236,7 @@ class Bridge:
                 ms=ms,
             ),
         )
-        await self._audit(results, caller, event, tool, None)
-        return results
+        return await self._settle(trail, results, None)
 
     def _plan(self, event: dict[str, Any], caller: Caller, tool: str) -> _Plan:
         tool_name = event.get("tool_name")
@@ -293,17 +323,44 @@ class Bridge:
                 code="no_write_role",
             )
 
-    async def _approve(self, plan: _Plan, account_ids: list[str]) -> None:
-        await self._check_write_roles(plan, account_ids)
-        await asyncio.to_thread(
-            self.approvals.consume,
-            plan.approval_id,
-            command=plan.command.text,
-            accounts=account_ids,
-            requester=plan.caller.requester,
-            region=plan.region_argument,
-            tool=plan.tool,
-        )
+    @staticmethod
+    def _bound(plan: _Plan, account_ids: list[str]) -> dict[str, Any]:
+        """What an approval must name to let this run."""
+        return {
+            "command": plan.command.text,
+            "accounts": account_ids,
+            "requester": plan.caller.requester,
+            "region": plan.region_argument,
+            "tool": plan.tool,
+        }
+
+    async def _approve(
+        self, plan: _Plan, account_ids: list[str], blocked: set[str], started: float
+    ) -> list[Result] | None:
+        """Use the approval up once every intent is stored; else the refusal of every account.
+
+        A change runs in all its approved accounts or none, so one unstored intent stops it all and
+        leaves the approval unused.
+        """
+        shape = {"command": redact_command(plan.command.text), "classification": plan.command.classification}
+        ms = int((time.monotonic() - started) * 1000)
+        if blocked:
+            return [not_recorded(a, mutating=True, **shape, ms=ms) for a in account_ids]
+        try:
+            await asyncio.to_thread(
+                self.approvals.consume, plan.approval_id, **self._bound(plan, account_ids)
+            )
+        except BridgeError as e:
+            return [error(a, e.code, e.message, **shape, ms=ms) for a in account_ids]
+        return None
+
+    async def _settle(self, trail: WriteAhead, results: list[Result], forced: str | None) -> list[Result]:
+        """Complete every account's intent with its result, wait for the writes, meter the call."""
+        for r in results:
+            code = None if r["ok"] else r["error"]["code"]
+            trail.complete(r["account_id"], forced or outcome(r), int(r.get("ms", 0)), code)
+        self.audit.settled(await trail.close())
+        return results
 
     async def _one(self, account_id: str, plan: _Plan) -> Result:
         started = time.monotonic()

@@ -19,6 +19,12 @@ SERVICE = "bridge"
 class _Audit(Protocol):
     def write(self, records: Sequence[AuditRecord]) -> None: ...
 
+    def put(self, records: Sequence[AuditRecord], *, intent: bool = False) -> list[AuditRecord]: ...
+
+    def settled(self, records: Sequence[AuditRecord]) -> None: ...
+
+    def now(self) -> float: ...
+
 
 def observe(records: Sequence[AuditRecord]) -> None:
     """Emit the metrics of one tool call from its audit records (one per account it named)."""
@@ -57,9 +63,26 @@ class MeteredAuditLog:
         self.inner = inner
 
     def write(self, records: Sequence[AuditRecord]) -> None:
-        """Emit the metrics, then store the records; a metrics failure never touches the result."""
-        try:
+        """Emit the metrics of a refused call, then store its records."""
+        self._observe(records)
+        self.inner.write(records)
+
+    def put(self, records: Sequence[AuditRecord], *, intent: bool = False) -> list[AuditRecord]:
+        """Store intents or outcomes (the write-ahead's batches); metered once the call settles."""
+        return self.inner.put(records, intent=intent)
+
+    def settled(self, records: Sequence[AuditRecord]) -> None:
+        """Emit the metrics of a call whose records are all final."""
+        self._observe(records)
+        self.inner.settled(records)
+
+    def now(self) -> float:
+        """The inner log's clock."""
+        return self.inner.now()
+
+    @staticmethod
+    def _observe(records: Sequence[AuditRecord]) -> None:
+        try:  # a metrics failure never touches the result
             observe(records)
         except Exception:
             logger.exception("metrics not emitted", extra={"records": len(records)})
-        self.inner.write(records)

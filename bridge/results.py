@@ -8,6 +8,7 @@ from bridge.credentials import Caller
 from centralops.identity import CALLER_KEY, VerifiedCaller
 
 Result = dict[str, Any]
+AUDIT_UNAVAILABLE = "audit_unavailable"  # an account whose intent could not be stored
 
 
 def error(account_id: str, code: str, message: str, **extra: Any) -> Result:
@@ -56,27 +57,75 @@ def outcome(result: Result) -> str:
     """The audit outcome of a result that was not refused by the checks."""
     if result["ok"]:
         return "executed"
-    return "aws_error" if result["error"]["code"] == "aws_error" else "failed"
+    code = result["error"]["code"]
+    if code == AUDIT_UNAVAILABLE:
+        return "refused"  # its intent could not be stored, so it never ran
+    return "aws_error" if code == "aws_error" else "failed"
 
 
 def audit_records(
     results: list[Result], caller: Caller, event: dict[str, Any], tool: str, forced: str | None
 ) -> list[AuditRecord]:
     """One audit record per result; ``forced`` sets the outcome (``refused``) for all."""
-    approval_id = event.get("approval_id")
     return [
         AuditRecord(
-            requester=caller.requester,
+            **_who(caller, event, tool),
             account_id=r["account_id"],
             command=r.get("command", ""),
             classification=r.get("classification", "invalid"),
             outcome=forced or outcome(r),
             duration_ms=int(r.get("ms", 0)),
-            tool=tool,
-            approval_id=approval_id if isinstance(approval_id, str) else None,
             error_code=None if r["ok"] else r["error"]["code"],
-            platform=caller.platform,
-            channel=caller.channel,
         )
         for r in results
     ]
+
+
+def audit_intents(
+    account_ids: list[str],
+    caller: Caller,
+    event: dict[str, Any],
+    tool: str,
+    command: str,
+    classification: str,
+) -> list[AuditRecord]:
+    """One intent per account: the command is about to run there (no outcome yet)."""
+    return [
+        AuditRecord(
+            **_who(caller, event, tool),
+            account_id=a,
+            command=command,
+            classification=classification,
+            outcome="",
+            duration_ms=0,
+        )
+        for a in account_ids
+    ]
+
+
+def _who(caller: Caller, event: dict[str, Any], tool: str) -> dict[str, Any]:
+    approval_id = event.get("approval_id")
+    return {
+        "requester": caller.requester,
+        "tool": tool,
+        "approval_id": approval_id if isinstance(approval_id, str) else None,
+        "platform": caller.platform,
+        "channel": caller.channel,
+    }
+
+
+def not_recorded(account_id: str, *, mutating: bool, **extra: Any) -> Result:
+    """The result of an account whose intent could not be stored: the command did not run there."""
+    if mutating:
+        message = (
+            "The audit record that must precede this change could not be written, so it was run in no "
+            "account and your approval is still unused. Nothing changed. Try again in a minute with the "
+            "same approval; if it keeps failing, tell an administrator (the bridge's log has the cause)."
+        )
+    else:
+        message = (
+            f"The audit record that must precede the command could not be written, so it was not run in "
+            f"account {account_id}. Nothing ran there. Try again in a minute; if it keeps failing, tell "
+            "an administrator (the bridge's log has the cause)."
+        )
+    return error(account_id, AUDIT_UNAVAILABLE, message, **extra)

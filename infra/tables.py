@@ -4,13 +4,18 @@ Item shapes are documented in ``docs/ARCHITECTURE.md``.
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from centralops import settings
 
 
 @dataclass(frozen=True)
 class TableSpec:
-    """One table: its logical name, partition key, setting and optional index and TTL attribute."""
+    """One table: its logical name, partition key, setting and optional index and TTL attribute.
+
+    The index is keyed by ``index_key`` (and ``index_sort_key`` when set), both strings, and projects
+    every attribute; it is sparse when only some items carry ``index_key``.
+    """
 
     logical_name: str
     partition_key: str
@@ -18,6 +23,7 @@ class TableSpec:
     ttl_attribute: str | None = None
     index_name: str | None = None
     index_key: str | None = None
+    index_sort_key: str | None = None
 
 
 ACCOUNTS = TableSpec(
@@ -26,12 +32,33 @@ ACCOUNTS = TableSpec(
 IDENTITY_LINKS = TableSpec("identity-links", "link_id", settings.IDENTITY_LINKS_TABLE)
 OAUTH_STATES = TableSpec("oauth-states", "state", settings.OAUTH_STATES_TABLE, ttl_attribute="ttl")
 APPROVALS = TableSpec("approvals", "approval_id", settings.APPROVALS_TABLE, ttl_attribute="ttl")
-AUDIT = TableSpec("audit", "audit_id", settings.AUDIT_TABLE)
+# Sparse: only open intents carry pending_account (bridge/audit.py), so the index lists exactly them.
+AUDIT = TableSpec(
+    "audit",
+    "audit_id",
+    settings.AUDIT_TABLE,
+    index_name="pending",
+    index_key="pending_account",
+    index_sort_key="time",
+)
 IDEMPOTENCY = TableSpec("idempotency", "key", settings.IDEMPOTENCY_TABLE, ttl_attribute="ttl")
 MEMORY = TableSpec("memory", "thread_id", settings.MEMORY_TABLE, ttl_attribute="ttl")
 ALERTS = TableSpec("alerts", "key", settings.ALERTS_TABLE, ttl_attribute="ttl")
 
 ALL_TABLES = (ACCOUNTS, IDENTITY_LINKS, OAUTH_STATES, APPROVALS, AUDIT, IDEMPOTENCY, MEMORY, ALERTS)
+
+
+def index_definition(spec: TableSpec) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+    """The DynamoDB API's ``AttributeDefinitions`` and ``GlobalSecondaryIndexes`` of ``spec``."""
+    attrs = [{"AttributeName": spec.partition_key, "AttributeType": "S"}]
+    if not (spec.index_name and spec.index_key):
+        return attrs, []
+    keys = [{"AttributeName": spec.index_key, "KeyType": "HASH"}]
+    if spec.index_sort_key:
+        keys.append({"AttributeName": spec.index_sort_key, "KeyType": "RANGE"})
+    attrs += [{"AttributeName": k["AttributeName"], "AttributeType": "S"} for k in keys]
+    index = {"IndexName": spec.index_name, "KeySchema": keys, "Projection": {"ProjectionType": "ALL"}}
+    return attrs, [index]
 
 
 def table_name(spec: TableSpec, prefix: str = "centralops") -> str:

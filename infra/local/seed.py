@@ -141,17 +141,8 @@ def _create_tables(central: boto3.Session, endpoint: str) -> dict[str, str]:
     names: dict[str, str] = {}
     for spec in tables.ALL_TABLES:
         name = tables.table_name(spec)
-        attrs = [{"AttributeName": spec.partition_key, "AttributeType": "S"}]
-        extra: dict[str, Any] = {}
-        if spec.index_name and spec.index_key:
-            attrs.append({"AttributeName": spec.index_key, "AttributeType": "S"})
-            extra["GlobalSecondaryIndexes"] = [
-                {
-                    "IndexName": spec.index_name,
-                    "KeySchema": [{"AttributeName": spec.index_key, "KeyType": "HASH"}],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ]
+        attrs, indexes = tables.index_definition(spec)
+        extra: dict[str, Any] = {"GlobalSecondaryIndexes": indexes} if indexes else {}
         ddb.create_table(
             TableName=name,
             AttributeDefinitions=attrs,

@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -26,7 +27,7 @@ import httpx
 from centralops import settings
 from centralops.errors import CentralOpsError
 from infra.local import events as local_events
-from infra.local import org, seed
+from infra.local import faults, org, seed
 from infra.local.payload_checks import CHECKS_FILE_ENV
 
 logger = logging.getLogger("centralops.local")
@@ -232,6 +233,11 @@ class LocalStack:
         self.processes.clear()
         with contextlib.suppress(FileNotFoundError):
             (self.root / "stack.json").unlink()
+
+    def freeze(self, name: str, seconds: float) -> threading.Timer:
+        """Fault switch: stop one process (``moto``, ``gateway``...) for ``seconds``; see ``faults.freeze``."""
+        (proc,) = [p for p in self.processes if p.name == name]
+        return faults.freeze(proc.popen.pid, seconds)
 
     def log(self, name: str) -> Path:
         """The log file of one process."""

@@ -16,6 +16,16 @@ from infra.stacks.packaging import bridge_code
 from infra.stacks.registry import CMK_READ_WRITE, RegistryStack
 
 HANDLER = "bridge.handler.handler"
+# What closing an open intent reads and writes (bridge/reconcile.py), the key included.
+RECONCILE_ATTRIBUTES = (
+    "audit_id",
+    "status",
+    "outcome",
+    "reconciled_by",
+    "reconciled_at",
+    "reconcile_note",
+    "pending_account",
+)
 
 
 def member_role_arns(config: DeploymentConfig, partition: str, role_name: str) -> list[str]:
@@ -92,6 +102,7 @@ class BridgeStack(Stack):
             f"AwsSolutions-IAM5[Resource::{results}/results/*]",
             "The bridge writes one result document per wide answer under results/, with a generated name.",
         )
+        self.reconciler = self._reconciler_policy(config, registry)
         # The tables and the function's environment are encrypted with the CMK.
         registry.grant_key(self.role, *CMK_READ_WRITE)
         acknowledge(
@@ -172,6 +183,45 @@ class BridgeStack(Stack):
             description="Pass this to the member-account stack or StackSet (parameter BridgeRoleArn)",
         )
         CfnOutput(self, "BridgeLogGroup", value=log_group.log_group_name)
+
+    def _reconciler_policy(self, config: DeploymentConfig, registry: RegistryStack) -> iam.ManagedPolicy:
+        """For admins who list and close open audit intents (``python -m bridge.reconcile``).
+
+        Attach it to the role of the people who reconcile. It reads only the sparse ``pending`` index
+        (the open intents) and may change only the attributes a reconciliation writes.
+        """
+        audit = registry.table(tables.AUDIT)
+        policy = iam.ManagedPolicy(
+            self,
+            "AuditReconciler",
+            managed_policy_name=f"{config.prefix}-audit-reconciler",
+            description="CentralOps: list audit intents that have no outcome and close them with a note",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ListOpenIntents",
+                    actions=["dynamodb:Query", "dynamodb:Scan"],
+                    resources=[f"{audit.table_arn}/index/{tables.AUDIT.index_name}"],
+                ),
+                iam.PolicyStatement(
+                    sid="CloseOpenIntents",
+                    actions=["dynamodb:UpdateItem"],
+                    resources=[audit.table_arn],
+                    conditions={
+                        "ForAllValues:StringEquals": {"dynamodb:Attributes": list(RECONCILE_ATTRIBUTES)}
+                    },
+                ),
+                iam.PolicyStatement(
+                    sid="AuditTableKey", actions=list(CMK_READ_WRITE), resources=[registry.key.key_arn]
+                ),
+            ],
+        )
+        CfnOutput(
+            self,
+            "AuditReconcilerPolicyArn",
+            value=policy.managed_policy_arn,
+            description="Attach to the roles of the admins who reconcile open audit intents",
+        )
+        return policy
 
     def _grant_assume(self, config: DeploymentConfig) -> None:
         role_names = [TARGET_ROLE_NAME, *([WRITE_ROLE_NAME] if config.enable_write_roles else [])]

@@ -82,6 +82,11 @@ class RegistryStack(Stack):
                 table.add_global_secondary_index(
                     index_name=spec.index_name,
                     partition_key=dynamodb.Attribute(name=spec.index_key, type=dynamodb.AttributeType.STRING),
+                    sort_key=(
+                        dynamodb.Attribute(name=spec.index_sort_key, type=dynamodb.AttributeType.STRING)
+                        if spec.index_sort_key
+                        else None
+                    ),
                     projection_type=dynamodb.ProjectionType.ALL,
                 )
             self.tables[spec.logical_name] = table

@@ -178,7 +178,16 @@ def test_tables_are_encrypted_with_the_cmk_recoverable_and_keyed_as_the_local_st
         if spec.index_name:
             (index,) = table["GlobalSecondaryIndexes"]
             assert index["IndexName"] == spec.index_name
-            assert index["KeySchema"] == [{"AttributeName": spec.index_key, "KeyType": "HASH"}]
+            _, (expected,) = tables.index_definition(spec)
+            assert index["KeySchema"] == expected["KeySchema"]
+            assert index["Projection"] == {"ProjectionType": "ALL"}
+    # The audit's open intents are listed from a sparse index (only intents carry its key).
+    audit = by_name[tables.table_name(tables.AUDIT)]
+    (pending,) = audit["GlobalSecondaryIndexes"]
+    assert pending["KeySchema"] == [
+        {"AttributeName": "pending_account", "KeyType": "HASH"},
+        {"AttributeName": "time", "KeyType": "RANGE"},
+    ]
 
 
 def test_secrets_logs_images_and_results_are_encrypted_with_the_cmk(synth: Synthesized) -> None:
