@@ -10,11 +10,11 @@ import time
 from typing import Any
 
 import pytest
-from infra.local.slack_console import SlackConsole
 
 from bridge.reconcile import Reconciler
 from infra import tables
 from infra.local import org
+from infra.local.consoles.slack import SlackConsole
 from infra.local.org import StackInfo
 from infra.local.stack import LocalStack
 from tests.fixtures.aws import session
