@@ -12,6 +12,7 @@ Everything lives in the idempotency table, as the recent queries do: no extra
 table for a small, TTL-bound record.
 """
 
+import asyncio
 import logging
 import time
 import uuid
@@ -128,25 +129,32 @@ class FeedbackStore:
             "at": {"N": str(int(record.at))},
             "ttl": {"N": str(int(record.at) + TTL_S)},
         }
+        # The answer and the channel's accounts are written at once: the answer closes one round trip later.
+        await asyncio.gather(self._put_answer(item), self._add_usage(record))
+
+    async def _put_answer(self, item: dict[str, Any]) -> None:
         try:
             await self.table.call("put_item", Item=item)
         except (BotoCoreError, ClientError) as e:
             raise storage_error(e, "keep this answer for feedback") from e
+
+    async def _add_usage(self, record: AnswerRecord) -> None:
         accounts = sorted({a for a, _ in record.commands if a})
-        if accounts:
-            try:
-                await self.table.call(
-                    "update_item",
-                    Key={"key": _s(_usage_key(record.where))},
-                    UpdateExpression="ADD #a :a SET #t = :ttl",
-                    ExpressionAttributeNames={"#a": "accounts", "#t": "ttl"},
-                    ExpressionAttributeValues={
-                        ":a": {"SS": accounts},
-                        ":ttl": {"N": str(int(record.at) + TTL_S)},
-                    },
-                )
-            except (BotoCoreError, ClientError) as e:
-                logger.warning("channel accounts not updated", extra={"error": type(e).__name__})
+        if not accounts:
+            return
+        try:
+            await self.table.call(
+                "update_item",
+                Key={"key": _s(_usage_key(record.where))},
+                UpdateExpression="ADD #a :a SET #t = :ttl",
+                ExpressionAttributeNames={"#a": "accounts", "#t": "ttl"},
+                ExpressionAttributeValues={
+                    ":a": {"SS": accounts},
+                    ":ttl": {"N": str(int(record.at) + TTL_S)},
+                },
+            )
+        except (BotoCoreError, ClientError) as e:
+            logger.warning("channel accounts not updated", extra={"error": type(e).__name__})
 
     async def alias(self, platform: str, ref: str, answer_id: str) -> None:
         """Name an answer by the platform's message (Teams reports votes by message id)."""

@@ -107,8 +107,30 @@ class StopSwitch:
 
     @contextlib.asynccontextmanager
     async def watch(self, turn_id: str, who: ChatUser) -> AsyncIterator[asyncio.Event]:
-        """Record a stoppable turn for the block; the event is set when its person asks to stop."""
+        """Record a stoppable turn for the block; the event is set when its person asks to stop.
+
+        The record is written while the answer starts (the question is not held back for it).
+        """
         stop = asyncio.Event()
+        recorded = asyncio.create_task(self._record(turn_id, who))
+        self._local[turn_id] = stop
+        poller = asyncio.create_task(self._poll(turn_id, stop, recorded))
+        try:
+            yield stop
+        finally:
+            poller.cancel()
+            self._local.pop(turn_id, None)
+            if await recorded:
+                with contextlib.suppress(BotoCoreError, ClientError):
+                    await self.table.call(
+                        "update_item",
+                        Key=_key(turn_id),
+                        UpdateExpression="SET #s = :done",
+                        ExpressionAttributeNames={"#s": "state"},
+                        ExpressionAttributeValues={":done": {"S": "finished"}},
+                    )
+
+    async def _record(self, turn_id: str, who: ChatUser) -> bool:
         try:
             await self.table.call(
                 "put_item",
@@ -124,25 +146,12 @@ class StopSwitch:
         except (BotoCoreError, ClientError) as e:
             # Without the record nobody can stop this answer; it still answers.
             logger.warning("turn not recorded; it cannot be stopped", extra={"error": type(e).__name__})
-            yield stop
-            return
-        self._local[turn_id] = stop
-        poller = asyncio.create_task(self._poll(turn_id, stop))
-        try:
-            yield stop
-        finally:
-            poller.cancel()
-            self._local.pop(turn_id, None)
-            with contextlib.suppress(BotoCoreError, ClientError):
-                await self.table.call(
-                    "update_item",
-                    Key=_key(turn_id),
-                    UpdateExpression="SET #s = :done",
-                    ExpressionAttributeNames={"#s": "state"},
-                    ExpressionAttributeValues={":done": {"S": "finished"}},
-                )
+            return False
+        return True
 
-    async def _poll(self, turn_id: str, stop: asyncio.Event) -> None:
+    async def _poll(self, turn_id: str, stop: asyncio.Event, recorded: "asyncio.Task[bool]") -> None:
+        if not await recorded:
+            return
         while not stop.is_set():
             await asyncio.sleep(self.poll_s)
             try:

@@ -119,7 +119,7 @@ class SlackRenderer:
         self._followups: list[Followup] = []
         self._rating: list[dict[str, Any]] = []  # the feedback buttons of the closing message
         self._tasks = TaskCards()  # the checklist as task cards, where the stream exists
-        self._stop_ts: str | None = None  # the Stop message while the answer is written
+        self._stop_offer: asyncio.Task[Any] | None = None  # posting the Stop message
         self._errors: list[str] = []
         self._approval_posted = False
         self._finished = False
@@ -278,13 +278,25 @@ class SlackRenderer:
     async def stoppable(self, turn_id: str, stop: Callable[[], None]) -> None:
         """Offer Stop in the thread while the answer is written; the message goes when the answer closes."""
         if self._reply is None:
-            out = await self.client.chat_postMessage(
-                channel=self.channel,
-                thread_ts=self.thread_ts,
-                text="The answer is being written. Stop",
-                blocks=stop_blocks(turn_id),
+            # Posted while the question goes to the agent; finish() waits for it before removing it.
+            self._stop_offer = asyncio.create_task(
+                self.client.chat_postMessage(
+                    channel=self.channel,
+                    thread_ts=self.thread_ts,
+                    text="The answer is being written. Stop",
+                    blocks=stop_blocks(turn_id),
+                )
             )
-            self._stop_ts = str(out["ts"])
+
+    async def _remove_stop(self) -> None:
+        offer, self._stop_offer = self._stop_offer, None
+        if offer is None:
+            return
+        try:
+            out = await offer
+            await self.client.chat_delete(channel=self.channel, ts=str(out["ts"]))
+        except SlackApiError as e:
+            logger.warning("stop control not removed", extra={"error": e.response.get("error")})
 
     def rate(self, answer_id: str) -> None:
         """Put thumbs up / down on the closing message."""
@@ -338,9 +350,7 @@ class SlackRenderer:
             await self._flush_text(final=True)
             await self._close_answer()
             self._errors = []
-            if self._stop_ts is not None:
-                await self.client.chat_delete(channel=self.channel, ts=self._stop_ts)
-                self._stop_ts = None
+            await self._remove_stop()
 
     # -- pacing ------------------------------------------------------------
 

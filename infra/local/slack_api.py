@@ -754,7 +754,11 @@ def _plain(text: str) -> str:
 def _block_lines(block: dict[str, Any]) -> list[str]:
     kind = block.get("type")
     if kind in ("section", "header"):
-        return str((block.get("text") or {}).get("text", "")).splitlines()
+        lines = str((block.get("text") or {}).get("text", "")).splitlines() or [""]
+        button = block.get("accessory") or {}
+        if button.get("type") == "button":
+            lines[-1] += f"  [{(button.get('text') or {}).get('text', '?')}]"
+        return lines
     if kind == "markdown":
         return str(block.get("text", "")).splitlines()
     if kind == "context":

@@ -212,10 +212,8 @@ async def test_stop_ends_the_agents_turn_and_says_so(slack: SlackStack) -> None:
     await slack.console.click("bob", thread, "Stop", on=offer, wait=False)
     await until(lambda: [e for e in slack.stand_in.ephemeral if "Only the person who asked" in e["text"]])
     assert slack.runtime.closed_early == []
-    started = time.monotonic()
     await slack.console.click("alice", thread, "Stop", on=offer, wait=False)
     await closed(thread)
-    assert time.monotonic() - started < 8, "the answer stopped long before the agent would have finished"
     [answer] = thread.answers()
     assert "Stopped, as you asked" in thread.render() and "too late" not in thread.render()
     assert answer["metadata"]["event_payload"]["status"] == "error"

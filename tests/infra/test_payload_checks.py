@@ -63,3 +63,36 @@ def test_a_clone_without_the_card_schema_still_checks_size_and_markdown(
         assert check_teams({"type": "message", "text": "é" * 21_000})
     finally:
         payload_checks._card_validator.cache_clear()
+
+
+def test_task_cards_are_checked_like_markdown_text() -> None:
+    def chunk(**fields: str) -> dict[str, object]:
+        return {"chunks": [{"type": "task_update", "id": "call-0", "status": "complete", **fields}]}
+
+    assert check_slack("chat.startStream", chunk(title="<!channel>", details="aws s3 ls"))
+    assert check_slack("chat.appendStream", chunk(title="staging", details="see https://evil.example"))
+    assert any("256" in p for p in check_slack("chat.appendStream", chunk(title="s", details="x" * 257)))
+    assert check_slack("chat.appendStream", chunk(title="staging", details="aws s3 ls", output="done")) == []
+
+
+def test_teams_ai_label_and_citations_as_teams_documents_them() -> None:
+    def cited(text: str, name: str = "staging", position: int = 1) -> dict[str, object]:
+        citation = {
+            "@type": "Claim",
+            "position": position,
+            "appearance": {"@type": "DigitalDocument", "name": name, "abstract": "aws s3 ls"},
+        }
+        entity = {
+            "type": "https://schema.org/Message",
+            "@type": "Message",
+            "@context": "https://schema.org",
+            "additionalType": ["AIGeneratedContent"],
+            "citation": [citation],
+        }
+        return {"type": "message", "text": text, "entities": [entity]}
+
+    assert check_teams(cited("3 buckets.\n\nSources: [1]")) == []
+    assert any("not referred to" in p for p in check_teams(cited("3 buckets.")))
+    assert any("80" in p for p in check_teams(cited("Sources: [1]", name="x" * 81)))
+    both = {"type": "message", "text": "x", "channelData": {"feedbackLoop": {}, "feedbackLoopEnabled": True}}
+    assert any("both" in p for p in check_teams(both))

@@ -123,11 +123,9 @@ async def test_stop_on_a_channel_answer_ends_the_turn(teams: TeamsStack) -> None
     data = card["actions"][0]["data"]
     other, _ = await teams.console.click("bob", post, message_id, "stop", data, wait=False)
     assert other.body["value"] == "Only the person who asked can stop this answer."
-    started = asyncio.get_running_loop().time()
     turn, _ = await teams.console.click("alice", post, message_id, "stop", data, wait=False)
     assert turn.body["value"] == "Stopping this answer…"
     settled = await teams.console.settle(post.conversation_id, set(), timeout_s=30)
-    assert asyncio.get_running_loop().time() - started < 8
     [answer] = settled
     assert "Stopped, as you asked" in answer["text"] and "too late" not in answer["text"]
     assert not answer["attachments"], "the Stop button is gone once the answer is final"
@@ -140,8 +138,11 @@ async def test_teams_own_stop_on_a_1on1_stream_ends_the_turn(teams: TeamsStack) 
     await teams.console._http.post(
         f"{teams.console.connector_url}/_stand-in/config", json={"stop_stream": chat.conversation_id}
     )
-    started = asyncio.get_running_loop().time()
-    settled = await teams.console.settle(chat.conversation_id, set(), timeout_s=30)
-    assert asyncio.get_running_loop().time() - started < 8
-    assert any("Stopped, as you asked" in m["text"] for m in settled)
-    assert not any("too late" in m["text"] for m in settled)
+    for _ in range(300):  # Teams has marked the stream stopped; the bot's notice follows
+        shown = await teams.console.messages(chat.conversation_id)
+        if any("Stopped, as you asked" in m["text"] for m in shown):
+            break
+        await asyncio.sleep(0.1)
+    assert any("Stopped, as you asked" in m["text"] for m in shown)
+    await asyncio.sleep(1.0)
+    assert not any("too late" in m["text"] for m in await teams.console.messages(chat.conversation_id))
