@@ -61,7 +61,7 @@ def _rich(*parts: tuple[str, bool]) -> dict[str, Any]:
     elements = [
         {
             "type": "text",
-            "text": clip(" ".join(t.split()), 2900),
+            "text": clip(_one_line(t), 2900),
             **({"style": {"bold": True}} if bold else {}),
         }
         for t, bold in parts
