@@ -155,6 +155,21 @@ class AlertCommands:
         except IdentityError:
             return who.name or who.user
 
+    async def by_channel(self, platform: str, team: str) -> list[tuple[str, list[str]]]:
+        """Every channel of a workspace (or tenant) that gets alerts, with what it gets (core markup)."""
+        subs = [
+            s
+            for s in await self.store.subscriptions()
+            if (s.place.platform, s.place.team) == (platform, team)
+        ]
+        if not subs:
+            return []
+        names = {a.account_id: a.name for a in await self.accounts.all()}
+        out: dict[str, list[str]] = {}
+        for sub in subs:
+            out.setdefault(sub.place.channel, []).append(describe(sub, names))
+        return sorted(out.items())
+
     async def _listing(self, place: Place, prefix: str) -> str:
         subs = await self.store.subscriptions(place)
         if not subs:

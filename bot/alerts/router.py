@@ -15,6 +15,7 @@ message per alert subject (an alarm, a finding, a task...):
 """
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -150,9 +151,11 @@ class AlertRouter:
         self.per_minute = per_minute
         self.clock = clock
         self.digest_delay_s = digest_delay_s
+        self.edit_delay_s = 1.0  # edits of one digest within this long share one chat call
         self._subs: tuple[float, list[Subscription]] | None = None
         self._locks: dict[str, asyncio.Lock] = {}
         self._digests: dict[tuple[str, int], _Digest] = {}
+        self._refreshes: dict[str, asyncio.Future[None]] = {}
 
     def forget_subscriptions(self) -> None:
         """Read the subscriptions again on the next alert (after a change in this replica)."""
@@ -261,23 +264,48 @@ class AlertRouter:
         if alert.state != before:
             record.changes += 1
         record.resolved_at = now if alert.resolved else 0.0
-        poster = self._poster(record.place)
         if record.ref:
-            await poster.update(record.place, record.ref, self._view(record, alert, account))
-        elif record.digest:
-            await self._edit_digest(record, alert, account)
-        await self.store.save_message(record)
+            await self._poster(record.place).update(
+                record.place, record.ref, self._view(record, alert, account)
+            )
+            await self.store.save_message(record)
+        else:
+            await self.store.save_message(record)  # the digest's line is drawn from this record
+            await self._refresh_digest(record.place, record.digest)
 
-    async def _edit_digest(self, record: MessageRecord, alert: Alert, account: AccountItem) -> None:
-        item = await self.store.get(record.digest)
-        if not item or not item.get("ref"):
-            return
-        entries = [_entry_from(e) for e in item.get("entries") or ()]
-        entries = [_entry(record.key, alert, account) if e.record_key == record.key else e for e in entries]
-        item["entries"] = [e.__dict__ | {"time": str(e.time)} for e in entries]
-        view = DigestView(int(float(item.get("minute", 0))), tuple(entries))
-        await self._poster(record.place).update_digest(record.place, str(item["ref"]), view)
-        await self.store.put(item)
+    async def _refresh_digest(self, place: Place, key: str) -> None:
+        """Edit the digest message, each line from its alert's record; edits asked for within
+        :attr:`edit_delay_s` share one call.
+
+        Each caller waits for an edit that started after its own record was stored, so its event is
+        acknowledged only once the channel shows it.
+        """
+        pending = self._refreshes.get(key)
+        if pending is None:
+            pending = asyncio.get_running_loop().create_future()
+            self._refreshes[key] = pending
+
+            async def refresh(done: asyncio.Future[None]) -> None:
+                await asyncio.sleep(self.edit_delay_s)
+                self._refreshes.pop(key, None)  # later changes wait for the next edit
+                try:
+                    item = await self.store.get(key)
+                    if item and item.get("ref"):
+                        entries = [_entry_from(e) for e in item.get("entries") or ()]
+                        shown = await self.store.messages([e.record_key for e in entries])
+                        view = DigestView(
+                            int(float(item.get("minute", 0))),
+                            tuple(_current(e, shown.get(e.record_key)) for e in entries),
+                        )
+                        await self._poster(place).update_digest(place, str(item["ref"]), view)
+                except Exception as e:
+                    done.set_exception(e if isinstance(e, CentralOpsError) else DeliveryError(str(e)))
+                    return
+                done.set_result(None)
+
+            task = asyncio.ensure_future(refresh(pending))
+            task.add_done_callback(lambda t: t.exception() if not t.cancelled() else None)
+        await asyncio.shield(pending)
 
     # -- digests ---------------------------------------------------------------------------
 
@@ -375,6 +403,14 @@ def _entry(key: str, alert: Alert, account: AccountItem) -> DigestEntry:
         alert.region,
         alert.time.timestamp(),
     )
+
+
+def _current(entry: DigestEntry, record: MessageRecord | None) -> DigestEntry:
+    """A digest line with the state its alert's record holds now."""
+    if record is None:
+        return entry
+    alert = record.alert
+    return dataclasses.replace(entry, state=str(alert.get("state") or entry.state))
 
 
 def _entry_from(values: dict[str, Any]) -> DigestEntry:

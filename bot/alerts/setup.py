@@ -76,7 +76,9 @@ def setup_alerts(
     """
     config = config or AlertsConfig.from_env()
     store = AlertStore(
-        DynamoTable(config.table, client=dynamodb, region=config.region, endpoint_url=config.endpoint_url)
+        DynamoTable(
+            config.alerts_table, client=dynamodb, region=config.region, endpoint_url=config.endpoint_url
+        )
     )
     posters: dict[str, Poster] = {}
     edge = app.get(EDGE_KEY)

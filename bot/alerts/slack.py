@@ -23,6 +23,7 @@ from bot.chat import ChatPlace, ChatUser
 from bot.slack.app import PLATFORM, PREFIX, SlackEdge, Slot
 from bot.slack.blocks import clip, context, section
 from bot.slack.markup import code, mrkdwn, notification
+from centralops.errors import CentralOpsError
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ def _rich(*parts: tuple[str, bool]) -> dict[str, Any]:
     elements = [
         {
             "type": "text",
-            "text": clip(" ".join(t.split()), 2900),
+            "text": clip(_one_line(t), 2900),
             **({"style": {"bold": True}} if bold else {}),
         }
         for t, bold in parts
@@ -258,7 +259,27 @@ def _click(body: dict[str, Any]) -> tuple[ChatUser, ChatPlace]:
 
 
 def register(edge: SlackEdge, commands: AlertCommands) -> None:
-    """Add the alert buttons to the Slack edge's Bolt app."""
+    """Add the alert buttons to the Slack edge's Bolt app, and the subscriptions to App Home."""
+
+    async def home(team: str) -> list[dict[str, Any]]:
+        try:
+            channels = await commands.by_channel(PLATFORM, team)
+        except CentralOpsError as e:
+            return [context(f":warning: {mrkdwn(e.message)}")]
+        lines = [f"• {code(channel)}: {mrkdwn('; '.join(subs))}" for channel, subs in channels[:30]]
+        more = [context(f"…and {len(channels) - 30} more channels.")] if len(channels) > 30 else []
+        return [
+            {"type": "divider"},
+            section("*Channels getting alerts*"),
+            section(
+                "\n".join(lines)
+                if lines
+                else f"_None yet. An alerts admin types `{PREFIX} subscribe production alarms here` in a channel._"
+            ),
+            *more,
+        ]
+
+    edge.home_sections.append(home)
 
     async def on_investigate(body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         who, place = _click(body)

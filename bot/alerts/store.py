@@ -2,7 +2,8 @@
 
 One DynamoDB table (partition key ``key``, TTL ``ttl``) keeps, keyed apart:
 
-- ``sub#{platform}#{team}#{channel}#{id}`` — a subscription (see :class:`Subscription`);
+- ``subscriptions`` — every subscription, a map by ``sub#{platform}#{team}#{channel}#{id}``
+  (see :class:`Subscription`), read with one ``GetItem``;
 - ``msg#{platform}#{team}#{channel}#{subject}`` — the message showing one alert subject in one
   channel: its chat reference, the alert as last shown, the event ids already applied, mute;
 - ``digest#{platform}#{team}#{channel}#{minute}`` — the grouped message of one channel and minute;
@@ -16,6 +17,7 @@ answer a click, and a restart loses nothing.
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +32,7 @@ _ser = TypeSerializer().serialize
 _de = TypeDeserializer().deserialize
 
 MESSAGE_TTL_S = 14 * 86400
+SUBSCRIPTIONS = "subscriptions"
 EVENT_IDS_KEPT = 50
 
 
@@ -198,7 +201,12 @@ class AlertStore:
     def __init__(self, table: DynamoTable) -> None:
         self.table = table
 
-    async def _call(self, what: str, operation: str, **kwargs: Any) -> Any:
+    def _batch_get(self, TableName: str, **kwargs: Any) -> Any:
+        """``BatchGetItem`` names its tables inside the request; :meth:`Table.call` adds one more."""
+        del TableName
+        return self.table.client.batch_get_item(**kwargs)
+
+    async def _call(self, what: str, operation: str | Callable[..., Any], **kwargs: Any) -> Any:
         try:
             return await self.table.call(operation, **kwargs)
         except ClientError as e:
@@ -211,28 +219,62 @@ class AlertStore:
     # -- subscriptions -------------------------------------------------------------
 
     async def subscriptions(self, place: Place | None = None) -> list[Subscription]:
-        """Every subscription, or those of one channel."""
-        prefix = f"sub#{place.key}#" if place else "sub#"
-        kwargs: dict[str, Any] = {
-            "FilterExpression": "begins_with(#k, :p)",
-            "ExpressionAttributeNames": {"#k": "key"},
-            "ExpressionAttributeValues": {":p": {"S": prefix}},
-        }
-        out: list[Subscription] = []
-        while True:
-            page = await self._call("read the alert subscriptions", "scan", **kwargs)
-            out.extend(Subscription.from_item(_plain(i)) for i in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return sorted(out, key=lambda s: s.created_at)
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        """Every subscription, or those of one channel: one read of the ``subscriptions`` item.
+
+        All subscriptions live in one item, as a map by channel and selection, so matching an
+        alert never scans the table (which holds every alert message too); each change is one
+        atomic ``SET`` or ``REMOVE`` of its map entry.
+        """
+        got = await self._call(
+            "read the alert subscriptions", "get_item", Key={"key": {"S": SUBSCRIPTIONS}}, ConsistentRead=True
+        )
+        subs = _plain(got.get("Item", {})).get("subs") or {}
+        out = [Subscription.from_item(v) for v in subs.values() if isinstance(v, dict)]
+        if place is not None:
+            out = [s for s in out if s.place == place]
+        return sorted(out, key=lambda s: (s.created_at, s.key))
 
     async def put_subscription(self, sub: Subscription) -> None:
         """Add (or replace) a subscription."""
-        await self._call("save the subscription", "put_item", Item=_item(sub.to_item()))
+        try:
+            await self._put_entry(sub)
+        except ClientError as e:
+            if not is_conditional_failure(e):
+                raise
+            # The first subscription ever: create the item, then set the entry.
+            try:
+                await self._call(
+                    "save the subscription",
+                    "put_item",
+                    Item=_item({"key": SUBSCRIPTIONS, "subs": {}}),
+                    ConditionExpression="attribute_not_exists(#k)",
+                    ExpressionAttributeNames={"#k": "key"},
+                )
+            except ClientError as again:
+                if not is_conditional_failure(again):
+                    raise
+            await self._put_entry(sub)
+
+    async def _put_entry(self, sub: Subscription) -> None:
+        await self._call(
+            "save the subscription",
+            "update_item",
+            Key={"key": {"S": SUBSCRIPTIONS}},
+            UpdateExpression="SET subs.#id = :sub",
+            ConditionExpression="attribute_exists(subs)",
+            ExpressionAttributeNames={"#id": sub.key},
+            ExpressionAttributeValues={":sub": _ser(sub.to_item())},
+        )
 
     async def delete_subscription(self, sub: Subscription) -> None:
         """Remove a subscription."""
-        await self._call("remove the subscription", "delete_item", Key={"key": {"S": sub.key}})
+        await self._call(
+            "remove the subscription",
+            "update_item",
+            Key={"key": {"S": SUBSCRIPTIONS}},
+            UpdateExpression="REMOVE subs.#id",
+            ExpressionAttributeNames={"#id": sub.key},
+        )
 
     # -- messages ------------------------------------------------------------------
 
@@ -242,6 +284,23 @@ class AlertStore:
             "read the alert's message", "get_item", Key={"key": {"S": key}}, ConsistentRead=True
         )
         return MessageRecord.from_item(_plain(got["Item"])) if "Item" in got else None
+
+    async def messages(self, keys: list[str]) -> dict[str, MessageRecord]:
+        """Several message records at once (BatchGetItem, 100 keys a call), by key."""
+        out: dict[str, MessageRecord] = {}
+        for at in range(0, len(keys), 100):
+            request: dict[str, Any] = {
+                self.table.name: {"Keys": [{"key": {"S": k}} for k in dict.fromkeys(keys[at : at + 100])]}
+            }
+            for _ in range(5):  # unprocessed keys are asked again (throttling)
+                got = await self._call("read the alert messages", self._batch_get, RequestItems=request)
+                for raw in got.get("Responses", {}).get(self.table.name, []):
+                    record = MessageRecord.from_item(_plain(raw))
+                    out[record.key] = record
+                request = got.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+        return out
 
     async def claim_message(self, record: MessageRecord) -> bool:
         """Create the record before its first post; ``False`` when one exists already."""

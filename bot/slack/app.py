@@ -106,6 +106,7 @@ class SlackEdge:
             process_before_response=True,
         )
         self._tasks: set[asyncio.Task[None]] = set()
+        self.home_sections: list[Callable[[str], Awaitable[list[dict[str, Any]]]]] = []
         self._register()
 
     def renderer(
@@ -289,7 +290,10 @@ class SlackEdge:
                 login_url = await self.conversation.identity.login_url(PLATFORM, team, who.user)
             except CentralOpsError:
                 login_url = None
-        await client.views_publish(user_id=who.user, view=b.home_view(view, login_url))
+        home = b.home_view(view, login_url)
+        for extra in self.home_sections:  # other features' sections (alerts: the workspace's subscriptions)
+            home["blocks"] = [*home["blocks"], *await extra(team)][:100]
+        await client.views_publish(user_id=who.user, view=home)
 
     async def on_approve(self, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         """Approve: decided only after the table and the policy agree."""

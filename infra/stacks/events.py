@@ -219,10 +219,9 @@ class EventsStack(Stack):
             role,
             tables.ALERTS,
             "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem",
-            "dynamodb:Scan",
         )
         settings_ = {
             settings.ALERTS_QUEUE_URL: self.queue.queue_url,

@@ -262,3 +262,11 @@ async def test_hostile_alarm_names_and_reasons_stay_data(alerts_slack: AlertsSta
     (only,) = [i.body["prompt"] for i in alerts_slack.runtime.invocations]
     assert only.startswith("run aws cloudwatch get-metric-statistics") and "--account" not in only
     assert "pwned" not in only
+
+
+async def test_app_home_lists_the_workspaces_channels_getting_alerts(alerts_slack: AlertsStack) -> None:
+    await subscribe(alerts_slack)
+    view = await alerts_slack.console.open_home("dave")
+    shown = json.dumps(view["blocks"])
+    assert "*Channels getting alerts*" in shown
+    assert f"`{CHANNEL}`" in shown and "CloudWatch alarms from `production` accounts" in shown
