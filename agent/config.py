@@ -126,11 +126,11 @@ class AgentSettings:
 
 
 def _agent_secret(environ: Mapping[str, str] | None, region: str) -> str:
-    """The agent's client secret: the variable, else read from Cognito once, at start."""
+    """The agent's client secret: the variable, else read from its Secrets Manager secret once, at start."""
     return client_secret(
         settings.env_opt(settings.AGENT_CLIENT_SECRET, environ=environ),
-        user_pool_id=settings.env_str(settings.COGNITO_USER_POOL_ID, environ=environ),
-        client_id=settings.env_str(settings.AGENT_CLIENT_ID, environ=environ),
+        secret_arn=settings.env_opt(settings.AGENT_CLIENT_SECRET_ARN, environ=environ),
+        variable=settings.AGENT_CLIENT_SECRET_ARN,
         region=region,
         endpoint_url=settings.env_opt(settings.AWS_ENDPOINT_URL, environ=environ),
     )

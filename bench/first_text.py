@@ -16,6 +16,7 @@ printed is a JSON object, also written to ``.local/bench/first_text.json``.
 """
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -59,10 +60,13 @@ def id_token(moto_url: str, pool_id: str, client_id: str, person: org.Person) ->
 
 def runtime_token(info: StackInfo, person: org.Person) -> str:
     """What the bot sends the Runtime for ``person``: the ID token exchanged with the bot as actor."""
+    # Every call goes to the local stack, which accepts any credentials; the shell need have none.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     secret = client_secret(
         None,
-        user_pool_id=info.user_pool_id,
-        client_id=info.bot_client_id,
+        secret_arn=info.bot_client_secret_arn,
+        variable="bot_client_secret_arn",
         region=org.REGION,
         endpoint_url=info.moto_url,
     )

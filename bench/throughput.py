@@ -154,6 +154,8 @@ def agent_turn(
                 if at_first_text is None:
                     at_first_text = rec.count()
                 answer += event["delta"]
+            elif event["type"] == "table":  # the listing itself arrives as a table
+                answer += json.dumps(event["rows"])
             elif event["type"] == "error":
                 raise RuntimeError(f"{prompt!r} failed: {event['message']}")
     if EXPECTED not in answer and "production" not in prompt:

@@ -33,12 +33,12 @@ from infra.local.org import StackInfo
 from infra.local.stack import LocalStack, Ports
 
 
-def exchanger(info: StackInfo, client_id: str, audience: str) -> TokenExchanger:
+def exchanger(info: StackInfo, client_id: str, secret_arn: str, audience: str) -> TokenExchanger:
     """The exchanger a service of the stack builds for its client."""
     secret = client_secret(
         None,
-        user_pool_id=info.user_pool_id,
-        client_id=client_id,
+        secret_arn=secret_arn,
+        variable="secret_arn",
         region=org.REGION,
         endpoint_url=info.moto_url,
     )
@@ -54,8 +54,8 @@ def exchanger(info: StackInfo, client_id: str, audience: str) -> TokenExchanger:
 
 def measure(info: StackInfo, runs: int) -> dict[str, Any]:
     """Time the actor token, ``runs`` uncached exchanges per hop, and cached lookups."""
-    bot = exchanger(info, info.bot_client_id, org.RUNTIME_AUDIENCE)
-    agent = exchanger(info, info.agent_client_id, org.GATEWAY_AUDIENCE)
+    bot = exchanger(info, info.bot_client_id, info.bot_client_secret_arn, org.RUNTIME_AUDIENCE)
+    agent = exchanger(info, info.agent_client_id, info.agent_client_secret_arn, org.GATEWAY_AUDIENCE)
     started = time.perf_counter()
     bot.actor_token()
     actor_ms = (time.perf_counter() - started) * 1000

@@ -107,8 +107,8 @@ class BotConfig:
             bot_client_id=s.env_str(s.BOT_CLIENT_ID, environ=e),
             bot_client_secret=client_secret(
                 s.env_opt(s.BOT_CLIENT_SECRET, environ=e),
-                user_pool_id=s.env_str(s.COGNITO_USER_POOL_ID, environ=e),
-                client_id=s.env_str(s.BOT_CLIENT_ID, environ=e),
+                secret_arn=s.env_opt(s.BOT_CLIENT_SECRET_ARN, environ=e),
+                variable=s.BOT_CLIENT_SECRET_ARN,
                 region=s.env_str(s.AWS_REGION, "us-east-1", environ=e),
                 endpoint_url=s.env_opt(s.AWS_ENDPOINT_URL, environ=e),
             ),

@@ -213,41 +213,49 @@ class TokenExchanger:
 
 
 def client_secret(
-    environ_secret: str | None,
+    value: str | None,
     *,
-    user_pool_id: str,
-    client_id: str,
+    secret_arn: str | None,
+    variable: str,
     region: str,
     endpoint_url: str | None = None,
 ) -> str:
-    """A service's app-client secret: the one configured, else read once from Cognito.
+    """A service's app-client secret: the value configured, else its Secrets Manager secret, read once.
 
-    In AWS no copy of the secret is kept anywhere: the service's role may call
-    ``cognito-idp:DescribeUserPoolClient`` on the pool and reads it at start.
+    Each service's role may read only its own client's secret (``secretsmanager:GetSecretValue`` on
+    that secret), never describe the pool's clients: so no service can read another's secret.
+
+    Args:
+        value: The secret itself (ECS injects it from Secrets Manager).
+        secret_arn: The ARN of the Secrets Manager secret holding it.
+        variable: The setting that names the ARN, for the error message.
+        region: Region of the Secrets Manager client.
+        endpoint_url: Its endpoint (moto locally).
 
     Raises:
-        ConfigurationError: Cognito could not be asked, or the client has no secret.
+        ConfigurationError: Neither is set, the secret could not be read, or it is empty.
     """
-    if environ_secret:
-        return environ_secret
+    if value:
+        return value
+    if not secret_arn:
+        raise ConfigurationError(
+            f"{variable} is not set: the service's client secret has nowhere to come from."
+        )
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        described = boto3.client(
-            "cognito-idp", region_name=region, endpoint_url=endpoint_url
-        ).describe_user_pool_client(UserPoolId=user_pool_id, ClientId=client_id)
+        secret = boto3.client(
+            "secretsmanager", region_name=region, endpoint_url=endpoint_url
+        ).get_secret_value(SecretId=secret_arn)
     except (BotoCoreError, ClientError) as e:
         raise ConfigurationError(
-            f"The secret of app client {client_id} could not be read from Cognito ({type(e).__name__}); "
-            "allow cognito-idp:DescribeUserPoolClient on the user pool, or set the secret's variable."
+            f"The client secret in {secret_arn} could not be read ({type(e).__name__}); "
+            "allow secretsmanager:GetSecretValue on that secret (and kms:Decrypt on its key)."
         ) from e
-    secret = described["UserPoolClient"].get("ClientSecret")
-    if not secret:
-        raise ConfigurationError(
-            f"App client {client_id} has no secret; token exchange needs a confidential client."
-        )
-    return str(secret)
+    if not secret.get("SecretString"):
+        raise ConfigurationError(f"The secret {secret_arn} is empty; it must hold the app client's secret.")
+    return str(secret["SecretString"])
 
 
 def _expiry(token: str, fallback: float) -> float:

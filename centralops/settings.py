@@ -27,10 +27,14 @@ COGNITO_DOMAIN_URL = "CENTRALOPS_COGNITO_DOMAIN_URL"
 RUNTIME_AUDIENCE = "CENTRALOPS_RUNTIME_AUDIENCE"
 GATEWAY_AUDIENCE = "CENTRALOPS_GATEWAY_AUDIENCE"
 BOT_CLIENT_ID = "CENTRALOPS_BOT_CLIENT_ID"
-# The secrets are optional: unset, each service reads its own from Cognito at start (DescribeUserPoolClient).
+# Each service's client secret: the value itself (ECS injects the bot's from Secrets Manager), or the
+# ARN of the Secrets Manager secret holding it, read once at start (the agent's: AgentCore Runtime has
+# no secret injection). Each service may read only its own secret.
 BOT_CLIENT_SECRET = "CENTRALOPS_BOT_CLIENT_SECRET"  # noqa: S105 - a variable name
+BOT_CLIENT_SECRET_ARN = "CENTRALOPS_BOT_CLIENT_SECRET_ARN"  # noqa: S105 - a variable name
 AGENT_CLIENT_ID = "CENTRALOPS_AGENT_CLIENT_ID"
 AGENT_CLIENT_SECRET = "CENTRALOPS_AGENT_CLIENT_SECRET"  # noqa: S105 - a variable name
+AGENT_CLIENT_SECRET_ARN = "CENTRALOPS_AGENT_CLIENT_SECRET_ARN"  # noqa: S105 - a variable name
 COGNITO_EXCHANGE_URL = (
     "CENTRALOPS_COGNITO_EXCHANGE_URL"  # cognito-idp endpoint of GetDerivedToken; unset in AWS
 )

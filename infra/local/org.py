@@ -231,4 +231,6 @@ class StackInfo:
     hosted_ui_url: str = ""
     bot_client_id: str = ""  # the bot's confidential client: exchanges for the Runtime, acts as the bot
     agent_client_id: str = ""  # the agent's confidential client: exchanges for the Gateway, acts as the agent
+    bot_client_secret_arn: str = ""  # each service reads only its own client secret (Secrets Manager)
+    agent_client_secret_arn: str = ""
     root: str = ""

@@ -48,6 +48,7 @@ class ServiceClient:
 
     client_id: str
     client_secret: str = field(repr=False)
+    secret_arn: str = ""  # the Secrets Manager secret holding it, as CDK keeps it in AWS
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,18 @@ def create_exchange_clients(idp: Any, pool: str) -> ExchangeClients:
     return ExchangeClients(
         bot=service("centralops-bot-service", org.RUNTIME_AUDIENCE),
         agent=service("centralops-agent-service", org.GATEWAY_AUDIENCE),
+    )
+
+
+def store_client_secrets(sm: Any, clients: ExchangeClients) -> ExchangeClients:
+    """Each service client's secret in a Secrets Manager secret of its own, as ``infra/stacks/cognito.py`` keeps them."""
+
+    def stored(name: str, client: ServiceClient) -> ServiceClient:
+        arn = sm.create_secret(Name=f"centralops/cognito/{name}", SecretString=client.client_secret)["ARN"]
+        return ServiceClient(client.client_id, client.client_secret, str(arn))
+
+    return ExchangeClients(
+        bot=stored("bot-service", clients.bot), agent=stored("agent-service", clients.agent)
     )
 
 
@@ -337,7 +350,9 @@ def _create_cognito(
         AutoVerifiedAttributes=["email"],
         UserPoolTier="ESSENTIALS",  # token exchange needs Essentials or Plus
     )["UserPool"]["Id"]
-    exchange = create_exchange_clients(idp, pool)
+    exchange = store_client_secrets(
+        central.client("secretsmanager", endpoint_url=endpoint), create_exchange_clients(idp, pool)
+    )
     client = idp.create_user_pool_client(
         UserPoolId=pool,
         ClientName="centralops-bot",

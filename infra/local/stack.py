@@ -255,6 +255,8 @@ class LocalStack:
             hosted_ui_url=self.url(p.hosted_ui),
             bot_client_id=seeded.exchange.bot.client_id,
             agent_client_id=seeded.exchange.agent.client_id,
+            bot_client_secret_arn=seeded.exchange.bot.secret_arn,
+            agent_client_secret_arn=seeded.exchange.agent.secret_arn,
         )
 
     def _base_env(self) -> dict[str, str]:
@@ -287,9 +289,12 @@ class LocalStack:
                 settings.COGNITO_EXCHANGE_URL: self.url(p.hosted_ui),  # GetDerivedToken: moto lacks it
                 settings.RUNTIME_AUDIENCE: org.RUNTIME_AUDIENCE,
                 settings.GATEWAY_AUDIENCE: org.GATEWAY_AUDIENCE,
-                # No client secrets here: as in AWS, the bot and the agent each read their own from Cognito.
+                # No client secrets here: as in AWS, the agent reads its own from Secrets Manager (and the
+                # bot too; in AWS, ECS injects the bot's). Neither may read the other's.
                 settings.BOT_CLIENT_ID: info.bot_client_id,
+                settings.BOT_CLIENT_SECRET_ARN: info.bot_client_secret_arn,
                 settings.AGENT_CLIENT_ID: info.agent_client_id,
+                settings.AGENT_CLIENT_SECRET_ARN: info.agent_client_secret_arn,
                 settings.GATEWAY_REQUIRED_ACTOR: info.agent_client_id,  # the interceptor admits only the agent
                 settings.KMS_KEY_ID: info.kms_key_id,
                 settings.GATEWAY_URL: info.gateway_url,

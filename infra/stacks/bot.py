@@ -137,6 +137,8 @@ class BotStack(Stack):
                         key: ecs.Secret.from_secrets_manager(self.teams_secret, key)
                         for key in TEAMS_SECRET_KEYS
                     },
+                    # The bot's own client secret, and no other (its task role cannot read the agent's).
+                    settings.BOT_CLIENT_SECRET: ecs.Secret.from_secrets_manager(cognito.bot_service_secret),
                 },
                 log_driver=ecs.LogDrivers.aws_logs(stream_prefix="bot", log_group=log_group),
             ),

@@ -11,11 +11,13 @@ token by client credentials.
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, SecretValue, Stack
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.stacks.config import DeploymentConfig
@@ -36,6 +38,8 @@ class CognitoStack(Stack):
         gateway_audience: The Gateway's resource server identifier.
         bot_service_client: The bot's confidential client: exchanges for the Runtime, acts as the bot.
         agent_service_client: The agent's confidential client: exchanges for the Gateway, acts as the agent.
+        bot_service_secret: The bot's client secret, in Secrets Manager; only the bot may read it.
+        agent_service_secret: The agent's client secret, in Secrets Manager; only the agent may read it.
         issuer: ``https://cognito-idp.<region>.amazonaws.com/<pool id>``.
         discovery_url: The OpenID discovery document the JWT authorizers read.
         domain_url: Base URL of the hosted UI.
@@ -122,6 +126,13 @@ class CognitoStack(Stack):
         self.agent_service_client = self._service_client(
             "AgentServiceClient", f"{config.prefix}-agent-service", gateway_scope
         )
+        # The registry's key by reference: a reader's decrypt grant then goes on its own role, not into
+        # the key's policy (which would make the registry depend on every reader's stack).
+        key = kms.Key.from_key_arn(self, "SecretsKey", registry.key.key_arn)
+        self.bot_service_secret = self._client_secret("BotServiceSecret", "bot", self.bot_service_client, key)
+        self.agent_service_secret = self._client_secret(
+            "AgentServiceSecret", "agent", self.agent_service_client, key
+        )
         self.groups = {
             name: cognito.CfnUserPoolGroup(
                 self,
@@ -156,12 +167,44 @@ class CognitoStack(Stack):
         CfnOutput(self, "UserGroup", value=config.user_group)
 
     def grant_token_exchange(self, grantee: iam.IGrantable) -> None:
-        """Let a service exchange tokens and read its app client's secret at start (the pool, nothing else)."""
+        """Let a service exchange tokens in the pool, and nothing else there.
+
+        Not ``DescribeUserPoolClient``: it has no per-client permission, so it would let each service
+        read every client's secret. Each service reads its own from its Secrets Manager secret instead.
+        """
         iam.Grant.add_to_principal(
             grantee=grantee,
-            actions=["cognito-idp:GetDerivedToken", "cognito-idp:DescribeUserPoolClient"],
+            actions=["cognito-idp:GetDerivedToken"],
             resource_arns=[self.user_pool.user_pool_arn],
         )
+
+    def _client_secret(
+        self, construct_id: str, service: str, client: cognito.UserPoolClient, key: kms.IKey
+    ) -> secretsmanager.Secret:
+        """The client's secret as CloudFormation reads it from Cognito, in a Secrets Manager secret of its own."""
+        cfn = client.node.default_child
+        assert isinstance(cfn, cognito.CfnUserPoolClient)  # noqa: S101 - the L2 construct's own L1
+        secret = secretsmanager.Secret(
+            self,
+            construct_id,
+            description=f"CentralOps {service}: its Cognito app client's secret (token exchange)",
+            encryption_key=key,
+            # Never written in the template: CloudFormation resolves the client's attribute at deploy time.
+            secret_string_value=SecretValue.resource_attribute(cfn.attr_client_secret),
+            # Derived from the client: a redeploy writes it again, so nothing is lost with the stack.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "Cognito owns this value; rotating it means a new client secret, which a redeploy copies here.",
+        )
+        accept(
+            secret,
+            "CKV2_AWS_57",
+            "Cognito owns this value; rotating it means a new client secret, which a redeploy copies here.",
+        )
+        return secret
 
     def _add_access_token_claims(self, config: DeploymentConfig, registry: RegistryStack) -> None:
         """The pre token generation trigger (v2) that puts the person's email into access tokens."""

@@ -89,6 +89,7 @@ class RuntimeStack(Stack):
         )
         registry.grant_key(self.role, *CMK_READ_WRITE)
         cognito.grant_token_exchange(self.role)
+        cognito.agent_service_secret.grant_read(self.role)  # its own client secret, and no other
 
         self.runtime = agentcore.Runtime(
             self,
@@ -127,6 +128,7 @@ class RuntimeStack(Stack):
                 settings.BOT_CLIENT_ID: cognito.bot_service_client.user_pool_client_id,
                 settings.GATEWAY_AUDIENCE: cognito.gateway_audience,
                 settings.AGENT_CLIENT_ID: cognito.agent_service_client.user_pool_client_id,
+                settings.AGENT_CLIENT_SECRET_ARN: cognito.agent_service_secret.secret_arn,
                 settings.APPROVER_GROUP: config.approver_group,
                 settings.KMS_KEY_ID: registry.key.key_arn,
                 settings.LOG_FORMAT: "json",

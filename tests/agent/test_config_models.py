@@ -1,7 +1,9 @@
 """Settings from the environment and models by configuration."""
 
 import importlib.util
+import uuid
 
+import boto3
 import pytest
 
 from agent.config import AgentSettings
@@ -54,25 +56,22 @@ def test_token_exchange_settings_bind_each_hop() -> None:
     assert "agent-secret" not in repr(s) and "agent-secret" not in repr(exchanger)
 
 
-def test_without_a_configured_secret_the_agent_reads_its_own_from_cognito(
+def test_without_a_configured_secret_the_agent_reads_its_own_from_secrets_manager(
     exchange: Exchange, cognito: CognitoPool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
     agent = exchange.clients.agent
+    sm = boto3.client("secretsmanager", endpoint_url=cognito.moto_url, region_name="us-east-1")
+    arn = sm.create_secret(Name=f"agent-{uuid.uuid4().hex[:8]}", SecretString=agent.client_secret)["ARN"]
     env = {k: v for k, v in BASE.items() if k != "CENTRALOPS_AGENT_CLIENT_SECRET"}
-    env |= {
-        "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": cognito.moto_url,
-        "CENTRALOPS_COGNITO_USER_POOL_ID": cognito.pool_id,
-        "CENTRALOPS_AGENT_CLIENT_ID": agent.client_id,
-    }
-    assert AgentSettings.from_env(env).agent_client_secret == agent.client_secret
-    env["CENTRALOPS_AGENT_CLIENT_ID"] = cognito.client_id  # the public sign-in client has none
-    with pytest.raises(ConfigurationError, match="confidential client"):
+    env |= {"AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": cognito.moto_url}
+    with pytest.raises(ConfigurationError, match="CENTRALOPS_AGENT_CLIENT_SECRET_ARN is not set"):
         AgentSettings.from_env(env)
-    env["CENTRALOPS_AGENT_CLIENT_ID"] = "no-such-client"
-    with pytest.raises(ConfigurationError, match="DescribeUserPoolClient"):
+    env["CENTRALOPS_AGENT_CLIENT_SECRET_ARN"] = arn
+    assert AgentSettings.from_env(env).agent_client_secret == agent.client_secret
+    env["CENTRALOPS_AGENT_CLIENT_SECRET_ARN"] = arn.replace(arn.rsplit(":", 1)[1], "gone-abcdef")
+    with pytest.raises(ConfigurationError, match="allow secretsmanager:GetSecretValue on that secret"):
         AgentSettings.from_env(env)
 
 

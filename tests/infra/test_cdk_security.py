@@ -182,9 +182,9 @@ def test_tables_are_encrypted_with_the_cmk_recoverable_and_keyed_as_the_local_st
 
 
 def test_secrets_logs_images_and_results_are_encrypted_with_the_cmk(synth: Synthesized) -> None:
-    secrets = list(synth.all_resources("AWS::SecretsManager::Secret"))
+    secrets = list(synth.resources("Bot", "AWS::SecretsManager::Secret").values())
     assert len(secrets) == 2
-    for _, _, secret in secrets:
+    for secret in secrets:
         # No fixed name (a retried first deploy would collide with the failed one's), and removed
         # when the first creation rolls back.
         assert "Name" not in secret["Properties"]
@@ -399,8 +399,37 @@ def test_the_bot_and_the_agent_may_exchange_tokens_in_the_pool_only(
 ) -> None:
     statements = role_statements(synth, stack, _role_id(synth, stack, role_name))
     cognito = [s for s in statements if any(a.startswith("cognito-idp:") for a in as_list(s["Action"]))]
-    assert _actions(cognito) == {"cognito-idp:GetDerivedToken", "cognito-idp:DescribeUserPoolClient"}
+    # Not DescribeUserPoolClient: it cannot be limited to one client, so it would reveal every secret.
+    assert _actions(cognito) == {"cognito-idp:GetDerivedToken"}
     assert all("UserPool" in _imports(s["Resource"]) and "*" not in as_list(s["Resource"]) for s in cognito)
+
+
+def test_each_service_reads_its_own_client_secret_and_no_other(synth: Synthesized) -> None:
+    secrets = synth.resources("Cognito", "AWS::SecretsManager::Secret")
+    assert {logical_id.rstrip("0123456789ABCDEF") for logical_id in secrets} == {
+        "BotServiceSecret",
+        "AgentServiceSecret",
+    }
+    for logical_id, secret in secrets.items():
+        # The value is the client's, resolved by CloudFormation: never written in the template.
+        client = "BotServiceClient" if logical_id.startswith("Bot") else "AgentServiceClient"
+        (attribute,) = secret["Properties"]["SecretString"]["Fn::GetAtt"][1:]
+        assert secret["Properties"]["SecretString"]["Fn::GetAtt"][0].startswith(f"UserPool{client}")
+        assert attribute == "ClientSecret"
+        assert "ExportsOutputFnGetAttKey" in _imports(secret["Properties"]["KmsKeyId"])
+    readers: dict[str, set[str]] = {}
+    for stack in ("Bot", "Runtime"):
+        for role_id in synth.resources(stack, "AWS::IAM::Role"):
+            for statement in role_statements(synth, stack, role_id):
+                if any(a.startswith("secretsmanager:") for a in as_list(statement["Action"])):
+                    for name in ("BotServiceSecret", "AgentServiceSecret"):
+                        if name in _imports(statement["Resource"]):
+                            readers.setdefault(name, set()).add(f"{stack}/{role_id}")
+    agent_role = f"Runtime/{_role_id(synth, 'Runtime', 'centralops-agent')}"
+    assert readers["AgentServiceSecret"] == {agent_role}
+    # ECS reads the bot's with the task's execution role and hands it to the container only.
+    (bot_reader,) = readers["BotServiceSecret"]
+    assert bot_reader.startswith("Bot/ServiceTaskDefExecutionRole")
 
 
 def test_the_bot_and_the_agent_are_configured_for_their_hops(synth: Synthesized) -> None:
@@ -410,13 +439,16 @@ def test_the_bot_and_the_agent_are_configured_for_their_hops(synth: Synthesized)
     assert "GatewayAudience" in _imports(agent_env[settings.GATEWAY_AUDIENCE])
     assert "AgentServiceClient" in _imports(agent_env[settings.AGENT_CLIENT_ID])
     assert "BotServiceClient" in _imports(agent_env[settings.BOT_CLIENT_ID])
-    assert settings.AGENT_CLIENT_SECRET not in agent_env, "the agent reads its secret from Cognito"
+    assert settings.AGENT_CLIENT_SECRET not in agent_env, "the agent reads its secret from Secrets Manager"
+    assert "AgentServiceSecret" in _imports(agent_env[settings.AGENT_CLIENT_SECRET_ARN])
     (task,) = synth.resources("Bot", "AWS::ECS::TaskDefinition").values()
     (container,) = task["Properties"]["ContainerDefinitions"]
     bot_env = {e["Name"]: e["Value"] for e in container["Environment"]}
     assert "RuntimeAudience" in _imports(bot_env[settings.RUNTIME_AUDIENCE])
     assert "BotServiceClient" in _imports(bot_env[settings.BOT_CLIENT_ID])
     assert settings.BOT_CLIENT_SECRET not in bot_env
+    injected = {s["Name"]: s["ValueFrom"] for s in container["Secrets"]}
+    assert "BotServiceSecret" in _imports(injected[settings.BOT_CLIENT_SECRET])
 
 
 def test_access_tokens_carry_the_email_through_a_v2_pre_token_trigger(synth: Synthesized) -> None:

@@ -190,6 +190,7 @@ def code_needs(walk: Walk, workload: Workload) -> Iterator[Need]:
     keys = sorted(walk.of_type(refs, "AWS::KMS::Key"))
     buckets = sorted(walk.of_type(refs, "AWS::S3::Bucket"))
     pools = sorted(walk.of_type(refs, "AWS::Cognito::UserPool"))
+    secrets = sorted(walk.of_type(refs, "AWS::SecretsManager::Secret"))
     for use in table_uses(module_closure(workload.entry)):
         assert use.setting in workload.environment, f"{use.owner} needs {use.setting}, which is not set"
         (table,) = walk.of_type(walk.references(workload.stack, workload.environment[use.setting]), TABLE)
@@ -226,6 +227,14 @@ def code_needs(walk: Walk, workload: Workload) -> Iterator[Need]:
                 # Token exchange (GetDerivedToken) and reading its own client's secret, in the pool it names.
                 assert pools, f"{why}, but its environment names no user pool"
                 yield Need(workload.role, action, tuple(pools), why)
+            elif service == "secretsmanager":
+                # The secrets the environment names by ARN (the agent's client secret). A value ECS
+                # injects is not in the environment, and no code reads it from Secrets Manager.
+                for secret in secrets:
+                    yield Need(workload.role, action, (secret,), why)
+                    key = _encryption_key(walk, secret)
+                    if key:
+                        yield Need(workload.role, "kms:Decrypt", (key,), f"{why}: {secret} uses a CMK")
             elif service == "bedrock":
                 model_id = workload.environment[settings.MODEL_ID]
                 model = model_id.split(".", 1)[1] if model_id.split(".", 1)[0] in _GEOGRAPHIES else model_id
