@@ -26,6 +26,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger("bridge")
 TOOLS = ("query", "query_accounts")
 
+# Parsed (never run) at init: the services most questions touch.
+WARM_COMMANDS = (
+    "sts get-caller-identity",
+    "s3api list-buckets",
+    "ec2 describe-instances",
+    "lambda list-functions",
+)
+
 _loop = BackgroundLoop()
 _bridge: "Bridge | None" = None
 _build_lock = threading.Lock()
@@ -72,7 +80,8 @@ def warm() -> None:
         bridge.registry._dynamodb()
         bridge.credentials._client()
         tls_context()  # the CA certificates: about 0.1 s
-        MODEL.resolve(["sts", "get-caller-identity"])  # the CLI's parsers and shared code paths
+        for command in WARM_COMMANDS:  # the CLI's parsers, shared code paths and the usual models
+            MODEL.resolve(command.split())
         _loop.run(asyncio.sleep(0))  # the loop's thread
     except Exception:
         logger.exception("bridge warm-up failed; the first invocation will retry")
