@@ -28,7 +28,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -217,33 +217,52 @@ class AwsMcpClient:
         self, session: _Session, message: dict[str, Any], request_id: int | None
     ) -> dict[str, Any] | None:
         """POST one message; for a request, the JSON-RPC response (from a JSON body or an event stream)."""
-        response = await self._send(session, "POST", json.dumps(message, separators=(",", ":")).encode())
+        sent = await self._send(session, "POST", json.dumps(message, separators=(",", ":")).encode())
+        close = True
         try:
-            if message.get("method") == "initialize" and response.status_code < 300:
-                session.session_id = response.headers.get(SESSION_HEADER)
-            if response.status_code == 404 and session.session_id and request_id is not None:
+            if message.get("method") == "initialize" and sent.status_code < 300:
+                session.session_id = sent.headers.get(SESSION_HEADER)
+            if sent.status_code == 404 and session.session_id and request_id is not None:
                 raise _Gone("Session terminated")
-            kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-            if response.status_code >= 400:
+            kind = sent.headers.get("content-type", "").split(";")[0].strip().lower()
+            if sent.status_code >= 400:
                 if kind == "application/json" and request_id is not None:
-                    answer = _json(await response.aread())
+                    answer = _json(await sent.aread())
                     if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
                         return answer
-                raise _Failed(f"HTTP {response.status_code}")
+                raise _Failed(f"HTTP {sent.status_code}")
             if request_id is None:
                 return None  # a notification: 202, no body
             if kind == "application/json":
-                answer = _json(await response.aread())
+                answer = _json(await sent.aread())
                 return answer if isinstance(answer, dict) and answer.get("id") == request_id else None
             if kind == "text/event-stream":
-                return await self._events(session, response, request_id)
+                answer, rest = await self._events(session, sent, request_id)
+                if answer is not None:
+                    # The server ends the stream after the response; reading it to its end keeps the
+                    # connection for the next call (closing it unread costs a new connection each
+                    # time). That is done in the background: the answer does not wait for it.
+                    self._spawn(self._finish(sent, rest))
+                    close = False
+                return answer
             raise _Failed(f"unexpected content type {kind!r}")
+        finally:
+            if close:
+                await sent.aclose()
+
+    @staticmethod
+    async def _finish(response: httpx2.Response, rest: AsyncIterator[str]) -> None:
+        try:
+            with contextlib.suppress(TimeoutError, httpx2.HTTPError):
+                async with asyncio.timeout(_DRAIN_S):
+                    async for _ in rest:
+                        pass
         finally:
             await response.aclose()
 
     async def _events(
         self, session: _Session, response: httpx2.Response, request_id: int
-    ) -> dict[str, Any] | None:
+    ) -> tuple[dict[str, Any] | None, AsyncIterator[str]]:
         """Read server-sent events until the response to ``request_id``; answer any ``ping`` on the way."""
         data: list[str] = []
         lines = response.aiter_lines()
@@ -259,16 +278,10 @@ class AwsMcpClient:
             if not isinstance(message, dict):
                 continue
             if message.get("id") == request_id and ("result" in message or "error" in message):
-                # The server ends the stream after the response: reading to its end keeps the
-                # connection for the next call (closing it unread would cost a new connection each).
-                with contextlib.suppress(TimeoutError, httpx2.HTTPError):
-                    async with asyncio.timeout(_DRAIN_S):
-                        async for _ in lines:
-                            pass
-                return message
+                return message, lines
             if "method" in message and "id" in message:  # a request from the server
                 self._spawn(self._reply(session, message))
-        return None
+        return None, lines
 
     async def _reply(self, session: _Session, request: dict[str, Any]) -> None:
         """Answer a server's request: ``ping`` is answered; this client offers no other capability."""
