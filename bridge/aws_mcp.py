@@ -47,6 +47,7 @@ _ACCEPT = "application/json, text/event-stream"
 SESSION_HEADER = "mcp-session-id"
 VERSION_HEADER = "mcp-protocol-version"
 _SHARDS = 16  # connection pools
+_KEEPALIVE = 16  # idle connections kept per pool: at most 256 sockets at rest
 _DRAIN_S = 1.0  # how long the rest of an answered event stream may take before the connection is dropped
 
 
@@ -116,7 +117,7 @@ class AwsMcpClient:
         *,
         call_timeout_s: float = 25.0,
         retries: int = 3,
-        max_sessions: int = 256,
+        max_sessions: int = 1_024,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._max_sessions = max_sessions
@@ -129,7 +130,6 @@ class AwsMcpClient:
         self._busy: dict[str, int] = {}  # calls in flight per session: never evicted while in use
         self._pools: dict[tuple[bool, int], RetryingTransport] = {}
         self._timeouts = httpx2.Timeout(call_timeout_s, read=300.0).as_dict()
-        self._keepalive = max(max_sessions // _SHARDS, 4)  # idle connections kept per pool
         self._background: set[asyncio.Task[None]] = set()
         self.sessions_opened = 0
 
@@ -143,7 +143,7 @@ class AwsMcpClient:
         transport = self._pools.get(shard)
         if transport is None:
             statuses = RETRYABLE_STATUS if session.idempotent else NOT_PROCESSED_STATUS
-            limits = httpx2.Limits(max_connections=None, max_keepalive_connections=self._keepalive)
+            limits = httpx2.Limits(max_connections=None, max_keepalive_connections=_KEEPALIVE)
             transport = RetryingTransport(self._retries, statuses=statuses, limits=limits)
             self._pools[shard] = transport
         return transport
