@@ -80,6 +80,7 @@ trace: $(STAMP)  ## Print the last question's spans (from make demo/chat/up) as 
 
 bench: $(STAMP)  ## Run the benchmarks (results in .local/bench/*.json)
 	$(PY) -m bench.fanout
+	$(PY) -m bench.bridge_cold
 	$(PY) -m bench.first_text
 	$(PY) -m bench.interceptor
 	$(PY) -m bench.slack_ack

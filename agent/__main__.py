@@ -9,6 +9,7 @@ import sys
 from agent.app import create_app
 from agent.config import AgentSettings
 from agent.runner import AgentRuntime
+from agent.warm import warm_in_background
 from centralops import logs, tracing
 from centralops.errors import ConfigurationError
 
@@ -27,7 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.getLogger("bedrock_agentcore").setLevel(logging.WARNING)
     try:
         settings = AgentSettings.from_env()
-        app = create_app(AgentRuntime.from_settings(settings))
+        runtime = AgentRuntime.from_settings(settings)
+        app = create_app(runtime)
     except ConfigurationError as e:
         print(f"agent: {e.message}", file=sys.stderr)
         return 2
@@ -44,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     logger.info(
         "agent listening", extra={"host": host, "port": port, "model_provider": settings.model_provider}
     )
+    warm_in_background(runtime)  # the first question then finds clients, keys and tokens ready
     app.run(port=port, host=host)
     return 0
 

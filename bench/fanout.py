@@ -255,7 +255,7 @@ def _curve(points: list[int], latency_ms: int, concurrency: int, max_sessions: i
             check=True,
         )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    name = "fanout_curve" if max_sessions == 256 else f"fanout_curve_sessions_{max_sessions}"
+    name = "fanout_curve" if max_sessions == 1_024 else f"fanout_curve_sessions_{max_sessions}"
     report(name, {"latency_ms": latency_ms, "concurrency": concurrency, "latency_only": True, "points": rows})
 
 
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--curve", help="comma-separated account counts, e.g. 10,100,1000")
     parser.add_argument("--point", type=int, help=argparse.SUPPRESS)
     parser.add_argument(
-        "--max-sessions", type=int, default=256, help="the bridge's idle MCP sessions (curve)"
+        "--max-sessions", type=int, default=1_024, help="the bridge's idle MCP sessions (curve)"
     )
     args = parser.parse_args(argv)
     if args.curve:

@@ -16,6 +16,7 @@ printed is a JSON object, also written to ``.local/bench/first_text.json``.
 """
 
 import argparse
+import json
 import os
 import statistics
 import sys
@@ -103,6 +104,8 @@ def first_text_ms(client: httpx.Client, runtime_url: str, token: str, prompt: st
                 if first is None:
                     first = (time.perf_counter() - started) * 1000
                 answer += event["delta"]
+            elif event["type"] == "table":  # the listing itself arrives as a table
+                answer += json.dumps(event["rows"])
             elif event["type"] == "error":
                 raise RuntimeError(f"{prompt!r} failed: {event['message']}")
     if first is None or EXPECTED not in answer:

@@ -6,7 +6,8 @@ Two figures, each measured on the production code path:
   is started, one question per linked user warms it up (their first token
   exchange, the bot's AWS clients), then ``--count`` (200) correctly signed ``/aws list buckets in staging``
   slash commands are sent to the bot at once, and the time to each HTTP
-  acknowledgement is recorded (Slack allows 3 s; the goal is p99 < 100 ms). The
+  acknowledgement is recorded (Slack allows 3 s; the goal is p99 < 50 ms), over
+  connections opened beforehand, as the ALB in front of the bot keeps them. The
   bot then answers all of them through the real agent; ``answered`` counts the
   closed answers seen in the Web API stand-in.
 - ``api_calls_per_stream_s``: one answer that streams for about ``--stream-s``
@@ -78,6 +79,9 @@ async def _burst(console: SlackConsole, bodies: list[str], count: int) -> list[f
     ]
     connector = aiohttp.TCPConnector(limit=count)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as http:
+        # In AWS the bot sits behind an ALB that keeps its connections to the bot open: open them
+        # first, so the figure is the bot's ack and not this process opening 200 connections.
+        await asyncio.gather(*(_health(http, console.bot_url) for _ in range(count)))
 
         async def one(body: bytes, headers: dict[str, str]) -> float:
             started = time.perf_counter()
@@ -89,6 +93,11 @@ async def _burst(console: SlackConsole, bodies: list[str], count: int) -> list[f
             return elapsed
 
         return list(await asyncio.gather(*(one(b, h) for b, h in signed)))
+
+
+async def _health(http: aiohttp.ClientSession, bot_url: str) -> None:
+    async with http.get(f"{bot_url}/health") as response:
+        await response.read()
 
 
 async def wait_answers(console: SlackConsole, count: int, limit_s: float) -> tuple[int, float]:

@@ -132,7 +132,25 @@ def summarise(window: list[dict[str, Any]], before: int) -> dict[str, Any]:
         "besides_command": len(ours),
         "before_first_text": len(ours_before),
         "by_operation": dict(collections.Counter(ours)),
+        "by_table": dict(
+            collections.Counter(
+                f"{o} {t}"
+                for o, c, s, t in zip(ops, command, stand_in, map(_table, window), strict=True)
+                if t and not c and not s
+            )
+        ),
     }
+
+
+def _table(entry: dict[str, Any]) -> str:
+    """The DynamoDB table a recorded request named (its kind: the stack's tables share a prefix)."""
+    body = entry.get("body") or ""
+    if entry.get("body_encoded"):
+        body = base64.b64decode(body).decode("utf-8", "replace")
+    found = re.search(r'"TableName"\s*:\s*"([^"]+)"', body) or re.search(
+        r'"RequestItems"\s*:\s*\{\s*"([^"]+)"', body
+    )
+    return found.group(1).rsplit("-", 1)[-1] if found else ""
 
 
 def agent_turn(

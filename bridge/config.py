@@ -33,7 +33,8 @@ class BridgeConfig:
         max_command_chars: Longer commands are refused.
         mcp_retries: Retries of an AWS MCP Server request answered 429 or 5xx.
         registry_ttl_s: How long a registry entry is cached.
-        max_sessions: Idle AWS MCP sessions kept open (about two sockets each: mind Lambda's 1,024 descriptors).
+        max_sessions: AWS MCP sessions kept open (a session is an id and a signer, no socket: connections
+            are pooled apart, at most 256 idle).
         total_budget_s: Budget of a whole ``query_accounts`` call; accounts not done by then are reported.
         max_response_bytes: A response larger than this keeps a summary per account and puts the full
             results in ``results_bucket``.
@@ -57,7 +58,7 @@ class BridgeConfig:
     max_command_chars: int = 2_048
     mcp_retries: int = 3
     registry_ttl_s: float = 60.0
-    max_sessions: int = 256
+    max_sessions: int = 1_024
     total_budget_s: float = 240.0
     max_response_bytes: int = 4_000_000
     results_bucket: str | None = None
@@ -88,7 +89,7 @@ class BridgeConfig:
             max_command_chars=env_int(settings.BRIDGE_MAX_COMMAND_CHARS, 2_048, environ=e),
             mcp_retries=env_int(settings.BRIDGE_MCP_RETRIES, 3, environ=e),
             registry_ttl_s=env_float(settings.BRIDGE_REGISTRY_TTL_S, 60.0, environ=e),
-            max_sessions=env_int(settings.BRIDGE_MAX_SESSIONS, 256, environ=e),
+            max_sessions=env_int(settings.BRIDGE_MAX_SESSIONS, 1_024, environ=e),
             total_budget_s=env_float(settings.BRIDGE_TOTAL_BUDGET_S, 240.0, environ=e),
             max_response_bytes=env_int(settings.BRIDGE_MAX_RESPONSE_BYTES, 4_000_000, environ=e),
             results_bucket=env_opt(settings.RESULTS_BUCKET, environ=e),

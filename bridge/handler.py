@@ -2,11 +2,16 @@
 
 The event is the tool's arguments; the tool's name arrives in
 ``context.client_context.custom["bedrockAgentCoreToolName"]`` as
-``<target>___<tool>``. Errors are results, never exceptions. Nothing touches
-AWS at import time: the bridge and its clients are built on the first call.
+``<target>___<tool>``. Errors are results, never exceptions. Nothing calls
+AWS at import time. In Lambda, the init phase (this module's import) runs
+:func:`warm`: the engine's imports, the bridge and its AWS clients (creating
+a client sends no request) and the AWS CLI's command model, which would
+otherwise make the first invocation about a second slower.
 """
 
+import asyncio
 import logging
+import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -20,6 +25,14 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("bridge")
 TOOLS = ("query", "query_accounts")
+
+# Parsed (never run) at init: the services most questions touch.
+WARM_COMMANDS = (
+    "sts get-caller-identity",
+    "s3api list-buckets",
+    "ec2 describe-instances",
+    "lambda list-functions",
+)
 
 _loop = BackgroundLoop()
 _bridge: "Bridge | None" = None
@@ -51,6 +64,27 @@ def get_bridge() -> "Bridge":
             bridge.audit = MeteredAuditLog(bridge.audit)  # type: ignore[assignment]
             _bridge = bridge
         return _bridge
+
+
+def warm() -> None:
+    """Pay at init what the first invocation would: imports, the bridge, its clients, the CLI model.
+
+    A failure here is only logged: the first invocation then meets it again and answers with an
+    error result that says what to do.
+    """
+    try:
+        from bridge.resolve import MODEL
+        from bridge.transport import tls_context
+
+        bridge = get_bridge()
+        bridge.registry._dynamodb()
+        bridge.credentials._client()
+        tls_context()  # the CA certificates: about 0.1 s
+        for command in WARM_COMMANDS:  # the CLI's parsers, shared code paths and the usual models
+            MODEL.resolve(command.split())
+        _loop.run(asyncio.sleep(0))  # the loop's thread
+    except Exception:
+        logger.exception("bridge warm-up failed; the first invocation will retry")
 
 
 def _account_spans(results: list[dict[str, Any]]) -> None:
@@ -112,3 +146,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         return _failure(
             "internal_error", "The bridge failed unexpectedly. Try again; its log has the details."
         )
+
+
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):  # Lambda's init phase
+    warm()

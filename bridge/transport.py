@@ -1,7 +1,7 @@
 """HTTP for the AWS MCP Server client: SigV4 signing, one TLS context and retries, as ``httpx2`` pieces.
 
-The ``mcp`` client speaks HTTP through an ``httpx2.AsyncClient``; these plug
-into it, so the protocol itself stays the maintained library's.
+The bridge's MCP client (``bridge.aws_mcp``) speaks HTTP through an
+``httpx2.AsyncClient``; these plug into it.
 """
 
 import asyncio
@@ -39,23 +39,27 @@ class SigV4HttpAuth(httpx2.Auth):
     requires_request_body = True
 
     def __init__(self, credentials: AwsCredentials, region: str, service: str = SERVICE) -> None:
-        self._credentials = Credentials(
-            credentials.access_key_id, credentials.secret_access_key, credentials.session_token
+        self._signer = SigV4Auth(
+            Credentials(credentials.access_key_id, credentials.secret_access_key, credentials.session_token),
+            service,
+            region,
         )
-        self._region = region
-        self._service = service
 
     def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        """Sign the request (``httpx2``'s auth hook)."""
+        self.sign(request)
+        yield request
+
+    def sign(self, request: httpx2.Request) -> None:
         """Add ``Authorization``, ``X-Amz-Date`` and ``X-Amz-Security-Token`` to the request."""
         headers = {name: request.headers[name] for name in _SIGNED_HEADERS if name in request.headers}
         aws_request = AWSRequest(
             method=request.method, url=str(request.url), data=request.content, headers=headers
         )
-        SigV4Auth(self._credentials, self._service, self._region).add_auth(aws_request)
+        self._signer.add_auth(aws_request)
         for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
             if name in aws_request.headers:
                 request.headers[name] = aws_request.headers[name]
-        yield request
 
 
 @functools.cache
@@ -82,6 +86,7 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
         inner: The transport that sends (a pooled ``AsyncHTTPTransport`` by default).
         statuses: The answers that are retried (``NOT_PROCESSED_STATUS`` for mutating commands:
             a 500 or a gateway timeout may come after the command ran).
+        limits: The connection pool's limits (when ``inner`` is not given).
     """
 
     def __init__(
@@ -90,11 +95,14 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
         base_delay_s: float = 0.2,
         inner: httpx2.AsyncBaseTransport | None = None,
         statuses: frozenset[int] = RETRYABLE_STATUS,
+        limits: httpx2.Limits | None = None,
     ) -> None:
         self._statuses = statuses
         self._retries = retries
         self._base = base_delay_s
-        self._inner = inner or httpx2.AsyncHTTPTransport(verify=tls_context())
+        self._inner = inner or httpx2.AsyncHTTPTransport(
+            verify=tls_context(), limits=limits or httpx2.Limits()
+        )
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Send, retrying with backoff while the answer says "try again"."""

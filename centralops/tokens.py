@@ -175,6 +175,21 @@ class CognitoVerifier:
             raise InvalidTokenError("The token's signature is not valid.") from e
         return claims
 
+    def prefetch(self) -> None:
+        """Fetch the signing keys now (at start) instead of on the first token.
+
+        Raises:
+            InvalidTokenError: The keys could not be fetched.
+        """
+        with self._lock:
+            if self._keys:
+                return
+        try:
+            self._key("")
+        except InvalidTokenError:
+            if not self._keys:
+                raise  # no key has an empty id: once the keys are in, only the lookup failed
+
     def _key(self, kid: str) -> dict[str, Any]:
         with self._lock:
             stale = time.monotonic() - self._fetched_at > self.jwks_ttl_s

@@ -1,13 +1,17 @@
 """Slack on the bot's aiohttp server: one URL for commands, events and interactivity; or Socket Mode."""
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
 from bot.slack.app import SlackEdge
@@ -65,6 +69,13 @@ def _events_handler(
     """``POST /slack/events``: size and signature checked on the raw bytes, then Bolt."""
 
     async def events(request: web.Request) -> web.Response:
+        acks.enter()
+        try:
+            return await _events(request)
+        finally:
+            acks.leave()
+
+    async def _events(request: web.Request) -> web.Response:
         # Signature and size first: nothing unsigned reaches Bolt's body parser.
         if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
             return _refused(request, 413, "body too large")
@@ -84,9 +95,80 @@ def _events_handler(
             )
         except Exception:  # the constructor only parses: signed, yet not a body Slack sends
             return _refused(request, 400, "malformed body")
+        if _acked_empty(bolt_request.body):
+            # Every listener of these acks with an empty 200 and works in the background: answer now,
+            # and let Bolt (its own checks included) run once the burst of acks has left.
+            acks.later(edge.app.async_dispatch(bolt_request))
+            return web.Response(status=200)
         return await to_aiohttp_response(await edge.app.async_dispatch(bolt_request))
 
+    acks = _AckFirst()
     return events
+
+
+def _acked_empty(body: dict[str, Any]) -> bool:
+    """A slash command or an event callback: what the edge's listeners always ack with an empty 200."""
+    if body.get("ssl_check") or body.get("type") == "url_verification":
+        return False
+    return bool(body.get("command")) or body.get("type") == "event_callback"
+
+
+class _AckFirst:
+    """Starts acknowledged work between acks: a burst of commands is acked before the work piles in.
+
+    Work waits for a moment with no ack in flight, then starts one piece at a time, yielding to the
+    loop between two, so an ack that arrives meanwhile goes first; under sustained load a piece
+    waits at most ``max_wait_s``.
+
+    Args:
+        max_wait_s: Longest a piece of work waits for a quiet moment.
+    """
+
+    def __init__(self, max_wait_s: float = 0.5) -> None:
+        self.in_flight = 0
+        self.max_wait_s = max_wait_s
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+        self._queue: list[tuple[float, Coroutine[Any, Any, BoltResponse]]] = []
+        self._worker: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def enter(self) -> None:
+        self.in_flight += 1
+        self._quiet.clear()
+
+    def leave(self) -> None:
+        self.in_flight -= 1
+        if not self.in_flight:
+            self._quiet.set()
+
+    def later(self, dispatch: Coroutine[Any, Any, BoltResponse]) -> None:
+        loop = asyncio.get_running_loop()
+        self._queue.append((loop.time() + self.max_wait_s, dispatch))
+        if self._worker is None or self._worker.done():
+            self._worker = loop.create_task(self._drain())
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            due, _ = self._queue[0]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._quiet.wait(), max(0.0, due - loop.time()))
+            _, dispatch = self._queue.pop(0)
+            task = loop.create_task(self._run(dispatch))
+            self._tasks.add(task)  # keep a reference until it finishes
+            task.add_done_callback(self._tasks.discard)
+            await asyncio.sleep(0)  # let an ack that arrived meanwhile go first
+
+    @staticmethod
+    async def _run(dispatch: Coroutine[Any, Any, BoltResponse]) -> None:
+        try:
+            response = await dispatch
+        except Exception:
+            logger.exception("slack request failed after its ack")
+            return
+        if response.status != 200:
+            logger.warning("slack request refused after its ack", extra={"status": response.status})
 
 
 def _refused(request: web.Request, status: int, reason: str) -> web.Response:

@@ -101,6 +101,9 @@ class Stats:
         }
 
 
+WARM_SERVICES = ("s3", "ec2", "lambda", "sts")
+
+
 class CliRunner:
     """Runs commands in-process with one reused ``awscli`` driver, one at a time (it writes to stdout)."""
 
@@ -125,22 +128,36 @@ class CliRunner:
             self._accounts[access_key_id] = sts.get_caller_identity()["Account"]
         return self._accounts[access_key_id]
 
+    def _ensure_driver(self) -> Any:
+        from awscli.clidriver import create_clidriver
+
+        if self._driver is None:
+            self._driver = create_clidriver()
+            # AWS CLI v1 fetches http(s):// parameter values; v2 (and so the real server) does not.
+            profiles = self._driver.session.full_config["profiles"]
+            profiles.setdefault("default", {})["cli_follow_urlparam"] = "false"
+            for name in ("awscli", "botocore", "s3transfer"):
+                logging.getLogger(name).setLevel(logging.WARNING)
+        return self._driver
+
+    def warm(self, services: tuple[str, ...] = WARM_SERVICES) -> None:
+        """Build the driver and load the models of the usual services before serving.
+
+        The real AWS MCP Server is a warm remote service: without this, the first command after the
+        stand-in starts would pay about half a second that AWS never charges.
+        """
+        with self._lock:
+            session = self._ensure_driver().session
+            for service in services:
+                session.get_service_model(service)
+
     def run(
         self, argv: list[str], access_key_id: str, session_token: str | None
     ) -> tuple[int, str, str, float]:
         """Run ``aws <argv>``; returns (exit code, stdout, stderr, milliseconds spent holding the lock)."""
-        from awscli.clidriver import create_clidriver
-
         with self._lock:
             started = time.perf_counter()
-            if self._driver is None:
-                self._driver = create_clidriver()
-                # AWS CLI v1 fetches http(s):// parameter values; v2 (and so the real server) does not.
-                profiles = self._driver.session.full_config["profiles"]
-                profiles.setdefault("default", {})["cli_follow_urlparam"] = "false"
-                for name in ("awscli", "botocore", "s3transfer"):
-                    logging.getLogger(name).setLevel(logging.WARNING)
-            session = self._driver.session
+            session = self._ensure_driver().session
             # The caller's identity, and nothing a previous command may have left behind.
             session.set_config_variable("profile", None)
             session.set_config_variable("region", self._region)
@@ -303,7 +320,10 @@ def build_app(aws_endpoint: str, *, region: str = "us-east-1", faults: Faults | 
     """The whole stand-in as an ASGI app."""
     faults = faults or Faults()
     stats = Stats()
-    server = build_server(CliRunner(aws_endpoint, region), faults, stats)
+    runner = CliRunner(aws_endpoint, region)
+    if not faults.latency_only:
+        runner.warm()
+    server = build_server(runner, faults, stats)
     return SigV4Gate(server.streamable_http_app(), faults, stats)
 
 

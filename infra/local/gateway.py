@@ -297,7 +297,9 @@ def main() -> None:
     args = parser.parse_args()
     logs.configure()
     tracing.setup("gateway")
-    from bridge.handler import handler  # the Lambda target, loaded as Lambda would
+    from bridge.handler import handler, warm  # the Lambda target, loaded as Lambda would
+
+    warm()  # what Lambda's init phase does before the first invocation
     from bridge.interceptor import handler as interceptor  # the REQUEST interceptor Lambda, the same way
 
     app = build_app(handler, verifier_from_env(), interceptor=interceptor, host=args.host)

@@ -117,3 +117,35 @@ async def test_the_local_gateway_invokes_the_real_bridge(lambda_env: None, reque
     out = json.loads(result.content[0].text)  # type: ignore[union-attr]
     assert out["ok"] is True and {b["Name"] for b in out["result"]["Buckets"]} == set(BUCKETS[STAGING])
     assert json.loads(refused.content[0].text)["error"]["code"] == "shell_syntax"  # type: ignore[union-attr]
+
+
+def test_lambda_init_prepares_the_bridge_without_calling_aws(requester: str) -> None:
+    # The endpoint refuses every connection: init must not need it; the first invocation does.
+    code = (
+        "import json, bridge.handler as h, bridge.resolve as r;"
+        "print(json.dumps([h._bridge is not None, r.MODEL._driver is not None,"
+        " h._bridge.credentials.assume_role_calls, h._bridge.aws_mcp.sessions_opened]))"
+    )
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(ROOT),
+        "AWS_LAMBDA_FUNCTION_NAME": "centralops-bridge",
+        "AWS_ACCESS_KEY_ID": "central",
+        "AWS_SECRET_ACCESS_KEY": "central",
+        settings.AWS_REGION: "us-east-1",
+        settings.AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+        settings.AWS_MCP_URL: "http://127.0.0.1:9/mcp",
+    }
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[true, true, 0, 0]"
+
+
+def test_a_failed_init_is_reported_by_the_first_invocation(
+    lambda_env: None, monkeypatch: pytest.MonkeyPatch, requester: str
+) -> None:
+    monkeypatch.setenv(settings.BRIDGE_MAX_CONCURRENCY, "lots")
+    entry.warm()  # logs, never raises: Lambda's init must not crash the function
+    assert entry._bridge is None
+    out = entry.handler(event("aws s3 ls", STAGING, requester), ctx("bridge-lambda___query"))
+    assert out["error"]["code"] == "configuration"

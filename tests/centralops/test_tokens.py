@@ -135,3 +135,29 @@ def test_actor_helpers_read_rfc_8693_act_claims() -> None:
     assert audiences_of({"aud": "x"}) == ("x",)
     assert audiences_of({"token_use": "access", "client_id": "c"}) == ("c",)
     assert audiences_of({"aud": ["x", 3]}) == ("x",)
+
+
+def test_prefetch_loads_the_keys_once_so_the_first_token_needs_no_fetch(cognito: CognitoPool) -> None:
+    fetched: list[str] = []
+    real = CognitoVerifier(issuer=cognito.issuer, audience=cognito.client_id, jwks_url=cognito.jwks_url)
+
+    def fetch(url: str) -> dict[str, object]:
+        fetched.append(url)
+        return real.fetch(url)
+
+    verifier = CognitoVerifier(
+        issuer=cognito.issuer, audience=cognito.client_id, jwks_url=cognito.jwks_url, fetch=fetch
+    )
+    verifier.prefetch()
+    verifier.prefetch()
+    assert fetched == [cognito.jwks_url]
+    assert verifier.verify(cognito.id_token("bob@example.com"))["cognito:username"] == "bob@example.com"
+    assert len(fetched) == 1
+
+
+def test_prefetch_says_when_the_keys_cannot_be_fetched(cognito: CognitoPool) -> None:
+    verifier = CognitoVerifier(
+        issuer=cognito.issuer, audience=cognito.client_id, jwks_url="http://127.0.0.1:9/jwks.json"
+    )
+    with pytest.raises(InvalidTokenError, match="signing keys"):
+        verifier.prefetch()
