@@ -22,6 +22,7 @@ class BotConfig:
         host: Interface the HTTP server binds.
         port: Port of the HTTP server.
         runtime_timeout_s: How long one answer may take before the user is told.
+        stop_after_s: How long an answer runs before it offers Stop (quicker ones never show it).
         slack_bot_token: ``xoxb-`` token; ``None`` leaves Slack disabled.
         slack_signing_secret: Verifies every request from Slack.
         slack_app_token: ``xapp-`` token; when set, Slack talks over Socket Mode.
@@ -47,6 +48,7 @@ class BotConfig:
     host: str = "127.0.0.1"
     port: int = 3000
     runtime_timeout_s: float = 300.0
+    stop_after_s: float = 2.0
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
@@ -98,6 +100,7 @@ class BotConfig:
             host=s.env_str(s.BOT_HOST, "127.0.0.1", environ=e),
             port=s.env_int(s.BOT_PORT, 3000, environ=e),
             runtime_timeout_s=s.env_float(s.RUNTIME_TIMEOUT_S, 300.0, environ=e),
+            stop_after_s=s.env_float(s.STOP_AFTER_S, 2.0, environ=e),
             slack_bot_token=s.env_opt(s.SLACK_BOT_TOKEN, environ=e),
             slack_signing_secret=s.env_opt(s.SLACK_SIGNING_SECRET, environ=e),
             slack_app_token=s.env_opt(s.SLACK_APP_TOKEN, environ=e),

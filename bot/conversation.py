@@ -47,6 +47,8 @@ from centralops.platforms import login_command
 logger = logging.getLogger(__name__)
 
 RendererFactory = Callable[[ChatPlace, ChatUser], Renderer]
+STOP_AFTER_S = 2.0
+"""How long an answer runs before it offers Stop: a quick answer shows no Stop and pays nothing for one."""
 STOPPED = (
     "Stopped, as you asked: nothing more runs for this answer. "
     "Calls already sent finish in their accounts (read-only) but are not shown."
@@ -103,6 +105,7 @@ class Conversation:
         files: Reads full fan-out results for ``file`` events; without it they are described, not attached.
         feedback: Where answers and votes on them are kept; no feedback buttons when omitted.
         stops: Stoppable turns across replicas; no Stop button when omitted.
+        stop_after_s: How long an answer runs before Stop is offered (and its turn recorded).
     """
 
     alerts: AlertCommandsPort | None = None  # set by bot.alerts.setup_alerts
@@ -119,6 +122,7 @@ class Conversation:
         files: ResultFiles | None = None,
         feedback: FeedbackStore | None = None,
         stops: StopSwitch | None = None,
+        stop_after_s: float = STOP_AFTER_S,
     ) -> None:
         self.identity = identity
         self.runtime = runtime
@@ -129,6 +133,7 @@ class Conversation:
         self.files = files
         self.feedback = feedback
         self.stops = stops
+        self.stop_after_s = stop_after_s
 
     async def handle(self, request: ChatRequest, renderer: Renderer, *, prefix: str = "/aws") -> None:
         """Answer one message; every failure ends as a message the person can act on.
@@ -246,7 +251,8 @@ class Conversation:
         started, failed = asked or time.monotonic(), False
         asked_for: list[str] = []  # approvals this turn asked for (denied if the person stops it)
         events = self.runtime.invoke(id_token=token, prompt=prompt, who=who, where=where, resume=resume)
-        async with self._stoppable(who, renderer, resume) as stop:
+        async with self._stoppable(who, renderer, resume) as offer:
+            stop = offer.stop
             stream = until_stopped(events, stop)
             try:
                 async for event in stream:
@@ -299,6 +305,7 @@ class Conversation:
                     await self._after_stop(token, asked_for, renderer)
             finally:
                 await stream.aclose()  # closes the Runtime response too, whether the answer ended or stopped
+                await offer.withdraw()  # before the answer closes, so a Stop being offered goes with it
                 metrics.answered((time.monotonic() - started) * 1000, question=resume is None, failed=failed)
                 await self._offer_feedback(prompt, checklist, who, where, renderer)
                 await renderer.finish()
@@ -306,18 +313,31 @@ class Conversation:
     @contextlib.asynccontextmanager
     async def _stoppable(
         self, who: ChatUser, renderer: Renderer, resume: dict[str, str] | None
-    ) -> AsyncIterator[asyncio.Event]:
-        """A Stop for a question's turn; never for the turn that runs an approved change."""
-        if self.stops is None or resume is not None or not isinstance(renderer, Stoppable):
-            yield asyncio.Event()
-            return
-        turn_id = self.stops.new_id()
-        async with self.stops.watch(turn_id, who) as stop:
+    ) -> AsyncIterator["_StopOffer"]:
+        """A Stop for a question's turn that runs past :attr:`stop_after_s`; never for an approved change."""
+        offer = _StopOffer()
+        if self.stops is not None and resume is None and isinstance(renderer, Stoppable):
+            offer.task = asyncio.create_task(self._offer_stop(self.stops, who, renderer, offer))
+        try:
+            yield offer
+        finally:
+            await offer.withdraw()
+
+    async def _offer_stop(
+        self, stops: StopSwitch, who: ChatUser, renderer: Stoppable, offer: "_StopOffer"
+    ) -> None:
+        await asyncio.sleep(self.stop_after_s)  # most answers are done by now: no record, no Stop message
+        offer.started.set()
+        turn_id = stops.new_id()
+        async with stops.watch(turn_id, who) as asked:
             try:
-                await renderer.stoppable(turn_id, stop.set)
+                await renderer.stoppable(turn_id, asked.set)
             except Exception:  # a missing Stop button never costs the answer
                 logger.warning("stop button not shown", exc_info=True)
-            yield stop
+            finally:
+                offer.settled.set()
+            await asked.wait()
+            offer.stop.set()
 
     async def _after_stop(self, token: str, asked_for: list[str], renderer: Renderer) -> None:
         """The person stopped the turn: withdraw what it asked to approve, and say what happened."""
@@ -529,3 +549,24 @@ class Conversation:
         except CentralOpsError as e:
             view.problem = e.message
         return view
+
+
+@dataclass
+class _StopOffer:
+    """The Stop of one answer: offered by a task once the answer runs long enough."""
+
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    started: asyncio.Event = field(default_factory=asyncio.Event)  # the answer ran long enough: offering
+    settled: asyncio.Event = field(default_factory=asyncio.Event)  # the Stop was offered (or failed to be)
+    task: "asyncio.Task[None] | None" = None
+
+    async def withdraw(self) -> None:
+        """End the offer; a Stop being posted right now lands first, so closing the answer removes it."""
+        task, self.task = self.task, None
+        if task is None:
+            return
+        if not task.done() and self.started.is_set():
+            await self.settled.wait()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

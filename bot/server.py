@@ -72,6 +72,7 @@ def build_conversation(
         files=ResultFiles(config.results_bucket, region=config.region, endpoint_url=config.endpoint_url),
         feedback=FeedbackStore(idempotency_table),
         stops=StopSwitch(idempotency_table),
+        stop_after_s=config.stop_after_s,
     )
     return conversation, IdempotencyGuard(idempotency_table)
 

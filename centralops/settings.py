@@ -94,6 +94,7 @@ APPROVER_GROUP = "CENTRALOPS_APPROVER_GROUP"
 BOT_HOST = "CENTRALOPS_BOT_HOST"
 SLACK_STREAMING = "CENTRALOPS_SLACK_STREAMING"  # "false" forces the chat.update fallback
 RUNTIME_TIMEOUT_S = "CENTRALOPS_RUNTIME_TIMEOUT_S"
+STOP_AFTER_S = "CENTRALOPS_STOP_AFTER_S"  # how long an answer runs before it offers Stop
 REQUIRE_EMAIL_MATCH = "CENTRALOPS_REQUIRE_EMAIL_MATCH"  # "false": link without comparing emails
 TEAMS_APP_ID = "CENTRALOPS_TEAMS_APP_ID"  # the Azure Bot's Microsoft App ID; unset leaves Teams disabled
 TEAMS_APP_PASSWORD = "CENTRALOPS_TEAMS_APP_PASSWORD"  # noqa: S105 - a variable name (the app's client secret)

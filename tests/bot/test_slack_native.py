@@ -265,3 +265,13 @@ async def test_a_stop_after_the_answer_finished_changes_nothing(slack: SlackStac
     await slack.console.click("alice", thread, "Stop", on=offer, wait=False)
     await until(lambda: told(slack, "U0ALICE", "already finished"))
     assert "Stopped" not in thread.render() and "3 buckets." in thread.render()
+
+
+async def test_a_quick_answer_offers_no_stop_and_records_no_turn(slack: SlackStack) -> None:
+    # An answer done before stop_after_s (0.2 s here) neither shows Stop nor writes a turn record.
+    slack.runtime.script("quick", [events.text("3 buckets.\n"), events.done("s")])
+    thread = await slack.console.slash("alice", "quick", CHANNEL)
+    assert "3 buckets." in thread.render()
+    assert not [m for m in slack.stand_in.messages.get(CHANNEL, []) if "centralops_stop" in str(m["blocks"])]
+    items = await asyncio.to_thread(slack.dynamodb.scan, TableName=slack.tables["idempotency"])
+    assert not [i for i in items["Items"] if i["key"]["S"].startswith("turn#")]
