@@ -82,7 +82,7 @@ class CheckItem:
 
     account: str
     command: str
-    state: Literal["running", "ok", "failed"] = "running"
+    state: Literal["running", "ok", "failed", "stopped"] = "running"
     ms: int | None = None
 
 
@@ -117,6 +117,17 @@ class Checklist:
                 item.state, item.ms = ("ok" if ok else "failed"), ms
                 return
         self.items.append(CheckItem(account, command, "ok" if ok else "failed", ms))
+
+    def close(self) -> None:
+        """The answer ended: calls that never reported are marked stopped, and no status is left running."""
+        self.status = ""
+        for item in self.items:
+            if item.state == "running":
+                item.state = "stopped"
+
+    def ran(self) -> bool:
+        """Whether any call has reported (its command ran, or was tried, in that account)."""
+        return any(i.state in ("ok", "failed") for i in self.items)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,12 @@ logger = logging.getLogger(__name__)
 
 RendererFactory = Callable[[ChatPlace, ChatUser], Renderer]
 
+STOPPED_AFTER_RUN = (
+    "The answer stopped before it was complete. The calls marked ✓ or ✗ above ran once and their outcome "
+    "is shown there; do not run them again. Ask about their results in this thread if you need more."
+)
+"""Said instead of any "try again" once a command has run: repeating it could change things twice."""
+
 
 @dataclass
 class HomeView:
@@ -238,13 +244,21 @@ class Conversation:
                     await renderer.followups(list(event["items"]))
                 elif event["type"] == "error":
                     failed = True
-                    await renderer.error(event["message"])
+                    await renderer.error(STOPPED_AFTER_RUN if checklist.ran() else event["message"])
                 elif event["type"] == "file":
                     await self._attach(event, renderer)
                 elif event["type"] == "done":
                     break
+        except Exception:
+            if not checklist.ran():
+                raise
+            # Commands ran: the person gets what arrived and the truth, never a "try again".
+            failed = True
+            logger.exception("answer failed after its commands ran", extra={"user": who.user})
+            await renderer.error(STOPPED_AFTER_RUN)
         finally:
             metrics.answered((time.monotonic() - started) * 1000, question=resume is None, failed=failed)
+            checklist.close()  # whatever ended the answer, no account is left showing as running
             await renderer.finish()
 
     async def _attach(self, event: FileEvent, renderer: Renderer) -> None:

@@ -28,9 +28,10 @@ OAUTH_STATES = TableSpec("oauth-states", "state", settings.OAUTH_STATES_TABLE, t
 APPROVALS = TableSpec("approvals", "approval_id", settings.APPROVALS_TABLE, ttl_attribute="ttl")
 AUDIT = TableSpec("audit", "audit_id", settings.AUDIT_TABLE)
 IDEMPOTENCY = TableSpec("idempotency", "key", settings.IDEMPOTENCY_TABLE, ttl_attribute="ttl")
+OUTBOX = TableSpec("outbox", "answer_id", settings.OUTBOX_TABLE, ttl_attribute="ttl")
 MEMORY = TableSpec("memory", "thread_id", settings.MEMORY_TABLE, ttl_attribute="ttl")
 
-ALL_TABLES = (ACCOUNTS, IDENTITY_LINKS, OAUTH_STATES, APPROVALS, AUDIT, IDEMPOTENCY, MEMORY)
+ALL_TABLES = (ACCOUNTS, IDENTITY_LINKS, OAUTH_STATES, APPROVALS, AUDIT, IDEMPOTENCY, MEMORY, OUTBOX)
 
 
 def table_name(spec: TableSpec, prefix: str = "centralops") -> str:

@@ -21,9 +21,11 @@ from bot.config import BotConfig
 from bot.conversation import Conversation
 from bot.idempotency import IdempotencyGuard
 from bot.metrics import CountingRateLimitHandler
+from bot.outbox import OutboxStore, Parcel
 from bot.slack import blocks as b
+from bot.slack.delivery import PatientClient, deliver_parcel
 from bot.slack.markup import mrkdwn
-from bot.slack.render import PACE_S, SlackRenderer, StreamingSupport
+from bot.slack.render import INLINE_CAP, PACE_S, SlackRenderer, StreamingSupport
 from centralops.errors import CentralOpsError
 
 logger = logging.getLogger(__name__)
@@ -76,6 +78,7 @@ class SlackEdge:
         pace_s: Minimum seconds between two paced Web API calls of one answer.
         max_starting: Answers this replica starts at once (claim, identity, first post: the CPU-heavy
             part); more wait their turn after their ack. Streaming answers do not hold a slot.
+        outbox: Keeps each answer until it is delivered; ``None`` keeps none.
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class SlackEdge:
         client: AsyncWebClient | None = None,
         pace_s: float = PACE_S,
         max_starting: int = 4,
+        outbox: OutboxStore | None = None,
     ) -> None:
         self.config = config
         self.starting = asyncio.Semaphore(max_starting)
@@ -94,6 +98,7 @@ class SlackEdge:
         self.idempotency = idempotency
         self.streaming = StreamingSupport(config.slack_streaming)
         self.pace_s = pace_s
+        self.outbox = outbox
         self.app = AsyncApp(
             signing_secret=config.slack_signing_secret,
             client=client or web_client(config),
@@ -117,7 +122,7 @@ class SlackEdge:
     ) -> SlackRenderer:
         """A renderer for one answer in one place; ``on_open`` runs once the answer has started."""
         return SlackRenderer(
-            client,
+            PatientClient.around(client, deadline_s=self.config.chat_retry_s),
             channel=place.channel,
             team=place.team,
             user=who.user,
@@ -127,7 +132,13 @@ class SlackEdge:
             card_ts=card_ts,
             on_open=on_open,
             response_url=response_url,
+            outbox=self.outbox,
         )
+
+    async def deliver_parcel(self, parcel: Parcel) -> None:
+        """Show an answer another renderer left unfinished (the outbox sweeper calls this)."""
+        client = PatientClient.around(self.app.client, deadline_s=self.config.chat_retry_s)
+        await deliver_parcel(client, parcel, inline_cap=INLINE_CAP)
 
     async def _first(self, key: str) -> bool:
         try:
