@@ -29,6 +29,7 @@ from bot.chat import (
 )
 from bot.commands import RUN_ONE_LINE, RUN_USAGE, help_text, parse
 from bot.history import RecentQueries
+from bot.outbox import OutboxStore, Parcel, begin_run
 from bot.results import ResultFiles
 from bot.runtime_client import RuntimeClient
 from centralops import tracing
@@ -102,6 +103,7 @@ class Conversation:
         self.history = history
         self.approver_group = approver_group
         self.files = files
+        self.outbox: OutboxStore | None = None  # set by the app: approved runs survive a restart
 
     async def handle(self, request: ChatRequest, renderer: Renderer, *, prefix: str = "/aws") -> None:
         """Answer one message; every failure ends as a message the person can act on."""
@@ -286,8 +288,12 @@ class Conversation:
         renderer: Renderer,
         renderer_for: RendererFactory,
         prefix: str = "/aws",
+        platform_extra: dict[str, Any] | None = None,
     ) -> None:
         """Decide an approval clicked at ``where``, then resume the agent in the original thread.
+
+        The resume is recorded in the outbox first (with ``platform_extra``, what the platform needs to
+        write into the thread later), so another replica finishes it if this one stops.
 
         The approval is read from the table by id; the payload contributes only
         that id and the place of the click, which must be the approval's thread.
@@ -347,7 +353,36 @@ class Conversation:
             metrics.approval_granted()
         card = decided.card()
         await renderer.decided(dataclasses.replace(card, accounts=await self._names(card.accounts)))
+        run = None
+        if self.outbox is not None:
+            run = await begin_run(
+                self.outbox,
+                approval_id=decided.approval_id,
+                decision=decision,
+                thread=decided.thread,
+                decider=dataclasses.asdict(decider),
+                platform_extra=platform_extra,
+            )
         await self._resume(decided.thread, decided.approval_id, decision, decider, renderer_for, prefix)
+        if run is not None:
+            await run.delivered()
+
+    async def resume_run(self, parcel: Parcel, renderer_for: RendererFactory, prefix: str = "/aws") -> None:
+        """Resume an approved run that a stopped replica left (the outbox sweeper calls this).
+
+        The agent runs an approval at most once: when it already ran, it shows the kept result.
+        """
+        x = parcel.extra
+        decider = x.get("decider") or {}
+        logger.info("resuming an approved run left unfinished", extra={"approval_id": x.get("approval_id")})
+        await self._resume(
+            {str(k): str(v) for k, v in (x.get("thread") or {}).items()},
+            str(x.get("approval_id", "")),
+            "approved" if x.get("decision") == "approved" else "denied",
+            ChatUser(*(str(decider.get(k, "")) for k in ("platform", "team", "user", "name"))),
+            renderer_for,
+            prefix,
+        )
 
     async def _names(self, refs: list[str]) -> list[str]:
         """Account names for ids (as the approval item stores them), for people to read."""

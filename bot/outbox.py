@@ -263,6 +263,39 @@ def _log_failure(what: str, error: BotoCoreError | ClientError) -> None:
     logger.warning("outbox write failed", extra={"what": what, "error_code": code})
 
 
+RUN_PREFIX = "run:"  # outbox items of approved runs: ``run:<approval_id>``
+
+
+async def begin_run(
+    store: OutboxStore,
+    *,
+    approval_id: str,
+    decision: str,
+    thread: dict[str, str],
+    decider: dict[str, str],
+    platform_extra: dict[str, Any] | None = None,
+) -> "Journal":
+    """Record that an approval's resume is under way (renewed while it runs; see :class:`Sweeper`)."""
+    parcel = Parcel(
+        answer_id=RUN_PREFIX + approval_id,
+        platform=thread.get("platform", decider.get("platform", "")),
+        team=thread.get("team", ""),
+        channel=thread.get("channel", ""),
+        thread=thread.get("thread", ""),
+        user=thread.get("user", ""),
+        extra={
+            "approval_id": approval_id,
+            "decision": decision,
+            "thread": thread,
+            "decider": decider,
+            **({"platform": platform_extra} if platform_extra else {}),
+        },
+    )
+    journal = Journal(store, parcel)
+    await journal.start()
+    return journal
+
+
 class Journal:
     """One answer's outbox item, kept by the renderer that shows it.
 
@@ -347,12 +380,22 @@ class Sweeper:
     Args:
         store: The outbox table.
         deliver: Per platform, shows a parcel in its thread (raises when it could not).
+        resume: Per platform, resumes an approved run a stopped replica left (``run:`` items); the
+            agent runs it at most once and shows the kept result when it already ran.
         every_s: Seconds between two looks at the table.
     """
 
-    def __init__(self, store: OutboxStore, deliver: dict[str, Deliver], *, every_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        store: OutboxStore,
+        deliver: dict[str, Deliver],
+        *,
+        resume: dict[str, Deliver] | None = None,
+        every_s: float = 5.0,
+    ) -> None:
         self.store = store
         self.deliver = deliver
+        self.resume = resume or {}
         self.every_s = every_s
         self._task: asyncio.Task[None] | None = None
 
@@ -365,7 +408,8 @@ class Sweeper:
             return 0
         done = 0
         for parcel in parcels:
-            deliver = self.deliver.get(parcel.platform)
+            run = parcel.answer_id.startswith(RUN_PREFIX)
+            deliver = (self.resume if run else self.deliver).get(parcel.platform)
             if deliver is None:
                 continue
             try:

@@ -123,7 +123,10 @@ def build_app(
         edge = SlackEdge(config, conversation, idempotency, client=slack_client, pace_s=pace_s, outbox=store)
         setup_slack(app, edge, app_token=config.slack_app_token)
         if store is not None:
-            sweeper = Sweeper(store, {"slack": edge.deliver_parcel}, every_s=sweep_s)
+            conversation.outbox = store
+            sweeper = Sweeper(
+                store, {"slack": edge.deliver_parcel}, resume={"slack": edge.resume_run}, every_s=sweep_s
+            )
             app[SWEEPER_KEY] = sweeper
 
             async def start_sweeping(_: web.Application) -> None:

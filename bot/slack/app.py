@@ -140,6 +140,11 @@ class SlackEdge:
         client = PatientClient.around(self.app.client, deadline_s=self.config.chat_retry_s)
         await deliver_parcel(client, parcel, inline_cap=INLINE_CAP)
 
+    async def resume_run(self, parcel: Parcel) -> None:
+        """Resume an approved run another replica left (the outbox sweeper calls this)."""
+        client = PatientClient.around(self.app.client, deadline_s=self.config.chat_retry_s)
+        await self.conversation.resume_run(parcel, lambda p, w: self.renderer(client, p, w), prefix=PREFIX)
+
     async def _first(self, key: str) -> bool:
         try:
             return await self.idempotency.claim(key)

@@ -7,8 +7,9 @@ import contextlib
 import dataclasses
 import os
 import signal
+import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,11 @@ import httpx
 from bot.conversation import STOPPED_AFTER_RUN
 from bot.slack.delivery import INTERRUPTED
 from centralops import events
+from tests.bot.test_slack_approvals import COMMAND, ask
 from tests.bot.test_slack_robustness import spawn_replica
 from tests.bot.test_slack_streaming import PIECES, ok_calls, paced_answer
 from tests.fixtures.aws import free_port
+from tests.fixtures.slack_runtime import Step
 from tests.fixtures.slack_stack import CHANNEL, SlackStack
 from tests.fixtures.slack_stack import slack as slack
 from tests.fixtures.slack_stack import slack_cognito as slack_cognito
@@ -172,20 +175,9 @@ async def test_a_slow_account_does_not_hold_back_the_others(slack: SlackStack) -
     assert thread.render().count("✓") == 3
 
 
-async def test_the_bot_killed_mid_answer_is_finished_by_another_replica(
-    slack: SlackStack, tmp_path: Path
-) -> None:
-    slack.runtime.script(
-        "q",
-        [
-            events.tool_start("staging", "aws s3 ls"),
-            events.tool_start("production", "aws s3 ls"),
-            events.tool_end("staging", "aws s3 ls", ok=True, ms=8),
-            events.text("Staging has 3 buckets.\n"),
-            30.0,  # the rest never comes: the replica showing it is killed first
-            events.done("s"),
-        ],
-    )
+@contextlib.asynccontextmanager
+async def replica(slack: SlackStack, tmp_path: Path) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """A second bot process on the stack's tables (2 s outbox lease), which the console talks to."""
     pool = slack.identity.pool
     spec_pool: dict[str, Any] = {
         "moto_url": pool.moto_url,
@@ -202,6 +194,7 @@ async def test_the_bot_killed_mid_answer_is_finished_by_another_replica(
         "AWS_REGION": "us-east-1",
     }
     proc = spawn_replica({"config": config, "pool": spec_pool, "port": port}, tmp_path / "bot.log", env)
+    own_url = slack.console.bot_url
     try:
         async with httpx.AsyncClient() as http:
             for _ in range(400):
@@ -210,16 +203,35 @@ async def test_the_bot_killed_mid_answer_is_finished_by_another_replica(
                         break
                 await asyncio.sleep(0.05)
         slack.console.bot_url = f"http://127.0.0.1:{port}"
+        yield proc
+    finally:
+        slack.console.bot_url = own_url
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+async def test_the_bot_killed_mid_answer_is_finished_by_another_replica(
+    slack: SlackStack, tmp_path: Path
+) -> None:
+    slack.runtime.script(
+        "q",
+        [
+            events.tool_start("staging", "aws s3 ls"),
+            events.tool_start("production", "aws s3 ls"),
+            events.tool_end("staging", "aws s3 ls", ok=True, ms=8),
+            events.text("Staging has 3 buckets.\n"),
+            30.0,  # the rest never comes: the replica showing it is killed first
+            events.done("s"),
+        ],
+    )
+    async with replica(slack, tmp_path) as proc:
         thread = await slack.console.slash("alice", "q", CHANNEL, wait=False)
         await until(lambda: any(i["body"]["S"] for i in outbox_items(slack)), within_s=30)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
-        # The test stack's own replica sweeps the outbox and finishes the answer.
-        await until(lambda: states(slack) == ["delivered"], within_s=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
+    # The test stack's own replica sweeps the outbox and finishes the answer.
+    await until(lambda: states(slack) == ["delivered"], within_s=30)
     parents = [m for m in slack.stand_in.messages[CHANNEL] if not m.get("thread_ts")]
     await slack.console._wait(thread, 10, find_parent=True)
     shown = thread.render()
@@ -227,3 +239,48 @@ async def test_the_bot_killed_mid_answer_is_finished_by_another_replica(
     assert INTERRUPTED.strip("_") in shown.replace("_", "") or "stopped before this answer" in shown
     assert RUNNING not in str(thread.messages) and RUNNING not in str(parents)
     assert "✓ *staging*" in shown and "no result" in shown
+
+
+async def test_the_bot_killed_during_an_approved_run_is_resumed_by_another_replica_once(
+    slack: SlackStack, tmp_path: Path
+) -> None:
+    thread, approval_id = await ask(slack, "alice", "alice@example.com")
+    resumes: list[dict[str, Any]] = []
+
+    def resume(body: dict[str, Any]) -> list[Step]:
+        # The agent's side (tested in tests/agent): the first resume runs the command; a repeated one
+        # finds the approval consumed and shows the result it kept.
+        resumes.append(body["resume"])
+        if len(resumes) == 1:
+            return [
+                events.status("Approved — running it now."),
+                events.tool_start("production", COMMAND),
+                30.0,  # the replica showing it is killed during the run
+            ]
+        return [
+            events.text(
+                "The approved request already ran once; this is its result:\n\nDone: timeout is 30 s."
+            ),
+            events.done("s"),
+        ]
+
+    slack.runtime.script("resume:approved", resume)
+    async with replica(slack, tmp_path) as proc:
+        await slack.console.click("bob", thread, "Approve", wait=False)
+        await until(lambda: resumes, within_s=30)
+        run = f"run:{approval_id}"
+        await until(lambda: any(i["answer_id"]["S"] == run for i in outbox_items(slack)), within_s=10)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    # The stack's own replica takes the run over once its lease ran out, and shows the result.
+    await until(lambda: len(resumes) == 2 and set(states(slack)) == {"delivered"}, within_s=40)
+    assert resumes == [{"approval_id": approval_id, "decision": "approved"}] * 2
+    await until(lambda: "Done: timeout is 30 s." in str(slack.stand_in.messages[CHANNEL]), within_s=10)
+    await thread.refresh()
+    shown = thread.render()
+    assert "Done: timeout is 30 s." in shown
+    assert RUNNING not in str(thread.messages)
+    assert "Try again" not in everything_shown(slack)
+    assert slack.approval(approval_id)["status"]["S"] == "approved"
+    [run_item] = [i for i in outbox_items(slack) if i["answer_id"]["S"] == f"run:{approval_id}"]
+    assert run_item["state"]["S"] == "delivered"
