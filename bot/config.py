@@ -20,6 +20,8 @@ class BotConfig:
         outbox_table: DynamoDB outbox of answers and approved runs (:mod:`bot.outbox`); ``None`` keeps none.
         outbox_lease_s: How long an answer stays with its replica without a renewal before another finishes it.
         chat_retry_s: How long one chat write keeps trying (Retry-After honoured) before the outbox takes over.
+        max_answers: Answers this replica runs at once (:mod:`bot.admission`).
+        max_queued: Answers this replica keeps waiting, each told its position; more are refused at once.
         region: AWS region of the tables.
         endpoint_url: AWS endpoint override (the local moto server), or ``None``.
         host: Interface the HTTP server binds.
@@ -48,6 +50,8 @@ class BotConfig:
     outbox_table: str | None = None
     outbox_lease_s: float = 60.0
     chat_retry_s: float = 120.0
+    max_answers: int = 16
+    max_queued: int = 64
     region: str = "us-east-1"
     endpoint_url: str | None = None
     host: str = "127.0.0.1"
@@ -102,6 +106,8 @@ class BotConfig:
             outbox_table=s.env_str(s.OUTBOX_TABLE, "centralops-outbox", environ=e),
             outbox_lease_s=s.env_float(s.OUTBOX_LEASE_S, 60.0, environ=e),
             chat_retry_s=s.env_float(s.CHAT_RETRY_S, 120.0, environ=e),
+            max_answers=s.env_int(s.MAX_ANSWERS, 16, environ=e),
+            max_queued=s.env_int(s.MAX_QUEUED, 64, environ=e),
             region=s.env_str(s.AWS_REGION, "us-east-1", environ=e),
             endpoint_url=s.env_opt(s.AWS_ENDPOINT_URL, environ=e),
             host=s.env_str(s.BOT_HOST, "127.0.0.1", environ=e),

@@ -15,6 +15,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.admission import BUSY_FULL, BUSY_QUEUED, Admission
 from bot.approvals import Decision
 from bot.chat import ChatPlace, ChatRequest, ChatUser, Source
 from bot.config import BotConfig
@@ -99,6 +100,7 @@ class SlackEdge:
         self.streaming = StreamingSupport(config.slack_streaming)
         self.pace_s = pace_s
         self.outbox = outbox
+        self.admission = Admission(running=config.max_answers, queued=config.max_queued)
         self.app = AsyncApp(
             signing_secret=config.slack_signing_secret,
             client=client or web_client(config),
@@ -260,6 +262,17 @@ class SlackEdge:
         response_url: str | None = None,
     ) -> None:
         renderer = self.renderer(client, place, who, on_open=slot.release, response_url=response_url)
+
+        async def queued(position: int) -> None:
+            slot.release()  # waiting in line must not hold up the starts of others
+            try:
+                await renderer.notice(BUSY_QUEUED.format(n=position))
+            except SlackApiError as e:  # the place in line is kept; the answer still comes
+                logger.warning("queue notice failed", extra={"error": e.response.get("error")})
+
+        if not await self.admission.enter(queued):
+            await renderer.notice(BUSY_FULL)
+            return
         try:
             await self.conversation.handle(
                 ChatRequest(who, place, text.strip(), source), renderer, prefix=PREFIX
@@ -268,6 +281,8 @@ class SlackEdge:
             logger.exception("answer failed", extra={"user": who.user, "channel": place.channel})
             await renderer.error("Something went wrong on our side while answering. Try again in a minute.")
             await renderer.finish()
+        finally:
+            self.admission.leave()
 
     async def on_home(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         """The App Home tab: linked identity, accounts, recent queries."""
