@@ -48,7 +48,7 @@ def snapshot(stack: LocalStack) -> dict[str, dict[str, float]]:
 
 async def soak(stack: LocalStack, rate: float, minutes: float, settle_s: float) -> dict[str, Any]:
     """Warm up, measure, load, drain, measure again."""
-    assert stack.info is not None  # noqa: S101 - started by the caller
+    assert stack.info is not None
     console = SlackConsole.from_stack(stack.info)
     try:
         await warm_up(console)
