@@ -8,7 +8,7 @@ from aiohttp import web
 from bot.auth_routes import setup_auth_routes
 from bot.config import BotConfig
 from bot.identity import IdentityLink, IdentityService
-from bot.server import CONVERSATION_KEY, IDEMPOTENCY_KEY, build_app
+from bot.server import CONVERSATION_KEY, IDEMPOTENCY_KEY, SWEEPER_KEY, build_app
 from bot.slack.http import EDGE_KEY
 from bot.teams.app import TEAMS_BOT, setup_teams
 from bot.teams.config import TeamsConfig
@@ -39,7 +39,9 @@ def create_app(config: BotConfig | None = None) -> web.Application:
     setup_auth_routes(app, identity, email_lookup=email_lookup, on_linked=on_linked)
     teams = TeamsConfig.from_env()
     if teams.enabled:
-        setup_teams(app, app[CONVERSATION_KEY], teams, guard=app[IDEMPOTENCY_KEY])
+        teams_bot = setup_teams(app, app[CONVERSATION_KEY], teams, guard=app[IDEMPOTENCY_KEY])
+        if (sweeper := app.get(SWEEPER_KEY)) is not None:
+            sweeper.resume["teams"] = teams_bot.resume_run  # approved runs a stopped replica left
     return app
 
 

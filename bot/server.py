@@ -106,37 +106,36 @@ def build_app(
     app[CONVERSATION_KEY] = conversation
     app[IDEMPOTENCY_KEY] = idempotency
     app.router.add_get("/health", health)
-    if config.slack_enabled:
-        store = (
-            OutboxStore(
-                Table(
-                    config.outbox_table,
-                    client=dynamodb,
-                    region=config.region,
-                    endpoint_url=config.endpoint_url,
-                ),
-                lease_s=config.outbox_lease_s,
-            )
-            if config.outbox_table
-            else None
+    store = (
+        OutboxStore(
+            Table(
+                config.outbox_table, client=dynamodb, region=config.region, endpoint_url=config.endpoint_url
+            ),
+            lease_s=config.outbox_lease_s,
         )
+        if config.outbox_table
+        else None
+    )
+    if store is not None:
+        # Each edge registers how it shows a kept answer and resumes a kept approved run.
+        conversation.outbox = store
+        sweeper = Sweeper(store, {}, every_s=sweep_s)
+        app[SWEEPER_KEY] = sweeper
+
+        async def start_sweeping(_: web.Application) -> None:
+            sweeper.start()
+
+        async def stop_sweeping(_: web.Application) -> None:
+            await sweeper.stop()
+
+        app.on_startup.append(start_sweeping)
+        app.on_cleanup.append(stop_sweeping)
+    if config.slack_enabled:
         edge = SlackEdge(config, conversation, idempotency, client=slack_client, pace_s=pace_s, outbox=store)
         setup_slack(app, edge, app_token=config.slack_app_token)
         if store is not None:
-            conversation.outbox = store
-            sweeper = Sweeper(
-                store, {"slack": edge.deliver_parcel}, resume={"slack": edge.resume_run}, every_s=sweep_s
-            )
-            app[SWEEPER_KEY] = sweeper
-
-            async def start_sweeping(_: web.Application) -> None:
-                sweeper.start()
-
-            async def stop_sweeping(_: web.Application) -> None:
-                await sweeper.stop()
-
-            app.on_startup.append(start_sweeping)
-            app.on_cleanup.append(stop_sweeping)
+            sweeper.deliver["slack"] = edge.deliver_parcel
+            sweeper.resume["slack"] = edge.resume_run
     else:
         logger.warning("slack disabled: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN)")
 

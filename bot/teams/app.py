@@ -15,7 +15,12 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
-from microsoft_agents.activity import Activity, ActivityTypes, AdaptiveCardInvokeResponse
+from microsoft_agents.activity import (
+    Activity,
+    ActivityTypes,
+    AdaptiveCardInvokeResponse,
+    ConversationReference,
+)
 from microsoft_agents.authentication.msal import MsalConnectionManager
 from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator
 from microsoft_agents.hosting.core import (
@@ -32,8 +37,9 @@ from pydantic import ValidationError
 from bot.chat import ChatPlace, ChatRequest, ChatUser, Renderer
 from bot.conversation import Conversation
 from bot.idempotency import IdempotencyGuard
+from bot.outbox import Parcel
 from bot.teams import cards
-from bot.teams.activities import Inbound, Surface, continuation, inbound, request_of
+from bot.teams.activities import Inbound, Surface, continuation, inbound, kept_reference, request_of
 from bot.teams.config import TeamsConfig
 from bot.teams.profiles import TeamsEmails
 from bot.teams.render import ClickOutcome, ClickRenderer, StreamRenderer, ThreadRenderer
@@ -219,6 +225,34 @@ class TeamsBot:
 
         self.background.run(context.identity or ClaimsIdentity(), work, "answer")
 
+    async def resume_run(self, parcel: Parcel) -> None:
+        """Resume an approved run another replica left, from its kept conversation reference.
+
+        Raises:
+            Exception: The resume failed (the outbox tries again later).
+        """
+        kept = parcel.extra.get("platform") or {}
+        reference = ConversationReference.model_validate(kept["reference"])
+        channel_data, surface = kept.get("channel_data"), kept.get("surface", "personal")
+        claims = kept.get("claims") or {}
+        finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def work(turns: Turns) -> None:
+            def renderer_for(place: ChatPlace, _user: ChatUser) -> Renderer:
+                return self._renderer(
+                    turns, continuation(reference, place, channel_data), surface, place.thread or ""
+                )
+
+            try:
+                await self.conversation.resume_run(parcel, renderer_for, prefix=self.config.prefix)
+            except Exception as e:
+                finished.set_exception(e)
+                raise
+            finished.set_result(None)
+
+        self.background.run(ClaimsIdentity(claims, "kept" if claims else None), work, "resume")
+        await finished
+
     # --- card clicks -------------------------------------------------------------------------
 
     async def _on_approve(
@@ -257,6 +291,7 @@ class TeamsBot:
                 renderer=click,
                 renderer_for=renderer_for,
                 prefix=self.config.prefix,
+                platform_extra=kept_reference(reference, channel_data, surface, context.identity),
             )
             # decide() can return without a word only if the core changes; never leave the click hanging.
             await click.notice(STILL_WORKING)
