@@ -70,7 +70,9 @@ async def soak(stack: LocalStack, rate: float, minutes: float, settle_s: float) 
 def main(argv: list[str] | None = None) -> int:
     """Run the soak; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=1.0, help="how long to load (default 1; full soak 15)")
+    parser.add_argument(
+        "--minutes", type=float, default=1.0, help="how long to load (default 1; full soak 15)"
+    )
     parser.add_argument("--rate", type=float, default=2.0, help="commands per second (default 2)")
     parser.add_argument("--settle-s", type=float, default=10.0, help="pause after the last answer")
     parser.add_argument("--root", help="keep the stack's state and logs here (default: a temporary folder)")

@@ -126,8 +126,8 @@ class Checklist:
                 item.state = "stopped"
 
     def ran(self) -> bool:
-        """Whether any call has reported (its command ran, or was tried, in that account)."""
-        return any(i.state in ("ok", "failed") for i in self.items)
+        """Whether any call started: from then on its command may have run in that account."""
+        return bool(self.items)
 
 
 @dataclass(frozen=True)

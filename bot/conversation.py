@@ -42,8 +42,9 @@ logger = logging.getLogger(__name__)
 RendererFactory = Callable[[ChatPlace, ChatUser], Renderer]
 
 STOPPED_AFTER_RUN = (
-    "The answer stopped before it was complete. The calls marked ✓ or ✗ above ran once and their outcome "
-    "is shown there; do not run them again. Ask about their results in this thread if you need more."
+    "The answer stopped before it was complete. The calls listed above were started and may have run "
+    "(✓ and ✗ mark those that reported); do not run them again. "
+    "Ask about their results in this thread if you need more."
 )
 """Said instead of any "try again" once a command has run: repeating it could change things twice."""
 

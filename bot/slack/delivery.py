@@ -143,7 +143,8 @@ class PatientClient(AsyncWebClient):
 
 INTERRUPTED = (
     "_CentralOps stopped before this answer was complete; this is what had arrived. "
-    "The calls marked ✓ or ✗ above ran once: ask about their results rather than running them again._"
+    "The calls listed above were started and may have run: ask about their results rather than "
+    "running them again._"
 )
 LATE = "_Slack was not taking messages when this answer finished, so it arrives now._"
 
