@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 State = Literal["open", "closing", "delivered"]
 LEASE_S = 60.0  # a live renderer renews its lease well within this; a dead one's answer is swept after it
 KEEP_S = 7 * 24 * 3600  # delivered items are kept this long (TTL), for inspection
+INDEX = "undelivered"  # sparse index of the items still carrying `pending` (infra/tables.py)
 REPLICA = uuid.uuid4().hex[:12]  # this process, as a lease owner
 
 
@@ -104,6 +105,8 @@ class Parcel:
             "updated_at": {"N": str(now)},
             "ttl": {"N": str(now + KEEP_S)},
         }
+        if self.state != "delivered":
+            item["pending"] = {"S": "1"}  # in the sparse index the sweepers scan
         if self.extra:
             item["extra"] = {"S": json.dumps(self.extra, separators=(",", ":"), sort_keys=True)}
         return item
@@ -195,7 +198,7 @@ class OutboxStore:
             await self.table.call(
                 "update_item",
                 Key={"answer_id": {"S": answer_id}},
-                UpdateExpression="SET #s = :delivered, delivered_at = :now",
+                UpdateExpression="SET #s = :delivered, delivered_at = :now REMOVE pending",
                 ExpressionAttributeNames={"#s": "state"},
                 ExpressionAttributeValues={
                     ":delivered": {"S": "delivered"},
@@ -212,9 +215,13 @@ class OutboxStore:
         return Parcel.from_item(item) if item else None
 
     async def stale(self, *, limit: int = 50) -> list[Parcel]:
-        """Undelivered answers whose lease ran out (their renderer is gone or gave up)."""
+        """Undelivered answers whose lease ran out (their renderer is gone or gave up).
+
+        The scan reads the sparse index, so its cost follows the answers in flight, not the table.
+        """
         found: list[Parcel] = []
         kwargs: dict[str, Any] = {
+            "IndexName": INDEX,
             "FilterExpression": "#s <> :delivered AND lease_until < :now",
             "ExpressionAttributeNames": {"#s": "state"},
             "ExpressionAttributeValues": {

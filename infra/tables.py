@@ -28,7 +28,15 @@ OAUTH_STATES = TableSpec("oauth-states", "state", settings.OAUTH_STATES_TABLE, t
 APPROVALS = TableSpec("approvals", "approval_id", settings.APPROVALS_TABLE, ttl_attribute="ttl")
 AUDIT = TableSpec("audit", "audit_id", settings.AUDIT_TABLE)
 IDEMPOTENCY = TableSpec("idempotency", "key", settings.IDEMPOTENCY_TABLE, ttl_attribute="ttl")
-OUTBOX = TableSpec("outbox", "answer_id", settings.OUTBOX_TABLE, ttl_attribute="ttl")
+# Index "undelivered" is sparse: only items still carrying `pending` (removed on delivery) are in it.
+OUTBOX = TableSpec(
+    "outbox",
+    "answer_id",
+    settings.OUTBOX_TABLE,
+    ttl_attribute="ttl",
+    index_name="undelivered",
+    index_key="pending",
+)
 MEMORY = TableSpec("memory", "thread_id", settings.MEMORY_TABLE, ttl_attribute="ttl")
 
 ALL_TABLES = (ACCOUNTS, IDENTITY_LINKS, OAUTH_STATES, APPROVALS, AUDIT, IDEMPOTENCY, MEMORY, OUTBOX)

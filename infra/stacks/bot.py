@@ -278,6 +278,8 @@ class BotStack(Stack):
             "dynamodb:UpdateItem",
             "dynamodb:Scan",
         )
+        # The sweepers scan the sparse index of undelivered items (Scan on an index is granted on its ARN).
+        registry.grant_index(role, tables.OUTBOX, "dynamodb:Scan")
         registry.grant_table(role, tables.ACCOUNTS, "dynamodb:GetItem", "dynamodb:Scan")
         role.add_to_principal_policy(  # the full results of wide fan-outs, attached to threads
             iam.PolicyStatement(

@@ -8,17 +8,13 @@ from bot.dynamo import Table
 from bot.outbox import OutboxStore, Sweeper
 from centralops import events
 from tests.bot.teams.test_cards import _request_approval
+from tests.fixtures.slack_stack import create_outbox_table
 from tests.fixtures.teams_fakes import TeamsStack
 
 
 async def test_a_kept_teams_run_is_resumed_by_another_replica_in_its_thread(teams: TeamsStack) -> None:
     name = f"outbox-{uuid.uuid4().hex[:8]}"
-    teams.dynamodb.create_table(
-        TableName=name,
-        KeySchema=[{"AttributeName": "answer_id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "answer_id", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_outbox_table(teams.dynamodb, name)
     store = OutboxStore(Table(name, client=teams.dynamodb), lease_s=30)
     teams.bot.conversation.outbox = store
     post, card_id = await _request_approval(teams, "appr-durable-0001")
@@ -34,9 +30,13 @@ async def test_a_kept_teams_run_is_resumed_by_another_replica_in_its_thread(team
     teams.dynamodb.update_item(
         TableName=name,
         Key=key,
-        UpdateExpression="SET #s = :open, lease_until = :past",
+        UpdateExpression="SET #s = :open, lease_until = :past, pending = :one",
         ExpressionAttributeNames={"#s": "state"},
-        ExpressionAttributeValues={":open": {"S": "open"}, ":past": {"N": str(time.time() - 1)}},
+        ExpressionAttributeValues={
+            ":open": {"S": "open"},
+            ":past": {"N": str(time.time() - 1)},
+            ":one": {"S": "1"},
+        },
     )
     teams.runtime.script(
         "resume:approved",
