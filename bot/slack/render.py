@@ -394,8 +394,8 @@ class SlackRenderer:
             async with self._lock:
                 try:
                     did = await self._flush_one()
-                except SlackApiError as e:
-                    logger.warning("slack update failed", extra={"error": e.response.get("error")})
+                except UNDELIVERED as e:  # what did not go out is still pending; the close shows it
+                    logger.warning("slack update failed", extra={"error": type(e).__name__})
                     did = True
                 await self._keep()
             if did:
@@ -426,7 +426,6 @@ class SlackRenderer:
         text = b.checklist_text(checklist) if (checklist.items or checklist.status) else ""
         if text == self._shown_checklist and not (final and not text and self._status_ts):
             return False
-        self._shown_checklist = text
         if self._status_ts is not None and self._status_ts == self.thread_ts and self._question:
             # A finished answer that ran nothing keeps only the question: no progress line is left behind.
             await self.client.chat_update(
@@ -454,6 +453,7 @@ class SlackRenderer:
                 blocks=[b.context(text)],
             )
             self._status_ts = str(out["ts"])
+        self._shown_checklist = text  # only once Slack took it: a refused update is sent again
         return True
 
     async def _flush_text(self, final: bool = False) -> bool:
