@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from bot.conversation import STOPPED_AFTER_RUN
 from bot.slack.delivery import INTERRUPTED
@@ -58,8 +59,9 @@ def everything_shown(slack: SlackStack) -> str:
     )
 
 
-async def test_a_429_on_chat_update_over_the_end_of_an_answer_still_delivers_all_of_it(
-    slack: SlackStack,
+@pytest.mark.parametrize("method", ["chat.update", "chat.stopStream"])
+async def test_a_429_over_the_end_of_an_answer_still_delivers_all_of_it(
+    slack: SlackStack, method: str
 ) -> None:
     # The last account reports at the very end, so closing the answer needs a chat.update.
     script = paced_answer()
@@ -68,7 +70,7 @@ async def test_a_429_on_chat_update_over_the_end_of_an_answer_still_delivers_all
     slack.runtime.script("q", script)
     answer = asyncio.create_task(slack.console.slash("alice", "q", CHANNEL, wait_s=90))
     await until(lambda: ok_calls(slack, "chat.startStream"))
-    await slack.console.configure(rate_limit={"method": "chat.update", "seconds": 10, "retry_after": 1})
+    await slack.console.configure(rate_limit={"method": method, "seconds": 10, "retry_after": 1})
     thread = await answer
     [closed] = thread.answers()
     assert closed["text"] == "".join(PIECES)
@@ -76,7 +78,7 @@ async def test_a_429_on_chat_update_over_the_end_of_an_answer_still_delivers_all
     assert "✓ *staging*" in shown and "✗ *production*" in shown
     assert RUNNING not in str(thread.messages)
     assert "Try again" not in everything_shown(slack) and "went wrong" not in everything_shown(slack)
-    refused = [c for c in slack.stand_in.calls if c["method"] == "chat.update" and c.get("status") == 429]
+    refused = [c for c in slack.stand_in.calls if c["method"] == method and c.get("status") == 429]
     assert len(refused) >= 3  # the window really covered the end of the answer
     assert states(slack) == ["delivered"]
     # The kept copy is the whole answer, with its checklist.
