@@ -12,6 +12,8 @@ import collections
 import logging
 from collections.abc import Awaitable, Callable
 
+from aiohttp import web
+
 logger = logging.getLogger(__name__)
 
 BUSY_QUEUED = (
@@ -80,3 +82,7 @@ class Admission:
                 turn.set_result(None)
                 return
         self.running -= 1
+
+
+ADMISSION_KEY: web.AppKey[Admission] = web.AppKey("centralops_admission")
+"""The replica's one queue, shared by its Slack and Teams edges."""

@@ -12,6 +12,7 @@ from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.accounts import AccountDirectory
+from bot.admission import ADMISSION_KEY, Admission
 from bot.approvals import ApprovalStore
 from bot.chat import IdentityProvider
 from bot.config import BotConfig
@@ -106,6 +107,7 @@ def build_app(
     app[CONVERSATION_KEY] = conversation
     app[IDEMPOTENCY_KEY] = idempotency
     app.router.add_get("/health", health)
+    app[ADMISSION_KEY] = Admission(running=config.max_answers, queued=config.max_queued)
     store = (
         OutboxStore(
             Table(
@@ -131,7 +133,15 @@ def build_app(
         app.on_startup.append(start_sweeping)
         app.on_cleanup.append(stop_sweeping)
     if config.slack_enabled:
-        edge = SlackEdge(config, conversation, idempotency, client=slack_client, pace_s=pace_s, outbox=store)
+        edge = SlackEdge(
+            config,
+            conversation,
+            idempotency,
+            client=slack_client,
+            pace_s=pace_s,
+            outbox=store,
+            admission=app[ADMISSION_KEY],
+        )
         setup_slack(app, edge, app_token=config.slack_app_token)
         if store is not None:
             sweeper.deliver["slack"] = edge.deliver_parcel

@@ -80,6 +80,7 @@ class SlackEdge:
         max_starting: Answers this replica starts at once (claim, identity, first post: the CPU-heavy
             part); more wait their turn after their ack. Streaming answers do not hold a slot.
         outbox: Keeps each answer until it is delivered; ``None`` keeps none.
+        admission: The replica's bounded queue of answers; one of ``config``'s size when omitted.
     """
 
     def __init__(
@@ -92,6 +93,7 @@ class SlackEdge:
         pace_s: float = PACE_S,
         max_starting: int = 4,
         outbox: OutboxStore | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.config = config
         self.starting = asyncio.Semaphore(max_starting)
@@ -100,7 +102,7 @@ class SlackEdge:
         self.streaming = StreamingSupport(config.slack_streaming)
         self.pace_s = pace_s
         self.outbox = outbox
-        self.admission = Admission(running=config.max_answers, queued=config.max_queued)
+        self.admission = admission or Admission(running=config.max_answers, queued=config.max_queued)
         self.app = AsyncApp(
             signing_secret=config.slack_signing_secret,
             client=client or web_client(config),

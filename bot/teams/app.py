@@ -34,6 +34,7 @@ from microsoft_agents.hosting.core import (
 )
 from pydantic import ValidationError
 
+from bot.admission import ADMISSION_KEY, BUSY_FULL, BUSY_QUEUED, Admission
 from bot.chat import ChatPlace, ChatRequest, ChatUser, Renderer
 from bot.conversation import Conversation
 from bot.idempotency import IdempotencyGuard
@@ -76,6 +77,7 @@ class TeamsBot:
         config: The Teams settings.
         guard: Claims each incoming activity once across replicas (Teams retries slow requests).
         emails: Keeps the email of whoever gets a sign-in card, for ``/auth/callback``.
+        admission: The replica's bounded queue of answers (shared with Slack on one server).
     """
 
     def __init__(
@@ -85,8 +87,10 @@ class TeamsBot:
         *,
         guard: IdempotencyGuard | None = None,
         emails: TeamsEmails | None = None,
+        admission: Admission | None = None,
     ) -> None:
         config.validate()
+        self.admission = admission or Admission()
         self.conversation = conversation
         self.config = config
         self.guard = guard
@@ -221,7 +225,17 @@ class TeamsBot:
                 request.where.thread or "",
                 request.who,
             )
-            await self.conversation.handle(request, renderer, prefix=self.config.prefix)
+
+            async def queued(position: int) -> None:
+                await renderer.notice(BUSY_QUEUED.format(n=position))
+
+            if not await self.admission.enter(queued):
+                await renderer.notice(BUSY_FULL)
+                return
+            try:
+                await self.conversation.handle(request, renderer, prefix=self.config.prefix)
+            finally:
+                self.admission.leave()
 
         self.background.run(context.identity or ClaimsIdentity(), work, "answer")
 
@@ -400,7 +414,7 @@ def setup_teams(
     config = config or TeamsConfig.from_env()
     if emails is None and guard is not None:
         emails = TeamsEmails(guard.table)  # the same small-items table, keyed apart
-    bot = TeamsBot(conversation, config, guard=guard, emails=emails)
+    bot = TeamsBot(conversation, config, guard=guard, emails=emails, admission=app.get(ADMISSION_KEY))
     if config.anonymous:
         logger.warning(
             "TEAMS ANONYMOUS MODE: /api/messages accepts activities WITHOUT a Bot Framework token. "
