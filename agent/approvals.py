@@ -148,6 +148,9 @@ class ApprovalRecord(ApprovalItem):
         )
 
 
+RESULT_MAX = 32_000  # characters of an approved run's answer kept on its item (DynamoDB items hold 400 KB)
+
+
 class ApprovalStore:
     """The approvals table.
 
@@ -212,6 +215,21 @@ class ApprovalStore:
             extra={"approval_id": record.approval_id, "risk": risk, "accounts": call.account_ids},
         )
         return record
+
+    def record_result(self, approval_id: str, result: str) -> None:
+        """Keep what the approved run showed on its item (logged, never raised: the run already happened)."""
+        try:
+            self._table().update_item(
+                Key={"approval_id": approval_id},
+                UpdateExpression="SET #r = :r",
+                ConditionExpression="attribute_exists(approval_id)",
+                ExpressionAttributeNames={"#r": "result"},
+                ExpressionAttributeValues={":r": result[:RESULT_MAX]},
+            )
+        except (BotoCoreError, ClientError) as e:
+            logger.warning(
+                "approved run result not kept", extra={"approval_id": approval_id, "error": type(e).__name__}
+            )
 
     def get(self, approval_id: str) -> ApprovalRecord | None:
         """The record with this id, or ``None``.

@@ -29,6 +29,7 @@ from agent.config import AgentSettings
 from agent.direct import DirectCommand, parse_direct
 from agent.followups import account_choices, suggest
 from agent.gate import Decision, EventSink, Gate, GateHook, IntentCheck, approval_event, ran_footer, settle
+from agent.kept import kept_run
 from agent.memory import MemoryUnavailableError, ThreadMemory
 from agent.models import build_model
 from agent.prompts import system_prompt
@@ -380,6 +381,13 @@ class AgentRuntime:
             )
             return
         if record.consumed_at:
+            if record.result:
+                # A repeated resume (the chat side restarted): show what the one run showed.
+                yield events.text(
+                    f"The approved request to run `{record.call.command}` already ran once; "
+                    f"this is its result (nothing was run again):\n\n{record.result}"
+                )
+                return
             yield events.text(
                 f"The approved request to run `{record.call.command}` has already run once. Nothing was run again."
             )
@@ -395,7 +403,10 @@ class AgentRuntime:
             )
             return
         yield events.status("Approved — running it now.")
-        async for event in self._bridge(gate, record.call, usage, approval_id=record.approval_id):
+        async for event in kept_run(
+            self._bridge(gate, record.call, usage, approval_id=record.approval_id),
+            lambda text: self.store.record_result(record.approval_id, text),
+        ):
             yield event
 
     async def _model(self, gate: Gate, prompt: str, usage: dict[str, int]) -> AsyncIterator[Event]:

@@ -9,7 +9,7 @@ from bot.alerts.setup import setup_alerts
 from bot.auth_routes import setup_auth_routes
 from bot.config import BotConfig
 from bot.identity import IdentityLink, IdentityService
-from bot.server import CONVERSATION_KEY, IDEMPOTENCY_KEY, build_app
+from bot.server import CONVERSATION_KEY, IDEMPOTENCY_KEY, SWEEPER_KEY, build_app
 from bot.slack.http import EDGE_KEY
 from bot.teams.app import TEAMS_BOT, setup_teams
 from bot.teams.config import TeamsConfig
@@ -42,6 +42,8 @@ def create_app(config: BotConfig | None = None) -> web.Application:
     teams_bot = (
         setup_teams(app, app[CONVERSATION_KEY], teams, guard=app[IDEMPOTENCY_KEY]) if teams.enabled else None
     )
+    if teams_bot is not None and (sweeper := app.get(SWEEPER_KEY)) is not None:
+        sweeper.resume["teams"] = teams_bot.resume_run  # approved runs a stopped replica left
     setup_alerts(app, app[CONVERSATION_KEY], teams_bot=teams_bot)
     return app
 

@@ -83,7 +83,7 @@ class CheckItem:
 
     account: str
     command: str
-    state: Literal["running", "ok", "failed"] = "running"
+    state: Literal["running", "ok", "failed", "stopped"] = "running"
     ms: int | None = None
 
     @property
@@ -135,6 +135,17 @@ class Checklist:
                 item.state, item.ms = ("ok" if ok else "failed"), ms
                 return
         self.items.append(CheckItem(account, command, "ok" if ok else "failed", ms))
+
+    def close(self) -> None:
+        """The answer ended: calls that never reported are marked stopped, and no status is left running."""
+        self.status = ""
+        for item in self.items:
+            if item.state == "running":
+                item.state = "stopped"
+
+    def ran(self) -> bool:
+        """Whether any call started: from then on its command may have run in that account."""
+        return bool(self.items)
 
 
 @dataclass(frozen=True)

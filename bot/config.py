@@ -17,6 +17,11 @@ class BotConfig:
         approvals_table: DynamoDB table of approvals.
         idempotency_table: DynamoDB table that claims chat events once.
         accounts_table: DynamoDB registry of member accounts (read-only here).
+        outbox_table: DynamoDB outbox of answers and approved runs (:mod:`bot.outbox`); ``None`` keeps none.
+        outbox_lease_s: How long an answer stays with its replica without a renewal before another finishes it.
+        chat_retry_s: How long one chat write keeps trying (Retry-After honoured) before the outbox takes over.
+        max_answers: Answers this replica runs at once (:mod:`bot.admission`).
+        max_queued: Answers this replica keeps waiting, each told its position; more are refused at once.
         region: AWS region of the tables.
         endpoint_url: AWS endpoint override (the local moto server), or ``None``.
         host: Interface the HTTP server binds.
@@ -43,6 +48,11 @@ class BotConfig:
     approvals_table: str = "centralops-approvals"
     idempotency_table: str = "centralops-idempotency"
     accounts_table: str = "centralops-accounts"
+    outbox_table: str | None = None
+    outbox_lease_s: float = 60.0
+    chat_retry_s: float = 120.0
+    max_answers: int = 16
+    max_queued: int = 64
     region: str = "us-east-1"
     endpoint_url: str | None = None
     host: str = "127.0.0.1"
@@ -95,6 +105,11 @@ class BotConfig:
             approvals_table=s.env_str(s.APPROVALS_TABLE, "centralops-approvals", environ=e),
             idempotency_table=s.env_str(s.IDEMPOTENCY_TABLE, "centralops-idempotency", environ=e),
             accounts_table=s.env_str(s.ACCOUNTS_TABLE, "centralops-accounts", environ=e),
+            outbox_table=s.env_str(s.OUTBOX_TABLE, "centralops-outbox", environ=e),
+            outbox_lease_s=s.env_float(s.OUTBOX_LEASE_S, 60.0, environ=e),
+            chat_retry_s=s.env_float(s.CHAT_RETRY_S, 120.0, environ=e),
+            max_answers=s.env_int(s.MAX_ANSWERS, 16, environ=e),
+            max_queued=s.env_int(s.MAX_QUEUED, 64, environ=e),
             region=s.env_str(s.AWS_REGION, "us-east-1", environ=e),
             endpoint_url=s.env_opt(s.AWS_ENDPOINT_URL, environ=e),
             host=s.env_str(s.BOT_HOST, "127.0.0.1", environ=e),

@@ -34,6 +34,7 @@ from bot.chat import (
 from bot.commands import RUN_ONE_LINE, RUN_USAGE, help_text, parse
 from bot.feedback import AnswerRecord, FeedbackStore, WeekRate
 from bot.history import RecentQueries
+from bot.outbox import OutboxStore, Parcel, begin_run
 from bot.results import ResultFiles
 from bot.runtime_client import RuntimeClient, session_id
 from bot.stops import StopSwitch, until_stopped
@@ -64,6 +65,14 @@ class AlertCommandsPort(Protocol):
     ) -> None:
         """``subscribe …``, ``unsubscribe …`` or ``subscriptions``."""
         ...
+
+
+STOPPED_AFTER_RUN = (
+    "The answer stopped before it was complete. The calls listed above were started and may have run "
+    "(✓ and ✗ mark those that reported); do not run them again. "
+    "Ask about their results in this thread if you need more."
+)
+"""Said instead of any "try again" once a command has run: repeating it could change things twice."""
 
 
 @dataclass
@@ -134,6 +143,7 @@ class Conversation:
         self.feedback = feedback
         self.stops = stops
         self.stop_after_s = stop_after_s
+        self.outbox: OutboxStore | None = None  # set by the app: approved runs survive a restart
 
     async def handle(self, request: ChatRequest, renderer: Renderer, *, prefix: str = "/aws") -> None:
         """Answer one message; every failure ends as a message the person can act on.
@@ -296,17 +306,25 @@ class Conversation:
                         await renderer.followups(list(event["items"]))
                     elif event["type"] == "error":
                         failed = True
-                        await renderer.error(event["message"])
+                        await renderer.error(STOPPED_AFTER_RUN if checklist.ran() else event["message"])
                     elif event["type"] == "file":
                         await self._attach(event, renderer)
                     elif event["type"] == "done":
                         break
                 if stop.is_set():
                     await self._after_stop(token, asked_for, renderer)
+            except Exception:
+                if not checklist.ran():
+                    raise
+                # Commands ran: the person gets what arrived and the truth, never a "try again".
+                failed = True
+                logger.exception("answer failed after its commands ran", extra={"user": who.user})
+                await renderer.error(STOPPED_AFTER_RUN)
             finally:
                 await stream.aclose()  # closes the Runtime response too, whether the answer ended or stopped
                 await offer.withdraw()  # before the answer closes, so a Stop being offered goes with it
                 metrics.answered((time.monotonic() - started) * 1000, question=resume is None, failed=failed)
+                checklist.close()  # whatever ended the answer, no account is left showing as running
                 await self._offer_feedback(prompt, checklist, who, where, renderer)
                 await renderer.finish()
 
@@ -401,8 +419,12 @@ class Conversation:
         renderer: Renderer,
         renderer_for: RendererFactory,
         prefix: str = "/aws",
+        platform_extra: dict[str, Any] | None = None,
     ) -> None:
         """Decide an approval clicked at ``where``, then resume the agent in the original thread.
+
+        The resume is recorded in the outbox first (with ``platform_extra``, what the platform needs to
+        write into the thread later), so another replica finishes it if this one stops.
 
         The approval is read from the table by id; the payload contributes only
         that id and the place of the click, which must be the approval's thread.
@@ -463,7 +485,36 @@ class Conversation:
             metrics.approval_granted()
         card = decided.card()
         await renderer.decided(dataclasses.replace(card, accounts=await self._names(card.accounts)))
+        run = None
+        if self.outbox is not None:
+            run = await begin_run(
+                self.outbox,
+                approval_id=decided.approval_id,
+                decision=decision,
+                thread=decided.thread,
+                decider=dataclasses.asdict(decider),
+                platform_extra=platform_extra,
+            )
         await self._resume(decided.thread, decided.approval_id, decision, decider, renderer_for, prefix)
+        if run is not None:
+            await run.delivered()
+
+    async def resume_run(self, parcel: Parcel, renderer_for: RendererFactory, prefix: str = "/aws") -> None:
+        """Resume an approved run that a stopped replica left (the outbox sweeper calls this).
+
+        The agent runs an approval at most once: when it already ran, it shows the kept result.
+        """
+        x = parcel.extra
+        decider = x.get("decider") or {}
+        logger.info("resuming an approved run left unfinished", extra={"approval_id": x.get("approval_id")})
+        await self._resume(
+            {str(k): str(v) for k, v in (x.get("thread") or {}).items()},
+            str(x.get("approval_id", "")),
+            "approved" if x.get("decision") == "approved" else "denied",
+            ChatUser(*(str(decider.get(k, "")) for k in ("platform", "team", "user", "name"))),
+            renderer_for,
+            prefix,
+        )
 
     async def approval_view(
         self, approval_id: str, viewer: ChatUser

@@ -12,6 +12,7 @@ from aiohttp import web
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.accounts import AccountDirectory
+from bot.admission import ADMISSION_KEY, Admission
 from bot.approvals import ApprovalStore
 from bot.chat import IdentityProvider
 from bot.config import BotConfig
@@ -20,6 +21,7 @@ from bot.dynamo import DynamoTable
 from bot.feedback import FeedbackStore
 from bot.history import RecentQueries
 from bot.idempotency import IdempotencyGuard
+from bot.outbox import OutboxStore, Sweeper
 from bot.results import ResultFiles
 from bot.runtime_client import RuntimeClient
 from bot.slack.app import SlackEdge
@@ -32,6 +34,7 @@ logger = logging.getLogger(__name__)
 CONVERSATION_KEY: web.AppKey[Conversation] = web.AppKey("centralops_conversation")
 IDEMPOTENCY_KEY: web.AppKey[IdempotencyGuard] = web.AppKey("centralops_idempotency")
 CONFIG_KEY: web.AppKey[BotConfig] = web.AppKey("centralops_bot_config")
+SWEEPER_KEY: web.AppKey[Sweeper] = web.AppKey("centralops_outbox_sweeper")
 
 
 async def health(_: web.Request) -> web.Response:
@@ -85,6 +88,7 @@ def build_app(
     dynamodb: Any = None,
     slack_client: AsyncWebClient | None = None,
     pace_s: float = PACE_S,
+    sweep_s: float = 5.0,
 ) -> web.Application:
     """The aiohttp application with ``/health`` and, when configured, Slack (``/slack/events``, Socket Mode).
 
@@ -98,6 +102,7 @@ def build_app(
         dynamodb: A boto3 DynamoDB client; created lazily when omitted.
         slack_client: The Slack Web API client; built from ``config`` when omitted.
         pace_s: Minimum seconds between two paced Slack calls of one answer.
+        sweep_s: Seconds between two looks at the outbox for answers a stopped replica left.
     """
     conversation, idempotency = build_conversation(
         config, identity=identity, runtime=runtime, dynamodb=dynamodb
@@ -107,9 +112,45 @@ def build_app(
     app[CONVERSATION_KEY] = conversation
     app[IDEMPOTENCY_KEY] = idempotency
     app.router.add_get("/health", health)
+    app[ADMISSION_KEY] = Admission(running=config.max_answers, queued=config.max_queued)
+    store = (
+        OutboxStore(
+            DynamoTable(
+                config.outbox_table, client=dynamodb, region=config.region, endpoint_url=config.endpoint_url
+            ),
+            lease_s=config.outbox_lease_s,
+        )
+        if config.outbox_table
+        else None
+    )
+    if store is not None:
+        # Each edge registers how it shows a kept answer and resumes a kept approved run.
+        conversation.outbox = store
+        sweeper = Sweeper(store, {}, every_s=sweep_s)
+        app[SWEEPER_KEY] = sweeper
+
+        async def start_sweeping(_: web.Application) -> None:
+            sweeper.start()
+
+        async def stop_sweeping(_: web.Application) -> None:
+            await sweeper.stop()
+
+        app.on_startup.append(start_sweeping)
+        app.on_cleanup.append(stop_sweeping)
     if config.slack_enabled:
-        edge = SlackEdge(config, conversation, idempotency, client=slack_client, pace_s=pace_s)
+        edge = SlackEdge(
+            config,
+            conversation,
+            idempotency,
+            client=slack_client,
+            pace_s=pace_s,
+            outbox=store,
+            admission=app[ADMISSION_KEY],
+        )
         setup_slack(app, edge, app_token=config.slack_app_token)
+        if store is not None:
+            sweeper.deliver["slack"] = edge.deliver_parcel
+            sweeper.resume["slack"] = edge.resume_run
     else:
         logger.warning("slack disabled: set SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN)")
 

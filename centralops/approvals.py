@@ -51,6 +51,7 @@ class ApprovalItem:
     decided_at: int | None = None
     consumed_at: int | None = None
     ttl: int | None = None
+    result: str = ""  # what the approved run showed, kept so a repeated resume shows it instead of running
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Self:
@@ -75,6 +76,7 @@ class ApprovalItem:
             decided_at=optional_int(item.get("decided_at")),
             consumed_at=optional_int(item.get("consumed_at")),
             ttl=optional_int(item.get("ttl")),
+            result=str(item.get("result") or ""),
         )
 
     def to_item(self) -> dict[str, Any]:
@@ -99,6 +101,8 @@ class ApprovalItem:
             value = getattr(self, name)
             if value is not None:
                 item[name] = value
+        if self.result:
+            item["result"] = self.result
         return item
 
     def expired(self, now: float) -> bool:

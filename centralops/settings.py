@@ -47,6 +47,11 @@ OAUTH_STATES_TABLE = "CENTRALOPS_OAUTH_STATES_TABLE"
 APPROVALS_TABLE = "CENTRALOPS_APPROVALS_TABLE"
 AUDIT_TABLE = "CENTRALOPS_AUDIT_TABLE"
 IDEMPOTENCY_TABLE = "CENTRALOPS_IDEMPOTENCY_TABLE"
+OUTBOX_TABLE = "CENTRALOPS_OUTBOX_TABLE"  # answers and approved runs kept until delivered
+OUTBOX_LEASE_S = "CENTRALOPS_OUTBOX_LEASE_S"  # an answer no replica renewed this long is finished by another
+MAX_ANSWERS = "CENTRALOPS_MAX_ANSWERS"  # answers one bot replica runs at once
+MAX_QUEUED = "CENTRALOPS_MAX_QUEUED"  # answers one bot replica keeps waiting; more are refused at once
+CHAT_RETRY_S = "CENTRALOPS_CHAT_RETRY_S"  # how long one chat write keeps trying before the outbox takes over
 KMS_KEY_ID = "CENTRALOPS_KMS_KEY_ID"
 
 # Agent

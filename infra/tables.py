@@ -42,10 +42,19 @@ AUDIT = TableSpec(
     index_sort_key="time",
 )
 IDEMPOTENCY = TableSpec("idempotency", "key", settings.IDEMPOTENCY_TABLE, ttl_attribute="ttl")
+# Index "undelivered" is sparse: only items still carrying `pending` (removed on delivery) are in it.
+OUTBOX = TableSpec(
+    "outbox",
+    "answer_id",
+    settings.OUTBOX_TABLE,
+    ttl_attribute="ttl",
+    index_name="undelivered",
+    index_key="pending",
+)
 MEMORY = TableSpec("memory", "thread_id", settings.MEMORY_TABLE, ttl_attribute="ttl")
 ALERTS = TableSpec("alerts", "key", settings.ALERTS_TABLE, ttl_attribute="ttl")
 
-ALL_TABLES = (ACCOUNTS, IDENTITY_LINKS, OAUTH_STATES, APPROVALS, AUDIT, IDEMPOTENCY, MEMORY, ALERTS)
+ALL_TABLES = (ACCOUNTS, IDENTITY_LINKS, OAUTH_STATES, APPROVALS, AUDIT, IDEMPOTENCY, MEMORY, ALERTS, OUTBOX)
 
 
 def index_definition(spec: TableSpec) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:

@@ -15,17 +15,20 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.admission import BUSY_FULL, BUSY_QUEUED, Admission
 from bot.approvals import Decision
 from bot.chat import ChatPlace, ChatRequest, ChatUser, Source
 from bot.config import BotConfig
 from bot.conversation import Conversation
 from bot.idempotency import IdempotencyGuard
 from bot.metrics import CountingRateLimitHandler
+from bot.outbox import OutboxStore, Parcel
 from bot.slack import blocks as b
 from bot.slack import reply
 from bot.slack.assistant import AssistantRenderer, SlackAssistant
+from bot.slack.delivery import PatientClient, deliver_parcel
 from bot.slack.markup import mrkdwn
-from bot.slack.render import PACE_S, SlackRenderer, StreamingSupport
+from bot.slack.render import INLINE_CAP, PACE_S, SlackRenderer, StreamingSupport
 from centralops.errors import CentralOpsError
 
 logger = logging.getLogger(__name__)
@@ -78,6 +81,8 @@ class SlackEdge:
         pace_s: Minimum seconds between two paced Web API calls of one answer.
         max_starting: Answers this replica starts at once (claim, identity, first post: the CPU-heavy
             part); more wait their turn after their ack. Streaming answers do not hold a slot.
+        outbox: Keeps each answer until it is delivered; ``None`` keeps none.
+        admission: The replica's bounded queue of answers; one of ``config``'s size when omitted.
     """
 
     def __init__(
@@ -89,6 +94,8 @@ class SlackEdge:
         client: AsyncWebClient | None = None,
         pace_s: float = PACE_S,
         max_starting: int = 4,
+        outbox: OutboxStore | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.config = config
         self.starting = asyncio.Semaphore(max_starting)
@@ -96,6 +103,8 @@ class SlackEdge:
         self.idempotency = idempotency
         self.streaming = StreamingSupport(config.slack_streaming)
         self.pace_s = pace_s
+        self.outbox = outbox
+        self.admission = admission or Admission(running=config.max_answers, queued=config.max_queued)
         self.app = AsyncApp(
             signing_secret=config.slack_signing_secret,
             client=client or web_client(config),
@@ -121,7 +130,7 @@ class SlackEdge:
     ) -> SlackRenderer:
         """A renderer for one answer in one place; ``on_open`` runs once the answer has started."""
         return (AssistantRenderer if assistant else SlackRenderer)(
-            client,
+            PatientClient.around(client, deadline_s=self.config.chat_retry_s),
             channel=place.channel,
             team=place.team,
             user=who.user,
@@ -131,7 +140,18 @@ class SlackEdge:
             card_ts=card_ts,
             on_open=on_open,
             response_url=response_url,
+            outbox=self.outbox,
         )
+
+    async def deliver_parcel(self, parcel: Parcel) -> None:
+        """Show an answer another renderer left unfinished (the outbox sweeper calls this)."""
+        client = PatientClient.around(self.app.client, deadline_s=self.config.chat_retry_s)
+        await deliver_parcel(client, parcel, inline_cap=INLINE_CAP)
+
+    async def resume_run(self, parcel: Parcel) -> None:
+        """Resume an approved run another replica left (the outbox sweeper calls this)."""
+        client = PatientClient.around(self.app.client, deadline_s=self.config.chat_retry_s)
+        await self.conversation.resume_run(parcel, lambda p, w: self.renderer(client, p, w), prefix=PREFIX)
 
     async def _first(self, key: str) -> bool:
         try:
@@ -267,6 +287,17 @@ class SlackEdge:
         renderer = self.renderer(
             client, place, who, on_open=slot.release, response_url=response_url, assistant=assistant
         )
+
+        async def queued(position: int) -> None:
+            slot.release()  # waiting in line must not hold up the starts of others
+            try:
+                await renderer.notice(BUSY_QUEUED.format(n=position))
+            except SlackApiError as e:  # the place in line is kept; the answer still comes
+                logger.warning("queue notice failed", extra={"error": e.response.get("error")})
+
+        if not await self.admission.enter(queued):
+            await renderer.notice(BUSY_FULL)
+            return
         try:
             await self.conversation.handle(
                 ChatRequest(who, place, text.strip(), source), renderer, prefix=PREFIX
@@ -275,6 +306,8 @@ class SlackEdge:
             logger.exception("answer failed", extra={"user": who.user, "channel": place.channel})
             await renderer.error("Something went wrong on our side while answering. Try again in a minute.")
             await renderer.finish()
+        finally:
+            self.admission.leave()
 
     async def on_home(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         """The App Home tab: linked identity, accounts, recent queries."""

@@ -28,7 +28,12 @@ TABLE_ROWS = 99  # data rows of a table block: 100 rows with the header
 TABLE_COLUMNS = 20
 CELL_MAX = 500
 
-_ICON = {"running": ":hourglass_flowing_sand:", "ok": ":white_check_mark:", "failed": ":x:"}
+_ICON = {
+    "running": ":hourglass_flowing_sand:",
+    "ok": ":white_check_mark:",
+    "failed": ":x:",
+    "stopped": ":heavy_minus_sign:",
+}
 
 
 def clip(text: str, limit: int) -> str:
@@ -58,7 +63,9 @@ def checklist_text(checklist: Checklist) -> str:
         lines.append(f"_{mrkdwn(status)}_")
     shown, more = checklist.visible()
     for item in shown:
-        took = f" · {item.ms} ms" if item.ms is not None else ""
+        took = (
+            f" · {item.ms} ms" if item.ms is not None else (" · no result" if item.state == "stopped" else "")
+        )
         lines.append(f"{_ICON[item.state]} *{mrkdwn(item.account)}* {code(item.shown_command)}{took}")
     if more:
         lines.append(more)

@@ -26,9 +26,11 @@ from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat import NO_ANSWER, ApprovalCard, ChatRequest, Checklist, Table, cut_at_boundary
+from bot.outbox import Journal, OutboxStore, Parcel, checklist_items, new_id
 from bot.pacing import Pacer
 from bot.slack import blocks as b
 from bot.slack import markup
+from bot.slack.delivery import UNDELIVERED, deliver_parcel
 from bot.slack.feedback import feedback_block, stop_blocks
 from bot.slack.reply import NOT_REACHABLE, ResponseUrlReply, is_reply_thread, reply_thread
 from bot.slack.tasks import DISPLAY_MODE, TaskCards
@@ -74,6 +76,7 @@ class SlackRenderer:
         card_ts: The message holding an approval card (for ``decided``).
         on_open: Called once the answer has started (its thread exists) or a card was decided.
         response_url: The slash command's reply URL, used where the bot cannot post.
+        outbox: Keeps the answer until it is delivered (see :mod:`bot.outbox`).
     """
 
     def __init__(
@@ -89,8 +92,11 @@ class SlackRenderer:
         card_ts: str | None = None,
         on_open: Callable[[], None] | None = None,
         response_url: str | None = None,
+        outbox: OutboxStore | None = None,
     ) -> None:
         self.client = client
+        self.outbox = outbox
+        self._journal: Journal | None = None
         self.on_open = on_open
         self.channel, self.team, self.user = channel, team, user
         self.thread_ts = thread_ts
@@ -190,6 +196,7 @@ class SlackRenderer:
                 self._pacer.spent()
         if self.on_open is not None:
             self.on_open()
+        await self._keep()
         return self.thread_ts
 
     async def progress(self, checklist: Checklist) -> None:
@@ -346,11 +353,72 @@ class SlackRenderer:
             self._errors = []
             return
         async with self._lock:
-            await self._flush_checklist(final=True)
-            await self._flush_text(final=True)
-            await self._close_answer()
+            if self._checklist is not None:
+                self._checklist.close()  # no line is left running, whatever ended the answer
+            await self._keep(closing=True)
+            try:
+                await self._flush_checklist(final=True)
+                await self._flush_text(final=True)
+                await self._close_answer()
+            except UNDELIVERED as e:
+                logger.warning("answer could not be closed; posting it whole", extra={"error": str(e)[:200]})
+                await self._fall_back()
+            else:
+                if self._journal is not None:
+                    await self._journal.delivered()
             self._errors = []
             await self._remove_stop()
+
+    async def _keep(self, closing: bool = False) -> None:
+        """Record the answer as it stands in the outbox (paced), or all of it when ``closing``."""
+        if self.outbox is None or self._reply is not None or not self.thread_ts:
+            return
+        if self._journal is None:
+            self._journal = Journal(self.outbox, self._parcel(), every_s=self.pace_s)
+            await self._journal.start()
+        fresh = self._parcel()
+        if closing:
+            await self._journal.closing(fresh.body, fresh.checklist, fresh.checklist_ref)
+        else:
+            await self._journal.note(
+                body=fresh.body, checklist=fresh.checklist, checklist_ref=fresh.checklist_ref
+            )
+
+    async def _fall_back(self) -> None:
+        """The answer could not close in place: post it whole (the outbox keeps it if even that fails)."""
+        growing = self._stream.ts if self._stream is not None else self._answer_ts
+        self._stream = None  # a stream that cannot continue is not written to again
+        journal = self._journal
+        parcel = journal.parcel if journal is not None else self._parcel()
+        # The message the answer grew in holds all of it, unless tables or a card split the answer.
+        alone = not self._tables and not self._approval_posted
+        try:
+            await deliver_parcel(
+                self.client, parcel, inline_cap=INLINE_CAP, replace_ts=growing if alone else None
+            )
+        except UNDELIVERED as e:
+            logger.warning("answer not delivered; left to the outbox", extra={"error": str(e)[:200]})
+            if journal is not None:
+                await journal.abandon()
+            return
+        if journal is not None:
+            await journal.delivered()
+
+    def _parcel(self) -> Parcel:
+        """The answer as it stands, as the outbox keeps it."""
+        return Parcel(
+            answer_id=new_id(),
+            platform="slack",
+            team=self.team,
+            channel=self.channel,
+            thread=str(self.thread_ts),
+            user=self.user,
+            state="closing" if self._finished else "open",
+            body=self._file + "".join(f"\n\n⚠️ {m}" for m in self._errors),
+            checklist=checklist_items(self._checklist),
+            checklist_ref=self._status_ts or "",
+            extra={"question": self._question} if self._question else {},
+        )
 
     # -- pacing ------------------------------------------------------------
 
@@ -374,9 +442,10 @@ class SlackRenderer:
             async with self._lock:
                 try:
                     did = await self._flush_one()
-                except SlackApiError as e:
-                    logger.warning("slack update failed", extra={"error": e.response.get("error")})
+                except UNDELIVERED as e:  # what did not go out is still pending; the close shows it
+                    logger.warning("slack update failed", extra={"error": type(e).__name__})
                     did = True
+                await self._keep()
             if did:
                 self._pacer.spent()
             if self._checklist_dirty or self._ready():
@@ -408,7 +477,6 @@ class SlackRenderer:
         text = b.checklist_text(checklist) if (checklist.items or checklist.status) else ""
         if text == self._shown_checklist and not (final and not text and self._status_ts):
             return bool(tasks)
-        self._shown_checklist = text
         if self._status_ts is not None and self._status_ts == self.thread_ts and self._question:
             # A finished answer that ran nothing keeps only the question: no progress line is left behind.
             await self.client.chat_update(
@@ -436,6 +504,7 @@ class SlackRenderer:
                 blocks=[b.context(text)],
             )
             self._status_ts = str(out["ts"])
+        self._shown_checklist = text  # only once Slack took it: a refused update is sent again
         return True
 
     async def _flush_text(self, final: bool = False) -> bool:

@@ -133,3 +133,27 @@ def continuation(
         if place.thread and place.thread != place.channel:
             activity.id = place.thread  # a channel thread: reply to its root post
     return activity
+
+
+def _plain(value: Any) -> Any:
+    """A pydantic model or plain value as JSON-safe data."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return value
+
+
+def kept_reference(
+    reference: ConversationReference, channel_data: Any, surface: str, identity: Any
+) -> dict[str, Any]:
+    """What a later proactive turn needs, as JSON-safe data for the outbox (no token: claims only).
+
+    A different bot replica rebuilds the conversation reference from it to write the result of an
+    approved run into the right conversation and thread.
+    """
+    claims = getattr(identity, "claims", None) or {}
+    return {
+        "reference": _plain(reference),
+        "channel_data": _plain(channel_data),
+        "surface": surface,
+        "claims": {str(k): v for k, v in claims.items() if isinstance(v, str | int | float | bool)},
+    }

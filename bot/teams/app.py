@@ -15,7 +15,12 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
-from microsoft_agents.activity import Activity, ActivityTypes, AdaptiveCardInvokeResponse
+from microsoft_agents.activity import (
+    Activity,
+    ActivityTypes,
+    AdaptiveCardInvokeResponse,
+    ConversationReference,
+)
 from microsoft_agents.authentication.msal import MsalConnectionManager
 from microsoft_agents.hosting.aiohttp import CloudAdapter, jwt_authorization_decorator
 from microsoft_agents.hosting.core import (
@@ -29,12 +34,14 @@ from microsoft_agents.hosting.core import (
 )
 from pydantic import ValidationError
 
+from bot.admission import ADMISSION_KEY, BUSY_FULL, BUSY_QUEUED, Admission
 from bot.chat import ChatPlace, ChatRequest, ChatUser, Renderer
 from bot.conversation import Conversation
 from bot.idempotency import IdempotencyGuard
+from bot.outbox import Parcel
 from bot.stops import REPLIES
 from bot.teams import approval_views, cards, files
-from bot.teams.activities import Inbound, Surface, continuation, inbound, request_of
+from bot.teams.activities import Inbound, Surface, continuation, inbound, kept_reference, request_of
 from bot.teams.config import TeamsConfig
 from bot.teams.feedback import FEEDBACK_INVOKE, TeamsFeedback
 from bot.teams.profiles import TeamsEmails
@@ -73,6 +80,7 @@ class TeamsBot:
         config: The Teams settings.
         guard: Claims each incoming activity once across replicas (Teams retries slow requests).
         emails: Keeps the email of whoever gets a sign-in card, for ``/auth/callback``.
+        admission: The replica's bounded queue of answers (shared with Slack on one server).
     """
 
     def __init__(
@@ -83,8 +91,10 @@ class TeamsBot:
         guard: IdempotencyGuard | None = None,
         emails: TeamsEmails | None = None,
         answer_files: files.AnswerFiles | None = None,
+        admission: Admission | None = None,
     ) -> None:
         config.validate()
+        self.admission = admission or Admission()
         self.conversation = conversation
         self.config = config
         self.guard = guard
@@ -230,9 +240,47 @@ class TeamsBot:
                 request.where.thread or "",
                 request.who,
             )
-            await self.conversation.handle(request, renderer, prefix=self.config.prefix)
+
+            async def queued(position: int) -> None:
+                await renderer.notice(BUSY_QUEUED.format(n=position))
+
+            if not await self.admission.enter(queued):
+                await renderer.notice(BUSY_FULL)
+                return
+            try:
+                await self.conversation.handle(request, renderer, prefix=self.config.prefix)
+            finally:
+                self.admission.leave()
 
         self.background.run(context.identity or ClaimsIdentity(), work, "answer")
+
+    async def resume_run(self, parcel: Parcel) -> None:
+        """Resume an approved run another replica left, from its kept conversation reference.
+
+        Raises:
+            Exception: The resume failed (the outbox tries again later).
+        """
+        kept = parcel.extra.get("platform") or {}
+        reference = ConversationReference.model_validate(kept["reference"])
+        channel_data, surface = kept.get("channel_data"), kept.get("surface", "personal")
+        claims = kept.get("claims") or {}
+        finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        async def work(turns: Turns) -> None:
+            def renderer_for(place: ChatPlace, _user: ChatUser) -> Renderer:
+                return self._renderer(
+                    turns, continuation(reference, place, channel_data), surface, place.thread or ""
+                )
+
+            try:
+                await self.conversation.resume_run(parcel, renderer_for, prefix=self.config.prefix)
+            except Exception as e:
+                finished.set_exception(e)
+                raise
+            finished.set_result(None)
+
+        self.background.run(ClaimsIdentity(claims, "kept" if claims else None), work, "resume")
+        await finished
 
     # --- card clicks -------------------------------------------------------------------------
 
@@ -272,6 +320,7 @@ class TeamsBot:
                 renderer=click,
                 renderer_for=renderer_for,
                 prefix=self.config.prefix,
+                platform_extra=kept_reference(reference, channel_data, surface, context.identity),
             )
             # decide() can return without a word only if the core changes; never leave the click hanging.
             await click.notice(STILL_WORKING)
@@ -432,7 +481,14 @@ def setup_teams(
     if emails is None and guard is not None:
         emails = TeamsEmails(guard.table)  # the same small-items table, keyed apart
     answer_files = files.AnswerFiles(guard.table) if guard is not None else None
-    bot = TeamsBot(conversation, config, guard=guard, emails=emails, answer_files=answer_files)
+    bot = TeamsBot(
+        conversation,
+        config,
+        guard=guard,
+        emails=emails,
+        answer_files=answer_files,
+        admission=app.get(ADMISSION_KEY),
+    )
     if config.anonymous:
         logger.warning(
             "TEAMS ANONYMOUS MODE: /api/messages accepts activities WITHOUT a Bot Framework token. "

@@ -28,7 +28,7 @@ DENY = "deny"
 FOLLOWUP = "followup"
 
 _BOLD = re.compile(r"(?<![*\w])\*(?!\s)([^*\n]+?)\*(?![*\w])")
-_MARK = {"running": "⏳", "ok": "✅", "failed": "❌"}
+_MARK = {"running": "⏳", "ok": "✅", "failed": "❌", "stopped": "⏹️"}
 
 
 def plain_summary(text: str, limit: int = 150) -> str:
@@ -196,7 +196,9 @@ def checklist_lines(checklist: Checklist, *, failed_only: bool = False, plain: b
     show = (lambda v: " ".join(str(v).split())) if plain else literal
     lines = []
     for item in shown:
-        took = f" ({item.ms} ms)" if item.ms is not None else ""
+        took = (
+            f" ({item.ms} ms)" if item.ms is not None else (" (no result)" if item.state == "stopped" else "")
+        )
         lines.append(f"{_MARK[item.state]} {show(item.account)} — {show(item.shown_command)}{took}")
     return [*lines, more] if more else lines
 

@@ -90,7 +90,8 @@ class SlackState:
     Attributes:
         token: The bot token every call must carry.
         streaming: Whether ``chat.*Stream`` methods exist.
-        rate_limits: ``method -> [calls left to refuse, retry_after seconds]``.
+        rate_limits: ``method -> [calls left to refuse, retry_after seconds, refuse until (epoch s)]``.
+        failures: ``method -> [calls left to fail, error]`` (``ok: false`` with that error, nothing applied).
     """
 
     token: str
@@ -103,7 +104,8 @@ class SlackState:
     views: dict[str, dict[str, Any]] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
-    rate_limits: dict[str, list[int]] = field(default_factory=dict)
+    rate_limits: dict[str, list[float]] = field(default_factory=dict)
+    failures: dict[str, list[Any]] = field(default_factory=dict)
     scopes: frozenset[str] = field(default_factory=manifest_scopes)
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
     refused_blocks: set[str] = field(default_factory=set)
@@ -135,6 +137,7 @@ class SlackState:
         self.files.clear()
         self.calls.clear()
         self.rate_limits.clear()
+        self.failures.clear()
         self.channels.clear()
         self.responses.clear()
         self.problems.clear()
@@ -275,6 +278,8 @@ def _update(state: SlackState, args: dict[str, Any]) -> dict[str, Any]:
         raise _Fail("message_not_found")
     _refuse_blocks(state, args)
     m = found
+    if m.get("stream") not in (None, "in_progress") and "blocks" in args:
+        m.pop("stream")  # a finished or expired stream rewritten whole is a plain message now
     for key in ("text", "blocks", "metadata"):
         if key in args:
             m[key] = args[key]
@@ -487,12 +492,17 @@ async def api(request: web.Request) -> web.Response:
     }
     state.calls.append(record)
     limit = state.rate_limits.get(method)
-    if limit and limit[0] > 0:
+    if limit and (limit[0] > 0 or time.time() < limit[2]):
         limit[0] -= 1
         record.update(status=429, ok=False)
         return web.json_response(
-            {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(limit[1])}
+            {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(int(limit[1]))}
         )
+    failure = state.failures.get(method)
+    if failure and failure[0] > 0:
+        failure[0] -= 1
+        record.update(status=200, ok=False, error=failure[1])
+        return web.json_response({"ok": False, "error": failure[1]})
     if method == "apps.connections.open":
         if not state.app_token or not _authorized(state, request, args, state.app_token):
             record.update(status=200, ok=False, error="invalid_auth")
@@ -625,7 +635,8 @@ async def inspect_problems(request: web.Request) -> web.Response:
 async def configure(request: web.Request) -> web.Response:
     """``POST /_stand-in/config``.
 
-    Body: ``{"streaming": bool, "rate_limit": {"method", "count", "retry_after"}, "reset": bool,
+    Body: ``{"streaming": bool, "rate_limit": {"method", "count", "retry_after", "seconds"},
+    "fail": {"method", "count", "error"}, "expire_streams": bool, "reset": bool,
     "channel": {"id", "private", "mpim", "member"}, "scopes": [...], "refuse_blocks": [block types]}``.
     """
     state = request.app[STATE_KEY]
@@ -641,7 +652,21 @@ async def configure(request: web.Request) -> web.Response:
     if "refuse_blocks" in body:
         state.refused_blocks = set(body["refuse_blocks"])
     if rl := body.get("rate_limit"):
-        state.rate_limits[str(rl["method"])] = [int(rl.get("count", 1)), int(rl.get("retry_after", 1))]
+        # ``count`` refusals, or every call for ``seconds`` from now (a sustained limit).
+        until = time.time() + float(rl.get("seconds", 0))
+        count = int(rl.get("count", 0 if "seconds" in rl else 1))
+        state.rate_limits[str(rl["method"])] = [count, int(rl.get("retry_after", 1)), until]
+    if body.get("expire_streams"):
+        # As Slack does with a stream left open too long: later stream calls on it fail.
+        for messages in state.messages.values():
+            for m in messages:
+                if m.get("stream") == "in_progress":
+                    m["stream"] = "expired"
+    if fail := body.get("fail"):
+        state.failures[str(fail["method"])] = [
+            int(fail.get("count", 1)),
+            str(fail.get("error", "internal_error")),
+        ]
     return web.json_response({"ok": True, "streaming": state.streaming})
 
 

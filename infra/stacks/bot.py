@@ -280,6 +280,17 @@ class BotStack(Stack):
             "dynamodb:DeleteItem",
         )
         registry.grant_table(role, tables.APPROVALS, "dynamodb:GetItem", "dynamodb:UpdateItem")
+        # Answers and approved runs kept until delivered; any task finishes what a stopped one left.
+        registry.grant_table(
+            role,
+            tables.OUTBOX,
+            "dynamodb:PutItem",
+            "dynamodb:GetItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:Scan",
+        )
+        # The sweepers scan the sparse index of undelivered items (Scan on an index is granted on its ARN).
+        registry.grant_index(role, tables.OUTBOX, "dynamodb:Scan")
         registry.grant_table(role, tables.ACCOUNTS, "dynamodb:GetItem", "dynamodb:Scan")
         role.add_to_principal_policy(  # the full results of wide fan-outs, attached to threads
             iam.PolicyStatement(
@@ -317,6 +328,7 @@ class BotStack(Stack):
             settings.IDEMPOTENCY_TABLE: registry.table(tables.IDEMPOTENCY).table_name,
             settings.APPROVALS_TABLE: registry.table(tables.APPROVALS).table_name,
             settings.ACCOUNTS_TABLE: registry.table(tables.ACCOUNTS).table_name,
+            settings.OUTBOX_TABLE: registry.table(tables.OUTBOX).table_name,
             settings.RESULTS_BUCKET: registry.results.bucket_name,
             settings.KMS_KEY_ID: registry.key.key_arn,
             settings.APPROVER_GROUP: config.approver_group,

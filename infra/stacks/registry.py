@@ -155,6 +155,14 @@ class RegistryStack(Stack):
             iam.PolicyStatement(actions=list(actions), resources=[self.table(spec).table_arn])
         )
 
+    def grant_index(self, grantee: iam.IGrantable, spec: tables.TableSpec, *actions: str) -> None:
+        """``actions`` on the one index of ``spec``'s table."""
+        grantee.grant_principal.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=list(actions), resources=[f"{self.table(spec).table_arn}/index/{spec.index_name}"]
+            )
+        )
+
     def grant_key(self, grantee: iam.IGrantable, *actions: str) -> None:
         """``actions`` on the CMK, named one by one (no ``kms:GenerateDataKey*``-style wildcard)."""
         self.key.grant(grantee, *actions)

@@ -82,7 +82,9 @@ class RuntimeStack(Stack):
             )
         )
         registry.grant_table(self.role, tables.ACCOUNTS, "dynamodb:Scan")
-        registry.grant_table(self.role, tables.APPROVALS, "dynamodb:GetItem", "dynamodb:PutItem")
+        registry.grant_table(
+            self.role, tables.APPROVALS, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"
+        )  # UpdateItem: an approved run's result, kept on its item
         # Conversation memory: one item per thread, read once and written once per turn (agent/memory.py).
         registry.grant_table(
             self.role, tables.MEMORY, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"

@@ -93,8 +93,12 @@ async def test_mutation_then_approved_resume_runs_exactly_once(
         ExpressionAttributeValues={":t": int(time.time())},
     )
     again = await _resume(runtime, alice, sid, approval["approval_id"], "approved")
-    assert "already run once" in texts(again)
+    assert "already ran once" in texts(again)
     assert len(env.bridge.executed()) == 1
+    # The repeated resume (a restarted bot asking again) shows what the one run showed.
+    first = texts(evs).strip()
+    assert first and first in texts(again)
+    assert env.approvals().get_item(Key={"approval_id": approval["approval_id"]})["Item"]["result"] == first
 
 
 async def test_denied_resume_runs_nothing(runtime: AgentRuntime, env: AgentWorld, alice: str) -> None:

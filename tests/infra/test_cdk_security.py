@@ -318,6 +318,10 @@ def test_bot_task_role_reaches_only_its_tables_and_the_key(synth: Synthesized) -
     dynamodb = [s for s in statements if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))]
     assert "dynamodb:DeleteTable" not in _actions(dynamodb)
     assert "ExportsOutputFnGetAttAudit" not in _imports([s["Resource"] for s in dynamodb])
+    # The outbox sweepers scan the sparse index of undelivered answers, granted on the index's ARN.
+    index = [s for s in dynamodb if f"/index/{tables.OUTBOX.index_name}" in json.dumps(s["Resource"])]
+    assert [as_list(s["Action"]) for s in index] == [["dynamodb:Scan"]]
+    assert all("Outbox" in json.dumps(s["Resource"]) for s in index)
 
 
 def test_agent_role_may_invoke_only_the_configured_model(synth: Synthesized) -> None:
