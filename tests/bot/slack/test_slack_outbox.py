@@ -21,7 +21,7 @@ from bot.slack.delivery import INTERRUPTED
 from centralops import events
 from tests.bot.slack.test_slack_approvals import COMMAND, ask
 from tests.bot.slack.test_slack_robustness import spawn_replica
-from tests.bot.test_slack_streaming import PIECES, ok_calls, paced_answer
+from tests.bot.slack.test_slack_streaming import PIECES, ok_calls, paced_answer
 from tests.fixtures.aws import free_port
 from tests.fixtures.slack_runtime import Step
 from tests.fixtures.slack_stack import CHANNEL, SlackStack
