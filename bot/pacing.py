@@ -87,6 +87,9 @@ class Throttle:
 
     async def _run(self) -> None:
         async with self._lock:
-            self._pacer.spent()
+            self._pacer.spent()  # a poke during the write waits too
             self.flushes += 1
-            await self._flush()
+            try:
+                await self._flush()
+            finally:
+                self._pacer.spent()  # counted from the write's end: the platform sees writes an interval apart

@@ -469,11 +469,11 @@ class SlackRenderer:
             return False
         self._checklist_dirty = False
         checklist = self._checklist or Checklist()
+        if final:
+            checklist = Checklist(status="", items=checklist.items)
         tasks = await self._task_cards(checklist)
         if tasks is not None:
             checklist = Checklist()  # the calls show as task cards in the stream, not in a message
-        if final:
-            checklist = Checklist(status="", items=checklist.items)
         text = b.checklist_text(checklist) if (checklist.items or checklist.status) else ""
         if text == self._shown_checklist and not (final and not text and self._status_ts):
             return bool(tasks)

@@ -20,7 +20,8 @@ from bot.slack.markup import markdown
 
 DISPLAY_MODE = "plan"
 FIELD_MAX = 256  # characters of a task's details or output
-_STATUS = {"running": "in_progress", "ok": "complete", "failed": "error"}
+_STATUS = {"running": "in_progress", "ok": "complete", "failed": "error", "stopped": "error"}
+_OUTCOME = {"ok": "done", "failed": "failed", "stopped": "no result"}  # "stopped": it never reported
 
 
 def _field(text: str, limit: int = FIELD_MAX) -> str:
@@ -43,8 +44,15 @@ def task(task_id: str, item: CheckItem) -> dict[str, Any]:
     }
     if item.state != "running":
         took = f" in {item.ms} ms" if item.ms is not None else ""
-        chunk["output"] = ("done" if item.state == "ok" else "failed") + took
+        chunk["output"] = _OUTCOME[item.state] + took
     return chunk
+
+
+def _closing_title(checklist: Checklist) -> str:
+    """The plan's title once the answer ended: what came of the calls."""
+    calls = len(checklist.items)
+    answered = sum(1 for i in checklist.items if i.state == "ok")
+    return f"Done: {answered} of {calls} calls answered" if calls else "Done"
 
 
 class TaskCards:
@@ -63,6 +71,8 @@ class TaskCards:
         """The ``plan_update`` and ``task_update`` chunks that changed since the last call."""
         out: list[dict[str, Any]] = []
         title = _field(checklist.status, 120) if checklist.status else ""
+        if not title and self._title:  # the answer ended: the plan's title no longer says work goes on
+            title = _field(_closing_title(checklist), 120)
         if title and title != self._title:
             self._title = title
             out.append({"type": "plan_update", "title": title})

@@ -276,6 +276,7 @@ class BotStack(Stack):
             tables.IDEMPOTENCY,
             "dynamodb:PutItem",
             "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",  # the feedback figures of recent weeks, one request
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
         )

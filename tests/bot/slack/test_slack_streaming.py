@@ -37,7 +37,7 @@ async def test_answer_streams_with_the_streaming_methods(slack: SlackStack) -> N
     # command and the time taken, in the stream itself (no mrkdwn checklist in the parent).
     assert any(e["action_id"].startswith("centralops_followup_") for _, e in thread.buttons())
     assert answer["task_display_mode"] == "plan"
-    assert answer["plan"] == "Querying 2 accounts…"
+    assert answer["plan"] == "Done: 1 of 2 calls answered"  # no title is left saying work goes on
     assert [(t["title"], t["status"], t["details"], t.get("output")) for t in answer["tasks"].values()] == [
         ("staging", "complete", "aws s3 ls", "done in 10 ms"),
         ("production", "error", "aws s3 ls", "failed in 20 ms"),
