@@ -1,8 +1,9 @@
 """The platform-free conversation core: commands, identity, the Runtime stream, approvals.
 
 Edges (``bot/slack``, ``bot/teams``) turn their payloads into
-:class:`~bot.chat.ChatRequest` and implement :class:`~bot.chat.Renderer`; this
-module decides what happens and never sees a platform type.
+:class:`~bot.chat.ChatRequest` and implement :class:`~bot.chat.AnswerRenderer` and
+:class:`~bot.chat.DecisionNotifier`; this module decides what happens and never sees
+a platform type. Each path takes the narrowest port it needs.
 """
 
 import asyncio
@@ -18,15 +19,17 @@ from bot import metrics
 from bot.accounts import AccountDirectory
 from bot.approvals import ApprovalStore, Decision, DecisionRefused
 from bot.chat import (
+    AnswerRenderer,
     ApprovalCard,
     ChatPlace,
     ChatRequest,
     ChatUser,
     Checklist,
+    DecisionNotifier,
     IdentityProvider,
     LinkedIdentity,
+    Notifier,
     RatesAnswers,
-    Renderer,
     Stoppable,
     Table,
     literal,
@@ -46,7 +49,7 @@ from centralops.platforms import login_command
 
 logger = logging.getLogger(__name__)
 
-RendererFactory = Callable[[ChatPlace, ChatUser], Renderer]
+RendererFactory = Callable[[ChatPlace, ChatUser], AnswerRenderer]
 STOPPED = (
     "Stopped, as you asked: nothing more runs for this answer. "
     "Calls already sent finish in their accounts (read-only) but are not shown."
@@ -58,7 +61,7 @@ class AlertCommandsPort(Protocol):
     """The alerts part of the core (``bot.alerts.manage.AlertCommands``)."""
 
     async def command(
-        self, kind: str, text: str, who: ChatUser, where: ChatPlace, renderer: Renderer, prefix: str
+        self, kind: str, text: str, who: ChatUser, where: ChatPlace, renderer: Notifier, prefix: str
     ) -> None:
         """``subscribe …``, ``unsubscribe …`` or ``subscriptions``."""
         ...
@@ -130,7 +133,7 @@ class Conversation:
         self.feedback = feedback
         self.stops = stops
 
-    async def handle(self, request: ChatRequest, renderer: Renderer, *, prefix: str = "/aws") -> None:
+    async def handle(self, request: ChatRequest, renderer: AnswerRenderer, *, prefix: str = "/aws") -> None:
         """Answer one message; every failure ends as a message the person can act on.
 
         Args:
@@ -177,7 +180,7 @@ class Conversation:
             logger.warning("chat request failed", extra={**log, "code": e.code})
             await renderer.error(e.message)
 
-    async def _token(self, who: ChatUser, renderer: Renderer, prefix: str) -> str | None:
+    async def _token(self, who: ChatUser, renderer: Notifier, prefix: str) -> str | None:
         try:
             return await self.identity.id_token(who.platform, who.team, who.user)
         except CentralOpsError as e:
@@ -202,7 +205,7 @@ class Conversation:
             return f"You are not linked yet. Run `{prefix} login` to link your account."
         return f"You are linked to {literal(link.display_name)} since {link.linked_at[:10]}."
 
-    async def _accounts(self, who: ChatUser, renderer: Renderer, prefix: str) -> None:
+    async def _accounts(self, who: ChatUser, renderer: Notifier, prefix: str) -> None:
         token = await self._token(who, renderer, prefix)
         if token is None:
             return
@@ -217,7 +220,7 @@ class Conversation:
         ]
         await renderer.notice("Accounts you may query:\n" + "\n".join(lines))
 
-    async def _ask(self, request: ChatRequest, prompt: str, renderer: Renderer, prefix: str) -> None:
+    async def _ask(self, request: ChatRequest, prompt: str, renderer: AnswerRenderer, prefix: str) -> None:
         asked = time.monotonic()  # the answer's latency, as the person waits for it, starts here
         token = await self._token(request.who, renderer, prefix)
         if token is None:
@@ -238,7 +241,7 @@ class Conversation:
         where: ChatPlace,
         prompt: str,
         token: str,
-        renderer: Renderer,
+        renderer: AnswerRenderer,
         resume: dict[str, str] | None = None,
         asked: float | None = None,
     ) -> None:
@@ -305,7 +308,7 @@ class Conversation:
 
     @contextlib.asynccontextmanager
     async def _stoppable(
-        self, who: ChatUser, renderer: Renderer, resume: dict[str, str] | None
+        self, who: ChatUser, renderer: AnswerRenderer, resume: dict[str, str] | None
     ) -> AsyncIterator[asyncio.Event]:
         """A Stop for a question's turn; never for the turn that runs an approved change."""
         if self.stops is None or resume is not None or not isinstance(renderer, Stoppable):
@@ -319,7 +322,7 @@ class Conversation:
                 logger.warning("stop button not shown", exc_info=True)
             yield stop
 
-    async def _after_stop(self, token: str, asked_for: list[str], renderer: Renderer) -> None:
+    async def _after_stop(self, token: str, asked_for: list[str], renderer: Notifier) -> None:
         """The person stopped the turn: withdraw what it asked to approve, and say what happened."""
         me = _principal(self.identity.claims(token)) or "the requester"
         withdrawn = 0
@@ -332,7 +335,7 @@ class Conversation:
         await renderer.error(STOPPED + (" The approval it asked for was withdrawn." if withdrawn else ""))
 
     async def _offer_feedback(
-        self, prompt: str, checklist: Checklist, who: ChatUser, where: ChatPlace, renderer: Renderer
+        self, prompt: str, checklist: Checklist, who: ChatUser, where: ChatPlace, renderer: AnswerRenderer
     ) -> None:
         """Name the calls the answer came from and, when feedback is kept, remember the answer for a vote."""
         if not isinstance(renderer, RatesAnswers):
@@ -356,7 +359,7 @@ class Conversation:
             return
         renderer.rate(record.answer_id)
 
-    async def _attach(self, event: FileEvent, renderer: Renderer) -> None:
+    async def _attach(self, event: FileEvent, renderer: AnswerRenderer) -> None:
         """Attach a result document to the thread (renderers that can), else say where it went."""
         attach = getattr(renderer, "attach", None)
         if self.files is None or attach is None:
@@ -378,7 +381,7 @@ class Conversation:
         decision: Decision,
         decider: ChatUser,
         where: ChatPlace,
-        renderer: Renderer,
+        renderer: DecisionNotifier,
         renderer_for: RendererFactory,
         prefix: str = "/aws",
     ) -> None:

@@ -29,7 +29,7 @@ from microsoft_agents.hosting.core import (
 )
 from pydantic import ValidationError
 
-from bot.chat import ChatPlace, ChatRequest, ChatUser, Renderer
+from bot.chat import AnswerRenderer, ChatPlace, ChatRequest, ChatUser
 from bot.conversation import Conversation
 from bot.idempotency import IdempotencyGuard
 from bot.stops import REPLIES
@@ -153,7 +153,7 @@ class TeamsBot:
 
     def _renderer(
         self, turns: Turns, activity: Activity, surface: Surface, thread: str, who: ChatUser | None = None
-    ) -> Renderer:
+    ) -> AnswerRenderer:
         turn = turns.turn(activity)
         renderer: StreamRenderer | ThreadRenderer
         if surface == "personal":
@@ -259,7 +259,7 @@ class TeamsBot:
         surface = found.surface
 
         async def work(turns: Turns) -> None:
-            def renderer_for(place: ChatPlace, _user: ChatUser) -> Renderer:
+            def renderer_for(place: ChatPlace, _user: ChatUser) -> AnswerRenderer:
                 return self._renderer(
                     turns, continuation(reference, place, channel_data), surface, place.thread or ""
                 )
