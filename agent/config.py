@@ -1,7 +1,7 @@
 """The agent's settings, read once at start (explicit argument > environment > default)."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from centralops import settings
 from centralops.exchange import TokenExchanger, client_secret
@@ -10,7 +10,7 @@ from centralops.tokens import CognitoVerifier, cognito_issuer
 DEFAULT_REGION = "us-east-1"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AgentSettings:
     """Everything the agent process needs to know about its surroundings.
 
@@ -40,29 +40,31 @@ class AgentSettings:
         port: Where ``python -m agent`` listens.
     """
 
-    region: str
-    endpoint_url: str | None
-    accounts_table: str
-    approvals_table: str
-    gateway_url: str
-    model_provider: str
-    model_id: str | None
-    model_region: str
-    model_base_url: str | None
-    memory_table: str | None
-    cognito_issuer: str
-    cognito_client_id: str
-    cognito_jwks_url: str | None
-    prod_fanout_limit: int
-    approval_ttl_s: int
-    port: int
-    runtime_audience: str
-    bot_client_id: str
-    gateway_audience: str
-    agent_client_id: str
-    agent_client_secret: str = field(repr=False)
-    cognito_token_url: str
-    cognito_exchange_url: str | None
+    region: str = settings.setting(settings.AWS_REGION, DEFAULT_REGION)
+    endpoint_url: str | None = settings.setting(settings.AWS_ENDPOINT_URL, reader=settings.env_opt)
+    accounts_table: str = settings.setting(settings.ACCOUNTS_TABLE, "centralops-accounts")
+    approvals_table: str = settings.setting(settings.APPROVALS_TABLE, "centralops-approvals")
+    gateway_url: str = settings.setting(settings.GATEWAY_URL)
+    model_provider: str = settings.setting(settings.MODEL_PROVIDER, "bedrock", transform=str.lower)
+    model_id: str | None = settings.setting(settings.MODEL_ID, reader=settings.env_opt)
+    model_region: str = settings.derived()
+    model_base_url: str | None = settings.setting(settings.MODEL_BASE_URL, reader=settings.env_opt)
+    memory_table: str | None = settings.setting(settings.MEMORY_TABLE, reader=settings.env_opt)
+    cognito_issuer: str = settings.derived()
+    cognito_client_id: str = settings.setting(settings.COGNITO_CLIENT_ID)
+    cognito_jwks_url: str | None = settings.setting(settings.COGNITO_JWKS_URL, reader=settings.env_opt)
+    prod_fanout_limit: int = settings.setting(settings.APPROVAL_PROD_FANOUT, 1, settings.env_int)
+    approval_ttl_s: int = settings.setting(settings.APPROVAL_TTL_SECONDS, 3600, settings.env_int)
+    port: int = settings.setting(settings.AGENT_PORT, 8080, settings.env_int)
+    runtime_audience: str = settings.setting(settings.RUNTIME_AUDIENCE)
+    bot_client_id: str = settings.setting(settings.BOT_CLIENT_ID)
+    gateway_audience: str = settings.setting(settings.GATEWAY_AUDIENCE)
+    agent_client_id: str = settings.setting(settings.AGENT_CLIENT_ID)
+    agent_client_secret: str = settings.derived(repr=False)
+    cognito_token_url: str = settings.derived()
+    cognito_exchange_url: str | None = settings.setting(
+        settings.COGNITO_EXCHANGE_URL, reader=settings.env_opt
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "AgentSettings":
@@ -71,36 +73,18 @@ class AgentSettings:
         Raises:
             ConfigurationError: A required variable is missing or malformed.
         """
-        e = environ
-        region = settings.env_str(settings.AWS_REGION, DEFAULT_REGION, environ=e)
-        issuer = settings.env_opt(settings.COGNITO_ISSUER, environ=e)
+        values = settings.read(cls, environ)
+        region = values["region"]
+        issuer = settings.env_opt(settings.COGNITO_ISSUER, environ=environ)
         if issuer is None:
-            issuer = cognito_issuer(region, settings.env_str(settings.COGNITO_USER_POOL_ID, environ=e))
+            issuer = cognito_issuer(region, settings.env_str(settings.COGNITO_USER_POOL_ID, environ=environ))
         return cls(
-            region=region,
-            endpoint_url=settings.env_opt(settings.AWS_ENDPOINT_URL, environ=e),
-            accounts_table=settings.env_str(settings.ACCOUNTS_TABLE, "centralops-accounts", environ=e),
-            approvals_table=settings.env_str(settings.APPROVALS_TABLE, "centralops-approvals", environ=e),
-            gateway_url=settings.env_str(settings.GATEWAY_URL, environ=e),
-            model_provider=settings.env_str(settings.MODEL_PROVIDER, "bedrock", environ=e).lower(),
-            model_id=settings.env_opt(settings.MODEL_ID, environ=e),
-            model_region=settings.env_str(settings.MODEL_REGION, region, environ=e),
-            model_base_url=settings.env_opt(settings.MODEL_BASE_URL, environ=e),
-            memory_table=settings.env_opt(settings.MEMORY_TABLE, environ=e),
+            **values,
+            model_region=settings.env_str(settings.MODEL_REGION, region, environ=environ),
             cognito_issuer=issuer,
-            cognito_client_id=settings.env_str(settings.COGNITO_CLIENT_ID, environ=e),
-            cognito_jwks_url=settings.env_opt(settings.COGNITO_JWKS_URL, environ=e),
-            prod_fanout_limit=settings.env_int(settings.APPROVAL_PROD_FANOUT, 1, environ=e),
-            approval_ttl_s=settings.env_int(settings.APPROVAL_TTL_SECONDS, 3600, environ=e),
-            port=settings.env_int(settings.AGENT_PORT, 8080, environ=e),
-            runtime_audience=settings.env_str(settings.RUNTIME_AUDIENCE, environ=e),
-            bot_client_id=settings.env_str(settings.BOT_CLIENT_ID, environ=e),
-            gateway_audience=settings.env_str(settings.GATEWAY_AUDIENCE, environ=e),
-            agent_client_id=settings.env_str(settings.AGENT_CLIENT_ID, environ=e),
-            agent_client_secret=_agent_secret(e, region),
-            cognito_token_url=settings.env_str(settings.COGNITO_DOMAIN_URL, environ=e).rstrip("/")
+            agent_client_secret=_agent_secret(environ, region),
+            cognito_token_url=settings.env_str(settings.COGNITO_DOMAIN_URL, environ=environ).rstrip("/")
             + "/oauth2/token",
-            cognito_exchange_url=settings.env_opt(settings.COGNITO_EXCHANGE_URL, environ=e),
         )
 
     def verifier(self) -> CognitoVerifier:

@@ -2,7 +2,8 @@
 
 The core (:mod:`bot.conversation`) speaks only these types; ``bot/slack`` and
 ``bot/teams`` translate their platform's payloads into them and implement
-:class:`Renderer` for their surfaces.
+:class:`AnswerRenderer` (answers) and :class:`DecisionNotifier` (approval clicks)
+for their surfaces; :class:`Notifier` is what a notice alone needs.
 """
 
 import csv
@@ -240,8 +241,8 @@ class IdentityProvider(Protocol):
         ...
 
 
-class Renderer(Protocol):
-    """How one platform shows one conversation turn. Created per request by the edge."""
+class Notifier(Protocol):
+    """What every reply to a person needs: short answers, a sign-in prompt, an error."""
 
     async def notice(self, text: str) -> None:
         """A short private answer to the requester (help, whoami, refusals)."""
@@ -250,6 +251,22 @@ class Renderer(Protocol):
     async def login_prompt(self, url: str, text: str) -> None:
         """A private sign-in button."""
         ...
+
+    async def error(self, message: str) -> None:
+        """Show an error the person can act on."""
+        ...
+
+
+class DecisionNotifier(Notifier, Protocol):
+    """What an approval click needs: the notices, and the decision once recorded."""
+
+    async def decided(self, card: ApprovalCard) -> None:
+        """Replace an approval card, for everyone, with its decision."""
+        ...
+
+
+class AnswerRenderer(Notifier, Protocol):
+    """How one platform shows one conversation turn's answer. Created per request by the edge."""
 
     async def open(self, request: ChatRequest) -> str:
         """Make room for an answer and return the thread it goes into."""
@@ -275,17 +292,13 @@ class Renderer(Protocol):
         """Offer suggested next queries as buttons."""
         ...
 
-    async def error(self, message: str) -> None:
-        """Show an error the person can act on."""
-        ...
-
     async def finish(self) -> None:
         """The answer is complete; flush and close."""
         ...
 
-    async def decided(self, card: ApprovalCard) -> None:
-        """Replace an approval card, for everyone, with its decision."""
-        ...
+
+class Renderer(AnswerRenderer, DecisionNotifier, Protocol):
+    """A renderer that both answers and shows decisions (Slack's: the clicked card is in the thread)."""
 
 
 @runtime_checkable
@@ -293,7 +306,7 @@ class RatesAnswers(Protocol):
     """A renderer that can offer thumbs up / down on the answer it closes."""
 
     def rate(self, answer_id: str) -> None:
-        """Offer feedback on this answer (called before :meth:`Renderer.finish`)."""
+        """Offer feedback on this answer (called before :meth:`AnswerRenderer.finish`)."""
         ...
 
     def cite(self, sources: list[tuple[str, str]]) -> None:

@@ -1,8 +1,9 @@
 """The bot's typed settings, read once at start (explicit argument > environment > default)."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from bot.identity.settings import IdentitySettings
 from centralops import settings as s
 from centralops.exchange import TokenExchanger, client_secret
 
@@ -17,7 +18,7 @@ class BotConfig:
         approvals_table: DynamoDB table of approvals.
         idempotency_table: DynamoDB table that claims chat events once.
         accounts_table: DynamoDB registry of member accounts (read-only here).
-        outbox_table: DynamoDB outbox of answers and approved runs (:mod:`bot.outbox`); ``None`` keeps none.
+        outbox_table: DynamoDB outbox of answers and approved runs (:mod:`bot.outbox`); ``None`` (unset) keeps none.
         outbox_lease_s: How long an answer stays with its replica without a renewal before another finishes it.
         chat_retry_s: How long one chat write keeps trying (Retry-After honoured) before the outbox takes over.
         max_answers: Answers this replica runs at once (:mod:`bot.admission`).
@@ -41,35 +42,38 @@ class BotConfig:
         cognito_token_url: The pool's token endpoint (the bot's client-credentials token).
         cognito_exchange_url: A ``cognito-idp`` endpoint serving ``GetDerivedToken``; ``None`` is Cognito.
         results_bucket: The central bucket where the bridge keeps full fan-out results (read-only here).
+        identity: Where identity links, sign-in states, their key and the user pool are (:meth:`from_env`
+            always reads them; ``None`` when built in code).
     """
 
-    runtime_url: str
-    approver_group: str = "centralops-approvers"
-    approvals_table: str = "centralops-approvals"
-    idempotency_table: str = "centralops-idempotency"
-    accounts_table: str = "centralops-accounts"
-    outbox_table: str | None = None
-    outbox_lease_s: float = 60.0
-    chat_retry_s: float = 120.0
-    max_answers: int = 16
-    max_queued: int = 64
-    region: str = "us-east-1"
-    endpoint_url: str | None = None
-    host: str = "127.0.0.1"
-    port: int = 3000
-    runtime_timeout_s: float = 300.0
-    stop_after_s: float = 2.0
-    slack_bot_token: str | None = None
-    slack_signing_secret: str | None = None
-    slack_app_token: str | None = None
-    slack_api_url: str | None = None
-    slack_streaming: bool = True
-    runtime_audience: str | None = None
-    bot_client_id: str | None = None
-    bot_client_secret: str | None = field(default=None, repr=False)
-    cognito_token_url: str | None = None
-    cognito_exchange_url: str | None = None
-    results_bucket: str | None = None
+    runtime_url: str = s.setting(s.RUNTIME_URL)
+    approver_group: str = s.setting(s.APPROVER_GROUP, "centralops-approvers")
+    approvals_table: str = s.setting(s.APPROVALS_TABLE, "centralops-approvals")
+    idempotency_table: str = s.setting(s.IDEMPOTENCY_TABLE, "centralops-idempotency")
+    accounts_table: str = s.setting(s.ACCOUNTS_TABLE, "centralops-accounts")
+    outbox_table: str | None = s.setting(s.OUTBOX_TABLE, reader=s.env_opt)
+    outbox_lease_s: float = s.setting(s.OUTBOX_LEASE_S, 60.0, s.env_float)
+    chat_retry_s: float = s.setting(s.CHAT_RETRY_S, 120.0, s.env_float)
+    max_answers: int = s.setting(s.MAX_ANSWERS, 16, s.env_int)
+    max_queued: int = s.setting(s.MAX_QUEUED, 64, s.env_int)
+    region: str = s.setting(s.AWS_REGION, "us-east-1")
+    endpoint_url: str | None = s.setting(s.AWS_ENDPOINT_URL, reader=s.env_opt)
+    host: str = s.setting(s.BOT_HOST, "127.0.0.1")
+    port: int = s.setting(s.BOT_PORT, 3000, s.env_int)
+    runtime_timeout_s: float = s.setting(s.RUNTIME_TIMEOUT_S, 300.0, s.env_float)
+    stop_after_s: float = s.setting(s.STOP_AFTER_S, 2.0, s.env_float)
+    slack_bot_token: str | None = s.setting(s.SLACK_BOT_TOKEN, reader=s.env_opt)
+    slack_signing_secret: str | None = s.setting(s.SLACK_SIGNING_SECRET, reader=s.env_opt)
+    slack_app_token: str | None = s.setting(s.SLACK_APP_TOKEN, reader=s.env_opt)
+    slack_api_url: str | None = s.setting(s.SLACK_API_URL, reader=s.env_opt)
+    slack_streaming: bool = s.setting(s.SLACK_STREAMING, True, s.env_bool)
+    runtime_audience: str | None = s.setting(s.RUNTIME_AUDIENCE, required=True)
+    bot_client_id: str | None = s.setting(s.BOT_CLIENT_ID, required=True)
+    bot_client_secret: str | None = s.derived(None, repr=False)
+    cognito_token_url: str | None = s.derived(None)
+    cognito_exchange_url: str | None = s.setting(s.COGNITO_EXCHANGE_URL, reader=s.env_opt)
+    results_bucket: str | None = s.setting(s.RESULTS_BUCKET, reader=s.env_opt)
+    identity: IdentitySettings | None = s.derived(None)  # noqa: RUF009 - a dataclasses.field
 
     def exchanger(self) -> TokenExchanger | None:
         """Exchanges a person's ID token for the Runtime's audience; ``None`` without exchange settings."""
@@ -98,39 +102,17 @@ class BotConfig:
         Raises:
             ConfigurationError: A required variable is missing or malformed.
         """
-        e = environ
+        values = s.read(cls, environ)
+        secret = client_secret(
+            s.env_opt(s.BOT_CLIENT_SECRET, environ=environ),
+            secret_arn=s.env_opt(s.BOT_CLIENT_SECRET_ARN, environ=environ),
+            variable=s.BOT_CLIENT_SECRET_ARN,
+            region=values["region"],
+            endpoint_url=values["endpoint_url"],
+        )
         return cls(
-            runtime_url=s.env_str(s.RUNTIME_URL, environ=e),
-            approver_group=s.env_str(s.APPROVER_GROUP, "centralops-approvers", environ=e),
-            approvals_table=s.env_str(s.APPROVALS_TABLE, "centralops-approvals", environ=e),
-            idempotency_table=s.env_str(s.IDEMPOTENCY_TABLE, "centralops-idempotency", environ=e),
-            accounts_table=s.env_str(s.ACCOUNTS_TABLE, "centralops-accounts", environ=e),
-            outbox_table=s.env_str(s.OUTBOX_TABLE, "centralops-outbox", environ=e),
-            outbox_lease_s=s.env_float(s.OUTBOX_LEASE_S, 60.0, environ=e),
-            chat_retry_s=s.env_float(s.CHAT_RETRY_S, 120.0, environ=e),
-            max_answers=s.env_int(s.MAX_ANSWERS, 16, environ=e),
-            max_queued=s.env_int(s.MAX_QUEUED, 64, environ=e),
-            region=s.env_str(s.AWS_REGION, "us-east-1", environ=e),
-            endpoint_url=s.env_opt(s.AWS_ENDPOINT_URL, environ=e),
-            host=s.env_str(s.BOT_HOST, "127.0.0.1", environ=e),
-            port=s.env_int(s.BOT_PORT, 3000, environ=e),
-            runtime_timeout_s=s.env_float(s.RUNTIME_TIMEOUT_S, 300.0, environ=e),
-            stop_after_s=s.env_float(s.STOP_AFTER_S, 2.0, environ=e),
-            slack_bot_token=s.env_opt(s.SLACK_BOT_TOKEN, environ=e),
-            slack_signing_secret=s.env_opt(s.SLACK_SIGNING_SECRET, environ=e),
-            slack_app_token=s.env_opt(s.SLACK_APP_TOKEN, environ=e),
-            slack_api_url=s.env_opt(s.SLACK_API_URL, environ=e),
-            slack_streaming=s.env_bool(s.SLACK_STREAMING, True, environ=e),
-            runtime_audience=s.env_str(s.RUNTIME_AUDIENCE, environ=e),
-            bot_client_id=s.env_str(s.BOT_CLIENT_ID, environ=e),
-            bot_client_secret=client_secret(
-                s.env_opt(s.BOT_CLIENT_SECRET, environ=e),
-                secret_arn=s.env_opt(s.BOT_CLIENT_SECRET_ARN, environ=e),
-                variable=s.BOT_CLIENT_SECRET_ARN,
-                region=s.env_str(s.AWS_REGION, "us-east-1", environ=e),
-                endpoint_url=s.env_opt(s.AWS_ENDPOINT_URL, environ=e),
-            ),
-            cognito_token_url=s.env_str(s.COGNITO_DOMAIN_URL, environ=e).rstrip("/") + "/oauth2/token",
-            cognito_exchange_url=s.env_opt(s.COGNITO_EXCHANGE_URL, environ=e),
-            results_bucket=s.env_opt(s.RESULTS_BUCKET, environ=e),
+            **values,
+            bot_client_secret=secret,
+            cognito_token_url=s.env_str(s.COGNITO_DOMAIN_URL, environ=environ).rstrip("/") + "/oauth2/token",
+            identity=IdentitySettings.from_env(environ),
         )

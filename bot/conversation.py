@@ -1,8 +1,9 @@
 """The platform-free conversation core: commands, identity, the Runtime stream, approvals.
 
 Edges (``bot/slack``, ``bot/teams``) turn their payloads into
-:class:`~bot.chat.ChatRequest` and implement :class:`~bot.chat.Renderer`; this
-module decides what happens and never sees a platform type.
+:class:`~bot.chat.ChatRequest` and implement :class:`~bot.chat.AnswerRenderer` and
+:class:`~bot.chat.DecisionNotifier`; this module decides what happens and never sees
+a platform type. Each path takes the narrowest port it needs.
 """
 
 import asyncio
@@ -18,15 +19,17 @@ from bot import metrics
 from bot.accounts import AccountDirectory
 from bot.approvals import ApprovalStore, Decision, DecisionRefused
 from bot.chat import (
+    AnswerRenderer,
     ApprovalCard,
     ChatPlace,
     ChatRequest,
     ChatUser,
     Checklist,
+    DecisionNotifier,
     IdentityProvider,
     LinkedIdentity,
+    Notifier,
     RatesAnswers,
-    Renderer,
     Stoppable,
     Table,
     literal,
@@ -47,7 +50,7 @@ from centralops.platforms import login_command
 
 logger = logging.getLogger(__name__)
 
-RendererFactory = Callable[[ChatPlace, ChatUser], Renderer]
+RendererFactory = Callable[[ChatPlace, ChatUser], AnswerRenderer]
 STOP_AFTER_S = 2.0
 """How long an answer runs before it offers Stop: a quick answer shows no Stop and pays nothing for one."""
 STOPPED = (
@@ -61,7 +64,7 @@ class AlertCommandsPort(Protocol):
     """The alerts part of the core (``bot.alerts.manage.AlertCommands``)."""
 
     async def command(
-        self, kind: str, text: str, who: ChatUser, where: ChatPlace, renderer: Renderer, prefix: str
+        self, kind: str, text: str, who: ChatUser, where: ChatPlace, renderer: Notifier, prefix: str
     ) -> None:
         """``subscribe …``, ``unsubscribe …`` or ``subscriptions``."""
         ...
@@ -145,7 +148,7 @@ class Conversation:
         self.stop_after_s = stop_after_s
         self.outbox: OutboxStore | None = None  # set by the app: approved runs survive a restart
 
-    async def handle(self, request: ChatRequest, renderer: Renderer, *, prefix: str = "/aws") -> None:
+    async def handle(self, request: ChatRequest, renderer: AnswerRenderer, *, prefix: str = "/aws") -> None:
         """Answer one message; every failure ends as a message the person can act on.
 
         Args:
@@ -192,7 +195,7 @@ class Conversation:
             logger.warning("chat request failed", extra={**log, "code": e.code})
             await renderer.error(e.message)
 
-    async def _token(self, who: ChatUser, renderer: Renderer, prefix: str) -> str | None:
+    async def _token(self, who: ChatUser, renderer: Notifier, prefix: str) -> str | None:
         try:
             return await self.identity.id_token(who.platform, who.team, who.user)
         except CentralOpsError as e:
@@ -217,7 +220,7 @@ class Conversation:
             return f"You are not linked yet. Run `{prefix} login` to link your account."
         return f"You are linked to {literal(link.display_name)} since {link.linked_at[:10]}."
 
-    async def _accounts(self, who: ChatUser, renderer: Renderer, prefix: str) -> None:
+    async def _accounts(self, who: ChatUser, renderer: Notifier, prefix: str) -> None:
         token = await self._token(who, renderer, prefix)
         if token is None:
             return
@@ -232,7 +235,7 @@ class Conversation:
         ]
         await renderer.notice("Accounts you may query:\n" + "\n".join(lines))
 
-    async def _ask(self, request: ChatRequest, prompt: str, renderer: Renderer, prefix: str) -> None:
+    async def _ask(self, request: ChatRequest, prompt: str, renderer: AnswerRenderer, prefix: str) -> None:
         asked = time.monotonic()  # the answer's latency, as the person waits for it, starts here
         token = await self._token(request.who, renderer, prefix)
         if token is None:
@@ -253,7 +256,7 @@ class Conversation:
         where: ChatPlace,
         prompt: str,
         token: str,
-        renderer: Renderer,
+        renderer: AnswerRenderer,
         resume: dict[str, str] | None = None,
         asked: float | None = None,
     ) -> None:
@@ -330,7 +333,7 @@ class Conversation:
 
     @contextlib.asynccontextmanager
     async def _stoppable(
-        self, who: ChatUser, renderer: Renderer, resume: dict[str, str] | None
+        self, who: ChatUser, renderer: AnswerRenderer, resume: dict[str, str] | None
     ) -> AsyncIterator["_StopOffer"]:
         """A Stop for a question's turn that runs past :attr:`stop_after_s`; never for an approved change."""
         offer = _StopOffer()
@@ -357,7 +360,7 @@ class Conversation:
             await asked.wait()
             offer.stop.set()
 
-    async def _after_stop(self, token: str, asked_for: list[str], renderer: Renderer) -> None:
+    async def _after_stop(self, token: str, asked_for: list[str], renderer: Notifier) -> None:
         """The person stopped the turn: withdraw what it asked to approve, and say what happened."""
         me = _principal(self.identity.claims(token)) or "the requester"
         withdrawn = 0
@@ -370,7 +373,7 @@ class Conversation:
         await renderer.error(STOPPED + (" The approval it asked for was withdrawn." if withdrawn else ""))
 
     async def _offer_feedback(
-        self, prompt: str, checklist: Checklist, who: ChatUser, where: ChatPlace, renderer: Renderer
+        self, prompt: str, checklist: Checklist, who: ChatUser, where: ChatPlace, renderer: AnswerRenderer
     ) -> None:
         """Name the calls the answer came from and, when feedback is kept, remember the answer for a vote."""
         if not isinstance(renderer, RatesAnswers):
@@ -394,7 +397,7 @@ class Conversation:
             return
         renderer.rate(record.answer_id)
 
-    async def _attach(self, event: FileEvent, renderer: Renderer) -> None:
+    async def _attach(self, event: FileEvent, renderer: AnswerRenderer) -> None:
         """Attach a result document to the thread (renderers that can), else say where it went."""
         attach = getattr(renderer, "attach", None)
         if self.files is None or attach is None:
@@ -416,7 +419,7 @@ class Conversation:
         decision: Decision,
         decider: ChatUser,
         where: ChatPlace,
-        renderer: Renderer,
+        renderer: DecisionNotifier,
         renderer_for: RendererFactory,
         prefix: str = "/aws",
         platform_extra: dict[str, Any] | None = None,

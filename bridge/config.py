@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from centralops import settings
 from centralops.errors import ConfigurationError
-from centralops.settings import env_float, env_int, env_opt, env_str
+from centralops.settings import env_float, env_int, env_opt, from_env, setting
 
 DEFAULT_AWS_MCP_URL = "https://aws-mcp.us-east-1.api.aws/mcp"
 DEFAULT_ROLE_NAME = "CentralOpsTargetRole"
@@ -41,27 +41,27 @@ class BridgeConfig:
         results_bucket: The central bucket for full results (with lifecycle expiry); none when ``None``.
     """
 
-    region: str = "us-east-1"
-    endpoint_url: str | None = None
-    aws_mcp_url: str = DEFAULT_AWS_MCP_URL
-    aws_mcp_region: str = "us-east-1"
-    local_endpoint_url: str | None = None
-    accounts_table: str = "centralops-accounts"
-    approvals_table: str = "centralops-approvals"
-    audit_table: str = "centralops-audit"
-    default_role_name: str = DEFAULT_ROLE_NAME
-    external_id: str | None = None
-    max_concurrency: int = 16
-    account_timeout_s: float = 30.0
-    call_timeout_s: float = 25.0
-    max_output_chars: int = 60_000
-    max_command_chars: int = 2_048
-    mcp_retries: int = 3
-    registry_ttl_s: float = 60.0
-    max_sessions: int = 1_024
-    total_budget_s: float = 240.0
-    max_response_bytes: int = 4_000_000
-    results_bucket: str | None = None
+    region: str = setting(settings.AWS_REGION, "us-east-1")
+    endpoint_url: str | None = setting(settings.AWS_ENDPOINT_URL, reader=env_opt)
+    aws_mcp_url: str = setting(settings.AWS_MCP_URL, DEFAULT_AWS_MCP_URL)
+    aws_mcp_region: str = setting(settings.AWS_MCP_REGION, "us-east-1")
+    local_endpoint_url: str | None = setting(settings.LOCAL_ENDPOINT_URL, reader=env_opt)
+    accounts_table: str = setting(settings.ACCOUNTS_TABLE, "centralops-accounts")
+    approvals_table: str = setting(settings.APPROVALS_TABLE, "centralops-approvals")
+    audit_table: str = setting(settings.AUDIT_TABLE, "centralops-audit")
+    default_role_name: str = setting(settings.TARGET_ROLE_NAME, DEFAULT_ROLE_NAME)
+    external_id: str | None = setting(settings.EXTERNAL_ID, reader=env_opt)
+    max_concurrency: int = setting(settings.BRIDGE_MAX_CONCURRENCY, 16, env_int)
+    account_timeout_s: float = setting(settings.BRIDGE_ACCOUNT_TIMEOUT_S, 30.0, env_float)
+    call_timeout_s: float = setting(settings.BRIDGE_CALL_TIMEOUT_S, 25.0, env_float)
+    max_output_chars: int = setting(settings.BRIDGE_MAX_OUTPUT_CHARS, 60_000, env_int)
+    max_command_chars: int = setting(settings.BRIDGE_MAX_COMMAND_CHARS, 2_048, env_int)
+    mcp_retries: int = setting(settings.BRIDGE_MCP_RETRIES, 3, env_int)
+    registry_ttl_s: float = setting(settings.BRIDGE_REGISTRY_TTL_S, 60.0, env_float)
+    max_sessions: int = setting(settings.BRIDGE_MAX_SESSIONS, 1_024, env_int)
+    total_budget_s: float = setting(settings.BRIDGE_TOTAL_BUDGET_S, 240.0, env_float)
+    max_response_bytes: int = setting(settings.BRIDGE_MAX_RESPONSE_BYTES, 4_000_000, env_int)
+    results_bucket: str | None = setting(settings.RESULTS_BUCKET, reader=env_opt)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "BridgeConfig":
@@ -70,30 +70,7 @@ class BridgeConfig:
         Raises:
             ConfigurationError: A value is malformed.
         """
-        e = environ
-        config = cls(
-            region=env_str(settings.AWS_REGION, "us-east-1", environ=e),
-            endpoint_url=env_opt(settings.AWS_ENDPOINT_URL, environ=e),
-            aws_mcp_url=env_str(settings.AWS_MCP_URL, DEFAULT_AWS_MCP_URL, environ=e),
-            aws_mcp_region=env_str(settings.AWS_MCP_REGION, "us-east-1", environ=e),
-            local_endpoint_url=env_opt(settings.LOCAL_ENDPOINT_URL, environ=e),
-            accounts_table=env_str(settings.ACCOUNTS_TABLE, "centralops-accounts", environ=e),
-            approvals_table=env_str(settings.APPROVALS_TABLE, "centralops-approvals", environ=e),
-            audit_table=env_str(settings.AUDIT_TABLE, "centralops-audit", environ=e),
-            default_role_name=env_str(settings.TARGET_ROLE_NAME, DEFAULT_ROLE_NAME, environ=e),
-            external_id=env_opt(settings.EXTERNAL_ID, environ=e),
-            max_concurrency=env_int(settings.BRIDGE_MAX_CONCURRENCY, 16, environ=e),
-            account_timeout_s=env_float(settings.BRIDGE_ACCOUNT_TIMEOUT_S, 30.0, environ=e),
-            call_timeout_s=env_float(settings.BRIDGE_CALL_TIMEOUT_S, 25.0, environ=e),
-            max_output_chars=env_int(settings.BRIDGE_MAX_OUTPUT_CHARS, 60_000, environ=e),
-            max_command_chars=env_int(settings.BRIDGE_MAX_COMMAND_CHARS, 2_048, environ=e),
-            mcp_retries=env_int(settings.BRIDGE_MCP_RETRIES, 3, environ=e),
-            registry_ttl_s=env_float(settings.BRIDGE_REGISTRY_TTL_S, 60.0, environ=e),
-            max_sessions=env_int(settings.BRIDGE_MAX_SESSIONS, 1_024, environ=e),
-            total_budget_s=env_float(settings.BRIDGE_TOTAL_BUDGET_S, 240.0, environ=e),
-            max_response_bytes=env_int(settings.BRIDGE_MAX_RESPONSE_BYTES, 4_000_000, environ=e),
-            results_bucket=env_opt(settings.RESULTS_BUCKET, environ=e),
-        )
+        config = from_env(cls, environ)
         if config.max_concurrency < 1:
             raise ConfigurationError(f"{settings.BRIDGE_MAX_CONCURRENCY} must be at least 1.")
         if config.max_response_bytes < 100_000:

@@ -1,13 +1,18 @@
 """Every environment variable CentralOps reads, named once, and typed readers.
 
-Explicit arguments beat the environment, which beats the defaults: components
-build their settings dataclasses with :func:`env_str` and friends, once, at
-start, and a missing required variable raises :class:`ConfigurationError`
-naming it.
+Explicit arguments beat the environment, which beats the defaults: each field
+of a component's settings dataclass is declared once with :func:`setting`
+(its variable, its default, its reader), :func:`from_env` reads them all,
+once, at start, and a missing required variable raises
+:class:`ConfigurationError` naming it. Values derived from other settings
+(an issuer from region and pool, a secret read from Secrets Manager) are
+declared with :func:`derived` and passed to :func:`from_env` by the class.
 """
 
+import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from centralops.errors import ConfigurationError
 
@@ -186,3 +191,85 @@ def env_bool(name: str, default: bool, *, environ: Mapping[str, str] | None = No
     if raw in {"0", "false", "no", "off"}:
         return False
     raise ConfigurationError(f"{name} must be true or false, not {raw!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Setting:
+    """How one settings field is read: its variable, reader and default (``None``: required)."""
+
+    env: str
+    reader: Callable[..., Any]
+    default: Any
+    transform: Callable[[Any], Any] | None = None
+
+
+SETTING = "centralops.setting"
+DERIVED = "centralops.derived"
+FIXED = "centralops.fixed"
+
+
+def setting(
+    env: str,
+    default: Any = None,
+    reader: Callable[..., Any] = env_str,
+    *,
+    required: bool | None = None,
+    transform: Callable[[Any], Any] | None = None,
+    repr: bool = True,
+) -> Any:
+    """A settings field read from ``env``: the one place its variable and default are written.
+
+    Args:
+        env: The environment variable.
+        default: The value when the variable is unset or empty; also the field's own default.
+            ``None`` with :func:`env_str` makes the variable required (no field default).
+        reader: :func:`env_str`, :func:`env_int`, :func:`env_float`, :func:`env_bool` or :func:`env_opt`.
+        required: ``True`` for a variable :func:`from_env` requires although the field defaults to
+            ``None`` (built in code without it, e.g. in tests).
+        transform: Applied to the value read (e.g. ``str.lower``).
+        repr: Whether the field shows in ``repr`` (``False`` for secrets).
+    """
+    meta = {SETTING: Setting(env, reader, None if required else default, transform)}
+    if reader is env_opt or required:
+        return dataclasses.field(default=None, metadata=meta, repr=repr)
+    if default is None:
+        return dataclasses.field(metadata=meta, repr=repr)
+    return dataclasses.field(default=default, metadata=meta, repr=repr)
+
+
+def derived(default: Any = dataclasses.MISSING, *, repr: bool = True) -> Any:
+    """A settings field computed from other settings; its class passes it to :func:`from_env`."""
+    return dataclasses.field(default=default, metadata={DERIVED: True}, repr=repr)
+
+
+def fixed(default: Any) -> Any:
+    """A settings field no variable sets: its default, written here, is its one declaration."""
+    return dataclasses.field(default=default, metadata={FIXED: True})
+
+
+def read(cls: type, environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The value of every :func:`setting` field of ``cls``, read in field order.
+
+    Raises:
+        ConfigurationError: A required variable is missing or a value is malformed (naming the variable).
+    """
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        spec: Setting | None = f.metadata.get(SETTING)
+        if spec is None:
+            continue
+        if spec.reader is env_opt:
+            value = env_opt(spec.env, environ=environ)
+        else:
+            value = spec.reader(spec.env, spec.default, environ=environ)
+        values[f.name] = spec.transform(value) if spec.transform and value is not None else value
+    return values
+
+
+def from_env[T](cls: type[T], environ: Mapping[str, str] | None = None, **derived_values: Any) -> T:
+    """Build the settings dataclass ``cls`` from the environment and its derived values.
+
+    Raises:
+        ConfigurationError: A required variable is missing or a value is malformed (naming the variable).
+    """
+    return cls(**read(cls, environ), **derived_values)

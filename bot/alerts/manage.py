@@ -1,7 +1,7 @@
 """Alerts in the conversation core: ``subscribe`` / ``unsubscribe`` / ``subscriptions``, Investigate, Mute.
 
 Platform-free like :mod:`bot.conversation`: edges hand in who clicked or typed
-where, and a :class:`~bot.chat.Renderer` for the answer.
+where, and a :class:`~bot.chat.Notifier` for the answer.
 
 - Changing a channel's subscriptions needs membership of the admin group
   (``cognito:groups`` of the person's own ID token); listing them does not.
@@ -25,7 +25,7 @@ from bot.alerts.events import Alert
 from bot.alerts.grammar import KIND_LABELS, Selection, SelectionError, parse_selection
 from bot.alerts.router import AlertRouter
 from bot.alerts.store import AlertStore, MessageRecord, Place, Subscription
-from bot.chat import ChatPlace, ChatUser, Renderer, literal
+from bot.chat import ChatPlace, ChatUser, Notifier, literal
 from centralops.accounts import AccountItem
 from centralops.errors import CentralOpsError
 from centralops.identity import IdentityError, VerifiedCaller
@@ -99,7 +99,7 @@ class AlertCommands:
         return self.conversation.accounts
 
     async def command(
-        self, kind: str, text: str, who: ChatUser, where: ChatPlace, renderer: Renderer, prefix: str
+        self, kind: str, text: str, who: ChatUser, where: ChatPlace, renderer: Notifier, prefix: str
     ) -> None:
         """``subscribe …``, ``unsubscribe …`` or ``subscriptions`` typed in ``where``."""
         place = Place(where.platform, where.team, where.channel)
@@ -182,7 +182,7 @@ class AlertCommands:
         return "This channel gets:\n" + "\n".join(lines)
 
     async def _unsubscribe(
-        self, place: Place, sel: Selection, names: dict[str, str], renderer: Renderer, prefix: str
+        self, place: Place, sel: Selection, names: dict[str, str], renderer: Notifier, prefix: str
     ) -> None:
         subs = await self.store.subscriptions(place)
         everything = sel.everything or not (sel.accounts or sel.environments or sel.kinds)
@@ -214,7 +214,7 @@ class AlertCommands:
         return record
 
     async def investigation(
-        self, record_key: str, who: ChatUser, where: ChatPlace, renderer: Renderer
+        self, record_key: str, who: ChatUser, where: ChatPlace, renderer: Notifier
     ) -> Investigation | None:
         """The prompts Investigate asks for the alert of ``record_key`` clicked in ``where``.
 
@@ -262,7 +262,7 @@ class AlertCommands:
         ]
 
     async def mute(
-        self, record_key: str, who: ChatUser, where: ChatPlace, renderer: Renderer, prefix: str
+        self, record_key: str, who: ChatUser, where: ChatPlace, renderer: Notifier, prefix: str
     ) -> None:
         """Mute 1 h: the alert's message stays and is still edited; nothing new is posted for it meanwhile."""
         try:

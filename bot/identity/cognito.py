@@ -31,14 +31,16 @@ class CognitoSettings:
         scopes: OAuth scopes requested at sign-in.
     """
 
-    user_pool_id: str
-    client_id: str
-    domain_url: str
-    region: str = "us-east-1"
-    client_secret: str | None = None
-    issuer: str | None = None
-    jwks_url: str | None = None
-    scopes: tuple[str, ...] = ("openid", "email", "profile")
+    user_pool_id: str = settings.setting(settings.COGNITO_USER_POOL_ID)
+    client_id: str = settings.setting(settings.COGNITO_CLIENT_ID)
+    domain_url: str = settings.setting(settings.COGNITO_DOMAIN_URL, transform=lambda url: url.rstrip("/"))
+    region: str = settings.setting(settings.AWS_REGION, "us-east-1")
+    client_secret: str | None = settings.setting(
+        settings.COGNITO_CLIENT_SECRET, reader=settings.env_opt, repr=False
+    )
+    issuer: str | None = settings.setting(settings.COGNITO_ISSUER, reader=settings.env_opt)
+    jwks_url: str | None = settings.setting(settings.COGNITO_JWKS_URL, reader=settings.env_opt)
+    scopes: tuple[str, ...] = settings.fixed(("openid", "email", "profile"))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "CognitoSettings":
@@ -47,15 +49,7 @@ class CognitoSettings:
         Raises:
             ConfigurationError: A required variable is missing.
         """
-        return cls(
-            user_pool_id=settings.env_str(settings.COGNITO_USER_POOL_ID, environ=environ),
-            client_id=settings.env_str(settings.COGNITO_CLIENT_ID, environ=environ),
-            domain_url=settings.env_str(settings.COGNITO_DOMAIN_URL, environ=environ).rstrip("/"),
-            region=settings.env_str(settings.AWS_REGION, "us-east-1", environ=environ),
-            client_secret=settings.env_opt(settings.COGNITO_CLIENT_SECRET, environ=environ),
-            issuer=settings.env_opt(settings.COGNITO_ISSUER, environ=environ),
-            jwks_url=settings.env_opt(settings.COGNITO_JWKS_URL, environ=environ),
-        )
+        return settings.from_env(cls, environ)
 
     @property
     def expected_issuer(self) -> str:

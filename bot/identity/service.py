@@ -5,7 +5,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import boto3
@@ -14,14 +14,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 from jose import jwt
 from jose.exceptions import JWTError
 
-from bot.config import BotConfig
 from bot.dynamo import DynamoTable
 from bot.identity.cognito import CognitoSettings, secret_hash
 from bot.identity.errors import IdentityError, NotLinkedError, RelinkRequiredError
 from bot.identity.links import IdentityLink, IdentityStore, link_key
+from bot.identity.settings import IdentitySettings
 from bot.identity.states import OAuthStateStore
 from centralops import settings
 from centralops.platforms import login_hint
+
+if TYPE_CHECKING:
+    from bot.config import BotConfig
 
 logger = logging.getLogger("centralops.bot.identity")
 
@@ -222,45 +225,42 @@ class IdentityService:
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str] | None = None, *, config: BotConfig | None = None, **clients: Any
+        cls, environ: Mapping[str, str] | None = None, *, config: "BotConfig | None" = None, **clients: Any
     ) -> "IdentityService":
-        """Build the service from ``CENTRALOPS_*`` settings.
+        """Build the service from the bot's settings.
 
         Args:
-            environ: Where to read settings (``os.environ`` when omitted).
-            config: The bot's settings: the region and endpoint of its AWS clients (read from
-                ``environ`` when omitted).
+            environ: Where to read settings (``os.environ`` when omitted) that ``config`` does not hold.
+            config: The bot's settings: the identity settings, the region and endpoint of its AWS clients
+                (read from ``environ`` when omitted).
             **clients: ``dynamodb`` (client), ``kms``, ``cognito_idp`` and ``http``, when injected.
 
         Raises:
             ConfigurationError: A required setting is missing.
         """
-        region = (
-            config.region if config else settings.env_str(settings.AWS_REGION, "us-east-1", environ=environ)
-        )
+        identity = config.identity if config and config.identity else IdentitySettings.from_env(environ)
+        region = config.region if config else identity.cognito.region
         endpoint_url = (
             config.endpoint_url if config else settings.env_opt(settings.AWS_ENDPOINT_URL, environ=environ)
         )
         store = IdentityStore(
             DynamoTable(
-                settings.env_str(settings.IDENTITY_LINKS_TABLE, environ=environ),
+                identity.links_table,
                 client=clients.get("dynamodb"),
                 region=region,
                 endpoint_url=endpoint_url,
             ),
-            settings.env_str(settings.KMS_KEY_ID, environ=environ),
+            identity.kms_key_id,
             kms=clients.get("kms"),
             region=region,
             endpoint_url=endpoint_url,
         )
-        states = OAuthStateStore(
-            store.table.sibling(settings.env_str(settings.OAUTH_STATES_TABLE, environ=environ))
-        )
+        states = OAuthStateStore(store.table.sibling(identity.states_table))
         return cls(
             store,
-            CognitoSettings.from_env(environ),
+            identity.cognito,
             states=states,
             cognito_idp=clients.get("cognito_idp"),
-            public_url=settings.env_str(settings.PUBLIC_URL, environ=environ),
+            public_url=identity.public_url,
             http=clients.get("http"),
         )

@@ -35,7 +35,7 @@ from microsoft_agents.hosting.core import (
 from pydantic import ValidationError
 
 from bot.admission import ADMISSION_KEY, BUSY_FULL, BUSY_QUEUED, Admission
-from bot.chat import ChatPlace, ChatRequest, ChatUser, Renderer
+from bot.chat import AnswerRenderer, ChatPlace, ChatRequest, ChatUser
 from bot.conversation import Conversation
 from bot.idempotency import IdempotencyGuard
 from bot.outbox import Parcel
@@ -163,7 +163,7 @@ class TeamsBot:
 
     def _renderer(
         self, turns: Turns, activity: Activity, surface: Surface, thread: str, who: ChatUser | None = None
-    ) -> Renderer:
+    ) -> AnswerRenderer:
         turn = turns.turn(activity)
         renderer: StreamRenderer | ThreadRenderer
         if surface == "personal":
@@ -267,7 +267,7 @@ class TeamsBot:
         finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
         async def work(turns: Turns) -> None:
-            def renderer_for(place: ChatPlace, _user: ChatUser) -> Renderer:
+            def renderer_for(place: ChatPlace, _user: ChatUser) -> AnswerRenderer:
                 return self._renderer(
                     turns, continuation(reference, place, channel_data), surface, place.thread or ""
                 )
@@ -307,7 +307,7 @@ class TeamsBot:
         surface = found.surface
 
         async def work(turns: Turns) -> None:
-            def renderer_for(place: ChatPlace, _user: ChatUser) -> Renderer:
+            def renderer_for(place: ChatPlace, _user: ChatUser) -> AnswerRenderer:
                 return self._renderer(
                     turns, continuation(reference, place, channel_data), surface, place.thread or ""
                 )

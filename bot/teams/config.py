@@ -24,13 +24,13 @@ class TeamsConfig:
         click_wait_s: How long a card click waits for its decision before answering Teams.
     """
 
-    app_id: str | None = None
-    app_password: str | None = None
-    tenant_id: str | None = None
-    anonymous: bool = False
-    update_interval_s: float = 1.5
-    bot_name: str = "CentralOps"
-    click_wait_s: float = 8.0
+    app_id: str | None = s.setting(s.TEAMS_APP_ID, reader=s.env_opt)
+    app_password: str | None = s.setting(s.TEAMS_APP_PASSWORD, reader=s.env_opt)
+    tenant_id: str | None = s.setting(s.TEAMS_TENANT_ID, reader=s.env_opt)
+    anonymous: bool = s.setting(s.TEAMS_ANONYMOUS, False, s.env_bool)
+    update_interval_s: float = s.setting(s.TEAMS_UPDATE_INTERVAL_S, 1.5, s.env_float)
+    bot_name: str = s.fixed("CentralOps")
+    click_wait_s: float = s.fixed(8.0)
 
     @property
     def enabled(self) -> bool:
@@ -67,11 +67,4 @@ class TeamsConfig:
         Raises:
             ConfigurationError: A variable is malformed.
         """
-        e = environ
-        return cls(
-            app_id=s.env_opt(s.TEAMS_APP_ID, environ=e),
-            app_password=s.env_opt(s.TEAMS_APP_PASSWORD, environ=e),
-            tenant_id=s.env_opt(s.TEAMS_TENANT_ID, environ=e),
-            anonymous=s.env_bool(s.TEAMS_ANONYMOUS, False, environ=e),
-            update_interval_s=s.env_float(s.TEAMS_UPDATE_INTERVAL_S, 1.5, environ=e),
-        )
+        return s.from_env(cls, environ)

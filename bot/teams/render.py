@@ -241,10 +241,6 @@ class _Base:
         """Post Approve / Deny as a message of its own."""
         await self._send(_approval_message(card))
 
-    async def decided(self, card: ApprovalCard) -> None:
-        """Decisions are shown by the click handler, which knows which card was clicked."""
-        logger.debug("decision rendered by the click", extra={"approval_id": card.approval_id})
-
 
 class StreamRenderer(_Base):
     """A 1:1 chat: the SDK's streaming response."""
@@ -707,7 +703,7 @@ class ClickOutcome:
 
 
 class ClickRenderer:
-    """Collects what the core says about a card click; the invoke handler turns it into the response."""
+    """A :class:`~bot.chat.DecisionNotifier`: what the core says about a card click, for the invoke response."""
 
     def __init__(self) -> None:
         self.outcome: asyncio.Future[ClickOutcome] = asyncio.get_running_loop().create_future()
@@ -731,26 +727,3 @@ class ClickRenderer:
     async def decided(self, card: ApprovalCard) -> None:
         """The decision was recorded."""
         self._set(ClickOutcome("decided", card=card))
-
-    # A click never streams an answer itself: the resumed answer gets its own renderer.
-    async def open(self, request: ChatRequest) -> str:
-        """Unused for clicks."""
-        return request.where.thread or request.where.channel
-
-    async def progress(self, checklist: Checklist) -> None:
-        """Unused for clicks."""
-
-    async def text(self, delta: str) -> None:
-        """Unused for clicks."""
-
-    async def table(self, table: Table) -> None:
-        """Unused for clicks."""
-
-    async def approval(self, card: ApprovalCard) -> None:
-        """Unused for clicks."""
-
-    async def followups(self, items: list[Followup]) -> None:
-        """Unused for clicks."""
-
-    async def finish(self) -> None:
-        """Unused for clicks."""

@@ -44,10 +44,9 @@ def platform(request: pytest.FixtureRequest) -> Platform:
 
 
 @dataclass
-class RecordingRenderer:
-    """A renderer that keeps every call, in order, as ``(method, argument)``."""
+class RecordingNotifier:
+    """A click's notifier (notices and the decision only) that keeps every call, in order, as ``(method, argument)``."""
 
-    thread: str = THREAD
     calls: list[tuple[str, Any]] = field(default_factory=list)
 
     def of(self, method: str) -> list[Any]:
@@ -58,6 +57,19 @@ class RecordingRenderer:
 
     async def login_prompt(self, url: str, text: str) -> None:
         self.calls.append(("login_prompt", (url, text)))
+
+    async def error(self, message: str) -> None:
+        self.calls.append(("error", message))
+
+    async def decided(self, card: ApprovalCard) -> None:
+        self.calls.append(("decided", card))
+
+
+@dataclass
+class RecordingRenderer(RecordingNotifier):
+    """A renderer of answers that keeps every call, in order, as ``(method, argument)``."""
+
+    thread: str = THREAD
 
     async def open(self, request: ChatRequest) -> str:
         self.calls.append(("open", request))
@@ -78,14 +90,8 @@ class RecordingRenderer:
     async def followups(self, items: list[Followup]) -> None:
         self.calls.append(("followups", items))
 
-    async def error(self, message: str) -> None:
-        self.calls.append(("error", message))
-
     async def finish(self) -> None:
         self.calls.append(("finish", None))
-
-    async def decided(self, card: ApprovalCard) -> None:
-        self.calls.append(("decided", card))
 
 
 @dataclass
@@ -250,8 +256,8 @@ async def _click(
     *,
     channel: str = CHANNEL,
     thread: str = THREAD,
-) -> RecordingRenderer:
-    renderer = RecordingRenderer()
+) -> RecordingNotifier:
+    renderer = RecordingNotifier()  # a click shows notices and the decision, never an answer
 
     def renderer_for(place: ChatPlace, who: ChatUser) -> RecordingRenderer:
         resumed = RecordingRenderer()
