@@ -233,7 +233,7 @@ async def test_the_bot_killed_mid_answer_is_finished_by_another_replica(
             events.tool_start("production", "aws s3 ls"),
             events.tool_end("staging", "aws s3 ls", ok=True, ms=8),
             events.text("Staging has 3 buckets.\n"),
-            30.0,  # the rest never comes: the replica showing it is killed first
+            12.0,  # the rest never comes: the replica showing it is killed first (a longer pause only delays teardown)
             events.done("s"),
         ],
     )
@@ -267,7 +267,7 @@ async def test_the_bot_killed_during_an_approved_run_is_resumed_by_another_repli
             return [
                 events.status("Approved — running it now."),
                 events.tool_start("production", COMMAND),
-                30.0,  # the replica showing it is killed during the run
+                12.0,  # the replica showing it is killed during the run
             ]
         return [
             events.text(
