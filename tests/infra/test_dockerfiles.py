@@ -101,14 +101,15 @@ def test_build_context_builds_a_wheel_with_the_entry_module(name: str, tmp_path:
     _docker_context(name, context)
     assert not list(context.rglob("__pycache__")), ".dockerignore must keep caches out of the image"
     result = subprocess.run(
+        # uv, as the image's build stage uses: the venv has no pip (the Makefile makes it without).
         [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
+            str(find_uv_bin()),
+            "build",
+            "--wheel",
             "--quiet",
-            "-w",
+            "--python",
+            sys.executable,
+            "--out-dir",
             str(tmp_path),
             str(context),
         ],
@@ -116,6 +117,7 @@ def test_build_context_builds_a_wheel_with_the_entry_module(name: str, tmp_path:
         text=True,
         check=False,
         timeout=110,
+        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
     )
     assert result.returncode == 0, result.stderr
     (wheel,) = tmp_path.glob("centralops-*.whl")
