@@ -40,7 +40,8 @@ class EventSink:
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self.approvals: list[ApprovalRecord] = []
         self.tool_calls = 0
-        self.executed: list[tuple[str, list[str]]] = []
+        self.executed: list[tuple[str, list[str]]] = []  # in the order the calls answered
+        self.asked: list[str] = []  # the commands, in the order the calls were made
         self.refusals: list[str] = []
         self.resolution: dict[str, Any] = {}
 
@@ -301,6 +302,7 @@ class GateHook(HookProvider):
         region = decision.arguments.get("region") or None
         self._started[str(event.tool_use["toolUseId"])] = (ids, command, region)
         self.sink.tool_calls += 1
+        self.sink.asked.append(command)
         where = ", ".join(self.names.get(i, i) for i in ids) + (f" ({region})" if region else "")
         self.sink.emit(events.status(f"Running `{command}` in {where}…"))
         for account_id in ids:
@@ -395,6 +397,9 @@ def ran_footer(sink: EventSink, answer: str, limit: int = 5) -> str | None:
             where[command].extend(n for n in names if n not in where[command])
     if not where:
         return None
-    parts = [f"`{c}` in {', '.join(n)}" for c, n in list(where.items())[:limit]]
+    # In the order they were asked for, whichever answered first (concurrent calls finish in any order).
+    order = {c: i for i, c in reversed(list(enumerate(sink.asked)))}
+    ranked = sorted(where.items(), key=lambda item: order.get(item[0], len(order)))
+    parts = [f"`{c}` in {', '.join(n)}" for c, n in ranked[:limit]]
     more = f"; and {len(where) - limit} more command(s)" if len(where) > limit else ""
     return f"\n\n_Ran {'; '.join(parts)}{more}._"

@@ -3,6 +3,7 @@
 import json
 from collections.abc import Callable
 
+from agent.gate import EventSink, ran_footer
 from agent.runner import AgentRuntime
 from tests.fixtures.agent_scripted import ScriptedModel, TextStep, ToolStep
 from tests.fixtures.agent_stack import AgentWorld, bridge_query, collect, of_type, texts
@@ -124,3 +125,12 @@ async def test_cost_resolution_names_the_payer_for_any_model(
     )
     resolved = json.loads(model.tool_results()[0])
     assert resolved["payer"] == {"account_id": "123456789012", "name": "management"}
+
+
+def test_the_ran_line_names_commands_in_the_order_they_were_asked_whichever_answered_first() -> None:
+    sink = EventSink()
+    sink.asked += ["aws s3api list-buckets", "aws lambda list-functions", "aws s3api list-buckets"]
+    sink.executed += [("aws lambda list-functions", ["staging"]), ("aws s3api list-buckets", ["prod", "dev"])]
+    assert ran_footer(sink, "Two buckets.") == (
+        "\n\n_Ran `aws s3api list-buckets` in prod, dev; `aws lambda list-functions` in staging._"
+    )
