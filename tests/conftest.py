@@ -5,12 +5,39 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from infra.local.payload_checks import CHECKS_FILE_ENV
 from tests.fixtures.aws import CognitoPool, create_pool, moto_server
 from tests.fixtures.exchange import Exchange, exchange_for
+
+# Modules that synthesise the CDK app: one worker takes them all, so the app is synthesised once per run.
+_SYNTH_MODULES = frozenset(
+    f"tests/infra/{name}.py"
+    for name in (
+        "test_audit_reconciler",
+        "test_cdk_events",
+        "test_cdk_nag",
+        "test_cdk_scanners",
+        "test_cdk_security",
+        "test_observability",
+        "test_permissions",
+    )
+)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Give each worker whole modules (their module fixtures start once), and every synthesising module to one."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByModule(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "cdk-synth" if module in _SYNTH_MODULES else module
+
+    return ByModule(config, log)
 
 
 def pytest_configure(config: pytest.Config) -> None:
