@@ -34,8 +34,8 @@ from typing import Any
 import boto3
 
 from centralops import settings
+from infra.event_patterns import DEFAULT_PATTERNS
 from infra.local import org
-from infra.stacks.events import DEFAULT_PATTERNS
 
 BUS = "centralops-alerts"
 QUEUE = "centralops-alerts"

@@ -15,7 +15,6 @@ findings, AWS Health events and stopped ECS tasks (plus any patterns in the
 ``alertEventPatterns`` context) to the central bus, with a role EventBridge assumes.
 """
 
-import json
 from typing import Any
 
 import jsii
@@ -30,6 +29,7 @@ from constructs import Construct
 
 from centralops import settings
 from infra import tables
+from infra.event_patterns import DEFAULT_PATTERNS, extra_patterns
 from infra.stacks.config import DeploymentConfig
 from infra.stacks.findings import acknowledge
 from infra.stacks.registry import RegistryStack
@@ -37,31 +37,10 @@ from infra.stacks.registry import RegistryStack
 MAX_RECEIVES = 5
 VISIBILITY = Duration.seconds(180)  # longer than a minute's digest plus its post: see bot/alerts/router.py
 
-DEFAULT_PATTERNS: dict[str, dict[str, Any]] = {
-    "Alarms": {"source": ["aws.cloudwatch"], "detail-type": ["CloudWatch Alarm State Change"]},
-    "GuardDuty": {"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"]},
-    "Health": {"source": ["aws.health"], "detail-type": ["AWS Health Event"]},
-    "EcsStops": {
-        "source": ["aws.ecs"],
-        "detail-type": ["ECS Task State Change"],
-        "detail": {"lastStatus": ["STOPPED"]},
-    },
-}
-
 
 def bus_name(config: DeploymentConfig) -> str:
     """``<prefix>-alerts``."""
     return f"{config.prefix}-alerts"
-
-
-def extra_patterns(value: Any) -> dict[str, dict[str, Any]]:
-    """The ``alertEventPatterns`` context: a JSON list (or list) of EventBridge patterns, named ``Extra<n>``."""
-    if not value:
-        return {}
-    patterns = json.loads(value) if isinstance(value, str) else value
-    if not isinstance(patterns, list) or not all(isinstance(p, dict) and p.get("source") for p in patterns):
-        raise ValueError("alertEventPatterns must be a list of EventBridge patterns, each with a source.")
-    return {f"Extra{i + 1}": p for i, p in enumerate(patterns)}
 
 
 def _pattern(raw: dict[str, Any]) -> events.EventPattern:
