@@ -93,7 +93,7 @@ def read(raw: Any) -> AlertContext | None:
     }
     for key in ("account_name", "resource", "metric", "reason", "time"):
         if value := _text(raw.get(key), _LIMITS[key]):
-            out[key] = value  # type: ignore[literal-required]
+            out[key] = value
     queries = raw.get("queries")
     if isinstance(queries, list):
         kept = [q for q in (_text(q, 2048) for q in queries[:MAX_QUERIES]) if q]

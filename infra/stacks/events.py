@@ -223,6 +223,7 @@ class EventsStack(Stack):
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
         )
+        self.registry.grant_index(role, tables.ALERTS, "dynamodb:Query")  # a reply finds its alert's thread
         settings_ = {
             settings.ALERTS_QUEUE_URL: self.queue.queue_url,
             settings.ALERTS_DEAD_LETTER_URL: self.dead_letters.queue_url,
