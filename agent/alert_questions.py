@@ -134,7 +134,23 @@ def resolve(prompt: str, intent: grammar.Intent | None, alert: AlertContext) -> 
     command = query_for(low, alert, sentence.qualifiers.window)
     if command is None:
         return intent
-    return grammar.Intent("run", command=command, targets=named or alert["account_id"])
+    return grammar.Intent("run", command=f"aws {command}", targets=named or alert["account_id"])
+
+
+NO_QUERY = (
+    "I have no safe read-only query for this alert: its name holds characters CentralOps never puts "
+    "into a command. Open it in the console, or ask with the exact command, e.g. "
+    "`run aws cloudwatch describe-alarms --state-value ALARM`."
+)
+
+
+def unanswered(prompt: str, alert: AlertContext) -> str | None:
+    """What to say when a question is about the alert but no safe query fits it; ``None`` otherwise."""
+    low = " ".join(prompt.lower().split())
+    about = _REFERS.search(low) or _QUESTION.match(low) or _METRIC.search(low) or _HISTORY.search(low)
+    if about and query_for(low, alert, grammar.parse_sentence(prompt).qualifiers.window) is None:
+        return NO_QUERY
+    return None
 
 
 def query_for(question: str, alert: AlertContext, window: Window | None = None) -> str | None:

@@ -249,6 +249,8 @@ class OfflinePlanner(Model):
             intent = grammar.parse(prompt, history)
             if alert is not None:
                 intent = alert_questions.resolve(prompt, intent, alert)
+                if intent is None and (unanswered := alert_questions.unanswered(prompt, alert)):
+                    return _text_events(unanswered)
             if intent is None and logs.mentions(prompt):
                 return _text_events(logs.NAME_THE_GROUP)
         if intent is None:
