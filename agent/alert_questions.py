@@ -138,9 +138,9 @@ def resolve(prompt: str, intent: grammar.Intent | None, alert: AlertContext) -> 
 
 
 NO_QUERY = (
-    "I have no safe read-only query for this alert: its name holds characters CentralOps never puts "
-    "into a command. Open it in the console, or ask with the exact command, e.g. "
-    "`run aws cloudwatch describe-alarms --state-value ALARM`."
+    "I have no safe read-only query for this alert (none is prepared for this kind of event, or its "
+    "name holds characters CentralOps never puts into a command), so I did not guess one. Open it in "
+    "the console, or ask with the exact command, e.g. `run aws cloudwatch describe-alarms --state-value ALARM`."
 )
 
 

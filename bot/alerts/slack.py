@@ -8,6 +8,7 @@ the record read back from the alerts table.
 """
 
 import logging
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -263,6 +264,11 @@ def _click(body: dict[str, Any]) -> tuple[ChatUser, ChatPlace]:
     return who, ChatPlace(PLATFORM, team, channel, thread)
 
 
+REPLY_SUBTYPES = (None, "thread_broadcast", "file_share")
+"""A person's reply: plain, also sent to the channel, or with a file. Edits, joins, deletions... are not."""
+_PERSON = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
 def _bot_user(body: dict[str, Any], context: dict[str, Any]) -> str:
     """The bot's own user id (Bolt's ``auth.test``, else the event's bot authorization)."""
     known = context.get("bot_user_id")
@@ -286,21 +292,24 @@ async def on_reply(
 
     Everything else is dropped before any read: bot messages, edits, joins and deletions
     (subtypes), top-level messages, replies whose thread a person started (``parent_user_id``),
-    threads this replica already knows are not an alert's, and replies that @mention the bot
-    (the ``app_mention`` event answers those, once, with the same alert).
+    threads this replica already knows are not an alert's, replies that @mention the bot (the
+    ``app_mention`` event answers those, once, with the same alert) and replies that @mention
+    only other people (they are talking to each other).
     """
-    if (
-        event.get("subtype")
-        or event.get("bot_id")
-        or event.get("channel_type") not in (None, "channel", "group")
-    ):
+    if event.get("subtype") not in REPLY_SUBTYPES or event.get("bot_id"):
+        return
+    if event.get("channel_type") not in (None, "channel", "group"):
         return
     thread, ts, channel = event.get("thread_ts"), event.get("ts"), event.get("channel")
     if not thread or not ts or not channel or thread == ts or not event.get("user"):
         return
     me = _bot_user(body, context)
-    if me and f"<@{me}" in str(event.get("text") or ""):
-        return
+    mentioned = set(_PERSON.findall(str(event.get("text") or "")))
+    if me in mentioned or (mentioned and not me):
+        return  # app_mention answers it
+    if mentioned:
+        return  # addressed to colleagues, not to CentralOps
+
     parent = event.get("parent_user_id")
     if parent and me and parent != me:
         return

@@ -228,12 +228,17 @@ class TeamsBot:
             logger.warning("teams message without a person", extra={"activity_id": activity.id})
             return
         request, surface = parsed
-        alert = None
+        mentioned = surface != "channel" or activity.is_recipient_mentioned()
         reply = surface == "channel" and request.where.thread not in (None, activity.id)
+        # With ChannelMessage.Read.Group every channel message arrives. Unmentioned, only a reply to
+        # an alert card that mentions nobody is ours (people talking to each other mention each other).
+        if not mentioned and (not reply or activity.get_mentions()):
+            return
+        alert = None
         if reply and self.thread_alert is not None:
             alert = await self.thread_alert(request.where)
-        if surface == "channel" and alert is None and not activity.is_recipient_mentioned():
-            return  # with ChannelMessage.Read.Group every channel message arrives: only alert replies are ours
+        if not mentioned and alert is None:
+            return
         if not await self._claim(activity):
             logger.info("teams activity already handled", extra={"activity_id": activity.id})
             return

@@ -152,6 +152,40 @@ async def test_bot_messages_edits_and_top_level_messages_are_ignored(alerts_slac
     assert calls == [] and alerts_slack.runtime.invocations == []
 
 
+async def test_a_reply_also_sent_to_the_channel_is_a_question_too(alerts_slack: AlertsStack) -> None:
+    message = await alert_thread(alerts_slack)
+    console = alerts_slack.console
+    ts = await console.say("alice", CHANNEL, "why is it firing?", message["ts"])
+    event = {
+        "type": "message",
+        "subtype": "thread_broadcast",
+        "channel_type": "channel",
+        "user": "U0ALICE",
+        "text": "why is it firing?",
+        "ts": ts,
+        "thread_ts": message["ts"],
+        "parent_user_id": BOT_USER_ID,
+        "channel": CHANNEL,
+        "team": console.team,
+    }
+    (await console.post(console.event_body(event), "application/json")).raise_for_status()
+    for _ in range(100):
+        if alerts_slack.runtime.invocations:
+            break
+        await asyncio.sleep(0.05)
+    (invocation,) = alerts_slack.runtime.invocations
+    assert invocation.body["alert"]["account_id"] == PRODUCTION
+
+
+async def test_a_reply_that_mentions_only_colleagues_is_theirs(alerts_slack: AlertsStack) -> None:
+    message = await alert_thread(alerts_slack)
+    await alerts_slack.console.reply(
+        "alice", "<@U0BOB> can you look at it?", message["ts"], CHANNEL, wait=False
+    )
+    await settled(alerts_slack)
+    assert alerts_slack.runtime.invocations == []
+
+
 async def test_a_reply_that_mentions_the_bot_is_answered_once(alerts_slack: AlertsStack) -> None:
     message = await alert_thread(alerts_slack)
     reply = await alerts_slack.console.reply(

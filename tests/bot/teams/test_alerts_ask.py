@@ -70,6 +70,31 @@ async def test_other_channel_messages_without_a_mention_are_left_alone(
     assert teams.runtime.calls == []
 
 
+async def test_a_reply_that_mentions_only_a_colleague_is_theirs(
+    teams_alerts: tuple[TeamsStack, Alerts],
+) -> None:
+    teams, alerts = teams_alerts
+    card = await alert_card(teams, alerts)
+    console = teams.console
+    channel_data = {"teamsChannelId": CHANNEL, "channel": {"id": CHANNEL}}
+    activity = console.message_activity(
+        "alice", "<at>Bob</at> can you look?", {}, channel_data, mention=False
+    )
+    activity["entities"].append(
+        {"type": "mention", "text": "<at>Bob</at>", "mentioned": console.person("bob")}
+    )
+    activity["conversation"] = {
+        "id": f"{CHANNEL};messageid={card['id']}",
+        "conversationType": "channel",
+        "isGroup": True,
+        "tenantId": console.tenant_id,
+    }
+    activity["replyToId"] = card["id"]
+    turn = await console.post(activity)
+    await teams.bot.background.drain(timeout_s=5)
+    assert turn.status < 300 and teams.runtime.calls == []
+
+
 async def test_a_mention_in_the_alert_thread_is_answered_once_with_the_alert(
     teams_alerts: tuple[TeamsStack, Alerts],
 ) -> None:
