@@ -16,7 +16,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from centralops.alert_context import AlertContext
 from centralops.events import Followup
 
-Source = Literal["command", "mention", "dm", "followup"]
+Source = Literal["command", "mention", "dm", "followup", "reply"]  # reply: in an alert's thread, no mention
 
 
 def literal(value: object) -> str:

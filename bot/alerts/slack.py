@@ -317,7 +317,7 @@ async def on_reply(
     alert = await threads.alert_of(ChatPlace(PLATFORM, team, str(channel), str(thread)))
     if alert is None:
         return
-    await edge._event(body, event, client, "mention", alert=alert)
+    await edge._event(body, event, client, "reply", alert=alert)
 
 
 def register(edge: SlackEdge, commands: AlertCommands) -> None:

@@ -242,7 +242,8 @@ class TeamsBot:
         if not await self._claim(activity):
             logger.info("teams activity already handled", extra={"activity_id": activity.id})
             return
-        self._answer(context, dataclasses.replace(request, alert=alert), surface)
+        source = request.source if mentioned else "reply"
+        self._answer(context, dataclasses.replace(request, alert=alert, source=source), surface)
 
     def _answer(self, context: TurnContext, request: ChatRequest, surface: Surface) -> None:
         reference = context.activity.get_conversation_reference()
