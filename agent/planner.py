@@ -18,7 +18,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -243,8 +243,12 @@ class OfflinePlanner(Model):
         else:
             names = {tool_suffix(n): n for n in tool_names}
             if (cost_q := cost.parse(prompt) or cost.follow_up(history, prompt)) is not None:
+                if alert is not None and alert_questions.points_at_alert(cost_q.targets):
+                    cost_q = replace(cost_q, targets=alert["account_id"])  # "what does it cost?"
                 return self._cost(cost_q, messages[start:], names)
             if (log_q := logs.parse(prompt)) is not None:
+                if alert is not None and alert_questions.points_at_alert(log_q.targets):
+                    log_q = replace(log_q, targets=alert["account_id"])
                 return self._logs(log_q, messages[start:], names)
             intent = grammar.parse(prompt, history)
             if alert is not None:

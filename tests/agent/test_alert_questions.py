@@ -150,6 +150,18 @@ async def test_resources_go_to_its_account_and_a_named_account_wins(
     assert ran(env) == [(command, accounts)]
 
 
+async def test_cost_and_logs_questions_about_it_use_its_account(
+    runtime: AgentRuntime, env: AgentWorld, alice: str
+) -> None:
+    await ask(runtime, alice, "how much does it cost this month?")
+    [(command, accounts)] = ran(env)
+    assert command.startswith("aws ce get-cost-and-usage") and PRD in command and accounts == ["123456789012"]
+    env.bridge.reset()
+    await ask(runtime, alice, "show errors in /aws/lambda/prod-billing")
+    (command, accounts) = ran(env)[0]
+    assert command.startswith("aws logs start-query") and accounts == [PRD]
+
+
 async def test_without_an_alert_the_same_question_names_no_account(
     runtime: AgentRuntime, env: AgentWorld, alice: str
 ) -> None:
