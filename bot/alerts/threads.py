@@ -10,6 +10,7 @@ the alert's message record itself, as it is now (state, reason).
 """
 
 import logging
+import time
 from collections import OrderedDict
 
 from bot.alerts.events import Alert
@@ -23,6 +24,17 @@ logger = logging.getLogger(__name__)
 
 REMEMBERED = 4096
 """Threads per replica remembered as not an alert's."""
+SETTLING_S = 60.0
+"""A thread younger than this is not remembered as not an alert's: the index may not show it yet."""
+
+
+def _age_s(thread: str, now: float) -> float | None:
+    """How old a thread's root is, when its id is a time (Slack ``ts`` in s, Teams message id in ms)."""
+    try:
+        at = float(thread)
+    except ValueError:
+        return None
+    return now - (at / 1000 if at > 1e11 else at)
 
 
 def context_of(alert: Alert, account_name: str = "") -> AlertContext | None:
@@ -90,6 +102,8 @@ class AlertThreads:
             logger.warning("alert thread lookup failed", extra={"channel": where.channel, "code": e.code})
             return None
         if record is None:
-            self._remember_plain(where)
+            age = _age_s(where.thread, time.time())
+            if age is None or age > SETTLING_S:  # the index is updated shortly after a post
+                self._remember_plain(where)
             return None
         return context_of(Alert.from_item(record.alert), str(record.alert.get("account_name") or ""))

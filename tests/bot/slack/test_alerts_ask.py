@@ -11,6 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
+
+from bot.alerts import threads
 from centralops import events
 from infra.local.slack_api import BOT_USER_ID
 from tests.fixtures.alerts import CHANNEL, PRODUCTION, AlertsStack, alarm_event
@@ -96,8 +99,9 @@ async def test_a_reply_in_an_ordinary_thread_gets_nothing_and_reads_nothing(
 
 
 async def test_a_reply_in_a_thread_of_another_bot_message_reads_once_then_never(
-    alerts_slack: AlertsStack,
+    alerts_slack: AlertsStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(threads, "SETTLING_S", 0.0)  # as if the answer were older than a minute
     await alert_thread(alerts_slack)
     answer = await alerts_slack.console.slash("alice", "list buckets in staging", CHANNEL)
     asked = len(alerts_slack.runtime.invocations)
@@ -111,6 +115,16 @@ async def test_a_reply_in_a_thread_of_another_bot_message_reads_once_then_never(
         if _ == 0:
             assert seen == ["Query"]  # the one read: this bot message is not an alert's
     assert seen == [] and len(alerts_slack.runtime.invocations) == asked
+
+
+async def test_a_fresh_thread_is_asked_again_until_the_index_has_settled(alerts_slack: AlertsStack) -> None:
+    await alert_thread(alerts_slack)
+    answer = await alerts_slack.console.slash("alice", "list buckets in staging", CHANNEL)
+    for _ in range(2):
+        with dynamodb_calls(alerts_slack) as calls:
+            await alerts_slack.console.reply("bob", "nice", str(answer.ts), CHANNEL, wait=False)
+            await settled(alerts_slack)
+        assert calls == ["Query"]  # a minute-old thread might still become visible in the index
 
 
 async def test_bot_messages_edits_and_top_level_messages_are_ignored(alerts_slack: AlertsStack) -> None:

@@ -9,6 +9,9 @@ import asyncio
 import json
 from typing import Any
 
+import pytest
+
+from bot.alerts import threads
 from bot.alerts.setup import Alerts
 from infra.local.consoles.teams import CHANNEL
 from tests.bot.teams.test_alerts import teams_alerts as teams_alerts
@@ -52,8 +55,9 @@ async def test_a_reply_to_the_alert_card_asks_about_the_alert_without_a_mention(
 
 
 async def test_other_channel_messages_without_a_mention_are_left_alone(
-    teams_alerts: tuple[TeamsStack, Alerts],
+    teams_alerts: tuple[TeamsStack, Alerts], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(threads, "SETTLING_S", 0.0)  # as if the post were older than a minute
     teams, alerts = teams_alerts
     await alert_card(teams, alerts)
     before = alerts.store.table.client
