@@ -18,7 +18,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -28,7 +28,7 @@ from strands.types.content import Message, Messages
 from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolSpec
 
-from agent import answers, cost, exposure, grammar, intents, logs, regions
+from agent import alert_questions, answers, cost, exposure, grammar, intents, logs, regions
 from agent.gateway import tool_suffix
 from centralops import settings
 from centralops.errors import CentralOpsError
@@ -203,15 +203,22 @@ class OfflinePlanner(Model):
         **kwargs: Any,
     ) -> AsyncIterable[StreamEvent]:
         """Decide the next step of the current turn and stream it in the Converse format."""
-        planned = self.plan(messages, [t["name"] for t in tool_specs or []])
+        planned = self.plan(messages, [t["name"] for t in tool_specs or []], system_prompt)
         if _is_repeated_poll(messages, planned):
             await asyncio.sleep(POLL_INTERVAL_S)  # a Logs Insights query still running: give it time
         for event in planned:
             yield event
         yield _usage()
 
-    def plan(self, messages: Messages, tool_names: list[str]) -> list[StreamEvent]:
-        """The stream events of the next step (no I/O: a pure function of the conversation)."""
+    def plan(
+        self, messages: Messages, tool_names: list[str], system_prompt: str | None = None
+    ) -> list[StreamEvent]:
+        """The stream events of the next step (no I/O: a pure function of the conversation).
+
+        A system prompt holding an alert (:mod:`agent.alert_questions`) makes a question that names
+        no account a question about that alert.
+        """
+        alert = alert_questions.from_system_prompt(system_prompt)
         questions = [i for i, m in enumerate(messages) if _is_question(m)]
         if not questions:
             return _text_events(grammar.HELP)
@@ -236,10 +243,18 @@ class OfflinePlanner(Model):
         else:
             names = {tool_suffix(n): n for n in tool_names}
             if (cost_q := cost.parse(prompt) or cost.follow_up(history, prompt)) is not None:
+                if alert is not None and alert_questions.points_at_alert(cost_q.targets):
+                    cost_q = replace(cost_q, targets=alert["account_id"])  # "what does it cost?"
                 return self._cost(cost_q, messages[start:], names)
             if (log_q := logs.parse(prompt)) is not None:
+                if alert is not None and alert_questions.points_at_alert(log_q.targets):
+                    log_q = replace(log_q, targets=alert["account_id"])
                 return self._logs(log_q, messages[start:], names)
             intent = grammar.parse(prompt, history)
+            if alert is not None:
+                intent = alert_questions.resolve(prompt, intent, alert)
+                if intent is None and (unanswered := alert_questions.unanswered(prompt, alert)):
+                    return _text_events(unanswered)
             if intent is None and logs.mentions(prompt):
                 return _text_events(logs.NAME_THE_GROUP)
         if intent is None:

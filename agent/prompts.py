@@ -3,6 +3,8 @@
 from collections.abc import Iterable
 
 from agent.accounts import AccountEntry
+from agent.alert_questions import prompt_section
+from centralops.alert_context import AlertContext
 
 SYSTEM_PROMPT = """You are CentralOps, an assistant that answers questions about the AWS accounts \
 of one organisation for its operations team, in a chat thread.
@@ -45,7 +47,8 @@ Accounts this person may query (name, id, environment):
 """
 
 
-def system_prompt(accounts: Iterable[AccountEntry]) -> str:
-    """The system prompt with the caller's account directory."""
+def system_prompt(accounts: Iterable[AccountEntry], alert: AlertContext | None = None) -> str:
+    """The system prompt with the caller's account directory, and the thread's alert as fenced data."""
     lines = [f"- {a.name} ({a.account_id}, {a.environment or 'no environment'})" for a in accounts]
-    return SYSTEM_PROMPT.format(accounts="\n".join(lines) or "- none")
+    text = SYSTEM_PROMPT.format(accounts="\n".join(lines) or "- none")
+    return text + prompt_section(alert) if alert is not None else text

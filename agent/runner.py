@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from strands import Agent
@@ -35,7 +35,8 @@ from agent.models import build_model
 from agent.prompts import system_prompt
 from agent.resources import for_command
 from agent.tools import resolve_accounts_tool
-from centralops import events
+from centralops import alert_context, events
+from centralops.alert_context import AlertContext
 from centralops.errors import CentralOpsError
 from centralops.events import Event
 from centralops.exchange import TokenExchanger
@@ -158,7 +159,8 @@ class AgentRuntime:
             yield events.status("Waiting for the previous question in this thread to finish…")
         try:
             async with turn.lock:
-                async for event in structured(self._route(gate, prompt, resume, usage)):
+                alert = alert_context.read(payload.get(alert_context.PAYLOAD_KEY))
+                async for event in structured(self._route(gate, prompt, resume, usage, alert)):
                     yield event
         except CentralOpsError as e:
             yield events.error(e.code, e.message)
@@ -179,15 +181,24 @@ class AgentRuntime:
         )
         yield events.done(sid, usage)
 
-    def _route(self, gate: Gate, prompt: str, resume: Any, usage: dict[str, int]) -> AsyncIterator[Event]:
-        """The path of an invocation: resume, direct command, or the model."""
+    def _route(
+        self,
+        gate: Gate,
+        prompt: str,
+        resume: Any,
+        usage: dict[str, int],
+        alert: AlertContext | None = None,
+    ) -> AsyncIterator[Event]:
+        """The path of an invocation: resume, direct command, or the model (told the thread's alert)."""
         if isinstance(resume, Mapping):
             return self._resume(gate, resume, usage)
         if direct := parse_direct(prompt):
+            if alert is not None and not direct.targets and not direct.problem:
+                direct = replace(direct, targets=alert["account_id"])  # the alert's thread: its account
             return self._remembered(gate, prompt, self._direct(gate, direct, usage))
         if not prompt:
             return _one(events.error("empty_prompt", "Ask a question, e.g. `list buckets in staging`."))
-        return self._model(gate, prompt, usage)
+        return self._model(gate, prompt, usage, alert)
 
     def _names(self) -> dict[str, str]:
         return {a.account_id: a.name for a in self.registry.all()}
@@ -409,7 +420,9 @@ class AgentRuntime:
         ):
             yield event
 
-    async def _model(self, gate: Gate, prompt: str, usage: dict[str, int]) -> AsyncIterator[Event]:
+    async def _model(
+        self, gate: Gate, prompt: str, usage: dict[str, int], alert: AlertContext | None = None
+    ) -> AsyncIterator[Event]:
         yield events.status("Thinking…")
         accounts = await asyncio.to_thread(self.registry.all)
         visible = [a for a in accounts if a.enabled and a.entitles(gate.caller.groups)]
@@ -430,7 +443,7 @@ class AgentRuntime:
                 model=model,
                 messages=history,
                 tools=[*gw.tools, resolve_accounts_tool(self.registry, gate.caller)],
-                system_prompt=system_prompt(visible),
+                system_prompt=system_prompt(visible, alert),
                 hooks=[GateHook(gate, sink, {a.account_id: a.name for a in accounts}, gw)],
                 callback_handler=None,
             )

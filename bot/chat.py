@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from centralops.alert_context import AlertContext
 from centralops.events import Followup
 
-Source = Literal["command", "mention", "dm", "followup"]
+Source = Literal["command", "mention", "dm", "followup", "reply"]  # reply: in an alert's thread, no mention
 
 
 def literal(value: object) -> str:
@@ -76,6 +77,7 @@ class ChatRequest:
     where: ChatPlace
     text: str
     source: Source = "command"
+    alert: AlertContext | None = None  # the alert whose thread this is in: the agent resolves "it" to it
 
 
 @dataclass

@@ -43,6 +43,7 @@ from bot.runtime_client import RuntimeClient, session_id
 from bot.stops import StopSwitch, until_stopped
 from centralops import tracing
 from centralops.accounts import AccountItem
+from centralops.alert_context import AlertContext
 from centralops.errors import CentralOpsError
 from centralops.events import FileEvent
 from centralops.identity import IdentityError, VerifiedCaller
@@ -244,7 +245,13 @@ class Conversation:
         try:
             with tracing.span("bot answer", platform=request.where.platform):
                 await self._stream(
-                    request.who, request.where.in_thread(thread), prompt, token, renderer, asked=asked
+                    request.who,
+                    request.where.in_thread(thread),
+                    prompt,
+                    token,
+                    renderer,
+                    asked=asked,
+                    alert=request.alert,
                 )
         finally:
             # After the answer is out: it is a convenience for the App Home tab, never in the way.
@@ -259,11 +266,14 @@ class Conversation:
         renderer: AnswerRenderer,
         resume: dict[str, str] | None = None,
         asked: float | None = None,
+        alert: AlertContext | None = None,
     ) -> None:
         checklist = Checklist()
         started, failed = asked or time.monotonic(), False
         asked_for: list[str] = []  # approvals this turn asked for (denied if the person stops it)
-        events = self.runtime.invoke(id_token=token, prompt=prompt, who=who, where=where, resume=resume)
+        events = self.runtime.invoke(
+            id_token=token, prompt=prompt, who=who, where=where, resume=resume, alert=alert
+        )
         async with self._stoppable(who, renderer, resume) as offer:
             stop = offer.stop
             stream = until_stopped(events, stop)

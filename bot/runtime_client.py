@@ -17,7 +17,8 @@ from typing import Any
 import aiohttp
 
 from bot.chat import ChatPlace, ChatUser
-from centralops import events, tracing
+from centralops import alert_context, events, tracing
+from centralops.alert_context import AlertContext
 from centralops.errors import InvalidTokenError
 from centralops.events import Event
 from centralops.exchange import TokenExchangeError, TokenExchanger
@@ -86,6 +87,7 @@ class RuntimeClient:
         who: ChatUser,
         where: ChatPlace,
         resume: dict[str, str] | None = None,
+        alert: AlertContext | None = None,
     ) -> AsyncIterator[Event]:
         """Ask the agent and yield its events; always ends with ``done`` or ``error``.
 
@@ -95,6 +97,7 @@ class RuntimeClient:
             who: The asking user.
             where: The channel and thread (the thread must be known).
             resume: ``{"approval_id", "decision"}`` to continue after an approval.
+            alert: The alert whose thread the question is asked in (the payload's optional ``alert``).
         """
         thread = where.thread or where.channel
         sid = session_id(where.platform, where.team, where.channel, thread)
@@ -126,6 +129,8 @@ class RuntimeClient:
         }
         if resume:
             body["resume"] = resume
+        if alert:
+            body[alert_context.PAYLOAD_KEY] = alert
         headers = {
             "Authorization": f"Bearer {token}",
             "Accept": "text/event-stream",

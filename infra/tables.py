@@ -52,7 +52,10 @@ OUTBOX = TableSpec(
     index_key="pending",
 )
 MEMORY = TableSpec("memory", "thread_id", settings.MEMORY_TABLE, ttl_attribute="ttl")
-ALERTS = TableSpec("alerts", "key", settings.ALERTS_TABLE, ttl_attribute="ttl")
+# Index "by-thread" is sparse: only alert messages already shown carry `thread` (bot/alerts/store.py).
+ALERTS = TableSpec(
+    "alerts", "key", settings.ALERTS_TABLE, ttl_attribute="ttl", index_name="by-thread", index_key="thread"
+)
 
 ALL_TABLES = (ACCOUNTS, IDENTITY_LINKS, OAUTH_STATES, APPROVALS, AUDIT, IDEMPOTENCY, MEMORY, ALERTS, OUTBOX)
 

@@ -231,7 +231,7 @@ class AlertRouter:
         record = MessageRecord(
             key,
             place,
-            alert.to_item(),
+            {**alert.to_item(), "account_name": account.name},
             events=[*(record.events if record else []), alert.event_id],
             first_at=now,
             state_time=str(alert.time.timestamp()),
@@ -258,7 +258,7 @@ class AlertRouter:
 
     async def _edit(self, record: MessageRecord, alert: Alert, account: AccountItem, now: float) -> None:
         before = record.alert.get("state")
-        record.alert = alert.to_item()
+        record.alert = {**alert.to_item(), "account_name": account.name}
         record.events.append(alert.event_id)
         record.state_time = str(alert.time.timestamp())
         if alert.state != before:

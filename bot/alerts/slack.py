@@ -8,6 +8,7 @@ the record read back from the alerts table.
 """
 
 import logging
+import re
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ from bot.alerts.grammar import KIND_LABELS
 from bot.alerts.manage import AlertCommands
 from bot.alerts.router import AlertView, DeliveryError, DigestView
 from bot.alerts.store import Place
+from bot.alerts.threads import AlertThreads
 from bot.chat import ChatPlace, ChatUser
 from bot.slack.app import PLATFORM, PREFIX, SlackEdge, Slot
 from bot.slack.blocks import clip, context, section
@@ -147,7 +149,11 @@ def alert_blocks(view: AlertView) -> list[dict[str, Any]]:
             }
         )
     blocks.append({"type": "actions", "block_id": "alert", "elements": buttons})
-    blocks.append(context("Reply in this thread with @CentralOps to ask about it; Investigate asks as you."))
+    blocks.append(
+        context(
+            "Reply in this thread to ask CentralOps about it (no @mention needed); Investigate asks as you."
+        )
+    )
     return blocks
 
 
@@ -258,6 +264,62 @@ def _click(body: dict[str, Any]) -> tuple[ChatUser, ChatPlace]:
     return who, ChatPlace(PLATFORM, team, channel, thread)
 
 
+REPLY_SUBTYPES = (None, "thread_broadcast", "file_share")
+"""A person's reply: plain, also sent to the channel, or with a file. Edits, joins, deletions... are not."""
+_PERSON = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def _bot_user(body: dict[str, Any], context: dict[str, Any]) -> str:
+    """The bot's own user id (Bolt's ``auth.test``, else the event's bot authorization)."""
+    known = context.get("bot_user_id")
+    if known:
+        return str(known)
+    for auth in body.get("authorizations") or []:
+        if isinstance(auth, dict) and auth.get("is_bot") and auth.get("user_id"):
+            return str(auth["user_id"])
+    return ""
+
+
+async def on_reply(
+    edge: SlackEdge,
+    threads: AlertThreads,
+    body: dict[str, Any],
+    event: dict[str, Any],
+    client: AsyncWebClient,
+    context: dict[str, Any],
+) -> None:
+    """A channel message: a person's reply in an alert's thread is a question about the alert.
+
+    Everything else is dropped before any read: bot messages, edits, joins and deletions
+    (subtypes), top-level messages, replies whose thread a person started (``parent_user_id``),
+    threads this replica already knows are not an alert's, replies that @mention the bot (the
+    ``app_mention`` event answers those, once, with the same alert) and replies that @mention
+    only other people (they are talking to each other).
+    """
+    if event.get("subtype") not in REPLY_SUBTYPES or event.get("bot_id"):
+        return
+    if event.get("channel_type") not in (None, "channel", "group"):
+        return
+    thread, ts, channel = event.get("thread_ts"), event.get("ts"), event.get("channel")
+    if not thread or not ts or not channel or thread == ts or not event.get("user"):
+        return
+    me = _bot_user(body, context)
+    mentioned = set(_PERSON.findall(str(event.get("text") or "")))
+    if me in mentioned or (mentioned and not me):
+        return  # app_mention answers it
+    if mentioned:
+        return  # addressed to colleagues, not to CentralOps
+
+    parent = event.get("parent_user_id")
+    if parent and me and parent != me:
+        return
+    team = str(body.get("team_id") or event.get("team", ""))
+    alert = await threads.alert_of(ChatPlace(PLATFORM, team, str(channel), str(thread)))
+    if alert is None:
+        return
+    await edge._event(body, event, client, "reply", alert=alert)
+
+
 def register(edge: SlackEdge, commands: AlertCommands) -> None:
     """Add the alert buttons to the Slack edge's Bolt app, and the subscriptions to App Home."""
 
@@ -298,6 +360,12 @@ def register(edge: SlackEdge, commands: AlertCommands) -> None:
 
     async def on_console(ack: Any) -> None:
         await ack()  # a link button: Slack opens the URL and still sends the click
+
+    threads = AlertThreads(commands.store)
+    edge.thread_alert = threads.alert_of
+    edge.channel_message = lambda body, event, client, context: on_reply(
+        edge, threads, body, event, client, context
+    )
 
     edge.app.action(INVESTIGATE)(edge._acked(on_investigate))
     edge.app.action(MUTE)(edge._acked(on_mute))

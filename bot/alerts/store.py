@@ -10,6 +10,9 @@ One DynamoDB table (partition key ``key``, TTL ``ttl``) keeps, keyed apart:
 - ``rate#{platform}#{team}#{channel}#{minute}`` — how many alerts the channel got that minute;
 - ``teams-service#{tenant}`` — the Bot Connector service URL of a Teams tenant (for posting unasked).
 
+A message record that is shown carries ``thread`` = ``{platform}#{team}#{channel}#{ref}``, the key of
+the sparse index ``by-thread``: a reply in an alert's thread finds its alert with one ``Query``.
+
 Every replica reads and writes the same items, so any of them can post, edit or
 answer a click, and a restart loses nothing.
 """
@@ -33,6 +36,7 @@ _de = TypeDeserializer().deserialize
 
 MESSAGE_TTL_S = 14 * 86400
 SUBSCRIPTIONS = "subscriptions"
+THREAD_INDEX = "by-thread"
 EVENT_IDS_KEPT = 50
 
 
@@ -163,6 +167,7 @@ class MessageRecord:
             "muted_until": str(self.muted_until),
             "muted_by": self.muted_by,
             "claimed_at": str(self.claimed_at),
+            "thread": thread_key(self.place, self.ref) if self.ref else None,
             "ttl": int(time.time()) + MESSAGE_TTL_S,
         }
 
@@ -184,6 +189,11 @@ class MessageRecord:
             muted_by=str(item.get("muted_by") or ""),
             claimed_at=_num(item.get("claimed_at")),
         )
+
+
+def thread_key(place: Place, ref: str) -> str:
+    """The ``by-thread`` index key of the message ``ref`` (Slack ts, Teams activity id) in ``place``."""
+    return f"{place.key}#{ref}"
 
 
 def message_key(place: Place, subject_key: str) -> str:
@@ -284,6 +294,20 @@ class AlertStore:
             "read the alert's message", "get_item", Key={"key": {"S": key}}, ConsistentRead=True
         )
         return MessageRecord.from_item(_plain(got["Item"])) if "Item" in got else None
+
+    async def message_in_thread(self, place: Place, ref: str) -> MessageRecord | None:
+        """The record of the alert message ``ref`` in ``place`` (one ``Query`` of the ``by-thread`` index)."""
+        got = await self._call(
+            "find the alert of this thread",
+            "query",
+            IndexName=THREAD_INDEX,
+            KeyConditionExpression="#t = :t",
+            ExpressionAttributeNames={"#t": "thread"},
+            ExpressionAttributeValues={":t": {"S": thread_key(place, ref)}},
+            Limit=1,
+        )
+        items = got.get("Items") or []
+        return MessageRecord.from_item(_plain(items[0])) if items else None
 
     async def messages(self, keys: list[str]) -> dict[str, MessageRecord]:
         """Several message records at once (BatchGetItem, 100 keys a call), by key."""

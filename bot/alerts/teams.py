@@ -27,6 +27,7 @@ from bot.alerts.grammar import KIND_LABELS
 from bot.alerts.manage import AlertCommands
 from bot.alerts.router import AlertView, DeliveryError, DigestView
 from bot.alerts.store import AlertStore, Place
+from bot.alerts.threads import AlertThreads
 from bot.chat import ChatRequest
 from bot.teams import cards
 from bot.teams.activities import continuation, inbound, tenant_of
@@ -76,6 +77,14 @@ def alert_card(view: AlertView) -> dict[str, Any]:
                 "nothing new is posted for it."
             )
         )
+    body.append(
+        cards.runs(
+            {
+                "text": "Reply to this post to ask CentralOps about it (no @mention needed); Investigate asks as you.",
+                "isSubtle": True,
+            }
+        )
+    )
     data = {"record": view.record_key}
     actions: list[dict[str, Any]] = [
         {
@@ -246,5 +255,6 @@ def register(bot: TeamsBot, commands: AlertCommands, poster: TeamsAlertPoster) -
         await commands.mute(key, found.who, found.where, click, bot.config.prefix)
         return await bot._click_response(context, found, await click.outcome)
 
+    bot.thread_alert = AlertThreads(commands.store).alert_of  # a reply to the card asks about its alert
     bot.app.adaptive_card.action_execute(INVESTIGATE)(on_investigate)
     bot.app.adaptive_card.action_execute(MUTE)(on_mute)

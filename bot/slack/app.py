@@ -29,6 +29,7 @@ from bot.slack.assistant import AssistantRenderer, SlackAssistant
 from bot.slack.delivery import PatientClient, deliver_parcel
 from bot.slack.markup import mrkdwn
 from bot.slack.render import INLINE_CAP, PACE_S, SlackRenderer, StreamingSupport
+from centralops.alert_context import AlertContext
 from centralops.errors import CentralOpsError
 
 logger = logging.getLogger(__name__)
@@ -116,6 +117,9 @@ class SlackEdge:
         )
         self._tasks: set[asyncio.Task[None]] = set()
         self.home_sections: list[Callable[[str], Awaitable[list[dict[str, Any]]]]] = []
+        # Other features' hooks (alerts): a person's message in a channel, and a thread's alert.
+        self.channel_message: Callable[..., Awaitable[None]] | None = None
+        self.thread_alert: Callable[[ChatPlace], Awaitable[AlertContext | None]] | None = None
         self._register()
 
     def renderer(
@@ -243,9 +247,15 @@ class SlackEdge:
         """``@CentralOps ...`` in a channel or thread: answer in the mention's thread."""
         await self._event(body, event, client, "mention")
 
-    async def on_message(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
-        """A direct message (other message events are ignored)."""
-        if event.get("channel_type") != "im" or event.get("subtype") or event.get("bot_id"):
+    async def on_message(
+        self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient, context: dict[str, Any]
+    ) -> None:
+        """A direct message; a channel message goes to :attr:`channel_message` (alerts: thread replies)."""
+        if event.get("channel_type") != "im":
+            if self.channel_message is not None:
+                await self.channel_message(body, event, client, context)
+            return
+        if event.get("subtype") or event.get("bot_id"):
             return
         await self._event(body, event, client, "dm")
 
@@ -257,6 +267,7 @@ class SlackEdge:
         source: Source,
         *,
         assistant: bool = False,
+        alert: AlertContext | None = None,
     ) -> None:
         team = str(body.get("team_id") or event.get("team", ""))
         async with Slot(self.starting) as slot:
@@ -270,7 +281,9 @@ class SlackEdge:
             who = ChatUser(PLATFORM, team, user, await self._name(client, user))
             place = ChatPlace(PLATFORM, team, str(channel), str(ts))
             text = _MENTION.sub(" ", str(event.get("text", "")))
-            await self._handle(client, who, place, text, source, slot, assistant=assistant)
+            if alert is None and source == "mention" and self.thread_alert and ts != event.get("ts"):
+                alert = await self.thread_alert(place)  # a mention in an alert's thread asks about it
+            await self._handle(client, who, place, text, source, slot, assistant=assistant, alert=alert)
 
     async def _handle(
         self,
@@ -283,6 +296,7 @@ class SlackEdge:
         response_url: str | None = None,
         *,
         assistant: bool = False,
+        alert: AlertContext | None = None,
     ) -> None:
         renderer = self.renderer(
             client, place, who, on_open=slot.release, response_url=response_url, assistant=assistant
@@ -300,7 +314,7 @@ class SlackEdge:
             return
         try:
             await self.conversation.handle(
-                ChatRequest(who, place, text.strip(), source), renderer, prefix=PREFIX
+                ChatRequest(who, place, text.strip(), source, alert), renderer, prefix=PREFIX
             )
         except Exception:
             logger.exception("answer failed", extra={"user": who.user, "channel": place.channel})

@@ -9,8 +9,10 @@ so the HTTP turn returns within Teams' limit however long the agent takes.
 """
 
 import asyncio
+import dataclasses
 import logging
 import warnings
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
@@ -48,6 +50,7 @@ from bot.teams.profiles import TeamsEmails
 from bot.teams.render import STOP, ClickOutcome, ClickRenderer, StreamRenderer, ThreadRenderer
 from bot.teams.turns import Background, Turns
 from centralops import settings
+from centralops.alert_context import AlertContext
 from centralops.errors import CentralOpsError
 
 logger = logging.getLogger(__name__)
@@ -112,6 +115,8 @@ class TeamsBot:
         self.adapter.on_turn_error = self._on_turn_error
         self.background = Background(self.adapter)
         self._streams: dict[str, asyncio.Lock] = {}
+        # The alert whose card opened a channel thread (set by the alerts feature).
+        self.thread_alert: Callable[[ChatPlace], Awaitable[AlertContext | None]] | None = None
         self.app.conversation_update("membersAdded")(self._on_installed)
         self.app.message()(self._on_message)
         self.app.adaptive_card.action_execute(cards.APPROVE)(self._on_approve)
@@ -222,11 +227,23 @@ class TeamsBot:
         if parsed is None:
             logger.warning("teams message without a person", extra={"activity_id": activity.id})
             return
+        request, surface = parsed
+        mentioned = surface != "channel" or activity.is_recipient_mentioned()
+        reply = surface == "channel" and request.where.thread not in (None, activity.id)
+        # With ChannelMessage.Read.Group every channel message arrives. Unmentioned, only a reply to
+        # an alert card that mentions nobody is ours (people talking to each other mention each other).
+        if not mentioned and (not reply or activity.get_mentions()):
+            return
+        alert = None
+        if reply and self.thread_alert is not None:
+            alert = await self.thread_alert(request.where)
+        if not mentioned and alert is None:
+            return
         if not await self._claim(activity):
             logger.info("teams activity already handled", extra={"activity_id": activity.id})
             return
-        request, surface = parsed
-        self._answer(context, request, surface)
+        source = request.source if mentioned else "reply"
+        self._answer(context, dataclasses.replace(request, alert=alert, source=source), surface)
 
     def _answer(self, context: TurnContext, request: ChatRequest, surface: Surface) -> None:
         reference = context.activity.get_conversation_reference()

@@ -1,10 +1,11 @@
-"""The alerts part of ``make demo``: an alarm arrives, someone investigates, the alarm resolves.
+"""The alerts part of ``make demo``: an alarm arrives, someone investigates and asks, the alarm resolves.
 
 Everything takes the production path: bob subscribes the channel with a signed
 slash command; the local alarm simulator (:mod:`infra.local.events`) puts the
 documented event on the production account's bus, from where it reaches the
 central queue and the bot's consumer; alice's Investigate click asks the real
-agent as alice; the OK event edits the same message.
+agent as alice, and so does her reply in the alarm's thread (no @mention); the OK
+event edits the same message.
 """
 
 import asyncio
@@ -85,6 +86,12 @@ async def demo(info: org.StackInfo, console: SlackConsole, channel: str) -> int:
             await asyncio.sleep(0.3)
             await investigated.refresh()
         _show("alice clicks Investigate (asked as alice, in the alarm's thread)", investigated.render())
+        asked = await console.reply("alice", "is it still alarming?", message["ts"], channel, wait_s=90)
+        said = [m for m in asked.messages if m.get("ts") == asked.since]  # her reply, then the answer
+        _show(
+            "alice replies in the thread, no @mention: the agent knows it is about this alarm",
+            render_thread(said + asked.answers()),
+        )
         await asyncio.to_thread(
             events.set_alarm_state,
             info.moto_url,

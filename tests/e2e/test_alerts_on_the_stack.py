@@ -1,5 +1,5 @@
-"""Alarms on the whole local stack: member bus → central queue → bot → channel; Investigate through the real
-agent and bridge, as the person who clicked."""
+"""Alarms on the whole local stack: member bus → central queue → bot → channel; Investigate and a reply in
+the alarm's thread through the real agent and bridge, as the person who clicked or replied."""
 
 import asyncio
 import json
@@ -58,6 +58,17 @@ async def test_alarm_arrives_investigate_refuses_the_unentitled_and_ok_edits(
 
     answered = await both_answers(await slack.click("alice", thread, "Investigate", wait_s=60))
     assert "MetricAlarms" in answered.render()
+
+    # A reply in the thread, no @mention, naming no account: the real agent asks about this alarm.
+    asked = await slack.reply(
+        "alice", "show me its metric for the last hour", message["ts"], CHANNEL, wait_s=60
+    )
+    (answer,) = asked.answers()
+    assert answer["thread_ts"] == message["ts"] and "production" in json.dumps(answer)
+    assert "get-metric-statistics" in json.dumps(answer) and "Datapoints" in json.dumps(answer)
+    refused = await slack.reply("dave", "why is it firing?", message["ts"], CHANNEL, wait_s=60)
+    (refusal,) = refused.answers()
+    assert "centralops-operators" in json.dumps(refusal) and "MetricAlarms" not in json.dumps(refusal)
 
     await asyncio.to_thread(
         events.set_alarm_state, info.moto_url, PRODUCTION, "production-errors", "OK", "back"

@@ -27,6 +27,7 @@ Type what you would type in Slack:
 Console commands:
   :as <name>             speak as another demo user (alice, bob, carol, dave)
   :click <label>         click a button of the current thread (Approve, Deny, a follow-up, Investigate…)
+  :reply <text>          reply in the current thread without an @mention (an alert's thread answers)
   :alarm <account> <alarm> <ALARM|OK>   an alarm changes state (after `/aws subscribe production alarms here` as bob)
   :good | :bad           thumbs up / down on the newest answer of the current thread
   :assistant             open the assistant view (while viewing #ops); what you type next goes there
@@ -206,6 +207,11 @@ async def chat(info: org.StackInfo) -> int:
                         print("There is no thread yet: ask something first.")
                         continue
                     thread = await console.click(who, thread, line[7:].strip())
+                elif line.startswith(":reply "):
+                    if thread is None or not thread.ts:
+                        print("There is no thread yet: ask something first.")
+                        continue
+                    thread = await console.reply(who, line[7:].strip(), thread, DEMO_CHANNEL)
                 elif line.startswith("/aws"):
                     thread = await console.slash(who, line[4:].strip(), DEMO_CHANNEL)
                 else:

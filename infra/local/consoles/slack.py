@@ -306,6 +306,48 @@ class SlackConsole:
         }
         return await self._event(event, user, channel, thread_ts or ts, ts, event_id, wait, wait_s)
 
+    async def reply(
+        self,
+        user: str,
+        text: str,
+        thread: "Thread | str",
+        channel: str = "C0OPS",
+        *,
+        mention: bool = False,
+        wait: bool = True,
+        wait_s: float = 60,
+    ) -> Thread:
+        """A reply in a thread with no @mention needed: the ``message`` event Slack sends for it.
+
+        Like Slack, the event carries ``thread_ts`` and the thread's ``parent_user_id``; a reply
+        that mentions the bot (``mention``) also sends the ``app_mention`` event.
+        """
+        thread_ts = thread.ts if isinstance(thread, Thread) else thread
+        if not thread_ts:
+            raise ValueError("a reply needs the thread's ts")
+        uid = user_id(user)
+        full = f"<@{BOT_USER_ID}> {text}" if mention else text
+        ts = await self.say(user, channel, full, thread_ts)
+        root = [m for m in await self.thread_messages(channel, thread_ts) if m.get("ts") == thread_ts]
+        event = {
+            "type": "message",
+            "channel_type": "channel",
+            "user": uid,
+            "text": full,
+            "ts": ts,
+            "event_ts": ts,
+            "thread_ts": thread_ts,
+            "channel": channel,
+            "team": self.team,
+            **({"parent_user_id": root[0]["user"]} if root and root[0].get("user") else {}),
+        }
+        if mention:
+            mentioned = {k: v for k, v in event.items() if k not in ("channel_type", "parent_user_id")}
+            await self._deliver(
+                "events_api", self.event_body({**mentioned, "type": "app_mention"}), "application/json"
+            )
+        return await self._event(event, user, channel, thread_ts, ts, None, wait, wait_s)
+
     async def dm(
         self, user: str, text: str, *, event_id: str | None = None, wait: bool = True, wait_s: float = 60
     ) -> Thread:

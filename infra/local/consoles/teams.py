@@ -284,16 +284,27 @@ class TeamsConsole:
         return await self._exchange("personal", activity, user, text, wait)
 
     async def channel(
-        self, user: str, text: str, *, thread: str | None = None, channel: str = CHANNEL, wait: bool = True
+        self,
+        user: str,
+        text: str,
+        *,
+        thread: str | None = None,
+        channel: str = CHANNEL,
+        wait: bool = True,
+        mention: bool = True,
     ) -> TeamsConversation:
-        """An @mention in a channel: a new post, or a reply in ``thread`` (a conversation id with ``;messageid=``)."""
+        """An @mention in a channel: a new post, or a reply in ``thread`` (a conversation id with ``;messageid=``).
+
+        ``mention=False`` sends what Teams delivers with ``ChannelMessage.Read.Group``: a message
+        that does not @mention the bot.
+        """
         channel_data = {
             "teamsChannelId": channel,
             "teamsTeamId": TEAM,
             "channel": {"id": channel},
             "team": {"id": TEAM},
         }
-        activity = self.message_activity(user, text, {}, channel_data, mention=True)
+        activity = self.message_activity(user, text, {}, channel_data, mention=mention)
         conversation_id = thread or f"{channel};messageid={activity['id']}"
         activity["conversation"] = {
             "id": conversation_id,

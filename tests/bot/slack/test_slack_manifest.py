@@ -48,12 +48,16 @@ def test_manifest_declares_what_the_bot_uses(manifest: dict[str, Any]) -> None:
         "chat:write",
         "app_mentions:read",
         "im:history",
+        "channels:history",
+        "groups:history",
         "files:write",
         "users:read.email",
     } <= scopes
     events = set(manifest["settings"]["event_subscriptions"]["bot_events"])
     assert events == {
         "app_mention",
+        "message.channels",
+        "message.groups",
         "message.im",
         "app_home_opened",
         "assistant_thread_started",

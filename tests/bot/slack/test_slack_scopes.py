@@ -19,6 +19,8 @@ HELPERS = {
 EVENT_SCOPES = {
     "app_mention": "app_mentions:read",
     "message.im": "im:history",
+    "message.channels": "channels:history",
+    "message.groups": "groups:history",
     "app_home_opened": None,
     "assistant_thread_started": "assistant:write",
     "assistant_thread_context_changed": "assistant:write",

@@ -44,6 +44,11 @@ def test_the_manifest_is_valid_against_the_published_teams_schema() -> None:
     assert listed == {"personal", "team", "groupChat"}
     titles = {c["title"] for c in bot["commandLists"][0]["commands"]}
     assert {"help", "login", "logout", "whoami", "accounts", "run"} <= titles
+    # Replies to an alert card need no @mention: the team's owner consents to channel messages.
+    assert {"name": "ChannelMessage.Read.Group", "type": "Application"} in manifest["authorization"][
+        "permissions"
+    ]["resourceSpecific"]
+    assert manifest["webApplicationInfo"]["id"] == bot["botId"]
 
 
 def test_the_schema_rejects_a_broken_manifest() -> None:
@@ -74,5 +79,6 @@ def test_the_package_script_zips_a_valid_manifest_with_the_configured_bot_id(tmp
         assert sorted(package.namelist()) == ["color.png", "manifest.json", "outline.png"]
         manifest = json.loads(package.read("manifest.json"))
     assert manifest["bots"][0]["botId"] == app_id
+    assert manifest["webApplicationInfo"]["id"] == app_id
     assert "ops.acme.example" in manifest["validDomains"]
     jsonschema.Draft4Validator(_schema()).validate(manifest)
