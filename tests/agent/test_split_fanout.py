@@ -1,0 +1,199 @@
+"""A read over several accounts is split into concurrent bridge calls: each account's line ends as it answers.
+
+Against the real local Gateway (MCP over streamable HTTP) and a recording bridge whose calls can be
+held per account, so "the fast account ended while the slow one still runs" is shown by order, not time.
+"""
+
+import asyncio
+import json
+import threading
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from agent import split
+from agent.runner import GATEWAY_FAILED_READ
+from tests.fixtures.agent_stack import AgentWorld, RuntimeFactory, collect, of_type, texts
+
+STG, PRD, DEV = "222222222222", "333333333333", "444444444444"
+LIST = "run aws s3api list-buckets --account staging,prod,dev"
+
+
+def _payload(token: str, prompt: str = LIST) -> dict[str, Any]:
+    return {"prompt": prompt, "access_token": token, "context": {"platform": "slack"}}
+
+
+def _ends(evs: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+    return [(e["account"], e["ok"]) for e in of_type(evs, "tool") if e["phase"] == "end"]
+
+
+@pytest.mark.parametrize(
+    ("n", "calls", "sizes"),
+    [(3, 8, [1, 1, 1]), (10, 4, [3, 3, 2, 2]), (1, 8, [1]), (5, 1, [5]), (7, 0, [7]), (1000, 8, [125] * 8)],
+)
+def test_accounts_are_spread_evenly_in_their_order(n: int, calls: int, sizes: list[int]) -> None:
+    ids = [f"{i:012d}" for i in range(n)]
+    groups = split.spread(ids, calls)
+    assert [len(g) for g in groups] == sizes
+    assert [a for g in groups for a in g] == ids
+
+
+def test_a_call_that_is_not_split_is_sent_as_it_is() -> None:
+    args = {"account_id": STG, "arguments": {"cli_command": "aws s3 ls"}, "tool_name": "aws___call_aws"}
+    assert split.plan("query", args, [STG], 8) == [([STG], "query", args)]
+    many = {**args, "account_ids": [STG, PRD]}
+    del many["account_id"]
+    assert split.plan("query_accounts", many, [STG, PRD], 1) == [([STG, PRD], "query_accounts", many)]
+    parts = split.plan("query_accounts", many, [STG, PRD, DEV], 2)
+    assert [(ids, tool, a["account_ids"], a["inline_share"]) for ids, tool, a in parts] == [
+        ([STG, PRD], "query_accounts", [STG, PRD], 0.5),
+        ([DEV], "query_accounts", [DEV], 0.5),
+    ]
+
+
+async def test_the_fast_accounts_end_before_the_slow_one_answers(
+    make_runtime: RuntimeFactory, env: AgentWorld, alice: str
+) -> None:
+    release = threading.Event()
+    env.bridge.held[STG] = release
+    runtime = make_runtime()
+    seen: list[dict[str, Any]] = []
+    stream = runtime.invoke(_payload(alice), session_id=f"split-{uuid.uuid4()}")
+    async for event in stream:
+        seen.append(dict(event))
+        if sorted(_ends(seen)) == [("development", True), ("production", True)]:
+            break
+    # Production and development ended while staging's call is still held in the bridge.
+    assert not release.is_set()
+    assert ("staging", True) not in _ends(seen)
+    release.set()
+    seen.extend([dict(e) async for e in stream])
+    assert sorted(_ends(seen)) == [("development", True), ("production", True), ("staging", True)]
+    assert seen[-1]["type"] == "done"
+
+
+async def test_the_answer_is_the_same_whatever_order_the_calls_returned_in(
+    make_runtime: RuntimeFactory, env: AgentWorld, alice: str
+) -> None:
+    def answer(evs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [e for e in evs if e["type"] in {"text", "table", "followups", "file"}]
+
+    whole = await collect(make_runtime(fanout_calls=1).invoke(_payload(alice)))
+    assert len(env.bridge.executed()) == 1
+    env.bridge.reset()
+    release = threading.Event()
+    env.bridge.held[STG] = release  # the first account answers last
+    threading.Timer(0.5, release.set).start()
+    parts = await collect(make_runtime().invoke(_payload(alice)))
+    assert len(env.bridge.executed()) == 3
+    assert answer(parts) == answer(whole)
+    [table] = of_type(parts, "table")
+    assert [row[0] for row in table["rows"]][:1] == ["staging"]
+
+
+async def test_a_call_that_fails_marks_only_its_accounts_and_the_session_is_replaced(
+    make_runtime: RuntimeFactory, env: AgentWorld, alice: str
+) -> None:
+    env.bridge.crash_with.add(PRD)
+    runtime = make_runtime()
+    evs = await collect(runtime.invoke(_payload(alice)))
+    assert sorted(_ends(evs)) == [("development", True), ("production", False), ("staging", True)]
+    answer = texts(evs)
+    assert "acme-staging-assets" in answer and "acme-dev-sandbox" in answer
+    assert GATEWAY_FAILED_READ.split(",")[0] in answer
+    assert "2 account(s) answered, 1 failed." in answer
+    # Production's call was sent twice (once more on a fresh session), the others once.
+    named = [tuple(e["account_ids"]) for _, e in env.bridge.executed()]
+    assert sorted(named) == [(STG,), (PRD,), (PRD,), (DEV,)]
+    assert runtime.gateways.opened == 2
+    assert "session is not running" not in answer
+
+
+async def test_an_approved_change_is_one_call_naming_all_its_accounts(
+    make_runtime: RuntimeFactory, env: AgentWorld, alice: str
+) -> None:
+    from tests.agent.test_approvals import CONTEXT, _decide, _resume
+
+    runtime = make_runtime()
+    sid = f"split-ap-{uuid.uuid4()}"
+    command = "aws ec2 terminate-instances --instance-ids i-1"
+    evs = await collect(
+        runtime.invoke(
+            {"prompt": f"run {command} --account staging,dev", "access_token": alice, "context": CONTEXT},
+            session_id=sid,
+        )
+    )
+    [approval] = of_type(evs, "approval")
+    _decide(env, approval["approval_id"], "approved")
+    await _resume(runtime, alice, sid, approval["approval_id"], "approved")
+    [(tool, event)] = env.bridge.executed()
+    assert tool == "query_accounts" and event["account_ids"] == [STG, DEV]
+    assert event["approval_id"] == approval["approval_id"] and "inline_share" not in event
+
+
+class _SlowGateway:
+    """A Gateway session whose calls answer when their accounts are released (for Stop)."""
+
+    def __init__(self) -> None:
+        self.started: list[list[str]] = []
+        self.cancelled = 0
+
+    async def call(self, suffix: str, arguments: dict[str, Any]) -> tuple[bool, str]:
+        ids = arguments["account_ids"]
+        self.started.append(ids)
+        try:
+            if ids != [STG]:
+                await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            self.cancelled += 1
+            raise
+        return True, json.dumps({"results": [{"ok": True, "account_id": a, "result": {}} for a in ids]})
+
+
+async def test_a_listener_that_goes_away_leaves_no_call_running() -> None:
+    gw = _SlowGateway()
+
+    @asynccontextmanager
+    async def session() -> AsyncIterator[Any]:
+        yield gw
+
+    args = {"account_ids": [STG, PRD, DEV], "arguments": {"cli_command": "aws s3 ls"}}
+    parts = split.run_parts(session, "query_accounts", args, [STG, PRD, DEV], calls=8, retry=True)
+    first = await anext(parts)
+    assert first.account_ids == [STG] and first.ok
+    await parts.aclose()  # Stop, or the bot's connection closed
+    await asyncio.sleep(0)
+    assert gw.cancelled == 2
+
+
+def _offloaded(bucket: str, key: str, accounts: int, size: int) -> str:
+    ref = {"bucket": bucket, "key": key, "bytes": size, "accounts": accounts}
+    return json.dumps({"results": [], "full_results": ref})
+
+
+def test_offloaded_results_of_several_calls_are_one_file_each_and_one_note() -> None:
+    texts_ = [
+        _offloaded("b", "results/1.json", 2, 2048),
+        json.dumps({"results": []}),
+        _offloaded("b", "results/3.json", 1, 1024),
+    ]
+    files, note = split.attachments(texts_)
+    assert [(f["name"], f["key"]) for f in files] == [
+        ("centralops-results-1-of-2.json", "results/1.json"),
+        ("centralops-results-2-of-2.json", "results/3.json"),
+    ]
+    assert files[0]["summary"] == "Full results of 2 accounts (2.0 KiB), part 1 of 2"
+    assert "full results of 3 accounts (3.0 KiB) are attached as 2 files" in note
+
+
+def test_one_offloaded_call_among_several_gives_the_file_it_gives_alone() -> None:
+    alone = split.attachments([_offloaded("b", "results/1.json", 2, 2048)])
+    among = split.attachments([json.dumps({"results": []}), _offloaded("b", "results/1.json", 2, 2048)])
+    assert alone == among
+    assert [f["name"] for f in alone[0]] == ["centralops-results.json"]
+    problem = json.dumps({"results": [], "full_results_error": "Could not be stored."})
+    files, note = split.attachments([problem, problem, json.dumps({"results": []})])
+    assert files == [] and note == "\n\n_Could not be stored._"
