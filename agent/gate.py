@@ -307,6 +307,14 @@ class GateHook(HookProvider):
             name = self.names.get(account_id, account_id)
             self.sink.emit(events.tool_start(f"{name} ({region})" if region else name, command))
 
+    def streaming(self, tool_use_id: str) -> tuple[list[str], str, str | None] | None:
+        """Hand a reviewed call's accounts to a tool that reports their ends itself, as its calls return."""
+        return self._started.pop(tool_use_id, None)
+
+    def unstream(self, tool_use_id: str, started: tuple[list[str], str, str | None]) -> None:
+        """Give a call back to :meth:`after` (the tool sent it whole)."""
+        self._started[tool_use_id] = started
+
     def after(self, event: AfterToolCallEvent) -> None:
         """Report per-account outcomes of a bridge call; remember what account resolution said."""
         if tool_suffix(event.tool_use["name"]) == "resolve_accounts" and isinstance(event.result, Mapping):

@@ -34,6 +34,7 @@ from agent.memory import MemoryUnavailableError, ThreadMemory
 from agent.models import build_model
 from agent.prompts import system_prompt
 from agent.resources import for_command
+from agent.split_tool import with_split
 from agent.tools import resolve_accounts_tool
 from centralops import events
 from centralops.errors import CentralOpsError
@@ -439,12 +440,16 @@ class AgentRuntime:
             except MemoryUnavailableError as e:
                 unread = e.message
         async with self._gateway(gate) as gw:
+            hook = GateHook(gate, sink, {a.account_id: a.name for a in accounts}, gw)
             agent = Agent(
                 model=model,
                 messages=history,
-                tools=[*gw.tools, resolve_accounts_tool(self.registry, gate.caller)],
+                tools=[
+                    *with_split(gw.tools, gw, hook, self.settings.fanout_calls),
+                    resolve_accounts_tool(self.registry, gate.caller),
+                ],
                 system_prompt=system_prompt(visible),
-                hooks=[GateHook(gate, sink, {a.account_id: a.name for a in accounts}, gw)],
+                hooks=[hook],
                 callback_handler=None,
             )
             outcome: dict[str, Any] = {}

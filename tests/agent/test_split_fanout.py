@@ -8,14 +8,17 @@ import asyncio
 import json
 import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
 
 from agent import split
-from agent.runner import GATEWAY_FAILED_READ
+from agent.gate import GATEWAY_FAILED
+from agent.runner import GATEWAY_FAILED_READ, AgentRuntime
+from agent.split_tool import joined
+from tests.fixtures.agent_scripted import ScriptedModel, TextStep, ToolStep
 from tests.fixtures.agent_stack import AgentWorld, RuntimeFactory, collect, of_type, texts
 
 STG, PRD, DEV = "222222222222", "333333333333", "444444444444"
@@ -197,3 +200,65 @@ def test_one_offloaded_call_among_several_gives_the_file_it_gives_alone() -> Non
     problem = json.dumps({"results": [], "full_results_error": "Could not be stored."})
     files, note = split.attachments([problem, problem, json.dumps({"results": []})])
     assert files == [] and note == "\n\n_Could not be stored._"
+
+
+def _three_accounts(text: str) -> ScriptedModel:
+    call = {
+        "account_ids": [STG, PRD, DEV],
+        "tool_name": "aws___call_aws",
+        "arguments": {"cli_command": "aws s3api list-buckets"},
+    }
+    return ScriptedModel([ToolStep([("query_accounts", call)]), TextStep(text)])
+
+
+async def test_on_the_model_path_the_fast_accounts_end_before_the_slow_one_answers(
+    scripted: Callable[[ScriptedModel], AgentRuntime], env: AgentWorld, alice: str
+) -> None:
+    release = threading.Event()
+    env.bridge.held[STG] = release
+    model = _three_accounts("Buckets in three accounts.")
+    stream = scripted(model).invoke({"prompt": "buckets everywhere", "access_token": alice})
+    seen: list[dict[str, Any]] = []
+    async for event in stream:
+        seen.append(dict(event))
+        if sorted(_ends(seen)) == [("development", True), ("production", True)]:
+            break
+    assert not release.is_set() and ("staging", True) not in _ends(seen)
+    release.set()
+    seen.extend([dict(e) async for e in stream])
+    assert sorted(_ends(seen)) == [("development", True), ("production", True), ("staging", True)]
+    # The model read one result with every account, in the order it asked for them.
+    [result] = model.tool_results()
+    assert [r["account_id"] for r in json.loads(result)["results"]] == [STG, PRD, DEV]
+    assert "_Ran `aws s3api list-buckets` in staging, production, development._" in texts(seen)
+
+
+async def test_on_the_model_path_a_failed_call_marks_only_its_accounts(
+    scripted: Callable[[ScriptedModel], AgentRuntime], env: AgentWorld, alice: str
+) -> None:
+    env.bridge.crash_with.add(PRD)
+    model = _three_accounts("Two of three answered.")
+    runtime = scripted(model)
+    evs = await collect(runtime.invoke({"prompt": "buckets everywhere", "access_token": alice}))
+    assert sorted(_ends(evs)) == [("development", True), ("production", False), ("staging", True)]
+    [result] = model.tool_results()
+    doc = json.loads(result)
+    assert [(r["account_id"], r["ok"]) for r in doc["results"]] == [(STG, True), (PRD, False), (DEV, True)]
+    assert doc["results"][1]["error"] == {"code": "gateway_failed", "message": GATEWAY_FAILED}
+    assert "session" not in result.lower()  # no library text reaches the model
+    # The broken session was not kept for the next question.
+    assert runtime.gateways._idle == {}
+
+
+def test_the_model_reads_one_result_with_every_part_and_their_references() -> None:
+    ref1 = {"bucket": "b", "key": "results/1.json", "bytes": 10, "accounts": 2}
+    ref2 = {"bucket": "b", "key": "results/2.json", "bytes": 20, "accounts": 1}
+    a = json.dumps(
+        {"results": [{"ok": True, "account_id": STG}, {"ok": False, "account_id": PRD}], "full_results": ref1}
+    )
+    b = json.dumps({"results": [{"ok": True, "account_id": DEV}], "full_results": ref2})
+    out = joined([a, b])
+    assert [r["account_id"] for r in out["results"]] == [STG, PRD, DEV]
+    assert (out["ok_count"], out["error_count"]) == (2, 1)
+    assert out["full_results"] == {"parts": [ref1, ref2], "accounts": 3, "bytes": 30}
+    assert joined([a])["full_results"] == ref1
