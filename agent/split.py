@@ -21,12 +21,12 @@ Gateway session, and reports each call's accounts as that call returns.
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
 from agent.answers import full_results_of, human_bytes, loads
-from agent.gateway import Gateway
+from agent.gateway import Gateway, GatewayError
 from centralops import events
 from centralops.events import Event
 
@@ -99,7 +99,13 @@ async def run_parts(
     pending = list(enumerate(plan(tool, arguments, account_ids, calls)))
     for attempt in range(2 if retry else 1):
         failed: list[tuple[int, tuple[list[str], str, dict[str, Any]]]] = []
-        async with session() as gw:
+        async with AsyncExitStack() as stack:
+            try:
+                gw = await stack.enter_async_context(session())
+            except GatewayError:
+                if attempt == 0:
+                    raise  # nothing was sent: the invocation says the Gateway cannot be reached
+                break  # the retry found no Gateway: these calls fail, the others' results stand
             running = {
                 asyncio.ensure_future(gw.call(suffix, args)): (i, (ids, suffix, args))
                 for i, (ids, suffix, args) in pending

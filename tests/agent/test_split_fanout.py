@@ -16,6 +16,7 @@ import pytest
 
 from agent import split
 from agent.gate import GATEWAY_FAILED
+from agent.gateway import GatewayError
 from agent.runner import GATEWAY_FAILED_READ, AgentRuntime
 from agent.split_tool import joined
 from tests.fixtures.agent_scripted import ScriptedModel, TextStep, ToolStep
@@ -262,3 +263,50 @@ def test_the_model_reads_one_result_with_every_part_and_their_references() -> No
     assert (out["ok_count"], out["error_count"]) == (2, 1)
     assert out["full_results"] == {"parts": [ref1, ref2], "accounts": 3, "bytes": 30}
     assert joined([a])["full_results"] == ref1
+
+
+class _FlakyGateway:
+    """Calls naming a failing account do not get through; the others answer."""
+
+    def __init__(self, failing: str) -> None:
+        self.failing = failing
+        self.sent: list[list[str]] = []
+
+    async def call(self, suffix: str, arguments: dict[str, Any]) -> tuple[bool, str]:
+        ids = arguments["account_ids"]
+        self.sent.append(ids)
+        if self.failing in ids:
+            return False, ""
+        return True, json.dumps({"results": [{"ok": True, "account_id": a, "result": {}} for a in ids]})
+
+
+async def test_a_retry_that_finds_no_gateway_fails_only_the_calls_that_had_failed() -> None:
+    gw = _FlakyGateway(PRD)
+    opened = 0
+
+    @asynccontextmanager
+    async def session() -> AsyncIterator[Any]:
+        nonlocal opened
+        opened += 1
+        if opened > 1:
+            raise GatewayError("The tool gateway could not be reached.")
+        yield gw
+
+    args = {"account_ids": [STG, PRD, DEV], "arguments": {"cli_command": "aws s3 ls"}}
+    parts = [
+        p
+        async for p in split.run_parts(session, "query_accounts", args, [STG, PRD, DEV], calls=8, retry=True)
+    ]
+    assert sorted((p.account_ids[0], p.ok) for p in parts) == [(STG, True), (PRD, False), (DEV, True)]
+    assert opened == 2
+
+
+async def test_a_gateway_that_cannot_be_reached_before_anything_was_sent_is_an_error() -> None:
+    @asynccontextmanager
+    async def session() -> AsyncIterator[Any]:
+        raise GatewayError("The tool gateway could not be reached.")
+        yield  # pragma: no cover - an async generator that fails on entry
+
+    args = {"account_ids": [STG, PRD], "arguments": {"cli_command": "aws s3 ls"}}
+    with pytest.raises(GatewayError):
+        [p async for p in split.run_parts(session, "query_accounts", args, [STG, PRD], calls=8, retry=True)]
