@@ -68,8 +68,11 @@ class Part:
 def plan(
     tool: str, arguments: Mapping[str, Any], account_ids: Sequence[str], calls: int
 ) -> list[tuple[list[str], str, dict[str, Any]]]:
-    """The calls to send: ``(accounts, tool, arguments)`` each; the call itself when it is not split."""
-    groups = spread(account_ids, calls)
+    """The calls to send: ``(accounts, tool, arguments)`` each; the call itself when it is not split.
+
+    An account named twice is sent once, as the bridge does within one call.
+    """
+    groups = spread(list(dict.fromkeys(account_ids)), calls)
     if len(groups) <= 1:
         return [(list(account_ids), tool, dict(arguments))]
     base = {k: v for k, v in arguments.items() if k not in {"account_id", "account_ids", SHARE_FIELD}}

@@ -51,6 +51,8 @@ def test_a_call_that_is_not_split_is_sent_as_it_is() -> None:
     many = {**args, "account_ids": [STG, PRD]}
     del many["account_id"]
     assert split.plan("query_accounts", many, [STG, PRD], 1) == [([STG, PRD], "query_accounts", many)]
+    # An account named twice runs once, as within one bridge call.
+    assert [ids for ids, _, _ in split.plan("query_accounts", many, [STG, PRD, STG], 8)] == [[STG], [PRD]]
     parts = split.plan("query_accounts", many, [STG, PRD, DEV], 2)
     assert [(ids, tool, a["account_ids"], a["inline_share"]) for ids, tool, a in parts] == [
         ([STG, PRD], "query_accounts", [STG, PRD], 0.5),
