@@ -125,7 +125,9 @@ def _run(calls: int, sizes: list[int], args: argparse.Namespace) -> dict[str, An
                             break
                         time.sleep(1)
                     else:
-                        raise SystemExit(f"the warm-up fan-out over {n} accounts failed: {warm['text'][:300]}")
+                        raise SystemExit(
+                            f"the warm-up fan-out over {n} accounts failed: {warm['text'][:300]}"
+                        )
                     runs, before = [], {k: cpu_ms(p) for k, p in pids.items()}
                     calls_before = _bridge_calls(client, admin)
                     for _ in range(args.repeat):
