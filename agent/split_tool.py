@@ -124,6 +124,11 @@ class SplitTool(AgentTool):
             return
         account_ids, command, region = started
         sink, names = self.hook.sink, self.hook.names
+
+        def label(account_id: str) -> str:
+            name = names.get(account_id, account_id)
+            return f"{name} ({region})" if region else name
+
         texts: dict[int, str] = {}
         reported: set[str] = set()
         try:
@@ -138,21 +143,15 @@ class SplitTool(AgentTool):
                 text = part.text if part.ok else _failed(part.account_ids)
                 texts[part.index] = text
                 for r in parse_results(text, part.account_ids):
-                    name = names.get(r.account_id, r.account_id)
-                    sink.emit(
-                        events.tool_end(f"{name} ({region})" if region else name, command, ok=r.ok, ms=r.ms)
-                    )
+                    sink.emit(events.tool_end(label(r.account_id), command, ok=r.ok, ms=r.ms))
                 reported.update(part.account_ids)
         except Exception:  # the model gets a plain account, never a library's text
             logger.exception("split call failed")
             rest = [a for a in account_ids if a not in reported]
             if rest:
-                texts[len(texts) + 1_000_000] = _failed(rest)
+                texts[len(account_ids)] = _failed(rest)  # after every part: no part index reaches it
                 for a in rest:
-                    name = names.get(a, a)
-                    sink.emit(
-                        events.tool_end(f"{name} ({region})" if region else name, command, ok=False, ms=0)
-                    )
+                    sink.emit(events.tool_end(label(a), command, ok=False, ms=0))
         ordered = [texts[i] for i in sorted(texts)]
         result = joined(ordered)
         answered = [

@@ -313,3 +313,33 @@ async def test_a_gateway_that_cannot_be_reached_before_anything_was_sent_is_an_e
     args = {"account_ids": [STG, PRD], "arguments": {"cli_command": "aws s3 ls"}}
     with pytest.raises(GatewayError):
         [p async for p in split.run_parts(session, "query_accounts", args, [STG, PRD], calls=8, retry=True)]
+
+
+async def test_an_unexpected_failure_on_the_model_path_fails_the_accounts_left_in_plain_words() -> None:
+    from agent.gate import EventSink, GateHook
+    from agent.split_tool import SplitTool
+
+    class _Breaking:
+        async def call(self, suffix: str, arguments: dict[str, Any]) -> tuple[bool, str]:
+            if arguments["account_ids"] == [STG]:
+                return True, json.dumps({"results": [{"ok": True, "account_id": STG, "result": {}, "ms": 3}]})
+            await asyncio.sleep(0.01)
+            raise RuntimeError("the library's own words")
+
+    sink = EventSink()
+    hook = GateHook(None, sink, {STG: "staging", PRD: "production"})  # type: ignore[arg-type]
+    hook._started["t1"] = ([STG, PRD], "aws s3 ls", None)
+    tool = SplitTool(object(), _Breaking(), hook, 8)  # type: ignore[arg-type]
+    use = {"toolUseId": "t1", "name": "bridge___query_accounts", "input": {"account_ids": [STG, PRD]}}
+    [last] = [e async for e in tool.stream(use, {})]  # type: ignore[arg-type]
+    doc = json.loads(last.tool_result["content"][0]["text"])
+    assert [(r["account_id"], r["ok"]) for r in doc["results"]] == [(STG, True), (PRD, False)]
+    assert doc["results"][1]["error"]["message"] == GATEWAY_FAILED
+    emitted = []
+    while not sink.queue.empty():
+        emitted.append(sink.queue.get_nowait())
+    assert [(e["account"], e["ok"]) for e in emitted if e and e["type"] == "tool"] == [
+        ("staging", True),
+        ("production", False),
+    ]
+    assert sink.executed == [("aws s3 ls", ["staging"])]
