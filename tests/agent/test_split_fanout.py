@@ -343,3 +343,18 @@ async def test_an_unexpected_failure_on_the_model_path_fails_the_accounts_left_i
         ("production", False),
     ]
     assert sink.executed == [("aws s3 ls", ["staging"])]
+
+
+async def test_on_the_model_path_a_one_account_fan_out_is_sent_as_it_is(
+    scripted: Callable[[ScriptedModel], AgentRuntime], env: AgentWorld, alice: str
+) -> None:
+    call = {
+        "account_ids": [STG],
+        "tool_name": "aws___call_aws",
+        "arguments": {"cli_command": "aws s3api list-buckets"},
+    }
+    model = ScriptedModel([ToolStep([("query_accounts", call)]), TextStep("Staging's buckets.")])
+    evs = await collect(scripted(model).invoke({"prompt": "buckets in staging", "access_token": alice}))
+    [(tool, event)] = env.bridge.bridge_calls()
+    assert tool == "query_accounts" and event["account_ids"] == [STG] and "inline_share" not in event
+    assert _ends(evs) == [("staging", True)]
