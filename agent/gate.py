@@ -95,6 +95,7 @@ class Gate:
         """
         args = dict(tool_input)
         args.pop("approval_id", None)
+        args.pop("inline_share", None)  # set only by the agent when it splits a read (agent/split.py)
         if suffix == "query":
             ids = [str(args.get("account_id", ""))]
         else:

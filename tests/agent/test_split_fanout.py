@@ -358,3 +358,18 @@ async def test_on_the_model_path_a_one_account_fan_out_is_sent_as_it_is(
     [(tool, event)] = env.bridge.bridge_calls()
     assert tool == "query_accounts" and event["account_ids"] == [STG] and "inline_share" not in event
     assert _ends(evs) == [("staging", True)]
+
+
+async def test_a_share_a_model_writes_is_dropped_by_the_gate(
+    scripted: Callable[[ScriptedModel], AgentRuntime], env: AgentWorld, alice: str
+) -> None:
+    call = {
+        "account_ids": [STG],
+        "tool_name": "aws___call_aws",
+        "arguments": {"cli_command": "aws s3api list-buckets"},
+        "inline_share": 0,
+    }
+    model = ScriptedModel([ToolStep([("query_accounts", call)]), TextStep("Staging's buckets.")])
+    await collect(scripted(model).invoke({"prompt": "buckets in staging", "access_token": alice}))
+    [(_, event)] = env.bridge.bridge_calls()
+    assert "inline_share" not in event
