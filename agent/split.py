@@ -140,7 +140,7 @@ async def run_parts(
 def attachments(texts: Sequence[str]) -> tuple[list[Event], str]:
     """The ``file`` events for the full results the bridge offloaded, and the note for the answer.
 
-    One call that offloaded gives exactly what it gives today (one ``centralops-results.json``).
+    One call that offloaded gives what a single call gives (one ``centralops-results.json``).
     Several give one file each (``centralops-results-1-of-3.json`` …), in the accounts' order:
     each is an object its own bridge call wrote, and merging them would make the bot hold every
     part in memory at once to write one more copy.
