@@ -55,6 +55,7 @@ class AgentSettings:
     cognito_jwks_url: str | None = settings.setting(settings.COGNITO_JWKS_URL, reader=settings.env_opt)
     prod_fanout_limit: int = settings.setting(settings.APPROVAL_PROD_FANOUT, 1, settings.env_int)
     approval_ttl_s: int = settings.setting(settings.APPROVAL_TTL_SECONDS, 3600, settings.env_int)
+    fanout_calls: int = settings.setting(settings.FANOUT_CALLS, 8, settings.env_int)
     port: int = settings.setting(settings.AGENT_PORT, 8080, settings.env_int)
     runtime_audience: str = settings.setting(settings.RUNTIME_AUDIENCE)
     bot_client_id: str = settings.setting(settings.BOT_CLIENT_ID)

@@ -96,6 +96,7 @@ class Gate:
         """
         args = dict(tool_input)
         args.pop("approval_id", None)
+        args.pop("inline_share", None)  # set only by the agent when it splits a read (agent/split.py)
         if suffix == "query":
             ids = [str(args.get("account_id", ""))]
         else:
@@ -308,6 +309,14 @@ class GateHook(HookProvider):
         for account_id in ids:
             name = self.names.get(account_id, account_id)
             self.sink.emit(events.tool_start(f"{name} ({region})" if region else name, command))
+
+    def streaming(self, tool_use_id: str) -> tuple[list[str], str, str | None] | None:
+        """Hand a reviewed call's accounts to a tool that reports their ends itself, as its calls return."""
+        return self._started.pop(tool_use_id, None)
+
+    def unstream(self, tool_use_id: str, started: tuple[list[str], str, str | None]) -> None:
+        """Give a call back to :meth:`after` (the tool sent it whole)."""
+        self._started[tool_use_id] = started
 
     def after(self, event: AfterToolCallEvent) -> None:
         """Report per-account outcomes of a bridge call; remember what account resolution said."""

@@ -20,9 +20,9 @@ from strands import Agent
 from strands.models.model import Model
 from strands.types.content import Message
 
-from agent import gateway, logs
+from agent import gateway, logs, split
 from agent.accounts import AccountRegistry
-from agent.answers import AccountResult, compose, full_results_of, parse_results, structured
+from agent.answers import AccountResult, compose, parse_results, structured
 from agent.approvals import ApprovalPolicy, ApprovalStore, PendingCall, operation_of
 from agent.auth import authenticate
 from agent.config import AgentSettings
@@ -34,6 +34,7 @@ from agent.memory import MemoryUnavailableError, ThreadMemory
 from agent.models import build_model
 from agent.prompts import system_prompt
 from agent.resources import for_command
+from agent.split_tool import with_split
 from agent.tools import resolve_accounts_tool
 from centralops import alert_context, events
 from centralops.alert_context import AlertContext
@@ -227,18 +228,31 @@ class AgentRuntime:
         yield events.status(f"Running `{call.command}` in {', '.join(account_names)}…")
         for name in account_names:
             yield events.tool_start(name, call.command)
-        usage["tool_calls"] = usage.get("tool_calls", 0) + 1
-        ok, text = await self._call_bridge(gate, call.tool, decision.arguments, retry=approval_id is None)
-        if ok:
-            results = parse_results(text, call.account_ids)
-        else:
-            message = GATEWAY_FAILED_READ if approval_id is None else GATEWAY_FAILED_CHANGE
-            results = [
-                AccountResult(a, ok=False, error_code="gateway_failed", error=message)
-                for a in call.account_ids
-            ]
-        for r in results:
-            yield events.tool_end(names.get(r.account_id, r.account_id), call.command, ok=r.ok, ms=r.ms)
+        # A read is split over several concurrent calls, each account's line ending as its call
+        # returns; a change carrying an approval is sent once, as approved (agent/split.py).
+        parts: list[tuple[int, list[AccountResult], str]] = []
+        async for part in split.run_parts(
+            lambda: self._gateway(gate),
+            call.tool,
+            decision.arguments,
+            call.account_ids,
+            calls=self.settings.fanout_calls if approval_id is None else 1,
+            retry=approval_id is None,
+        ):
+            usage["tool_calls"] = usage.get("tool_calls", 0) + 1
+            if part.ok:
+                got = parse_results(part.text, part.account_ids)
+            else:
+                message = GATEWAY_FAILED_READ if approval_id is None else GATEWAY_FAILED_CHANGE
+                got = [
+                    AccountResult(a, ok=False, error_code="gateway_failed", error=message)
+                    for a in part.account_ids
+                ]
+            parts.append((part.index, got, part.text))
+            for r in got:
+                yield events.tool_end(names.get(r.account_id, r.account_id), call.command, ok=r.ok, ms=r.ms)
+        parts.sort(key=lambda p: p[0])  # the accounts' order, whatever order the calls returned in
+        results = [r for _, got, _ in parts for r in got]
         if approval_id is None and results and all(r.error_code == "approval_required" for r in results):
             # The bridge judged it a change where the agent's quick rule did not; nothing ran: ask now.
             service, operation = operation_of(call.command)
@@ -260,10 +274,10 @@ class AgentRuntime:
         resource = for_command(call.command)
         exact = resource is not None and call.command.split() == resource.list_command.split()
         yield events.text(compose("list" if exact else "run", resource, results, names, call.command))
-        attachment, note = full_results_of(text)
+        attachments, note = split.attachments([text for _, _, text in parts if text])
         if note:
             yield events.text(note)
-        if attachment is not None:
+        for attachment in attachments:
             yield attachment
         answered = [names.get(r.account_id, r.account_id) for r in results if r.ok]
         if answered and (items := suggest(call.command, answered)):
@@ -439,12 +453,16 @@ class AgentRuntime:
             except MemoryUnavailableError as e:
                 unread = e.message
         async with self._gateway(gate) as gw:
+            hook = GateHook(gate, sink, {a.account_id: a.name for a in accounts}, gw)
             agent = Agent(
                 model=model,
                 messages=history,
-                tools=[*gw.tools, resolve_accounts_tool(self.registry, gate.caller)],
+                tools=[
+                    *with_split(gw.tools, gw, hook, self.settings.fanout_calls),
+                    resolve_accounts_tool(self.registry, gate.caller),
+                ],
                 system_prompt=system_prompt(visible, alert),
-                hooks=[GateHook(gate, sink, {a.account_id: a.name for a in accounts}, gw)],
+                hooks=[hook],
                 callback_handler=None,
             )
             outcome: dict[str, Any] = {}

@@ -136,7 +136,14 @@ class Bridge:
     async def query_accounts(self, event: dict[str, Any]) -> Result:
         """One command in many accounts; one result per account, in the order given."""
         ids = event.get("account_ids")
-        if not isinstance(ids, list) or not ids or not all(isinstance(a, str) for a in ids):
+        # A fan-out split into several calls gives each call its share of the inline budget, so together
+        # they return no more inline than one call would. A share can only lower the budget.
+        share = 1 if event.get("inline_share") is None else event["inline_share"]
+        budget = self.config.max_response_bytes
+        if isinstance(share, bool) or not isinstance(share, int | float) or not 0 < share <= 1:
+            message = "inline_share must be a number above 0 and at most 1: this call's part of the response budget."
+            results = [error("", "invalid_arguments", message)]
+        elif not isinstance(ids, list) or not ids or not all(isinstance(a, str) for a in ids):
             results = [
                 error("", "invalid_arguments", "account_ids must be a non-empty list of account id strings.")
             ]
@@ -144,13 +151,14 @@ class Bridge:
             message = f"{len(ids)} accounts in one call; the limit is {MAX_ACCOUNTS}. Split the request."
             results = [error("", "too_many_accounts", message)]
         else:
+            budget = max(1, int(budget * share))
             results = await self._run(list(dict.fromkeys(ids)), event, "query_accounts")
         ok = sum(1 for r in results if r["ok"])
         response = {"results": results, "ok_count": ok, "error_count": len(results) - ok}
         return await asyncio.to_thread(
             fit,
             response,
-            max_bytes=self.config.max_response_bytes,
+            max_bytes=budget,
             bucket=self.config.results_bucket,
             s3=self._results_s3,
             requester=caller_of(event).requester,

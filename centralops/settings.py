@@ -69,6 +69,9 @@ MODEL_REGION = "CENTRALOPS_MODEL_REGION"  # Bedrock region of the model; AWS_REG
 MODEL_BASE_URL = "CENTRALOPS_MODEL_BASE_URL"  # OpenAI-compatible base URL or Ollama host
 APPROVAL_PROD_FANOUT = "CENTRALOPS_APPROVAL_PROD_FANOUT"  # more production accounts than this need approval
 APPROVAL_TTL_SECONDS = "CENTRALOPS_APPROVAL_TTL_SECONDS"  # how long a pending approval stays valid
+FANOUT_CALLS = (
+    "CENTRALOPS_FANOUT_CALLS"  # a read over many accounts is sent as at most this many bridge calls
+)
 
 # Bridge
 AWS_MCP_URL = "CENTRALOPS_AWS_MCP_URL"

@@ -96,9 +96,11 @@ async def test_direct_command_in_several_accounts_uses_query_accounts(
             {"prompt": "run aws s3api list-buckets --account staging,prod", "access_token": alice}
         )
     )
-    [(tool, event)] = env.bridge.bridge_calls()
-    assert tool == "query_accounts"
-    assert event["account_ids"] == ["222222222222", "333333333333"]
+    # A read over two accounts is sent as two query_accounts calls, one per account, each half the budget.
+    calls = env.bridge.bridge_calls()
+    assert [tool for tool, _ in calls] == ["query_accounts", "query_accounts"]
+    assert sorted(event["account_ids"] for _, event in calls) == [["222222222222"], ["333333333333"]]
+    assert {event["inline_share"] for _, event in calls} == {0.5}
     answer = texts(evs)
     assert "**7** S3 buckets across 2 accounts (staging 3, production 4)" in answer
     # One table for both accounts, with an Account column, sent as structure rather than markdown.

@@ -109,13 +109,19 @@ async def test_multi_account_call_reports_each_account(
     evs = await collect(
         scripted(model).invoke({"prompt": "functions in staging and dev", "access_token": alice})
     )
-    [(tool, event)] = env.bridge.bridge_calls()
-    assert tool == "query_accounts"
-    assert event["account_ids"] == [STG, DEV]
-    results = json.loads(model.tool_results()[0])["results"]
-    assert [r["account_id"] for r in results] == [STG, DEV]
+    # One tool use, sent as one call per account; the model reads one result, in the accounts' order.
+    calls = env.bridge.bridge_calls()
+    assert sorted((tool, tuple(event["account_ids"])) for tool, event in calls) == [
+        ("query_accounts", (STG,)),
+        ("query_accounts", (DEV,)),
+    ]
+    [result] = model.tool_results()
+    joined = json.loads(result)
+    assert [r["account_id"] for r in joined["results"]] == [STG, DEV]
+    assert (joined["ok_count"], joined["error_count"]) == (2, 0)
     ends = [(e["account"], e["ok"], e["ms"]) for e in of_type(evs, "tool") if e["phase"] == "end"]
-    assert ends == [("staging", True, 7), ("development", True, 7)]
+    assert sorted(ends) == [("development", True, 7), ("staging", True, 7)]
+    assert texts(evs).startswith("Three functions in two accounts.")
 
 
 async def test_model_cannot_reach_an_unentitled_account(

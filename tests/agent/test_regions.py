@@ -96,7 +96,12 @@ async def test_named_regions_fan_out_over_several_accounts(
         (e["region"], tool, tuple(sorted(e.get("account_ids") or [e.get("account_id")])))
         for tool, e in env.bridge.executed()
     )
-    assert calls == [("eu-west-1", "query_accounts", (STG, PRD)), ("us-west-2", "query", (PRD,))]
+    # The read over two accounts in eu-west-1 is sent as one call per account.
+    assert calls == [
+        ("eu-west-1", "query_accounts", (STG,)),
+        ("eu-west-1", "query_accounts", (PRD,)),
+        ("us-west-2", "query", (PRD,)),
+    ]
     answer = texts(evs)
     assert "| production | us-west-2 | 1 |" in answer
     assert "staging is not enabled in us-west-2" in answer

@@ -144,3 +144,23 @@ async def test_a_fan_out_reads_the_registry_in_batches_of_a_hundred(
     calls.clear()
     await bridge.query_accounts(event(COMMAND, ACCOUNTS, requester))
     assert calls == []  # cached
+
+
+async def test_a_split_call_keeps_to_its_share_of_the_budget_and_a_share_never_raises_it(
+    make_bridge: Callable[..., Bridge], config: BridgeConfig, org: Org, stand_in: StandIn, requester: str
+) -> None:
+    stand_in.faults(latency_only=True, response_bytes=30_000)
+    bridge = make_bridge(config, max_response_bytes=100_000, results_bucket=_bucket(org))
+    whole = await bridge.query_accounts(event(COMMAND, [STAGING], requester))
+    assert "full_results" not in whole  # 30 kB fits the whole budget
+    half = await bridge.query_accounts({**event(COMMAND, [STAGING], requester), "inline_share": 0.25})
+    assert len(json.dumps(half).encode()) <= 25_000
+    assert half["full_results"]["accounts"] == 1 and half["results"][0]["offloaded"] is True
+    unset = await bridge.query_accounts({**event(COMMAND, [STAGING], requester), "inline_share": None})
+    assert "full_results" not in unset and unset["ok_count"] == 1
+    for bad in (0, -1, 1.5, True, "0.5"):
+        out = await bridge.query_accounts({**event(COMMAND, [STAGING], requester), "inline_share": bad})
+        [refused] = out["results"]
+        assert (
+            refused["error"]["code"] == "invalid_arguments" and "inline_share" in refused["error"]["message"]
+        )

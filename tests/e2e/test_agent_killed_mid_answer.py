@@ -116,3 +116,45 @@ async def test_the_agent_killed_mid_answer_leaves_nothing_running_and_comes_back
         assert items and {i["state"]["S"] for i in items} == {"delivered"}
     finally:
         await console.close()
+
+
+def cards(messages: list[dict[str, Any]]) -> dict[str, str]:
+    """Each account's task card status (title -> status) across the channel's messages."""
+    return {
+        str(t.get("title")): str(t.get("status"))
+        for m in messages
+        for t in (m.get("tasks") or {}).values()
+        if t.get("id") != "more"
+    }
+
+
+async def test_the_agent_killed_mid_fan_out_keeps_the_answered_card_and_closes_the_slow_one(
+    local: LocalStack,
+) -> None:
+    info: StackInfo = local.info  # type: ignore[assignment]
+    console = SlackConsole.from_stack(info)
+    admin = info.aws_mcp_url.removesuffix("/mcp")
+    try:
+        await console.slash("alice", "whoami", "C0KILLFAN")  # warm up (and wait for the agent to be back)
+        faults = {"account_latency_ms": {STAGING: 8000}}
+        (await console.http.post(f"{admin}/admin/faults", json=faults)).raise_for_status()
+        thread = await console.slash(
+            "alice", "run aws sts get-caller-identity in staging,development", "C0KILLFAN", wait=False
+        )
+        for _ in range(400):  # development answered, staging still runs: then the agent dies
+            shown = cards(await console.channel_messages("C0KILLFAN"))
+            if shown.get("development") == "complete" and shown.get("staging") == "in_progress":
+                break
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError(f"the fast account never completed alone: {shown}")
+        restart_agent(local)
+        await console._wait(thread, 60, find_parent=True)
+        messages = await console.channel_messages("C0KILLFAN")
+        assert cards(messages) == {"development": "complete", "staging": "error"}
+        assert not any(running(m) for m in messages)
+        text = thread.render()
+        assert "try again" not in text.lower()
+    finally:
+        (await console.http.post(f"{admin}/admin/reset")).raise_for_status()
+        await console.close()

@@ -1,4 +1,4 @@
-"""On the local stack: an answer over the bridge's response limit arrives cut, with the full results as a file."""
+"""On the local stack: an answer over the bridge's response limit arrives cut, with the full results as files."""
 
 import json
 from collections.abc import AsyncIterator, Iterator
@@ -48,8 +48,10 @@ async def test_a_wide_answer_keeps_a_cut_share_inline_and_attaches_the_full_resu
     files = (await console._get("/_stand-in/files"))["files"]
     # The long answer is attached by the renderer as answer.md; it says the output is cut per account.
     answer = "".join(str(f["content"]) for f in files if f["name"] == "answer.md")
-    assert "cut per account" in answer and "attached as a file" in answer
-    (upload,) = [f for f in files if f["name"] == "centralops-results.json"]
-    full = json.loads(upload["content"])
-    assert full["ok_count"] == 2
-    assert all(len(r["result"]["Padding"]) == 55_000 for r in full["results"])
+    assert "cut per account" in answer and "attached as 2 files" in answer
+    # The read went out as one call per account, each with half the budget: each offloaded its own part.
+    parts = sorted((f for f in files if f["name"].startswith("centralops-results-")), key=lambda f: f["name"])
+    assert [f["name"] for f in parts] == ["centralops-results-1-of-2.json", "centralops-results-2-of-2.json"]
+    full = [json.loads(f["content"]) for f in parts]
+    assert [r["account_id"] for doc in full for r in doc["results"]] == ["222222222222", "444444444444"]
+    assert all(len(r["result"]["Padding"]) == 55_000 for doc in full for r in doc["results"])
