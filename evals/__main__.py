@@ -20,7 +20,7 @@ import boto3
 import httpx
 
 from bench import RESULTS
-from bench.first_text import id_token
+from bench.first_text import runtime_token
 from centralops import settings
 from centralops.events import iter_sse
 from evals import cases as case_data
@@ -88,10 +88,9 @@ class Evaluation:
         self._new_audit()
 
     def token(self, person: str) -> str:
-        """An ID token of a seeded person (by Slack name)."""
+        """What the bot sends the Runtime for a seeded person (by Slack name): their exchanged token."""
         if person not in self.tokens:
-            p = org.person(person)
-            self.tokens[person] = id_token(self.info.moto_url, self.info.user_pool_id, self.info.client_id, p)
+            self.tokens[person] = runtime_token(self.info, org.person(person))
         return self.tokens[person]
 
     def _new_audit(self) -> list[dict[str, Any]]:
@@ -127,6 +126,10 @@ class Evaluation:
                 kind = event["type"]
                 if kind == "text":
                     seen.text += event["delta"]
+                elif kind == "table":  # facts in a table count as said: one line per row
+                    lines = [event.get("title", ""), " | ".join(event["columns"])]
+                    lines += [" | ".join(row) for row in event["rows"]]
+                    seen.text += "\n" + "\n".join(lines) + "\n"
                 elif kind == "approval":
                     seen.approvals.append(
                         Call("approval", event["command"], tuple(sorted(event["accounts"])))
