@@ -183,6 +183,8 @@ def _table(inflected: bool) -> list[tuple[str, str]]:
 
 
 _BASE = _table(inflected=False)
+# "deleted" / "deleting" → "delete", "shutting down" → "shut down": what the echo says back.
+_BASE_OF = {form: p for phrases in VERBS.values() for p in phrases for form in _inflect(p)}
 _INFLECTED = _table(inflected=True)
 _GERUNDS = [(f, c) for f, c in _INFLECTED if f.split()[0].endswith("ing")]
 _WORDS: list[tuple[str, Resource]] = sorted(
@@ -240,11 +242,16 @@ class ChangeIntent:
         where = self.targets or "<account>"
         return f"`run {self.example()} in {where}`"
 
+    @property
+    def base_words(self) -> str:
+        """The words that said it, in the base form (``deleted`` → ``delete``)."""
+        return _BASE_OF.get(self.words, self.words)
+
     def what(self) -> str:
         """``delete the S3 bucket acme-x``: the change in words."""
         thing = self.resource.label[:-1] if self.resource and self.resource.label.endswith("s") else None
         obj = " ".join(p for p in (thing, self.name) if p) or "something"
-        return f"{self.words} {obj}"
+        return f"{self.base_words} {obj}"
 
 
 def _strip_lead(clause: str) -> str:
@@ -433,4 +440,4 @@ def hypothetical_answer(intent: ChangeIntent) -> str:
 
 def negated_answer(intent: ChangeIntent) -> str:
     """The answer to "don't delete …"."""
-    return f"Understood: I will not {intent.words} anything. Nothing was run or changed."
+    return f"Understood: I will not {intent.base_words} anything. Nothing was run or changed."

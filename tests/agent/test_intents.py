@@ -453,3 +453,18 @@ async def test_a_read_question_is_untouched(
     )
     assert texts(evs).startswith("Staging has three buckets.")
     assert "I did not change" not in texts(evs)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "said"),
+    [
+        ("I want the bucket acme-dev-sandbox deleted in dev", "delete S3 bucket acme-dev-sandbox"),
+        ("would you mind deleting bucket acme-x in staging", "delete S3 bucket acme-x"),
+        ("the function staging-worker has to be removed in staging", "remove Lambda function staging-worker"),
+        ("please shut down instance i-0abc in prod", "shut down EC2 instance i-0abc"),
+    ],
+)
+def test_the_change_is_said_back_in_the_base_form_whatever_form_asked_it(prompt: str, said: str) -> None:
+    intent = intents.classify(prompt)
+    assert intent is not None
+    assert intent.what() == said
