@@ -193,13 +193,17 @@ class Bridge:
             ]
             await self._audit(results, caller, event, tool, "refused")
             return results
-        # Write-ahead audit: no account runs the command before its intent is stored; outcomes are
-        # recorded as they arrive (timed-out accounts, which may still have run, when the call ends).
+        # Write-ahead audit: no account runs the command before its intent is stored (a read starts
+        # as soon as its own batch is; a change waits for all); outcomes are recorded as they arrive
+        # (timed-out accounts, which may still have run, when the call ends).
         shape = {"command": redact_command(plan.command.text), "classification": plan.command.classification}
         trail = WriteAhead(self.audit, audit_intents(account_ids, caller, event, tool, **shape))
-        blocked = await trail.begin()
-        if plan.mutating and (refused := await self._approve(plan, account_ids, blocked, started)):
-            return await self._settle(trail, refused, "refused")
+        trail.start()
+        blocked: set[str] = set()
+        if plan.mutating:
+            blocked = await trail.begin()
+            if refused := await self._approve(plan, account_ids, blocked, started):
+                return await self._settle(trail, refused, "refused")
 
         def done(result: Result) -> Result:
             code = None if result["ok"] else result["error"]["code"]
@@ -207,7 +211,7 @@ class Bridge:
             return result
 
         async def work(account_id: str) -> Result:
-            if account_id in blocked:
+            if account_id in blocked or not await trail.ready(account_id):
                 return done(not_recorded(account_id, mutating=False, **shape, ms=0))
             return done(await self._one(account_id, plan))
 
