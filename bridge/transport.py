@@ -6,14 +6,14 @@ The bridge's MCP client (``bridge.aws_mcp``) sends its requests through
 
 import asyncio
 import functools
+import hashlib
+import hmac
 import logging
 import random
 import ssl
-from collections.abc import Mapping
-
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+import time
+from collections.abc import Callable, Mapping
+from urllib.parse import urlsplit
 
 from bridge.credentials import AwsCredentials
 from bridge.http11 import ConnectError, Pool, Response
@@ -28,32 +28,95 @@ NOT_PROCESSED_STATUS = frozenset({429, 503})
 
 
 class SigV4Signer:
-    """Signs every request (body included) with botocore's SigV4 for the ``aws-mcp`` service.
+    """Signs every request (body included) with AWS Signature Version 4 for the ``aws-mcp`` service.
+
+    The canonical request, string to sign and signature follow the SigV4 specification (the
+    tests hold every signature to botocore's ``SigV4Auth`` for the same request and time). The
+    endpoint's canonical path, query and host are worked out once per URL, with botocore's own
+    rules, and the signing key once per day: per request only the hashes and one HMAC remain.
 
     Args:
         credentials: The assumed role's credentials.
         region: The region of the AWS MCP Server endpoint.
         service: The signing name.
+        clock: Epoch seconds (tests).
     """
 
-    def __init__(self, credentials: AwsCredentials, region: str, service: str = SERVICE) -> None:
-        self._signer = SigV4Auth(
-            Credentials(credentials.access_key_id, credentials.secret_access_key, credentials.session_token),
-            service,
-            region,
-        )
+    def __init__(
+        self,
+        credentials: AwsCredentials,
+        region: str,
+        service: str = SERVICE,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._access_key_id = credentials.access_key_id
+        self._secret = credentials.secret_access_key
+        self._token = credentials.session_token
+        self._region = region
+        self._service = service
+        self._clock = clock
+        self._key_day = ""
+        self._key = b""
+
+    def _signing_key(self, day: str) -> bytes:
+        if day != self._key_day:
+            key = _hmac(f"AWS4{self._secret}".encode(), day)
+            for part in (self._region, self._service, "aws4_request"):
+                key = _hmac(key, part)
+            self._key_day, self._key = day, key
+        return self._key
 
     def sign(self, method: str, url: str, headers: dict[str, str], body: bytes) -> None:
-        """Add ``Authorization``, ``X-Amz-Date`` and ``X-Amz-Security-Token`` to ``headers``.
+        """Add ``authorization``, ``x-amz-date`` and ``x-amz-security-token`` to ``headers``.
 
-        The signed headers are the host and those of ``_SIGNED_HEADERS`` present in ``headers``.
+        The signed headers are the host, ``x-amz-date``, ``x-amz-security-token`` and those of
+        ``_SIGNED_HEADERS`` present in ``headers``.
         """
+        host, path, query = _canonical_target(url)
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock()))
+        headers["x-amz-date"] = stamp
+        if self._token:
+            headers["x-amz-security-token"] = self._token
         signed = {name: headers[name] for name in _SIGNED_HEADERS if name in headers}
-        aws_request = AWSRequest(method=method, url=url, data=body, headers=signed)
-        self._signer.add_auth(aws_request)
-        for name in ("Authorization", "X-Amz-Date", "X-Amz-Security-Token"):
-            if name in aws_request.headers:
-                headers[name.lower()] = aws_request.headers[name]
+        signed.update(host=host, **{"x-amz-date": stamp})
+        if self._token:
+            signed["x-amz-security-token"] = self._token
+        names = sorted(signed)
+        canonical = "\n".join(
+            (
+                method.upper(),
+                path,
+                query,
+                "".join(f"{name}:{' '.join(signed[name].split())}\n" for name in names),
+                ";".join(names),
+                hashlib.sha256(body).hexdigest(),
+            )
+        )
+        day = stamp[:8]
+        scope = f"{day}/{self._region}/{self._service}/aws4_request"
+        to_sign = f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
+        signature = hmac.new(self._signing_key(day), to_sign.encode(), hashlib.sha256).hexdigest()
+        headers["authorization"] = (
+            f"AWS4-HMAC-SHA256 Credential={self._access_key_id}/{scope}, "
+            f"SignedHeaders={';'.join(names)}, Signature={signature}"
+        )
+
+
+def _hmac(key: bytes, message: str) -> bytes:
+    return hmac.new(key, message.encode(), hashlib.sha256).digest()
+
+
+@functools.cache
+def _canonical_target(url: str) -> tuple[str, str, str]:
+    """The host header, canonical path and canonical query of an endpoint, by botocore's rules."""
+    from botocore.auth import SigV4Auth, _host_from_url
+    from botocore.awsrequest import AWSRequest
+
+    rules = SigV4Auth(None, SERVICE, "us-east-1")  # no credentials: only its URL rules are used
+    parts = urlsplit(url)
+    query = rules.canonical_query_string(AWSRequest(method="POST", url=url))
+    return _host_from_url(url), rules._normalize_url_path(parts.path), query
 
 
 @functools.cache
