@@ -1,6 +1,7 @@
 """The bridge's work for ``query`` and ``query_accounts``: check, enter the account, call, shape, audit."""
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -51,6 +52,16 @@ class _Plan:
     mutating: bool
     tool: str = "query"
     region_argument: str | None = None
+
+    @functools.cached_property
+    def shape(self) -> dict[str, str]:
+        """The command as echoed and audited (secrets removed), and its classification: once per call."""
+        return {"command": redact_command(self.command.text), "classification": self.command.classification}
+
+    @functools.cached_property
+    def wire(self) -> dict[str | None, str]:
+        """The command line sent to the AWS MCP Server, per region (filled as regions are met)."""
+        return {}
 
 
 class Bridge:
@@ -196,7 +207,7 @@ class Bridge:
         # Write-ahead audit: no account runs the command before its intent is stored (a read starts
         # as soon as its own batch is; a change waits for all); outcomes are recorded as they arrive
         # (timed-out accounts, which may still have run, when the call ends).
-        shape = {"command": redact_command(plan.command.text), "classification": plan.command.classification}
+        shape = plan.shape
         trail = WriteAhead(self.audit, audit_intents(account_ids, caller, event, tool, **shape))
         trail.start()
         blocked: set[str] = set()
@@ -368,7 +379,7 @@ class Bridge:
 
     async def _one(self, account_id: str, plan: _Plan) -> Result:
         started = time.monotonic()
-        shape = {"command": redact_command(plan.command.text), "classification": plan.command.classification}
+        shape = plan.shape
 
         def ms() -> int:
             return int((time.monotonic() - started) * 1000)
@@ -415,11 +426,15 @@ class Bridge:
 
     @staticmethod
     def _wire(plan: _Plan, region: str) -> str:
+        known = plan.wire.get(region)
+        if known is not None:
+            return known
         text = plan.command.text
         if not plan.command.region:
             text += f" --region {region}"
         if not plan.command.has_output:
             text += " --output json"
+        plan.wire[region] = text
         return text
 
     async def _audit(
