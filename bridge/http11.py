@@ -25,6 +25,7 @@ A connection carries no identity: every request is signed on its own.
 
 import asyncio
 import contextlib
+import re
 import select
 import ssl
 from collections.abc import AsyncIterator, Mapping
@@ -33,6 +34,8 @@ from urllib.parse import urlsplit
 
 MAX_HEAD_BYTES = 65_536
 _READ = 65_536
+_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_VALUE = re.compile(r"[\x20-\x7e\t]*")  # visible ASCII: no line break can end a header early
 
 
 class HttpError(Exception):
@@ -265,6 +268,12 @@ class Pool:
         if self._closed:
             raise HttpError("the connection pool is closed")
         origin = self.origin
+        for name, value in headers.items():
+            if not _NAME.fullmatch(name) or not _VALUE.fullmatch(value):
+                # A value echoed from a server (a session id) must not be able to add headers.
+                raise ProtocolError(
+                    f"refusing to send the header {name[:40]!r}: it is not a valid HTTP header"
+                )
         lines = [f"{method} {origin.target} HTTP/1.1", f"host: {origin.host_header}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         if body or method in ("POST", "PUT", "PATCH"):

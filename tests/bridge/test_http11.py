@@ -277,3 +277,21 @@ async def test_tls_verifies_the_certificate_and_the_host_name(tmp_path: Path) ->
         untrusted = Pool(f"https://localhost:{port}/mcp", tls=ssl.create_default_context())
         with pytest.raises(ConnectError, match="certificate"):
             await untrusted.request("POST", {}, b"")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"mcp-session-id": "abc\r\nx-injected: 1"},
+        {"mcp-session-id": "abc\nx-injected: 1"},
+        {"mcp-session-id": "caf\u00e9"},
+        {"bad name": "v"},
+    ],
+)
+async def test_a_header_that_could_smuggle_another_is_never_sent(headers: dict[str, str]) -> None:
+    async with _server(_keep_alive) as (port, heads):
+        pool = Pool(f"http://127.0.0.1:{port}/")
+        with pytest.raises(ProtocolError, match="not a valid HTTP header"):
+            await pool.request("POST", headers, b"")
+        await pool.aclose()
+    assert heads == [] and pool.connections_opened == 0
