@@ -13,7 +13,17 @@ fan-out at the default concurrency of 16.
 
 With ``--latency-only`` the stand-in answers after the injected latency
 without running the CLI, which is how a remote AWS MCP Server costs the bridge
-(goal: ``ratio`` <= 1.3).
+(goal: ``ratio`` <= 1.3). The stand-in and moto share the machine's cores with
+the bridge, which a remote server and DynamoDB do not, so the CPU of each is
+reported per warm fan-out (``bridge_cpu_s_per_fanout``, ``stand_in_cpu_s_per_fanout``,
+``moto_cpu_s_per_fanout``, from ``/proc``), with ``bridge_cpu_ms_per_account`` and
+``ratio_bridge_cpu_only`` (``(single_s + bridge_cpu_s_per_fanout) / single_s``:
+the ratio if the bridge's whole CPU for the fan-out came on top of one account's
+time and nothing else competed for the cores). ``--pin`` runs the bridge on the
+first core and the stand-in and moto on the second (``sched_setaffinity``),
+so the bridge's peers do not take its core; ``--json-response`` has the
+stand-in answer with JSON bodies instead of event streams (half its CPU per
+call); ``load_average`` is the machine's one-minute load when the run ended.
 
 ``--curve 10,100,1000`` instead reports, for each number of accounts, one warm
 fan-out in a fresh process (latency-only, ``--concurrency``): ``wall_s``,
@@ -22,13 +32,14 @@ MCP sessions) and ``response_bytes`` (the JSON the bridge returns), written to
 ``.local/bench/fanout_curve.json``.
 
 Run: ``python -m bench.fanout [--accounts 50] [--latency-ms 200] [--concurrency 50] [--latency-only]
-[--curve 10,100,1000]``.
+[--curve 10,100,1000] [--pin] [--json-response]``.
 """
 
 import argparse
 import asyncio
 import contextlib
 import json
+import os
 import resource
 import socket
 import statistics
@@ -149,6 +160,7 @@ async def _measure(
     accounts: list[str],
     concurrency: int,
     stand_in_pid: int,
+    moto_pid: int,
 ) -> dict[str, Any]:
     def factory(service: str) -> Any:
         return _client(moto_url, service)
@@ -168,10 +180,13 @@ async def _measure(
     singles = [(await _timed(bridge.query(_event(accounts[0]))))[0] for _ in range(7)]
     async with httpx.AsyncClient(base_url=stand_in_url, timeout=5) as admin:
         await admin.post("/admin/reset")
-        cpu, stand_in_cpu = time.process_time(), cpu_ms(stand_in_pid)
+        cpu, stand_in_cpu, moto_cpu = time.process_time(), cpu_ms(stand_in_pid), cpu_ms(moto_pid)
         fanouts = [(await _timed(bridge.query_accounts(_event(accounts))))[0] for _ in range(5)]
         out["bridge_cpu_s_per_fanout"] = (time.process_time() - cpu) / len(fanouts)
         out["stand_in_cpu_s_per_fanout"] = (cpu_ms(stand_in_pid) - stand_in_cpu) / 1000 / len(fanouts)
+        out["moto_cpu_s_per_fanout"] = (cpu_ms(moto_pid) - moto_cpu) / 1000 / len(fanouts)
+        out["bridge_cpu_ms_per_account"] = out["bridge_cpu_s_per_fanout"] * 1000 / len(accounts)
+        out["stand_in_cpu_ms_per_call"] = out["stand_in_cpu_s_per_fanout"] * 1000 / len(accounts)
         serial_ms = (await admin.get("/stats")).json()["exec_ms"] / len(fanouts)
     out["single_s"] = statistics.median(singles)
     out["fanout_s"] = statistics.median(fanouts)
@@ -259,6 +274,17 @@ def _curve(points: list[int], latency_ms: int, concurrency: int, max_sessions: i
     report(name, {"latency_ms": latency_ms, "concurrency": concurrency, "latency_only": True, "points": rows})
 
 
+def _pin(*peers: int) -> None:
+    """The bench (the bridge) on the first core, its peers (moto, the stand-in, all their threads) on the second."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        raise SystemExit("--pin needs at least two cores")
+    for pid in peers:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            os.sched_setaffinity(int(task), {cores[1]})
+    os.sched_setaffinity(0, {cores[0]})
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print its JSON figures."""
     parser = argparse.ArgumentParser(prog="python -m bench.fanout", description=__doc__.splitlines()[0])
@@ -268,6 +294,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-only", action="store_true", help="the stand-in runs no CLI")
     parser.add_argument("--curve", help="comma-separated account counts, e.g. 10,100,1000")
     parser.add_argument("--point", type=int, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--json-response",
+        action="store_true",
+        help="the stand-in answers with JSON bodies, not event streams",
+    )
+    parser.add_argument(
+        "--pin", action="store_true", help="the bridge on the first core, the stand-in and moto on the second"
+    )
     parser.add_argument(
         "--max-sessions", type=int, default=1_024, help="the bridge's idle MCP sessions (curve)"
     )
@@ -293,11 +327,15 @@ def main(argv: list[str] | None = None) -> None:
     stand_in += ["--latency-ms", str(args.latency_ms)]
     if args.latency_only:
         stand_in.append("--latency-only")
+    if args.json_response:
+        stand_in.append("--json-response")
     accounts = [f"8{i:011d}" for i in range(1, args.accounts + 1)]
     with (
-        _process(moto, f"{moto_url}/moto-api/", logs / "bench-moto.log"),
+        _process(moto, f"{moto_url}/moto-api/", logs / "bench-moto.log") as moto_pid,
         _process(stand_in, f"http://127.0.0.1:{mcp_port}/health", logs / "bench-aws-mcp.log") as stand_in_pid,
     ):
+        if args.pin:
+            _pin(moto_pid, stand_in_pid)
         tables = _seed(moto_url, accounts)
         config = BridgeConfig(
             region=REGION,
@@ -316,7 +354,7 @@ def main(argv: list[str] | None = None) -> None:
             return
         stand_in_url = f"http://127.0.0.1:{mcp_port}"
         figures = asyncio.run(
-            _measure(config, moto_url, stand_in_url, accounts, args.concurrency, stand_in_pid)
+            _measure(config, moto_url, stand_in_url, accounts, args.concurrency, stand_in_pid, moto_pid)
         )
     result = {
         "accounts": args.accounts,
@@ -330,6 +368,12 @@ def main(argv: list[str] | None = None) -> None:
         "ratio_without_stand_in_serial_exec": round(
             (figures["fanout_s"] - figures["aws_mcp_serial_exec_s_per_fanout"]) / figures["single_s"], 2
         ),
+        "ratio_bridge_cpu_only": round(
+            (figures["single_s"] + figures["bridge_cpu_s_per_fanout"]) / figures["single_s"], 2
+        ),
+        "pinned": args.pin,
+        "stand_in_answers": "json" if args.json_response else "event-stream",
+        "load_average": round(os.getloadavg()[0], 2),
     }
     report("fanout", result)
 

@@ -18,9 +18,9 @@ Security properties:
   fresh one; a session the server forgot (404) is reopened once, as the server
   never ran that request.
 
-HTTP connections are pooled across sessions (they carry no identity: each
-request is signed on its own), which keeps a 1,000-account fan-out to about as
-many sockets as calls in flight.
+HTTP connections (``bridge.http11``) are pooled across sessions (they carry no
+identity: each request is signed on its own), which keeps a 1,000-account
+fan-out to about as many sockets as calls in flight.
 """
 
 import asyncio
@@ -32,11 +32,16 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
-import httpx2
-
 from bridge.credentials import AwsCredentials
 from bridge.errors import AwsMcpError
-from bridge.transport import NOT_PROCESSED_STATUS, RETRYABLE_STATUS, RetryingTransport, SigV4HttpAuth
+from bridge.http11 import HttpError, Pool, Response
+from bridge.transport import (
+    NOT_PROCESSED_STATUS,
+    RETRYABLE_STATUS,
+    RetryingTransport,
+    SigV4Signer,
+    tls_context,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +51,7 @@ _CLIENT_INFO = {"name": "centralops-bridge", "version": "1"}
 _ACCEPT = "application/json, text/event-stream"
 SESSION_HEADER = "mcp-session-id"
 VERSION_HEADER = "mcp-protocol-version"
-_SHARDS = 16  # connection pools
-_KEEPALIVE = 16  # idle connections kept per pool: at most 256 sockets at rest
+_KEEPALIVE = 256  # idle connections kept: at most 256 sockets at rest
 _DRAIN_S = 1.0  # how long the rest of an answered event stream may take before the connection is dropped
 
 
@@ -76,9 +80,8 @@ class _Session:
 
     def __init__(self, credentials: AwsCredentials, region: str, idempotent: bool) -> None:
         self.credentials = credentials
-        self.shard = hash(credentials.access_key_id) % _SHARDS
         self.idempotent = idempotent
-        self.auth = SigV4HttpAuth(credentials, region)
+        self.signer = SigV4Signer(credentials, region)
         self.session_id: str | None = None
         self.version: str | None = None
         self.opening: asyncio.Task[None] | None = None
@@ -128,33 +131,28 @@ class AwsMcpClient:
         self._clock = clock
         self._sessions: dict[str, _Session] = {}
         self._busy: dict[str, int] = {}  # calls in flight per session: never evicted while in use
-        self._pools: dict[tuple[bool, int], RetryingTransport] = {}
-        self._timeouts = httpx2.Timeout(call_timeout_s, read=300.0).as_dict()
+        self._http: RetryingTransport | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.sessions_opened = 0
 
-    def _transport(self, session: _Session) -> RetryingTransport:
-        """The pooled transport of the session's shard.
+    def _transport(self) -> RetryingTransport:
+        """The pooled connections to the server, with retries (one pool: a connection has no identity)."""
+        if self._http is None:
+            pool = Pool(
+                self._url,
+                tls=tls_context() if self._url.startswith("https:") else None,
+                connect_timeout_s=self._timeout,
+                max_idle=_KEEPALIVE,
+            )
+            self._http = RetryingTransport(pool, self._retries)
+        return self._http
 
-        A mutating call retries only answers that promise it did not run. Sessions are spread over
-        a few pools because a pool looks at each of its idle connections on every request.
-        """
-        shard = (session.idempotent, session.shard)
-        transport = self._pools.get(shard)
-        if transport is None:
-            statuses = RETRYABLE_STATUS if session.idempotent else NOT_PROCESSED_STATUS
-            limits = httpx2.Limits(max_connections=None, max_keepalive_connections=_KEEPALIVE)
-            transport = RetryingTransport(self._retries, statuses=statuses, limits=limits)
-            self._pools[shard] = transport
-        return transport
-
-    async def _send(self, session: _Session, method: str, body: bytes | None = None) -> httpx2.Response:
-        """Send one signed request straight to the pool (no client layer: cookies, redirects, hooks)."""
-        request = httpx2.Request(
-            method, self._url, content=body, headers=session.headers(), extensions={"timeout": self._timeouts}
-        )
-        session.auth.sign(request)
-        return await self._transport(session).handle_async_request(request)
+    async def _send(self, session: _Session, method: str, body: bytes = b"") -> Response:
+        """Send one signed request; a mutating session's retries are only of answers that promise it did not run."""
+        headers = session.headers()
+        session.signer.sign(method, self._url, headers, body)
+        statuses = RETRYABLE_STATUS if session.idempotent else NOT_PROCESSED_STATUS
+        return await self._transport().send(method, headers, body, statuses=statuses)
 
     async def _session(self, key: str, credentials: AwsCredentials, idempotent: bool) -> _Session:
         self._sweep()
@@ -220,21 +218,21 @@ class AwsMcpClient:
         sent = await self._send(session, "POST", json.dumps(message, separators=(",", ":")).encode())
         close = True
         try:
-            if message.get("method") == "initialize" and sent.status_code < 300:
+            if message.get("method") == "initialize" and sent.status < 300:
                 session.session_id = sent.headers.get(SESSION_HEADER)
-            if sent.status_code == 404 and session.session_id and request_id is not None:
+            if sent.status == 404 and session.session_id and request_id is not None:
                 raise _Gone("Session terminated")
             kind = sent.headers.get("content-type", "").split(";")[0].strip().lower()
-            if sent.status_code >= 400:
+            if sent.status >= 400:
                 if kind == "application/json" and request_id is not None:
-                    answer = _json(await sent.aread())
+                    answer = _json(await sent.read())
                     if isinstance(answer, dict) and isinstance(answer.get("error"), dict):
                         return answer
-                raise _Failed(f"HTTP {sent.status_code}")
+                raise _Failed(f"HTTP {sent.status}")
             if request_id is None:
                 return None  # a notification: 202, no body
             if kind == "application/json":
-                answer = _json(await sent.aread())
+                answer = _json(await sent.read())
                 return answer if isinstance(answer, dict) and answer.get("id") == request_id else None
             if kind == "text/event-stream":
                 answer, rest = await self._events(session, sent, request_id)
@@ -251,9 +249,9 @@ class AwsMcpClient:
                 await sent.aclose()
 
     @staticmethod
-    async def _finish(response: httpx2.Response, rest: AsyncIterator[str]) -> None:
+    async def _finish(response: Response, rest: AsyncIterator[str]) -> None:
         try:
-            with contextlib.suppress(TimeoutError, httpx2.HTTPError):
+            with contextlib.suppress(TimeoutError, HttpError):
                 async with asyncio.timeout(_DRAIN_S):
                     async for _ in rest:
                         pass
@@ -261,11 +259,11 @@ class AwsMcpClient:
             await response.aclose()
 
     async def _events(
-        self, session: _Session, response: httpx2.Response, request_id: int
+        self, session: _Session, response: Response, request_id: int
     ) -> tuple[dict[str, Any] | None, AsyncIterator[str]]:
         """Read server-sent events until the response to ``request_id``; answer any ``ping`` on the way."""
         data: list[str] = []
-        lines = response.aiter_lines()
+        lines = _lines(response)
         async for line in lines:
             if line:
                 field, _, value = line.partition(":")
@@ -290,7 +288,7 @@ class AwsMcpClient:
             answer["result"] = {}
         else:
             answer["error"] = {"code": -32601, "message": "Method not found"}
-        with contextlib.suppress(httpx2.HTTPError, _Failed, _Gone):
+        with contextlib.suppress(HttpError, _Failed, _Gone, TimeoutError):
             await self._post(session, answer, None)
 
     def _spawn(self, coro: Any) -> None:
@@ -311,7 +309,7 @@ class AwsMcpClient:
 
     async def _terminate(self, session: _Session) -> None:
         """Tell the server the session is over (signed ``DELETE``; best effort)."""
-        with contextlib.suppress(httpx2.HTTPError):
+        with contextlib.suppress(HttpError, TimeoutError):
             response = await asyncio.wait_for(self._send(session, "DELETE"), 5.0)
             await response.aclose()
 
@@ -359,12 +357,12 @@ class AwsMcpClient:
                     "if it persists, check the server's health.",
                     code="aws_mcp_error",
                 ) from e
-            except (_Gone, _Failed, httpx2.HTTPError, TimeoutError) as e:
+            except (_Gone, _Failed, HttpError, TimeoutError) as e:
                 self._drop(key, session)  # the next call opens a fresh session
                 # A session the server forgot (restart, expiry) never ran the request: open a new one once.
                 if isinstance(e, _Gone) and attempt == 1:
                     continue
-                if isinstance(e, TimeoutError | httpx2.TimeoutException):
+                if isinstance(e, TimeoutError):
                     raise AwsMcpError(
                         f"The AWS MCP Server did not answer within {self._timeout:g} s. "
                         "Narrow the command (a region, a filter) or try again.",
@@ -394,11 +392,28 @@ class AwsMcpClient:
         if self._background:
             with contextlib.suppress(Exception):
                 await asyncio.wait(list(self._background), timeout=5)
-        pools = list(self._pools.values())
-        self._pools.clear()
-        for pool in pools:
+        http, self._http = self._http, None
+        if http is not None:
             with contextlib.suppress(Exception):
-                await pool.aclose()
+                await http.aclose()
+
+
+async def _lines(response: Response) -> AsyncIterator[str]:
+    """The body's lines as they arrive, without their end (CRLF, LF or CR), decoded as UTF-8."""
+    pending = b""
+    async for chunk in response.chunks():
+        pending += chunk
+        held = b"\r" if pending.endswith(b"\r") else b""  # its LF may come with the next chunk
+        if held:
+            pending = pending[:-1]
+        if b"\r" in pending:
+            pending = pending.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *lines, pending = pending.split(b"\n")
+        pending += held
+        for line in lines:
+            yield line.decode("utf-8", "replace")
+    if pending:
+        yield pending.rstrip(b"\r").decode("utf-8", "replace")
 
 
 def _json(body: bytes) -> Any:

@@ -1,6 +1,7 @@
 """The bridge's work for ``query`` and ``query_accounts``: check, enter the account, call, shape, audit."""
 
 import asyncio
+import functools
 import logging
 import threading
 import time
@@ -51,6 +52,16 @@ class _Plan:
     mutating: bool
     tool: str = "query"
     region_argument: str | None = None
+
+    @functools.cached_property
+    def shape(self) -> dict[str, str]:
+        """The command as echoed and audited (secrets removed), and its classification: once per call."""
+        return {"command": redact_command(self.command.text), "classification": self.command.classification}
+
+    @functools.cached_property
+    def wire(self) -> dict[str | None, str]:
+        """The command line sent to the AWS MCP Server, per region (filled as regions are met)."""
+        return {}
 
 
 class Bridge:
@@ -201,13 +212,17 @@ class Bridge:
             ]
             await self._audit(results, caller, event, tool, "refused")
             return results
-        # Write-ahead audit: no account runs the command before its intent is stored; outcomes are
-        # recorded as they arrive (timed-out accounts, which may still have run, when the call ends).
-        shape = {"command": redact_command(plan.command.text), "classification": plan.command.classification}
+        # Write-ahead audit: no account runs the command before its intent is stored (a read starts
+        # as soon as its own batch is; a change waits for all); outcomes are recorded as they arrive
+        # (timed-out accounts, which may still have run, when the call ends).
+        shape = plan.shape
         trail = WriteAhead(self.audit, audit_intents(account_ids, caller, event, tool, **shape))
-        blocked = await trail.begin()
-        if plan.mutating and (refused := await self._approve(plan, account_ids, blocked, started)):
-            return await self._settle(trail, refused, "refused")
+        trail.start()
+        blocked: set[str] = set()
+        if plan.mutating:
+            blocked = await trail.begin()
+            if refused := await self._approve(plan, account_ids, blocked, started):
+                return await self._settle(trail, refused, "refused")
 
         def done(result: Result) -> Result:
             code = None if result["ok"] else result["error"]["code"]
@@ -215,7 +230,7 @@ class Bridge:
             return result
 
         async def work(account_id: str) -> Result:
-            if account_id in blocked:
+            if account_id in blocked or not await trail.ready(account_id):
                 return done(not_recorded(account_id, mutating=False, **shape, ms=0))
             return done(await self._one(account_id, plan))
 
@@ -372,7 +387,7 @@ class Bridge:
 
     async def _one(self, account_id: str, plan: _Plan) -> Result:
         started = time.monotonic()
-        shape = {"command": redact_command(plan.command.text), "classification": plan.command.classification}
+        shape = plan.shape
 
         def ms() -> int:
             return int((time.monotonic() - started) * 1000)
@@ -419,11 +434,15 @@ class Bridge:
 
     @staticmethod
     def _wire(plan: _Plan, region: str) -> str:
+        known = plan.wire.get(region)
+        if known is not None:
+            return known
         text = plan.command.text
         if not plan.command.region:
             text += f" --region {region}"
         if not plan.command.has_output:
             text += " --output json"
+        plan.wire[region] = text
         return text
 
     async def _audit(

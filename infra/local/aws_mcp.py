@@ -16,8 +16,12 @@ it answers each call after the injected delay with a small JSON document
 without running the CLI: a remote AWS MCP Server costs the bridge a round trip,
 not the stand-in's serial CLI execution.
 
+With ``--json-response`` each request is answered with a JSON body instead of
+an event stream (both are MCP's streamable HTTP; the server chooses); it costs
+the stand-in less CPU per call.
+
 Run: ``python -m infra.local.aws_mcp --port 5101 --aws-endpoint http://127.0.0.1:5100
-[--latency-ms N] [--fail-first N] [--latency-only [--response-bytes N]]``.
+[--latency-ms N] [--fail-first N] [--latency-only [--response-bytes N]] [--json-response]``.
 """
 
 import argparse
@@ -316,15 +320,17 @@ async def _reply(send: Send, status: int, body: dict[str, Any]) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
-def build_app(aws_endpoint: str, *, region: str = "us-east-1", faults: Faults | None = None) -> ASGIApp:
-    """The whole stand-in as an ASGI app."""
+def build_app(
+    aws_endpoint: str, *, region: str = "us-east-1", faults: Faults | None = None, json_response: bool = False
+) -> ASGIApp:
+    """The whole stand-in as an ASGI app (answers as event streams, or JSON bodies with ``json_response``)."""
     faults = faults or Faults()
     stats = Stats()
     runner = CliRunner(aws_endpoint, region)
     if not faults.latency_only:
         runner.warm()
     server = build_server(runner, faults, stats)
-    return SigV4Gate(server.streamable_http_app(), faults, stats)
+    return SigV4Gate(server.streamable_http_app(json_response=json_response), faults, stats)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -344,12 +350,17 @@ def main(argv: list[str] | None = None) -> None:
         help="answer after the injected latency without running the CLI (how a remote server costs us)",
     )
     parser.add_argument("--response-bytes", type=int, default=0, help="with --latency-only: pad each answer")
+    parser.add_argument(
+        "--json-response",
+        action="store_true",
+        help="answer each request with a JSON body instead of an event stream (both are streamable HTTP)",
+    )
     args = parser.parse_args(argv)
     logs.configure(fmt="text")
     faults = Faults(
         args.latency_ms, args.fail_first, latency_only=args.latency_only, response_bytes=args.response_bytes
     )
-    app = build_app(args.aws_endpoint, region=args.region, faults=faults)
+    app = build_app(args.aws_endpoint, region=args.region, faults=faults, json_response=args.json_response)
     logger.info("aws mcp stand-in listening", extra={"url": f"http://{args.host}:{args.port}/mcp"})
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 

@@ -11,7 +11,7 @@ from bridge.aws_mcp import AwsMcpClient
 from bridge.config import BridgeConfig
 from bridge.credentials import Caller
 from tests.bridge.conftest import STAGING, event
-from tests.fixtures.bridge_stack import StandIn
+from tests.fixtures.bridge_stack import StandIn, aws_mcp_server
 
 INIT = {
     "jsonrpc": "2.0",
@@ -151,3 +151,32 @@ async def test_a_session_with_a_call_in_flight_is_never_closed_by_the_cap(
     finally:
         stand_in.faults(latency_ms=0)
         await client.aclose()
+
+
+async def test_the_stand_in_answers_with_json_bodies_when_asked_and_the_bridge_reads_them(
+    moto_url: str,
+) -> None:
+    from bridge.credentials import AwsCredentials
+
+    with aws_mcp_server(moto_url, extra=("--latency-only", "--json-response")) as server:
+        body = httpx.Request("POST", server.mcp_url, json=INIT).content
+        request = AWSRequest(method="POST", url=server.mcp_url, data=body, headers=HEADERS)
+        SigV4Auth(Credentials("AKIAEXAMPLEEXAMPLE12", "secret"), "aws-mcp", "us-east-1").add_auth(request)
+        async with httpx.AsyncClient() as http:
+            raw = await http.post(server.mcp_url, content=body, headers=dict(request.headers.items()))
+        assert raw.status_code == 200 and raw.headers["content-type"].startswith("application/json")
+        assert raw.json()["result"]["protocolVersion"] == "2025-06-18"
+        client = AwsMcpClient(server.mcp_url, "us-east-1")
+        creds = AwsCredentials("ASIAEXAMPLEEXAMPLE12", "secret", "token", 4_102_444_800.0)
+        try:
+            answers = await asyncio.gather(
+                *(
+                    client.call(creds, "aws___call_aws", {"cli_command": f"aws s3 ls --page-size {n}"})
+                    for n in (1, 2)
+                )
+            )
+        finally:
+            await client.aclose()
+        assert [a.is_error for a in answers] == [False, False]
+        assert '"LatencyOnly": true' in answers[0].text and "--page-size 1" in answers[0].text
+        assert server.stats()["tool_calls"] == 2 and client.sessions_opened == 1

@@ -69,6 +69,59 @@ async def test_a_wide_fan_out_writes_intents_and_outcomes_in_batches_of_25(
     assert stand_in.stats()["tool_calls"] == 0
 
 
+class _SlowSecondIntentBatch:
+    """Stores intents with a real client; the second batch of intents takes a while to be stored."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.intent_batches = 0
+        self.stored_at: dict[str, float] = {}  # account -> when its intent was stored
+
+    def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]], **kw: Any) -> Any:
+        (requests,) = RequestItems.values()
+        items = [r["PutRequest"]["Item"] for r in requests]
+        intents = [i for i in items if i["status"]["S"] == "intent"]
+        if intents:
+            self.intent_batches += 1
+            if self.intent_batches == 2:
+                time.sleep(1.0)
+        out = self._inner.batch_write_item(RequestItems=RequestItems, **kw)
+        now = time.monotonic()
+        self.stored_at.update((i["account_id"]["S"], now) for i in intents)
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+async def test_a_read_starts_each_account_once_its_own_intent_is_stored_not_after_all_of_them(
+    make_bridge, config: BridgeConfig, requester: str, org: Org, stand_in: StandIn
+) -> None:
+    accounts = [f"73000000{i:04d}" for i in range(40)]  # two batches of intents: 25, then 15
+    writes = _SlowSecondIntentBatch(central(org.moto_url, "dynamodb"))
+    bridge = make_bridge(config, max_concurrency=40)
+    bridge.audit = AuditLog(org.tables.audit, lambda: writes)
+    started: dict[str, float] = {}
+    one = bridge._one
+
+    async def timed_one(account_id: str, plan: Any) -> Any:
+        started[account_id] = time.monotonic()
+        return await one(account_id, plan)
+
+    bridge._one = timed_one  # type: ignore[method-assign]
+    out = await bridge.query_accounts(event(LIST, accounts, requester))
+    assert {r["error"]["code"] for r in out["results"]} == {"unknown_account"}
+    assert sorted(started) == sorted(accounts)
+    # No account starts before its own intent is stored...
+    assert all(started[a] >= writes.stored_at[a] for a in accounts)
+    # ...and the first batch's accounts did not wait for the slow second batch.
+    last_stored = max(writes.stored_at.values())
+    assert all(started[a] < last_stored - 0.5 for a in accounts[:25])
+    records = audit_records(org.moto_url, org.tables, requester)
+    assert len(records) == 40 and {r["status"] for r in records} == {"done"}
+    assert _open(org, requester) == []
+
+
 async def test_unprocessed_intents_are_retried_and_the_command_then_runs(
     make_bridge, config: BridgeConfig, requester: str, org: Org, stand_in: StandIn
 ) -> None:
