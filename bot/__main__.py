@@ -44,6 +44,7 @@ def create_app(config: BotConfig | None = None) -> web.Application:
     )
     if teams_bot is not None and (sweeper := app.get(SWEEPER_KEY)) is not None:
         sweeper.resume["teams"] = teams_bot.resume_run  # approved runs a stopped replica left
+        sweeper.deliver["teams"] = teams_bot.deliver_parcel  # answers a stopped or refused renderer left
     setup_alerts(app, app[CONVERSATION_KEY], teams_bot=teams_bot)
     return app
 
