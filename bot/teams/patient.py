@@ -5,7 +5,9 @@ refusal of the Bot Connector and does not retry. :func:`make_patient` registers
 TurnContext hooks on a turn so that each write the Connector refused without
 applying it (HTTP 429, 502, 503) is sent again after ``Retry-After`` (or a short
 backoff, doubling up to 10 s) until a deadline; every other error passes through
-at once. The streaming response of a 1:1 chat sends through the same turn, so
+at once. A streaming update (``typing``) still refused at the deadline is skipped
+rather than raised: the next update and the final message carry its text, and a
+raised one would leave the SDK's stream queue stuck. The streaming response of a 1:1 chat sends through the same turn, so
 its updates and final message wait too (each streaming update carries the whole
 text so far, so a repeated one never shows text twice).
 
@@ -20,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
+from microsoft_agents.activity import ResourceResponse
 from microsoft_agents.hosting.core import TurnContext
 
 logger = logging.getLogger(__name__)
@@ -82,7 +85,15 @@ def make_patient(context: TurnContext, *, deadline_s: float = DEADLINE_S) -> Tur
         return context
 
     async def on_send(_ctx: TurnContext, activities: list[Any], call: Callable[[], Awaitable[Any]]) -> Any:
-        return await patiently(call, "send", deadline_s=deadline_s)
+        try:
+            return await patiently(call, "send", deadline_s=deadline_s)
+        except aiohttp.ClientResponseError as e:
+            if not (refused(e) and activities and all(a.type == "typing" for a in activities)):
+                raise
+            # A streaming update carries the whole text so far and the final message carries all of it:
+            # one refused past the deadline is skipped, so the SDK's stream is not left stuck by it.
+            logger.warning("teams streaming update skipped", extra={"status": e.status})
+            return [ResourceResponse() for _ in activities]
 
     async def on_update(_ctx: TurnContext, _activity: Any, call: Callable[[], Awaitable[Any]]) -> Any:
         return await patiently(call, "update", deadline_s=deadline_s)

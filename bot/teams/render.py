@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_agents.hosting.core.app.streaming.citation import Citation
@@ -286,6 +287,7 @@ class StreamRenderer(_Base):
         self._kept_errors: list[str] = []
         self._offer: Attachment | None = None  # the file consent card, sent after the final message
         self._approvals_left: list[ApprovalCard] = []  # approval cards the final message did not carry
+        self._final_sent = False
 
     def _label_stream(self) -> None:
         """The SDK's AI label, citations (referred to in a last line) and feedback loop on the final message."""
@@ -311,6 +313,8 @@ class StreamRenderer(_Base):
                 self._holding = True
             ctx = await self._context()
             self._stream = ctx.streaming_response
+            ctx.on_send_activities(self._saw_send)
+            ctx.on_update_activity(self._saw_update)
             self._guard = asyncio.create_task(self._leave_stream_in_time())
         return self._stream
 
@@ -505,6 +509,19 @@ class StreamRenderer(_Base):
         for card in self._approvals:
             await self._send(_approval_message(card))
 
+    async def _saw_send(self, _ctx: TurnContext, activities: list[Activity], call: Callable[[], Any]) -> Any:
+        """Notes when the stream's final message went out (the SDK does not say when it could not)."""
+        responses = await call()
+        if self._finishing and any(a.type == ActivityTypes.message for a in activities):
+            self._final_sent = True
+        return responses
+
+    async def _saw_update(self, _ctx: TurnContext, activity: Activity, call: Callable[[], Any]) -> Any:
+        responses = await call()
+        if self._finishing:
+            self._final_sent = True  # the SDK replaces a timed-out stream's message with the final one
+        return responses
+
     def _kept_body(self) -> str:
         return "".join(self._full) + "".join(f"\n\n⚠️ {m}" for m in self._kept_errors)
 
@@ -564,6 +581,9 @@ class StreamRenderer(_Base):
                 await self._stream.end_stream()
             finally:
                 self.release()
+            if not self._final_sent and not getattr(self._stream, "_cancelled", False):
+                # The SDK's queue gave up earlier without raising: the final message never went out.
+                raise aiohttp.ClientError("the stream's final message was not sent")
             if not early:
                 await self._rated(getattr(self._stream, "_stream_id", None))
             self._offer, self._approvals_left = offer, approvals
