@@ -6,18 +6,27 @@ answer, exactly once, nothing left running, never "try again") and what the outb
 """
 
 import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from bot.dynamo import DynamoTable
 from bot.outbox import OutboxStore, Sweeper
-from bot.teams.outbox import LATE
+from bot.teams.outbox import INTERRUPTED, LATE
 from centralops import events
 from infra.local.consoles.teams import CHANNEL
+from tests.fixtures.aws import free_port
 from tests.fixtures.slack_stack import create_outbox_table
 from tests.fixtures.teams_fakes import TeamsStack
 
@@ -223,3 +232,89 @@ async def test_a_delivery_retried_after_a_partial_failure_never_shows_the_answer
         assert text.count(f"Paragraph {i}:") == 1
     assert [i["state"]["S"] for i in items(teams, name)] == ["delivered"]
     _ = store
+
+
+def spawn_replica(spec: dict[str, Any], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """One Teams bot process (``tests.fixtures.teams_bot_process``), logging to ``log``."""
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.fixtures.teams_bot_process", json.dumps(spec)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
+@contextlib.asynccontextmanager
+async def replica(teams: TeamsStack, outbox: str, log: Path) -> AsyncIterator[subprocess.Popen[bytes]]:
+    """A second Teams bot process on the stack's tables (2 s outbox lease), which the console talks to."""
+    port = free_port()
+    spec = {**teams.spec, "port": port, "outbox": outbox, "lease_s": 2.0}
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+    }
+    proc = spawn_replica(spec, log, env)
+    own_url = teams.console.bot_url
+    try:
+        async with httpx.AsyncClient() as http:
+            for _ in range(600):
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await http.get(f"http://127.0.0.1:{port}/health")).status_code == 200:
+                        break
+                await asyncio.sleep(0.05)
+        teams.console.bot_url = f"http://127.0.0.1:{port}"
+        yield proc
+    finally:
+        teams.console.bot_url = own_url
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("surface", ["personal", "channel"])
+async def test_the_bot_killed_mid_answer_is_finished_by_another_replica(
+    teams: TeamsStack, tmp_path: Path, surface: str
+) -> None:
+    _, name = with_outbox(teams)
+    teams.runtime.script(
+        "q",
+        (0, events.tool_start("staging", "aws s3 ls")),
+        (0, events.tool_start("production", "aws s3 ls")),
+        (0.05, events.tool_end("staging", "aws s3 ls", ok=True, ms=8)),
+        (0, events.text("Staging has 3 buckets.\n")),
+        (12, events.done("s")),  # never reached: the replica showing the answer is killed first
+    )
+    async with replica(teams, name, tmp_path / "bot.log") as proc:
+        if surface == "personal":
+            exchange = await teams.console.personal("alice", "q", wait=False)
+        else:
+            exchange = await teams.console.channel("alice", "q", wait=False)
+
+        async def kept() -> bool:
+            return any("Staging has 3 buckets." in i["body"]["S"] for i in items(teams, name))
+
+        await until(kept)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    # The stack's own replica finds the answer once the dead replica's lease ran out, and finishes it.
+    sweeper = Sweeper(
+        OutboxStore(DynamoTable(name, client=teams.dynamodb)), {"teams": teams.bot.deliver_parcel}
+    )
+
+    async def swept() -> bool:
+        return await sweeper.sweep() == 1
+
+    await until(swept, within_s=20)
+    [message] = await teams.console.messages(exchange.conversation_id)
+    assert message["final"]
+    text = message["text"]
+    assert text.count("Staging has 3 buckets.") == 1
+    assert INTERRUPTED.strip("_")[:40] in text
+    assert "production" in text and "no result" in text  # the call that never reported, closed
+    assert "⏳" not in text and "Try again" not in text
+    [item] = items(teams, name)
+    assert item["state"]["S"] == "delivered" and "pending" not in item
+    assert item["checklist_ref"]["S"] == message["id"]
