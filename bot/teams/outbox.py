@@ -174,11 +174,15 @@ def late_messages(parcel: Parcel) -> list[Activity]:
     checklist = parcel.closed_checklist()
     body = parcel.body.strip()
     if parcel.state == "closing":
-        text = f"{body}\n\n{LATE}" if body else LATE
-        return finished_messages(text, checklist, tables_of(parcel))
-    lines = [cards.teams_markdown(line) for line in cards.checklist_lines(checklist)]
-    text = "\n".join([*lines, *([""] if lines else []), *([body, ""] if body else []), INTERRUPTED])
-    return finished_messages(text, Checklist(), tables_of(parcel))
+        # As the live renderer shows a finished answer: the answer, then the calls that failed.
+        failed = any(i.state == "failed" for i in checklist.items)
+        lines = cards.checklist_lines(checklist, failed_only=True) if failed else []
+        blocks = [body, "\n".join(cards.teams_markdown(line) for line in lines), LATE]
+    else:
+        # Interrupted: every call closed (none left running), what had arrived, and what to do.
+        lines = cards.checklist_lines(checklist)
+        blocks = ["\n".join(cards.teams_markdown(line) for line in lines), body, INTERRUPTED]
+    return finished_messages("\n\n".join(b for b in blocks if b), Checklist(), tables_of(parcel))
 
 
 async def _replace(context: TurnContext, target: str, activity: Activity, stream: bool) -> bool:
