@@ -137,8 +137,11 @@ class AnswerKeeper:
             await self.journal.delivered()
 
     def release(self) -> None:
-        """The work showing the answer ended: an answer not delivered by then is left to a sweeper."""
-        if not self.finished:
+        """The work showing the answer ended: an answer kept but not delivered by then is left to a sweeper.
+
+        A turn that showed no answer (only a private notice) kept nothing and leaves nothing.
+        """
+        if self._started and not self.finished:
             self._released = asyncio.get_running_loop().create_task(self.abandon())
 
     async def abandon(self) -> None:

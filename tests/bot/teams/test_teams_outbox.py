@@ -92,6 +92,20 @@ def assert_whole_once(messages: list[dict[str, Any]]) -> None:
     assert all(m["final"] for m in messages)
 
 
+@pytest.mark.parametrize("surface", ["personal", "channel"])
+async def test_a_turn_that_shows_only_a_notice_leaves_nothing_to_deliver(
+    teams: TeamsStack, surface: str
+) -> None:
+    _, name = with_outbox(teams)
+    if surface == "personal":
+        await teams.console.personal("alice", "help")
+    else:
+        await teams.console.channel("alice", "help")
+    await teams.bot.background.drain(timeout_s=10)
+    await asyncio.sleep(0.2)  # a leftover keeper would write as the turn closes
+    assert all(i["state"]["S"] == "delivered" for i in items(teams, name)), items(teams, name)
+
+
 async def test_a_429_over_the_end_of_a_streamed_answer_still_shows_all_of_it_once(teams: TeamsStack) -> None:
     _, name = with_outbox(teams)
     script(teams, "q")
