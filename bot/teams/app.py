@@ -241,7 +241,7 @@ class TeamsBot:
         turns = Turns(self.adapter, ClaimsIdentity(claims, "kept" if claims else None), retry_s=retry_s)
         try:
             turn = turns.turn(continuation(reference, None, parcel.extra.get("channel_data")))
-            await outbox.deliver(await turn.context(), parcel, store)
+            await outbox.deliver(await turn.context(), parcel, store, self.answer_files)
         finally:
             await turns.close()
 

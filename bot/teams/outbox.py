@@ -29,7 +29,7 @@ from microsoft_agents.hosting.core import TurnContext
 
 from bot.chat import Checklist, Table
 from bot.outbox import Journal, OutboxStore, Parcel, checklist_items, new_id
-from bot.teams import cards
+from bot.teams import cards, files
 from bot.teams.patient import refused
 
 logger = logging.getLogger(__name__)
@@ -166,13 +166,7 @@ def new_parcel(*, team: str, channel: str, thread: str, user: str, extra: dict[s
     )
 
 
-def late_messages(parcel: Parcel) -> list[Activity]:
-    """What a kept answer shows when the outbox delivers it, with the renderer's size rules.
-
-    An answer that was complete (``closing``) shows as it would have, with a line saying why it is late;
-    an interrupted one shows its closed checklist (no call left running), what had arrived, and what to do.
-    """
-    from bot.teams.render import finished_messages  # render imports this module
+def _late_text(parcel: Parcel) -> str:
 
     checklist = parcel.closed_checklist()
     body = parcel.body.strip()
@@ -185,7 +179,45 @@ def late_messages(parcel: Parcel) -> list[Activity]:
         # Interrupted: every call closed (none left running), what had arrived, and what to do.
         lines = cards.checklist_lines(checklist)
         blocks = ["\n".join(cards.teams_markdown(line) for line in lines), body, INTERRUPTED]
-    return finished_messages("\n\n".join(b for b in blocks if b), Checklist(), tables_of(parcel))
+    return "\n\n".join(b for b in blocks if b)
+
+
+def late_messages(parcel: Parcel) -> list[Activity]:
+    """What a kept answer shows when the outbox delivers it, with the renderer's size rules.
+
+    An answer that was complete (``closing``) shows as it would have, with a line saying why it is late;
+    an interrupted one shows its closed checklist (no call left running), what had arrived, and what to do.
+    """
+    from bot.teams.render import finished_messages  # render imports this module
+
+    return finished_messages(_late_text(parcel), Checklist(), tables_of(parcel))
+
+
+async def late_file_messages(parcel: Parcel, answer_files: files.AnswerFiles) -> list[Activity] | None:
+    """A 1:1 answer too long for one message, as the stream renderer shows it: the head with a note,
+    then the whole answer offered as a file; ``None`` where no file can be kept (too large, store failed)."""
+    from bot.teams.render import (
+        CUT_NOTE,
+        FILE_NOTE,
+        MESSAGE_BYTES,
+        TEXT_SHARE,
+        _message,
+        finished_messages,
+        fit_text,
+    )
+
+    text, tables = _late_text(parcel), tables_of(parcel)
+    content = files.answer_file(text, tables)
+    name = files.file_name()
+    file_id = await answer_files.keep(name, content, parcel.team, parcel.user)
+    if file_id is None:
+        return None
+    head = fit_text(text, int(MESSAGE_BYTES * TEXT_SHARE) - 2000).removesuffix(CUT_NOTE) + FILE_NOTE
+    [first, *_] = finished_messages(head, Checklist(), tables)
+    offer = files.consent_attachment(
+        file_id, name, len(content), "The whole answer, with its tables (Markdown)."
+    )
+    return [first, _message(attachments=[offer], summary="The whole answer as a file")]
 
 
 async def _replace(context: TurnContext, target: str, activity: Activity, stream: bool) -> bool:
@@ -209,13 +241,23 @@ async def _replace(context: TurnContext, target: str, activity: Activity, stream
     return True
 
 
-async def deliver(context: TurnContext, parcel: Parcel, store: OutboxStore | None) -> None:
+async def deliver(
+    context: TurnContext,
+    parcel: Parcel,
+    store: OutboxStore | None,
+    answer_files: files.AnswerFiles | None = None,
+) -> None:
     """Show a kept answer in its conversation (see the module docstring).
+
+    In a 1:1 chat, an answer longer than one message is offered as a file (with ``answer_files``), as
+    the stream renderer does; elsewhere it continues across further messages.
 
     Raises:
         aiohttp.ClientError | TimeoutError: The Connector still refuses (the outbox tries again later).
     """
     messages = late_messages(parcel)
+    if len(messages) > 1 and parcel.extra.get("surface") == "personal" and answer_files is not None:
+        messages = await late_file_messages(parcel, answer_files) or messages
     further = [str(i) for i in parcel.extra.get("posted") or [] if i]
     targets: list[str] = [parcel.checklist_ref, *further]
     stream = bool(parcel.extra.get("stream"))

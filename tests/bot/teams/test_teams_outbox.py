@@ -332,3 +332,59 @@ async def test_the_bot_killed_mid_answer_is_finished_by_another_replica(
     [item] = items(teams, name)
     assert item["state"]["S"] == "delivered" and "pending" not in item
     assert item["checklist_ref"]["S"] == message["id"]
+
+
+async def test_a_long_1on1_answer_delivered_late_offers_the_whole_answer_as_a_file_once(
+    teams: TeamsStack,
+) -> None:
+    _, name = with_outbox(teams)
+    teams.bot.background.retry_s = 1.0
+    long = [f"Paragraph {i}: " + "word " * 1400 + "\n\n" for i in range(4)]  # more than one message
+    teams.runtime.script(
+        "long",
+        (0, events.tool_start("staging", "aws s3 ls")),
+        (0.05, events.tool_end("staging", "aws s3 ls", ok=True, ms=12)),
+        *((0.05, events.text(p)) for p in long),
+        (0.3, events.done("s")),
+    )
+    chat = teams.console.personal_conversation("alice")["id"]
+    answer = asyncio.create_task(teams.console.personal("alice", "long", wait=False))
+
+    async def streaming() -> bool:
+        return any(m["streamed"] for m in await teams.console.messages(chat))
+
+    await until(streaming)
+    await rate_limit(teams, "send", 5)
+    await answer
+    await teams.bot.background.drain(timeout_s=20)
+    [kept] = items(teams, name)
+    assert kept["state"]["S"] == "closing"
+    await asyncio.sleep(5.5)
+
+    sweeper = Sweeper(
+        OutboxStore(DynamoTable(name, client=teams.dynamodb)), {"teams": teams.bot.deliver_parcel}
+    )
+    assert await sweeper.sweep() == 1
+    first = await teams.console.messages(chat)
+    [head, offer] = first
+    assert head["id"] == kept["checklist_ref"]["S"] and head["final"]
+    assert "offered as a file below" in head["text"] and "Paragraph 0:" in head["text"]
+    [consent] = offer["attachments"]
+    assert consent["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
+    # Delivered again (the replica stopped before marking it): the same two messages, replaced in place.
+    teams.dynamodb.update_item(
+        TableName=name,
+        Key={"answer_id": kept["answer_id"]},
+        UpdateExpression="SET #s = :closing, lease_until = :past, pending = :one",
+        ExpressionAttributeNames={"#s": "state"},
+        ExpressionAttributeValues={
+            ":closing": {"S": "closing"},
+            ":past": {"N": str(time.time() - 1)},
+            ":one": {"S": "1"},
+        },
+    )
+    assert await sweeper.sweep() == 1
+    assert [m["id"] for m in await teams.console.messages(chat)] == [m["id"] for m in first]
+    assert [i["state"]["S"] for i in items(teams, name)] == ["delivered"]
+    problems = (await teams.console._http.get(f"{teams.console.connector_url}/_stand-in/problems")).json()
+    assert problems == {"problems": []}
