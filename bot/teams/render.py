@@ -195,9 +195,8 @@ class _Base:
         self.on_rated: Callable[[str, str], Awaitable[None]] | None = None  # (message key, answer id)
         self.turn_id = ""  # set by stoppable(): the answer offers Stop while it streams
         self._stop: Callable[[], None] | None = None
-        self.keeper: AnswerKeeper | None = (
-            None  # set by the edge: the answer is kept in the outbox while shown
-        )
+        # Set by the edge: the answer is kept in the outbox while it is shown.
+        self.keeper: AnswerKeeper | None = None
 
     async def stoppable(self, turn_id: str, stop: Callable[[], None]) -> None:
         """Offer Stop while the answer streams."""

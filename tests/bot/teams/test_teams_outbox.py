@@ -154,7 +154,7 @@ async def test_a_429_over_the_end_of_a_channel_answer_still_shows_all_of_it_once
 async def test_an_answer_the_connector_refuses_past_every_retry_is_delivered_by_the_outbox(
     teams: TeamsStack, surface: str
 ) -> None:
-    store, name = with_outbox(teams)
+    _, name = with_outbox(teams)
     teams.bot.background.retry_s = 1.0  # writes give up quickly: the window outlasts every retry
     script(teams, "q")
     where = teams.console.personal_conversation("alice")["id"] if surface == "personal" else CHANNEL
@@ -190,13 +190,12 @@ async def test_an_answer_the_connector_refuses_past_every_retry_is_delivered_by_
     [item] = items(teams, name)
     assert item["state"]["S"] == "delivered" and "pending" not in item
     assert await other.sweep() == 0  # delivered once
-    _ = store
 
 
 async def test_a_delivery_retried_after_a_partial_failure_never_shows_the_answer_twice(
     teams: TeamsStack,
 ) -> None:
-    store, name = with_outbox(teams)
+    _, name = with_outbox(teams)
     teams.bot.background.retry_s = 1.0
     long = [f"Paragraph {i}: " + "word " * 1400 + "\n\n" for i in range(4)]  # more than one message
     teams.runtime.script(
@@ -245,7 +244,6 @@ async def test_a_delivery_retried_after_a_partial_failure_never_shows_the_answer
     for i in range(4):
         assert text.count(f"Paragraph {i}:") == 1
     assert [i["state"]["S"] for i in items(teams, name)] == ["delivered"]
-    _ = store
 
 
 def spawn_replica(spec: dict[str, Any], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:

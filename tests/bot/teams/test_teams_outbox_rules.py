@@ -104,7 +104,9 @@ def test_a_complete_answer_shows_as_it_would_have_with_its_tables_and_why_it_is_
 
 
 def test_a_long_kept_answer_takes_a_few_messages_within_teams_size_limit_then_a_cut_note() -> None:
-    body = "\n\n".join(f"Paragraph {i}: " + "\U0001d534ord " * 900 for i in range(40))  # astral: 2 UTF-16 units each
+    body = "\n\n".join(
+        f"Paragraph {i}: " + "\U0001d534ord " * 900 for i in range(40)
+    )  # astral: 2 UTF-16 units each
     messages = late_messages(parcel(state="closing", body=body))
     assert len(messages) == MAX_PARTS
     assert all(
