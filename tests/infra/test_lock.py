@@ -141,9 +141,7 @@ def test_exported_requirements_are_pinned_with_hashes() -> None:
 def test_lambda_bundle_holds_exactly_the_locked_versions(tmp_path: Path) -> None:
     expected = _locked_closure(LAMBDA_EXTRA, LAMBDA_ENVIRONMENT)
     assert {"boto3", "httpx2", "awscli", "python-jose", "cryptography"} <= set(expected)
-    assert "mcp" not in expected and "pydantic" not in expected, (
-        "the bridge speaks MCP through its own client"
-    )
+    assert "mcp" not in expected and "pydantic" not in expected, "the bridge speaks MCP through its own client"
     out = tmp_path / "asset"
     out.mkdir()
     assert LocalPythonBundler(REPO).try_bundle(str(out)) is True
