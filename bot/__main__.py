@@ -42,8 +42,11 @@ def create_app(config: BotConfig | None = None) -> web.Application:
     teams_bot = (
         setup_teams(app, app[CONVERSATION_KEY], teams, guard=app[IDEMPOTENCY_KEY]) if teams.enabled else None
     )
+    if teams_bot is not None:
+        teams_bot.background.retry_s = config.chat_retry_s  # as long as Slack's writes keep trying
     if teams_bot is not None and (sweeper := app.get(SWEEPER_KEY)) is not None:
         sweeper.resume["teams"] = teams_bot.resume_run  # approved runs a stopped replica left
+        sweeper.deliver["teams"] = teams_bot.deliver_parcel  # answers a stopped or refused renderer left
     setup_alerts(app, app[CONVERSATION_KEY], teams_bot=teams_bot)
     return app
 

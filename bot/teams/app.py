@@ -40,14 +40,23 @@ from bot.admission import ADMISSION_KEY, BUSY_FULL, BUSY_QUEUED, Admission
 from bot.chat import AnswerRenderer, ChatPlace, ChatRequest, ChatUser
 from bot.conversation import Conversation
 from bot.idempotency import IdempotencyGuard
-from bot.outbox import Parcel
+from bot.outbox import OutboxStore, Parcel
 from bot.stops import REPLIES
-from bot.teams import approval_views, cards, files
-from bot.teams.activities import Inbound, Surface, continuation, inbound, kept_reference, request_of
+from bot.teams import approval_views, cards, files, outbox
+from bot.teams.activities import (
+    Inbound,
+    Surface,
+    continuation,
+    inbound,
+    kept_reference,
+    request_of,
+    split_conversation,
+    tenant_of,
+)
 from bot.teams.config import TeamsConfig
 from bot.teams.feedback import FEEDBACK_INVOKE, TeamsFeedback
 from bot.teams.profiles import TeamsEmails
-from bot.teams.render import STOP, ClickOutcome, ClickRenderer, StreamRenderer, ThreadRenderer
+from bot.teams.render import INFORM_GAP_S, STOP, ClickOutcome, ClickRenderer, StreamRenderer, ThreadRenderer
 from bot.teams.turns import Background, Turns
 from centralops import settings
 from centralops.alert_context import AlertContext
@@ -193,7 +202,53 @@ class TeamsBot:
                 emails=self.emails,
             )
         renderer.on_rated = self.feedback.link
+        store = self.conversation.outbox
+        if store is not None:
+            every_s = INFORM_GAP_S if isinstance(renderer, StreamRenderer) else self.config.update_interval_s
+            renderer.keeper = self._keeper(store, activity, surface, turns, who, every_s)
+            turns.on_close(renderer.keeper.release)
         return renderer
+
+    def _keeper(
+        self,
+        store: OutboxStore,
+        activity: Activity,
+        surface: Surface,
+        turns: Turns,
+        who: ChatUser | None,
+        every_s: float,
+    ) -> outbox.AnswerKeeper:
+        """The answer's outbox record, with what another replica needs to write into its conversation."""
+        channel, root = split_conversation(activity.conversation.id if activity.conversation else "")
+        kept = kept_reference(
+            activity.get_conversation_reference(), activity.channel_data, surface, turns.claims
+        )
+        parcel = outbox.new_parcel(
+            team=tenant_of(activity),
+            channel=channel,
+            thread=root or channel,
+            user=who.user if who is not None else "",
+            extra={**kept, "stream": surface == "personal"},
+        )
+        return outbox.AnswerKeeper(store, parcel, every_s=every_s)
+
+    async def deliver_parcel(self, parcel: Parcel) -> None:
+        """Show an answer another renderer left unfinished (the outbox sweeper calls this).
+
+        Raises:
+            Exception: The Connector still refuses (the outbox tries again later).
+        """
+        reference = ConversationReference.model_validate(parcel.extra["reference"])
+        claims = parcel.extra.get("claims") or {}
+        store = self.conversation.outbox
+        # Within the lease the sweeper took, so no other replica starts the same delivery meanwhile.
+        retry_s = min(self.background.retry_s, store.lease_s / 3) if store else self.background.retry_s
+        turns = Turns(self.adapter, ClaimsIdentity(claims, "kept" if claims else None), retry_s=retry_s)
+        try:
+            turn = turns.turn(continuation(reference, None, parcel.extra.get("channel_data")))
+            await outbox.deliver(await turn.context(), parcel, store, self.answer_files)
+        finally:
+            await turns.close()
 
     async def _claim(self, activity: Activity) -> bool:
         if self.guard is None or not activity.id or activity.conversation is None:

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from microsoft_agents.activity import Activity, ActivityTypes, Attachment
 from microsoft_agents.hosting.core import TurnContext
 from microsoft_agents.hosting.core.app.streaming.citation import Citation
@@ -26,6 +27,7 @@ from bot.chat import NO_ANSWER, ApprovalCard, ChatRequest, ChatUser, Checklist, 
 from bot.pacing import Throttle
 from bot.teams import approval_views, cards, files, native
 from bot.teams.activities import Surface
+from bot.teams.outbox import UNDELIVERED, AnswerKeeper
 from bot.teams.profiles import TeamsEmails
 from centralops.events import Followup
 
@@ -193,6 +195,8 @@ class _Base:
         self.on_rated: Callable[[str, str], Awaitable[None]] | None = None  # (message key, answer id)
         self.turn_id = ""  # set by stoppable(): the answer offers Stop while it streams
         self._stop: Callable[[], None] | None = None
+        # Set by the edge: the answer is kept in the outbox while it is shown.
+        self.keeper: AnswerKeeper | None = None
 
     async def stoppable(self, turn_id: str, stop: Callable[[], None]) -> None:
         """Offer Stop while the answer streams."""
@@ -279,6 +283,10 @@ class StreamRenderer(_Base):
         self._guard: asyncio.Task[None] | None = None
         self._after: ThreadRenderer | None = None  # where the answer continues once the stream closed
         self._finishing = False
+        self._kept_errors: list[str] = []
+        self._offer: Attachment | None = None  # the file consent card, sent after the final message
+        self._approvals_left: list[ApprovalCard] = []  # approval cards the final message did not carry
+        self._final_sent = False
 
     def _label_stream(self) -> None:
         """The SDK's AI label, citations (referred to in a last line) and feedback loop on the final message."""
@@ -304,6 +312,8 @@ class StreamRenderer(_Base):
                 self._holding = True
             ctx = await self._context()
             self._stream = ctx.streaming_response
+            ctx.on_send_activities(self._saw_send)
+            ctx.on_update_activity(self._saw_update)
             self._guard = asyncio.create_task(self._leave_stream_in_time())
         return self._stream
 
@@ -322,6 +332,10 @@ class StreamRenderer(_Base):
         self._after = ThreadRenderer(
             self._context, self.surface, interval_s=AFTER_STREAM_INTERVAL_S, who=self.who, emails=self.emails
         )
+        if self.keeper is not None:
+            # From here the outbox keeps what the continuing message still has to show.
+            self.keeper.parcel.extra["stream"] = False
+            self._after.keeper, self.keeper = self.keeper, None
         stream.queue_text_chunk(("\n\n" if self._streamed else "") + CONTINUED)
         await stream.end_stream()
         logger.info("left the stream before the two-minute limit")
@@ -375,6 +389,7 @@ class StreamRenderer(_Base):
             return
         self._inform(await self._begin(), cards.progress_text(checklist)[:INFORMATIVE_MAX])
         self._stopped_in_teams()
+        await self._keep()
 
     def _stopped_in_teams(self) -> bool:
         """Whether the person pressed Teams' own Stop on the streaming message (then the turn ends too)."""
@@ -399,6 +414,7 @@ class StreamRenderer(_Base):
         self._pending += delta
         self._flush_lines()
         self._stopped_in_teams()
+        await self._keep()
 
     def _flush_lines(self, final: bool = False) -> None:
         ready = self._pending if final else self._pending[: self._pending.rfind("\n") + 1]
@@ -436,6 +452,7 @@ class StreamRenderer(_Base):
         if self._after is not None:
             await self._after.error(message)
             return
+        self._kept_errors.append(message)
         if self._stream is None or self._stopped_in_teams():
             # No stream, or Teams refuses the rest of it: a message of its own.
             await self._send(_message(cards.teams_markdown(f"⚠️ {message}")))
@@ -470,6 +487,71 @@ class StreamRenderer(_Base):
                 await self._send(_approval_message(card))
             return
         if self._stream is not None:
+            if not await self._end_stream():
+                # Left to the outbox, which delivers the whole answer; approvers still get their cards.
+                for card in self._approvals:
+                    try:
+                        await self._send(_approval_message(card))
+                    except UNDELIVERED as e:
+                        logger.warning("approval card not delivered", extra={"error": type(e).__name__})
+                return
+            if self._offer is not None:
+                await self._send(_message(attachments=[self._offer], summary="The whole answer as a file"))
+            for card in self._approvals_left:
+                await self._send(_approval_message(card))
+            return
+        extra = table_cards(self._tables, MESSAGE_BYTES - 4000)
+        if self._followups:
+            extra.append(cards.attachment(cards.followups(self._followups)))
+        if extra:
+            await self._send(_message(attachments=extra, summary="The answer's tables and next questions"))
+        for card in self._approvals:
+            await self._send(_approval_message(card))
+
+    async def _saw_send(self, _ctx: TurnContext, activities: list[Activity], call: Callable[[], Any]) -> Any:
+        """Notes when the stream's final message went out (the SDK does not say when it could not)."""
+        responses = await call()
+        if self._finishing and any(a.type == ActivityTypes.message for a in activities):
+            self._final_sent = True
+        return responses
+
+    async def _saw_update(self, _ctx: TurnContext, activity: Activity, call: Callable[[], Any]) -> Any:
+        responses = await call()
+        if self._finishing:
+            self._final_sent = True  # the SDK replaces a timed-out stream's message with the final one
+        return responses
+
+    def _kept_body(self) -> str:
+        return "".join(self._full) + "".join(f"\n\n⚠️ {m}" for m in self._kept_errors)
+
+    async def _keep(self) -> None:
+        """Record the answer as it stands in the outbox (paced by the keeper)."""
+        if self.keeper is not None and self._after is None:
+            ref = getattr(self._stream, "_stream_id", None) if self._stream is not None else None
+            await self.keeper.note(self._kept_body(), self._checklist, ref)
+
+    async def _end_stream(self) -> bool:
+        """End the stream with the final message; ``False`` when it was left to the outbox instead."""
+        keeper = self.keeper
+        if keeper is not None:
+            ref = getattr(self._stream, "_stream_id", None)
+            await keeper.closing(self._kept_body(), self._checklist, ref, self._tables)
+        try:
+            await self._final_message()
+        except UNDELIVERED as e:
+            if keeper is None:
+                raise
+            logger.warning("answer not delivered; left to the outbox", extra={"error": type(e).__name__})
+            await keeper.abandon()
+            return False
+        if keeper is not None:
+            await keeper.delivered()
+        return True
+
+    async def _final_message(self) -> None:
+        """The stream's final message: the whole answer that fits, its cards and notes."""
+        self._approvals_left = self._approvals
+        if self._stream is not None:
             self._flush_lines(final=True)
             tables_budget = MESSAGE_BYTES - utf16_bytes(self._streamed) - 4000 - utf16_bytes(FILE_NOTE)
             offer = await self._keep_file(tables_budget) if self._clipped(tables_budget) else None
@@ -498,20 +580,12 @@ class StreamRenderer(_Base):
                 await self._stream.end_stream()
             finally:
                 self.release()
+            if not self._final_sent and not getattr(self._stream, "_cancelled", False):
+                # The SDK's queue gave up earlier without raising: the final message never went out.
+                raise aiohttp.ClientError("the stream's final message was not sent")
             if not early:
                 await self._rated(getattr(self._stream, "_stream_id", None))
-            if offer is not None:
-                await self._send(_message(attachments=[offer], summary="The whole answer as a file"))
-            for card in approvals:
-                await self._send(_approval_message(card))
-            return
-        extra = table_cards(self._tables, MESSAGE_BYTES - 4000)
-        if self._followups:
-            extra.append(cards.attachment(cards.followups(self._followups)))
-        if extra:
-            await self._send(_message(attachments=extra, summary="The answer's tables and next questions"))
-        for card in self._approvals:
-            await self._send(_approval_message(card))
+            self._offer, self._approvals_left = offer, approvals
 
     def _clipped(self, tables_budget: int) -> bool:
         """Whether the message leaves part of the answer out (text cut, rows or tables dropped)."""
@@ -636,6 +710,21 @@ class ThreadRenderer(_Base):
         return self._done and not activity.text and not activity.attachments
 
     async def _flush(self) -> None:
+        try:
+            await self._write()
+        except UNDELIVERED as e:
+            if self._done:
+                raise
+            # Progress the Connector refused past its retries is skipped: a later write shows newer state.
+            logger.warning("progress update not delivered", extra={"error": type(e).__name__})
+            return
+        if self.keeper is not None and not self._done:
+            await self.keeper.note(self._kept_body(), self._checklist, self._message_id)
+
+    def _kept_body(self) -> str:
+        return "".join(self._answer).strip() + "".join(f"\n\n⚠️ {e}" for e in self._errors)
+
+    async def _write(self) -> None:
         ctx = await self._context()
         if self.empty:
             # Nothing to add next to the approval card: the progress message goes away.
@@ -683,13 +772,40 @@ class ThreadRenderer(_Base):
     async def finish(self) -> None:
         """Write the complete answer (and its further messages, when it does not fit in one)."""
         self._done = True
+        keeper = self.keeper
+        if keeper is not None:
+            await keeper.closing(self._kept_body(), self._checklist, self._message_id, self._tables)
         early = self._message_id  # the progress message becomes the answer: link it before it shows
         await self._rated(early)
-        await self._throttle.close()
-        if not early:
-            await self._rated(self._message_id)
-        for activity in self._rest:
-            await self._send(activity)
+        try:
+            await self._throttle.close()
+            if not early:
+                await self._rated(self._message_id)
+            further: list[str] = []
+            for activity in self._rest:
+                further.append(await self._send(activity) or "")
+                if keeper is not None:
+                    await keeper.posted(self._message_id, further)
+        except UNDELIVERED as e:
+            if keeper is None:
+                raise
+            logger.warning("answer not delivered; left to the outbox", extra={"error": type(e).__name__})
+            await keeper.abandon()
+            return
+        if keeper is not None:
+            await keeper.delivered()
+
+
+def finished_messages(text: str, checklist: Checklist, tables: list[Table]) -> list[Activity]:
+    """The messages a finished answer takes, with the thread renderer's size rules (for the outbox)."""
+
+    async def no_context() -> TurnContext:
+        raise RuntimeError("a finished answer is only rendered here")
+
+    renderer = ThreadRenderer(no_context, "personal", interval_s=0)
+    renderer._answer, renderer._checklist, renderer._tables, renderer._done = [text], checklist, tables, True
+    first = renderer.render()
+    return [first, *renderer._rest]
 
 
 @dataclass

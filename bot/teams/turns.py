@@ -16,6 +16,8 @@ from typing import Any
 from microsoft_agents.activity import Activity
 from microsoft_agents.hosting.core import ChannelServiceAdapter, ClaimsIdentity, TurnContext
 
+from bot.teams.patient import DEADLINE_S, make_patient
+
 logger = logging.getLogger(__name__)
 
 
@@ -26,10 +28,18 @@ class ProactiveTurn:
         adapter: The adapter that received the original activity.
         claims: The claims of the original request (anonymous locally).
         activity: The continuation activity (see ``activities.continuation``).
+        retry_s: How long each write of the turn retries Connector refusals (:mod:`bot.teams.patient`).
     """
 
-    def __init__(self, adapter: ChannelServiceAdapter, claims: ClaimsIdentity, activity: Activity) -> None:
+    def __init__(
+        self,
+        adapter: ChannelServiceAdapter,
+        claims: ClaimsIdentity,
+        activity: Activity,
+        retry_s: float = DEADLINE_S,
+    ) -> None:
         self._adapter = adapter
+        self._retry_s = retry_s
         self._claims = claims
         self._activity = activity
         self._context: asyncio.Future[TurnContext] | None = None
@@ -49,6 +59,7 @@ class ProactiveTurn:
 
         async def callback(context: TurnContext) -> None:
             if not self._context.done():  # type: ignore[union-attr]
+                make_patient(context, deadline_s=self._retry_s)
                 self._context.set_result(context)  # type: ignore[union-attr]
             await self._release.wait()
 
@@ -73,17 +84,19 @@ class Background:
 
     Args:
         adapter: The adapter whose proactive turns the work uses.
+        retry_s: How long each Connector write retries refusals before the outbox takes over.
     """
 
-    def __init__(self, adapter: ChannelServiceAdapter) -> None:
+    def __init__(self, adapter: ChannelServiceAdapter, retry_s: float = DEADLINE_S) -> None:
         self.adapter = adapter
+        self.retry_s = retry_s
         self._tasks: set[asyncio.Task[None]] = set()
 
     def run(self, claims: ClaimsIdentity, work: Callable[["Turns"], Awaitable[None]], what: str) -> None:
         """Start ``work`` with a fresh set of proactive turns it may open."""
 
         async def wrapped() -> None:
-            turns = Turns(self.adapter, claims)
+            turns = Turns(self.adapter, claims, retry_s=self.retry_s)
             try:
                 await work(turns)
             except Exception:
@@ -112,9 +125,12 @@ class Background:
 class Turns:
     """The proactive turns one piece of background work opened; all closed together."""
 
-    def __init__(self, adapter: ChannelServiceAdapter, claims: ClaimsIdentity) -> None:
+    def __init__(
+        self, adapter: ChannelServiceAdapter, claims: ClaimsIdentity, retry_s: float = DEADLINE_S
+    ) -> None:
         self.adapter = adapter
         self.claims = claims
+        self.retry_s = retry_s
         self._open: list[ProactiveTurn] = []
         self._cleanups: list[Callable[[], None]] = []
 
@@ -124,7 +140,7 @@ class Turns:
 
     def turn(self, activity: Activity) -> ProactiveTurn:
         """A new proactive turn into the conversation of ``activity``."""
-        turn = ProactiveTurn(self.adapter, self.claims, activity)
+        turn = ProactiveTurn(self.adapter, self.claims, activity, self.retry_s)
         self._open.append(turn)
         return turn
 

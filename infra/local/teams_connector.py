@@ -11,6 +11,10 @@ and shows it back:
 - ``GET /_stand-in/messages?conversation=…`` what people see now (updates
   applied, streams collapsed into their final message).
 
+A fault switch (``POST /_stand-in/config`` with ``rate_limit``) refuses a method
+(``send``, ``update`` or ``delete``) with HTTP 429 (or 503) and ``Retry-After``
+for a number of calls or seconds, as the Connector does under load.
+
 Members (``GET …/members/{id}``) are the people of ``infra/local/org.py``.
 
 Every activity the bot sends or updates is checked
@@ -104,6 +108,8 @@ class Connector:
     stream_limit_s: float = STREAM_LIMIT_S
     stopped: set[str] = field(default_factory=set)  # 1:1 chats whose person pressed Teams' Stop
     stream_started: dict[str, float] = field(default_factory=dict)
+    rate_limits: dict[str, dict[str, float]] = field(default_factory=dict)
+    """method -> ``{"count": calls left to refuse, "until": monotonic end, "retry_after": s, "status": 429}``."""
     started: float = field(default_factory=time.monotonic)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -114,6 +120,30 @@ class Connector:
         if problems:
             logger.error("invalid activity", extra={"op": op, "problems": problems})
             self.problems.append({"op": op, "problems": problems})
+
+    def refusal(self, method: str, conversation: str, activity: dict[str, Any]) -> web.Response | None:
+        """The fault switch: a 429 (or 503) with ``Retry-After`` while ``method`` is being refused."""
+        limit = self.rate_limits.get(method)
+        if limit is None:
+            return None
+        counted, timed = limit["count"] > 0, time.monotonic() < limit["until"]
+        if not (counted or timed):
+            del self.rate_limits[method]
+            return None
+        if counted:
+            limit["count"] -= 1
+        status = int(limit["status"])
+        self.record("refused", conversation, activity, method=method, status=status, reason="rate limited")
+        return web.json_response(
+            {
+                "error": {
+                    "code": "Throttled" if status == 429 else "ServiceUnavailable",
+                    "message": "Try later.",
+                }
+            },
+            status=status,
+            headers={"Retry-After": str(int(limit["retry_after"]))},
+        )
 
     def new_id(self) -> str:
         """A message id shaped like Teams' (epoch milliseconds)."""
@@ -173,6 +203,8 @@ async def send(request: web.Request) -> web.Response:
     conversation = request.match_info["conversation"]
     reply_to = request.match_info.get("activity")
     activity = await _activity_body(request)
+    if (refusal := connector.refusal("send", conversation, activity)) is not None:
+        return refusal
     targeted = request.query.get("isTargetedActivity") == "true"
     if (
         _stream_info(activity) is not None
@@ -215,6 +247,8 @@ async def update(request: web.Request) -> web.Response:
     conversation = request.match_info["conversation"]
     activity_id = request.match_info["activity"]
     activity = await _activity_body(request)
+    if (refusal := connector.refusal("update", conversation, activity)) is not None:
+        return refusal
     message = connector.messages.get(activity_id)
     if message is None or message.conversation.split(";")[0] != conversation.split(";")[0]:
         connector.record("refused", conversation, activity, reason="unknown activity", id=activity_id)
@@ -233,6 +267,8 @@ async def delete(request: web.Request) -> web.Response:
     connector = request.app[CONNECTOR]
     conversation = request.match_info["conversation"]
     activity_id = request.match_info["activity"]
+    if (refusal := connector.refusal("delete", conversation, {})) is not None:
+        return refusal
     message = connector.messages.get(activity_id)
     if message is None or message.conversation.split(";")[0] != conversation.split(";")[0]:
         return web.json_response(
@@ -244,9 +280,18 @@ async def delete(request: web.Request) -> web.Response:
 
 
 async def configure(request: web.Request) -> web.Response:
-    """``POST /_stand-in/config``: ``{"stream_limit_s": seconds}`` (a scaled-down Teams), or
-    ``{"stop_stream": conversation id}`` (the person presses Stop on the message streaming there)."""
+    """``POST /_stand-in/config``: ``{"stream_limit_s": seconds}`` (a scaled-down Teams),
+    ``{"stop_stream": conversation id}`` (the person presses Stop on the message streaming there), or
+    ``{"rate_limit": {"method": "send"|"update"|"delete", "count": n, "seconds": s, "retry_after": s,
+    "status": 429|503}}`` (refuse the method's next ``n`` calls, or all of them for ``s`` seconds)."""
     body = await request.json()
+    if rl := body.get("rate_limit"):
+        request.app[CONNECTOR].rate_limits[str(rl["method"])] = {
+            "count": float(rl.get("count", 0)),
+            "until": time.monotonic() + float(rl.get("seconds", 0)),
+            "retry_after": float(rl.get("retry_after", 1)),
+            "status": float(rl.get("status", 429)),
+        }
     if "stop_stream" in body:
         connector = request.app[CONNECTOR]
         connector.stopped.add(str(body["stop_stream"]))
@@ -332,6 +377,7 @@ async def reset(request: web.Request) -> web.Response:
     connector.messages.clear()
     connector.conversations.clear()
     connector.problems.clear()
+    connector.rate_limits.clear()
     return web.json_response({"ok": True})
 
 
