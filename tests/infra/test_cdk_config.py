@@ -87,7 +87,8 @@ def test_write_roles_without_a_certificate_leave_the_bot_out_and_widen_only_the_
 def test_bridge_requirements_come_from_the_lock() -> None:
     requirements = locked_requirements()
     names = {line.split("==")[0] for line in requirements if "==" in line}
-    assert {"mcp", "boto3", "python-jose", "httpx"} <= names
+    assert {"awscli", "boto3", "python-jose", "httpx"} <= names
+    assert "mcp" not in names, "the bridge speaks MCP through its own client"
 
 
 def test_missing_bridge_extra_is_reported(tmp_path: Path) -> None:
