@@ -26,6 +26,7 @@ from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat import NO_ANSWER, ApprovalCard, ChatRequest, Checklist, Table, cut_at_boundary
+from bot.dynamo import Keep
 from bot.outbox import Journal, OutboxStore, Parcel, checklist_items, new_id
 from bot.pacing import Pacer
 from bot.slack import blocks as b
@@ -305,6 +306,13 @@ class SlackRenderer:
         except SlackApiError as e:
             logger.warning("stop control not removed", extra={"error": e.response.get("error")})
 
+    def keep_with_answer(self, keeps: list[Keep]) -> bool:
+        """Write ``keeps`` in the transaction that marks this answer delivered (see :mod:`bot.outbox`)."""
+        if self._journal is None:
+            return False
+        self._journal.also += keeps
+        return True
+
     def rate(self, answer_id: str) -> None:
         """Put thumbs up / down on the closing message."""
         self._rating = [feedback_block(answer_id)]
@@ -363,11 +371,15 @@ class SlackRenderer:
             except UNDELIVERED as e:
                 logger.warning("answer could not be closed; posting it whole", extra={"error": str(e)[:200]})
                 await self._fall_back()
-            else:
-                if self._journal is not None:
-                    await self._journal.delivered()
+                self._errors = []
+                await self._remove_stop()
+                return
             self._errors = []
-            await self._remove_stop()
+            # The answer is closed in the thread: the delivery mark and the Stop message's removal
+            # (which cannot fail the answer) go at once.
+            await asyncio.gather(
+                self._remove_stop(), *([self._journal.delivered()] if self._journal is not None else [])
+            )
 
     async def _keep(self, closing: bool = False) -> None:
         """Record the answer as it stands in the outbox (paced), or all of it when ``closing``."""
