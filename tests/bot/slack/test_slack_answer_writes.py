@@ -1,0 +1,86 @@
+"""What one Slack answer writes to DynamoDB after it reached the thread: one transaction holding the
+delivery mark, the feedback record, the channel's accounts and the person's recent query."""
+
+import asyncio
+import collections
+from typing import Any
+
+from centralops import events
+from tests.fixtures.slack_stack import CHANNEL, TEAM, SlackStack
+from tests.fixtures.slack_stack import slack as slack
+from tests.fixtures.slack_stack import slack_cognito as slack_cognito
+
+
+def script(slack: SlackStack, prompt: str) -> None:
+    slack.runtime.script(
+        prompt,
+        [
+            events.tool_start("staging", "aws s3 ls"),
+            events.tool_end("staging", "aws s3 ls", ok=True, ms=8),
+            events.text("Staging has 3 buckets.\n"),
+            events.done("s"),
+        ],
+    )
+
+
+def count_calls(slack: SlackStack) -> collections.Counter[str]:
+    """DynamoDB operations the bot sends through its client, counted by name."""
+    calls: collections.Counter[str] = collections.Counter()
+
+    def seen(model: Any, **_: Any) -> None:
+        calls[model.name] += 1
+
+    slack.dynamodb.meta.events.register("before-call.dynamodb", seen)
+    return calls
+
+
+def item(slack: SlackStack, key: str) -> dict[str, Any]:
+    found: dict[str, Any] = slack.dynamodb.get_item(
+        TableName=slack.tables["idempotency"], Key={"key": {"S": key}}, ConsistentRead=True
+    ).get("Item", {})
+    return found
+
+
+async def test_one_answer_makes_one_write_after_it_is_delivered_holding_every_record(
+    slack: SlackStack,
+) -> None:
+    script(slack, "how many buckets in staging")
+    calls = count_calls(slack)
+    thread = await slack.console.slash("alice", "how many buckets in staging", CHANNEL)
+    await asyncio.sleep(0.3)  # the delivery mark follows the closing message
+
+    assert "Staging has 3 buckets." in thread.render()
+    [outbox] = slack.dynamodb.scan(TableName=slack.tables["outbox"], ConsistentRead=True)["Items"]
+    assert outbox["state"]["S"] == "delivered" and "pending" not in outbox
+    assert calls["TransactWriteItems"] == 1
+    assert calls["UpdateItem"] == 0  # no delivery mark, recent query or channel usage of its own
+    answers = slack.dynamodb.scan(
+        TableName=slack.tables["idempotency"],
+        FilterExpression="begins_with(#k, :a)",
+        ExpressionAttributeNames={"#k": "key"},
+        ExpressionAttributeValues={":a": {"S": "answer#"}},
+    )["Items"]
+    assert [a["question"]["S"] for a in answers] == ["how many buckets in staging"]
+    assert answers[0]["commands"]["L"][0]["M"]["account"]["S"] == "staging"
+    assert item(slack, f"usage#slack#{TEAM}#{CHANNEL}")["accounts"]["SS"] == ["staging"]
+    view = await slack.console.open_home("alice")
+    assert "how many buckets in staging" in str(view["blocks"])
+
+
+async def test_a_full_recent_list_is_cut_back_and_the_answer_still_recorded(slack: SlackStack) -> None:
+    from bot.history import CAP
+
+    key = f"recent#slack#{TEAM}#U0ALICE"
+    slack.dynamodb.put_item(
+        TableName=slack.tables["idempotency"],
+        Item={"key": {"S": key}, "queries": {"L": [{"S": f"old question {i}"} for i in range(CAP)]}},
+    )
+    script(slack, "one more question")
+    await slack.console.slash("alice", "one more question", CHANNEL)
+    await asyncio.sleep(0.3)
+
+    queries = [q["S"] for q in item(slack, key)["queries"]["L"]]
+    assert queries[-1] == "one more question" and len(queries) < CAP
+    [outbox] = slack.dynamodb.scan(TableName=slack.tables["outbox"], ConsistentRead=True)["Items"]
+    assert outbox["state"]["S"] == "delivered"
+    assert item(slack, f"usage#slack#{TEAM}#{CHANNEL}")["accounts"]["SS"] == ["staging"]
