@@ -192,6 +192,27 @@ class OutboxStore:
             return False
         return True
 
+    async def claim(self, parcel: Parcel, *, owner: str = REPLICA) -> bool:
+        """Create the answer's item unless it exists: the claim of its chat delivery (see :class:`bot.idempotency.Claim`).
+
+        Returns:
+            ``False`` when another delivery created it first; ``True`` when this one did, or when
+            DynamoDB failed (logged: answering twice beats never answering; later writes keep it).
+        """
+        try:
+            await self.table.call(
+                "put_item",
+                Item=parcel.item(lease_until=time.time() + self.lease_s, owner=owner),
+                ConditionExpression="attribute_not_exists(answer_id)",
+            )
+        except ClientError as e:
+            if is_conditional_failure(e):
+                return False
+            _log_failure("claim the answer", e)
+        except BotoCoreError as e:
+            _log_failure("claim the answer", e)
+        return True
+
     async def delivered(self, answer_id: str, also: list[Keep] | None = None) -> None:
         """Mark the answer delivered (failures are logged: the sweeper may then show it once more).
 
@@ -339,10 +360,24 @@ class Journal:
         self._done = False
         self.also: list[Keep] = []  # written with the delivery mark (see OutboxStore.delivered)
 
-    async def start(self) -> None:
-        """Write the first item and start renewing the lease."""
-        await self._write()
+    async def start(self, *, claim: bool = False) -> bool:
+        """Write the first item and start renewing the lease.
+
+        Args:
+            claim: Create the item only if it does not exist (it claims the chat delivery).
+
+        Returns:
+            ``False`` when ``claim`` found the item made by another delivery (nothing is renewed then).
+        """
+        self._written_at = time.monotonic()
+        if claim:
+            if not await self.store.claim(self.parcel):
+                self._done = True
+                return False
+        else:
+            await self.store.put(self.parcel)
         self._renew = asyncio.create_task(self._renew_lease())
+        return True
 
     async def note(self, **changes: Any) -> None:
         """Record what the answer shows now (paced)."""

@@ -27,6 +27,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat import NO_ANSWER, ApprovalCard, ChatRequest, Checklist, Table, cut_at_boundary
 from bot.dynamo import Keep
+from bot.idempotency import Claim, duplicate
 from bot.outbox import Journal, OutboxStore, Parcel, checklist_items, new_id
 from bot.pacing import Pacer
 from bot.slack import blocks as b
@@ -78,6 +79,8 @@ class SlackRenderer:
         on_open: Called once the answer has started (its thread exists) or a card was decided.
         response_url: The slash command's reply URL, used where the bot cannot post.
         outbox: Keeps the answer until it is delivered (see :mod:`bot.outbox`).
+        claim: The delivery's claim, when not made yet: the answer's outbox item makes it, else the
+            first notice (:class:`~bot.idempotency.Claim`); a lost claim raises ``DuplicateDelivery``.
     """
 
     def __init__(
@@ -94,9 +97,11 @@ class SlackRenderer:
         on_open: Callable[[], None] | None = None,
         response_url: str | None = None,
         outbox: OutboxStore | None = None,
+        claim: Claim | None = None,
     ) -> None:
         self.client = client
         self.outbox = outbox
+        self.claim = claim
         self._journal: Journal | None = None
         self.on_open = on_open
         self.channel, self.team, self.user = channel, team, user
@@ -141,6 +146,8 @@ class SlackRenderer:
 
     async def notice(self, text: str) -> None:
         """A private message to the requester."""
+        if self.claim is not None:
+            await self.claim.plain()
         body = b.clip(markup.mrkdwn(text), 3000)
         if await self._ephemeral(text=body):
             return
@@ -148,6 +155,8 @@ class SlackRenderer:
 
     async def login_prompt(self, url: str, text: str) -> None:
         """A private sign-in button."""
+        if self.claim is not None:
+            await self.claim.plain()
         blocks = b.login_blocks(url, text)
         if await self._ephemeral(text=markup.notification(text), blocks=blocks):
             return
@@ -197,7 +206,9 @@ class SlackRenderer:
                 self._pacer.spent()
         if self.on_open is not None:
             self.on_open()
-        await self._keep()
+        await self._keep()  # creating the outbox item claims the delivery
+        if self.claim is not None:
+            await self.claim.plain()  # no outbox item to claim with (a response_url answer, say)
         return self.thread_ts
 
     async def progress(self, checklist: Checklist) -> None:
@@ -351,6 +362,8 @@ class SlackRenderer:
                         channel=self.channel, thread_ts=self.thread_ts, text=text
                     )
             return
+        if self.claim is not None and self._journal is None:
+            await self.claim.plain()  # an answer that ends before it opened still shows once
         self._finished = True
         self._closing.set()
         self._wake.set()
@@ -386,8 +399,14 @@ class SlackRenderer:
         if self.outbox is None or self._reply is not None or not self.thread_ts:
             return
         if self._journal is None:
-            self._journal = Journal(self.outbox, self._parcel(), every_s=self.pace_s)
-            await self._journal.start()
+            claim = self.claim if self.claim is not None and not self.claim.done else None
+            parcel = self._parcel()
+            if claim is not None:
+                parcel.answer_id, claim.done = claim.answer_id, True
+            self._journal = Journal(self.outbox, parcel, every_s=self.pace_s)
+            if not await self._journal.start(claim=claim is not None):
+                await self._withdraw_parent()
+                raise duplicate(claim.key if claim else "")
         fresh = self._parcel()
         if closing:
             await self._journal.closing(fresh.body, fresh.checklist, fresh.checklist_ref)
@@ -395,6 +414,14 @@ class SlackRenderer:
             await self._journal.note(
                 body=fresh.body, checklist=fresh.checklist, checklist_ref=fresh.checklist_ref
             )
+
+    async def _withdraw_parent(self) -> None:
+        """Another delivery of this message answers it: remove the question this one posted."""
+        if self._status_ts is not None and self._status_ts == self.thread_ts:
+            try:
+                await self.client.chat_delete(channel=self.channel, ts=self._status_ts)
+            except UNDELIVERED as e:
+                logger.warning("duplicate question not removed", extra={"error": type(e).__name__})
 
     async def _fall_back(self) -> None:
         """The answer could not close in place: post it whole (the outbox keeps it if even that fails)."""

@@ -3,6 +3,8 @@ delivery mark, the feedback record, the channel's accounts and the person's rece
 
 import asyncio
 import collections
+import time
+from collections.abc import Callable
 from typing import Any
 
 from centralops import events
@@ -32,6 +34,16 @@ def count_calls(slack: SlackStack) -> collections.Counter[str]:
 
     slack.dynamodb.meta.events.register("before-call.dynamodb", seen)
     return calls
+
+
+async def until(check: Callable[[], Any], within_s: float = 10.0) -> Any:
+    """Poll ``check`` until it returns something truthy."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
 
 
 def item(slack: SlackStack, key: str) -> dict[str, Any]:
@@ -77,10 +89,52 @@ async def test_a_full_recent_list_is_cut_back_and_the_answer_still_recorded(slac
     )
     script(slack, "one more question")
     await slack.console.slash("alice", "one more question", CHANNEL)
-    await asyncio.sleep(0.3)
 
-    queries = [q["S"] for q in item(slack, key)["queries"]["L"]]
-    assert queries[-1] == "one more question" and len(queries) < CAP
+    def recorded() -> list[str]:
+        queries = [q["S"] for q in item(slack, key)["queries"]["L"]]
+        return queries if queries[-1] == "one more question" else []
+
+    queries = await until(recorded)  # the refused transaction's writes are made one by one
+    assert len(queries) < CAP
     [outbox] = slack.dynamodb.scan(TableName=slack.tables["outbox"], ConsistentRead=True)["Items"]
     assert outbox["state"]["S"] == "delivered"
     assert item(slack, f"usage#slack#{TEAM}#{CHANNEL}")["accounts"]["SS"] == ["staging"]
+
+
+async def test_a_question_delivered_twice_to_two_replicas_is_answered_once_and_leaves_one_question(
+    slack: SlackStack,
+) -> None:
+    # The answer's outbox item is its claim: the delivery that creates it second withdraws its question.
+    script(slack, "how many buckets in staging")
+    second_bot = await slack.add_bot()
+    body = slack.console.slash_body("alice", "how many buckets in staging", CHANNEL)
+    form = "application/x-www-form-urlencoded"
+    first, again = await asyncio.gather(
+        slack.console.post(body, form), slack.console.post(body, form, bot_url=second_bot)
+    )
+    assert first.status_code == again.status_code == 200
+    answers: list[dict[str, Any]] = []
+    for _ in range(200):
+        messages = await slack.console.channel_messages(CHANNEL)
+        answers = [m for m in messages if (m.get("metadata") or {}).get("event_type") == "centralops_answer"]
+        if answers:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)  # a second answer, or a withdrawn question, would show by now
+    messages = await slack.console.channel_messages(CHANNEL)
+    answers = [m for m in messages if (m.get("metadata") or {}).get("event_type") == "centralops_answer"]
+    questions = [m for m in messages if not m.get("thread_ts") or m.get("thread_ts") == m.get("ts")]
+    assert len(answers) == 1
+    assert len(questions) == 1 and answers[0]["thread_ts"] == questions[0]["ts"]
+    assert len(slack.runtime.invocations) == 1
+    [outbox] = slack.dynamodb.scan(TableName=slack.tables["outbox"], ConsistentRead=True)["Items"]
+    assert outbox["state"]["S"] == "delivered"
+
+
+async def test_a_command_that_changes_something_is_claimed_before_it_runs(slack: SlackStack) -> None:
+    body = slack.console.slash_body("alice", "logout", CHANNEL)
+    form = "application/x-www-form-urlencoded"
+    await asyncio.gather(slack.console.post(body, form), slack.console.post(body, form))
+    await asyncio.sleep(1.0)
+    told = [m["text"] for m in slack.stand_in.ephemeral if m["user"] == "U0ALICE"]
+    assert len(told) == 1 and "Unlinked" in told[0]
