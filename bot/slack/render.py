@@ -18,7 +18,7 @@ the bot (see :mod:`bot.slack.reply`).
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -41,6 +41,7 @@ from centralops.events import Followup
 logger = logging.getLogger(__name__)
 
 PACE_S = 1.3  # between two paced Web API calls of one answer: under one call a second overall
+KEEP_GRACE_S = 0.5  # a close the thread takes within this needs no copy in the outbox (see finish)
 INLINE_CAP = 3500  # characters of answer text shown in the thread; the rest goes into the attached file
 MAX_TABLE_MESSAGES = 5  # tables shown in the thread; later ones are only in the attached file
 _BLOCKS_REFUSED = {"invalid_blocks", "invalid_blocks_format"}
@@ -376,11 +377,10 @@ class SlackRenderer:
         async with self._lock:
             if self._checklist is not None:
                 self._checklist.close()  # no line is left running, whatever ended the answer
-            await self._keep(closing=True)
+            if self._errors or self._cut:
+                await self._keep(closing=True)  # shown only by the close: kept before it
             try:
-                await self._flush_checklist(final=True)
-                await self._flush_text(final=True)
-                await self._close_answer()
+                await self._kept_unless_quick(self._close_all())
             except UNDELIVERED as e:
                 logger.warning("answer could not be closed; posting it whole", extra={"error": str(e)[:200]})
                 await self._fall_back()
@@ -393,6 +393,26 @@ class SlackRenderer:
             await asyncio.gather(
                 self._remove_stop(), *([self._journal.delivered()] if self._journal is not None else [])
             )
+
+    async def _close_all(self) -> None:
+        await self._flush_checklist(final=True)
+        await self._flush_text(final=True)
+        await self._close_answer()
+
+    async def _kept_unless_quick(self, close: Awaitable[None]) -> None:
+        """Run the closing chat writes; unless the thread takes them within :data:`KEEP_GRACE_S`, keep the
+        whole answer in the outbox meanwhile.
+
+        A healthy close needs no copy: the answer reaches the thread as fast as DynamoDB would take it.
+        A close held up by rate limits or an outage is kept while it waits, so another replica can
+        finish it if this one stops.
+        """
+        task = asyncio.ensure_future(close)
+        if self._journal is not None:
+            done, _ = await asyncio.wait({task}, timeout=KEEP_GRACE_S)
+            if not done:
+                await self._keep(closing=True)
+        await task
 
     async def _keep(self, closing: bool = False) -> None:
         """Record the answer as it stands in the outbox (paced), or all of it when ``closing``."""
@@ -428,7 +448,10 @@ class SlackRenderer:
         growing = self._stream.ts if self._stream is not None else self._answer_ts
         self._stream = None  # a stream that cannot continue is not written to again
         journal = self._journal
-        parcel = journal.parcel if journal is not None else self._parcel()
+        parcel = self._parcel()
+        if journal is not None:  # the whole answer, for the sweeper too if this delivery fails
+            parcel.answer_id = journal.parcel.answer_id
+            journal.parcel = parcel
         # The message the answer grew in holds all of it, unless tables or a card split the answer.
         alone = not self._tables and not self._approval_posted
         try:

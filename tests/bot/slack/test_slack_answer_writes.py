@@ -64,6 +64,7 @@ async def test_one_answer_makes_one_write_after_it_is_delivered_holding_every_re
     assert "Staging has 3 buckets." in thread.render()
     [outbox] = slack.dynamodb.scan(TableName=slack.tables["outbox"], ConsistentRead=True)["Items"]
     assert outbox["state"]["S"] == "delivered" and "pending" not in outbox
+    assert calls["PutItem"] == 1  # the outbox item, which claims the delivery: no claim of its own
     assert calls["TransactWriteItems"] == 1
     assert calls["UpdateItem"] == 0  # no delivery mark, recent query or channel usage of its own
     answers = slack.dynamodb.scan(
