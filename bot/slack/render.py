@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 PACE_S = 1.3  # between two paced Web API calls of one answer: under one call a second overall
 KEEP_GRACE_S = 0.5  # a close the thread takes within this needs no copy in the outbox (see finish)
+NOTE_EVERY_S = 1.0  # an open answer's outbox copy is brought up to date at most this often
 INLINE_CAP = 3500  # characters of answer text shown in the thread; the rest goes into the attached file
 MAX_TABLE_MESSAGES = 5  # tables shown in the thread; later ones are only in the attached file
 _BLOCKS_REFUSED = {"invalid_blocks", "invalid_blocks_format"}
@@ -423,7 +424,7 @@ class SlackRenderer:
             parcel = self._parcel()
             if claim is not None:
                 parcel.answer_id, claim.done = claim.answer_id, True
-            self._journal = Journal(self.outbox, parcel, every_s=self.pace_s)
+            self._journal = Journal(self.outbox, parcel, every_s=max(self.pace_s, NOTE_EVERY_S))
             if not await self._journal.start(claim=claim is not None):
                 await self._withdraw_parent()
                 raise duplicate(claim.key if claim else "")
