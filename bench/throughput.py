@@ -17,9 +17,9 @@ For each kind it reports, per answer:
   ``command`` counts the requests of the AWS CLI command itself;
   ``stand_in`` the AWS MCP stand-in's own look-ups (its account mapping),
   which a real AWS MCP Server does not make against our account;
-  ``background`` the bot's outbox sweeper (a ``Scan`` of the sparse
-  ``undelivered`` index every 5 s per replica, whatever the answers), which
-  lands in a window by chance. None of these three is in ``besides_command``.
+  ``background`` what runs whatever the answers and lands in a window by
+  chance: the bot's outbox sweeper (a ``Scan`` of the sparse ``undelivered``
+  index every 5 s per replica) and its alerts consumer's SQS long poll. None of these three is in ``besides_command``.
   On the Slack path the bot's own requests are the answer's outbox item (its
   creation claims the delivery) and one ``TransactWriteItems`` after the close
   (the delivery mark with the feedback record, the channel's accounts and the
@@ -155,8 +155,8 @@ def summarise(window: list[dict[str, Any]], before: int) -> dict[str, Any]:
 
 
 def _is_sweep(op: str, entry: dict[str, Any]) -> bool:
-    """Whether a request is the outbox sweeper's periodic scan (not caused by any one answer)."""
-    return op == "dynamodb:Scan" and _table(entry) == "outbox"
+    """Whether a request is periodic background work (the outbox sweep, the alerts queue's long poll)."""
+    return (op == "dynamodb:Scan" and _table(entry) == "outbox") or op == "sqs:ReceiveMessage"
 
 
 def _table(entry: dict[str, Any]) -> str:
