@@ -240,7 +240,10 @@ class SlackEdge:
 
     async def on_command(self, command: dict[str, Any], client: AsyncWebClient) -> None:
         """``/aws ...`` (acknowledged already): answer in a new thread (or privately)."""
-        team, user = command["team_id"], command["user_id"]
+        team, user = str(command.get("team_id", "")), str(command.get("user_id", ""))
+        if not (team and user and command.get("channel_id")):  # Slack always sends them
+            logger.warning("slash command without its fields ignored", extra={"fields": sorted(command)[:20]})
+            return
         async with Slot(self.starting) as slot:
             text = command.get("text", "")
             claim = await self._claim(f"slack:{team}:command:{command.get('trigger_id', '')}", text)
