@@ -16,7 +16,14 @@ For each kind it reports, per answer:
   same question through Slack (``slack_path``) adds the bot's own requests.
   ``command`` counts the requests of the AWS CLI command itself;
   ``stand_in`` the AWS MCP stand-in's own look-ups (its account mapping),
-  which a real AWS MCP Server does not make against our account.
+  which a real AWS MCP Server does not make against our account;
+  ``background`` what runs whatever the answers and lands in a window by
+  chance: the bot's outbox sweeper (a ``Scan`` of the sparse ``undelivered``
+  index every 5 s per replica) and its alerts consumer's SQS long poll. None of these three is in ``besides_command``.
+  On the Slack path the bot's own requests are the answer's outbox item (its
+  creation claims the delivery) and one ``TransactWriteItems`` after the close
+  (the delivery mark with the feedback record, the channel's accounts and the
+  recent query); the identity link is kept 60 s per replica.
 - ``cpu_ms``: CPU time (user + system, from ``/proc/<pid>/stat``) each
   process of the stack spent per answer, over ``--answers`` sequential
   slash commands through the real Bolt app (recording off).
@@ -118,7 +125,11 @@ def summarise(window: list[dict[str, Any]], before: int) -> dict[str, Any]:
     """Counts of one answer's requests; the first ``before`` arrived before the first text."""
     ops = [operation(e) for e in window]
     command = [is_command(e) for e in window]
-    stand_in = [o == "sts:GetCallerIdentity" and not c for o, c in zip(ops, command, strict=True)]
+    stand_in = [
+        (o == "sts:GetCallerIdentity" and not c) or _is_sweep(o, e)
+        for o, c, e in zip(ops, command, window, strict=True)
+    ]
+    sweeps = sum(_is_sweep(o, e) for o, e in zip(ops, window, strict=True))
     ours = [o for o, c, s in zip(ops, command, stand_in, strict=True) if not c and not s]
     ours_before = [
         o
@@ -128,7 +139,8 @@ def summarise(window: list[dict[str, Any]], before: int) -> dict[str, Any]:
     return {
         "total": len(window),
         "command": sum(command),
-        "stand_in": sum(stand_in),
+        "stand_in": sum(stand_in) - sweeps,
+        "background": sweeps,
         "besides_command": len(ours),
         "before_first_text": len(ours_before),
         "by_operation": dict(collections.Counter(ours)),
@@ -140,6 +152,11 @@ def summarise(window: list[dict[str, Any]], before: int) -> dict[str, Any]:
             )
         ),
     }
+
+
+def _is_sweep(op: str, entry: dict[str, Any]) -> bool:
+    """Whether a request is periodic background work (the outbox sweep, the alerts queue's long poll)."""
+    return (op == "dynamodb:Scan" and _table(entry) == "outbox") or op == "sqs:ReceiveMessage"
 
 
 def _table(entry: dict[str, Any]) -> str:

@@ -65,6 +65,15 @@ def parse(text: str) -> Command:
     return Command("ask", cleaned)
 
 
+ANSWERS: tuple[Kind, ...] = ("run", "ask")
+"""The kinds that go to the agent and open an answer in the thread (everything else is a notice)."""
+
+
+def opens_answer(text: str) -> bool:
+    """Whether the message is a question or a ``run`` for the agent (see :data:`ANSWERS`)."""
+    return parse(text).kind in ANSWERS
+
+
 def help_text(prefix: str) -> str:
     """The help message, with the platform's way of addressing the bot (``/aws``, ``@CentralOps``)."""
     p = prefix

@@ -37,7 +37,7 @@ from bot.chat import (
 from bot.commands import RUN_ONE_LINE, RUN_USAGE, help_text, parse
 from bot.feedback import AnswerRecord, FeedbackStore, WeekRate
 from bot.history import RecentQueries
-from bot.outbox import OutboxStore, Parcel, begin_run
+from bot.outbox import KeepsWithAnswer, OutboxStore, Parcel, begin_run
 from bot.results import ResultFiles
 from bot.runtime_client import RuntimeClient, session_id
 from bot.stops import StopSwitch, until_stopped
@@ -242,6 +242,11 @@ class Conversation:
         if token is None:
             return
         thread = await renderer.open(request)
+        # A convenience for the App Home tab, never in the way: written with the answer's delivery
+        # mark where the answer has one, else on its own after the answer is out.
+        kept = isinstance(renderer, KeepsWithAnswer) and renderer.keep_with_answer(
+            [self.history.keep(request.who, request.text)]
+        )
         try:
             with tracing.span("bot answer", platform=request.where.platform):
                 await self._stream(
@@ -254,8 +259,8 @@ class Conversation:
                     alert=request.alert,
                 )
         finally:
-            # After the answer is out: it is a convenience for the App Home tab, never in the way.
-            await self.history.add(request.who, request.text)
+            if not kept:
+                await self.history.add(request.who, request.text)
 
     async def _stream(
         self,
@@ -398,6 +403,9 @@ class Conversation:
         )
         renderer.cite(record.commands)
         if self.feedback is None:
+            return
+        if isinstance(renderer, KeepsWithAnswer) and renderer.keep_with_answer(self.feedback.keeps(record)):
+            renderer.rate(record.answer_id)  # the record is written with the answer's delivery mark
             return
         try:
             await self.feedback.remember(record)

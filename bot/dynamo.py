@@ -7,7 +7,8 @@ acknowledging Slack within its 3 seconds.
 import asyncio
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -83,6 +84,21 @@ class DynamoTable:
             return method(TableName=self.name, **kwargs)
 
         return await asyncio.to_thread(run)
+
+
+@dataclass(frozen=True)
+class Keep:
+    """A best-effort write that can ride along in another write's transaction.
+
+    Attributes:
+        action: One ``TransactWriteItems`` entry (``{"Put": {...}}`` or ``{"Update": {...}}``,
+            naming its table).
+        alone: The same write on its own (with whatever fallback it needs), used when the
+            transaction could not take it; never raises.
+    """
+
+    action: dict[str, Any]
+    alone: Callable[[], Awaitable[None]]
 
 
 def to_attributes(item: Mapping[str, Any]) -> dict[str, Any]:

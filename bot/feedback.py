@@ -9,7 +9,9 @@ their mind, never vote twice. Weekly counters (``feedback-week#{platform}#{team}
 the ISO week of the answer) give the thumbs-down rate App Home shows admins.
 
 Everything lives in the idempotency table, as the recent queries do: no extra
-table for a small, TTL-bound record.
+table for a small, TTL-bound record. Where the answer has an outbox item (Slack),
+the answer record and the channel's accounts ride in the transaction that marks
+it delivered (:meth:`FeedbackStore.keeps`): no round trip of their own.
 """
 
 import asyncio
@@ -24,7 +26,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bot import metrics
 from bot.chat import ChatPlace, ChatUser, Checklist
-from bot.dynamo import DynamoTable, is_conditional_failure, storage_error
+from bot.dynamo import DynamoTable, Keep, is_conditional_failure, storage_error
+from centralops.errors import CentralOpsError
 
 logger = logging.getLogger(__name__)
 
@@ -113,9 +116,8 @@ class FeedbackStore:
     def __init__(self, table: DynamoTable) -> None:
         self.table = table
 
-    async def remember(self, record: AnswerRecord) -> None:
-        """Keep the answer so a later vote can name what was asked and run."""
-        item = {
+    def _answer_item(self, record: AnswerRecord) -> dict[str, Any]:
+        return {
             "key": _s(f"answer#{record.answer_id}"),
             "question": _s(record.question or "—"),
             "commands": {"L": [{"M": {"account": _s(a), "command": _s(c)}} for a, c in record.commands]},
@@ -129,8 +131,42 @@ class FeedbackStore:
             "at": {"N": str(int(record.at))},
             "ttl": {"N": str(int(record.at) + TTL_S)},
         }
+
+    def _usage(self, record: AnswerRecord) -> dict[str, Any] | None:
+        """The update adding the answer's accounts to its channel's (without the table name)."""
+        accounts = sorted({a for a, _ in record.commands if a})
+        if not accounts:
+            return None
+        return {
+            "Key": {"key": _s(_usage_key(record.where))},
+            "UpdateExpression": "ADD #a :a SET #t = :ttl",
+            "ExpressionAttributeNames": {"#a": "accounts", "#t": "ttl"},
+            "ExpressionAttributeValues": {":a": {"SS": accounts}, ":ttl": {"N": str(int(record.at) + TTL_S)}},
+        }
+
+    async def remember(self, record: AnswerRecord) -> None:
+        """Keep the answer so a later vote can name what was asked and run."""
         # The answer and the channel's accounts are written at once: the answer closes one round trip later.
-        await asyncio.gather(self._put_answer(item), self._add_usage(record))
+        await asyncio.gather(self._put_answer(self._answer_item(record)), self._add_usage(record))
+
+    def keeps(self, record: AnswerRecord) -> list[Keep]:
+        """:meth:`remember` as writes that ride in the transaction delivering the answer."""
+
+        async def answer_alone() -> None:
+            try:
+                await self._put_answer(self._answer_item(record))
+            except CentralOpsError as e:
+                logger.warning("answer not kept for feedback", extra={"code": e.code})
+
+        keeps = [
+            Keep({"Put": {"TableName": self.table.name, "Item": self._answer_item(record)}}, answer_alone)
+        ]
+        usage = self._usage(record)
+        if usage is not None:
+            keeps.append(
+                Keep({"Update": {"TableName": self.table.name, **usage}}, lambda: self._add_usage(record))
+            )
+        return keeps
 
     async def _put_answer(self, item: dict[str, Any]) -> None:
         try:
@@ -139,20 +175,11 @@ class FeedbackStore:
             raise storage_error(e, "keep this answer for feedback") from e
 
     async def _add_usage(self, record: AnswerRecord) -> None:
-        accounts = sorted({a for a, _ in record.commands if a})
-        if not accounts:
+        usage = self._usage(record)
+        if usage is None:
             return
         try:
-            await self.table.call(
-                "update_item",
-                Key={"key": _s(_usage_key(record.where))},
-                UpdateExpression="ADD #a :a SET #t = :ttl",
-                ExpressionAttributeNames={"#a": "accounts", "#t": "ttl"},
-                ExpressionAttributeValues={
-                    ":a": {"SS": accounts},
-                    ":ttl": {"N": str(int(record.at) + TTL_S)},
-                },
-            )
+            await self.table.call("update_item", **usage)
         except (BotoCoreError, ClientError) as e:
             logger.warning("channel accounts not updated", extra={"error": type(e).__name__})
 

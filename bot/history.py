@@ -2,9 +2,10 @@
 
 Stored in the idempotency table under ``recent#{platform}#{team}#{user}`` with a
 TTL, as a list (oldest first): no extra table for a convenience. Recording a
-query is one ``UpdateItem`` that appends, without reading; the list is cut
-back to :data:`KEEP` only when it reaches :data:`CAP` (one read and one write,
-once every few dozen queries), and readers show the newest :data:`KEEP`
+query is one ``UpdateItem`` that appends, without reading (on Slack it rides in
+the answer's delivery transaction, see :meth:`RecentQueries.keep`); the list is
+cut back to :data:`KEEP` only when it reaches :data:`CAP` (one read and one
+write, once every few dozen queries), and readers show the newest :data:`KEEP`
 distinct queries.
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.chat import ChatUser
-from bot.dynamo import DynamoTable, is_conditional_failure, storage_error
+from bot.dynamo import DynamoTable, Keep, is_conditional_failure, storage_error
 from centralops.errors import CentralOpsError
 
 KEEP = 10
@@ -36,23 +37,35 @@ class RecentQueries:
     def __init__(self, table: DynamoTable) -> None:
         self.table = table
 
+    def _append(self, who: ChatUser, text: str) -> dict[str, Any]:
+        """The appending update (without the table name): fails its condition once the list is full."""
+        return {
+            "Key": _key(who),
+            "UpdateExpression": "SET #q = list_append(if_not_exists(#q, :empty), :new), #t = :ttl",
+            "ConditionExpression": "attribute_not_exists(#q) OR size(#q) < :cap",
+            "ExpressionAttributeNames": {"#q": "queries", "#t": "ttl"},
+            "ExpressionAttributeValues": {
+                ":empty": {"L": []},
+                ":new": {"L": [{"S": text[:200]}]},
+                ":ttl": {"N": str(int(time.time()) + TTL_S)},
+                ":cap": {"N": str(CAP)},
+            },
+        }
+
+    def keep(self, who: ChatUser, text: str) -> Keep:
+        """Recording ``text`` as a write that can ride in another transaction (see :class:`~bot.dynamo.Keep`).
+
+        When the list is full the transaction refuses it, and :meth:`add` (which cuts the list back)
+        records it on its own.
+        """
+        return Keep(
+            {"Update": {"TableName": self.table.name, **self._append(who, text)}}, lambda: self.add(who, text)
+        )
+
     async def add(self, who: ChatUser, text: str) -> None:
         """Record a query (best effort: a failure here never blocks an answer)."""
-        ttl = {"N": str(int(time.time()) + TTL_S)}
         try:
-            await self.table.call(
-                "update_item",
-                Key=_key(who),
-                UpdateExpression="SET #q = list_append(if_not_exists(#q, :empty), :new), #t = :ttl",
-                ConditionExpression="attribute_not_exists(#q) OR size(#q) < :cap",
-                ExpressionAttributeNames={"#q": "queries", "#t": "ttl"},
-                ExpressionAttributeValues={
-                    ":empty": {"L": []},
-                    ":new": {"L": [{"S": text[:200]}]},
-                    ":ttl": ttl,
-                    ":cap": {"N": str(CAP)},
-                },
-            )
+            await self.table.call("update_item", **self._append(who, text))
             return
         except ClientError as e:
             if not is_conditional_failure(e):
@@ -61,6 +74,7 @@ class RecentQueries:
             return
         try:
             recent = [*reversed(await self.list(who)), text[:200]]
+            ttl = {"N": str(int(time.time()) + TTL_S)}
             await self.table.call(
                 "put_item", Item={**_key(who), "queries": {"L": [{"S": q} for q in recent]}, "ttl": ttl}
             )

@@ -1,11 +1,14 @@
-"""Claim a chat event once, across every bot replica (a conditional put with a TTL)."""
+"""Claim a chat event once, across every bot replica (a conditional put with a TTL, or the answer's outbox item)."""
 
+import hashlib
 import logging
 import time
+from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.dynamo import DynamoTable, is_conditional_failure, storage_error
+from centralops.errors import CentralOpsError
 
 logger = logging.getLogger(__name__)
 
@@ -44,3 +47,55 @@ class IdempotencyGuard:
         except BotoCoreError as e:
             raise storage_error(e, "record this message") from e
         return True
+
+
+class DuplicateDelivery(Exception):
+    """Another delivery (or replica) already claimed this message: nothing more is shown for it."""
+
+
+def duplicate(key: str) -> DuplicateDelivery:
+    """The signal for a delivery found claimed by its answer's outbox item (logged as the guard does)."""
+    logger.info("duplicate delivery ignored", extra={"key": key})
+    return DuplicateDelivery(key)
+
+
+@dataclass
+class Claim:
+    """A chat delivery not claimed yet: its first visible write claims it.
+
+    An answer with an outbox item is claimed by creating that item (one conditional write, see
+    :meth:`bot.outbox.OutboxStore.claim`); anything else it shows first (a sign-in prompt, a busy
+    notice) claims it in the idempotency table.
+
+    Attributes:
+        key: The delivery's idempotency key (``slack:<team>:event:<event_id>``).
+        guard: The idempotency table.
+        done: Whether the claim was made (by either way).
+    """
+
+    key: str
+    guard: IdempotencyGuard
+    done: bool = False
+
+    @property
+    def answer_id(self) -> str:
+        """The outbox id of the answer to this delivery: the same for every delivery of it."""
+        return hashlib.sha256(self.key.encode()).hexdigest()[:32]
+
+    async def plain(self) -> None:
+        """Claim in the idempotency table, once.
+
+        Raises:
+            DuplicateDelivery: Another delivery claimed it first.
+        """
+        if self.done:
+            return
+        self.done = True
+        try:
+            first = await self.guard.claim(self.key)
+        except CentralOpsError:
+            # Answering twice beats never answering when the table is down.
+            logger.exception("idempotency claim failed; handling anyway", extra={"key": self.key})
+            return
+        if not first:
+            raise DuplicateDelivery(self.key)

@@ -23,12 +23,12 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bot.chat import CheckItem, Checklist
-from bot.dynamo import DynamoTable, is_conditional_failure
+from bot.dynamo import DynamoTable, Keep, is_conditional_failure
 
 logger = logging.getLogger(__name__)
 
@@ -192,21 +192,61 @@ class OutboxStore:
             return False
         return True
 
-    async def delivered(self, answer_id: str) -> None:
-        """Mark the answer delivered (failures are logged: the sweeper may then show it once more)."""
+    async def claim(self, parcel: Parcel, *, owner: str = REPLICA) -> bool:
+        """Create the answer's item unless it exists: the claim of its chat delivery (see :class:`bot.idempotency.Claim`).
+
+        Returns:
+            ``False`` when another delivery created it first; ``True`` when this one did, or when
+            DynamoDB failed (logged: answering twice beats never answering; later writes keep it).
+        """
         try:
             await self.table.call(
-                "update_item",
-                Key={"answer_id": {"S": answer_id}},
-                UpdateExpression="SET #s = :delivered, delivered_at = :now REMOVE pending",
-                ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues={
-                    ":delivered": {"S": "delivered"},
-                    ":now": {"N": str(int(time.time()))},
-                },
+                "put_item",
+                Item=parcel.item(lease_until=time.time() + self.lease_s, owner=owner),
+                ConditionExpression="attribute_not_exists(answer_id)",
             )
+        except ClientError as e:
+            if is_conditional_failure(e):
+                return False
+            _log_failure("claim the answer", e)
+        except BotoCoreError as e:
+            _log_failure("claim the answer", e)
+        return True
+
+    async def delivered(self, answer_id: str, also: list[Keep] | None = None) -> None:
+        """Mark the answer delivered (failures are logged: the sweeper may then show it once more).
+
+        ``also`` (the answer's feedback record, the person's recent query...) is written in the same
+        ``TransactWriteItems`` request; when the transaction is refused (a write's own condition, say),
+        the mark and each of those writes are made on their own.
+        """
+        update = {
+            "Key": {"answer_id": {"S": answer_id}},
+            "UpdateExpression": "SET #s = :delivered, delivered_at = :now REMOVE pending",
+            "ExpressionAttributeNames": {"#s": "state"},
+            "ExpressionAttributeValues": {
+                ":delivered": {"S": "delivered"},
+                ":now": {"N": str(int(time.time()))},
+            },
+        }
+        if also:
+            items = [{"Update": {"TableName": self.table.name, **update}}, *(k.action for k in also)]
+            try:
+                await self.table.call(lambda **_: self.table.client.transact_write_items(TransactItems=items))
+                return
+            except (BotoCoreError, ClientError) as e:
+                code = (
+                    e.response.get("Error", {}).get("Code")
+                    if isinstance(e, ClientError)
+                    else type(e).__name__
+                )
+                logger.info("delivery transaction refused; writing on its own", extra={"error_code": code})
+        try:
+            await self.table.call("update_item", **update)
         except (BotoCoreError, ClientError) as e:
             _log_failure("mark the answer delivered", e)
+        if also:
+            await asyncio.gather(*(k.alone() for k in also))
 
     async def get(self, answer_id: str) -> Parcel | None:
         """One parcel, or ``None``."""
@@ -318,11 +358,26 @@ class Journal:
         self._written_at = 0.0
         self._renew: asyncio.Task[None] | None = None
         self._done = False
+        self.also: list[Keep] = []  # written with the delivery mark (see OutboxStore.delivered)
 
-    async def start(self) -> None:
-        """Write the first item and start renewing the lease."""
-        await self._write()
+    async def start(self, *, claim: bool = False) -> bool:
+        """Write the first item and start renewing the lease.
+
+        Args:
+            claim: Create the item only if it does not exist (it claims the chat delivery).
+
+        Returns:
+            ``False`` when ``claim`` found the item made by another delivery (nothing is renewed then).
+        """
+        self._written_at = time.monotonic()
+        if claim:
+            if not await self.store.claim(self.parcel):
+                self._done = True
+                return False
+        else:
+            await self.store.put(self.parcel)
         self._renew = asyncio.create_task(self._renew_lease())
+        return True
 
     async def note(self, **changes: Any) -> None:
         """Record what the answer shows now (paced)."""
@@ -342,11 +397,14 @@ class Journal:
         self._stop()
         self._done = True
         self.parcel.state = "delivered"
-        await self.store.delivered(self.parcel.answer_id)
+        also, self.also = self.also, []
+        await self.store.delivered(self.parcel.answer_id, also)
 
     async def abandon(self) -> None:
         """Stop renewing and let the lease run out now: a sweeper finishes the answer."""
         self._stop()
+        also, self.also = self.also, []
+        await asyncio.gather(*(k.alone() for k in also))  # the sweeper's mark carries none of them
         if not self._done:
             await self.store.put(self.parcel)  # the latest content, before another replica reads it
             with contextlib.suppress(BotoCoreError, ClientError):
@@ -376,6 +434,15 @@ class Journal:
         if self._renew is not None:
             self._renew.cancel()
             self._renew = None
+
+
+@runtime_checkable
+class KeepsWithAnswer(Protocol):
+    """A renderer whose answer has an outbox item: other writes can ride in its delivery mark."""
+
+    def keep_with_answer(self, keeps: list[Keep]) -> bool:
+        """Write ``keeps`` with the delivery mark; ``False`` when this answer has no outbox item."""
+        ...
 
 
 Deliver = Callable[[Parcel], Awaitable[None]]

@@ -58,10 +58,14 @@ def build_conversation(
         dynamodb: A boto3 DynamoDB client shared by the tables; created lazily when omitted.
     """
 
-    def table(name: str) -> DynamoTable:
-        return DynamoTable(name, client=dynamodb, region=config.region, endpoint_url=config.endpoint_url)
+    # One DynamoDB client (one connection pool) for every table: built once, on first use.
+    idempotency_table = DynamoTable(
+        config.idempotency_table, client=dynamodb, region=config.region, endpoint_url=config.endpoint_url
+    )
 
-    idempotency_table = table(config.idempotency_table)
+    def table(name: str) -> DynamoTable:
+        return idempotency_table.sibling(name)
+
     conversation = Conversation(
         identity=identity,
         runtime=runtime
@@ -114,12 +118,7 @@ def build_app(
     app.router.add_get("/health", health)
     app[ADMISSION_KEY] = Admission(running=config.max_answers, queued=config.max_queued)
     store = (
-        OutboxStore(
-            DynamoTable(
-                config.outbox_table, client=dynamodb, region=config.region, endpoint_url=config.endpoint_url
-            ),
-            lease_s=config.outbox_lease_s,
-        )
+        OutboxStore(idempotency.table.sibling(config.outbox_table), lease_s=config.outbox_lease_s)
         if config.outbox_table
         else None
     )

@@ -30,6 +30,8 @@ logger = logging.getLogger("centralops.bot.identity")
 
 REFRESH_MARGIN_S = 300
 """A cached ID token is replaced this long before its ``exp``."""
+LINK_TTL_S = 60.0
+"""How long a replica answers from the link it read, without reading it again (see :meth:`IdentityService.id_token`)."""
 
 
 @dataclass
@@ -61,8 +63,10 @@ class IdentityService:
     public_url: str = ""
     http: httpx.AsyncClient | None = None
     refresh_margin_s: float = REFRESH_MARGIN_S
+    link_ttl_s: float = LINK_TTL_S
     clock: Callable[[], float] = time.time
     _cache: dict[str, _Cached] = field(default_factory=dict, init=False, repr=False)
+    _links: dict[str, tuple[IdentityLink, float]] = field(default_factory=dict, init=False, repr=False)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -97,11 +101,12 @@ class IdentityService:
             NotLinkedError: The user has not linked an identity.
             RelinkRequiredError: Cognito refused the stored refresh token.
             IdentityError: Cognito, KMS or DynamoDB could not be reached.
+
+        The link read is kept for :attr:`link_ttl_s`, keyed by the exact chat identity it was read for
+        (so it never answers for anyone else). An unlink or re-link on this replica drops it at once;
+        on another replica it takes effect within :attr:`link_ttl_s`.
         """
-        link = await self.store.get(platform, team, user)
-        if link is None:
-            self.forget(platform, team, user)
-            raise NotLinkedError(platform)
+        link = await self._link(platform, team, user)
         token = self._cached(link)
         if token:
             return token
@@ -112,10 +117,24 @@ class IdentityService:
                 return token
             refresh = await self.store.refresh_token(platform, team, user)
             if refresh is None:
+                self.forget(platform, team, user)
                 raise NotLinkedError(platform)
             token, exp = await self._exchange(link, refresh)
             self._cache[link.link_id] = _Cached(token, exp, link.linked_at)
             return token
+
+    async def _link(self, platform: str, team: str, user: str) -> IdentityLink:
+        key = link_key(platform, team, user)
+        kept = self._links.get(key)
+        if kept is not None and kept[1] > self.clock():
+            return kept[0]
+        link = await self.store.get(platform, team, user)
+        if link is None:
+            self.forget(platform, team, user)
+            raise NotLinkedError(platform)
+        if link.link_id == key:  # the store answers by this key; never keep a link under another's key
+            self._links[key] = (link, self.clock() + self.link_ttl_s)
+        return link
 
     def _cached(self, link: IdentityLink) -> str | None:
         entry = self._cache.get(link.link_id)
@@ -159,8 +178,10 @@ class IdentityService:
         return await self.store.get(platform, team, user)
 
     def forget(self, platform: str, team: str, user: str) -> None:
-        """Drop the cached ID token of one chat user (after a re-link, say)."""
-        self._cache.pop(link_key(platform, team, user), None)
+        """Drop the cached link and ID token of one chat user (after a re-link or an unlink, say)."""
+        key = link_key(platform, team, user)
+        self._cache.pop(key, None)
+        self._links.pop(key, None)
 
     async def unlink(self, platform: str, team: str, user: str) -> bool:
         """Remove the link, drop the cache and, best effort, revoke the refresh token.

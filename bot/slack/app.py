@@ -5,6 +5,7 @@ request verification rejects a bad or stale signature before any listener runs.
 """
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import re
@@ -18,9 +19,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.admission import BUSY_FULL, BUSY_QUEUED, Admission
 from bot.approvals import Decision
 from bot.chat import ChatPlace, ChatRequest, ChatUser, Source
+from bot.commands import opens_answer
 from bot.config import BotConfig
 from bot.conversation import Conversation
-from bot.idempotency import IdempotencyGuard
+from bot.idempotency import Claim, DuplicateDelivery, IdempotencyGuard
 from bot.metrics import CountingRateLimitHandler
 from bot.outbox import OutboxStore, Parcel
 from bot.slack import blocks as b
@@ -131,6 +133,7 @@ class SlackEdge:
         on_open: Callable[[], None] | None = None,
         response_url: str | None = None,
         assistant: bool = False,
+        claim: Claim | None = None,
     ) -> SlackRenderer:
         """A renderer for one answer in one place; ``on_open`` runs once the answer has started."""
         return (AssistantRenderer if assistant else SlackRenderer)(
@@ -145,6 +148,7 @@ class SlackEdge:
             on_open=on_open,
             response_url=response_url,
             outbox=self.outbox,
+            claim=claim,
         )
 
     async def deliver_parcel(self, parcel: Parcel) -> None:
@@ -157,13 +161,20 @@ class SlackEdge:
         client = PatientClient.around(self.app.client, deadline_s=self.config.chat_retry_s)
         await self.conversation.resume_run(parcel, lambda p, w: self.renderer(client, p, w), prefix=PREFIX)
 
-    async def _first(self, key: str) -> bool:
+    async def _claim(self, key: str, text: str) -> Claim | None:
+        """The delivery's claim; ``None`` when another delivery (or replica) already has it.
+
+        A question is claimed by its answer's first write (its outbox item: no request of its own);
+        anything else (``logout``, ``subscribe``...) is claimed here, before it changes anything.
+        """
+        claim = Claim(key, self.idempotency)
+        if opens_answer(text):
+            return claim
         try:
-            return await self.idempotency.claim(key)
-        except CentralOpsError:
-            # Answering twice beats never answering when the table is down.
-            logger.exception("idempotency claim failed; handling anyway", extra={"key": key})
-            return True
+            await claim.plain()
+        except DuplicateDelivery:
+            return None
+        return claim
 
     async def _name(self, client: AsyncWebClient, user: str) -> str:
         try:
@@ -233,14 +244,19 @@ class SlackEdge:
 
     async def on_command(self, command: dict[str, Any], client: AsyncWebClient) -> None:
         """``/aws ...`` (acknowledged already): answer in a new thread (or privately)."""
-        team, user = command["team_id"], command["user_id"]
+        team, user = str(command.get("team_id", "")), str(command.get("user_id", ""))
+        if not (team and user and command.get("channel_id")):  # Slack always sends them
+            logger.warning("slash command without its fields ignored", extra={"fields": sorted(command)[:20]})
+            return
         async with Slot(self.starting) as slot:
-            if not await self._first(f"slack:{team}:command:{command.get('trigger_id', '')}"):
+            text = command.get("text", "")
+            claim = await self._claim(f"slack:{team}:command:{command.get('trigger_id', '')}", text)
+            if claim is None:
                 return
             who = ChatUser(PLATFORM, team, user, command.get("user_name", ""))
             place = ChatPlace(PLATFORM, team, command["channel_id"])
             await self._handle(
-                client, who, place, command.get("text", ""), "command", slot, command.get("response_url")
+                client, who, place, text, "command", slot, command.get("response_url"), claim=claim
             )
 
     async def on_mention(self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient) -> None:
@@ -271,7 +287,9 @@ class SlackEdge:
     ) -> None:
         team = str(body.get("team_id") or event.get("team", ""))
         async with Slot(self.starting) as slot:
-            if not await self._first(f"slack:{team}:event:{body.get('event_id', event.get('ts'))}"):
+            text = _MENTION.sub(" ", str(event.get("text", "")))
+            claim = await self._claim(f"slack:{team}:event:{body.get('event_id', event.get('ts'))}", text)
+            if claim is None:
                 return
             channel, ts = event.get("channel"), event.get("thread_ts") or event.get("ts")
             if not channel or not ts:  # nothing to answer into; Slack always sends both
@@ -280,10 +298,11 @@ class SlackEdge:
             user = str(event.get("user", ""))
             who = ChatUser(PLATFORM, team, user, await self._name(client, user))
             place = ChatPlace(PLATFORM, team, str(channel), str(ts))
-            text = _MENTION.sub(" ", str(event.get("text", "")))
             if alert is None and source == "mention" and self.thread_alert and ts != event.get("ts"):
                 alert = await self.thread_alert(place)  # a mention in an alert's thread asks about it
-            await self._handle(client, who, place, text, source, slot, assistant=assistant, alert=alert)
+            await self._handle(
+                client, who, place, text, source, slot, assistant=assistant, alert=alert, claim=claim
+            )
 
     async def _handle(
         self,
@@ -297,9 +316,16 @@ class SlackEdge:
         *,
         assistant: bool = False,
         alert: AlertContext | None = None,
+        claim: Claim | None = None,
     ) -> None:
         renderer = self.renderer(
-            client, place, who, on_open=slot.release, response_url=response_url, assistant=assistant
+            client,
+            place,
+            who,
+            on_open=slot.release,
+            response_url=response_url,
+            assistant=assistant,
+            claim=claim if claim is not None and not claim.done else None,
         )
 
         async def queued(position: int) -> None:
@@ -309,17 +335,25 @@ class SlackEdge:
             except SlackApiError as e:  # the place in line is kept; the answer still comes
                 logger.warning("queue notice failed", extra={"error": e.response.get("error")})
 
-        if not await self.admission.enter(queued):
-            await renderer.notice(BUSY_FULL)
-            return
+        try:
+            if not await self.admission.enter(queued):
+                await renderer.notice(BUSY_FULL)
+                return
+        except DuplicateDelivery:
+            return  # claimed by its first notice: another delivery shows this one
         try:
             await self.conversation.handle(
                 ChatRequest(who, place, text.strip(), source, alert), renderer, prefix=PREFIX
             )
+        except DuplicateDelivery:
+            pass  # another delivery of this message answers it; nothing was shown here
         except Exception:
             logger.exception("answer failed", extra={"user": who.user, "channel": place.channel})
-            await renderer.error("Something went wrong on our side while answering. Try again in a minute.")
-            await renderer.finish()
+            with contextlib.suppress(DuplicateDelivery):
+                await renderer.error(
+                    "Something went wrong on our side while answering. Try again in a minute."
+                )
+                await renderer.finish()
         finally:
             self.admission.leave()
 

@@ -2,7 +2,9 @@
 
 import asyncio
 import contextlib
+import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -87,6 +89,12 @@ def _events_handler(
             return _refused(request, 413, "body too large")
         if not verifier.is_valid_request(raw, request.headers):
             return _refused(request, 401, "invalid signature")
+        if _acked_at_once(raw):
+            # Every listener of these acks with an empty 200 and works in the background: answer now,
+            # and let Bolt (its own checks included, and building its request) run once the burst of
+            # acks has left.
+            acks.later(_dispatch(edge, raw, request.query_string, request.headers.copy()))
+            return web.Response(status=200)
         try:
             bolt_request = AsyncBoltRequest(
                 body=raw.decode("utf-8"),
@@ -104,6 +112,33 @@ def _events_handler(
 
     acks = _AckFirst()
     return events
+
+
+_FIELD = re.compile(rb"(?:^|&)(command|ssl_check|payload)=")
+
+
+def _acked_at_once(raw: bytes) -> bool:
+    """A signed slash command or event callback, told cheaply (without building Bolt's request).
+
+    A form body is a slash command when it has a ``command`` field and no ``ssl_check`` or
+    ``payload`` (interactivity) one; a JSON body is an event callback by its ``type``.
+    """
+    if raw[:1] == b"{":
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return False
+        return isinstance(body, dict) and _acked_empty(body)
+    return {m.group(1) for m in _FIELD.finditer(raw)} == {b"command"}
+
+
+async def _dispatch(edge: SlackEdge, raw: bytes, query: str, headers: Any) -> BoltResponse:
+    """Bolt's request built and dispatched after the ack (a body it cannot read is refused, logged once)."""
+    try:
+        bolt_request = AsyncBoltRequest(body=raw.decode("utf-8"), query=query, headers=headers)
+    except Exception:  # the constructor only parses: signed, yet not a body Slack sends
+        return BoltResponse(status=400, body="malformed body")
+    return await edge.app.async_dispatch(bolt_request)
 
 
 def _acked_empty(body: dict[str, Any]) -> bool:

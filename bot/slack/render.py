@@ -18,7 +18,7 @@ the bot (see :mod:`bot.slack.reply`).
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -26,6 +26,8 @@ from slack_sdk.web.async_chat_stream import AsyncChatStream
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.chat import NO_ANSWER, ApprovalCard, ChatRequest, Checklist, Table, cut_at_boundary
+from bot.dynamo import Keep
+from bot.idempotency import Claim, duplicate
 from bot.outbox import Journal, OutboxStore, Parcel, checklist_items, new_id
 from bot.pacing import Pacer
 from bot.slack import blocks as b
@@ -39,6 +41,8 @@ from centralops.events import Followup
 logger = logging.getLogger(__name__)
 
 PACE_S = 1.3  # between two paced Web API calls of one answer: under one call a second overall
+KEEP_GRACE_S = 0.5  # a close the thread takes within this needs no copy in the outbox (see finish)
+NOTE_EVERY_S = 1.0  # an open answer's outbox copy is brought up to date at most this often
 INLINE_CAP = 3500  # characters of answer text shown in the thread; the rest goes into the attached file
 MAX_TABLE_MESSAGES = 5  # tables shown in the thread; later ones are only in the attached file
 _BLOCKS_REFUSED = {"invalid_blocks", "invalid_blocks_format"}
@@ -77,6 +81,8 @@ class SlackRenderer:
         on_open: Called once the answer has started (its thread exists) or a card was decided.
         response_url: The slash command's reply URL, used where the bot cannot post.
         outbox: Keeps the answer until it is delivered (see :mod:`bot.outbox`).
+        claim: The delivery's claim, when not made yet: the answer's outbox item makes it, else the
+            first notice (:class:`~bot.idempotency.Claim`); a lost claim raises ``DuplicateDelivery``.
     """
 
     def __init__(
@@ -93,9 +99,11 @@ class SlackRenderer:
         on_open: Callable[[], None] | None = None,
         response_url: str | None = None,
         outbox: OutboxStore | None = None,
+        claim: Claim | None = None,
     ) -> None:
         self.client = client
         self.outbox = outbox
+        self.claim = claim
         self._journal: Journal | None = None
         self.on_open = on_open
         self.channel, self.team, self.user = channel, team, user
@@ -140,6 +148,8 @@ class SlackRenderer:
 
     async def notice(self, text: str) -> None:
         """A private message to the requester."""
+        if self.claim is not None:
+            await self.claim.plain()
         body = b.clip(markup.mrkdwn(text), 3000)
         if await self._ephemeral(text=body):
             return
@@ -147,6 +157,8 @@ class SlackRenderer:
 
     async def login_prompt(self, url: str, text: str) -> None:
         """A private sign-in button."""
+        if self.claim is not None:
+            await self.claim.plain()
         blocks = b.login_blocks(url, text)
         if await self._ephemeral(text=markup.notification(text), blocks=blocks):
             return
@@ -196,7 +208,9 @@ class SlackRenderer:
                 self._pacer.spent()
         if self.on_open is not None:
             self.on_open()
-        await self._keep()
+        await self._keep()  # creating the outbox item claims the delivery
+        if self.claim is not None:
+            await self.claim.plain()  # no outbox item to claim with (a response_url answer, say)
         return self.thread_ts
 
     async def progress(self, checklist: Checklist) -> None:
@@ -305,6 +319,13 @@ class SlackRenderer:
         except SlackApiError as e:
             logger.warning("stop control not removed", extra={"error": e.response.get("error")})
 
+    def keep_with_answer(self, keeps: list[Keep]) -> bool:
+        """Write ``keeps`` in the transaction that marks this answer delivered (see :mod:`bot.outbox`)."""
+        if self._journal is None:
+            return False
+        self._journal.also += keeps
+        return True
+
     def rate(self, answer_id: str) -> None:
         """Put thumbs up / down on the closing message."""
         self._rating = [feedback_block(answer_id)]
@@ -343,6 +364,8 @@ class SlackRenderer:
                         channel=self.channel, thread_ts=self.thread_ts, text=text
                     )
             return
+        if self.claim is not None and self._journal is None:
+            await self.claim.plain()  # an answer that ends before it opened still shows once
         self._finished = True
         self._closing.set()
         self._wake.set()
@@ -355,27 +378,56 @@ class SlackRenderer:
         async with self._lock:
             if self._checklist is not None:
                 self._checklist.close()  # no line is left running, whatever ended the answer
-            await self._keep(closing=True)
+            if self._errors or self._cut:
+                await self._keep(closing=True)  # shown only by the close: kept before it
             try:
-                await self._flush_checklist(final=True)
-                await self._flush_text(final=True)
-                await self._close_answer()
+                await self._kept_unless_quick(self._close_all())
             except UNDELIVERED as e:
                 logger.warning("answer could not be closed; posting it whole", extra={"error": str(e)[:200]})
                 await self._fall_back()
-            else:
-                if self._journal is not None:
-                    await self._journal.delivered()
+                self._errors = []
+                await self._remove_stop()
+                return
             self._errors = []
-            await self._remove_stop()
+            # The answer is closed in the thread: the delivery mark and the Stop message's removal
+            # (which cannot fail the answer) go at once.
+            await asyncio.gather(
+                self._remove_stop(), *([self._journal.delivered()] if self._journal is not None else [])
+            )
+
+    async def _close_all(self) -> None:
+        await self._flush_checklist(final=True)
+        await self._flush_text(final=True)
+        await self._close_answer()
+
+    async def _kept_unless_quick(self, close: Awaitable[None]) -> None:
+        """Run the closing chat writes; unless the thread takes them within :data:`KEEP_GRACE_S`, keep the
+        whole answer in the outbox meanwhile.
+
+        A healthy close needs no copy: the answer reaches the thread as fast as DynamoDB would take it.
+        A close held up by rate limits or an outage is kept while it waits, so another replica can
+        finish it if this one stops.
+        """
+        task = asyncio.ensure_future(close)
+        if self._journal is not None:
+            done, _ = await asyncio.wait({task}, timeout=KEEP_GRACE_S)
+            if not done:
+                await self._keep(closing=True)
+        await task
 
     async def _keep(self, closing: bool = False) -> None:
         """Record the answer as it stands in the outbox (paced), or all of it when ``closing``."""
         if self.outbox is None or self._reply is not None or not self.thread_ts:
             return
         if self._journal is None:
-            self._journal = Journal(self.outbox, self._parcel(), every_s=self.pace_s)
-            await self._journal.start()
+            claim = self.claim if self.claim is not None and not self.claim.done else None
+            parcel = self._parcel()
+            if claim is not None:
+                parcel.answer_id, claim.done = claim.answer_id, True
+            self._journal = Journal(self.outbox, parcel, every_s=max(self.pace_s, NOTE_EVERY_S))
+            if not await self._journal.start(claim=claim is not None):
+                await self._withdraw_parent()
+                raise duplicate(claim.key if claim else "")
         fresh = self._parcel()
         if closing:
             await self._journal.closing(fresh.body, fresh.checklist, fresh.checklist_ref)
@@ -384,12 +436,23 @@ class SlackRenderer:
                 body=fresh.body, checklist=fresh.checklist, checklist_ref=fresh.checklist_ref
             )
 
+    async def _withdraw_parent(self) -> None:
+        """Another delivery of this message answers it: remove the question this one posted."""
+        if self._status_ts is not None and self._status_ts == self.thread_ts:
+            try:
+                await self.client.chat_delete(channel=self.channel, ts=self._status_ts)
+            except UNDELIVERED as e:
+                logger.warning("duplicate question not removed", extra={"error": type(e).__name__})
+
     async def _fall_back(self) -> None:
         """The answer could not close in place: post it whole (the outbox keeps it if even that fails)."""
         growing = self._stream.ts if self._stream is not None else self._answer_ts
         self._stream = None  # a stream that cannot continue is not written to again
         journal = self._journal
-        parcel = journal.parcel if journal is not None else self._parcel()
+        parcel = self._parcel()
+        if journal is not None:  # the whole answer, for the sweeper too if this delivery fails
+            parcel.answer_id = journal.parcel.answer_id
+            journal.parcel = parcel
         # The message the answer grew in holds all of it, unless tables or a card split the answer.
         alone = not self._tables and not self._approval_posted
         try:

@@ -30,6 +30,7 @@ from tests.fixtures.identity_stack import (  # noqa: F401 - fixtures
 )
 
 ALICE = PEOPLE["alice"].chat_user
+CAROL = PEOPLE["carol"].chat_user
 
 
 class Services:
@@ -156,12 +157,40 @@ async def test_each_replica_serves_any_user_and_a_logout_anywhere_applies_everyw
     services: Services,
 ) -> None:
     await services.link(service=services.b)
-    assert await services.a.id_token("slack", TEAM, ALICE)  # replica A caches a token
+    assert await services.a.id_token("slack", TEAM, ALICE)  # replica A caches the link and a token
+    assert await services.b.id_token("slack", TEAM, ALICE)
 
     assert await services.b.unlink("slack", TEAM, ALICE) is True
 
+    with pytest.raises(NotLinkedError):  # on the replica that unlinked: at once
+        await services.b.id_token("slack", TEAM, ALICE)
+    # On another replica the link it read is kept for at most link_ttl_s; then the logout applies.
+    services.clock.offset = services.a.link_ttl_s + 0.001
     with pytest.raises(NotLinkedError):
         await services.a.id_token("slack", TEAM, ALICE)
+
+
+async def test_a_kept_link_saves_the_read_and_never_answers_for_another_person(services: Services) -> None:
+    await services.link()
+    await services.link("carol")
+    reads: list[str] = []
+    store_get = services.a.store.get
+
+    async def counted(platform: str, team: str, user: str) -> Any:
+        reads.append(user)
+        return await store_get(platform, team, user)
+
+    services.a.store.get = counted  # type: ignore[method-assign]
+    alice = [await services.a.id_token("slack", TEAM, ALICE) for _ in range(3)]
+    carol = await services.a.id_token("slack", TEAM, CAROL)
+
+    assert reads == [ALICE, CAROL]  # one read per person while the link is kept
+    assert services.a.claims(alice[0])["email"] == "alice@example.com"
+    assert services.a.claims(carol)["email"] == "carol@example.com"
+    await services.a.unlink("slack", TEAM, ALICE)
+    with pytest.raises(NotLinkedError):
+        await services.a.id_token("slack", TEAM, ALICE)
+    assert await services.a.id_token("slack", TEAM, CAROL) == carol  # only the person who left is dropped
 
 
 async def test_a_revoked_refresh_token_asks_the_user_to_link_again(services: Services) -> None:

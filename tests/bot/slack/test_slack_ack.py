@@ -2,6 +2,8 @@
 
 import asyncio
 import json
+import logging
+from typing import Any
 
 from tests.fixtures.slack_stack import CHANNEL, SlackStack
 from tests.fixtures.slack_stack import slack as slack
@@ -34,4 +36,34 @@ async def test_a_stale_signature_is_refused_before_any_ack(slack: SlackStack) ->
     response = await console.post(body, "application/x-www-form-urlencoded", timestamp=1)
     assert response.status_code == 401
     await asyncio.sleep(0.3)
+    assert slack.runtime.invocations == []
+
+
+def test_only_commands_and_event_callbacks_are_told_from_their_raw_fields() -> None:
+    from urllib.parse import urlencode
+
+    from bot.slack.http import _acked_at_once
+
+    command = urlencode({"team_id": "T1", "command": "/aws", "text": "a&payload=b command=c"})
+    assert _acked_at_once(command.encode())
+    assert not _acked_at_once(urlencode({"ssl_check": "1", "token": "t", "command": "/aws"}).encode())
+    assert not _acked_at_once(urlencode({"payload": json.dumps({"type": "block_actions"})}).encode())
+    assert not _acked_at_once(urlencode({"team_id": "T1", "text": "command=/aws"}).encode())
+    assert _acked_at_once(json.dumps({"type": "event_callback", "event": {"type": "app_mention"}}).encode())
+    assert not _acked_at_once(json.dumps({"type": "url_verification", "challenge": "c"}).encode())
+    assert not _acked_at_once(
+        b'{"type": "event_callback"'
+    )  # truncated: Bolt's parser refuses it, in the response
+    assert not _acked_at_once(b"[1, 2, 3]")
+
+
+async def test_a_signed_command_without_its_fields_is_dropped_with_one_log_line(
+    slack: SlackStack, caplog: Any
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    response = await slack.console.post("command=%2Faws&text=hello", "application/x-www-form-urlencoded")
+    assert response.status_code == 200  # acked at once, as every command is
+    await asyncio.sleep(0.5)
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert [r for r in caplog.records if r.getMessage() == "slash command without its fields ignored"]
     assert slack.runtime.invocations == []

@@ -85,8 +85,7 @@ async def test_a_429_over_the_end_of_an_answer_still_delivers_all_of_it(
     assert "Try again" not in everything_shown(slack) and "went wrong" not in everything_shown(slack)
     refused = [c for c in slack.stand_in.calls if c["method"] == method and c.get("status") == 429]
     assert len(refused) >= 3  # the window really covered the end of the answer
-    # The delivery is recorded right after the last chat write, so it may trail what the channel shows.
-    await until(lambda: states(slack) == ["delivered"], within_s=10)
+    await until(lambda: states(slack) == ["delivered"], within_s=10)  # the mark follows the close
     # The kept copy is the whole answer, with its checklist.
     [item] = outbox_items(slack)
     assert item["body"]["S"] == "".join(PIECES)
@@ -108,8 +107,7 @@ async def test_refused_append_stream_calls_never_show_text_twice_or_drop_it(slac
     calls = [c for c in slack.stand_in.calls if c["method"] == "chat.appendStream"]
     assert [c.get("status") for c in calls].count(429) == 2
     assert [c.get("error") for c in calls].count("internal_error") == 2
-    # The delivery is recorded right after the last chat write, so it may trail what the channel shows.
-    await until(lambda: states(slack) == ["delivered"], within_s=10)
+    await until(lambda: states(slack) == ["delivered"], within_s=10)  # the mark follows the close
 
 
 async def test_a_stream_that_cannot_continue_is_replaced_by_the_whole_answer(slack: SlackStack) -> None:
@@ -129,8 +127,7 @@ async def test_a_stream_that_cannot_continue_is_replaced_by_the_whole_answer(sla
     for piece in PIECES:
         assert shown.count(piece.strip()) == 1, shown
     assert RUNNING not in str(thread.messages)
-    # The delivery is recorded right after the last chat write, so it may trail what the channel shows.
-    await until(lambda: states(slack) == ["delivered"], within_s=10)
+    await until(lambda: states(slack) == ["delivered"], within_s=10)  # the mark follows the close
 
 
 async def test_the_agent_stopping_after_commands_ran_shows_the_outcome_never_try_again(
@@ -154,8 +151,7 @@ async def test_the_agent_stopping_after_commands_ran_shows_the_outcome_never_try
     assert shows(shown, "✓", "staging") and "no result" in shown
     assert RUNNING not in str(thread.messages) and "Querying" not in shown
     assert "Created in staging" in shown
-    # The delivery is recorded right after the last chat write, so it may trail what the channel shows.
-    await until(lambda: states(slack) == ["delivered"], within_s=10)
+    await until(lambda: states(slack) == ["delivered"], within_s=10)  # the mark follows the close
     # The agent back at once: the next question in the thread is answered.
     follow = await slack.console.mention("alice", "anything else?", CHANNEL, thread=thread)
     assert "You asked: anything else?" in follow.render()
