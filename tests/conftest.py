@@ -28,16 +28,32 @@ _SYNTH_MODULES = frozenset(
 )
 
 
+# End-to-end modules that start a local stack of their own; every other one shares the session's.
+_OWN_STACK_MODULES = frozenset(
+    f"tests/e2e/{name}.py" for name in ("test_agent_killed_mid_answer", "test_wide_answer_file")
+)
+
+
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Give each worker whole modules (their module fixtures start once), and every synthesising module to one."""
+    """Give each worker whole modules (their module fixtures start once); the modules that synthesise the
+    CDK app go to one worker, and so do those that share the session's local stack (started once)."""
     from xdist.scheduler import LoadScopeScheduling
 
     class ByModule(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
             module = nodeid.split("::", 1)[0]
-            return "cdk-synth" if module in _SYNTH_MODULES else module
+            if module in _SYNTH_MODULES:
+                return "cdk-synth"
+            if module.startswith("tests/e2e/") and module not in _OWN_STACK_MODULES:
+                return "e2e-shared-stack"
+            return module
 
     return ByModule(config, log)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """One worker more than cores: many tests wait in real time (fault windows, pacing), not on the CPU."""
+    return (os.cpu_count() or 1) + 1
 
 
 def pytest_configure(config: pytest.Config) -> None:
