@@ -20,7 +20,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -32,6 +32,8 @@ from centralops.errors import CentralOpsError
 logger = logging.getLogger(__name__)
 
 TTL_S = 90 * 24 * 3600
+RECORD_READS = 4  # a vote looks for its answer's record this many times…
+RECORD_WAIT_S = 0.5  # …this far apart (the record follows the answer's close)
 MAX_COMMANDS = 50  # commands kept per answer (a wide fan-out repeats one command per account)
 Outcome = Literal["recorded", "changed", "unchanged", "unknown"]
 
@@ -215,6 +217,25 @@ class FeedbackStore:
             return []
         return sorted((out.get("Item") or {}).get("accounts", {}).get("SS", []))
 
+    async def _answer(self, answer_id: str) -> dict[str, Any] | None:
+        """The ``answer#`` record, waiting out the moment between an answer's close and its record.
+
+        The record is written right after the answer closes (with its delivery), and the buttons
+        are visible from the close: a click that quick finds it on a later, consistent read.
+        """
+        for attempt in range(RECORD_READS):
+            try:
+                out = await self.table.call(
+                    "get_item", Key={"key": _s(f"answer#{answer_id[:64]}")}, ConsistentRead=True
+                )
+            except (BotoCoreError, ClientError) as e:
+                raise storage_error(e, "record your feedback") from e
+            if item := out.get("Item"):
+                return cast(dict[str, Any], item)
+            if attempt + 1 < RECORD_READS:
+                await asyncio.sleep(RECORD_WAIT_S)
+        return None
+
     async def vote(self, answer_id: str, voter: ChatUser, *, positive: bool, comment: str = "") -> Outcome:
         """Record ``voter``'s thumbs up or down on an answer; counted once per person, changeable.
 
@@ -222,11 +243,7 @@ class FeedbackStore:
             ``recorded`` (a first vote), ``changed`` (the other way than before), ``unchanged``
             (the same vote again) or ``unknown`` (no such answer: forged, or older than the TTL).
         """
-        try:
-            out = await self.table.call("get_item", Key={"key": _s(f"answer#{answer_id[:64]}")})
-        except (BotoCoreError, ClientError) as e:
-            raise storage_error(e, "record your feedback") from e
-        answer = out.get("Item")
+        answer = await self._answer(answer_id)
         if not answer or answer.get("platform", {}).get("S") != voter.platform:
             return "unknown"
         vote = "up" if positive else "down"
