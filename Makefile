@@ -86,6 +86,10 @@ bench: $(STAMP)  ## Run the benchmarks (results in .local/bench/*.json)
 	$(PY) -m bench.slack_ack
 	$(PY) -m bench.slash_command
 	$(PY) -m bench.classify
+	$(PY) -m bench.stream
+	$(PY) -m bench.alerts
+	$(PY) -m bench.alert_replies
+	$(PY) -m bench.teams_outbox
 
 eval: $(STAMP)  ## Run the phrasings of evals/cases through the configured model on the local stack (MODEL=offline|bedrock|anthropic|openai)
 	$(PY) -m evals $(if $(MODEL),--model $(MODEL))
