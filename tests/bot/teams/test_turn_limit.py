@@ -1,14 +1,14 @@
 """Answers longer than Teams' turn limit still arrive: the turn returns, the work goes on.
 
-The limit is simulated: ``teams_fast`` gives each request 1 s (Teams gives
-15 s) and the scripted Runtime stays silent for 2.5 s, so an answer produced
+The limit is simulated: ``teams_fast`` gives each request 2 s (Teams gives
+15 s) and the scripted Runtime stays silent for 4 s, so an answer produced
 inside the turn would make the console raise ``TeamsTurnTooSlow``.
 """
 
 from centralops import events
 from tests.fixtures.teams_fakes import TeamsStack
 
-SLOW = 2.5
+SLOW = 4.0
 
 
 async def test_a_1on1_answer_slower_than_the_turn_limit_is_delivered(teams_fast: TeamsStack) -> None:
