@@ -68,16 +68,23 @@ async def refused(teams: TeamsStack, conversation: str, method: str) -> int:
     return sum(1 for c in calls if c["op"] == "refused" and c.get("method") == method)
 
 
-def script(teams: TeamsStack, prompt: str) -> None:
+def script(teams: TeamsStack, prompt: str) -> asyncio.Event:
+    """Script an answer whose end (the last call's outcome and ``done``) waits for the returned gate.
+
+    A test sets the gate once its 429 window is in place, so the window covers the end of the answer
+    however slowly a loaded machine runs the start.
+    """
+    end = asyncio.Event()
     teams.runtime.script(
         prompt,
         (0, events.tool_start("staging", "aws s3 ls")),
         (0, events.tool_start("production", "aws s3 ls")),
         (0.05, events.tool_end("staging", "aws s3 ls", ok=True, ms=12)),
         *((0.15, events.text(p)) for p in PIECES),
-        (0.4, events.tool_end("production", "aws s3 ls", ok=False, ms=20)),
+        (end, events.tool_end("production", "aws s3 ls", ok=False, ms=20)),
         (0, events.done("s")),
     )
+    return end
 
 
 def shown_text(messages: list[dict[str, Any]]) -> str:
@@ -108,7 +115,7 @@ async def test_a_turn_that_shows_only_a_notice_leaves_nothing_to_deliver(
 
 async def test_a_429_over_the_end_of_a_streamed_answer_still_shows_all_of_it_once(teams: TeamsStack) -> None:
     _, name = with_outbox(teams)
-    script(teams, "q")
+    end = script(teams, "q")
     chat = teams.console.personal_conversation("alice")["id"]
     answer = asyncio.create_task(teams.console.personal("alice", "q"))
 
@@ -117,6 +124,7 @@ async def test_a_429_over_the_end_of_a_streamed_answer_still_shows_all_of_it_onc
 
     await until(streaming)
     await rate_limit(teams, "send", 4)
+    end.set()
     exchange = await answer
     [message] = exchange.messages
     assert message["streamed"] and message["final"]
@@ -132,7 +140,7 @@ async def test_a_429_over_the_end_of_a_streamed_answer_still_shows_all_of_it_onc
 
 async def test_a_429_over_the_end_of_a_channel_answer_still_shows_all_of_it_once(teams: TeamsStack) -> None:
     _, name = with_outbox(teams)
-    script(teams, "q")
+    end = script(teams, "q")
     answer = asyncio.create_task(teams.console.channel("alice", "q"))
 
     async def progress() -> bool:
@@ -140,6 +148,7 @@ async def test_a_429_over_the_end_of_a_channel_answer_still_shows_all_of_it_once
 
     await until(progress)
     await rate_limit(teams, "update", 5)
+    end.set()
     post = await answer
     [message] = post.messages
     assert_whole_once(post.messages)
@@ -156,7 +165,7 @@ async def test_an_answer_the_connector_refuses_past_every_retry_is_delivered_by_
 ) -> None:
     _, name = with_outbox(teams)
     teams.bot.background.retry_s = 1.0  # writes give up quickly: the window outlasts every retry
-    script(teams, "q")
+    end = script(teams, "q")
     where = teams.console.personal_conversation("alice")["id"] if surface == "personal" else CHANNEL
     if surface == "personal":
         answer = asyncio.create_task(teams.console.personal("alice", "q", wait=False))
@@ -168,6 +177,7 @@ async def test_an_answer_the_connector_refuses_past_every_retry_is_delivered_by_
 
     await until(started)
     await rate_limit(teams, "send" if surface == "personal" else "update", 6)
+    end.set()
     exchange = await answer
     await teams.bot.background.drain(timeout_s=20)
     # The renderer gave up and left the answer to the outbox at once (its lease ended).
