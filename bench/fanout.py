@@ -155,24 +155,20 @@ async def _timed(coro: Any) -> tuple[float, Any]:
 
 async def _measure(
     config: BridgeConfig,
-    moto_url: str,
     stand_in_url: str,
     accounts: list[str],
     concurrency: int,
     stand_in_pid: int,
     moto_pid: int,
 ) -> dict[str, Any]:
-    def factory(service: str) -> Any:
-        return _client(moto_url, service)
-
     out: dict[str, Any] = {}
     # Cold: a fresh bridge, no credentials, no sessions.
-    bridge = Bridge(config, client_factory=factory)
+    bridge = Bridge(config)
     out["single_cold_s"], first = await _timed(bridge.query(_event(accounts[0])))
     if not first["ok"]:
         raise SystemExit(f"the single query failed: {first['error']}")
     await bridge.aclose()
-    bridge = Bridge(replace(config, max_concurrency=concurrency), client_factory=factory)
+    bridge = Bridge(replace(config, max_concurrency=concurrency))
     out["fanout_cold_s"], fan = await _timed(bridge.query_accounts(_event(accounts)))
     if fan["error_count"]:
         raise SystemExit(f"the fan-out had errors: {[r['error'] for r in fan['results'] if not r['ok']][:3]}")
@@ -193,14 +189,14 @@ async def _measure(
     # The stand-in runs the CLI one command at a time (it captures stdout); this is that serial time.
     out["aws_mcp_serial_exec_s_per_fanout"] = serial_ms / 1000
     await bridge.aclose()
-    default = Bridge(config, client_factory=factory)
+    default = Bridge(config)
     await default.query_accounts(_event(accounts))
     out["fanout_s_at_default_concurrency_16"] = statistics.median(
         [(await _timed(default.query_accounts(_event(accounts))))[0] for _ in range(3)]
     )
     await default.aclose()
     # AssumeRole calls for 100 sequential queries to one account.
-    counting = Bridge(config, client_factory=factory)
+    counting = Bridge(config)
     for _ in range(100):
         result = await counting.query(_event(accounts[1]))
         if not result["ok"]:
@@ -212,18 +208,14 @@ async def _measure(
 
 
 async def _point(
-    config: BridgeConfig, moto_url: str, accounts: list[str], concurrency: int, max_sessions: int
+    config: BridgeConfig, accounts: list[str], concurrency: int, max_sessions: int
 ) -> dict[str, Any]:
     """One cold fan-out (credentials, sessions), then one measured warm fan-out."""
-
-    def factory(service: str) -> Any:
-        return _client(moto_url, service)
 
     # The cold run opens every account's role and MCP session; on a loaded laptop that outlasts the
     # production budget, which is not what this point measures.
     bridge = Bridge(
         replace(config, max_concurrency=concurrency, total_budget_s=1800, max_sessions=max_sessions),
-        client_factory=factory,
     )
     cold_s, cold = await _timed(bridge.query_accounts(_event(accounts)))
     if cold.get("error_count"):
@@ -337,6 +329,8 @@ def main(argv: list[str] | None = None) -> None:
         if args.pin:
             _pin(moto_pid, stand_in_pid)
         tables = _seed(moto_url, accounts)
+        # The bridge builds its own clients, as in Lambda, with moto's dummy central credentials.
+        os.environ.update(AWS_ACCESS_KEY_ID="central", AWS_SECRET_ACCESS_KEY="central")  # noqa: S106
         config = BridgeConfig(
             region=REGION,
             endpoint_url=moto_url,
@@ -348,13 +342,13 @@ def main(argv: list[str] | None = None) -> None:
         if args.point:
             print(
                 json.dumps(
-                    asyncio.run(_point(config, moto_url, accounts, args.concurrency, args.max_sessions))
+                    asyncio.run(_point(config, accounts, args.concurrency, args.max_sessions))
                 )
             )
             return
         stand_in_url = f"http://127.0.0.1:{mcp_port}"
         figures = asyncio.run(
-            _measure(config, moto_url, stand_in_url, accounts, args.concurrency, stand_in_pid, moto_pid)
+            _measure(config, stand_in_url, accounts, args.concurrency, stand_in_pid, moto_pid)
         )
     result = {
         "accounts": args.accounts,
