@@ -6,7 +6,9 @@ from typing import Any
 
 import pytest
 
+from bot.conversation import Conversation
 from bot.feedback import week_of
+from bot.server import CONVERSATION_KEY
 from bot.slack.feedback import FEEDBACK
 from centralops import events, metrics
 from tests.fixtures import emf
@@ -45,6 +47,12 @@ async def until(check: Any, wait_s: float = 30) -> Any:
             return found
         await asyncio.sleep(0.05)
     raise TimeoutError("condition not met")
+
+
+def conversation(slack: SlackStack) -> Conversation:
+    """The test stack's bot core."""
+    [app] = [r.app for r in slack.runners if CONVERSATION_KEY in r.app]
+    return app[CONVERSATION_KEY]
 
 
 def told(slack: SlackStack, user: str, words: str) -> list[dict[str, Any]]:
@@ -174,14 +182,17 @@ async def test_a_question_in_an_assistant_thread_gets_a_title_loading_states_and
     assert state["statuses"][:2] == ["is working on it…", "Listing buckets"]
 
 
-def slow_answer(slack: SlackStack, prompt: str, *, approval: dict[str, Any] | None = None) -> None:
+def slow_answer(slack: SlackStack, prompt: str, *, approval: dict[str, Any] | None = None) -> asyncio.Event:
+    """An answer that keeps working until the returned gate is set: its end never comes before a Stop."""
+    end = asyncio.Event()
     steps: list[Any] = [events.status("Listing buckets"), events.tool_start("staging", "aws s3 ls")]
     if approval is not None:
         steps.append(approval)
     for _ in range(40):  # the agent keeps working (and writing) for about 12 s
         steps += [0.3, events.status("Listing buckets")]
-    steps += [events.text("too late\n"), events.done("s")]
+    steps += [end, events.text("too late\n"), events.done("s")]
     slack.runtime.script(prompt, steps)
+    return end
 
 
 async def closed(thread: Any) -> None:
@@ -204,7 +215,7 @@ async def stop_button(slack: SlackStack, user: str) -> dict[str, Any]:
 
 
 async def test_stop_ends_the_agents_turn_and_says_so(slack: SlackStack) -> None:
-    slow_answer(slack, "list buckets slowly")
+    end = slow_answer(slack, "list buckets slowly")
     thread = await slack.console.slash("alice", "list buckets slowly", CHANNEL, wait=False)
     offer = await stop_button(slack, "U0ALICE")
     thread.ts = offer["thread_ts"]
@@ -217,6 +228,7 @@ async def test_stop_ends_the_agents_turn_and_says_so(slack: SlackStack) -> None:
     [answer] = thread.answers()
     assert "Stopped, as you asked" in thread.render() and "too late" not in thread.render()
     assert answer["metadata"]["event_payload"]["status"] == "error"
+    end.set()  # whatever the agent still writes goes nowhere
     await until(lambda: slack.runtime.closed_early == ["list buckets slowly"])
 
 
@@ -242,7 +254,7 @@ async def test_stopping_a_turn_withdraws_the_approval_it_asked_for(slack: SlackS
         "reason": "changes production",
         "risk": "mutating",
     }
-    slow_answer(slack, "stop i-0abc", approval=approval)
+    end = slow_answer(slack, "stop i-0abc", approval=approval)
     thread = await slack.console.slash("alice", "stop i-0abc", CHANNEL, wait=False)
     offer = await stop_button(slack, "U0ALICE")
     thread.ts = offer["thread_ts"]
@@ -251,15 +263,18 @@ async def test_stopping_a_turn_withdraws_the_approval_it_asked_for(slack: SlackS
     assert "The approval it asked for was withdrawn" in thread.render()
     stored = slack.approval(approval_id)
     assert stored["status"]["S"] == "denied"
+    end.set()
 
 
 async def test_a_stop_after_the_answer_finished_changes_nothing(slack: SlackStack) -> None:
-    steps: list[Any] = [events.status("Listing buckets")]
-    steps += [0.3, events.status("Listing buckets")] * 5
+    offered = asyncio.Event()  # the answer ends only once the test has seen its Stop button
+    steps: list[Any] = [events.status("Listing buckets"), offered]
+    steps += [0.3, events.status("Listing buckets")] * 2
     slack.runtime.script("q", [*steps, events.text("3 buckets.\n"), events.done("s")])
     thread = await slack.console.slash("alice", "q", CHANNEL, wait=False)
     offer = await stop_button(slack, "U0ALICE")  # as alice's screen still shows it
     thread.ts = offer["thread_ts"]
+    offered.set()
     await closed(thread)
     assert "centralops_stop" not in str(thread.messages), "the Stop message went when the answer closed"
     await slack.console.click("alice", thread, "Stop", on=offer, wait=False)
@@ -268,7 +283,9 @@ async def test_a_stop_after_the_answer_finished_changes_nothing(slack: SlackStac
 
 
 async def test_a_quick_answer_offers_no_stop_and_records_no_turn(slack: SlackStack) -> None:
-    # An answer done before stop_after_s (0.2 s here) neither shows Stop nor writes a turn record.
+    # An answer done before stop_after_s neither shows Stop nor writes a turn record. The threshold is
+    # raised past any answer's time here, so a loaded machine cannot make the quick answer a slow one.
+    conversation(slack).stop_after_s = 60.0
     slack.runtime.script("quick", [events.text("3 buckets.\n"), events.done("s")])
     thread = await slack.console.slash("alice", "quick", CHANNEL)
     assert "3 buckets." in thread.render()

@@ -41,6 +41,17 @@ async def until(check: Callable[[], Any], within_s: float = 30.0) -> Any:
     raise AssertionError("condition not met in time")
 
 
+def held(script: list[Step], before: Step) -> tuple[list[Step], asyncio.Event]:
+    """``script`` held just before ``before`` until the returned gate is set.
+
+    A test sets the gate once its fault is in place, so the fault covers the rest of the answer however
+    slowly a loaded machine runs the start.
+    """
+    gate = asyncio.Event()
+    at = script.index(before)
+    return [*script[:at], gate, *script[at:]], gate
+
+
 def shows(rendered: str, mark: str, account: str) -> bool:
     """Whether the thread shows ``account``'s call with ``mark``, as a task card or a checklist line."""
     return f"{mark} {account} ·" in rendered or f"{mark} *{account}*" in rendered
@@ -72,10 +83,12 @@ async def test_a_429_over_the_end_of_an_answer_still_delivers_all_of_it(
     script = paced_answer()
     last = script.index(events.tool_end("production", "aws s3 ls", ok=False, ms=20))
     script.insert(len(script) - 2, script.pop(last))
+    script, end = held(script, script[-3])
     slack.runtime.script("q", script)
     answer = asyncio.create_task(slack.console.slash("alice", "q", CHANNEL, wait_s=90))
     await until(lambda: ok_calls(slack, "chat.startStream"))
     await slack.console.configure(rate_limit={"method": method, "seconds": 10, "retry_after": 1})
+    end.set()
     thread = await answer
     [closed] = thread.answers()
     assert closed["text"] == "".join(PIECES)
@@ -93,13 +106,15 @@ async def test_a_429_over_the_end_of_an_answer_still_delivers_all_of_it(
 
 
 async def test_refused_append_stream_calls_never_show_text_twice_or_drop_it(slack: SlackStack) -> None:
-    slack.runtime.script("q", paced_answer())
+    script, rest = held(paced_answer(), events.text(PIECES[1]))
+    slack.runtime.script("q", script)
     answer = asyncio.create_task(slack.console.slash("alice", "q", CHANNEL))
     await until(lambda: ok_calls(slack, "chat.startStream"))
     await slack.console.configure(
         rate_limit={"method": "chat.appendStream", "count": 2, "retry_after": 1},
         fail={"method": "chat.appendStream", "count": 2, "error": "internal_error"},
     )
+    rest.set()
     thread = await answer
     [closed] = thread.answers()
     assert closed["stream"] == "completed"
@@ -111,11 +126,13 @@ async def test_refused_append_stream_calls_never_show_text_twice_or_drop_it(slac
 
 
 async def test_a_stream_that_cannot_continue_is_replaced_by_the_whole_answer(slack: SlackStack) -> None:
-    slack.runtime.script("q", paced_answer())
+    script, rest = held(paced_answer(), events.text(PIECES[1]))
+    slack.runtime.script("q", script)
     answer = asyncio.create_task(slack.console.slash("alice", "q", CHANNEL))
     await until(lambda: ok_calls(slack, "chat.startStream"))
     # The stream is gone for good (Slack expired it): every later stream call on it fails.
     await slack.console.configure(expire_streams=True)
+    rest.set()
     thread = await answer
     expired = [c for c in slack.stand_in.calls if c.get("error") == "message_not_in_streaming_state"]
     assert expired  # the stream really could not continue
@@ -158,13 +175,14 @@ async def test_the_agent_stopping_after_commands_ran_shows_the_outcome_never_try
 
 
 async def test_a_slow_account_does_not_hold_back_the_others(slack: SlackStack) -> None:
+    development = asyncio.Event()  # development answers only once the other two show as done
     slack.runtime.script(
         "q",
         [
             *(events.tool_start(a, "aws s3 ls") for a in ("staging", "production", "development")),
             events.tool_end("staging", "aws s3 ls", ok=True, ms=5),
             events.tool_end("production", "aws s3 ls", ok=True, ms=6),
-            4.0,  # development is slow
+            development,  # development is slow
             events.tool_end("development", "aws s3 ls", ok=True, ms=4000),
             events.text("done"),
             events.done("s"),
@@ -182,7 +200,8 @@ async def test_a_slow_account_does_not_hold_back_the_others(slack: SlackStack) -
         text = str(parents[-1]["blocks"]) if parents else ""
         return text.count(":white_check_mark:") == 2 and RUNNING in text
 
-    await until(two_done_one_running, within_s=3.5)  # while development still runs
+    await until(two_done_one_running)  # while development still runs
+    development.set()
     thread = await answer
     assert thread.render().count("✓") == 3
 
@@ -226,6 +245,7 @@ async def replica(slack: SlackStack, tmp_path: Path) -> AsyncIterator[subprocess
 async def test_the_bot_killed_mid_answer_is_finished_by_another_replica(
     slack: SlackStack, tmp_path: Path
 ) -> None:
+    rest = asyncio.Event()
     slack.runtime.script(
         "q",
         [
@@ -233,7 +253,7 @@ async def test_the_bot_killed_mid_answer_is_finished_by_another_replica(
             events.tool_start("production", "aws s3 ls"),
             events.tool_end("staging", "aws s3 ls", ok=True, ms=8),
             events.text("Staging has 3 buckets.\n"),
-            12.0,  # the rest never comes: the replica showing it is killed first (a longer pause only delays teardown)
+            rest,  # the rest comes only after the replica showing it was killed
             events.done("s"),
         ],
     )
@@ -242,6 +262,7 @@ async def test_the_bot_killed_mid_answer_is_finished_by_another_replica(
         await until(lambda: any(i["body"]["S"] for i in outbox_items(slack)), within_s=30)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+    rest.set()  # the Runtime's stream ends into the closed connection
     # The test stack's own replica sweeps the outbox and finishes the answer.
     await until(lambda: states(slack) == ["delivered"], within_s=30)
     parents = [m for m in slack.stand_in.messages[CHANNEL] if not m.get("thread_ts")]
@@ -258,6 +279,7 @@ async def test_the_bot_killed_during_an_approved_run_is_resumed_by_another_repli
 ) -> None:
     thread, approval_id = await ask(slack, "alice", "alice@example.com")
     resumes: list[dict[str, Any]] = []
+    killed = asyncio.Event()
 
     def resume(body: dict[str, Any]) -> list[Step]:
         # The agent's side (tested in tests/agent): the first resume runs the command; a repeated one
@@ -267,7 +289,7 @@ async def test_the_bot_killed_during_an_approved_run_is_resumed_by_another_repli
             return [
                 events.status("Approved — running it now."),
                 events.tool_start("production", COMMAND),
-                12.0,  # the replica showing it is killed during the run
+                killed,  # the replica showing it is killed during the run
             ]
         return [
             events.text(
@@ -284,6 +306,7 @@ async def test_the_bot_killed_during_an_approved_run_is_resumed_by_another_repli
         await until(lambda: any(i["answer_id"]["S"] == run for i in outbox_items(slack)), within_s=10)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+    killed.set()  # the first run's stream ends into the closed connection
     # The stack's own replica takes the run over once its lease ran out, and shows the result.
     await until(lambda: len(resumes) == 2 and set(states(slack)) == {"delivered"}, within_s=40)
     assert resumes == [{"approval_id": approval_id, "decision": "approved"}] * 2
