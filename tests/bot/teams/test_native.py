@@ -1,12 +1,27 @@
 """Teams' AI conventions through the real SDK: the AI label, citations per account call, the feedback loop."""
 
 import asyncio
+import time
+from collections.abc import Callable
 from typing import Any
 
 from centralops import events
 from tests.fixtures.teams_fakes import TeamsStack
 
 EVIL = "<at>x</at> [click](https://evil.example) **bold**"
+
+
+async def until(check: Callable[[], Any], within_s: float = 30.0) -> Any:
+    """Wait for ``check`` (plain or async) to hold."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        found = check()
+        if asyncio.iscoroutine(found):
+            found = await found
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
 
 
 def script_two_accounts(teams: TeamsStack, prompt: str, account: str = "production") -> None:
@@ -91,18 +106,21 @@ async def test_feedback_on_an_unknown_message_records_nothing(teams: TeamsStack)
     assert "Sources" not in chat.messages[0]["text"]
 
 
-def slow(teams: TeamsStack, prompt: str) -> None:
+def slow(teams: TeamsStack, prompt: str) -> asyncio.Event:
+    """An answer that keeps working until the returned gate is set: its end never comes before a Stop."""
+    end = asyncio.Event()
     steps: list[Any] = [
         (0, events.status("Listing buckets…")),
         (0, events.tool_start("staging", "aws s3 ls")),
     ]
     steps += [(0.3, events.status("Listing buckets…")) for _ in range(40)]  # about 12 s of work
-    steps += [(0, events.text("too late\n")), (0, events.done("s"))]
+    steps += [(end, events.text("too late\n")), (0, events.done("s"))]
     teams.runtime.script(prompt, *steps)
+    return end
 
 
 async def test_stop_on_a_channel_answer_ends_the_turn(teams: TeamsStack) -> None:
-    slow(teams, "list buckets slowly")
+    end = slow(teams, "list buckets slowly")
     post = await teams.console.channel(user="alice", text="list buckets slowly", wait=False)
 
     async def stop_offered() -> Any:
@@ -129,12 +147,18 @@ async def test_stop_on_a_channel_answer_ends_the_turn(teams: TeamsStack) -> None
     [answer] = settled
     assert "Stopped, as you asked" in answer["text"] and "too late" not in answer["text"]
     assert not answer["attachments"], "the Stop button is gone once the answer is final"
+    end.set()
+    await until(lambda: teams.runtime.closed_early == ["list buckets slowly"])
 
 
 async def test_teams_own_stop_on_a_1on1_stream_ends_the_turn(teams: TeamsStack) -> None:
-    slow(teams, "list buckets slowly")
+    end = slow(teams, "list buckets slowly")
     chat = await teams.console.personal(user="alice", text="list buckets slowly", wait=False)
-    await asyncio.sleep(1.0)
+
+    async def streaming() -> bool:
+        return any(m["streamed"] for m in await teams.console.messages(chat.conversation_id))
+
+    await until(streaming)  # the person presses Stop on the message streaming
     await teams.console._http.post(
         f"{teams.console.connector_url}/_stand-in/config", json={"stop_stream": chat.conversation_id}
     )
@@ -144,5 +168,6 @@ async def test_teams_own_stop_on_a_1on1_stream_ends_the_turn(teams: TeamsStack) 
             break
         await asyncio.sleep(0.1)
     assert any("Stopped, as you asked" in m["text"] for m in shown)
-    await asyncio.sleep(1.0)
+    end.set()  # the agent's late words reach a closed stream, never the chat
+    await until(lambda: teams.runtime.closed_early == ["list buckets slowly"])
     assert not any("too late" in m["text"] for m in await teams.console.messages(chat.conversation_id))

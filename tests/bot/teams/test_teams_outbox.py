@@ -56,6 +56,7 @@ def items(teams: TeamsStack, name: str) -> list[dict[str, Any]]:
 
 
 async def rate_limit(teams: TeamsStack, method: str, seconds: float, retry_after: float = 1) -> None:
+    """Refuse ``method`` for ``seconds`` (0 lifts a window at once)."""
     response = await teams.console._http.post(
         f"{teams.console.connector_url}/_stand-in/config",
         json={"rate_limit": {"method": method, "seconds": seconds, "retry_after": retry_after}},
@@ -176,7 +177,8 @@ async def test_an_answer_the_connector_refuses_past_every_retry_is_delivered_by_
         return bool(await teams.console.messages(where))
 
     await until(started)
-    await rate_limit(teams, "send" if surface == "personal" else "update", 6)
+    method = "send" if surface == "personal" else "update"
+    await rate_limit(teams, method, 600)  # until the test lifts it: longer than every retry, however slow
     end.set()
     exchange = await answer
     await teams.bot.background.drain(timeout_s=20)
@@ -187,7 +189,7 @@ async def test_an_answer_the_connector_refuses_past_every_retry_is_delivered_by_
     shown = await teams.console.messages(exchange.conversation_id)
     assert "Try again" not in shown_text(shown)
 
-    await asyncio.sleep(6.5)  # the Connector takes messages again
+    await rate_limit(teams, method, 0)  # the Connector takes messages again
     other = Sweeper(
         OutboxStore(DynamoTable(name, client=teams.dynamodb)), {"teams": teams.bot.deliver_parcel}
     )
@@ -208,11 +210,13 @@ async def test_a_delivery_retried_after_a_partial_failure_never_shows_the_answer
     _, name = with_outbox(teams)
     teams.bot.background.retry_s = 1.0
     long = [f"Paragraph {i}: " + "word " * 1400 + "\n\n" for i in range(4)]  # more than one message
+    text = asyncio.Event()  # the answer's text comes once the refusals are in place
     teams.runtime.script(
         "long",
         (0, events.tool_start("staging", "aws s3 ls")),
         (0.05, events.tool_end("staging", "aws s3 ls", ok=True, ms=12)),
-        *((0.05, events.text(p)) for p in long),
+        (text, events.text(long[0])),
+        *((0.05, events.text(p)) for p in long[1:]),
         (0, events.done("s")),
     )
     answer = asyncio.create_task(teams.console.channel("alice", "long", wait=False))
@@ -222,12 +226,13 @@ async def test_a_delivery_retried_after_a_partial_failure_never_shows_the_answer
 
     await until(progress)
     # The first message closes, but the further parts are refused past every retry.
-    await rate_limit(teams, "send", 5)
+    await rate_limit(teams, "send", 600)  # until the test lifts it
+    text.set()
     exchange = await answer
     await teams.bot.background.drain(timeout_s=20)
     [kept] = items(teams, name)
     assert kept["state"]["S"] == "closing"
-    await asyncio.sleep(5.5)
+    await rate_limit(teams, "send", 0)  # the Connector takes messages again
 
     other = Sweeper(
         OutboxStore(DynamoTable(name, client=teams.dynamodb)), {"teams": teams.bot.deliver_parcel}
@@ -301,13 +306,14 @@ async def test_the_bot_killed_mid_answer_is_finished_by_another_replica(
     teams: TeamsStack, tmp_path: Path, surface: str
 ) -> None:
     _, name = with_outbox(teams)
+    killed = asyncio.Event()
     teams.runtime.script(
         "q",
         (0, events.tool_start("staging", "aws s3 ls")),
         (0, events.tool_start("production", "aws s3 ls")),
         (0.05, events.tool_end("staging", "aws s3 ls", ok=True, ms=8)),
         (0, events.text("Staging has 3 buckets.\n")),
-        (12, events.done("s")),  # never reached: the replica showing the answer is killed first
+        (killed, events.done("s")),  # sent only after the replica showing the answer was killed
     )
     async with replica(teams, name, tmp_path / "bot.log") as proc:
         if surface == "personal":
@@ -321,6 +327,7 @@ async def test_the_bot_killed_mid_answer_is_finished_by_another_replica(
         await until(kept)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
+    killed.set()  # the Runtime's end reaches a closed connection
     # The stack's own replica finds the answer once the dead replica's lease ran out, and finishes it.
     sweeper = Sweeper(
         OutboxStore(DynamoTable(name, client=teams.dynamodb)), {"teams": teams.bot.deliver_parcel}
@@ -348,12 +355,13 @@ async def test_a_long_1on1_answer_delivered_late_offers_the_whole_answer_as_a_fi
     _, name = with_outbox(teams)
     teams.bot.background.retry_s = 1.0
     long = [f"Paragraph {i}: " + "word " * 1400 + "\n\n" for i in range(4)]  # more than one message
+    end = asyncio.Event()  # the answer ends once the refusals are in place
     teams.runtime.script(
         "long",
         (0, events.tool_start("staging", "aws s3 ls")),
         (0.05, events.tool_end("staging", "aws s3 ls", ok=True, ms=12)),
         *((0.05, events.text(p)) for p in long),
-        (0.3, events.done("s")),
+        (end, events.done("s")),
     )
     chat = teams.console.personal_conversation("alice")["id"]
     answer = asyncio.create_task(teams.console.personal("alice", "long", wait=False))
@@ -362,12 +370,13 @@ async def test_a_long_1on1_answer_delivered_late_offers_the_whole_answer_as_a_fi
         return any(m["streamed"] for m in await teams.console.messages(chat))
 
     await until(streaming)
-    await rate_limit(teams, "send", 5)
+    await rate_limit(teams, "send", 600)  # until the test lifts it
+    end.set()
     await answer
     await teams.bot.background.drain(timeout_s=20)
     [kept] = items(teams, name)
     assert kept["state"]["S"] == "closing"
-    await asyncio.sleep(5.5)
+    await rate_limit(teams, "send", 0)  # the Connector takes messages again
 
     sweeper = Sweeper(
         OutboxStore(DynamoTable(name, client=teams.dynamodb)), {"teams": teams.bot.deliver_parcel}
