@@ -1,6 +1,9 @@
 """The bounded queue of answers per replica: positions told at once, refusal past the limit, order kept."""
 
 import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -9,6 +12,15 @@ from centralops import events
 from tests.fixtures.slack_stack import CHANNEL, SlackStack
 from tests.fixtures.slack_stack import slack as slack
 from tests.fixtures.slack_stack import slack_cognito as slack_cognito
+
+
+async def until(check: Callable[[], Any], within_s: float = 30.0) -> Any:
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not met in time")
 
 
 async def test_places_are_handed_over_in_order_and_the_line_is_bounded() -> None:
@@ -54,15 +66,18 @@ async def test_a_busy_replica_says_where_each_request_stands_and_runs_nothing_pa
     slack: SlackStack,
 ) -> None:
     slack.console.bot_url = await slack.add_bot(max_answers=1, max_queued=1)
-    slack.runtime.script("slow", [events.text("slow done"), 1.5, events.done("s")])
+    full = asyncio.Event()  # the first answer holds its place until the line is full
+    slack.runtime.script("slow", [events.text("slow done"), full, events.done("s")])
     slack.runtime.script("second", [events.text("second done"), events.done("s")])
     slack.runtime.script("third", [events.text("third done"), events.done("s")])
     first = asyncio.create_task(slack.console.slash("alice", "slow", CHANNEL))
-    await asyncio.sleep(0.5)
+    await until(lambda: slack.runtime.invocations)  # the first answer runs
     second = asyncio.create_task(slack.console.slash("bob", "second", CHANNEL))
-    await asyncio.sleep(0.3)
+    queued = BUSY_QUEUED.format(n=1)
+    await until(lambda: queued in str(slack.stand_in.messages.get(CHANNEL)) + str(slack.stand_in.ephemeral))
     third = await slack.console.slash("dave", "third", CHANNEL)
     assert BUSY_FULL in third.render()
+    full.set()
     assert "Try again" not in BUSY_FULL and "try again in a minute" in BUSY_FULL
     done_first, done_second = await first, await second
     assert "slow done" in done_first.render()

@@ -118,14 +118,16 @@ async def test_a_question_delivered_twice_to_two_replicas_is_answered_once_and_l
         slack.console.post(body, form), slack.console.post(body, form, bot_url=second_bot)
     )
     assert first.status_code == again.status_code == 200
-    answers: list[dict[str, Any]] = []
-    for _ in range(200):
-        messages = await slack.console.channel_messages(CHANNEL)
-        answers = [m for m in messages if (m.get("metadata") or {}).get("event_type") == "centralops_answer"]
-        if answers:
-            break
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.5)  # a second answer, or a withdrawn question, would show by now
+
+    def settled() -> bool:
+        # Both deliveries posted their question; the one that lost the claim removed its own and stopped.
+        posted = [c for c in slack.stand_in.calls if c["method"] == "chat.postMessage" and c.get("ok")]
+        withdrawn = [c for c in slack.stand_in.calls if c["method"] == "chat.delete" and c.get("ok")]
+        outbox = slack.dynamodb.scan(TableName=slack.tables["outbox"], ConsistentRead=True)["Items"]
+        delivered = [i for i in outbox if i["state"]["S"] == "delivered"]
+        return len(posted) >= 2 and bool(withdrawn) and bool(delivered)
+
+    await until(settled, within_s=30)
     messages = await slack.console.channel_messages(CHANNEL)
     answers = [m for m in messages if (m.get("metadata") or {}).get("event_type") == "centralops_answer"]
     questions = [m for m in messages if not m.get("thread_ts") or m.get("thread_ts") == m.get("ts")]
@@ -140,6 +142,7 @@ async def test_a_command_that_changes_something_is_claimed_before_it_runs(slack:
     body = slack.console.slash_body("alice", "logout", CHANNEL)
     form = "application/x-www-form-urlencoded"
     await asyncio.gather(slack.console.post(body, form), slack.console.post(body, form))
-    await asyncio.sleep(1.0)
+    await until(lambda: [m for m in slack.stand_in.ephemeral if m["user"] == "U0ALICE"], within_s=30)
+    await asyncio.sleep(0.5)  # a second run of the command would have said so by now
     told = [m["text"] for m in slack.stand_in.ephemeral if m["user"] == "U0ALICE"]
     assert len(told) == 1 and "Unlinked" in told[0]
