@@ -165,15 +165,30 @@ async def test_a_60_kb_answer_is_cut_at_a_line_within_teams_size(teams: TeamsSta
 async def test_a_stream_leaves_before_teams_ends_it_and_the_answer_arrives_in_full(
     teams: TeamsStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A scaled-down Teams: streams end after 1.2 s; the renderer leaves them after 0.4 s."""
+    """A scaled-down Teams: streams end after 5 s; the renderer leaves them after 0.4 s.
+
+    The agent holds the rest of its answer until the stream was left, so the rest arrives after it
+    however slowly a loaded machine runs the start.
+    """
     monkeypatch.setattr(render, "STREAM_GUARD_S", 0.4)
     async with httpx.AsyncClient() as http:
-        await http.post(f"{teams.console.connector_url}/_stand-in/config", json={"stream_limit_s": 1.2})
+        await http.post(f"{teams.console.connector_url}/_stand-in/config", json={"stream_limit_s": 5.0})
     pieces = [f"part {i}\n" for i in range(8)]
-    teams.runtime.script("slow", *((0.25, events.text(p)) for p in pieces), (0, events.done("s")))
+    left = asyncio.Event()
+    teams.runtime.script(
+        "slow",
+        *((0.05, events.text(p)) for p in pieces[:2]),
+        *((left if i == 2 else 0.05, events.text(p)) for i, p in enumerate(pieces) if i >= 2),
+        (0, events.done("s")),
+    )
     chat = await teams.console.personal(user="alice", text="slow", wait=False)
+    for _ in range(300):  # the renderer leaves the stream at its guard time, before Teams ends it
+        if any(m["streamed"] and m["final"] for m in await teams.console.messages(chat.conversation_id)):
+            break
+        await asyncio.sleep(0.1)
+    left.set()
     shown = ""
-    for _ in range(100):
+    for _ in range(300):
         messages = await teams.console.messages(chat.conversation_id)
         shown = "\n".join(m["text"] or "" for m in messages)
         if "part 7" in shown and not any((m["text"] or "").startswith(render.WORKING) for m in messages):
