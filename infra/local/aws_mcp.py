@@ -75,6 +75,30 @@ class Faults:
     latency_only: bool = False  # answer after the delay without running the CLI (a remote server's cost)
     response_bytes: int = 0  # latency-only: pad each answer to about this many bytes
     generation: int = 0  # bumped by /admin/reset: calls still waiting from before never execute
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set (and replaced) whenever the faults change: calls waiting out a delay re-read it."""
+
+    def touch(self) -> None:
+        """Wake the calls waiting out a delay, so they wait out the delay as it is now."""
+        self.changed.set()
+        self.changed = asyncio.Event()
+
+    async def wait_out(self, account: str, since: float) -> bool:
+        """Wait out the injected delay for ``account`` since ``since``, as the faults say while it waits.
+
+        A delay raised past any test's length holds a call until a later ``/admin/faults`` lets it
+        go. False when ``/admin/reset`` came meanwhile (the call is abandoned).
+        """
+        generation = self.generation
+        while self.generation == generation:
+            remaining = (self.latency_ms + self.account_latency_ms.get(account, 0)) / 1000
+            remaining -= time.monotonic() - since
+            if remaining <= 0:
+                return True
+            changed = self.changed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), remaining)
+        return False
 
 
 @dataclass
@@ -200,11 +224,9 @@ def build_server(runner: CliRunner, faults: Faults, stats: Stats) -> MCPServer:
         if not argv or argv[0] != "aws":
             raise ToolError("cli_command must start with `aws`.")
         account = await _account(access_key_id, token)
-        delay = faults.latency_ms + faults.account_latency_ms.get(account, 0)
-        if delay:
-            generation = faults.generation
-            await asyncio.sleep(delay / 1000)  # outside the lock: concurrent calls overlap
-            if faults.generation != generation:
+        if faults.latency_ms or faults.account_latency_ms.get(account, 0):
+            # Outside the lock: concurrent calls overlap.
+            if not await faults.wait_out(account, time.monotonic()):
                 raise ToolError("Abandoned: the stand-in was reset while this call waited.")
         if faults.latency_only:
             stats.by_account[account] += 1
@@ -239,6 +261,7 @@ def build_server(runner: CliRunner, faults: Faults, stats: Stats) -> MCPServer:
         faults.account_latency_ms = {str(k): int(v) for k, v in body.get("account_latency_ms", {}).items()}
         faults.latency_only = bool(body.get("latency_only", faults.latency_only))
         faults.response_bytes = int(body.get("response_bytes", faults.response_bytes))
+        faults.touch()
         return JSONResponse({"ok": True})
 
     @server.custom_route("/admin/reset", methods=["POST"])
@@ -249,6 +272,7 @@ def build_server(runner: CliRunner, faults: Faults, stats: Stats) -> MCPServer:
         faults.fail_next, faults.account_latency_ms = 0, {}
         faults.latency_only, faults.response_bytes = started_as
         faults.generation += 1
+        faults.touch()
         return JSONResponse({"ok": True})
 
     return server

@@ -25,6 +25,9 @@ from infra.local.org import StackInfo
 from infra.local.stack import LocalStack, Ports
 
 STAGING = "222222222222"
+HELD_MS = 600_000
+"""A staging call that never answers while the test runs: the bridge's own 30 s budget ends it, and the
+stand-in's reset abandons it, so the agent is always killed while it runs however slow the machine."""
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +75,7 @@ async def test_the_agent_killed_mid_answer_leaves_nothing_running_and_comes_back
     try:
         await console.slash("alice", "whoami", "C0KILL")  # warm up
         (
-            await console.http.post(f"{admin}/admin/faults", json={"account_latency_ms": {STAGING: 6000}})
+            await console.http.post(f"{admin}/admin/faults", json={"account_latency_ms": {STAGING: HELD_MS}})
         ).raise_for_status()
         thread = await console.slash("alice", "run aws s3api list-buckets in staging", "C0KILL", wait=False)
         # Wait until the command is under way (its task card or checklist line runs), then kill the agent.
@@ -136,7 +139,7 @@ async def test_the_agent_killed_mid_fan_out_keeps_the_answered_card_and_closes_t
     admin = info.aws_mcp_url.removesuffix("/mcp")
     try:
         await console.slash("alice", "whoami", "C0KILLFAN")  # warm up (and wait for the agent to be back)
-        faults = {"account_latency_ms": {STAGING: 8000}}
+        faults = {"account_latency_ms": {STAGING: HELD_MS}}
         (await console.http.post(f"{admin}/admin/faults", json=faults)).raise_for_status()
         thread = await console.slash(
             "alice", "run aws sts get-caller-identity in staging,development", "C0KILLFAN", wait=False

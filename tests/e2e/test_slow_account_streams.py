@@ -29,7 +29,9 @@ async def test_the_fast_account_completes_while_the_slow_one_still_runs(
 ) -> None:
     admin = info.aws_mcp_url.removesuffix("/mcp")
     await slack.slash("alice", "whoami", CHANNEL)  # warm up
-    faults = {"account_latency_ms": {STAGING: 6000}}
+    # Staging is held (a delay longer than the test) until development shows as complete, then let go:
+    # the order is the test's, however slowly a loaded machine runs.
+    faults = {"account_latency_ms": {STAGING: 600_000}}
     (await slack.http.post(f"{admin}/admin/faults", json=faults)).raise_for_status()
     try:
         thread = await slack.slash(
@@ -43,6 +45,8 @@ async def test_the_fast_account_completes_while_the_slow_one_still_runs(
             await asyncio.sleep(0.02)
         assert midway.get("development") == "complete", midway
         assert midway.get("staging") == "in_progress", midway
+        let_go = {"account_latency_ms": {STAGING: 0}}
+        (await slack.http.post(f"{admin}/admin/faults", json=let_go)).raise_for_status()
         await slack._wait(thread, 60, find_parent=True)
         assert _cards(await slack.channel_messages(CHANNEL)) == {
             "staging": "complete",
