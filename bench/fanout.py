@@ -354,11 +354,7 @@ def main(argv: list[str] | None = None) -> None:
             audit_table=tables["audit"],
         )
         if args.point:
-            print(
-                json.dumps(
-                    asyncio.run(_point(config, accounts, args.concurrency, args.max_sessions))
-                )
-            )
+            print(json.dumps(asyncio.run(_point(config, accounts, args.concurrency, args.max_sessions))))
             return
         stand_in_url = f"http://127.0.0.1:{mcp_port}"
         figures = asyncio.run(
