@@ -34,7 +34,9 @@ def slow(teams: TeamsStack, prompt: str) -> None:
         (0, events.status("Listing buckets…")),
         (0, events.tool_start("staging", "aws s3 ls")),
     ]
-    steps += [(0.3, events.status(f"Listing buckets… (step {i})")) for i in range(40)]  # 12 s, updates flowing
+    steps += [
+        (0.3, events.status(f"Listing buckets… (step {i})")) for i in range(40)
+    ]  # 12 s, updates flowing
     steps += [(0, events.text("too late\n")), (0, events.done("s"))]
     teams.runtime.script(prompt, *steps)
 
