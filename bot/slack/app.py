@@ -21,7 +21,7 @@ from bot.approvals import Decision
 from bot.chat import ChatPlace, ChatRequest, ChatUser, Source
 from bot.commands import opens_answer
 from bot.config import BotConfig
-from bot.conversation import Conversation
+from bot.conversation import Conversation, HomeView
 from bot.idempotency import Claim, DuplicateDelivery, IdempotencyGuard
 from bot.metrics import CountingRateLimitHandler
 from bot.outbox import OutboxStore, Parcel
@@ -31,6 +31,7 @@ from bot.slack.assistant import AssistantRenderer, SlackAssistant
 from bot.slack.delivery import PatientClient, deliver_parcel
 from bot.slack.markup import mrkdwn
 from bot.slack.render import INLINE_CAP, PACE_S, SlackRenderer, StreamingSupport
+from centralops.accounts import AccountItem
 from centralops.alert_context import AlertContext
 from centralops.errors import CentralOpsError
 
@@ -118,10 +119,14 @@ class SlackEdge:
             process_before_response=True,
         )
         self._tasks: set[asyncio.Task[None]] = set()
-        self.home_sections: list[Callable[[str], Awaitable[list[dict[str, Any]]]]] = []
+        self.home_sections: list[Callable[[str, HomeView], Awaitable[list[dict[str, Any]]]]] = []
         # Other features' hooks (alerts): a person's message in a channel, and a thread's alert.
         self.channel_message: Callable[..., Awaitable[None]] | None = None
         self.thread_alert: Callable[[ChatPlace], Awaitable[AlertContext | None]] | None = None
+        # Suggested prompts that fit a channel (alerts: its subscriptions), given the accounts one may query.
+        self.channel_prompts: (
+            Callable[[ChatPlace, list[AccountItem]], Awaitable[list[dict[str, str]]]] | None
+        ) = None
         self._register()
 
     def renderer(
@@ -373,7 +378,7 @@ class SlackEdge:
                 login_url = None
         home = b.home_view(view, login_url)
         for extra in self.home_sections:  # other features' sections (alerts: the workspace's subscriptions)
-            home["blocks"] = [*home["blocks"], *await extra(team)][:100]
+            home["blocks"] = [*home["blocks"], *await extra(team, view)][:100]
         await client.views_publish(user_id=who.user, view=home)
 
     async def on_approve(self, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:

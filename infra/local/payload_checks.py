@@ -45,7 +45,7 @@ CITATION_NAME = 80
 CITATION_ABSTRACT = 160
 
 _WJ = "\u2060"
-_MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
+_MENTION = re.compile(r"<@[UW][A-Z0-9]+>|<#[CG][A-Z0-9]+>")  # a person or a channel, by id
 _CODE = re.compile(r"(?<![`\\])(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
 _LINKISH = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*:(?=//)|\bwww(?=\.)|@(?=\w)|\](?=[(\[:])")
 _MD = re.compile(r"[*_`~\[\]<>]|^\s*(?:#|[-+] |\d+\. )|(?i:\b[a-z][a-z0-9+.-]*://)|\bwww\.", re.M)
@@ -56,8 +56,8 @@ logger = logging.getLogger("centralops.local.payload_checks")
 def slack_markup(text: str, kind: str) -> list[str]:
     """Where ``text`` of a ``kind`` field (``mrkdwn`` or ``markdown``) could carry a mention or a link.
 
-    The bot writes one control sequence itself, the requester's ``<@U…>``; every
-    other ``<`` must arrive escaped. In markdown fields, link-forming sequences
+    The bot writes two control sequences itself, the requester's ``<@U…>`` and a
+    channel's ``<#C…>`` (App Home's subscriptions); every other ``<`` must arrive escaped. In markdown fields, link-forming sequences
     outside code must be broken by a word joiner.
     """
     problems = []

@@ -763,6 +763,7 @@ _EMOJI = {
     ":no_entry:": "⛔",
 }
 _MENTION_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_CHANNEL_RE = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
 def _plain(text: str) -> str:
@@ -770,6 +771,7 @@ def _plain(text: str) -> str:
     text = _MENTION_RE.sub(
         lambda m: "@" + names.get(m.group(1), "centralops" if m.group(1) == BOT_USER_ID else m.group(1)), text
     )
+    text = _CHANNEL_RE.sub(lambda m: "#" + m.group(1), text)
     for code, glyph in _EMOJI.items():
         text = text.replace(code, glyph)
     # What Slack shows for the escaped control characters (and nothing else is decoded).
