@@ -34,6 +34,8 @@ _MARK = {"running": "⏳", "ok": "✅", "failed": "❌", "stopped": "⏹️"}
 
 SUMMARY_CHARS = 150
 """Longest notification summary (Teams shows about a line of it in a toast or the chat list)."""
+HEAD_FACTOR = 16
+"""A summary reads at most ``limit * HEAD_FACTOR`` characters of the text (markup takes room)."""
 _LINK = re.compile(r"\[([^\[\]]*)\]\([^()]*\)")  # [label](url) -> label
 _TAG = re.compile(r"<[^<>]*>")  # <at>Bob</at>, <b>, <script …>: the words stay, the tags go
 _MARKS = re.compile(r"[*~`|\[\]<>\\]+|(?<!\w)_+|_+(?!\w)")
@@ -61,30 +63,47 @@ def plain_summary(text: str, limit: int = SUMMARY_CHARS) -> str:
     Entities are decoded and tags, link syntax and markdown characters dropped, again until nothing
     changes (so ``&amp;lt;b&amp;gt;`` or ``*<*b>*`` cannot leave markup behind); line breaks and
     invisible characters become spaces; the words are cut to ``limit`` characters with an ellipsis.
+    Only the start of a long text is read (a whole 36 KB answer took 13 ms on every update).
     """
+    head = text[: limit * HEAD_FACTOR]
+    words = _plain_words(head)
+    if not words and len(head) < len(text):
+        words = _plain_words(text)  # the start was all markup (a long rule, say): read it all
+    return words if len(words) <= limit else words[: limit - 1].rstrip() + "…"
+
+
+def _plain_words(text: str) -> str:
     for _ in range(8):
         plain = _plain_once(text)
         if plain == text:
             break
         text = plain
     else:
-        text = text.replace("&", " and ")  # pragma: no cover - eight nested layers of entities
-    words = " ".join(text.split())
-    return words if len(words) <= limit else words[: limit - 1].rstrip() + "…"
+        text = text.replace("&", " and ")  # eight nested layers of entities: no entity may remain
+    return " ".join(text.split())
 
 
-def card_words(content: Any) -> str:
-    """The words an Adaptive Card shows (text blocks, text runs, button titles), in order."""
+def card_words(content: Any, enough: int = SUMMARY_CHARS * HEAD_FACTOR) -> str:
+    """The words an Adaptive Card shows (text blocks, text runs, button titles), in order.
+
+    Reading stops once ``enough`` characters were found (what a summary reads at most).
+    """
     found: list[str] = []
+    size = 0
 
     def walk(node: Any) -> None:
+        nonlocal size
+        if size >= enough:
+            return
         if isinstance(node, dict):
             if node.get("type") in ("TextBlock", "TextRun") and isinstance(node.get("text"), str):
                 found.append(node["text"])
+                size += len(node["text"]) + 1
             for key in ("body", "items", "inlines", "rows", "cells", "columns", "actions"):
                 walk(node.get(key))
             if str(node.get("type", "")).startswith("Action.") and isinstance(node.get("title"), str):
                 found.append(node["title"])
+                size += len(node["title"]) + 1
         elif isinstance(node, list):
             for item in node:
                 walk(item)

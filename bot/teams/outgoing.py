@@ -47,8 +47,12 @@ def summarize(activity: Activity) -> None:
     """Give a message activity its notification summary (plain text; other activities are left as they are)."""
     if activity.type != ActivityTypes.message:
         return
-    sources = (activity.summary or "", activity.text or "", _attachment_words(activity))
-    activity.summary = next((s for s in map(cards.plain_summary, sources) if s), FALLBACK)
+    sources = (
+        lambda: activity.summary or "",
+        lambda: activity.text or "",
+        lambda: _attachment_words(activity),
+    )
+    activity.summary = next((s for s in (cards.plain_summary(read()) for read in sources) if s), FALLBACK)
 
 
 def _count_throttle(context: TurnContext, error: aiohttp.ClientResponseError) -> None:
