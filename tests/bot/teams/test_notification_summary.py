@@ -131,3 +131,32 @@ def test_the_stand_in_refuses_a_message_without_a_plain_summary() -> None:
     assert teams_notification({"type": "message", "text": "hi", "summary": "a &lt;b&gt;"})
     assert teams_notification({"type": "message", "text": "hi", "summary": "hi"}) == []
     assert teams_notification({"type": "typing", "text": "partial"}) == []
+
+
+def test_a_long_text_is_read_from_its_start_and_all_of_it_when_the_start_is_only_markup() -> None:
+    assert (
+        plain_summary("Three buckets.\n" + "| a | b |\n" * 5000)
+        == ("Three buckets. " + "a b " * 40)[: SUMMARY_CHARS - 1].rstrip() + "…"
+    )
+    assert plain_summary("|" + "-" * 5000 + "|\n**The words**") == "The words"
+
+
+def test_a_card_only_message_is_summed_up_by_the_words_of_its_card() -> None:
+    from datetime import UTC, datetime
+
+    from microsoft_agents.activity import Activity, ActivityTypes
+
+    from bot.chat import ApprovalCard
+    from bot.teams import cards
+    from bot.teams.outgoing import summarize
+
+    card = ApprovalCard(
+        "a1", EVIL, [EVIL], EVIL, "mutating", EVIL, "approved", "bob@example.com", datetime.now(UTC)
+    )
+    activity = Activity(type=ActivityTypes.message, attachments=[cards.attachment(cards.decided(card))])
+    summarize(activity)
+    assert activity.summary is not None and activity.summary.startswith("Approved by bob@example.com Decided")
+    assert_plain(activity.summary)
+    typing = Activity(type=ActivityTypes.typing, text=EVIL)
+    summarize(typing)
+    assert typing.summary is None
