@@ -3,6 +3,8 @@
 import asyncio
 from typing import Any
 
+import pytest
+
 from centralops import events
 from tests.fixtures.teams_fakes import TeamsStack
 
@@ -131,10 +133,13 @@ async def test_stop_on_a_channel_answer_ends_the_turn(teams: TeamsStack) -> None
     assert not answer["attachments"], "the Stop button is gone once the answer is final"
 
 
-async def test_teams_own_stop_on_a_1on1_stream_ends_the_turn(teams: TeamsStack) -> None:
+@pytest.mark.parametrize("after_s", [1.0, 3.5])
+async def test_teams_own_stop_on_a_1on1_stream_ends_the_turn(teams: TeamsStack, after_s: float) -> None:
+    # The status stays the same throughout, so after the first second the bot has nothing new to
+    # show: Stop pressed then is noticed only because a quiet stream is still touched.
     slow(teams, "list buckets slowly")
     chat = await teams.console.personal(user="alice", text="list buckets slowly", wait=False)
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(after_s)
     await teams.console._http.post(
         f"{teams.console.connector_url}/_stand-in/config", json={"stop_stream": chat.conversation_id}
     )
