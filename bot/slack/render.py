@@ -78,6 +78,7 @@ class HeldTable:
     lead_blocks: list[dict[str, Any]]  # the text before the table alone (kept if the table block is refused)
     table: Table
     clipped: bool  # the whole table follows as a CSV file
+    posted: bool = False  # its message is in the thread (its file may still be to come)
 
 
 class SlackRenderer:
@@ -314,6 +315,7 @@ class SlackRenderer:
         """
         try:
             await self._post(held.text, [*held.blocks, *(closing or [])], metadata=metadata)
+            held.posted = True
             clipped, closed = held.clipped, metadata is not None
         except SlackApiError as e:
             if e.response.get("error") not in _BLOCKS_REFUSED:
@@ -324,6 +326,7 @@ class SlackRenderer:
             )
             note = b.context(f"The table ({len(held.table.rows)} rows) is in the attached CSV file.")
             await self._post(held.text, [*held.lead_blocks, note])
+            held.posted = True
             clipped, closed = True, False
         if clipped:
             await self._upload(held.table.csv(), "table.csv", held.table.title or "CentralOps table", "csv")
@@ -337,11 +340,12 @@ class SlackRenderer:
         try:
             await self._show_table(held)
         except BaseException:
-            self._held = held  # still to show: the next write or the close posts it
-            self._pacer.spent()
-            self._held_due = time.monotonic() + self._pacer.wait_s()
+            if not held.posted:
+                self._held = held  # still to show: the next write or the close posts it
+                self._held_due = time.monotonic() + self.pace_s
             raise
-        self._pacer.spent()
+        finally:
+            self._pacer.spent()
 
     async def _release_soon(self) -> None:
         """Something follows the held table: post it now, or, while a write is under way, right after it."""
@@ -861,13 +865,14 @@ class SlackRenderer:
 
     async def attach(self, name: str, content: bytes, title: str) -> None:
         """Upload a document (the full results of a wide fan-out) into the thread."""
-        await self._upload(
-            content,
-            name,
-            title,
-            "json",
-            failed=f"{title} could not be attached as a file; ask about fewer accounts.",
-        )
+        async with self._lock:  # below what is shown so far, a held table included
+            await self._upload(
+                content,
+                name,
+                title,
+                "json",
+                failed=f"{title} could not be attached as a file; ask about fewer accounts.",
+            )
 
     async def _upload(
         self,
