@@ -11,6 +11,10 @@ page and says how much more there is, and the whole table follows as a CSV
 file. Text past :data:`INLINE_CAP` stops at a paragraph or line boundary, says
 what is left, and the whole answer follows as a file.
 
+The closing parts (buttons, metadata) and the last text ride in the calls that
+show the answer's last part: a table that ends the answer is posted once with
+them, and text due when a stream stops goes in ``chat.stopStream``.
+
 Where the bot cannot post (a private channel or group DM it is not in), the
 answer goes through the slash command's ``response_url`` with a hint to invite
 the bot (see :mod:`bot.slack.reply`).
