@@ -9,6 +9,7 @@ The calls differ; what the person finally sees does not.
 """
 
 import asyncio
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
@@ -18,7 +19,9 @@ from typing import Any
 import pytest
 
 from bot.chat import ApprovalCard, ChatPlace, ChatRequest, ChatUser, CheckItem, Checklist, Table
+from bot.config import BotConfig
 from bot.slack import blocks as b
+from bot.slack.app import web_client
 from bot.slack.delivery import PatientClient
 from bot.slack.render import SlackRenderer, StreamingSupport
 from centralops.events import Followup
@@ -268,3 +271,21 @@ async def test_a_close_slack_will_not_take_still_shows_the_held_table(peer: Peer
     assert [c.get("error") for c in peer.state.calls if c.get("error")] == ["msg_blocks_too_long"]
     *_, whole = peer.thread()
     assert "b-2" in whole["blocks"][0]["text"] and whole["metadata"]["event_payload"]["status"] == "late"
+
+
+@pytest.mark.parametrize(("level", "formats"), [(logging.INFO, False), (logging.DEBUG, True)])
+def test_the_web_api_client_formats_debug_lines_only_when_logging_prints_them(
+    level: int, formats: bool
+) -> None:
+    # slack-sdk builds a debug line of each request and response whenever its logger's own level
+    # allows debug: the bot's client takes its level from the configured logging.
+    root, calls = logging.getLogger(), logging.getLogger("bot.slack.web_api")
+    before = root.level
+    try:
+        root.setLevel(level)
+        calls.setLevel(logging.NOTSET)
+        client = web_client(BotConfig(runtime_url="http://127.0.0.1:9/invocations", slack_bot_token="xoxb-1"))
+        assert (client.logger.level <= logging.DEBUG) is formats
+    finally:
+        root.setLevel(before)
+        calls.setLevel(logging.NOTSET)
