@@ -45,9 +45,15 @@ _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 def web_client(config: BotConfig) -> AsyncWebClient:
     """The Web API client: the configured base URL (the local stand-in), 429s retried after Retry-After."""
     base = (config.slack_api_url or "https://slack.com/api").rstrip("/") + "/"
+    # slack-sdk formats every request and response into a debug line unless its logger's own level
+    # (``logger.level``, not the effective one) rules debug out; a level taken from the configured
+    # logging spares each call that formatting when nothing would print it.
+    calls = logging.getLogger("bot.slack.web_api")
+    calls.setLevel(calls.getEffectiveLevel())
     return AsyncWebClient(
         token=config.slack_bot_token,
         base_url=base,
+        logger=calls,
         retry_handlers=[CountingRateLimitHandler(max_retry_count=3)],
     )
 
