@@ -320,7 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     logs = ROOT / ".local" / "logs"
     moto_port, mcp_port = _free_port(), _free_port()
     moto_url = f"http://127.0.0.1:{moto_port}"
-    moto = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)]
+    moto = [sys.executable, "-m", "infra.local.moto_server", "-H", "127.0.0.1", "-p", str(moto_port)]
     stand_in = [
         sys.executable,
         "-m",
