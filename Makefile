@@ -90,6 +90,7 @@ bench: $(STAMP)  ## Run the benchmarks (results in .local/bench/*.json)
 	$(PY) -m bench.alerts
 	$(PY) -m bench.alert_replies
 	$(PY) -m bench.teams_outbox
+	$(PY) -m bench.teams_summary
 
 eval: $(STAMP)  ## Run the phrasings of evals/cases through the configured model on the local stack (MODEL=offline|bedrock|anthropic|openai)
 	$(PY) -m evals $(if $(MODEL),--model $(MODEL))

@@ -9,7 +9,8 @@ Keys: ``single_s`` (median warm ``query``, one account), ``fanout_s`` (median
 warm ``query_accounts`` over 50 accounts at ``fanout_concurrency``), ``ratio``
 (``fanout_s / single_s``, goal <= 2), ``assume_role_calls_per_100`` (100
 sequential queries to one account, goal 1), plus the cold figures and the
-fan-out at the default concurrency of 16.
+fan-out at the bridge's default concurrency (``fanout_s_at_default_concurrency``, with
+``default_concurrency``).
 
 With ``--latency-only`` the stand-in answers after the injected latency
 without running the CLI, which is how a remote AWS MCP Server costs the bridge
@@ -21,9 +22,15 @@ reported per warm fan-out (``bridge_cpu_s_per_fanout``, ``stand_in_cpu_s_per_fan
 the ratio if the bridge's whole CPU for the fan-out came on top of one account's
 time and nothing else competed for the cores). ``--pin`` runs the bridge on the
 first core and the stand-in and moto on the second (``sched_setaffinity``),
-so the bridge's peers do not take its core; ``--json-response`` has the
-stand-in answer with JSON bodies instead of event streams (half its CPU per
-call); ``load_average`` is the machine's one-minute load when the run ended.
+so the bridge's peers do not take its core; ``load_average`` is the machine's
+one-minute load when the run ended.
+
+In latency-only mode the stand-in answers with JSON bodies (MCP's streamable
+HTTP lets the server choose JSON or an event stream; the bridge reads both),
+which halves the stand-in's CPU per call: the stand-in plays a remote server
+there, and its CPU is the part of the figure that a remote server does not put
+on the bridge's cores. ``--event-stream`` keeps event-stream answers, for
+comparison; ``stand_in_answers`` says which was used.
 
 ``--curve 10,100,1000`` instead reports, for each number of accounts, one warm
 fan-out in a fresh process (latency-only, ``--concurrency``): ``wall_s``,
@@ -191,7 +198,8 @@ async def _measure(
     await bridge.aclose()
     default = Bridge(config)
     await default.query_accounts(_event(accounts))
-    out["fanout_s_at_default_concurrency_16"] = statistics.median(
+    out["default_concurrency"] = config.max_concurrency
+    out["fanout_s_at_default_concurrency"] = statistics.median(
         [(await _timed(default.query_accounts(_event(accounts))))[0] for _ in range(3)]
     )
     await default.aclose()
@@ -289,7 +297,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--json-response",
         action="store_true",
-        help="the stand-in answers with JSON bodies, not event streams",
+        help="the stand-in answers with JSON bodies, not event streams (the default with --latency-only)",
+    )
+    parser.add_argument(
+        "--event-stream",
+        action="store_true",
+        help="with --latency-only: the stand-in answers with event streams, not JSON bodies",
     )
     parser.add_argument(
         "--pin", action="store_true", help="the bridge on the first core, the stand-in and moto on the second"
@@ -303,10 +316,11 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args.point:
         args.accounts, args.latency_only = args.point, True
+    json_response = args.json_response or (args.latency_only and not args.event_stream)
     logs = ROOT / ".local" / "logs"
     moto_port, mcp_port = _free_port(), _free_port()
     moto_url = f"http://127.0.0.1:{moto_port}"
-    moto = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)]
+    moto = [sys.executable, "-m", "infra.local.moto_server", "-H", "127.0.0.1", "-p", str(moto_port)]
     stand_in = [
         sys.executable,
         "-m",
@@ -319,7 +333,7 @@ def main(argv: list[str] | None = None) -> None:
     stand_in += ["--latency-ms", str(args.latency_ms)]
     if args.latency_only:
         stand_in.append("--latency-only")
-    if args.json_response:
+    if json_response:
         stand_in.append("--json-response")
     accounts = [f"8{i:011d}" for i in range(1, args.accounts + 1)]
     with (
@@ -340,11 +354,7 @@ def main(argv: list[str] | None = None) -> None:
             audit_table=tables["audit"],
         )
         if args.point:
-            print(
-                json.dumps(
-                    asyncio.run(_point(config, accounts, args.concurrency, args.max_sessions))
-                )
-            )
+            print(json.dumps(asyncio.run(_point(config, accounts, args.concurrency, args.max_sessions))))
             return
         stand_in_url = f"http://127.0.0.1:{mcp_port}"
         figures = asyncio.run(
@@ -366,7 +376,7 @@ def main(argv: list[str] | None = None) -> None:
             (figures["single_s"] + figures["bridge_cpu_s_per_fanout"]) / figures["single_s"], 2
         ),
         "pinned": args.pin,
-        "stand_in_answers": "json" if args.json_response else "event-stream",
+        "stand_in_answers": "json" if json_response else "event-stream",
         "load_average": round(os.getloadavg()[0], 2),
     }
     report("fanout", result)

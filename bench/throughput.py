@@ -23,7 +23,10 @@ For each kind it reports, per answer:
   On the Slack path the bot's own requests are the answer's outbox item (its
   creation claims the delivery) and one ``TransactWriteItems`` after the close
   (the delivery mark with the feedback record, the channel's accounts and the
-  recent query); the identity link is kept 60 s per replica.
+  recent query); the identity link is kept 60 s per replica. ``slack_calls``
+  lists the Slack Web API calls of that answer, in order, as the stand-in
+  recorded them (a file upload counts its upload URL, the upload and its
+  completion).
 - ``cpu_ms``: CPU time (user + system, from ``/proc/<pid>/stat``) each
   process of the stack spent per answer, over ``--answers`` sequential
   slash commands through the real Bolt app (recording off).
@@ -231,11 +234,13 @@ async def count_slack(info: org.StackInfo, rec: Recording) -> dict[str, Any]:
         for kind, prompt in PROMPTS.items():
             # Warm in the channel counted: role credentials are per person and channel.
             await slash(console, prompt, "C0COUNT")
-            start = rec.count()
+            start, calls = rec.count(), len(await console.calls())
             await slash(console, prompt, "C0COUNT")
             await asyncio.sleep(0.3)
             out[kind] = summarise(rec.entries()[start:], 0)
             del out[kind]["before_first_text"]
+            methods = [c["method"] for c in (await console.calls())[calls:]]
+            out[kind]["slack_calls"] = {"total": len(methods), "sequence": methods}
     finally:
         await console.close()
     return out

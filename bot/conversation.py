@@ -90,6 +90,7 @@ class HomeView:
     admin: bool = False
     registry: list[AccountItem] = field(default_factory=list)
     feedback: list[WeekRate] = field(default_factory=list)
+    groups: frozenset[str] = frozenset()  # the person's verified groups (other features' admin rules)
 
 
 def _groups(claims: dict[str, Any]) -> set[str]:
@@ -612,6 +613,7 @@ class Conversation:
                 token = await self.identity.id_token(who.platform, who.team, who.user)
                 groups = _groups(self.identity.claims(token))
                 view.accounts = await self.accounts.visible_to(groups)
+                view.groups = frozenset(groups)
                 # Admins (the approvers) see every account and how answers are rated.
                 view.admin = self.approver_group in groups
                 if view.admin:

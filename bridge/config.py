@@ -26,7 +26,9 @@ class BridgeConfig:
         audit_table: The audit table.
         default_role_name: The read-only role assumed when the registry entry names none.
         external_id: ExternalId used when the registry entry names none.
-        max_concurrency: How many accounts ``query_accounts`` works on at once.
+        max_concurrency: How many accounts ``query_accounts`` works on at once. Each account gets one
+            request, signed as that account, so the AWS MCP Server's quotas (per account and Region) do
+            not bound it; it bounds the function's open sockets and results in memory.
         account_timeout_s: Budget for one account (credentials plus the AWS MCP call).
         call_timeout_s: Budget for one AWS MCP Server request.
         max_output_chars: Results longer than this are cut with a truncation marker.
@@ -51,7 +53,7 @@ class BridgeConfig:
     audit_table: str = setting(settings.AUDIT_TABLE, "centralops-audit")
     default_role_name: str = setting(settings.TARGET_ROLE_NAME, DEFAULT_ROLE_NAME)
     external_id: str | None = setting(settings.EXTERNAL_ID, reader=env_opt)
-    max_concurrency: int = setting(settings.BRIDGE_MAX_CONCURRENCY, 16, env_int)
+    max_concurrency: int = setting(settings.BRIDGE_MAX_CONCURRENCY, 64, env_int)
     account_timeout_s: float = setting(settings.BRIDGE_ACCOUNT_TIMEOUT_S, 30.0, env_float)
     call_timeout_s: float = setting(settings.BRIDGE_CALL_TIMEOUT_S, 25.0, env_float)
     max_output_chars: int = setting(settings.BRIDGE_MAX_OUTPUT_CHARS, 60_000, env_int)

@@ -16,16 +16,18 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts import slack_home
 from bot.alerts.grammar import KIND_LABELS
 from bot.alerts.manage import AlertCommands
 from bot.alerts.router import AlertView, DeliveryError, DigestView
 from bot.alerts.store import Place
 from bot.alerts.threads import AlertThreads
 from bot.chat import ChatPlace, ChatUser
+from bot.conversation import HomeView
 from bot.slack.app import PLATFORM, PREFIX, SlackEdge, Slot
 from bot.slack.blocks import clip, context, section
 from bot.slack.markup import code, mrkdwn, notification
-from centralops.errors import CentralOpsError
+from centralops.accounts import AccountItem
 
 logger = logging.getLogger(__name__)
 
@@ -321,27 +323,16 @@ async def on_reply(
 
 
 def register(edge: SlackEdge, commands: AlertCommands) -> None:
-    """Add the alert buttons to the Slack edge's Bolt app, and the subscriptions to App Home."""
+    """Add the alert buttons to the Slack edge's Bolt app, the subscriptions to App Home and the prompts."""
 
-    async def home(team: str) -> list[dict[str, Any]]:
-        try:
-            channels = await commands.by_channel(PLATFORM, team)
-        except CentralOpsError as e:
-            return [context(f":warning: {mrkdwn(e.message)}")]
-        lines = [f"• {code(channel)}: {mrkdwn('; '.join(subs))}" for channel, subs in channels[:30]]
-        more = [context(f"…and {len(channels) - 30} more channels.")] if len(channels) > 30 else []
-        return [
-            {"type": "divider"},
-            section("*Channels getting alerts*"),
-            section(
-                "\n".join(lines)
-                if lines
-                else f"_None yet. An alerts admin types `{PREFIX} subscribe production alarms here` in a channel._"
-            ),
-            *more,
-        ]
+    async def home(team: str, view: HomeView) -> list[dict[str, Any]]:
+        return await slack_home.home_section(commands, ChatPlace(PLATFORM, team, ""), view, PREFIX)
+
+    async def prompts(place: ChatPlace, accounts: list[AccountItem]) -> list[dict[str, str]]:
+        return await slack_home.channel_prompts(commands, place, accounts)
 
     edge.home_sections.append(home)
+    edge.channel_prompts = prompts
 
     async def on_investigate(body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:
         who, place = _click(body)

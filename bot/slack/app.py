@@ -21,7 +21,7 @@ from bot.approvals import Decision
 from bot.chat import ChatPlace, ChatRequest, ChatUser, Source
 from bot.commands import opens_answer
 from bot.config import BotConfig
-from bot.conversation import Conversation
+from bot.conversation import Conversation, HomeView
 from bot.idempotency import Claim, DuplicateDelivery, IdempotencyGuard
 from bot.metrics import CountingRateLimitHandler
 from bot.outbox import OutboxStore, Parcel
@@ -31,6 +31,7 @@ from bot.slack.assistant import AssistantRenderer, SlackAssistant
 from bot.slack.delivery import PatientClient, deliver_parcel
 from bot.slack.markup import mrkdwn
 from bot.slack.render import INLINE_CAP, PACE_S, SlackRenderer, StreamingSupport
+from centralops.accounts import AccountItem
 from centralops.alert_context import AlertContext
 from centralops.errors import CentralOpsError
 
@@ -44,9 +45,15 @@ _MENTION = re.compile(r"<@[UW][A-Z0-9]+(?:\|[^>]*)?>")
 def web_client(config: BotConfig) -> AsyncWebClient:
     """The Web API client: the configured base URL (the local stand-in), 429s retried after Retry-After."""
     base = (config.slack_api_url or "https://slack.com/api").rstrip("/") + "/"
+    # slack-sdk formats every request and response into a debug line unless its logger's own level
+    # (``logger.level``, not the effective one) rules debug out; a level taken from the configured
+    # logging spares each call that formatting when nothing would print it.
+    calls = logging.getLogger("bot.slack.web_api")
+    calls.setLevel(calls.getEffectiveLevel())
     return AsyncWebClient(
         token=config.slack_bot_token,
         base_url=base,
+        logger=calls,
         retry_handlers=[CountingRateLimitHandler(max_retry_count=3)],
     )
 
@@ -118,10 +125,14 @@ class SlackEdge:
             process_before_response=True,
         )
         self._tasks: set[asyncio.Task[None]] = set()
-        self.home_sections: list[Callable[[str], Awaitable[list[dict[str, Any]]]]] = []
+        self.home_sections: list[Callable[[str, HomeView], Awaitable[list[dict[str, Any]]]]] = []
         # Other features' hooks (alerts): a person's message in a channel, and a thread's alert.
         self.channel_message: Callable[..., Awaitable[None]] | None = None
         self.thread_alert: Callable[[ChatPlace], Awaitable[AlertContext | None]] | None = None
+        # Suggested prompts that fit a channel (alerts: its subscriptions), given the accounts one may query.
+        self.channel_prompts: (
+            Callable[[ChatPlace, list[AccountItem]], Awaitable[list[dict[str, str]]]] | None
+        ) = None
         self._register()
 
     def renderer(
@@ -373,7 +384,7 @@ class SlackEdge:
                 login_url = None
         home = b.home_view(view, login_url)
         for extra in self.home_sections:  # other features' sections (alerts: the workspace's subscriptions)
-            home["blocks"] = [*home["blocks"], *await extra(team)][:100]
+            home["blocks"] = [*home["blocks"], *await extra(team, view)][:100]
         await client.views_publish(user_id=who.user, view=home)
 
     async def on_approve(self, body: dict[str, Any], action: dict[str, Any], client: AsyncWebClient) -> None:

@@ -21,11 +21,13 @@ from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts.prompts import phrase
 from bot.chat import ChatPlace, ChatUser, Checklist
 from bot.dynamo import DynamoTable
 from bot.slack.feedback import FEEDBACK, REASK, STOP, THANKS, parse_vote
 from bot.slack.render import SlackRenderer
 from bot.stops import REPLIES
+from centralops.accounts import AccountItem
 from centralops.errors import CentralOpsError
 
 if TYPE_CHECKING:
@@ -99,14 +101,16 @@ async def set_status(client: AsyncWebClient, channel: str, thread_ts: str, statu
         logger.info("assistant status not set", extra={"error": e.response.get("error")})
 
 
-def suggested_prompts(accounts: list[str], *, linked: bool) -> list[dict[str, str]]:
-    """Up to four prompts; with accounts, about those accounts."""
+def suggested_prompts(
+    accounts: list[str], *, linked: bool, first: list[dict[str, str]] | None = None
+) -> list[dict[str, str]]:
+    """Up to four prompts: ``first`` (the channel's subscriptions), then about ``accounts``."""
     if not linked:
         return [
             {"title": "Link my account", "message": "login"},
             {"title": "What can you do?", "message": "help"},
         ]
-    prompts: list[dict[str, str]] = []
+    prompts: list[dict[str, str]] = list(first or [])[:MAX_PROMPTS]
     for name in accounts[:2]:
         prompts.append({"title": f"Buckets in {name}"[:75], "message": f"list buckets in {name}"})
         prompts.append(
@@ -165,13 +169,32 @@ class SlackAssistant:
         try:
             token = await core.identity.id_token(who.platform, team, user)
             groups = core.identity.claims(token).get("cognito:groups") or []
-            visible = [a.name for a in await core.accounts.visible_to({str(g) for g in groups})]
+            accounts = await core.accounts.visible_to({str(g) for g in groups})
         except CentralOpsError:
-            visible = []
-        # Only accounts the person may query are suggested, the channel's usual ones first.
-        names = [n for n in usual if n in visible] + [n for n in visible if n not in usual]
-        title = "Asked about in this channel" if any(n in visible for n in usual) else "Try asking"
-        return suggested_prompts(names, linked=True), title
+            accounts = []
+        alerts = await self._channel_prompts(ChatPlace("slack", team, viewing), accounts) if viewing else []
+        # Only accounts the person may query are suggested, the channel's usual ones first; a name that
+        # is not a plain word is never put into a prompt (the account id is).
+        visible = {a.name: phrase(a) for a in accounts}
+        names = [visible[n] for n in usual if n in visible] + [visible[n] for n in visible if n not in usual]
+        if alerts:
+            title = "For this channel's alerts"
+        elif any(n in visible for n in usual):
+            title = "Asked about in this channel"
+        else:
+            title = "Try asking"
+        return suggested_prompts(names, linked=True, first=alerts), title
+
+    async def _channel_prompts(self, place: ChatPlace, accounts: list[AccountItem]) -> list[dict[str, str]]:
+        """Prompts about what the viewed channel subscribes to (none without alerts, or on a read failure)."""
+        hook = self.edge.channel_prompts
+        if hook is None or not accounts:
+            return []
+        try:
+            return await hook(place, accounts)
+        except CentralOpsError as e:
+            logger.warning("channel subscriptions not read for prompts", extra={"error": e.code})
+            return []
 
     async def _offer(self, body: dict[str, Any], set_suggested_prompts: Any) -> None:
         event = body.get("event") or {}

@@ -11,6 +11,10 @@ page and says how much more there is, and the whole table follows as a CSV
 file. Text past :data:`INLINE_CAP` stops at a paragraph or line boundary, says
 what is left, and the whole answer follows as a file.
 
+The closing parts (buttons, metadata) and the last text ride in the calls that
+show the answer's last part: a table that ends the answer is posted once with
+them, and text due when a stream stops goes in ``chat.stopStream``.
+
 Where the bot cannot post (a private channel or group DM it is not in), the
 answer goes through the slash command's ``response_url`` with a hint to invite
 the bot (see :mod:`bot.slack.reply`).
@@ -18,7 +22,9 @@ the bot (see :mod:`bot.slack.reply`).
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -43,6 +49,7 @@ logger = logging.getLogger(__name__)
 PACE_S = 1.3  # between two paced Web API calls of one answer: under one call a second overall
 KEEP_GRACE_S = 0.5  # a close the thread takes within this needs no copy in the outbox (see finish)
 NOTE_EVERY_S = 1.0  # an open answer's outbox copy is brought up to date at most this often
+TABLE_HOLD_S = 0.3  # a table waits at least this long (else until the next paced slot) for the answer's end
 INLINE_CAP = 3500  # characters of answer text shown in the thread; the rest goes into the attached file
 MAX_TABLE_MESSAGES = 5  # tables shown in the thread; later ones are only in the attached file
 _BLOCKS_REFUSED = {"invalid_blocks", "invalid_blocks_format"}
@@ -64,6 +71,18 @@ def markdown_table(table: Table) -> str:
 
     lines = [row(table.columns), "|" + "---|" * len(table.columns), *(row(r) for r in table.rows)]
     return ("**" + table.title + "**\n\n" if table.title else "") + "\n".join(lines) + "\n"
+
+
+@dataclass
+class HeldTable:
+    """A table message not posted yet: if the answer ends first, it is posted once with the closing parts."""
+
+    text: str  # the notification text
+    blocks: list[dict[str, Any]]  # the text before the table, then the table
+    lead_blocks: list[dict[str, Any]]  # the text before the table alone (kept if the table block is refused)
+    table: Table
+    clipped: bool  # the whole table follows as a CSV file
+    posted: bool = False  # its message is in the thread (its file may still be to come)
 
 
 class SlackRenderer:
@@ -130,6 +149,8 @@ class SlackRenderer:
         self._stream_here = True  # False once a stream could not start in this place
         self._answer_ts: str | None = None  # fallback message of the current segment
         self._last: dict[str, Any] | None = None  # the newest message of the answer: ts, text, blocks
+        self._held: HeldTable | None = None  # the newest table, until something follows it or it is due
+        self._held_due = 0.0  # monotonic time the held table is posted at, whatever else happens
         self._followups: list[Followup] = []
         self._rating: list[dict[str, Any]] = []  # the feedback buttons of the closing message
         self._tasks = TaskCards()  # the checklist as task cards, where the stream exists
@@ -219,6 +240,8 @@ class SlackRenderer:
         if self._reply is not None:
             return  # a response_url answer shows no progress (the pump would find nothing to do)
         self._checklist_dirty = True
+        if self._held is not None:
+            await self._release_soon()
         self._kick()
 
     async def text(self, delta: str) -> None:
@@ -228,10 +251,17 @@ class SlackRenderer:
             self._reply.text(delta)
             return
         self._pending += delta
+        if self._held is not None and self._pending.strip() and not self._cut:
+            await self._release_soon()
         self._kick()
 
     async def table(self, table: Table) -> None:
-        """Close the text so far and show the table as a message of its own (Slack allows one per message)."""
+        """Close the text so far and show the table as a message of its own (Slack allows one per message).
+
+        The table message is held until something follows it, its paced slot comes (at least
+        :data:`TABLE_HOLD_S` later), or the answer ends: then it also carries the closing parts, and
+        the answer needs no update of it.
+        """
         self._file += ("\n\n" if self._file and not self._file.endswith("\n\n") else "") + markdown_table(
             table
         )
@@ -239,8 +269,11 @@ class SlackRenderer:
             self._reply.table(table)
             return
         async with self._lock:
+            await self._release()
+            called = False
             if self._checklist_dirty:
-                await self._flush_checklist()  # the task cards come before the table, as they happened
+                # The task cards come before the table, as they happened.
+                called = await self._flush_checklist()
             if self._tables >= MAX_TABLE_MESSAGES:
                 await self._flush_text(final=True)
                 self._cut = True
@@ -253,30 +286,83 @@ class SlackRenderer:
                 self._cut = len(lead) < len(self._pending)
                 self._pending, self._shown = "", self._shown + len(lead)
             else:
-                await self._flush_text(final=True)
-                await self._end_segment()
+                called = await self._end_segment() or called
+            if called:
+                self._pacer.spent()
             self._tables += 1
-            clipped = len(table.rows) > b.TABLE_ROWS or len(table.columns) > b.TABLE_COLUMNS
             lead_blocks = [b.markdown(lead.strip())] if lead.strip() else []
-            try:
-                await self._post(
-                    markup.notification(lead.strip() or table.summary()),
-                    [*lead_blocks, *b.table_blocks(table)],
-                )
-            except SlackApiError as e:
-                if e.response.get("error") not in _BLOCKS_REFUSED:
-                    raise
-                # A workspace that cannot show the table block still gets the rows, as a file.
-                logger.warning(
-                    "table block refused; sending the table as a file",
-                    extra={"error": e.response.get("error")},
-                )
-                note = b.context(f"The table ({len(table.rows)} rows) is in the attached CSV file.")
-                await self._post(markup.notification(lead.strip() or table.summary()), [*lead_blocks, note])
-                clipped = True
-            if clipped:
-                await self._upload(table.csv(), "table.csv", table.title or "CentralOps table", "csv")
+            held = HeldTable(
+                text=markup.notification(lead.strip() or table.summary()),
+                blocks=[*lead_blocks, *b.table_blocks(table)],
+                lead_blocks=lead_blocks,
+                table=table,
+                clipped=len(table.rows) > b.TABLE_ROWS or len(table.columns) > b.TABLE_COLUMNS,
+            )
+            if held.clipped:  # its file follows it at once: nothing can ride in its message
+                await self._show_table(held)
+                self._pacer.spent()
+                return
+            self._held = held
+            self._held_due = time.monotonic() + max(TABLE_HOLD_S, self._pacer.wait_s())
+            self._kick()
+
+    async def _show_table(
+        self,
+        held: HeldTable,
+        closing: list[dict[str, Any]] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> bool:
+        """Post a table message (with ``closing`` blocks and ``metadata`` when it ends the answer).
+
+        Returns:
+            Whether the closing parts went with it (a refused table block leaves them to the caller).
+        """
+        try:
+            await self._post(held.text, [*held.blocks, *(closing or [])], metadata=metadata)
+            held.posted = True
+            clipped, closed = held.clipped, metadata is not None
+        except SlackApiError as e:
+            if e.response.get("error") not in _BLOCKS_REFUSED:
+                raise
+            # A workspace that cannot show the table block still gets the rows, as a file.
+            logger.warning(
+                "table block refused; sending the table as a file", extra={"error": e.response.get("error")}
+            )
+            note = b.context(f"The table ({len(held.table.rows)} rows) is in the attached CSV file.")
+            await self._post(held.text, [*held.lead_blocks, note])
+            held.posted = True
+            clipped, closed = True, False
+        if clipped:
+            await self._upload(held.table.csv(), "table.csv", held.table.title or "CentralOps table", "csv")
+        return closed
+
+    async def _release(self) -> None:
+        """Post the held table as it is: something is about to appear below it, or its time came."""
+        held, self._held = self._held, None
+        if held is None:
+            return
+        try:
+            await self._show_table(held)
+        except BaseException:
+            if not held.posted:
+                self._held = held  # still to show: the next write or the close posts it
+                self._held_due = time.monotonic() + self.pace_s
+            raise
+        finally:
             self._pacer.spent()
+
+    async def _release_soon(self) -> None:
+        """Something follows the held table: post it now, or, while a write is under way, right after it."""
+        self._held_due = 0.0
+        if self._lock.locked():
+            return  # the pump takes it next (the caller kicks it)
+        async with self._lock:
+            try:
+                await self._release()
+            except UNDELIVERED as e:
+                logger.warning(
+                    "table not posted yet; it goes with the next write", extra={"error": str(e)[:200]}
+                )
 
     async def approval(self, card: ApprovalCard) -> None:
         """Post the approval card at once (after what was said so far)."""
@@ -284,8 +370,8 @@ class SlackRenderer:
             self._reply.approval(card)
             return
         async with self._lock:
+            await self._release()
             await self._flush_checklist()
-            await self._flush_text(final=True)
             await self._end_segment()
             self._approval_posted = True
             await self._post(markup.notification(f"Approval needed: {card.command}"), b.approval_blocks(card))
@@ -397,7 +483,6 @@ class SlackRenderer:
 
     async def _close_all(self) -> None:
         await self._flush_checklist(final=True)
-        await self._flush_text(final=True)
         await self._close_answer()
 
     async def _kept_unless_quick(self, close: Awaitable[None]) -> None:
@@ -448,6 +533,7 @@ class SlackRenderer:
         """The answer could not close in place: post it whole (the outbox keeps it if even that fails)."""
         growing = self._stream.ts if self._stream is not None else self._answer_ts
         self._stream = None  # a stream that cannot continue is not written to again
+        self._held = None  # a table not posted is in the parcel's body
         journal = self._journal
         parcel = self._parcel()
         if journal is not None:  # the whole answer, for the sweeper too if this delivery fails
@@ -493,8 +579,7 @@ class SlackRenderer:
     async def _run(self) -> None:
         while not self._closing.is_set():
             await self._wake.wait()
-            delay = self._pacer.wait_s()
-            if delay > 0:
+            while (delay := self._delay()) > 0 and not self._closing.is_set():
                 try:
                     await asyncio.wait_for(self._closing.wait(), timeout=delay)
                 except TimeoutError:
@@ -511,8 +596,14 @@ class SlackRenderer:
                 await self._keep()
             if did:
                 self._pacer.spent()
-            if self._checklist_dirty or self._ready():
+            if self._checklist_dirty or self._ready() or self._held is not None:
                 self._wake.set()
+
+    def _delay(self) -> float:
+        """Seconds until the pump may write: a held table goes at its own time, anything else when paced."""
+        if self._held is not None:
+            return max(0.0, self._held_due - time.monotonic())
+        return self._pacer.wait_s()
 
     def _ready(self) -> str:
         """Whole lines waiting to be shown (a line is shown once it is complete)."""
@@ -521,6 +612,9 @@ class SlackRenderer:
         return self._pending[: self._pending.rfind("\n") + 1]
 
     async def _flush_one(self) -> bool:
+        if self._held is not None:
+            await self._release()
+            return True
         if self._checklist_dirty:
             return await self._flush_checklist()
         if self._ready():
@@ -560,6 +654,7 @@ class SlackRenderer:
                 await self.client.chat_delete(channel=self.channel, ts=self._status_ts)
                 self._status_ts = None
         elif text:
+            await self._release()
             out = await self.client.chat_postMessage(
                 channel=self.channel,
                 thread_ts=self.thread_ts,
@@ -572,24 +667,37 @@ class SlackRenderer:
 
     async def _flush_text(self, final: bool = False) -> bool:
         """Show waiting text (whole lines, or everything when ``final``) within the inline budget."""
+        piece = self._take_text(final)
+        if not piece:
+            return False
+        await self._show_text(piece)
+        return True
+
+    def _take_text(self, final: bool) -> str:
+        """The waiting text due to be shown (whole lines, or everything when ``final``) within the inline
+        budget, taken from what waits; empty when there is nothing to show."""
         ready = self._pending if final else self._ready()
         if not ready or self._cut:
-            return False
+            return ""
         piece = cut_at_boundary(ready, INLINE_CAP - self._shown)
         if len(piece) < len(ready):
             self._cut = True
         self._pending = self._pending[len(ready) :] if piece == ready else ""
         if not piece.strip():
-            return False
+            return ""
         self._shown += len(piece)
         self._segment += piece
+        return piece
+
+    async def _show_text(self, piece: str) -> None:
+        """Append ``piece`` to the stream, or show the segment it belongs to in the fallback message."""
         if self.streaming.enabled and self._stream_here and await self._append(piece):
-            return True
+            return
         await self._update_fallback(self._segment)
-        return True
 
     async def _open_stream(self) -> AsyncChatStream:
         if self._stream is None:
+            await self._release()  # the stream is a new message: the held table goes above it
             self._stream = await self.client.chat_stream(
                 channel=self.channel,
                 thread_ts=str(self.thread_ts),
@@ -653,24 +761,42 @@ class SlackRenderer:
             **extra,
         }
         if self._answer_ts is None:
+            await self._release()
             out = await self.client.chat_postMessage(thread_ts=self.thread_ts, **args)
             self._answer_ts = str(out["ts"])
         else:
             await self.client.chat_update(ts=self._answer_ts, **args)
         self._last = {"ts": self._answer_ts, "text": args["text"], "blocks": args["blocks"]}
 
-    async def _end_segment(self) -> None:
-        """Close the message the text grew in, so what comes next appears below it."""
+    async def _end_segment(self) -> bool:
+        """Show the text due and close the message it grew in, so what comes next appears below it.
+
+        Text due while a stream is open rides in its ``chat.stopStream`` (one call, not an append and a
+        stop). Returns whether a call was made.
+        """
+        piece = self._take_text(final=True)
+        called = bool(piece)
+        if self._stream is not None and self._stream.ts is not None:
+            await self._stream.stop(markdown_text=markup.markdown(piece) if piece else None)
+            called = True
+        else:
+            if piece:
+                await self._show_text(piece)
+            if self._stream is not None:
+                await self._stream.stop()
+                called = True
         if self._stream is not None:
-            await self._stream.stop()
             self._last = {"ts": self._stream.ts, "stream": True}
             self._stream = None
         self._answer_ts = None
         self._segment = ""
+        return called
 
-    async def _post(self, text: str, blocks: list[dict[str, Any]]) -> None:
+    async def _post(
+        self, text: str, blocks: list[dict[str, Any]], metadata: dict[str, Any] | None = None
+    ) -> None:
         out = await self.client.chat_postMessage(
-            channel=self.channel, thread_ts=self.thread_ts, text=text, blocks=blocks
+            channel=self.channel, thread_ts=self.thread_ts, text=text, blocks=blocks, metadata=metadata
         )
         self._last = {"ts": str(out["ts"]), "text": text, "blocks": blocks}
 
@@ -685,7 +811,17 @@ class SlackRenderer:
         )
 
     async def _close_answer(self) -> None:
+        """Show what is left and close the answer, in as few calls as the thread allows.
+
+        The text still waiting rides in the closing call when a message can take it (the open
+        stream's ``chat.stopStream``, or the fallback message); a held table that nothing follows is
+        posted once, with the buttons and the metadata.
+        """
+        piece = self._take_text(final=True)
         if self._cut:
+            if piece:
+                await self._show_text(piece)  # above the file, as it came
+                piece = ""
             await self._upload(self._file, "answer.md", "CentralOps answer", "markdown")
         tail = self._closing_text() + "".join(f"\n\n⚠️ {m}" for m in self._errors)
         followups = b.followup_blocks(self._followups) + self._rating
@@ -693,14 +829,21 @@ class SlackRenderer:
             "event_type": b.ANSWER_EVENT,
             "event_payload": {"status": "error" if self._errors else "done", "file": self._cut},
         }
+        if self._held is not None and not piece and not tail.strip():
+            # The answer ends with this table: its one message closes the answer.
+            held, self._held = self._held, None
+            if await self._show_table(held, followups, metadata):
+                return
+        await self._release()
+        opened = self._stream is not None and self._stream.ts is not None
+        if piece and not opened and self.streaming.enabled and self._stream_here:
+            await self._show_text(piece)  # a new stream starts with the text (or the fallback message)
+            piece = ""
         if self._stream is not None:
-            await self._stream.stop(
-                markdown_text=markup.markdown(tail) if tail else None,
-                blocks=followups or None,
-                metadata=metadata,
-            )
+            text = (markup.markdown(piece) if piece else "") + (markup.markdown(tail) if tail else "")
+            await self._stream.stop(markdown_text=text or None, blocks=followups or None, metadata=metadata)
             return
-        if self._answer_ts is not None:
+        if self._answer_ts is not None or piece:
             await self._update_fallback(self._segment + tail, followups, metadata=metadata)
             return
         last = self._last
@@ -726,13 +869,14 @@ class SlackRenderer:
 
     async def attach(self, name: str, content: bytes, title: str) -> None:
         """Upload a document (the full results of a wide fan-out) into the thread."""
-        await self._upload(
-            content,
-            name,
-            title,
-            "json",
-            failed=f"{title} could not be attached as a file; ask about fewer accounts.",
-        )
+        async with self._lock:  # below what is shown so far, a held table included
+            await self._upload(
+                content,
+                name,
+                title,
+                "json",
+                failed=f"{title} could not be attached as a file; ask about fewer accounts.",
+            )
 
     async def _upload(
         self,
@@ -742,6 +886,7 @@ class SlackRenderer:
         kind: str,
         failed: str = "The full answer could not be attached as a file; ask about fewer accounts at once.",
     ) -> None:
+        await self._release()  # the file is a new message: the held table goes above it
         try:
             await self.client.files_upload_v2(
                 channel=self.channel,

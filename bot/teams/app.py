@@ -55,6 +55,7 @@ from bot.teams.activities import (
 )
 from bot.teams.config import TeamsConfig
 from bot.teams.feedback import FEEDBACK_INVOKE, TeamsFeedback
+from bot.teams.outgoing import Outgoing
 from bot.teams.profiles import TeamsEmails
 from bot.teams.render import INFORM_GAP_S, STOP, ClickOutcome, ClickRenderer, StreamRenderer, ThreadRenderer
 from bot.teams.turns import Background, Turns
@@ -122,6 +123,7 @@ class TeamsBot:
             connection_manager=self.connections,
         )
         self.adapter.on_turn_error = self._on_turn_error
+        self.adapter.use(Outgoing())  # every write: a plain notification summary, its 429s counted
         self.background = Background(self.adapter)
         self._streams: dict[str, asyncio.Lock] = {}
         # The alert whose card opened a channel thread (set by the alerts feature).

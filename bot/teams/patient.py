@@ -13,6 +13,9 @@ text so far, so a repeated one never shows text twice).
 
 A write still refused at the deadline raises as before: the renderer then leaves
 the answer to the outbox (:mod:`bot.teams.outbox`), which delivers it later.
+
+Every 429 the Connector answers counts once in the bot's ``ChatThrottled``
+metric (platform ``teams``), each retry's too (:func:`bot.metrics.throttled`).
 """
 
 import asyncio
@@ -25,11 +28,14 @@ import aiohttp
 from microsoft_agents.activity import ResourceResponse
 from microsoft_agents.hosting.core import TurnContext
 
+from bot import metrics
+
 logger = logging.getLogger(__name__)
 
 DEADLINE_S = 120.0
 """How long one write keeps trying before the outbox takes over (the Slack writes' deadline too)."""
-REFUSED = frozenset({429, 502, 503})
+THROTTLED = 429
+REFUSED = frozenset({THROTTLED, 502, 503})
 """Statuses by which the Connector says it did not take the write (a repeat cannot show it twice)."""
 
 
@@ -65,6 +71,8 @@ async def patiently[T](
         except aiohttp.ClientResponseError as e:
             if not refused(e):
                 raise
+            if e.status == THROTTLED:
+                metrics.throttled("teams")
             pause = retry_after(e, wait)
             if time.monotonic() + pause > give_up:
                 logger.warning(
@@ -79,9 +87,14 @@ async def patiently[T](
             wait = min(wait * 2, 10.0)
 
 
+def is_patient(context: TurnContext) -> bool:
+    """Whether :func:`make_patient` made ``context``'s writes retry (and count their 429s)."""
+    return bool(getattr(context, "_centralops_patient", False))
+
+
 def make_patient(context: TurnContext, *, deadline_s: float = DEADLINE_S) -> TurnContext:
     """Make every write of ``context`` retry refusals until ``deadline_s`` (idempotent per context)."""
-    if getattr(context, "_centralops_patient", False):
+    if is_patient(context):
         return context
 
     async def on_send(_ctx: TurnContext, activities: list[Any], call: Callable[[], Awaitable[Any]]) -> Any:

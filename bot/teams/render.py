@@ -48,6 +48,9 @@ INFORMATIVE_MAX = 1000
 INFORM_GAP_S = 1.0
 """Teams takes one streaming update a second (the SDK waits that long between two)."""
 STREAM_GUARD_S = 100.0
+# Teams tells a bot of its own Stop only by refusing the next stream update: a stream with nothing new to
+# show is touched this often (the informative update again, or the text so far), so Stop is noticed.
+STOP_PROBE_S = 2.0
 """Teams ends a stream after two minutes; the answer leaves the stream before that."""
 CONTINUED = "_The answer continues in the next message…_"
 AFTER_STREAM_INTERVAL_S = 1.5
@@ -281,6 +284,9 @@ class StreamRenderer(_Base):
         self._cut = False
         self._guard_s = STREAM_GUARD_S if guard_s is None else guard_s
         self._guard: asyncio.Task[None] | None = None
+        self._probe: asyncio.Task[None] | None = None
+        self._probe_s = STOP_PROBE_S
+        self._touched_at = 0.0  # loop time of the stream's last write
         self._after: ThreadRenderer | None = None  # where the answer continues once the stream closed
         self._finishing = False
         self._kept_errors: list[str] = []
@@ -315,7 +321,32 @@ class StreamRenderer(_Base):
             ctx.on_send_activities(self._saw_send)
             ctx.on_update_activity(self._saw_update)
             self._guard = asyncio.create_task(self._leave_stream_in_time())
+            self._touched_at = asyncio.get_running_loop().time()
+            self._probe = asyncio.create_task(self._probe_for_stop())
         return self._stream
+
+    async def _probe_for_stop(self) -> None:
+        """Keep a quiet stream writing, so Teams' own Stop (said only in a refusal) ends the turn in time."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(max(self._touched_at + self._probe_s - loop.time(), 0.05))
+            stream = self._stream
+            if (
+                stream is None
+                or self._finishing
+                or self._after is not None
+                or getattr(stream, "_ended", False)
+            ):
+                return
+            if self._stopped_in_teams():
+                return
+            if loop.time() - self._touched_at < self._probe_s:
+                continue  # the answer wrote meanwhile
+            self._touched_at = loop.time()
+            if self._texted:
+                stream.queue_text_chunk("")  # the text so far again, as the SDK's own keep-alive does
+            else:
+                stream.queue_informative_update(self._last_info or "Working on it…")
 
     @property
     def left_stream(self) -> bool:
@@ -466,6 +497,8 @@ class StreamRenderer(_Base):
         """The final message with its cards, then any approval cards."""
         self._finishing = True
         self._release_info()  # drops progress not shown yet: the answer is complete
+        if self._probe is not None:
+            self._probe.cancel()
         if self._guard is not None:
             if self._after is None:
                 self._guard.cancel()
@@ -510,6 +543,7 @@ class StreamRenderer(_Base):
 
     async def _saw_send(self, _ctx: TurnContext, activities: list[Activity], call: Callable[[], Any]) -> Any:
         """Notes when the stream's final message went out (the SDK does not say when it could not)."""
+        self._touched_at = asyncio.get_running_loop().time()
         responses = await call()
         if self._finishing and any(a.type == ActivityTypes.message for a in activities):
             self._final_sent = True

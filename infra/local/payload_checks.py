@@ -6,6 +6,8 @@ plus the documented limits the models do not check (50 blocks in a message,
 12,000 characters of markdown per payload; 40,000 characters of ``text``).
 Teams: every Adaptive Card against the published 1.5 schema, the message size
 as Teams counts it (UTF-16), informative updates of at most 1,000 characters.
+Teams messages written through the Connector also carry a notification
+``summary`` that is short plain text (:func:`teams_notification`).
 Both: no text where data could have become markup (see :func:`slack_markup`
 and :func:`teams_markup`).
 
@@ -41,11 +43,12 @@ TEAMS_MESSAGE_BYTES = 40 * 1024
 INFORMATIVE_CHARS = 1000
 TASK_FIELD_CHARS = 256
 CITATIONS = 20
+SUMMARY_CHARS = 150
 CITATION_NAME = 80
 CITATION_ABSTRACT = 160
 
 _WJ = "\u2060"
-_MENTION = re.compile(r"<@[UW][A-Z0-9]+>")
+_MENTION = re.compile(r"<@[UW][A-Z0-9]+>|<#[CG][A-Z0-9]+>")  # a person or a channel, by id
 _CODE = re.compile(r"(?<![`\\])(`+)(?!`).+?(?<!`)\1(?!`)", re.S)
 _LINKISH = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*:(?=//)|\bwww(?=\.)|@(?=\w)|\](?=[(\[:])")
 _MD = re.compile(r"[*_`~\[\]<>]|^\s*(?:#|[-+] |\d+\. )|(?i:\b[a-z][a-z0-9+.-]*://)|\bwww\.", re.M)
@@ -56,8 +59,8 @@ logger = logging.getLogger("centralops.local.payload_checks")
 def slack_markup(text: str, kind: str) -> list[str]:
     """Where ``text`` of a ``kind`` field (``mrkdwn`` or ``markdown``) could carry a mention or a link.
 
-    The bot writes one control sequence itself, the requester's ``<@U…>``; every
-    other ``<`` must arrive escaped. In markdown fields, link-forming sequences
+    The bot writes two control sequences itself, the requester's ``<@U…>`` and a
+    channel's ``<#C…>`` (App Home's subscriptions); every other ``<`` must arrive escaped. In markdown fields, link-forming sequences
     outside code must be broken by a word joiner.
     """
     problems = []
@@ -278,6 +281,31 @@ def check_teams(activity: dict[str, Any]) -> list[str]:
             problems.append(f"Adaptive Card 1.5 schema: {error.message[:200]} at {list(error.absolute_path)}")
         for text in _card_texts(card):
             problems.extend(teams_markup(text))
+    return problems
+
+
+_SUMMARY_MARKUP = re.compile(
+    r"[*`~|\[\]<>\\\n\r\u202a-\u202e\u2066-\u2069]|(?<!\w)_|_(?!\w)|&(?:#\d+|#x[0-9a-f]+|[a-z][a-z0-9]*);|^\s*#",
+    re.I,
+)
+
+
+def teams_notification(activity: dict[str, Any]) -> list[str]:
+    """Problems of a message's ``summary``, what Teams shows in notifications and previews.
+
+    A message with text or attachments needs one, of at most 150 characters, in which no markdown,
+    HTML tag, entity, mention or link syntax can form.
+    """
+    if activity.get("type") != "message" or not (activity.get("text") or activity.get("attachments")):
+        return []
+    summary = activity.get("summary")
+    if not isinstance(summary, str) or not summary.strip():
+        return ["message without a notification summary (Teams would show raw text or nothing)"]
+    problems = []
+    if len(summary) > SUMMARY_CHARS:
+        problems.append(f"notification summary over {SUMMARY_CHARS} characters")
+    if m := _SUMMARY_MARKUP.search(summary):
+        problems.append(f"markup can form in the notification summary ({m.group()!r}): {summary[:60]!r}")
     return problems
 
 

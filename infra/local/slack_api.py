@@ -763,6 +763,7 @@ _EMOJI = {
     ":no_entry:": "⛔",
 }
 _MENTION_RE = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+_CHANNEL_RE = re.compile(r"<#([CG][A-Z0-9]+)(?:\|[^>]*)?>")
 
 
 def _plain(text: str) -> str:
@@ -770,6 +771,7 @@ def _plain(text: str) -> str:
     text = _MENTION_RE.sub(
         lambda m: "@" + names.get(m.group(1), "centralops" if m.group(1) == BOT_USER_ID else m.group(1)), text
     )
+    text = _CHANNEL_RE.sub(lambda m: "#" + m.group(1), text)
     for code, glyph in _EMOJI.items():
         text = text.replace(code, glyph)
     # What Slack shows for the escaped control characters (and nothing else is decoded).
@@ -842,14 +844,18 @@ def render_message(message: dict[str, Any]) -> list[str]:
             for ln in _block_lines(b)
         ]
         lines.extend(tail)
-    else:
+    body = [part for ln in lines for part in _plain(ln).split("\n")]
+    if not message.get("stream") and message.get("blocks"):
         for block in message["blocks"]:
-            lines.extend(_block_lines(block))
+            if block.get("type") == "table":
+                body.extend(_block_lines(block))  # raw_text and rich text cells: shown as written
+            else:
+                body.extend(part for ln in _block_lines(block) for part in _plain(ln).split("\n"))
     for f in message.get("files") or []:
-        lines.append(f"📎 {f.get('title') or f.get('name')} ({f.get('name')})")
+        body.append(_plain(f"📎 {f.get('title') or f.get('name')} ({f.get('name')})"))
     if message.get("stream") == "in_progress":
-        lines.append("▍ (still streaming)")
-    body = [part for ln in lines for part in _plain(ln).split("\n")] or [""]
+        body.append("▍ (still streaming)")
+    body = body or [""]
     return [f"{who}: {body[0]}", *(f"    {ln}" for ln in body[1:])]
 
 

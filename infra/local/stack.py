@@ -163,7 +163,7 @@ class LocalStack:
             moto_url = self.url(self.ports.moto)
             self._spawn(
                 "moto",
-                ["-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.ports.moto)],
+                ["-m", "infra.local.moto_server", "-H", "127.0.0.1", "-p", str(self.ports.moto)],
                 f"{moto_url}/moto-api/",
                 env=self._base_env(),
             )

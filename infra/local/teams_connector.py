@@ -19,7 +19,8 @@ Members (``GET …/members/{id}``) are the people of ``infra/local/org.py``.
 
 Every activity the bot sends or updates is checked
 (:mod:`infra.local.payload_checks`: the Adaptive Card 1.5 schema, Teams'
-UTF-16 message size, no markdown-readable data in card text); problems are
+UTF-16 message size, no markdown-readable data in card text, a plain-text
+notification summary on every message); problems are
 listed at ``GET /_stand-in/problems``.
 
 Run: ``python -m infra.local.teams_connector --port 5105`` (``GET /health``).
@@ -35,7 +36,7 @@ from typing import Any
 from aiohttp import web
 
 from infra.local import onedrive, org
-from infra.local.payload_checks import check_teams, record
+from infra.local.payload_checks import check_teams, record, teams_notification
 
 logger = logging.getLogger("infra.local.teams_connector")
 
@@ -91,6 +92,7 @@ class Message:
             "streamed": self.streamed,
             "final": self.final,
             "text": self.activity.get("text") or "",
+            "summary": self.activity.get("summary") or "",
             "attachments": self.activity.get("attachments") or [],
             "entities": [e for e in self.activity.get("entities") or [] if e.get("type") != "streaminfo"],
             "channelData": self.activity.get("channelData") or {},
@@ -115,7 +117,7 @@ class Connector:
 
     def check(self, op: str, activity: dict[str, Any], files: list[str] | None = None) -> None:
         """Check one activity (and the problems of its file cards); keep and report what is wrong."""
-        problems = check_teams(activity) + (files or [])
+        problems = check_teams(activity) + teams_notification(activity) + (files or [])
         record("teams", f"{op} {activity.get('type')}", problems)
         if problems:
             logger.error("invalid activity", extra={"op": op, "problems": problems})

@@ -182,7 +182,7 @@ def frozen() -> Iterator[Frozen]:
     """A moto server (with its pid, to freeze it), a stand-in on it and a small organisation."""
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [sys.executable, "-m", "infra.local.moto_server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

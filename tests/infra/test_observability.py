@@ -25,6 +25,22 @@ def test_bridge_logs_are_json_with_a_retention(synth: Synthesized) -> None:
     assert group["Properties"]["RetentionInDays"] == 90
 
 
+def test_the_bridge_traces_actively_and_may_send_its_segments(synth: Synthesized) -> None:
+    (function,) = synth.resources("Bridge", "AWS::Lambda::Function").values()
+    assert function["Properties"]["TracingConfig"] == {"Mode": "Active"}
+    role = function["Properties"]["Role"]["Fn::GetAtt"][0]
+    allowed: set[str] = set()
+    for policy in synth.resources("Bridge", "AWS::IAM::Policy").values():
+        if {"Ref": role} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if statement["Effect"] == "Allow" and statement["Resource"] == "*":
+                allowed.update(actions)
+    # The function's own role sends the segments Lambda's active tracing records.
+    assert {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} <= allowed
+
+
 def _alarms(synth: Synthesized) -> dict[str, dict[str, Any]]:
     return {
         resource["Properties"]["AlarmName"].removeprefix("centralops-"): resource["Properties"]

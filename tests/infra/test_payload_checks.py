@@ -21,6 +21,8 @@ def test_block_kit_models_and_the_limits_they_leave_out() -> None:
 def test_data_that_could_become_a_slack_control_sequence_or_link() -> None:
     assert check_slack("chat.postMessage", {"channel": "C", "text": "hi <!channel>"})
     assert check_slack("chat.postMessage", {"channel": "C", "text": "<@U0ALICE> asked"}) == []
+    assert check_slack("chat.postMessage", {"channel": "C", "text": "<#C0OPS> gets alarms"}) == []
+    assert check_slack("chat.postMessage", {"channel": "C", "text": "<#C0OPS|evil> gets alarms"})
     assert check_slack("chat.appendStream", {"markdown_text": "see [x](https://evil.example)"})
     assert check_slack("chat.appendStream", {"markdown_text": "mail mallory@evil.example"})
     assert check_slack("chat.appendStream", {"markdown_text": "run `aws s3 ls s3://b`"}) == []

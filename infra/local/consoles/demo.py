@@ -13,14 +13,17 @@ from typing import Any
 from infra.local import org
 from infra.local.alerts_demo import alarm
 from infra.local.alerts_demo import demo as alerts_demo
+from infra.local.consoles import teams_chat
 from infra.local.consoles.slack import SlackConsole, Thread
+from infra.local.consoles.teams import TeamsConsole, TeamsTurnTooSlow
 from infra.local.consoles.teams import demo as teams_demo
 from infra.local.slack_api import render_thread
 
 DEMO_CHANNEL = "C0OPS"
 CHANNEL_NAMES = {DEMO_CHANNEL: "ops"}
 
-CHAT_HELP = """\
+CHAT_HELP = (
+    """\
 Type what you would type in Slack:
   /aws <anything>        a slash command (/aws help lists them)
   <question>             an @mention of the bot in the current thread (a follow-up continues it)
@@ -35,6 +38,8 @@ Console commands:
   :new                   start a new thread
   :quit                  stop
 """
+    + teams_chat.HELP
+)
 
 
 def _print_step(who: str, said: str, thread: Thread, seconds: float, *, skip: int = 0) -> None:
@@ -142,6 +147,8 @@ async def _assistant_demo(info: org.StackInfo) -> int:
 async def chat(info: org.StackInfo) -> int:
     """Talk to the bot as a demo user until ``:quit`` or end of input."""
     console = SlackConsole.from_stack(info)
+    teams = teams_chat.TeamsChat(TeamsConsole(info.bot_url, info.teams_connector_url))
+    on_teams = False  # whether the newest question was asked in Teams (:good, :bad and :stop act there)
     who = "alice"
     thread: Thread | None = None
     assistant: str | None = None  # the assistant thread's ts, once opened
@@ -152,12 +159,27 @@ async def chat(info: org.StackInfo) -> int:
         while True:
             line = await loop.run_in_executor(None, input, f"{who}> ")
             line = line.strip()
+            if teams.writing and line != ":stop":
+                try:
+                    print(await teams.finish())  # the Teams answer still being written comes first
+                except TimeoutError as e:
+                    print(f"No answer in Teams: {e}", file=sys.stderr)
             if not line:
                 continue
             if line in {":quit", ":q", ":exit"}:
                 return 0
             started = time.monotonic()
             try:
+                teams_line = line.partition(" ")[0] in {":teams", ":teams-channel"} or (
+                    on_teams and line in {":good", ":bad", ":stop"}
+                )
+                if teams_line:
+                    on_teams = True
+                    print(await _teams_line(teams, who, line))
+                    continue
+                if line == ":stop":
+                    print("Nothing to stop here: :stop acts on a Teams answer; in Slack, :click Stop.")
+                    continue
                 if line.startswith(":as "):
                     name = line[4:].strip()
                     if name not in {p.slack_name for p in org.PEOPLE}:
@@ -193,6 +215,7 @@ async def chat(info: org.StackInfo) -> int:
                     await console.rate(who, thread, positive=line == ":good")
                     print("Feedback sent.")
                     continue
+                on_teams = False  # a Slack question: :good and :bad act on its thread again
                 if assistant is not None and not line.startswith(("/aws", ":click")):
                     thread = await console.assistant_ask(who, assistant, line)
                     _print_step(
@@ -225,3 +248,21 @@ async def chat(info: org.StackInfo) -> int:
         return 0
     finally:
         await console.close()
+        await teams.console.close()
+
+
+async def _teams_line(teams: teams_chat.TeamsChat, who: str, line: str) -> str:
+    """One Teams line of ``make chat``: what Teams shows after it."""
+    command, _, text = line.partition(" ")
+    try:
+        if command in {":teams", ":teams-channel"}:
+            if not text.strip():
+                return f"Say what to ask, e.g. `{command} list buckets in staging`."
+            return await teams.ask(who, text.strip(), channel=command == ":teams-channel")
+        if command == ":stop":
+            return await teams.stop(who)
+        return await teams.rate(who, positive=command == ":good")
+    except ValueError as e:  # a demo person without a Teams identity
+        return f"{e}; in Teams, speak as alice, bob or carol (:as)."
+    except TeamsTurnTooSlow as e:
+        return str(e)

@@ -402,6 +402,13 @@ class TeamsConsole:
         )
         return await self.post(activity)
 
+    async def press_stop(self, conversation_id: str) -> None:
+        """Press Teams' own Stop on the message streaming in a 1:1 chat (Teams refuses the stream's next update)."""
+        response = await self._http.post(
+            f"{self.connector_url}/_stand-in/config", json={"stop_stream": conversation_id}
+        )
+        response.raise_for_status()
+
     async def answer_file(
         self, user: str, on: TeamsConversation, *, accept: bool = True
     ) -> tuple[Turn, TeamsConversation]:

@@ -264,9 +264,15 @@ async def test_hostile_alarm_names_and_reasons_stay_data(alerts_slack: AlertsSta
     assert "pwned" not in only
 
 
-async def test_app_home_lists_the_workspaces_channels_getting_alerts(alerts_slack: AlertsStack) -> None:
+async def test_app_home_lists_the_workspaces_channels_getting_alerts_to_admins(
+    alerts_slack: AlertsStack,
+) -> None:
     await subscribe(alerts_slack)
-    view = await alerts_slack.console.open_home("dave")
+    view = await alerts_slack.console.open_home("bob")
     shown = json.dumps(view["blocks"])
-    assert "*Channels getting alerts*" in shown
-    assert f"`{CHANNEL}`" in shown and "CloudWatch alarms from `production` accounts" in shown
+    assert "*Channel subscriptions* (admins)" in shown
+    assert f"<#{CHANNEL}>" in shown
+    assert "CloudWatch alarms from `production` accounts, severity low and above" in shown
+    # dave is no admin: no other channel's subscriptions on his App Home.
+    dave = json.dumps((await alerts_slack.console.open_home("dave"))["blocks"])
+    assert "Channel subscriptions" not in dave and "CloudWatch alarms" not in dave

@@ -306,6 +306,35 @@ async def test_a_private_channel_without_the_bot_is_answered_through_the_respons
     assert slack.stand_in.problems == []
 
 
+@pytest.mark.parametrize("group_dm", ["G0GROUPDM", "C0GROUPDM"])  # older and newer group DM ids
+async def test_a_group_dm_without_the_bot_is_answered_through_the_response_url_with_an_invite_hint(
+    slack: SlackStack, group_dm: str
+) -> None:
+    await slack.console.configure(channel={"id": group_dm, "mpim": True, "member": False})
+    slack.runtime.script("q", [events.text(f"Buckets: {HOSTILE[0]} {HOSTILE[5]}\n"), events.done("s")])
+    thread = await slack.console.slash("alice", "q", group_dm)
+    refused = [c for c in slack.stand_in.calls if c.get("channel") == group_dm and c.get("error")]
+    assert refused and {c["error"] for c in refused} == {"channel_not_found"}
+    [answer] = thread.answers()
+    assert answer["via"] == "response_url" and answer["blocks"]
+    posted = [m for m in slack.stand_in.messages[group_dm] if m.get("via") == "response_url"]
+    assert posted == [answer] == slack.stand_in.messages[group_dm], (
+        "one message, for everyone in the group DM"
+    )
+    hints = [
+        e["text"]
+        for x in answer["blocks"]
+        if x["type"] == "context"
+        for e in x["elements"]
+        if "/invite @CentralOps" in e.get("text", "")
+    ]
+    assert len(hints) == 1 and "\n" not in hints[0], "one line saying how to invite the bot"
+    shown = thread.render()
+    assert shown.count("Invite it with `/invite @CentralOps`") == 1
+    assert "Buckets:" in shown and "<!channel>" not in str(answer), "the data stays inert"
+    assert slack.stand_in.problems == []
+
+
 async def test_a_workspace_that_refuses_the_table_block_still_gets_the_rows_as_a_file(
     slack: SlackStack,
 ) -> None:

@@ -5,6 +5,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from centralops import events
 from tests.fixtures.teams_fakes import TeamsStack
 
@@ -151,14 +153,18 @@ async def test_stop_on_a_channel_answer_ends_the_turn(teams: TeamsStack) -> None
     await until(lambda: teams.runtime.closed_early == ["list buckets slowly"])
 
 
-async def test_teams_own_stop_on_a_1on1_stream_ends_the_turn(teams: TeamsStack) -> None:
+@pytest.mark.parametrize("after_s", [1.0, 3.5])
+async def test_teams_own_stop_on_a_1on1_stream_ends_the_turn(teams: TeamsStack, after_s: float) -> None:
+    # The status stays the same throughout, so after the first second the bot has nothing new to
+    # show: Stop pressed then is noticed only because a quiet stream is still touched.
     end = slow(teams, "list buckets slowly")
     chat = await teams.console.personal(user="alice", text="list buckets slowly", wait=False)
 
     async def streaming() -> bool:
         return any(m["streamed"] for m in await teams.console.messages(chat.conversation_id))
 
-    await until(streaming)  # the person presses Stop on the message streaming
+    await until(streaming)  # the person presses Stop on the message streaming,
+    await asyncio.sleep(after_s)  # at least this long after it began (the answer waits for the test)
     await teams.console._http.post(
         f"{teams.console.connector_url}/_stand-in/config", json={"stop_stream": chat.conversation_id}
     )
