@@ -8,8 +8,10 @@ Two figures, each measured on the production code path:
   slash commands are sent to the bot at once, and the time to each HTTP
   acknowledgement is recorded (Slack allows 3 s; the goal is p99 < 50 ms), over
   connections opened beforehand, as the ALB in front of the bot keeps them. The
-  bot then answers all of them through the real agent; ``answered`` counts the
-  closed answers seen in the Web API stand-in.
+  bot then answers them through the real agent; ``answered`` counts the
+  closed answers seen in the Web API stand-in and ``turned_away`` the commands
+  the bot's bounded answer queue refused at once ("too busy … Nothing was run",
+  a private notice); ``all_answered_s`` is when every command had one or the other.
 - ``api_calls_per_stream_s``: one answer that streams for about ``--stream-s``
   seconds (a scripted Runtime emitting 40 pieces, a checklist of three accounts
   and follow-ups) is rendered by the bot's Slack edge, with its production
@@ -33,6 +35,7 @@ from typing import Any
 import aiohttp
 
 from bench import report
+from bot.admission import BUSY_FULL
 from bot.config import BotConfig
 from bot.server import build_app
 from centralops import events, settings
@@ -100,17 +103,25 @@ async def _health(http: aiohttp.ClientSession, bot_url: str) -> None:
         await response.read()
 
 
-async def wait_answers(console: SlackConsole, count: int, limit_s: float) -> tuple[int, float]:
-    """How many answers closed in ``CHANNEL`` within ``limit_s``, and when the last one did."""
+async def wait_answers(console: SlackConsole, count: int, limit_s: float) -> tuple[int, int, float]:
+    """Answers closed in ``CHANNEL`` and commands turned away by the answer queue within ``limit_s``,
+    and when the last of them came."""
     started = time.monotonic()
-    closed = 0
+    closed = refused = 0
+    users = {p.slack_name for p in org.PEOPLE if p.linked}
     while time.monotonic() - started < limit_s:
         messages = await console.channel_messages(CHANNEL)
         closed = sum((m.get("metadata") or {}).get("event_type") == "centralops_answer" for m in messages)
-        if closed >= count:
+        refused = 0
+        for user in users:
+            notices = await console.ephemeral(user)
+            refused += sum(
+                n.get("channel") == CHANNEL and BUSY_FULL in str(n.get("text", "")) for n in notices
+            )
+        if closed + refused >= count:
             break
         await asyncio.sleep(0.5)
-    return closed, time.monotonic() - started
+    return closed, refused, time.monotonic() - started
 
 
 def stream_script(stream_s: float) -> list[Step]:
@@ -195,7 +206,7 @@ async def run(info: StackInfo, count: int, stream_s: float, answer_limit_s: floa
         for name in warm:
             await console.slash(name, QUESTION, "C0WARMUP")
         latencies = await ack_latencies(console, count)
-        answered, answered_s = await wait_answers(console, count, answer_limit_s)
+        answered, turned_away, answered_s = await wait_answers(console, count, answer_limit_s)
     finally:
         await console.close()
     result: dict[str, Any] = {
@@ -206,6 +217,7 @@ async def run(info: StackInfo, count: int, stream_s: float, answer_limit_s: floa
         "max_ms": round(max(latencies), 1),
         "commands": count,
         "answered": answered,
+        "turned_away": turned_away,
         "all_answered_s": round(answered_s, 1),
     }
     result.update(await stream_rate(info, stream_s))

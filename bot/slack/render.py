@@ -386,14 +386,17 @@ class SlackRenderer:
         """Offer Stop in the thread while the answer is written; the message goes when the answer closes."""
         if self._reply is None:
             # Posted while the question goes to the agent; finish() waits for it before removing it.
-            self._stop_offer = asyncio.create_task(
-                self.client.chat_postMessage(
-                    channel=self.channel,
-                    thread_ts=self.thread_ts,
-                    text="The answer is being written. Stop",
-                    blocks=stop_blocks(turn_id),
-                )
-            )
+            self._stop_offer = asyncio.create_task(self._offer_stop(turn_id))
+
+    async def _offer_stop(self, turn_id: str) -> Any:
+        out = await self.client.chat_postMessage(
+            channel=self.channel,
+            thread_ts=self.thread_ts,
+            text="The answer is being written. Stop",
+            blocks=stop_blocks(turn_id),
+        )
+        self._pacer.spent()  # a write to the thread like any other: the next paced update waits its turn
+        return out
 
     async def _remove_stop(self) -> None:
         offer, self._stop_offer = self._stop_offer, None
