@@ -91,10 +91,11 @@ bench: $(STAMP)  ## Run the benchmarks (results in .local/bench/*.json)
 	$(PY) -m bench.alert_replies
 	$(PY) -m bench.teams_outbox
 	$(PY) -m bench.teams_summary
+	$(PY) -m bench.moto_requests
+	$(PY) -m bench.throughput
 
 eval: $(STAMP)  ## Run the phrasings of evals/cases through the configured model on the local stack (MODEL=offline|bedrock|anthropic|openai)
 	$(PY) -m evals $(if $(MODEL),--model $(MODEL))
-	$(PY) -m bench.throughput
 
 synth: $(STAMP)  ## Synthesise the CDK app into infra/cdk.out (to deploy: cd infra && npx cdk deploy --all)
 	CDK_OUTDIR=infra/cdk.out $(PY) -m infra.app
