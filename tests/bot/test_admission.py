@@ -1,9 +1,6 @@
 """The bounded queue of answers per replica: positions told at once, refusal past the limit, order kept."""
 
 import asyncio
-import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -12,15 +9,7 @@ from centralops import events
 from tests.fixtures.slack_stack import CHANNEL, SlackStack
 from tests.fixtures.slack_stack import slack as slack
 from tests.fixtures.slack_stack import slack_cognito as slack_cognito
-
-
-async def until(check: Callable[[], Any], within_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
+from tests.fixtures.waits import until
 
 
 async def test_places_are_handed_over_in_order_and_the_line_is_bounded() -> None:

@@ -3,14 +3,13 @@ delivery mark, the feedback record, the channel's accounts and the person's rece
 
 import asyncio
 import collections
-import time
-from collections.abc import Callable
 from typing import Any
 
 from centralops import events
 from tests.fixtures.slack_stack import CHANNEL, TEAM, SlackStack
 from tests.fixtures.slack_stack import slack as slack
 from tests.fixtures.slack_stack import slack_cognito as slack_cognito
+from tests.fixtures.waits import until
 
 
 def script(slack: SlackStack, prompt: str) -> None:
@@ -34,16 +33,6 @@ def count_calls(slack: SlackStack) -> collections.Counter[str]:
 
     slack.dynamodb.meta.events.register("before-call.dynamodb", seen)
     return calls
-
-
-async def until(check: Callable[[], Any], within_s: float = 10.0) -> Any:
-    """Poll ``check`` until it returns something truthy."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def item(slack: SlackStack, key: str) -> dict[str, Any]:

@@ -8,8 +8,7 @@ import dataclasses
 import os
 import signal
 import subprocess
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +26,9 @@ from tests.fixtures.slack_runtime import Step
 from tests.fixtures.slack_stack import CHANNEL, SlackStack
 from tests.fixtures.slack_stack import slack as slack
 from tests.fixtures.slack_stack import slack_cognito as slack_cognito
+from tests.fixtures.waits import until
 
 RUNNING = ":hourglass_flowing_sand:"
-
-
-async def until(check: Callable[[], Any], within_s: float = 30.0) -> Any:
-    """Poll ``check`` until it returns something truthy."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def held(script: list[Step], before: Step) -> tuple[list[Step], asyncio.Event]:

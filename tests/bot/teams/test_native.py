@@ -1,29 +1,15 @@
 """Teams' AI conventions through the real SDK: the AI label, citations per account call, the feedback loop."""
 
 import asyncio
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from centralops import events
 from tests.fixtures.teams_fakes import TeamsStack
+from tests.fixtures.waits import until
 
 EVIL = "<at>x</at> [click](https://evil.example) **bold**"
-
-
-async def until(check: Callable[[], Any], within_s: float = 30.0) -> Any:
-    """Wait for ``check`` (plain or async) to hold."""
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        found = check()
-        if asyncio.iscoroutine(found):
-            found = await found
-        if found:
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def script_two_accounts(teams: TeamsStack, prompt: str, account: str = "production") -> None:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +29,9 @@ from infra.local.consoles.teams import CHANNEL
 from tests.fixtures.aws import free_port
 from tests.fixtures.slack_stack import create_outbox_table
 from tests.fixtures.teams_fakes import TeamsStack
+from tests.fixtures.waits import until
 
 PIECES = [f"Line {i}: bucket-{i:02d} holds {i * 7} objects.\n" for i in range(1, 9)]
-
-
-async def until(check: Callable[[], Any], within_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + within_s
-    while time.monotonic() < deadline:
-        if found := await check():
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def with_outbox(teams: TeamsStack, lease_s: float = 30.0) -> tuple[OutboxStore, str]:
