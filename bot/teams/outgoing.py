@@ -55,9 +55,14 @@ def summarize(activity: Activity) -> None:
     activity.summary = next((s for s in (cards.plain_summary(read()) for read in sources) if s), FALLBACK)
 
 
-def _count_throttle(context: TurnContext, error: aiohttp.ClientResponseError) -> None:
-    if error.status == THROTTLED and not is_patient(context):
-        metrics.throttled("teams")
+async def _counted(context: TurnContext, call: Callable[[], Awaitable[Any]]) -> Any:
+    """Run one Connector write; a 429 outside the patient retries counts in ``ChatThrottled``."""
+    try:
+        return await call()
+    except aiohttp.ClientResponseError as e:
+        if e.status == THROTTLED and not is_patient(context):
+            metrics.throttled("teams")
+        raise
 
 
 class Outgoing:
@@ -71,26 +76,14 @@ class Outgoing:
         ) -> Any:
             for activity in activities:
                 summarize(activity)
-            try:
-                return await call()
-            except aiohttp.ClientResponseError as e:
-                _count_throttle(ctx, e)
-                raise
+            return await _counted(ctx, call)
 
         async def on_update(ctx: TurnContext, activity: Activity, call: Callable[[], Awaitable[Any]]) -> Any:
             summarize(activity)
-            try:
-                return await call()
-            except aiohttp.ClientResponseError as e:
-                _count_throttle(ctx, e)
-                raise
+            return await _counted(ctx, call)
 
         async def on_delete(ctx: TurnContext, _reference: Any, call: Callable[[], Awaitable[Any]]) -> Any:
-            try:
-                return await call()
-            except aiohttp.ClientResponseError as e:
-                _count_throttle(ctx, e)
-                raise
+            return await _counted(ctx, call)
 
         context.on_send_activities(on_send)
         context.on_update_activity(on_update)
