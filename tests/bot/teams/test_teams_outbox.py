@@ -56,6 +56,21 @@ async def rate_limit(teams: TeamsStack, method: str, seconds: float, retry_after
     response.raise_for_status()
 
 
+def undelivered(teams: TeamsStack, name: str, answer_id: dict[str, str]) -> None:
+    """As if the replica stopped before it marked the answer delivered: a sweeper delivers it again."""
+    teams.dynamodb.update_item(
+        TableName=name,
+        Key={"answer_id": answer_id},
+        UpdateExpression="SET #s = :closing, lease_until = :past, pending = :one",
+        ExpressionAttributeNames={"#s": "state"},
+        ExpressionAttributeValues={
+            ":closing": {"S": "closing"},
+            ":past": {"N": str(time.time() - 1)},
+            ":one": {"S": "1"},
+        },
+    )
+
+
 async def refused(teams: TeamsStack, conversation: str, method: str) -> int:
     calls = await teams.console.activities(conversation)
     return sum(1 for c in calls if c["op"] == "refused" and c.get("method") == method)
@@ -233,17 +248,7 @@ async def test_a_delivery_retried_after_a_partial_failure_never_shows_the_answer
     first = await teams.console.messages(exchange.conversation_id)
     assert len(first) >= 2
     # As if the replica had stopped before it could mark the answer delivered: the delivery runs again.
-    teams.dynamodb.update_item(
-        TableName=name,
-        Key={"answer_id": kept["answer_id"]},
-        UpdateExpression="SET #s = :closing, lease_until = :past, pending = :one",
-        ExpressionAttributeNames={"#s": "state"},
-        ExpressionAttributeValues={
-            ":closing": {"S": "closing"},
-            ":past": {"N": str(time.time() - 1)},
-            ":one": {"S": "1"},
-        },
-    )
+    undelivered(teams, name, kept["answer_id"])
     assert await other.sweep() == 1
     again = await teams.console.messages(exchange.conversation_id)
     assert [m["id"] for m in again] == [m["id"] for m in first]  # replaced in place, none posted twice
@@ -381,17 +386,7 @@ async def test_a_long_1on1_answer_delivered_late_offers_the_whole_answer_as_a_fi
     [consent] = offer["attachments"]
     assert consent["contentType"] == "application/vnd.microsoft.teams.card.file.consent"
     # Delivered again (the replica stopped before marking it): the same two messages, replaced in place.
-    teams.dynamodb.update_item(
-        TableName=name,
-        Key={"answer_id": kept["answer_id"]},
-        UpdateExpression="SET #s = :closing, lease_until = :past, pending = :one",
-        ExpressionAttributeNames={"#s": "state"},
-        ExpressionAttributeValues={
-            ":closing": {"S": "closing"},
-            ":past": {"N": str(time.time() - 1)},
-            ":one": {"S": "1"},
-        },
-    )
+    undelivered(teams, name, kept["answer_id"])
     assert await sweeper.sweep() == 1
     assert [m["id"] for m in await teams.console.messages(chat)] == [m["id"] for m in first]
     assert [i["state"]["S"] for i in items(teams, name)] == ["delivered"]
